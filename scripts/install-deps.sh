@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages medcall builds and tests with. Safe to run
+# again: it only calls apt-get when something is missing.
+set -euo pipefail
+
+packages=(
+  meson ninja-build pkg-config gcc clang libclang-rt-14-dev
+  libssl-dev libuv1-dev zlib1g-dev
+  coturn iproute2 iptables openssl jq procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+"${sudo_cmd[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The whole test suite: unit, fuzz (replay with gcc, then libFuzzer under
+# ASan+UBSan with clang), lab (network namespaces + coturn; needs root).
+# Installs what it needs; safe to run twice. Prints "N passed, N failed".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+
+werror=false
+[ "${CI:-}" = "true" ] && werror=true
+
+configure() { # dir, extra args...
+  local dir=$1; shift
+  if [ -d "$dir" ]; then
+    meson setup --reconfigure "$dir" "$@" >/dev/null
+  else
+    meson setup "$dir" "$@" >/dev/null
+  fi
+}
+
+status=0
+logs=()
+
+# 1. gcc build: every suite but fuzz-with-libFuzzer.
+configure build -Dwerror=$werror
+ninja -C build
+meson test -C build --print-errorlogs --num-processes 1 || status=1
+logs+=(build/meson-logs/testlog.json)
+
+# 2. clang build with ASan+UBSan: unit tests again, and the fuzzers for a short budget.
+CC=clang configure build-asan -Dwerror=$werror -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Dlab=false
+ninja -C build-asan
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+  meson test -C build-asan --suite unit --suite fuzz --print-errorlogs --num-processes 1 || status=1
+logs+=(build-asan/meson-logs/testlog.json)
+
+passed=0 failed=0 skipped=0
+for log in "${logs[@]}"; do
+  [ -f "$log" ] || continue
+  passed=$((passed + $(jq -s '[.[] | select(.result == "OK" or .result == "EXPECTEDFAIL")] | length' "$log")))
+  failed=$((failed + $(jq -s '[.[] | select(.result == "FAIL" or .result == "TIMEOUT" or .result == "ERROR" or .result == "UNEXPECTEDPASS")] | length' "$log")))
+  skipped=$((skipped + $(jq -s '[.[] | select(.result == "SKIP")] | length' "$log")))
+done
+echo "$passed passed, $failed failed, $skipped skipped"
+if [ "$failed" -gt 0 ]; then status=1; fi
+exit $status

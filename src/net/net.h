@@ -1,0 +1,117 @@
+/* net: addresses, interfaces, UDP sockets, TCP/TLS streams, name resolution
+ * and mDNS, all on one libuv loop (the net thread). Callbacks run on that loop.
+ * Above this layer nobody touches a file descriptor. */
+#ifndef MC_NET_H
+#define MC_NET_H
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "util/util.h"
+
+/* ---- addresses ---- */
+typedef struct mc_addr {
+  union {
+    struct sockaddr sa;
+    struct sockaddr_in in4;
+    struct sockaddr_in6 in6;
+  } u;
+} mc_addr;
+
+/* "255.255.255.255" or "[ffff:...:ffff%scope]" plus ":65535" and NUL */
+#define MC_ADDR_STRLEN 80
+
+/* Numeric IPv4 or IPv6 (brackets allowed) and a port; no name lookup. */
+int mc_addr_parse(const char *ip, uint16_t port, mc_addr *out);
+/* "1.2.3.4:5", "[::1]:5". */
+int mc_addr_parse_hostport(const char *text, mc_addr *out);
+int mc_addr_from_sockaddr(const struct sockaddr *sa, mc_addr *out);
+socklen_t mc_addr_len(const mc_addr *a);
+int mc_addr_family(const mc_addr *a); /* AF_INET, AF_INET6 or AF_UNSPEC */
+uint16_t mc_addr_port(const mc_addr *a);
+void mc_addr_set_port(mc_addr *a, uint16_t port);
+bool mc_addr_equal(const mc_addr *a, const mc_addr *b);    /* family, ip and port */
+bool mc_addr_ip_equal(const mc_addr *a, const mc_addr *b); /* family and ip */
+/* "ip:port" with brackets for IPv6; returns buf. */
+const char *mc_addr_str(const mc_addr *a, char buf[MC_ADDR_STRLEN]);
+/* The IP alone, no brackets; returns buf. */
+const char *mc_addr_ip_str(const mc_addr *a, char buf[MC_ADDR_STRLEN]);
+bool mc_addr_is_loopback(const mc_addr *a);
+bool mc_addr_is_link_local(const mc_addr *a);
+bool mc_addr_is_any(const mc_addr *a);
+
+/* Addresses of usable interfaces (up, not link-local IPv6), IPv4 and IPv6,
+ * port 0. Loopback is returned only when nothing else is up, so an agent in a
+ * namespace that holds only lo still has a candidate. */
+int mc_net_local_addresses(mc_addr *out, size_t max, size_t *count);
+
+/* ---- UDP ---- */
+typedef struct mc_udp mc_udp;
+typedef void (*mc_udp_recv_cb)(mc_udp *sock, const mc_addr *from, const uint8_t *data, size_t len, void *user);
+
+/* Binds to bind_addr (port 0 picks a free port) and starts receiving. */
+int mc_udp_open(uv_loop_t *loop, const mc_addr *bind_addr, mc_udp_recv_cb cb, void *user, mc_udp **out);
+/* Sends a copy of data; never blocks. MC_EIO when the kernel refuses. */
+int mc_udp_send(mc_udp *sock, const mc_addr *to, const uint8_t *data, size_t len);
+int mc_udp_local_addr(mc_udp *sock, mc_addr *out);
+/* No callback runs after this returns; memory is freed once libuv lets go. */
+void mc_udp_close(mc_udp *sock);
+
+/* ---- TCP and TLS client streams ---- */
+typedef struct mc_stream mc_stream;
+
+struct mc_stream_callbacks {
+  void (*on_connected)(mc_stream *s, void *user);          /* TCP up and, for TLS, handshake verified */
+  void (*on_data)(mc_stream *s, const uint8_t *data, size_t len, void *user);
+  /* Connect failure, TLS failure, reset or orderly close by the peer (MC_ECLOSED).
+   * why is one sentence for a person. No callback follows; the owner still
+   * calls mc_stream_close. */
+  void (*on_error)(mc_stream *s, int err, const char *why, void *user);
+};
+
+struct mc_stream_options {
+  bool tls;
+  /* TLS: SNI and the name the certificate must match. NULL: the IP is checked. */
+  const char *server_name;
+  /* TLS: skip certificate verification (self-signed development servers). */
+  bool insecure;
+};
+
+/* The trust store is the system's (OpenSSL default paths, so SSL_CERT_FILE
+ * and SSL_CERT_DIR are honoured). */
+int mc_stream_connect(uv_loop_t *loop, const mc_addr *to, const struct mc_stream_options *opts,
+                      const struct mc_stream_callbacks *cbs, void *user, mc_stream **out);
+/* Queues a copy of data. */
+int mc_stream_write(mc_stream *s, const uint8_t *data, size_t len);
+int mc_stream_local_addr(mc_stream *s, mc_addr *out);
+void mc_stream_close(mc_stream *s);
+
+/* ---- name resolution ---- */
+typedef struct mc_resolve_req mc_resolve_req;
+/* err is 0 with count >= 1 addresses, or MC_ERESOLVE. */
+typedef void (*mc_resolve_cb)(int err, const mc_addr *addrs, size_t count, void *user);
+
+/* family: AF_UNSPEC, AF_INET or AF_INET6. Numeric hosts answer at once (still
+ * through the callback, on the next loop turn). */
+int mc_resolve(uv_loop_t *loop, const char *host, uint16_t port, int family, mc_resolve_cb cb, void *user,
+               mc_resolve_req **out);
+/* The callback will not run. */
+void mc_resolve_cancel(mc_resolve_req *req);
+
+/* ---- mDNS (RFC 6762) for ICE candidates hidden behind ".local" names ---- */
+typedef struct mc_mdns_query mc_mdns_query;
+/* Asks 224.0.0.251:5353 (and ff02::fb) for name's A/AAAA record; cb gets
+ * MC_ETIMEDOUT when nobody answers within timeout_ms. */
+int mc_mdns_resolve(uv_loop_t *loop, const char *name, uint64_t timeout_ms, mc_resolve_cb cb, void *user,
+                    mc_mdns_query **out);
+void mc_mdns_cancel(mc_mdns_query *q);
+
+typedef struct mc_mdns_responder mc_mdns_responder;
+/* Answers queries for names we registered (our own hidden host candidates). */
+int mc_mdns_responder_start(uv_loop_t *loop, mc_mdns_responder **out);
+/* Registers ip under a fresh random "<uuid>.local" name, written to name_out. */
+int mc_mdns_responder_add(mc_mdns_responder *r, const mc_addr *ip, char *name_out, size_t cap);
+void mc_mdns_responder_stop(mc_mdns_responder *r);
+
+#endif

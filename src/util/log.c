@@ -1,0 +1,64 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/util.h"
+
+static enum mc_log_level current_level = MC_LOG_WARN;
+static mc_log_sink current_sink;
+static void *current_sink_user;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
+
+void mc_log_set_level(enum mc_log_level level) { current_level = level; }
+enum mc_log_level mc_log_get_level(void) { return current_level; }
+
+void mc_log_init_from_env(void) {
+  const char *v = getenv("MEDCALL_LOG");
+  if (!v) return;
+  for (int i = 0; i <= MC_LOG_OFF; i++)
+    if (strcasecmp(v, level_names[i]) == 0) current_level = (enum mc_log_level)i;
+}
+
+void mc_log_set_sink(mc_log_sink sink, void *user) {
+  current_sink = sink;
+  current_sink_user = user;
+}
+
+void mc_log(enum mc_log_level level, const char *component, const char *fmt, ...) {
+  if (level < current_level || level >= MC_LOG_OFF) return;
+  char line[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (current_sink) {
+    current_sink(level, component, line, current_sink_user);
+    return;
+  }
+  uint64_t ms = mc_now_ms();
+  fprintf(stderr, "%llu.%03llu %s %s: %s\n", (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
+          level_names[level], component, line);
+}
+
+const char *mc_strerror(int err) {
+  switch (err) {
+  case MC_OK: return "success";
+  case MC_EINVAL: return "invalid argument";
+  case MC_ENOMEM: return "out of memory";
+  case MC_EPARSE: return "malformed input";
+  case MC_ETOOBIG: return "does not fit";
+  case MC_ENOTFOUND: return "not found";
+  case MC_EAUTH: return "authentication failed";
+  case MC_ETIMEDOUT: return "timed out";
+  case MC_EIO: return "input/output error";
+  case MC_ESTATE: return "not valid in this state";
+  case MC_ECLOSED: return "closed";
+  case MC_EREFUSED: return "refused by the peer";
+  case MC_ETLS: return "TLS failure";
+  case MC_ERESOLVE: return "name resolution failed";
+  default: return "unknown error";
+  }
+}

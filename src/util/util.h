@@ -1,0 +1,80 @@
+/* util: the bottom layer. Bytes, time, randomness, encodings, logging.
+ * Nothing here knows about networks or protocols. */
+#ifndef MC_UTIL_H
+#define MC_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "medcall/errors.h"
+
+#define MC_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define MC_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MC_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* ---- big-endian access: callers check bounds first ---- */
+static inline uint16_t mc_get_be16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+static inline uint32_t mc_get_be32(const uint8_t *p) {
+  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+static inline uint64_t mc_get_be64(const uint8_t *p) {
+  return ((uint64_t)mc_get_be32(p) << 32) | mc_get_be32(p + 4);
+}
+static inline void mc_put_be16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static inline void mc_put_be32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+static inline void mc_put_be64(uint8_t *p, uint64_t v) {
+  mc_put_be32(p, (uint32_t)(v >> 32)); mc_put_be32(p + 4, (uint32_t)v);
+}
+
+/* ---- time ---- */
+uint64_t mc_now_ms(void);  /* monotonic milliseconds */
+uint64_t mc_now_us(void);  /* monotonic microseconds */
+uint64_t mc_wall_ms(void); /* wall-clock milliseconds since the Unix epoch */
+
+/* ---- randomness (cryptographically strong) ---- */
+int mc_random_bytes(void *out, size_t len);
+uint32_t mc_random_u32(void);
+uint64_t mc_random_u64(void);
+/* Fills out[0..len-1] with characters from the ICE alphabet [A-Za-z0-9+/]
+ * (RFC 8445 15.4 ice-char) and NUL-terminates: out needs len + 1 bytes. */
+int mc_random_ice_chars(char *out, size_t len);
+
+/* ---- encodings ---- */
+/* Writes 2*len hex digits plus NUL; out_cap must be at least 2*len+1. */
+int mc_hex_encode(const uint8_t *in, size_t len, char *out, size_t out_cap);
+/* Standard base64 with padding; returns the encoded length or a negative MC_E code. */
+int mc_base64_encode(const uint8_t *in, size_t len, char *out, size_t out_cap);
+/* Returns the decoded length or a negative MC_E code. */
+int mc_base64_decode(const char *in, size_t len, uint8_t *out, size_t out_cap);
+
+/* ---- strings ---- */
+/* strlcpy-like: always NUL-terminates when cap > 0; returns MC_ETOOBIG on truncation. */
+int mc_strcpy(char *dst, size_t cap, const char *src);
+/* Constant-time comparison for secrets. */
+bool mc_secure_equal(const void *a, const void *b, size_t len);
+
+/* ---- logging ----
+ * One line per event: "LEVEL component: message key=value".
+ * Never pass keys, passwords, credentials or media to these. */
+enum mc_log_level { MC_LOG_DEBUG = 0, MC_LOG_INFO, MC_LOG_WARN, MC_LOG_ERROR, MC_LOG_OFF };
+
+void mc_log_set_level(enum mc_log_level level);
+enum mc_log_level mc_log_get_level(void);
+/* Reads MEDCALL_LOG=debug|info|warn|error|off; call once at start-up. */
+void mc_log_init_from_env(void);
+/* Replaces the sink (default: stderr); NULL restores the default. */
+typedef void (*mc_log_sink)(enum mc_log_level level, const char *component, const char *line, void *user);
+void mc_log_set_sink(mc_log_sink sink, void *user);
+
+void mc_log(enum mc_log_level level, const char *component, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define MC_LOGD(comp, ...) do { if (mc_log_get_level() <= MC_LOG_DEBUG) mc_log(MC_LOG_DEBUG, comp, __VA_ARGS__); } while (0)
+#define MC_LOGI(comp, ...) mc_log(MC_LOG_INFO, comp, __VA_ARGS__)
+#define MC_LOGW(comp, ...) mc_log(MC_LOG_WARN, comp, __VA_ARGS__)
+#define MC_LOGE(comp, ...) mc_log(MC_LOG_ERROR, comp, __VA_ARGS__)
+
+#endif
