@@ -141,25 +141,34 @@ bool mc_addr_equal(const mc_addr *a, const mc_addr *b) {
   return mc_addr_ip_equal(a, b) && mc_addr_port(a) == mc_addr_port(b);
 }
 
-const char *mc_addr_ip_str(const mc_addr *a, char buf[MC_ADDR_STRLEN]) {
+/* The IP with its scope id: INET6_ADDRSTRLEN plus "%4294967295". */
+#define IP_STRLEN (INET6_ADDRSTRLEN + 12)
+
+static void ip_str(const mc_addr *a, char buf[IP_STRLEN]) {
   buf[0] = '\0';
   if (a->u.sa.sa_family == AF_INET) {
-    inet_ntop(AF_INET, &a->u.in4.sin_addr, buf, MC_ADDR_STRLEN);
+    inet_ntop(AF_INET, &a->u.in4.sin_addr, buf, IP_STRLEN);
   } else if (a->u.sa.sa_family == AF_INET6) {
-    inet_ntop(AF_INET6, &a->u.in6.sin6_addr, buf, MC_ADDR_STRLEN);
+    inet_ntop(AF_INET6, &a->u.in6.sin6_addr, buf, INET6_ADDRSTRLEN);
     if (a->u.in6.sin6_scope_id) {
       size_t n = strlen(buf);
-      snprintf(buf + n, MC_ADDR_STRLEN - n, "%%%u", (unsigned)a->u.in6.sin6_scope_id);
+      snprintf(buf + n, IP_STRLEN - n, "%%%u", (unsigned)a->u.in6.sin6_scope_id);
     }
   } else {
-    snprintf(buf, MC_ADDR_STRLEN, "(none)");
+    snprintf(buf, IP_STRLEN, "(none)");
   }
+}
+
+const char *mc_addr_ip_str(const mc_addr *a, char buf[MC_ADDR_STRLEN]) {
+  char ip[IP_STRLEN];
+  ip_str(a, ip);
+  snprintf(buf, MC_ADDR_STRLEN, "%s", ip);
   return buf;
 }
 
 const char *mc_addr_str(const mc_addr *a, char buf[MC_ADDR_STRLEN]) {
-  char ip[MC_ADDR_STRLEN];
-  mc_addr_ip_str(a, ip);
+  char ip[IP_STRLEN];
+  ip_str(a, ip);
   if (a->u.sa.sa_family == AF_INET6)
     snprintf(buf, MC_ADDR_STRLEN, "[%s]:%u", ip, (unsigned)mc_addr_port(a));
   else if (a->u.sa.sa_family == AF_INET)

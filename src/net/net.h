@@ -114,4 +114,38 @@ int mc_mdns_responder_start(uv_loop_t *loop, mc_mdns_responder **out);
 int mc_mdns_responder_add(mc_mdns_responder *r, const mc_addr *ip, char *name_out, size_t cap);
 void mc_mdns_responder_stop(mc_mdns_responder *r);
 
+/* The mDNS message codec (RFC 1035 4 and RFC 6762), exposed for tests and
+ * fuzzing. Names are dotted text without the trailing dot, compared without
+ * regard to ASCII case. */
+#define MC_MDNS_PORT 5353
+#define MC_DNS_NAME_MAX 254 /* 253 characters of text plus NUL */
+#define MC_DNS_TYPE_A 1
+#define MC_DNS_TYPE_AAAA 28
+#define MC_DNS_TYPE_ANY 255
+
+/* Reads a possibly compressed name at *off (RFC 1035 4.1.4) and moves *off
+ * past it. Pointers must point backwards, so loops are impossible. */
+int mc_dns_read_name(const uint8_t *buf, size_t len, size_t *off, char *out, size_t cap);
+/* A query with questions for name's A and AAAA records, QU bit set (RFC 6762 5.4). */
+int mc_mdns_build_query(uint16_t id, const char *name, uint8_t *buf, size_t cap, size_t *len);
+/* A response with one A or AAAA answer per address; the name is written once
+ * and then compressed. legacy (RFC 6762 6.7): echo id, repeat the question
+ * (qtype), TTL 10 s and no cache-flush bit; otherwise id 0, no question,
+ * TTL 120 s and cache-flush set. */
+int mc_mdns_build_response(uint16_t id, const char *name, const mc_addr *addrs, size_t n, bool legacy,
+                           uint16_t qtype, uint8_t *buf, size_t cap, size_t *len);
+/* The A/AAAA answers (and additional records) for name, port 0, without
+ * duplicates. MC_EPARSE when malformed or not a response, MC_ENOTFOUND when
+ * nothing for name is in it. */
+int mc_mdns_parse_response(const uint8_t *buf, size_t len, const char *name, mc_addr *out, size_t max,
+                           size_t *count);
+struct mc_mdns_question {
+  char name[MC_DNS_NAME_MAX];
+  uint16_t type;
+  bool unicast; /* QU bit */
+};
+/* The questions of a query; MC_EPARSE when malformed or a response. */
+int mc_mdns_parse_query(const uint8_t *buf, size_t len, uint16_t *id, struct mc_mdns_question *qs, size_t max,
+                        size_t *count);
+
 #endif

@@ -164,10 +164,14 @@ int mc_stun_finish(mc_stun_writer *w);
 /* ---- TURN ChannelData framing (RFC 8656 12.4) ---- */
 #define MC_TURN_CHANNEL_MIN 0x4000
 #define MC_TURN_CHANNEL_MAX 0x4FFF
-/* Over UDP the frame is 4 + len bytes; over TCP/TLS it is padded to 4. */
+/* Over UDP the frame is 4 + len bytes; over TCP/TLS it is padded to 4.
+ * Returns the frame length written, MC_EINVAL for a channel outside
+ * 0x4000-0x4FFF, MC_ETOOBIG when cap is too small. data may overlap buf. */
 int mc_channeldata_write(uint8_t *buf, size_t cap, uint16_t channel, const uint8_t *data, size_t len,
                          bool pad);
-/* Parses one ChannelData message at the start of buf. */
+/* Parses one ChannelData message at the start of buf: 0, or MC_EPARSE when
+ * the channel is outside 0x4000-0x4FFF or buf is shorter than the length
+ * field claims. Bytes after the frame (padding, the next frame) are ignored. */
 int mc_channeldata_parse(const uint8_t *buf, size_t len, uint16_t *channel, const uint8_t **data,
                          size_t *data_len);
 
@@ -214,5 +218,7 @@ void mc_stun_txn_cancel_user(mc_stun_txn_table *t, void *txn_user);
 void mc_stun_txn_tick(mc_stun_txn_table *t, uint64_t now_ms);
 /* When tick next needs to run (UINT64_MAX: nothing pending). */
 uint64_t mc_stun_txn_next_deadline(const mc_stun_txn_table *t);
+/* How many transactions are pending. */
+size_t mc_stun_txn_count(const mc_stun_txn_table *t);
 
 #endif

@@ -1,0 +1,199 @@
+/* Test helper: a throw-away coturn on 127.0.0.1 (plain and TLS with a CA
+ * made by the openssl CLI in a temp dir), killed on every exit path:
+ * atexit, fatal signals, and PR_SET_PDEATHSIG should the test die hard.
+ * Static functions: include it from one test file. */
+#ifndef MC_TEST_COTURN_H
+#define MC_TEST_COTURN_H
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util/util.h"
+
+static pid_t coturn_pid = -1;
+static char tmpdir[256];
+static char log_path[300];
+
+static void kill_coturn(void) {
+  if (coturn_pid > 0) {
+    kill(coturn_pid, SIGTERM);
+    for (int i = 0; i < 50; i++) {
+      if (waitpid(coturn_pid, NULL, WNOHANG) == coturn_pid) {
+        coturn_pid = -1;
+        return;
+      }
+      usleep(20000);
+    }
+    kill(coturn_pid, SIGKILL);
+    waitpid(coturn_pid, NULL, 0);
+    coturn_pid = -1;
+  }
+}
+
+static void cleanup(void) {
+  kill_coturn();
+  if (tmpdir[0]) {
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    tmpdir[0] = '\0';
+  }
+}
+
+static void on_fatal(int sig) {
+  if (coturn_pid > 0) kill(coturn_pid, SIGKILL);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run(const char *fmt, ...) {
+  char cmd[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(cmd, sizeof cmd, fmt, ap);
+  va_end(ap);
+  int rc = system(cmd);
+  if (rc != 0) fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
+  return rc;
+}
+
+static bool make_certs(void) {
+  return run("cd '%s' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout ca.key -out ca.pem -days 2 -subj '/CN=medcall test CA' "
+             "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign >/dev/null 2>&1 && "
+             "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout srv.key -out srv.csr "
+             "-subj /CN=localhost >/dev/null 2>&1 && "
+             "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > ext.cnf && "
+             "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 "
+             "-extfile ext.cnf >/dev/null 2>&1",
+             tmpdir) == 0;
+}
+
+/* A port free for both UDP and TCP on 127.0.0.1 right now. */
+static bool port_free(uint16_t port) {
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int types[2] = {SOCK_DGRAM, SOCK_STREAM};
+  for (int i = 0; i < 2; i++) {
+    int fd = socket(AF_INET, types[i], 0);
+    if (fd < 0) return false;
+    int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+static uint16_t pick_port(void) {
+  for (int i = 0; i < 200; i++) {
+    uint16_t p = (uint16_t)(20000 + mc_random_u32() % 30000);
+    if (port_free(p) && port_free((uint16_t)(p + 1))) return p;
+  }
+  return 0;
+}
+
+static bool tcp_listening(uint16_t port) {
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
+static uint16_t turn_port, tls_port;
+
+static bool start_coturn(void) {
+  turn_port = pick_port();
+  tls_port = turn_port ? (uint16_t)(turn_port + 1) : 0;
+  if (!turn_port) return false;
+  char port_s[8], tls_s[8], cert[300], key[300];
+  snprintf(port_s, sizeof port_s, "%u", turn_port);
+  snprintf(tls_s, sizeof tls_s, "%u", tls_port);
+  snprintf(cert, sizeof cert, "%s/srv.pem", tmpdir);
+  snprintf(key, sizeof key, "%s/srv.key", tmpdir);
+  snprintf(log_path, sizeof log_path, "%s/coturn.log", tmpdir);
+  pid_t pid = fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    /* the child dies with us, whatever way we go */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    /* stdbuf: coturn's stdout log is block-buffered into a file otherwise. */
+    execlp("stdbuf", "stdbuf", "-oL", "turnserver", "--lt-cred-mech", "--user", "test:secret", "--realm",
+           "medcall.test", "--no-cli", "--no-dtls", "--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1",
+           "--allow-loopback-peers", "--log-file", "stdout", "--simple-log", "-v", "--listening-port", port_s,
+           "--tls-listening-port", tls_s, "--cert", cert, "--pkey", key, "--min-port", "40000", "--max-port",
+           "60000", "--max-allocate-lifetime", "3600", "--no-software-attribute", "--userdb",
+           "/dev/null", (char *)NULL);
+    _exit(127);
+  }
+  coturn_pid = pid;
+  for (int i = 0; i < 250; i++) {
+    if (tcp_listening(turn_port) && tcp_listening(tls_port)) {
+      usleep(100000); /* the UDP listener opens right after */
+      return true;
+    }
+    if (waitpid(pid, NULL, WNOHANG) == pid) {
+      coturn_pid = -1;
+      return false;
+    }
+    usleep(20000);
+  }
+  return false;
+}
+
+__attribute__((unused)) static int count_in_log(const char *needle) {
+  FILE *f = fopen(log_path, "r");
+  if (!f) return -1;
+  char line[2048];
+  int n = 0;
+  while (fgets(line, sizeof line, f))
+    if (strstr(line, needle)) n++;
+  fclose(f);
+  return n;
+}
+
+/* Makes the temp dir and certificates and starts coturn; false if any of
+ * that failed (the caller records the failure: the test must not pass). */
+static bool coturn_setup(void) {
+  if (system("command -v turnserver >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 && "
+             "command -v stdbuf >/dev/null 2>&1") != 0) {
+    fprintf(stderr, "turnserver, openssl or stdbuf missing (apt-get install coturn openssl coreutils)\n");
+    return false;
+  }
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/medcall-turn-XXXXXX");
+  if (!mkdtemp(tmpdir)) {
+    tmpdir[0] = '\0';
+    return false;
+  }
+  atexit(cleanup);
+  signal(SIGINT, on_fatal);
+  signal(SIGTERM, on_fatal);
+  signal(SIGABRT, on_fatal);
+  signal(SIGSEGV, on_fatal);
+  signal(SIGPIPE, SIG_IGN);
+  if (!make_certs()) return false;
+  if (!start_coturn()) return false;
+  fprintf(stderr, "coturn pid=%d port=%u tls=%u log=%s\n", (int)coturn_pid, turn_port, tls_port, log_path);
+  return true;
+}
+
+#endif
