@@ -4,7 +4,6 @@
  * CreatePermission, data through Send/Data indications, ChannelBind, and
  * data through ChannelData between the two allocations (RTT, loss, payloads
  * compared byte for byte). Then which candidate types this network offers. */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -426,7 +425,15 @@ static void progress_a(mc_turn_client *c, const struct mc_turn_progress *p, void
     case MC_TURN_STEP_CHANNEL_BIND: id = S_CHANNEL_BIND; break;
     default: return;
     }
-    step_fail(t, id, p->code, p->code ? "error response" : mc_strerror(p->err), p->sentence);
+    char why[160];
+    if (p->code) {
+      char reason[120];
+      printable(reason, sizeof reason, p->reason ? p->reason : "");
+      snprintf(why, sizeof why, "error %u%s%s", (unsigned)p->code, reason[0] ? " " : "", reason);
+    } else {
+      mc_strcpy(why, sizeof why, mc_strerror(p->err));
+    }
+    step_fail(t, id, p->code, why, p->sentence);
     return;
   }
   switch (p->step) {
@@ -470,7 +477,11 @@ static void progress_b(mc_turn_client *c, const struct mc_turn_progress *p, void
   struct run *r = user;
   char a[MC_ADDR_STRLEN], detail[300];
   if (p->err && p->step <= MC_TURN_STEP_ALLOCATE) {
-    step_fail(r->t, S_ALLOC_SECOND, p->code, p->code ? "error response" : mc_strerror(p->err), p->sentence);
+    char why[160], reason[120];
+    printable(reason, sizeof reason, p->reason ? p->reason : "");
+    if (p->code) snprintf(why, sizeof why, "error %u%s%s", (unsigned)p->code, reason[0] ? " " : "", reason);
+    else mc_strcpy(why, sizeof why, mc_strerror(p->err));
+    step_fail(r->t, S_ALLOC_SECOND, p->code, why, p->sentence);
     return;
   }
   if (!p->err && p->step == MC_TURN_STEP_ALLOCATE) {
@@ -617,15 +628,20 @@ static void print_text(FILE *f, const struct target *targets, size_t n, const ch
       const char *tag = st->st == ST_OK ? "[ok]  " : st->st == ST_FAIL ? "[FAIL]" : "[skip]";
       char extra[40] = "";
       if (st->st == ST_OK && st->has_rtt) snprintf(extra, sizeof extra, "  %ums", (unsigned)st->rtt_ms);
-      if (st->st == ST_FAIL && st->code) snprintf(extra, sizeof extra, "  code=%u", (unsigned)st->code);
-      fprintf(f, "  %s %-26s %s%s\n", tag, step_names[s].label, st->detail, extra);
+      if (st->detail[0] || extra[0])
+        fprintf(f, "  %s %-26s %s%s\n", tag, step_names[s].label, st->detail, extra);
+      else
+        fprintf(f, "  %s %s\n", tag, step_names[s].label);
       if (st->st == ST_FAIL && st->hint[0]) fprintf(f, "         %-26s %s\n", "", st->hint);
     }
     fprintf(f, "  => %s\n\n", t->ok ? "ok" : "FAILED");
   }
   fprintf(f, "candidate types this network can offer:\n");
-  for (int i = 0; i < 5; i++)
-    fprintf(f, "  %-10s %-11s %s\n", cand_names[i], cand[i], i == 0 ? host_detail : cand_detail[i]);
+  for (int i = 0; i < 5; i++) {
+    const char *d = i == 0 ? host_detail : cand_detail[i];
+    if (d[0]) fprintf(f, "  %-10s %-11s %s\n", cand_names[i], cand[i], d);
+    else fprintf(f, "  %-10s %s\n", cand_names[i], cand[i]);
+  }
 }
 
 static void json_str(FILE *f, const char *s) {

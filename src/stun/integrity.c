@@ -1,5 +1,6 @@
 /* STUN credentials, MESSAGE-INTEGRITY(-SHA256) and FINGERPRINT
  * (RFC 8489 9, 14.5-14.7), on OpenSSL and zlib. */
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -21,10 +22,36 @@ uint32_t mc_stun_fingerprint_value(const uint8_t *buf, size_t len) {
   return (uint32_t)crc ^ MC_STUN_FINGERPRINT_XOR;
 }
 
+/* Fetching HMAC and its digest by name costs more than hashing a STUN
+ * message, so two configured templates are made once and duplicated per
+ * call (EVP_MAC_CTX_dup only reads the template: safe across threads). */
+static EVP_MAC_CTX *hmac_sha1_tmpl, *hmac_sha256_tmpl;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static EVP_MAC_CTX *make_template(EVP_MAC *mac, const char *digest) {
+  EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
+  if (!ctx) return NULL;
+  OSSL_PARAM params[2];
+  params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0);
+  params[1] = OSSL_PARAM_construct_end();
+  if (!EVP_MAC_CTX_set_params(ctx, params)) {
+    EVP_MAC_CTX_free(ctx);
+    return NULL;
+  }
+  return ctx;
+}
+
+static void hmac_setup(void) {
+  EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+  if (!mac) return;
+  hmac_sha1_tmpl = make_template(mac, "SHA1");
+  hmac_sha256_tmpl = make_template(mac, "SHA256");
+  EVP_MAC_free(mac); /* the contexts hold their own reference */
+}
+
 int mc_stun_hmac(const char *md_name, const uint8_t *key, size_t key_len, const uint8_t header[MC_STUN_HEADER_LEN],
                  uint16_t length_field, const uint8_t *body, size_t body_len, uint8_t out[32]) {
   int err = MC_EINVAL;
-  EVP_MAC *mac = NULL;
   EVP_MAC_CTX *ctx = NULL;
   uint8_t hdr[MC_STUN_HEADER_LEN];
   size_t out_len = 0;
@@ -39,22 +66,19 @@ int mc_stun_hmac(const char *md_name, const uint8_t *key, size_t key_len, const 
   mc_put_be16(hdr + 2, length_field);
 
   err = MC_ENOMEM;
-  mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-  if (!mac) goto fail;
-  ctx = EVP_MAC_CTX_new(mac);
+  pthread_once(&hmac_once, hmac_setup);
+  const EVP_MAC_CTX *tmpl = strcmp(md_name, "SHA256") == 0 ? hmac_sha256_tmpl : hmac_sha1_tmpl;
+  if (!tmpl) goto fail;
+  ctx = EVP_MAC_CTX_dup(tmpl);
   if (!ctx) goto fail;
-  OSSL_PARAM params[2];
-  params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)md_name, 0);
-  params[1] = OSSL_PARAM_construct_end();
   err = MC_EIO;
-  if (!EVP_MAC_init(ctx, key, key_len, params)) goto fail;
+  if (!EVP_MAC_init(ctx, key, key_len, NULL)) goto fail;
   if (!EVP_MAC_update(ctx, hdr, sizeof hdr)) goto fail;
   if (body_len && !EVP_MAC_update(ctx, body, body_len)) goto fail;
   if (!EVP_MAC_final(ctx, out, &out_len, 32)) goto fail;
   err = MC_OK;
 fail:
   EVP_MAC_CTX_free(ctx);
-  EVP_MAC_free(mac);
   return err;
 }
 

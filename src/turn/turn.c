@@ -42,6 +42,7 @@ struct perm {
   mc_addr ip; /* port 0 */
   enum entry_state state;
   uint64_t refresh_at;
+  uint64_t expires_at; /* when the server forgets it, if not refreshed */
   bool in_flight;
 };
 
@@ -50,6 +51,7 @@ struct chan {
   uint16_t number;
   enum entry_state state;
   uint64_t refresh_at;
+  uint64_t expires_at;
   bool in_flight;
 };
 
@@ -66,6 +68,7 @@ struct mc_turn_client {
   bool insecure;
   int family;
   uint32_t timeout_ms, lifetime_req;
+  uint64_t perm_refresh_ms, chan_refresh_ms;
   bool binding_first, binding_only;
   char server_label[MC_ICE_URL_HOST_MAX + 16]; /* "host:port" for sentences */
   const char *kind;                            /* "TURN server" / "STUN server" */
@@ -95,6 +98,7 @@ struct mc_turn_client {
 
   uint32_t lifetime;
   uint64_t refresh_at;
+  uint64_t expires_at;
   bool refresh_in_flight;
   uint64_t connect_deadline;
 
@@ -329,6 +333,16 @@ static uint64_t refresh_delay_ms(uint32_t lifetime_s) {
 
 static void set_state(mc_turn_client *c, enum mc_turn_state s) { c->state = s; }
 
+/* RFC 8656 8, 9, 12: a refresh that timed out (UDP loss) is not the end of
+ * what it refreshes while the old lifetime lasts; when to try again, or 0
+ * when there is no time left. */
+static uint64_t retry_at(uint64_t now, uint64_t expires_at) {
+  if (expires_at <= now) return 0;
+  uint64_t left = expires_at - now;
+  uint64_t wait = MC_MIN((uint64_t)MC_TURN_REFRESH_RETRY_MS, left / 2);
+  return wait >= 100 ? now + wait : 0;
+}
+
 static void fail_client(mc_turn_client *c, int err, uint16_t code, const char *reason, bool with_creds) {
   char sentence[512];
   if (c->state == MC_TURN_STATE_FAILED || c->state == MC_TURN_STATE_CLOSED) return;
@@ -349,6 +363,7 @@ static void step_fail(mc_turn_client *c, enum mc_turn_step step, int err, uint16
   p.err = err ? err : mc_turn_error_to_mc(code);
   p.code = code;
   p.sentence = explain(c, sentence, sizeof sentence, err, code, reason, with_creds);
+  p.reason = code ? reason : NULL;
   p.rtt_ms = rtt;
   if (addr) p.addr = *addr;
   progress(c, &p);
@@ -500,6 +515,7 @@ static void on_allocate_done(mc_turn_client *c, struct req *r, int err, const mc
   }
   c->lifetime = m->has_lifetime ? m->lifetime : MC_TURN_DEFAULT_LIFETIME_S;
   c->refresh_at = mc_now_ms() + refresh_delay_ms(c->lifetime);
+  c->expires_at = mc_now_ms() + c->lifetime * 1000ull;
   set_state(c, MC_TURN_STATE_ALLOCATED);
   MC_LOGI(COMP, "allocated server=%s transport=%s relayed=%s mapped=%s lifetime=%u", c->server_label,
           mc_turn_transport_name(c->transport), astr(&c->relayed, a), c->has_mapped ? astr(&c->mapped, b) : "-",
@@ -529,6 +545,7 @@ static void on_refresh_done(mc_turn_client *c, struct req *r, int err, const mc_
   if (!err && m->cls == MC_STUN_SUCCESS) {
     c->lifetime = m->has_lifetime ? m->lifetime : MC_TURN_DEFAULT_LIFETIME_S;
     c->refresh_at = mc_now_ms() + refresh_delay_ms(c->lifetime);
+    c->expires_at = mc_now_ms() + c->lifetime * 1000ull;
     MC_LOGD(COMP, "refreshed server=%s lifetime=%u", c->server_label, (unsigned)c->lifetime);
     struct mc_turn_progress p;
     memset(&p, 0, sizeof p);
@@ -543,9 +560,16 @@ static void on_refresh_done(mc_turn_client *c, struct req *r, int err, const mc_
     return;
   }
   uint16_t code = err ? 0 : m->error_code;
+  if (err == MC_ETIMEDOUT) {
+    uint64_t at = retry_at(mc_now_ms(), c->expires_at);
+    if (at) {
+      MC_LOGW(COMP, "refresh timed out, retrying server=%s in_ms=%llu", c->server_label,
+              (unsigned long long)(at - mc_now_ms()));
+      c->refresh_at = at;
+      return;
+    }
+  }
   step_fail(c, MC_TURN_STEP_REFRESH, err, code, m ? m->error_reason : NULL, true, rtt, NULL);
-  /* RFC 8656 8.3: a failed refresh over UDP after retransmissions may still
-   * have succeeded; a timeout is retried at the next tick while time remains. */
   fail_client(c, err, code, m ? m->error_reason : NULL, true);
 }
 
@@ -557,10 +581,20 @@ static void on_permission_done(mc_turn_client *c, struct req *r, int err, const 
     return;
   bool ok = !err && m->cls == MC_STUN_SUCCESS;
   uint16_t code = (!err && !ok) ? m->error_code : 0;
+  uint64_t now = mc_now_ms();
+  if (p && err == MC_ETIMEDOUT && p->state == ENTRY_OK) {
+    uint64_t at = retry_at(now, p->expires_at);
+    if (at) {
+      p->in_flight = false;
+      p->refresh_at = at;
+      return;
+    }
+  }
   if (p) {
     p->in_flight = false;
     p->state = ok ? ENTRY_OK : ENTRY_FAILED;
-    p->refresh_at = mc_now_ms() + (ok ? MC_TURN_PERMISSION_REFRESH_S * 1000ull : 0);
+    p->refresh_at = now + (ok ? c->perm_refresh_ms : 0);
+    if (ok) p->expires_at = now + MC_TURN_PERMISSION_LIFETIME_S * 1000ull;
   }
   MC_LOGD(COMP, "permission server=%s peer=%s ok=%d code=%u", c->server_label, mc_addr_ip_str(&r->peer, a),
           (int)ok, (unsigned)code);
@@ -589,17 +623,27 @@ static void on_channel_done(mc_turn_client *c, struct req *r, int err, const mc_
   bool ok = !err && m->cls == MC_STUN_SUCCESS;
   uint16_t code = (!err && !ok) ? m->error_code : 0;
   uint64_t now = mc_now_ms();
+  if (ch && err == MC_ETIMEDOUT && ch->state == ENTRY_OK) {
+    uint64_t at = retry_at(now, ch->expires_at);
+    if (at) {
+      ch->in_flight = false;
+      ch->refresh_at = at;
+      return;
+    }
+  }
   if (ch) {
     ch->in_flight = false;
     ch->state = ok ? ENTRY_OK : ENTRY_FAILED;
-    ch->refresh_at = now + (ok ? MC_TURN_CHANNEL_REFRESH_S * 1000ull : 0);
+    ch->refresh_at = now + (ok ? c->chan_refresh_ms : 0);
+    if (ok) ch->expires_at = now + MC_TURN_CHANNEL_LIFETIME_S * 1000ull;
   }
   if (ok) {
     /* RFC 8656 12.2: a ChannelBind also installs or refreshes the permission. */
     struct perm *p = perm_find(c, &r->peer);
     if (p && !p->in_flight) {
       p->state = ENTRY_OK;
-      p->refresh_at = now + MC_TURN_PERMISSION_REFRESH_S * 1000ull;
+      p->refresh_at = now + c->perm_refresh_ms;
+      p->expires_at = now + MC_TURN_PERMISSION_LIFETIME_S * 1000ull;
     }
   }
   MC_LOGD(COMP, "channel server=%s peer=%s channel=0x%04x ok=%d code=%u", c->server_label, astr(&r->peer, a),
@@ -1046,6 +1090,8 @@ int mc_turn_client_new(uv_loop_t *loop, const struct mc_turn_config *cfg, const 
   c->family = cfg->family;
   c->timeout_ms = cfg->timeout_ms;
   c->lifetime_req = cfg->lifetime_s;
+  c->perm_refresh_ms = cfg->permission_refresh_ms ? cfg->permission_refresh_ms : MC_TURN_PERMISSION_REFRESH_S * 1000ull;
+  c->chan_refresh_ms = cfg->channel_refresh_ms ? cfg->channel_refresh_ms : MC_TURN_CHANNEL_REFRESH_S * 1000ull;
   c->binding_only = cfg->binding_only;
   c->binding_first = cfg->binding_first || cfg->binding_only;
   c->kind = c->binding_only ? "STUN server" : "TURN server";

@@ -71,6 +71,7 @@ int mc_turn_error_to_mc(uint16_t code);
 #define MC_TURN_CHANNEL_LIFETIME_S 600    /* RFC 8656 12: 10 minutes */
 #define MC_TURN_CHANNEL_REFRESH_S 480     /* refresh at 8 minutes */
 #define MC_TURN_CLOSE_LINGER_MS 2000      /* wait this long for the Refresh(0) answer */
+#define MC_TURN_REFRESH_RETRY_MS 5000     /* a timed-out refresh is retried while time remains */
 #define MC_TURN_MAX_STALE_NONCE_RETRIES 3 /* 438 answers accepted in a row per request */
 
 /* ---- client ---- */
@@ -100,6 +101,9 @@ struct mc_turn_config {
    * (39.5 s over UDP and TCP). */
   uint32_t timeout_ms;
   uint32_t lifetime_s; /* LIFETIME to ask for; 0: server default */
+  /* Refresh intervals; 0: MC_TURN_PERMISSION_REFRESH_S / MC_TURN_CHANNEL_REFRESH_S.
+   * Shorter ones are for tests. */
+  uint32_t permission_refresh_ms, channel_refresh_ms;
   bool binding_first;  /* send a STUN Binding before the Allocate (diagnose) */
   bool binding_only;   /* stop after the Binding (stun: servers); implies binding_first */
 };
@@ -124,6 +128,7 @@ struct mc_turn_progress {
   int err;           /* 0 = the step passed */
   uint16_t code;     /* STUN error code when the server answered with one */
   const char *sentence; /* on failure: the one-sentence explanation; NULL on success */
+  const char *reason;   /* on an error response: the server's reason phrase (untrusted text) */
   mc_addr addr;
   mc_addr mapped;
   uint32_t lifetime_s;
@@ -176,9 +181,11 @@ int mc_turn_client_local_addr(const mc_turn_client *c, mc_addr *out);   /* our s
 /* True when peer has a bound channel (ChannelData fast path in use). */
 bool mc_turn_client_has_channel(const mc_turn_client *c, const mc_addr *peer);
 
-/* No callback runs after this returns. When an allocation exists it sends
- * Refresh with LIFETIME 0 (RFC 8656 7.2) and frees itself once answered or
- * after MC_TURN_CLOSE_LINGER_MS, so keep the loop running that long. */
+/* No callback runs after this returns and c must not be used again (it is
+ * safe to call from inside any of c's callbacks). When an allocation exists
+ * it sends Refresh with LIFETIME 0 (RFC 8656 7.2) and frees itself once that
+ * is answered or after MC_TURN_CLOSE_LINGER_MS, so keep the loop running
+ * that long. */
 void mc_turn_client_close(mc_turn_client *c);
 
 #endif

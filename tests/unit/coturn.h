@@ -115,6 +115,16 @@ static bool tcp_listening(uint16_t port) {
 }
 
 static uint16_t turn_port, tls_port;
+static bool coturn_v6; /* ::1 usable: coturn listens and relays there too */
+
+static bool have_ipv6_loopback(void) {
+  struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+  int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+  if (fd < 0) return false;
+  bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+  close(fd);
+  return ok;
+}
 
 static bool start_coturn(void) {
   turn_port = pick_port();
@@ -137,12 +147,22 @@ static bool start_coturn(void) {
       dup2(fd, 2);
     }
     /* stdbuf: coturn's stdout log is block-buffered into a file otherwise. */
-    execlp("stdbuf", "stdbuf", "-oL", "turnserver", "--lt-cred-mech", "--user", "test:secret", "--realm",
-           "medcall.test", "--no-cli", "--no-dtls", "--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1",
-           "--allow-loopback-peers", "--log-file", "stdout", "--simple-log", "-v", "--listening-port", port_s,
-           "--tls-listening-port", tls_s, "--cert", cert, "--pkey", key, "--min-port", "40000", "--max-port",
-           "60000", "--max-allocate-lifetime", "3600", "--no-software-attribute", "--userdb",
-           "/dev/null", (char *)NULL);
+    const char *argv[64] = {"stdbuf", "-oL", "turnserver", "--lt-cred-mech", "--user", "test:secret", "--realm",
+                            "medcall.test", "--no-cli", "--no-dtls", "--listening-ip", "127.0.0.1", "--relay-ip",
+                            "127.0.0.1", "--allow-loopback-peers", "--log-file", "stdout", "--simple-log", "-v",
+                            "--listening-port", port_s, "--tls-listening-port", tls_s, "--cert", cert, "--pkey", key,
+                            "--min-port", "40000", "--max-port", "60000", "--no-software-attribute", "--userdb",
+                            "/dev/null"};
+    size_t n = 0;
+    while (argv[n]) n++;
+    if (coturn_v6) {
+      argv[n++] = "--listening-ip";
+      argv[n++] = "::1";
+      argv[n++] = "--relay-ip";
+      argv[n++] = "::1";
+    }
+    argv[n] = NULL;
+    execvp(argv[0], (char *const *)argv);
     _exit(127);
   }
   coturn_pid = pid;
@@ -191,8 +211,10 @@ static bool coturn_setup(void) {
   signal(SIGSEGV, on_fatal);
   signal(SIGPIPE, SIG_IGN);
   if (!make_certs()) return false;
+  coturn_v6 = have_ipv6_loopback();
   if (!start_coturn()) return false;
-  fprintf(stderr, "coturn pid=%d port=%u tls=%u log=%s\n", (int)coturn_pid, turn_port, tls_port, log_path);
+  fprintf(stderr, "coturn pid=%d port=%u tls=%u ipv6=%d log=%s\n", (int)coturn_pid, turn_port, tls_port,
+          (int)coturn_v6, log_path);
   return true;
 }
 

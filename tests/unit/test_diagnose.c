@@ -126,7 +126,7 @@ int main(void) {
   CHECK_EQ_INT(rc, 1);
   CHECK(step_line("[ok]  ", "allocate (no auth)"));
   CHECK(step_line("[FAIL]", "allocate (authenticated)"));
-  CHECK(has("code=401"));
+  CHECK(has("error 401 Unauthorized"));
   CHECK(has("rejected the username or password (401 Unauthorized); check --ice-username and --ice-credential."));
   CHECK(step_line("[skip]", "data (channeldata)"));
   CHECK(has("relay/udp  no"));

@@ -615,6 +615,18 @@ static void test_malformed(void) {
     CHECK_EQ_INT(mc_stun_parse(buf, 36, &m), MC_EPARSE);
   }
 
+  /* Demux (RFC 7983): first byte 0..3 only, even with a cookie in place. */
+  {
+    mc_stun_writer w;
+    mc_stun_begin(&w, buf, sizeof buf, 0x080, MC_STUN_SUCCESS, rfc5769_txid); /* type 0x0300 */
+    CHECK_EQ_INT(mc_stun_finish(&w), 20);
+    CHECK_EQ_INT(buf[0], 3);
+    CHECK(mc_stun_is_message(buf, 20));
+    CHECK(!mc_stun_is_message(buf, 19));
+    buf[0] = 0x16; /* a DTLS handshake record's first byte */
+    CHECK(!mc_stun_is_message(buf, 20));
+  }
+
   /* RFC 3489 message (no cookie): parsed, flagged. */
   memcpy(buf, vec_lt, sizeof vec_lt);
   mc_put_be32(buf + 4, 0x01020304);
@@ -796,6 +808,13 @@ static void test_channeldata(void) {
   CHECK_EQ_INT(mc_channeldata_write(buf, sizeof buf, 0x5000, payload, 5, false), MC_EINVAL);
   CHECK_EQ_INT(mc_channeldata_write(buf, 11, 0x4000, payload, 5, true), MC_ETOOBIG);
   CHECK_EQ_INT(mc_channeldata_write(buf, 9, 0x4000, payload, 5, false), 9);
+
+  /* In place: the payload already sits after room for the header. */
+  memset(buf, 0, sizeof buf);
+  memcpy(buf + 4, "in-place", 8);
+  CHECK_EQ_INT(mc_channeldata_write(buf, sizeof buf, 0x4ABC, buf + 4, 8, true), 12);
+  CHECK_EQ_INT(mc_channeldata_parse(buf, 12, &ch, &d, &dl), MC_OK);
+  CHECK(ch == 0x4ABC && dl == 8 && memcmp(d, "in-place", 8) == 0);
 
   const uint8_t reserved[] = {0x50, 0x00, 0x00, 0x00};
   CHECK_EQ_INT(mc_channeldata_parse(reserved, 4, &ch, &d, &dl), MC_EPARSE);

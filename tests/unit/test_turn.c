@@ -298,6 +298,8 @@ static void wake(uv_timer_t *t) { (void)t; }
     uv_run(&loop, UV_RUN_NOWAIT);                                             \
   } while (0)
 
+static int next_family = AF_UNSPEC; /* family new_client asks for */
+
 static mc_turn_client *new_client(struct cl *x, enum mc_turn_transport tr, const char *host, uint16_t port,
                                   const char *user, const char *pass, uint32_t timeout_ms) {
   memset(x, 0, sizeof *x);
@@ -308,7 +310,7 @@ static mc_turn_client *new_client(struct cl *x, enum mc_turn_transport tr, const
   cfg.username = user;
   cfg.password = pass;
   cfg.timeout_ms = timeout_ms;
-  cfg.family = AF_UNSPEC;
+  cfg.family = next_family;
   int rc = mc_turn_client_new(&loop, &cfg, &cbs, x, &x->c);
   CHECK_EQ_INT(rc, 0);
   if (rc == 0) CHECK_EQ_INT(mc_turn_client_start(x->c), 0);
@@ -340,10 +342,10 @@ static uint16_t port_for(enum mc_turn_transport tr) { return tr == MC_TURN_TLS ?
 
 /* Two allocations on one server send to each other: Send/Data indications
  * first, then ChannelData once both channels are bound. */
-static void test_relay(enum mc_turn_transport tr) {
+static void test_relay_on(enum mc_turn_transport tr, const char *host, int family, const char *relay_ip) {
   static struct cl a, b;
-  const char *host = tr == MC_TURN_TLS ? "localhost" : "127.0.0.1";
-  fprintf(stderr, "-- relay over %s\n", mc_turn_transport_name(tr));
+  next_family = family;
+  fprintf(stderr, "-- relay over %s to %s\n", mc_turn_transport_name(tr), host);
   new_client(&a, tr, host, port_for(tr), "test", "secret", 3000);
   new_client(&b, tr, host, port_for(tr), "test", "secret", 3000);
   RUN_UNTIL((a.allocated || a.failed) && (b.allocated || b.failed), 8000);
@@ -361,7 +363,7 @@ static void test_relay(enum mc_turn_transport tr) {
   mc_addr tmp, local;
   CHECK_EQ_INT(mc_turn_client_relayed_addr(a.c, &tmp), 0);
   CHECK(mc_addr_equal(&tmp, &a.relayed));
-  CHECK_STR(mc_addr_ip_str(&a.relayed, s1), "127.0.0.1");
+  CHECK_STR(mc_addr_ip_str(&a.relayed, s1), relay_ip);
   CHECK(!mc_addr_equal(&a.relayed, &b.relayed));
   /* the mapped address is our own socket: no NAT on loopback */
   CHECK_EQ_INT(mc_turn_client_local_addr(a.c, &local), 0);
@@ -443,9 +445,14 @@ static void test_relay(enum mc_turn_transport tr) {
     close_client(&c3);
   }
 done:
+  next_family = AF_UNSPEC;
   close_client(&a);
   close_client(&b);
   drain();
+}
+
+static void test_relay(enum mc_turn_transport tr) {
+  test_relay_on(tr, tr == MC_TURN_TLS ? "localhost" : "127.0.0.1", AF_UNSPEC, "127.0.0.1");
 }
 
 static void test_wrong_password(enum mc_turn_transport tr) {
@@ -570,6 +577,9 @@ struct fake {
   char nonce[16];
   int allocs, refreshes, stale_sent, bad_integrity, dealloc, stale_retry_ok;
   int refresh_seen;
+  int perms, chans, dropped;
+  mc_addr perm_peer, chan_peer, client;
+  uint16_t chan_number;
 };
 
 static void fake_reply(struct fake *f, const mc_addr *to, const mc_stun_msg *m, uint16_t code, const char *nonce,
@@ -612,7 +622,17 @@ static void fake_recv(mc_udp *sock, const mc_addr *from, const uint8_t *data, si
     fake_reply(f, from, &m, 438, f->nonce, 0, false);
     return;
   }
-  if (m.method == MC_STUN_ALLOCATE) {
+  f->client = *from;
+  if (m.method == MC_STUN_CREATE_PERMISSION) {
+    f->perms++;
+    if (m.has_xor_peer) f->perm_peer = m.xor_peer;
+    fake_reply(f, from, &m, 0, NULL, 0, false);
+  } else if (m.method == MC_STUN_CHANNEL_BIND) {
+    f->chans++;
+    if (m.has_xor_peer) f->chan_peer = m.xor_peer;
+    if (m.has_channel_number) f->chan_number = m.channel_number;
+    fake_reply(f, from, &m, 0, NULL, 0, false);
+  } else if (m.method == MC_STUN_ALLOCATE) {
     f->allocs++;
     fake_reply(f, from, &m, 0, NULL, 2, true);
   } else if (m.method == MC_STUN_REFRESH) {
@@ -630,6 +650,11 @@ static void fake_recv(mc_udp *sock, const mc_addr *from, const uint8_t *data, si
       return;
     }
     if (f->stale_sent == 1 && strcmp(m.nonce, "nonce-two") == 0) f->stale_retry_ok = 1;
+    if (f->refreshes == 1 && !f->dropped) {
+      /* lost on the way: the client must retry before the lifetime ends */
+      f->dropped = 1;
+      return;
+    }
     f->refreshes++;
     fake_reply(f, from, &m, 0, NULL, 2, false);
   }
@@ -646,21 +671,79 @@ static void test_refresh_and_stale_nonce(void) {
   mc_addr_parse("127.0.0.1", 0, &any);
   CHECK_EQ_INT(mc_udp_open(&loop, &any, fake_recv, &f, &f.sock), 0);
   CHECK_EQ_INT(mc_udp_local_addr(f.sock, &bound), 0);
-  new_client(&a, MC_TURN_UDP, "127.0.0.1", mc_addr_port(&bound), "test", "secret", 1000);
+  memset(&a, 0, sizeof a);
+  struct mc_turn_config cfg = {.host = "127.0.0.1", .port = mc_addr_port(&bound), .transport = MC_TURN_UDP,
+                               .username = "test", .password = "secret", .timeout_ms = 300,
+                               .permission_refresh_ms = 700, .channel_refresh_ms = 900};
+  CHECK_EQ_INT(mc_turn_client_new(&loop, &cfg, &cbs, &a, &a.c), 0);
+  CHECK_EQ_INT(mc_turn_client_start(a.c), 0);
+  /* asked before the allocation exists: sent once it does */
+  mc_addr peer1, peer2;
+  mc_addr_parse("192.0.2.1", 1111, &peer1);
+  mc_addr_parse("198.51.100.2", 2222, &peer2);
+  CHECK_EQ_INT(mc_turn_create_permission(a.c, &peer1), 0);
   RUN_UNTIL(a.allocated || a.failed, 3000);
   CHECK(a.allocated);
   CHECK_EQ_INT(a.lifetime, 2);
+  RUN_UNTIL(a.perm_ok >= 1, 1000);
+  CHECK_EQ_INT(f.perms, 1);
+  CHECK(mc_addr_ip_equal(&f.perm_peer, &peer1));
+  CHECK_EQ_INT(mc_turn_channel_bind(a.c, &peer2), 0);
+  RUN_UNTIL(a.chan_ok >= 1, 1000);
+  CHECK_EQ_INT(f.chans, 1);
+  CHECK(mc_addr_equal(&f.chan_peer, &peer2));
+  CHECK_EQ_INT(f.chan_number, 0x4000);
+  CHECK(mc_turn_client_has_channel(a.c, &peer2));
+  /* the client sends ChannelData to a bound peer */
+  {
+    uint8_t d[5] = {1, 2, 3, 4, 5};
+    CHECK_EQ_INT(mc_turn_send(a.c, &peer2, d, sizeof d), 0);
+  }
+  /* incoming: ChannelData on the bound channel, on an unbound one, and a
+   * Data indication from peer1 */
+  {
+    uint8_t buf[64];
+    int n = mc_channeldata_write(buf, sizeof buf, 0x4000, (const uint8_t *)"hello", 5, false);
+    mc_udp_send(f.sock, &f.client, buf, (size_t)n);
+    n = mc_channeldata_write(buf, sizeof buf, 0x4001, (const uint8_t *)"nobody", 6, false);
+    mc_udp_send(f.sock, &f.client, buf, (size_t)n);
+    mc_stun_writer w;
+    mc_stun_begin(&w, buf, sizeof buf, MC_STUN_DATA, MC_STUN_INDICATION, NULL);
+    mc_stun_put_xor_addr(&w, MC_STUN_ATTR_XOR_PEER_ADDRESS, &peer1);
+    mc_stun_put_attr(&w, MC_STUN_ATTR_DATA, "world!", 6);
+    n = mc_stun_finish(&w);
+    mc_udp_send(f.sock, &f.client, buf, (size_t)n);
+    RUN_UNTIL(a.nrx >= 2, 1000);
+    RUN_UNTIL(false, 100);
+    CHECK_EQ_INT(a.nrx, 2);
+    CHECK_EQ_INT(a.rx_len[0], 5);
+    CHECK_MEM(a.rx[0], "hello", 5);
+    CHECK(mc_addr_equal(&a.rx_from[0], &peer2));
+    CHECK_EQ_INT(a.rx_len[1], 6);
+    CHECK_MEM(a.rx[1], "world!", 6);
+    CHECK(mc_addr_equal(&a.rx_from[1], &peer1));
+  }
   uint64_t t0 = mc_now_ms();
-  /* lifetime 2 s: refresh every second; the first refresh meets a 438 */
+  /* lifetime 2 s: refresh every second; the first refresh meets a 438, the
+   * second is lost (300 ms timeout, retried within the lifetime) */
   RUN_UNTIL(a.refreshes >= 3 || a.failed, 6000);
   uint64_t took = mc_now_ms() - t0;
   CHECK(!a.failed);
   CHECK(a.refreshes >= 3);
   CHECK_EQ_INT(f.stale_sent, 1);
   CHECK_EQ_INT(f.stale_retry_ok, 1);
+  CHECK_EQ_INT(f.dropped, 1);
   CHECK_EQ_INT(f.bad_integrity, 0);
   CHECK(f.refreshes >= 3);
   fprintf(stderr, "3 refreshes of a 2 s allocation in %llu ms\n", (unsigned long long)took);
+  /* permissions every 0.7 s and channels every 0.9 s were kept alive too;
+   * a bound channel also refreshes its peer's permission, so peer1's own
+   * requests are what is counted */
+  fprintf(stderr, "permission requests=%d channel binds=%d\n", f.perms, f.chans);
+  CHECK(f.perms >= 3);
+  CHECK(f.chans >= 3);
+  CHECK_EQ_INT(a.perm_err, 0);
+  CHECK_EQ_INT(a.chan_err, 0);
   close_client(&a);
   drain_keep(1); /* the fake server's socket stays */
   CHECK_EQ_INT(f.dealloc, 1);
@@ -706,6 +789,11 @@ int main(void) {
     test_relay(MC_TURN_UDP);
     test_relay(MC_TURN_TCP);
     test_relay(MC_TURN_TLS);
+    if (coturn_v6) {
+      /* RFC 8656 7.1 REQUESTED-ADDRESS-FAMILY: an IPv6 relay over IPv6 */
+      test_relay_on(MC_TURN_UDP, "::1", AF_INET6, "::1");
+      test_relay_on(MC_TURN_TCP, "::1", AF_INET6, "::1");
+    }
     test_wrong_password(MC_TURN_UDP);
     test_wrong_password(MC_TURN_TCP);
     test_no_credentials();
@@ -716,7 +804,7 @@ int main(void) {
     usleep(200000);
     int zero = count_in_log("lifetime=0");
     fprintf(stderr, "coturn logged %d deallocations\n", zero);
-    CHECK_EQ_INT(zero, 11);
+    CHECK_EQ_INT(zero, coturn_v6 ? 17 : 11);
   }
   CHECK_EQ_INT(secret_leaks, 0);
   drain();
