@@ -13,8 +13,13 @@ ninja -C build >/dev/null
 state=$(mktemp -d /tmp/medcall-demo.XXXXXX)
 turn_pid=
 cleanup() {
-  [ -n "$turn_pid" ] && kill "$turn_pid" 2>/dev/null && wait "$turn_pid" 2>/dev/null
+  local status=$?
+  if [ -n "$turn_pid" ]; then
+    kill "$turn_pid" 2>/dev/null || true
+    wait "$turn_pid" 2>/dev/null || true
+  fi
   rm -rf "$state"
+  exit "$status"
 }
 trap cleanup EXIT INT TERM
 
@@ -39,10 +44,11 @@ port=$(free_port)
 tls_port=$(free_port)
 password=$(openssl rand -hex 12)
 
-turnserver --listening-ip 127.0.0.1 --relay-ip 127.0.0.1 --listening-port "$port" --tls-listening-port "$tls_port" \
+# coturn's --log-file writes nothing here; its stdout, line-buffered, does.
+stdbuf -oL turnserver --listening-ip 127.0.0.1 --relay-ip 127.0.0.1 --listening-port "$port" --tls-listening-port "$tls_port" \
   --lt-cred-mech --user "demo:$password" --realm medcall.demo --fingerprint --allow-loopback-peers \
   --cert "$state/turn.pem" --pkey "$state/turn.key" --no-dtls --no-cli --no-multicast-peers \
-  --log-file "$state/turn.log" --simple-log --pidfile "$state/turn.pid" >/dev/null 2>&1 &
+  --log-file stdout --simple-log >"$state/turn.log" 2>&1 &
 turn_pid=$!
 for _ in $(seq 50); do
   grep -q "Total General servers" "$state/turn.log" 2>/dev/null && break

@@ -349,7 +349,7 @@ static void srflx_done(mc_ice_agent *a, struct ice_txn *t, int err, const mc_stu
   struct ice_server *s = &a->servers[t->server];
   char as[MC_ADDR_STRLEN], bs[MC_ADDR_STRLEN];
   if (err != 0 || !m || m->cls != MC_STUN_SUCCESS || (!m->has_xor_mapped && !m->has_mapped)) {
-    char sentence[256];
+    char sentence[512];
     snprintf(sentence, sizeof sentence, "The STUN server %s did not answer a Binding request from %s.", s->url,
              mc_addr_str(&a->bases[t->base].addr, as));
     MC_LOGW(LOG, "srflx failed server=%s base=%s err=%s", s->url, as, err ? mc_strerror(err) : "error response");
@@ -374,7 +374,7 @@ static void on_resolved(int err, const mc_addr *addrs, size_t count, void *user)
   s->resolve = NULL;
   s->resolving = false;
   if (err != 0 || count == 0) {
-    char sentence[256];
+    char sentence[512];
     snprintf(sentence, sizeof sentence, "The name of the STUN server %s could not be resolved.", s->url);
     MC_LOGW(LOG, "server resolve failed url=%s", s->url);
     if (a->cbs.on_server_error && !a->closed) a->cbs.on_server_error(a, s->url, sentence, a->user);
@@ -656,7 +656,7 @@ int mc_ice_agent_gather(mc_ice_agent *a) {
     if (turn) {
       int rc = start_turn(a, (int)i);
       if (rc != 0) {
-        char sentence[256];
+        char sentence[512];
         snprintf(sentence, sizeof sentence, "The TURN client for %s could not start (%s).", s->url, mc_strerror(rc));
         if (a->cbs.on_server_error) a->cbs.on_server_error(a, s->url, sentence, a->user);
       }

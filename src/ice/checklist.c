@@ -99,8 +99,10 @@ static int add_pair(mc_ice_agent *a, int local, int remote) {
   p->remote = remote;
   p->valid_local = -1;
   p->priority = pair_prio(a, local, remote);
-  snprintf(p->foundation, sizeof p->foundation, "%s:%s", a->locals[local].c.foundation,
-           a->remotes[remote].c.foundation);
+  size_t lf = strlen(a->locals[local].c.foundation), rf = strlen(a->remotes[remote].c.foundation);
+  memcpy(p->foundation, a->locals[local].c.foundation, lf);
+  p->foundation[lf] = ':';
+  memcpy(p->foundation + lf + 1, a->remotes[remote].c.foundation, rf + 1);
   /* RFC 8445 6.1.2.6 and RFC 8838 11: one pair per foundation is Waiting,
    * the rest Frozen until a pair of their foundation succeeds (7.2.5.3.3) or
    * nothing else is left to check (6.1.4.2). */

@@ -95,6 +95,7 @@ void ice_consent_tick(mc_ice_agent *a, uint64_t now, uint64_t *next) {
   }
   *next = MC_MIN(*next, a->next_consent_ms);
   *next = MC_MIN(*next, a->last_consent_ms + a->set.consent_timeout_ms);
-  if (a->state != MC_ICE_STATE_DISCONNECTED) *next = MC_MIN(*next, a->last_consent_ms + a->set.disconnected_ms);
+  uint64_t disc = a->last_consent_ms + a->set.disconnected_ms;
+  if (disc > now) *next = MC_MIN(*next, disc);
   if (a->set.keepalive_ms) *next = MC_MIN(*next, a->last_sent_ms + a->set.keepalive_ms);
 }

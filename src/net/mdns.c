@@ -235,45 +235,32 @@ int mc_mdns_resolve(uv_loop_t *loop, const char *name, uint64_t timeout_ms, mc_r
   uv_timer_init(loop, &q->deadline);
   q->retry.data = q->deadline.data = q;
   q->handles = 2;
-  int rc4 = open_query_socket(loop, AF_INET, &q->s4, q);
+  struct {
+    struct mdns_sock *s;
+    int rc;
+  } socks[3] = {{&q->s4, MC_EIO}, {&q->g4, MC_EIO}, {&q->s6, MC_EIO}};
+  socks[0].rc = open_query_socket(loop, AF_INET, &q->s4, q);
   if (q->s4.open) q->handles++;
-  int rc6 = MC_EIO;
+  if (socks[0].rc == 0) {
+    /* RFC 6762 6.7 obliges responders to answer a query from a port other
+     * than 5353 by unicast, but some answer on the group anyway. Best effort. */
+    socks[1].rc = open_group_socket(loop, AF_INET, &q->g4, q, on_query_alloc, on_query_recv);
+    if (q->g4.open) q->handles++;
+  }
   if (have_ipv6()) {
-    rc6 = open_query_socket(loop, AF_INET6, &q->s6, q);
+    socks[2].rc = open_query_socket(loop, AF_INET6, &q->s6, q);
     if (q->s6.open) q->handles++;
   }
-  if ((rc4 != 0 && rc6 != 0) || query_send(q) == 0) {
+  for (size_t i = 0; i < MC_ARRAY_LEN(socks); i++) {
+    if (socks[i].rc != 0 && socks[i].s->open) {
+      uv_close((uv_handle_t *)&socks[i].s->h, query_handle_closed);
+      socks[i].s->open = false;
+    }
+  }
+  if (query_send(q) == 0) {
     MC_LOGI("mdns", "cannot send query name=%s", name);
     query_close(q);
     return MC_EIO;
-  }
-  if (rc4 == 0) {
-    /* RFC 6762 6.7 obliges responders to answer a query from a port other
-     * than 5353 by unicast, but some answer on the group anyway. */
-    int rcg = open_group_socket(loop, AF_INET, &q->g4, q, on_query_alloc, on_query_recv);
-    if (q->g4.open) q->handles++;
-    if (rcg != 0 && q->g4.open) {
-      uv_close((uv_handle_t *)&q->g4.h, query_handle_closed);
-      q->g4.open = false;
-    }
-  }
-  if (rc4 == 0) {
-    /* RFC 6762 6.7 obliges responders to answer a query from a port other
-     * than 5353 by unicast, but some answer on the group anyway. */
-    int rcg = open_group_socket(loop, AF_INET, &q->g4, q, on_query_alloc, on_query_recv);
-    if (q->g4.open) q->handles++;
-    if (rcg != 0 && q->g4.open) {
-      uv_close((uv_handle_t *)&q->g4.h, query_handle_closed);
-      q->g4.open = false;
-    }
-  }
-  if (rc4 != 0 && q->s4.open) {
-    uv_close((uv_handle_t *)&q->s4.h, query_handle_closed);
-    q->s4.open = false;
-  }
-  if (rc6 != 0 && q->s6.open) {
-    uv_close((uv_handle_t *)&q->s6.h, query_handle_closed);
-    q->s6.open = false;
   }
   q->retry_ms = MDNS_FIRST_RETRY_MS;
   uv_timer_start(&q->retry, on_retry, q->retry_ms, 0);

@@ -51,8 +51,26 @@ static void cleanup(void) {
   }
 }
 
+/* Only async-signal-safe calls here: kill, waitpid, unlink, rmdir. */
 static void on_fatal(int sig) {
-  if (coturn_pid > 0) kill(coturn_pid, SIGKILL);
+  static const char *files[] = {"ca.key", "ca.pem", "ca.srl", "srv.key", "srv.csr", "srv.pem",
+                                "ext.cnf", "coturn.log", "out.json", "stderr.txt"};
+  if (coturn_pid > 0) {
+    kill(coturn_pid, SIGKILL);
+    waitpid(coturn_pid, NULL, 0);
+  }
+  if (tmpdir[0]) {
+    char path[400];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+      size_t n = 0;
+      for (const char *p = tmpdir; *p && n < sizeof path - 2; p++) path[n++] = *p;
+      path[n++] = '/';
+      for (const char *p = files[i]; *p && n < sizeof path - 1; p++) path[n++] = *p;
+      path[n] = '\0';
+      unlink(path);
+    }
+    rmdir(tmpdir);
+  }
   signal(sig, SIG_DFL);
   raise(sig);
 }

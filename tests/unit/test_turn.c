@@ -578,6 +578,7 @@ struct fake {
   int allocs, refreshes, stale_sent, bad_integrity, dealloc, stale_retry_ok;
   int refresh_seen;
   int perms, chans, dropped;
+  uint16_t alloc_error; /* answer the authenticated Allocate with this */
   mc_addr perm_peer, chan_peer, client;
   uint16_t chan_number;
 };
@@ -588,7 +589,7 @@ static void fake_reply(struct fake *f, const mc_addr *to, const mc_stun_msg *m, 
   mc_stun_writer w;
   mc_stun_begin(&w, buf, sizeof buf, m->method, code ? MC_STUN_ERROR : MC_STUN_SUCCESS, m->txid);
   if (code) {
-    mc_stun_put_error(&w, code, code == 401 ? "Unauthorized" : "Stale Nonce");
+    mc_stun_put_error(&w, code, code == 401 ? "Unauthorized" : code == 438 ? "Stale Nonce" : "Refused");
     mc_stun_put_string(&w, MC_STUN_ATTR_REALM, "fake");
     mc_stun_put_string(&w, MC_STUN_ATTR_NONCE, nonce);
   } else {
@@ -634,7 +635,8 @@ static void fake_recv(mc_udp *sock, const mc_addr *from, const uint8_t *data, si
     fake_reply(f, from, &m, 0, NULL, 0, false);
   } else if (m.method == MC_STUN_ALLOCATE) {
     f->allocs++;
-    fake_reply(f, from, &m, 0, NULL, 2, true);
+    if (f->alloc_error) fake_reply(f, from, &m, f->alloc_error, f->nonce, 0, false);
+    else fake_reply(f, from, &m, 0, NULL, 2, true);
   } else if (m.method == MC_STUN_REFRESH) {
     f->refresh_seen++;
     if (m.has_lifetime && m.lifetime == 0) {
@@ -751,6 +753,40 @@ static void test_refresh_and_stale_nonce(void) {
   drain();
 }
 
+/* Each error answer to the authenticated Allocate ends the client with the
+ * sentence for that code. */
+static void test_allocate_errors(void) {
+  static struct fake f;
+  static struct cl a;
+  static const uint16_t codes[] = {400, 403, 420, 437, 440, 441, 442, 486, 508};
+  fprintf(stderr, "-- allocate error answers\n");
+  memset(&f, 0, sizeof f);
+  mc_strcpy(f.nonce, sizeof f.nonce, "n");
+  CHECK_EQ_INT(mc_stun_long_term_key("test", "fake", "secret", f.key), 0);
+  mc_addr any, bound;
+  mc_addr_parse("127.0.0.1", 0, &any);
+  CHECK_EQ_INT(mc_udp_open(&loop, &any, fake_recv, &f, &f.sock), 0);
+  CHECK_EQ_INT(mc_udp_local_addr(f.sock, &bound), 0);
+  for (size_t i = 0; i < MC_ARRAY_LEN(codes); i++) {
+    f.alloc_error = codes[i];
+    new_client(&a, MC_TURN_UDP, "127.0.0.1", mc_addr_port(&bound), "test", "secret", 1000);
+    RUN_UNTIL(a.failed || a.allocated, 2000);
+    CHECK(a.failed);
+    CHECK_EQ_INT(a.last_code, codes[i]);
+    char want[512], server[64];
+    snprintf(server, sizeof server, "127.0.0.1:%u", mc_addr_port(&bound));
+    mc_turn_explain(want, sizeof want, server, MC_TURN_UDP, codes[i], "Refused", 0, true);
+    if (strcmp(a.sentence, want) != 0) fprintf(stderr, "got '%s'\nwant '%s'\n", a.sentence, want);
+    CHECK_STR(a.sentence, want);
+    CHECK_EQ_INT(a.err, mc_turn_error_to_mc(codes[i]));
+    CHECK_EQ_INT(a.steps_fail[MC_TURN_STEP_ALLOCATE], 1);
+    close_client(&a);
+    drain_keep(1);
+  }
+  mc_udp_close(f.sock);
+  drain();
+}
+
 static void test_api_misuse(void) {
   mc_turn_client *c = NULL;
   struct mc_turn_config cfg = {.host = "127.0.0.1", .port = 3478};
@@ -779,6 +815,7 @@ int main(void) {
   uv_loop_init(&loop);
   test_api_misuse();
   test_refresh_and_stale_nonce();
+  test_allocate_errors();
 
   bool up = coturn_setup();
   CHECK(up);
