@@ -78,12 +78,15 @@ static void arm(mc_ice_agent *a, uint64_t next) {
     return;
   }
   uint64_t now = mc_now_ms();
-  uv_timer_start(&a->timer, on_timer, next > now ? next - now : 0, 0);
+  /* At least 1 ms: libuv runs a timer re-armed with 0 from its own callback
+   * again in the same pass, which would spin forever. */
+  uv_timer_start(&a->timer, on_timer, next > now + 1 ? next - now : 1, 0);
 }
 
 /* ---- transactions ---- */
 
 struct ice_txn *ice_txn_new(mc_ice_agent *a, enum txn_kind kind) {
+  if (a->closed) return NULL;
   struct ice_txn *t = calloc(1, sizeof *t);
   if (!t) return NULL;
   t->agent = a;
@@ -98,12 +101,21 @@ struct ice_txn *ice_txn_new(mc_ice_agent *a, enum txn_kind kind) {
   return t;
 }
 
-void ice_txn_free(mc_ice_agent *a, struct ice_txn *t) {
-  if (!t) return;
-  mc_stun_txn_cancel_user(a->txns, t);
+/* Takes t off the agent's list; a callback that closes the agent then
+ * cannot free it under our feet. */
+static void txn_detach(mc_ice_agent *a, struct ice_txn *t) {
+  if (t->detached) return;
   if (t->prev) t->prev->next = t->next;
   else a->txn_head = t->next;
   if (t->next) t->next->prev = t->prev;
+  t->prev = t->next = NULL;
+  t->detached = true;
+}
+
+void ice_txn_free(mc_ice_agent *a, struct ice_txn *t) {
+  if (!t) return;
+  mc_stun_txn_cancel_user(a->txns, t);
+  txn_detach(a, t);
   if (t->kind == TXN_CHECK && t->pair >= 0 && (size_t)t->pair < a->npairs && a->pairs[t->pair].txn == t)
     a->pairs[t->pair].txn = NULL;
   free(t);
@@ -137,6 +149,7 @@ static void txn_done(void *txn_user, int err, const mc_stun_msg *m, const uint8_
                      void *table_user) {
   mc_ice_agent *a = table_user;
   struct ice_txn *t = txn_user;
+  txn_detach(a, t);
   switch (t->kind) {
     case TXN_CHECK: ice_check_done(a, t, err, m, buf, len); break;
     case TXN_CONSENT: ice_consent_done(a, t, err, m, buf, len); break;
@@ -537,7 +550,7 @@ static void new_credentials(mc_ice_agent *a) {
 int mc_ice_agent_new(uv_loop_t *loop, const struct mc_ice_config *config, const struct mc_ice_callbacks *cbs,
                      void *user, mc_ice_agent **out) {
   if (!loop || !config || !out) return MC_EINVAL;
-  if (config->server_count > ICE_MAX_SERVERS) return MC_EINVAL;
+  if (config->server_count > ICE_MAX_SERVERS || config->bind_addr_count > ICE_MAX_BASES) return MC_EINVAL;
   *out = NULL;
   mc_ice_agent *a = calloc(1, sizeof *a);
   if (!a) return MC_ENOMEM;
@@ -545,6 +558,9 @@ int mc_ice_agent_new(uv_loop_t *loop, const struct mc_ice_config *config, const 
   a->cfg = *config;
   a->cfg.servers = NULL;
   a->cfg.server_count = 0;
+  a->cfg.bind_addrs = NULL;
+  a->cfg.bind_addr_count = 0;
+  for (size_t i = 0; i < config->bind_addr_count; i++) a->bind_addrs[a->nbind++] = config->bind_addrs[i];
   if (config->settings) a->set = *config->settings;
   else mc_ice_settings_default(&a->set);
   a->cfg.settings = &a->set;
@@ -600,7 +616,6 @@ static void open_host(mc_ice_agent *a, const mc_addr *ip, size_t iface_index) {
   b->agent = a;
   b->iface_index = iface_index;
   mc_addr bind = *ip;
-  mc_addr_set_port(&bind, 0);
   char as[MC_ADDR_STRLEN];
   if (mc_udp_open(a->loop, &bind, on_udp, b, &b->udp) != 0) {
     MC_LOGW(LOG, "host socket failed addr=%s", mc_addr_str(&bind, as));
@@ -630,14 +645,19 @@ int mc_ice_agent_gather(mc_ice_agent *a) {
   /* RFC 8445 5.1.1.1: host candidates from every interface (a relay-only
    * policy still needs a socket only inside the TURN client). */
   if (!a->cfg.relay_only) {
-    if (mc_net_local_addresses(addrs, ICE_MAX_BASES, &n) != 0) n = 0;
+    if (a->nbind > 0) {
+      n = a->nbind;
+      memcpy(addrs, a->bind_addrs, n * sizeof *addrs);
+    } else if (mc_net_local_addresses(addrs, ICE_MAX_BASES, &n) != 0) {
+      n = 0;
+    }
     size_t idx = 0;
     for (size_t i = 0; i < n; i++) {
       int fam = mc_addr_family(&addrs[i]);
       if (a->cfg.family != AF_UNSPEC && fam != a->cfg.family) continue;
       open_host(a, &addrs[i], idx++);
     }
-    if (a->cfg.include_loopback) {
+    if (a->cfg.include_loopback && a->nbind == 0) {
       static const char *const lo[] = {"127.0.0.1", "::1"};
       for (size_t k = 0; k < MC_ARRAY_LEN(lo); k++) {
         mc_addr l;
@@ -891,6 +911,8 @@ static void expire_srflx(mc_ice_agent *a, uint64_t now, uint64_t *next) {
     for (struct ice_txn *t = a->txn_head; t; t = t->next) {
       if (t->kind != TXN_SRFLX) continue;
       if (t->expires_ms <= now) {
+        mc_stun_txn_cancel_user(a->txns, t);
+        txn_detach(a, t);
         srflx_done(a, t, MC_ETIMEDOUT, NULL);
         ice_txn_free(a, t);
         again = true;

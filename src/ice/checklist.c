@@ -249,7 +249,8 @@ void ice_send_check(mc_ice_agent *a, int i, bool use_candidate) {
   /* An older transaction on this pair keeps running: its answer counts too
    * (RFC 8445 7.3.1.4 asks to keep waiting for it). */
   p->txn = t;
-  set_pair_state(a, i, PAIR_IN_PROGRESS);
+  /* A nomination re-checks a pair that already succeeded: it stays valid. */
+  if (p->state != PAIR_SUCCEEDED) set_pair_state(a, i, PAIR_IN_PROGRESS);
   uint64_t now = mc_now_ms();
   if (a->stats.checks_started_ms == 0) a->stats.checks_started_ms = now;
   a->stats.checks_sent++;
@@ -370,13 +371,17 @@ void ice_check_done(mc_ice_agent *a, struct ice_txn *t, int err, const mc_stun_m
   char d[200];
   if (err != 0) {
     /* A superseded transaction timing out says nothing: the newer one runs. */
-    if (!current || p->state == PAIR_SUCCEEDED) return;
-    MC_LOGD(LOG, "check timed out %s", pair_desc(a, i, d, sizeof d));
-    set_pair_state(a, i, PAIR_FAILED);
+    if (!current) return;
     if (p->nominating) {
+      /* The nominating check went unanswered: the pair stopped working. */
       p->nominating = false;
       if (a->nominating == i) a->nominating = -1;
+      MC_LOGI(LOG, "nomination timed out %s", pair_desc(a, i, d, sizeof d));
+    } else if (p->state == PAIR_SUCCEEDED) {
+      return;
     }
+    MC_LOGD(LOG, "check timed out %s", pair_desc(a, i, d, sizeof d));
+    set_pair_state(a, i, PAIR_FAILED);
     return;
   }
   if (t->remote_gen != a->remote_gen) return;
@@ -657,10 +662,13 @@ void ice_checklist_tick(mc_ice_agent *a, uint64_t now, uint64_t *next) {
   }
   /* Is there more to send? Then wake at the next pacing slot. */
   if (a->has_remote_creds) {
-    bool more = a->ntriggered > 0;
+    /* Pairs waiting for a TURN permission do not count: its answer
+     * schedules a tick. */
+    bool more = false;
+    for (size_t k = 0; k < a->ntriggered && !more; k++) more = pair_ready(a, a->triggered[k]);
     for (size_t i = 0; i < a->npairs && !more; i++) {
       enum pair_state s = a->pairs[i].state;
-      more = !selected_in_checklist(a) && (s == PAIR_WAITING || s == PAIR_FROZEN);
+      more = !selected_in_checklist(a) && (s == PAIR_WAITING || s == PAIR_FROZEN) && pair_ready(a, (int)i);
     }
     if (more) *next = MC_MIN(*next, MC_MAX(a->next_check_ms, now));
   }

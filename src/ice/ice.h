@@ -173,6 +173,10 @@ struct mc_ice_config {
    * only interface (mc_net_local_addresses). */
   bool include_loopback;
   int family;            /* AF_UNSPEC (both), AF_INET or AF_INET6: which host candidates */
+  /* Host candidates from these addresses only instead of every interface
+   * (a port other than 0 binds that port). Copied. Tests use 127.0.0.1. */
+  const mc_addr *bind_addrs;
+  size_t bind_addr_count;
   /* Controlling only: put USE-CANDIDATE on every check (aggressive
    * nomination, RFC 5245; kept to test peers that still do it). */
   bool aggressive_nomination;

@@ -91,6 +91,7 @@ struct ice_txn {
   struct ice_txn *prev, *next;
   mc_ice_agent *agent;
   enum txn_kind kind;
+  bool detached;
   int base, relay; /* route */
   mc_addr dest;
   int pair;        /* TXN_CHECK */
@@ -145,6 +146,8 @@ struct mc_ice_agent {
   bool remote_eoc;
   uint64_t last_remote_cand_ms;
 
+  mc_addr bind_addrs[ICE_MAX_BASES];
+  size_t nbind;
   struct ice_server servers[ICE_MAX_SERVERS];
   size_t nservers;
   struct ice_base bases[ICE_MAX_BASES];

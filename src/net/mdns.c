@@ -425,6 +425,17 @@ int mc_mdns_responder_add(mc_mdns_responder *r, const mc_addr *ip, char *name_ou
   return 0;
 }
 
+int mc_mdns_responder_remove(mc_mdns_responder *r, const char *name) {
+  if (!r || !name) return MC_EINVAL;
+  for (size_t i = 0; i < r->n_entries; i++) {
+    if (strcasecmp(r->entries[i].name, name) != 0) continue;
+    memmove(&r->entries[i], &r->entries[i + 1], (r->n_entries - i - 1) * sizeof *r->entries);
+    r->n_entries--;
+    return 0;
+  }
+  return MC_ENOTFOUND;
+}
+
 void mc_mdns_responder_stop(mc_mdns_responder *r) {
   if (!r || r->stopping) return;
   r->stopping = true;

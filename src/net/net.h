@@ -41,9 +41,10 @@ bool mc_addr_is_loopback(const mc_addr *a);
 bool mc_addr_is_link_local(const mc_addr *a);
 bool mc_addr_is_any(const mc_addr *a);
 
-/* Addresses of usable interfaces (up, not link-local IPv6), IPv4 and IPv6,
- * port 0. Loopback is returned only when nothing else is up, so an agent in a
- * namespace that holds only lo still has a candidate. */
+/* Addresses of usable interfaces (up and running; no IPv6 link-local, no
+ * IPv4 169.254/16), IPv4 and IPv6, port 0, no duplicates. Loopback is
+ * returned only when nothing else is up, so an agent in a namespace that
+ * holds only lo still has a candidate. */
 int mc_net_local_addresses(mc_addr *out, size_t max, size_t *count);
 
 /* ---- UDP ---- */
@@ -76,6 +77,9 @@ struct mc_stream_options {
   const char *server_name;
   /* TLS: skip certificate verification (self-signed development servers). */
   bool insecure;
+  /* TCP connect plus TLS handshake must finish within this, else on_error
+   * gets MC_ETIMEDOUT. 0: no limit of ours (the kernel gives up after ~2 min). */
+  uint32_t timeout_ms;
 };
 
 /* The trust store is the system's (OpenSSL default paths, so SSL_CERT_FILE
@@ -96,13 +100,16 @@ typedef void (*mc_resolve_cb)(int err, const mc_addr *addrs, size_t count, void 
  * through the callback, on the next loop turn). */
 int mc_resolve(uv_loop_t *loop, const char *host, uint16_t port, int family, mc_resolve_cb cb, void *user,
                mc_resolve_req **out);
-/* The callback will not run. */
+/* The callback will not run. Valid until the callback has returned (calling
+ * it from inside the callback is harmless); req is freed after that. */
 void mc_resolve_cancel(mc_resolve_req *req);
 
 /* ---- mDNS (RFC 6762) for ICE candidates hidden behind ".local" names ---- */
 typedef struct mc_mdns_query mc_mdns_query;
 /* Asks 224.0.0.251:5353 (and ff02::fb) for name's A/AAAA record; cb gets
- * MC_ETIMEDOUT when nobody answers within timeout_ms. */
+ * MC_ETIMEDOUT when nobody answers within timeout_ms. name must end in
+ * ".local" (MC_EINVAL). MC_EIO at once when no query could be sent (no
+ * multicast route). q is freed after the callback returns; cancel only before. */
 int mc_mdns_resolve(uv_loop_t *loop, const char *name, uint64_t timeout_ms, mc_resolve_cb cb, void *user,
                     mc_mdns_query **out);
 void mc_mdns_cancel(mc_mdns_query *q);
@@ -112,6 +119,8 @@ typedef struct mc_mdns_responder mc_mdns_responder;
 int mc_mdns_responder_start(uv_loop_t *loop, mc_mdns_responder **out);
 /* Registers ip under a fresh random "<uuid>.local" name, written to name_out. */
 int mc_mdns_responder_add(mc_mdns_responder *r, const mc_addr *ip, char *name_out, size_t cap);
+/* Forgets a name given by mc_mdns_responder_add; MC_ENOTFOUND if unknown. */
+int mc_mdns_responder_remove(mc_mdns_responder *r, const char *name);
 void mc_mdns_responder_stop(mc_mdns_responder *r);
 
 /* The mDNS message codec (RFC 1035 4 and RFC 6762), exposed for tests and

@@ -1,5 +1,6 @@
 /* TCP client streams, optionally wrapped in TLS through memory BIOs. */
 #include <openssl/err.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,8 @@ enum stream_state { ST_CONNECTING, ST_HANDSHAKE, ST_OPEN, ST_FAILED };
 
 struct mc_stream {
   uv_tcp_t tcp;
+  uv_timer_t timer; /* connect + handshake deadline, when asked for */
+  int handles;      /* open libuv handles; freed at zero */
   uv_connect_t connect_req;
   struct mc_stream_callbacks cbs;
   void *user;
@@ -34,6 +37,7 @@ struct stream_write_req {
 
 static void on_close(uv_handle_t *h) {
   mc_stream *s = h->data;
+  if (--s->handles > 0) return;
   SSL_free(s->ssl);
   free(s->pending);
   free(s);
@@ -42,6 +46,7 @@ static void on_close(uv_handle_t *h) {
 static void fail(mc_stream *s, int err, const char *why) {
   if (s->state == ST_FAILED) return;
   s->state = ST_FAILED;
+  uv_timer_stop(&s->timer);
   uv_read_stop((uv_stream_t *)&s->tcp);
   MC_LOGI("stream", "failed err=%s why=\"%s\"", mc_strerror(err), why);
   if (!s->closed && s->cbs.on_error) s->cbs.on_error(s, err, why, s->user);
@@ -98,6 +103,7 @@ static int send_plain(mc_stream *s, const uint8_t *data, size_t len) {
 
 static void become_open(mc_stream *s) {
   s->state = ST_OPEN;
+  uv_timer_stop(&s->timer);
   char as[MC_ADDR_STRLEN];
   MC_LOGI("stream", "connected peer=%s tls=%d", mc_addr_str(&s->peer, as), s->ssl != NULL);
   if (s->pending_len) {
@@ -147,7 +153,9 @@ static void tls_progress(mc_stream *s) {
     flush_tls(s); /* post-handshake messages (key updates, tickets) may need answers */
     if (e == SSL_ERROR_WANT_READ) return;
     if (e == SSL_ERROR_ZERO_RETURN) {
-      fail(s, MC_ECLOSED, "the server closed the connection");
+      char why[120], as[MC_ADDR_STRLEN];
+      snprintf(why, sizeof why, "%s closed the connection", mc_addr_str(&s->peer, as));
+      fail(s, MC_ECLOSED, why);
       return;
     }
     char why[256];
@@ -174,7 +182,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   if (nread < 0) {
     char why[160], as[MC_ADDR_STRLEN];
     if (nread == UV_EOF) {
-      fail(s, MC_ECLOSED, "the server closed the connection");
+      snprintf(why, sizeof why, "%s closed the connection", mc_addr_str(&s->peer, as));
+      fail(s, MC_ECLOSED, why);
     } else {
       snprintf(why, sizeof why, "the connection to %s failed (%s)", mc_addr_str(&s->peer, as),
                uv_strerror((int)nread));
@@ -195,7 +204,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
 
 static void on_connect(uv_connect_t *req, int status) {
   mc_stream *s = req->data;
-  if (status == UV_ECANCELED || s->closed) return;
+  if (status == UV_ECANCELED || s->closed || s->state == ST_FAILED) return;
   char why[200], as[MC_ADDR_STRLEN];
   if (status != 0) {
     if (status == UV_ECONNREFUSED)
@@ -219,9 +228,33 @@ static void on_connect(uv_connect_t *req, int status) {
   tls_progress(s);
 }
 
+static void on_timeout(uv_timer_t *t) {
+  mc_stream *s = t->data;
+  if (s->closed || s->state == ST_OPEN || s->state == ST_FAILED) return;
+  char why[200], as[MC_ADDR_STRLEN];
+  if (s->state == ST_CONNECTING)
+    snprintf(why, sizeof why, "%s did not accept the connection in time", mc_addr_str(&s->peer, as));
+  else
+    snprintf(why, sizeof why, "%s did not complete the TLS handshake in time", mc_addr_str(&s->peer, as));
+  fail(s, MC_ETIMEDOUT, why);
+}
+
+/* libuv writes streams with write(2): a peer that reset the connection would
+ * raise SIGPIPE and kill the process. Ignore it unless the program installed
+ * a handler of its own; the write then fails with EPIPE and on_error runs. */
+static void ignore_sigpipe(void) {
+  struct sigaction sa;
+  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+  }
+}
+
 int mc_stream_connect(uv_loop_t *loop, const mc_addr *to, const struct mc_stream_options *opts,
                       const struct mc_stream_callbacks *cbs, void *user, mc_stream **out) {
   if (!loop || !to || !cbs || !out || mc_addr_family(to) == AF_UNSPEC) return MC_EINVAL;
+  ignore_sigpipe();
   *out = NULL;
   mc_stream *s = calloc(1, sizeof *s);
   if (!s) return MC_ENOMEM;
@@ -243,6 +276,9 @@ int mc_stream_connect(uv_loop_t *loop, const mc_addr *to, const struct mc_stream
     return MC_EIO;
   }
   s->tcp.data = s;
+  uv_timer_init(loop, &s->timer);
+  s->timer.data = s;
+  s->handles = 2;
   s->connect_req.data = s;
   uv_tcp_nodelay(&s->tcp, 1);
   int uvrc = uv_tcp_connect(&s->connect_req, &s->tcp, &to->u.sa, on_connect);
@@ -250,9 +286,11 @@ int mc_stream_connect(uv_loop_t *loop, const mc_addr *to, const struct mc_stream
     char as[MC_ADDR_STRLEN];
     MC_LOGI("stream", "connect failed peer=%s err=%s", mc_addr_str(to, as), uv_strerror(uvrc));
     s->closed = true;
+    uv_close((uv_handle_t *)&s->timer, on_close);
     uv_close((uv_handle_t *)&s->tcp, on_close);
     return MC_EIO;
   }
+  if (opts && opts->timeout_ms) uv_timer_start(&s->timer, on_timeout, opts->timeout_ms, 0);
   *out = s;
   return 0;
 }
@@ -296,5 +334,6 @@ void mc_stream_close(mc_stream *s) {
     }
   }
   uv_read_stop((uv_stream_t *)&s->tcp);
+  uv_close((uv_handle_t *)&s->timer, on_close);
   uv_close((uv_handle_t *)&s->tcp, on_close);
 }

