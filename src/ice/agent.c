@@ -276,7 +276,13 @@ static void handle_packet(mc_ice_agent *a, int base, int relay, const mc_addr *f
   if (mc_stun_is_message(data, len)) {
     mc_stun_msg *m = malloc(sizeof *m);
     if (!m) return;
-    if (mc_stun_parse(data, len, m) == 0 && m->method == MC_STUN_BINDING) {
+    int prc = mc_stun_parse(data, len, m);
+    if (mc_log_get_level() <= MC_LOG_DEBUG) {
+      char fs[MC_ADDR_STRLEN];
+      MC_LOGD(LOG, "rx stun from=%s base=%d relay=%d len=%zu parse=%d class=%d method=0x%03x", mc_addr_str(from, fs),
+              base, relay, len, prc, prc == 0 ? m->cls : -1, prc == 0 ? m->method : 0);
+    }
+    if (prc == 0 && m->method == MC_STUN_BINDING) {
       a->rx_base = base;
       a->rx_relay = relay;
       a->rx_from = *from;

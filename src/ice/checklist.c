@@ -520,6 +520,7 @@ void ice_handle_request(mc_ice_agent *a, const mc_stun_msg *m, const uint8_t *bu
       ice_pairs_recompute_priorities(a);
       a->nominating = -1;
       a->relay_grace_deadline = 0;
+      for (size_t k = 0; k < a->npairs; k++) a->pairs[k].nominating = false;
     } else if (a->role == MC_ICE_ROLE_CONTROLLED && m->has_ice_controlled) {
       if (a->tiebreaker >= m->ice_tiebreaker) {
         a->role = MC_ICE_ROLE_CONTROLLING;
@@ -702,8 +703,11 @@ void ice_checklist_tick(mc_ice_agent *a, uint64_t now, uint64_t *next) {
     bool all_failed = true;
     for (size_t i = 0; i < a->npairs && all_failed; i++) all_failed = a->pairs[i].state == PAIR_FAILED;
     if (all_failed && a->ntriggered == 0) {
+      /* With no pair at all (every candidate dropped, e.g. unresolvable
+       * .local names) a peer-reflexive path may still appear when the peer's
+       * checks arrive, so even end-of-candidates waits for eoc_wait_ms. */
       uint64_t deadline = a->last_remote_cand_ms + a->set.eoc_wait_ms;
-      if (a->remote_eoc || now >= deadline) {
+      if ((a->remote_eoc && a->npairs > 0) || now >= deadline) {
         MC_LOGW(LOG, "all pairs failed pairs=%zu remote_eoc=%d", a->npairs, (int)a->remote_eoc);
         ice_set_state(a, MC_ICE_STATE_FAILED);
       } else {

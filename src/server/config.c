@@ -275,6 +275,8 @@ int mc_server_config_check(const struct mc_server_config *cfg, char *why, size_t
   if (!cfg->turn_user != !cfg->turn_password) return fail(why, why_cap, "--turn-user and --turn-password go together.");
   if ((cfg->turn_secret || cfg->turn_user) && cfg->n_turn_urls == 0)
     return fail(why, why_cap, "TURN credentials are configured but no --turn-url to use them with.");
+  if (cfg->public_url && strncmp(cfg->public_url, "https://", 8) != 0)
+    return fail(why, why_cap, "--public-url must start with https:// (browsers need a secure page for the camera).");
   if (cfg->max_message > cfg->max_queue)
     return fail(why, why_cap, "--max-queue must be at least --max-message.");
   return MC_OK;

@@ -25,6 +25,7 @@ struct mc_session {
   enum pstate state;
   char name[MC_SIGNAL_NAME_MAX + 1];
   struct room *room;
+  mc_session *hnext;  /* next in its hash bucket */
   void *conn;         /* NULL while away */
   mc_session **slot;  /* the connection's pointer to us */
   uint64_t away_deadline_ms;
@@ -34,8 +35,14 @@ struct room {
   char id[MC_SIGNAL_ID_LEN_MIN + 1];
   mc_session *doctor, *patient;
   uint64_t expires_ms; /* only while no patient is admitted */
-  struct room *prev, *next;
+  struct room *prev, *next; /* all rooms, for the tick */
+  struct room *hnext;        /* next in its hash bucket */
 };
+
+/* Rooms and sessions are looked up by id on every join, ice and resume: hash
+ * tables keep that flat when there are thousands. Ids are random, so a plain
+ * FNV-1a spreads them. */
+#define ID_BUCKETS 4096
 
 struct mc_rooms {
   const struct mc_server_config *cfg;
@@ -43,6 +50,8 @@ struct mc_rooms {
   void *user;
   struct room *head;
   size_t count;
+  struct room *room_tab[ID_BUCKETS];
+  mc_session *sess_tab[ID_BUCKETS];
   unsigned char token_hash[32];
 };
 
@@ -57,6 +66,24 @@ static const char *role_name(enum role r) { return r == ROLE_DOCTOR ? "doctor" :
     mc_rooms_send_error(r, conn, (e), m->type); \
     return;                                     \
   } while (0)
+
+static unsigned id_hash(const char *id) {
+  unsigned h = 2166136261u;
+  for (int i = 0; i < MC_SIGNAL_ID_LEN_MIN && id[i]; i++) h = (h ^ (unsigned char)id[i]) * 16777619u;
+  return h % ID_BUCKETS;
+}
+
+static void sess_insert(mc_rooms *r, mc_session *s) {
+  unsigned h = id_hash(s->id);
+  s->hnext = r->sess_tab[h];
+  r->sess_tab[h] = s;
+}
+
+static void room_insert(mc_rooms *r, struct room *rm) {
+  unsigned h = id_hash(rm->id);
+  rm->hnext = r->room_tab[h];
+  r->room_tab[h] = rm;
+}
 
 static void sha256(const char *s, unsigned char out[32]) {
   unsigned int n = 0;
@@ -178,8 +205,13 @@ static void bind_conn(mc_session *s, void *conn, mc_session **slot) {
   *slot = s;
 }
 
-static void free_session(mc_session *s) {
+static void free_session(mc_rooms *r, mc_session *s) {
   if (!s) return;
+  for (mc_session **p = &r->sess_tab[id_hash(s->id)]; *p; p = &(*p)->hnext)
+    if (*p == s) {
+      *p = s->hnext;
+      break;
+    }
   unbind(s);
   OPENSSL_cleanse(s->id, sizeof s->id);
   free(s);
@@ -189,8 +221,13 @@ static void end_room(mc_rooms *r, struct room *rm, const char *reason) {
   MC_LOGI("server", "room ended room=%.*s reason=%s", ROOM_TAG(rm), reason);
   if (rm->doctor) send_ended(r, rm->doctor->conn, reason);
   if (rm->patient) send_ended(r, rm->patient->conn, reason);
-  free_session(rm->doctor);
-  free_session(rm->patient);
+  free_session(r, rm->doctor);
+  free_session(r, rm->patient);
+  for (struct room **p = &r->room_tab[id_hash(rm->id)]; *p; p = &(*p)->hnext)
+    if (*p == rm) {
+      *p = rm->hnext;
+      break;
+    }
   if (rm->prev) rm->prev->next = rm->next;
   else r->head = rm->next;
   if (rm->next) rm->next->prev = rm->prev;
@@ -206,7 +243,7 @@ static void drop_patient(mc_rooms *r, struct room *rm, const char *reason, uint6
   MC_LOGI("server", "patient left room=%.*s reason=%s", ROOM_TAG(rm), reason);
   send_peer_event(r, rm->doctor, MC_SIG_PEER_LEFT, p, reason);
   rm->patient = NULL;
-  free_session(p);
+  free_session(r, p);
   rm->expires_ms = now_ms + (uint64_t)r->cfg->room_ttl_s * 1000;
 }
 
@@ -224,17 +261,15 @@ size_t mc_rooms_count(const mc_rooms *r) { return r->count; }
 
 static struct room *find_room(mc_rooms *r, const char *id) {
   if (strlen(id) != MC_SIGNAL_ID_LEN_MIN) return NULL;
-  for (struct room *rm = r->head; rm; rm = rm->next)
+  for (struct room *rm = r->room_tab[id_hash(id)]; rm; rm = rm->hnext)
     if (mc_secure_equal(rm->id, id, MC_SIGNAL_ID_LEN_MIN)) return rm;
   return NULL;
 }
 
 static mc_session *find_session(mc_rooms *r, const char *id) {
   if (strlen(id) != MC_SIGNAL_ID_LEN_MIN) return NULL;
-  for (struct room *rm = r->head; rm; rm = rm->next) {
-    if (rm->doctor && mc_secure_equal(rm->doctor->id, id, MC_SIGNAL_ID_LEN_MIN)) return rm->doctor;
-    if (rm->patient && mc_secure_equal(rm->patient->id, id, MC_SIGNAL_ID_LEN_MIN)) return rm->patient;
-  }
+  for (mc_session *s = r->sess_tab[id_hash(id)]; s; s = s->hnext)
+    if (mc_secure_equal(s->id, id, MC_SIGNAL_ID_LEN_MIN)) return s;
   return NULL;
 }
 
@@ -254,7 +289,12 @@ static void make_link(mc_rooms *r, const struct room *rm, const char *host, char
     while (n && cfg->public_url[n - 1] == '/') n--;
     snprintf(out, cap, "%.*s/r/%s", (int)n, cfg->public_url, rm->id);
   } else if (host_ok(host)) {
-    snprintf(out, cap, "https://%s/r/%s", host, rm->id);
+    /* A Host header without a port means the default one (RFC 9110 7.2);
+     * ours may not be 443, so say it. */
+    const char *bracket = strrchr(host, ']');
+    bool has_port = strchr(bracket ? bracket : host, ':') != NULL;
+    if (has_port || cfg->port == 443) snprintf(out, cap, "https://%s/r/%s", host, rm->id);
+    else snprintf(out, cap, "https://%s:%u/r/%s", host, cfg->port, rm->id);
   } else {
     snprintf(out, cap, "https://localhost:%u/r/%s", cfg->port, rm->id);
   }
@@ -293,6 +333,8 @@ static void on_create(mc_rooms *r, void *conn, mc_session **slot, const mc_signa
   if (r->head) r->head->prev = rm;
   r->head = rm;
   r->count++;
+  room_insert(r, rm);
+  sess_insert(r, d);
   bind_conn(d, conn, slot);
   char link[512];
   make_link(r, rm, host, link, sizeof link);
@@ -325,6 +367,7 @@ static void on_join(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_
   p->room = rm;
   mc_strcpy(p->name, sizeof p->name, m->name);
   rm->patient = p;
+  sess_insert(r, p);
   bind_conn(p, conn, slot);
   json_t *o = msg(MC_SIG_WAITING);
   json_object_set_new(o, "room", json_string(rm->id));
@@ -368,6 +411,18 @@ static void on_resume(mc_rooms *r, void *conn, mc_session **slot, const mc_signa
   MC_LOGI("server", "session resumed room=%.*s role=%s", ROOM_TAG(rm), role_name(s->role));
 }
 
+/* The pre-call check gathers a relay candidate before the patient knocks, so
+ * anyone holding a live room link may ask for ICE servers; the credentials
+ * are this peer's own and as short-lived as those of admitted peers. */
+static void on_ice(mc_rooms *r, void *conn, const mc_signal_msg *m) {
+  struct room *rm = find_room(r, m->room);
+  if (!rm) FAIL(MC_SIGERR_NO_ROOM);
+  mc_session probe = {.role = ROLE_PATIENT, .room = rm};
+  json_t *o = msg(MC_SIG_ICE_SERVERS);
+  json_object_set_new(o, "ice_servers", ice_servers(r, &probe));
+  send_obj(r, conn, o);
+}
+
 static void on_admit(mc_rooms *r, void *conn, mc_session *s, const mc_signal_msg *m, uint64_t now_ms) {
   struct room *rm = s->room;
   mc_session *p = rm->patient;
@@ -376,7 +431,7 @@ static void on_admit(mc_rooms *r, void *conn, mc_session *s, const mc_signal_msg
     MC_LOGI("server", "patient declined room=%.*s", ROOM_TAG(rm));
     send_obj(r, p->conn, msg(MC_SIG_DECLINED));
     rm->patient = NULL;
-    free_session(p);
+    free_session(r, p);
     rm->expires_ms = now_ms + (uint64_t)r->cfg->room_ttl_s * 1000;
     return;
   }
@@ -410,6 +465,8 @@ void mc_rooms_on_message(mc_rooms *r, void *conn, mc_session **slot, const mc_si
     { on_join(r, conn, slot, m); return; }
   case MC_SIG_RESUME:
     { on_resume(r, conn, slot, m); return; }
+  case MC_SIG_ICE:
+    { on_ice(r, conn, m); return; }
   default:
     break;
   }

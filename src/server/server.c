@@ -20,6 +20,8 @@
 /* Bytes of one message, fragments included, beyond which we stop reading and
  * close instead of discarding (the cap answers too-big below this). */
 #define DISCARD_FACTOR 4
+/* A receive buffer larger than this is freed after its message. */
+#define RX_KEEP 4096
 
 struct ipent {
   char addr[64];
@@ -41,7 +43,7 @@ struct conn {
   mc_session *session;
   struct ipent *ip;
   uint8_t *rx;
-  size_t rx_len, rx_total;
+  size_t rx_len, rx_cap, rx_total;
   bool rx_over, rx_binary;
   struct outmsg *qhead, *qtail;
   size_t qbytes;
@@ -127,12 +129,22 @@ static void free_queue(struct conn *c) {
   c->qbytes = 0;
 }
 
-static void close_conn(struct conn *c, enum lws_close_status code, const char *why) {
+/* Closes with a close frame when the socket takes one; a client that reads
+ * nothing never makes it writable again, so the socket goes anyway after
+ * CLOSE_WAIT_S (or at once when now is set). */
+#define CLOSE_WAIT_S 2
+static void close_conn(struct conn *c, enum lws_close_status code, const char *why, bool now) {
   if (c->closing) return;
   MC_LOGI("server", "closing connection reason=%s", why);
   c->closing = true;
   c->close_code = code;
   free_queue(c);
+  if (now) {
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    return;
+  }
+  lws_close_reason(c->wsi, code, NULL, 0);
+  lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, CLOSE_WAIT_S);
   lws_callback_on_writable(c->wsi);
 }
 
@@ -141,12 +153,12 @@ static void io_send(void *conn, const char *text, size_t len, void *user) {
   struct conn *c = conn;
   if (s->stopping || c->closing) return;
   if (c->qbytes + len > s->cfg->max_queue) {
-    close_conn(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "slow-client");
+    close_conn(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "slow-client", true);
     return;
   }
   struct outmsg *m = malloc(sizeof *m + LWS_PRE + len);
   if (!m) {
-    close_conn(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "no-memory");
+    close_conn(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "no-memory", true);
     return;
   }
   m->next = NULL;
@@ -165,10 +177,7 @@ static void io_detach(void *conn, void *user) {
 }
 
 static int write_one(struct conn *c) {
-  if (c->closing) {
-    lws_close_reason(c->wsi, c->close_code, NULL, 0);
-    return -1;
-  }
+  if (c->closing) return -1; /* the reason was set by close_conn */
   struct outmsg *m = c->qhead;
   if (!m) return 0;
   c->qhead = m->next;
@@ -191,7 +200,7 @@ static void on_complete_message(struct srv *s, struct conn *c) {
   bool ok_ip = c->ip ? take_token(&c->ip->tokens, &c->ip->last_ms, s->cfg->ip_rate, s->cfg->ip_burst, now) : true;
   if (!ok_conn || !ok_ip) {
     if (++c->drops > MAX_DROPS_IN_A_ROW) {
-      close_conn(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "flooding");
+      close_conn(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "flooding", false);
       return;
     }
     if (c->drops == 1) MC_LOGW("server", "rate limited scope=%s", ok_conn ? "address" : "connection");
@@ -236,13 +245,26 @@ static int on_receive(struct srv *s, struct conn *c, const void *in, size_t len)
     if (c->rx_len + len > s->cfg->max_message) {
       c->rx_over = true;
     } else {
-      if (!c->rx && !(c->rx = malloc(s->cfg->max_message))) return -1;
+      /* Grown to what this message needs, not to the cap: idle connections
+       * must stay small when there are thousands of them. */
+      if (c->rx_len + len > c->rx_cap) {
+        size_t cap = MC_MAX(c->rx_len + len, MC_MIN(2 * c->rx_cap, s->cfg->max_message));
+        uint8_t *p = realloc(c->rx, cap);
+        if (!p) return -1;
+        c->rx = p;
+        c->rx_cap = cap;
+      }
       memcpy(c->rx + c->rx_len, in, len);
       c->rx_len += len;
     }
   }
   if (!lws_is_final_fragment(c->wsi) || lws_remaining_packet_payload(c->wsi) > 0) return 0;
   if (!c->closing) on_complete_message(s, c);
+  if (c->rx_cap > RX_KEEP) {
+    free(c->rx);
+    c->rx = NULL;
+    c->rx_cap = 0;
+  }
   return 0;
 }
 

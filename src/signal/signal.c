@@ -17,6 +17,7 @@ static const char *const type_names[MC_SIG_TYPE_COUNT] = {
     [MC_SIG_ADMITTED] = "admitted",   [MC_SIG_DECLINED] = "declined",   [MC_SIG_RESUMED] = "resumed",
     [MC_SIG_PEER_AWAY] = "peer-away", [MC_SIG_PEER_BACK] = "peer-back", [MC_SIG_PEER_LEFT] = "peer-left",
     [MC_SIG_ENDED] = "ended",         [MC_SIG_PONG] = "pong",           [MC_SIG_ERROR] = "error",
+    [MC_SIG_ICE] = "ice",             [MC_SIG_ICE_SERVERS] = "ice-servers",
 };
 
 static const struct {
@@ -51,7 +52,7 @@ enum mc_signal_type mc_signal_type_from_name(const char *name, size_t len) {
   return MC_SIG_UNKNOWN;
 }
 
-bool mc_signal_type_from_client(enum mc_signal_type t) { return t >= MC_SIG_CREATE && t <= MC_SIG_PING; }
+bool mc_signal_type_from_client(enum mc_signal_type t) { return t >= MC_SIG_CREATE && t <= MC_SIG_ICE; }
 
 const char *mc_signal_error_name(enum mc_signal_error e) {
   if ((unsigned)e >= MC_SIGERR_COUNT) return "unknown";
@@ -185,6 +186,10 @@ int mc_signal_parse(const uint8_t *buf, size_t len, mc_signal_msg *msg, enum mc_
     if (!msg->room || !mc_signal_id_valid(msg->room, n)) bad = true;
     msg->name = get_str(root, "name", 1, MC_SIGNAL_NAME_MAX, &bad, &n);
     if (!msg->name || !name_valid(msg->name, n)) bad = true;
+    break;
+  case MC_SIG_ICE:
+    msg->room = get_str(root, "room", 0, MC_SIGNAL_ID_LEN_MAX, &bad, &n);
+    if (!msg->room || !mc_signal_id_valid(msg->room, n)) bad = true;
     break;
   case MC_SIG_RESUME:
     msg->session = get_str(root, "session", 0, MC_SIGNAL_ID_LEN_MAX, &bad, &n);

@@ -38,6 +38,7 @@ enum mc_signal_type {
   MC_SIG_LEAVE,
   MC_SIG_END,
   MC_SIG_PING,
+  MC_SIG_ICE, /* ICE servers for a pre-call check, before joining */
   /* server -> client */
   MC_SIG_CREATED,
   MC_SIG_WAITING,
@@ -51,6 +52,7 @@ enum mc_signal_type {
   MC_SIG_ENDED,
   MC_SIG_PONG,
   MC_SIG_ERROR,
+  MC_SIG_ICE_SERVERS,
   MC_SIG_TYPE_COUNT,
 };
 
@@ -90,7 +92,7 @@ const char *mc_signal_error_sentence(enum mc_signal_error e);
 typedef struct mc_signal_msg {
   enum mc_signal_type type;
   const char *token;   /* create: optional */
-  const char *room;    /* join */
+  const char *room;    /* join, ice */
   const char *name;    /* join */
   const char *session; /* resume */
   const char *sdp;     /* offer, answer */

@@ -103,6 +103,11 @@ lab_init() {
 
 lab_exit_trap() {
   local rc=$?
+  # Killed by meson's timeout (TERM) or failed early: show what the peers said.
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -z "${LAB_DUMPED:-}" ] && [ -n "$LAB_RUN" ]; then
+    local n
+    for n in "${!LAB_PEER_PID[@]}"; do lab_show_peer "$n"; done
+  fi
   lab_down
   if ! lab_verify_clean; then
     [ "$rc" -eq 0 ] && rc=1
@@ -374,6 +379,18 @@ lab_wait_line() {
   for i in $(seq 1 $((secs * 20))); do
     grep -Eq "$re" "$LAB_RUN/$name.out" 2>/dev/null && return 0
     kill -0 "${LAB_PEER_PID[$name]}" 2>/dev/null || { grep -Eq "$re" "$LAB_RUN/$name.out" 2>/dev/null; return; }
+    sleep 0.05
+  done
+  return 1
+}
+
+# lab_wait_data NAME SECONDS: until NAME has verified its data exchange.
+lab_wait_data() {
+  local name=$1 secs=$2 i
+  for i in $(seq 1 $((secs * 20))); do
+    grep -Eq '^data .*ok=1' "$LAB_RUN/$name.out" 2>/dev/null && return 0
+    grep -q 'data exchange done' "$LAB_RUN/$name.err" 2>/dev/null && return 0
+    kill -0 "${LAB_PEER_PID[$name]}" 2>/dev/null || return 1
     sleep 0.05
   done
   return 1

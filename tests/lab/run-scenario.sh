@@ -137,6 +137,7 @@ case $name in
 esac
 
 for p in a b; do lab_show_peer $p; done
+LAB_DUMPED=1
 if [ "$failures" -gt 0 ]; then
   [ -f "$LAB_RUN/turn.log" ] && { echo "---- coturn log (last 30 lines) ----"; tail -n 30 "$LAB_RUN/turn.log"; }
   echo "lab: scenario $name: FAIL ($failures)"

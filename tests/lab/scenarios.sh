@@ -128,7 +128,10 @@ scen_h_consent() {
     --timeout-ms "$LAB_PEER_TIMEOUT_MS" --consent-timeout-ms 3000 --hold-ms 60000 \
     $(srv_stun) $(srv_turn_udp)
   LAB_H_KILLED=0
-  if lab_wait_line b '^data .*ok=1' 30 && lab_wait_line a '^data .*ok=1' 10; then
+  # The moment to kill: both peers have verified their data. ice_peer prints
+  # its `data` line at exit, so its log line "data exchange done" is the
+  # signal while it holds.
+  if lab_wait_data b 30 && lab_wait_data a 10; then
     kill -9 "${LAB_PEER_PID[b]}" 2>/dev/null && LAB_H_KILLED=1
     lab_log "killed the controlled peer after its data exchange"
   fi
@@ -136,15 +139,20 @@ scen_h_consent() {
   lab_peer_wait a
 }
 
+# The TURN server is offered over UDP and TCP, as deployments do. A refused
+# TCP connection is reported at once; a UDP server that is down is reported
+# only when gathering gives up, which may be after the call is up and the
+# peer has exited, so the test relies on the TCP report to name the server.
 scen_i_turn_down_same_lan() {
   topo_same_lan
   # No server at all on 203.0.113.10: STUN and TURN both fail.
-  lab_run_pair "$(srv_stun) $(srv_turn_udp)" "$(srv_stun) $(srv_turn_udp)"
+  lab_run_pair "$(srv_stun) $(srv_turn_udp) $(srv_turn_tcp)" "$(srv_stun) $(srv_turn_udp) $(srv_turn_tcp)"
 }
 
 scen_i_turn_down_eim() {
   topo_two_nat eim eim
   # STUN works (203.0.113.11); the TURN server 203.0.113.10 is down.
   lab_stun_start
-  lab_run_pair "--stun stun:$LAB_TURN_IP2:3478 $(srv_turn_udp)" "--stun stun:$LAB_TURN_IP2:3478 $(srv_turn_udp)"
+  lab_run_pair "--stun stun:$LAB_TURN_IP2:3478 $(srv_turn_udp) $(srv_turn_tcp)" \
+               "--stun stun:$LAB_TURN_IP2:3478 $(srv_turn_udp) $(srv_turn_tcp)"
 }

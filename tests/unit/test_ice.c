@@ -468,6 +468,67 @@ static void test_free_in_callback(void) {
   run_for(50);
 }
 
+static void on_stranger_recv(mc_udp *s, const mc_addr *from, const uint8_t *d, size_t n, void *u) {
+  (void)s;
+  (void)from;
+  (void)d;
+  (void)n;
+  (void)u;
+}
+
+static bool gathered(void *ctx) { return ((struct peer *)ctx)->gathered; }
+
+static void test_misc(void) {
+  /* Relay-only with no TURN server: nothing to offer, gathering still ends. */
+  struct peer x = {0}, y = {0};
+  struct mc_ice_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.relay_only = true;
+  cfg.bind_addrs = &lo4;
+  cfg.bind_addr_count = 1;
+  cfg.settings = &settings;
+  x.name = "A";
+  x.other = &y;
+  CHECK_EQ_INT(mc_ice_agent_new(loop, &cfg, &cbs, &x, &x.a), 0);
+  CHECK_EQ_INT(mc_ice_agent_gather(x.a), 0);
+  CHECK_EQ_INT(mc_ice_agent_gather(x.a), MC_ESTATE);
+  CHECK(run_until(gathered, &x, GUARD_MS));
+  CHECK_EQ_INT(x.ncand, 0);
+  mc_ice_agent_free(x.a);
+  run_for(20);
+
+  /* Candidates of another ICE generation (ufrag extension) are ignored;
+   * datagrams from an address no pair knows never reach on_data. */
+  memset(&x, 0, sizeof x);
+  memset(&y, 0, sizeof y);
+  make(&x, "A", MC_ICE_ROLE_CONTROLLING, false);
+  make(&y, "B", MC_ICE_ROLE_CONTROLLED, false);
+  pair_up(&x, &y);
+  struct two t = {&x, &y, 1};
+  CHECK(run_until(both_selected, &t, GUARD_MS));
+  struct mc_ice_stats st;
+  mc_ice_agent_get_stats(x.a, &st);
+  size_t before = st.remote_candidates;
+  CHECK_EQ_INT(mc_ice_agent_add_remote_candidate(x.a, "candidate:9 1 udp 2130706431 127.0.0.1 4242 typ host ufrag zzzzOLD"), 0);
+  mc_ice_agent_get_stats(x.a, &st);
+  CHECK_EQ_INT(st.remote_candidates, before);
+  mc_udp *stranger;
+  CHECK_EQ_INT(mc_udp_open(loop, &lo4, on_stranger_recv, NULL, &stranger), 0);
+  uint8_t buf[MSG_LEN];
+  x.rx_tag = 0x12345678;
+  fill(buf, 0x12345678, 1, 'B');
+  CHECK_EQ_INT(mc_udp_send(stranger, &x.sel_local.addr, buf, sizeof buf), 0);
+  run_for(100);
+  CHECK_EQ_INT(x.rx_ok, 0);
+  CHECK_EQ_INT(x.rx_bad, 0);
+  mc_udp_close(stranger);
+  /* The same bytes from the real peer do arrive. */
+  CHECK_EQ_INT(mc_ice_agent_send(y.a, buf, sizeof buf), 0);
+  run_for(100);
+  CHECK_EQ_INT(x.rx_ok, 1);
+  teardown(&x, &y);
+}
+
 int main(void) {
   mc_log_init_from_env();
   loop = uv_default_loop();
@@ -481,6 +542,7 @@ int main(void) {
   test_consent_failure();
   test_fail_no_path();
   test_free_in_callback();
+  test_misc();
   run_for(100);
   return CHECK_DONE();
 }

@@ -498,7 +498,7 @@ static void test_config(void) {
   CHECK(strstr(why, "--doctor-token") != NULL);
   mc_server_config_free(&cfg);
 
-  const char *bad[][2] = {{"--listen", "8443"}, {"--room-ttl", "soon"}, {"--turn-url", "http://x"},
+  const char *bad[][2] = {{"--public-url", "http://x"}, {"--listen", "8443"}, {"--room-ttl", "soon"}, {"--turn-url", "http://x"},
                           {"--rate", "0"},      {"--bogus", "1"},       {"--max-message", "10"}};
   for (size_t i = 0; i < MC_ARRAY_LEN(bad); i++) {
     mc_server_config_init(&cfg);
@@ -624,7 +624,7 @@ static void test_create_auth(void) {
   CHECK(mc_signal_id_valid(jstr(j, "session"), strlen(jstr(j, "session"))));
   CHECK(strcmp(room, jstr(j, "session")) != 0);
   char link[200];
-  snprintf(link, sizeof link, "https://127.0.0.1/r/%s", room);
+  snprintf(link, sizeof link, "https://127.0.0.1:%u/r/%s", srv_a.port, room);
   CHECK_STR(jstr(j, "link"), link);
   CHECK_STR(jstr(j, "role"), "doctor");
   CHECK_EQ_INT(json_integer_value(json_object_get(j, "grace")), 2);
@@ -745,6 +745,15 @@ static void test_call_flow(bool coturn_up) {
   /* relay before joining anything */
   tc_sendf(p, "{\"v\":1,\"type\":\"offer\",\"sdp\":\"%s\"}", offer_sdp);
   EXPECT_ERR_DROP(p, "not-admitted");
+
+  /* the pre-call check: ICE servers for a live link, before knocking */
+  tc_send(p, "{\"v\":1,\"type\":\"ice\",\"room\":\"AAAAAAAAAAAAAAAAAAAAAA\"}");
+  EXPECT_ERR_DROP(p, "no-room");
+  tc_sendf(p, "{\"v\":1,\"type\":\"ice\",\"room\":\"%s\"}", room);
+  j = EXPECT(p, "ice-servers");
+  check_ice_servers(j, false);
+  json_decref(j);
+  CHECK(tc_quiet(d, 50)); /* the doctor hears nothing of it */
 
   tc_sendf(p, "{\"v\":1,\"type\":\"join\",\"room\":\"%s\",\"name\":\"Ana L\\u00facia\"}", room);
   j = EXPECT(p, "waiting");
@@ -971,8 +980,8 @@ static void test_malformed(void) {
   EXPECT_DROP(c, "pong");
   CHECK_EQ_INT(c->state, 1);
 
-  /* oversize (cap 8192 here): answered, connection kept */
-  size_t big = 10000;
+  /* oversize (cap 16384 here): answered, connection kept */
+  size_t big = 20000;
   char *buf = malloc(big + 1);
   int n = snprintf(buf, big, "{\"v\":1,\"type\":\"ping\",\"pad\":\"");
   memset(buf + n, 'x', big - (size_t)n - 2);
@@ -983,7 +992,7 @@ static void test_malformed(void) {
   EXPECT_DROP(c, "pong");
   free(buf);
   /* far beyond the cap: the connection is closed with 1009 */
-  big = 200000;
+  big = 100000;
   buf = malloc(big);
   memset(buf, ' ', big);
   tc_send_len(c, buf, big);
@@ -997,6 +1006,130 @@ static void test_malformed(void) {
   c = tc_open(srv_a.port, "/elsewhere");
   CHECK_EQ_INT(c->state, 2);
   tc_close(c);
+}
+
+/* A WebSocket client on a bare TLS socket with a tiny receive buffer, that
+ * never reads after its handshake: the slow client. */
+struct raw {
+  int fd;
+  SSL_CTX *ctx;
+  SSL *ssl;
+};
+
+static bool raw_open(struct raw *r, uint16_t port) {
+  memset(r, 0, sizeof *r);
+  r->fd = socket(AF_INET, SOCK_STREAM, 0);
+  int small = 4096;
+  setsockopt(r->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(r->fd, (struct sockaddr *)&a, sizeof a) != 0) return false;
+  r->ctx = SSL_CTX_new(TLS_client_method());
+  r->ssl = SSL_new(r->ctx);
+  SSL_set_fd(r->ssl, r->fd);
+  if (SSL_connect(r->ssl) != 1) return false;
+  const char req[] = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  if (SSL_write(r->ssl, req, (int)strlen(req)) <= 0) return false;
+  char resp[2048];
+  size_t got = 0;
+  while (got < sizeof resp - 1) {
+    int n = SSL_read(r->ssl, resp + got, 1); /* byte by byte: leave the frames after the headers unread */
+    if (n <= 0) return false;
+    got++;
+    resp[got] = '\0';
+    if (got >= 4 && !memcmp(resp + got - 4, "\r\n\r\n", 4)) break;
+  }
+  return strncmp(resp, "HTTP/1.1 101", 12) == 0;
+}
+
+/* RFC 6455 5.2: one masked text frame (client frames must be masked). */
+static bool raw_send(struct raw *r, const char *text) {
+  size_t len = strlen(text);
+  uint8_t frame[16 + 1024];
+  if (len > 1024) return false;
+  size_t h = 0;
+  frame[h++] = 0x81;
+  if (len < 126) frame[h++] = (uint8_t)(0x80 | len);
+  else {
+    frame[h++] = 0x80 | 126;
+    frame[h++] = (uint8_t)(len >> 8);
+    frame[h++] = (uint8_t)len;
+  }
+  uint8_t mask[4] = {0x12, 0x34, 0x56, 0x78};
+  memcpy(frame + h, mask, 4);
+  h += 4;
+  for (size_t i = 0; i < len; i++) frame[h + i] = (uint8_t)text[i] ^ mask[i % 4];
+  return SSL_write(r->ssl, frame, (int)(h + len)) == (int)(h + len);
+}
+
+static void raw_close(struct raw *r) {
+  if (r->ssl) SSL_free(r->ssl);
+  if (r->ctx) SSL_CTX_free(r->ctx);
+  if (r->fd >= 0) close(r->fd);
+}
+
+static void test_slow_client(void) {
+  char room[64], dsess[64];
+  struct tc *d = doctor_create(srv_a.port, doctor_token, room, dsess);
+  struct raw slow;
+  CHECK(raw_open(&slow, srv_a.port));
+  char join[200];
+  snprintf(join, sizeof join, "{\"v\":1,\"type\":\"join\",\"room\":\"%s\",\"name\":\"Slow\"}", room);
+  CHECK(raw_send(&slow, join));
+  EXPECT_DROP(d, "knock");
+  tc_send(d, "{\"v\":1,\"type\":\"admit\"}");
+  EXPECT_DROP(d, "admitted");
+  /* 16000-byte offers to a peer that reads nothing: its queue (64 KiB) and
+   * socket buffers fill, and the server must cut it off, not stall. */
+  size_t len = 16000;
+  char *offer = malloc(len + 1);
+  int n = snprintf(offer, len, "{\"v\":1,\"type\":\"offer\",\"sdp\":\"v=0");
+  memset(offer + n, 'a', len - (size_t)n - 2);
+  memcpy(offer + len - 2, "\"}", 3);
+  struct tc *other = tc_open(srv_a.port, "/ws");
+  bool away = false;
+  int sent = 0, pongs = 0;
+  for (; sent < 400 && !away; sent++) {
+    tc_send(d, offer);
+    if (sent % 50 == 49) {
+      /* others are served all along */
+      tc_send(other, "{\"v\":1,\"type\":\"ping\"}");
+      json_t *j = tc_next(other);
+      pongs += !strcmp(jstr(j, "type"), "pong");
+      json_decref(j);
+    }
+    pump_ms(1);
+    if (d->in_head != d->in_tail) {
+      json_t *j = tc_next(d);
+      away = !strcmp(jstr(j, "type"), "peer-away");
+      json_decref(j);
+    }
+  }
+  /* the server may still be reading what was sent */
+  if (!away) {
+    json_t *j = tc_next(d);
+    away = !strcmp(jstr(j, "type"), "peer-away");
+    json_decref(j);
+  }
+  fprintf(stderr, "slow client: cut off after at most %d offers of %zu bytes; %d pongs to another client meanwhile\n",
+          sent, len, pongs);
+  CHECK(away);
+  if (!away) {
+    char *log = read_file(srv_a.log);
+    fprintf(stderr, "server log:\n%s\n", log ? log : "");
+    free(log);
+  }
+  CHECK_EQ_INT(pongs, sent / 50);
+  tc_send(d, "{\"v\":1,\"type\":\"ping\"}");
+  EXPECT_DROP(d, "pong");
+  free(offer);
+  raw_close(&slow);
+  tc_close(other);
+  tc_send(d, "{\"v\":1,\"type\":\"end\"}");
+  EXPECT_DROP(d, "ended");
+  tc_close(d);
+  CHECK(file_contains(srv_a.log, "reason=slow-client"));
 }
 
 static void test_rate_limit(void) {
@@ -1026,6 +1159,37 @@ static void test_rate_limit(void) {
   tc_send(c, "{\"v\":1,\"type\":\"ping\"}");
   EXPECT_DROP(c, "pong");
   tc_close(c);
+  /* a flood that does not stop: 100 drops in a row close the connection (1008) */
+  c = tc_open(srv_b.port, "/ws");
+  for (int i = 0; i < 130 && c->state == 1; i++) tc_send(c, "{\"v\":1,\"type\":\"ping\"}");
+  PUMP_UNTIL(c->state == 2);
+  CHECK_EQ_INT(c->state, 2);
+  /* The close frame carries 1008, but this client is still writing when the
+   * server closes, so the kernel may answer with a reset that swallows it:
+   * the server's log says why it closed. */
+  CHECK(c->close_code == 1008 || c->close_code == 0);
+  CHECK(file_contains(srv_b.log, "closing connection reason=flooding"));
+  tc_close(c);
+}
+
+static void test_conns_per_ip(void) {
+  /* server B: --max-conns-per-ip 4 */
+  struct tc *c[5];
+  for (int i = 0; i < 4; i++) {
+    c[i] = tc_open(srv_b.port, "/ws");
+    CHECK_EQ_INT(c[i]->state, 1);
+  }
+  c[4] = tc_open(srv_b.port, "/ws");
+  CHECK_EQ_INT(c[4]->state, 2);
+  tc_close(c[4]);
+  tc_close(c[0]);
+  pump_ms(100);
+  c[0] = tc_open(srv_b.port, "/ws");
+  CHECK_EQ_INT(c[0]->state, 1);
+  tc_send(c[0], "{\"v\":1,\"type\":\"ping\"}");
+  EXPECT_DROP(c[0], "pong");
+  for (int i = 0; i < 4; i++) tc_close(c[i]);
+  pump_ms(100);
 }
 
 static void test_room_ttl(void) {
@@ -1057,6 +1221,84 @@ static void test_sigterm(void) {
   CHECK(file_contains(srv_b.log, "stopped"));
   tc_close(c);
   tc_close(d);
+}
+
+/* --help explains every option; a bad option is one sentence and status 2. */
+static void test_cli(void) {
+  char cmd[600], out[300];
+  snprintf(out, sizeof out, "%s/help.txt", tmpdir);
+  snprintf(cmd, sizeof cmd, "'%s' --help > '%s' 2>&1", server_bin, out);
+  CHECK_EQ_INT(system(cmd), 0);
+  const char *names[] = {"--listen", "--cert", "--key", "--state-dir", "--web-root", "--public-url", "--doctor-token",
+                         "--open", "--room-ttl", "--grace", "--turn-url", "--turn-secret", "--turn-ttl", "--turn-user",
+                         "--turn-password", "--max-message", "--rate", "--burst", "--ip-rate", "--ip-burst",
+                         "--max-conns-per-ip", "--max-conns", "--max-rooms", "--max-queue", "--config", "--help"};
+  for (size_t i = 0; i < MC_ARRAY_LEN(names); i++) {
+    char needle[64];
+    snprintf(needle, sizeof needle, "  %s ", names[i]);
+    check_count++;
+    if (!file_contains(out, needle)) {
+      check_failures++;
+      fprintf(stderr, "--help does not explain %s\n", names[i]);
+    }
+  }
+  snprintf(cmd, sizeof cmd, "'%s' --open --grace soon > '%s' 2>&1", server_bin, out);
+  int st = system(cmd);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+  CHECK(file_contains(out, "--grace wants a duration"));
+}
+
+/* A given certificate is used as is, and --public-url makes the links. */
+static void test_given_cert(void) {
+  struct proc c = {0};
+  char certp[300], keyp[300];
+  snprintf(certp, sizeof certp, "%s/state/cert.pem", tmpdir);
+  snprintf(keyp, sizeof keyp, "%s/state/key.pem", tmpdir);
+  const char *args[] = {"--open", "--cert", certp, "--key", keyp, "--public-url", "https://call.example:9443/",
+                        "--turn-url", "turns:turn.example:5349", "--turn-user", "static-user", "--turn-password",
+                        "static-pass-123", "--ip-rate", "1", "--ip-burst", "6", NULL};
+  CHECK(start_server(&c, "c", args));
+  char expect[400];
+  snprintf(expect, sizeof expect, "using certificate %s", certp);
+  CHECK(file_contains(c.log, expect));
+  char room[64], sess[64];
+  struct tc *d = tc_open(c.port, "/ws");
+  tc_send(d, "{\"v\":1,\"type\":\"create\"}");
+  json_t *j = EXPECT(d, "created");
+  mc_strcpy(room, sizeof room, jstr(j, "room"));
+  mc_strcpy(sess, sizeof sess, jstr(j, "session"));
+  char link[200];
+  snprintf(link, sizeof link, "https://call.example:9443/r/%s", room);
+  CHECK_STR(jstr(j, "link"), link);
+  json_decref(j);
+  /* static TURN credentials are handed out as configured */
+  tc_sendf(d, "{\"v\":1,\"type\":\"ice\",\"room\":\"%s\"}", room);
+  j = EXPECT(d, "ice-servers");
+  json_t *s0 = json_array_get(json_object_get(j, "ice_servers"), 0);
+  const char *url0 = json_string_value(json_array_get(json_object_get(s0, "urls"), 0));
+  CHECK(url0 && !strcmp(url0, "turns:turn.example:5349"));
+  CHECK_STR(jstr(s0, "username"), "static-user");
+  CHECK_STR(jstr(s0, "credential"), "static-pass-123");
+  json_decref(j);
+  /* the per-address bucket (6, 1/s) is shared by this address's connections:
+   * 2 messages spent above, 4 more here, then a new connection is limited too */
+  for (int i = 0; i < 4; i++) {
+    tc_send(d, "{\"v\":1,\"type\":\"ping\"}");
+    EXPECT_DROP(d, "pong");
+  }
+  struct tc *e = tc_open(c.port, "/ws");
+  for (int i = 0; i < 5; i++) tc_send(e, "{\"v\":1,\"type\":\"ping\"}");
+  int limited = 0;
+  for (int i = 0; i < 5; i++) {
+    j = tc_next(e);
+    limited += !strcmp(jstr(j, "code"), "rate-limited");
+    json_decref(j);
+  }
+  CHECK(limited >= 1);
+  tc_close(e);
+  tc_close(d);
+  CHECK_EQ_INT(stop(&c), 0);
+  CHECK(!file_contains(c.log, "static-pass-123"));
 }
 
 static void check_no_secrets(const char *log) {
@@ -1099,18 +1341,20 @@ int main(int argc, char **argv) {
   CHECK(coturn_up);
 
   /* Server A: doctor token and TURN secret from a config file (so neither is
-   * on a command line), grace 2 s, 8 KiB messages. */
+   * on a command line), grace 2 s, 16 KiB messages, 64 KiB queues, generous rates (the rate
+   * limits are tested on server B). */
   char conf[256];
   snprintf(conf, sizeof conf, "%s/a.conf", tmpdir);
   FILE *f = fopen(conf, "w");
   fprintf(f, "doctor-token = %s\nturn-secret = %s\nturn-url = turn:127.0.0.1:%u?transport=udp\nturn-ttl = 1h\n"
-             "grace = 2s\nmax-message = 8192\n",
+             "grace = 2s\nmax-message = 16384\nmax-queue = 65536\nrate = 500\nburst = 1000\n"
+             "ip-rate = 2000\nip-burst = 4000\n",
           doctor_token, turn_secret, coturn.port);
   fclose(f);
   const char *a_args[] = {"--config", conf, NULL};
   bool a_up = start_server(&srv_a, "a", a_args);
   CHECK(a_up);
-  const char *b_args[] = {"--open", "--rate", "1", "--burst", "5", "--room-ttl", "1s", "--grace", "1s", NULL};
+  const char *b_args[] = {"--open", "--rate", "1", "--burst", "5", "--room-ttl", "1s", "--grace", "1s", "--max-conns-per-ip", "4", NULL};
   bool b_up = start_server(&srv_b, "b", b_args);
   CHECK(b_up);
 
@@ -1129,15 +1373,19 @@ int main(int argc, char **argv) {
   free(fpb);
 
   client_init();
+  test_cli();
+  test_given_cert();
   if (a_up) {
     test_http();
     test_create_auth();
     test_call_flow(coturn_up);
     test_decline_and_leave();
     test_malformed();
+    test_slow_client();
   }
   if (b_up) {
     test_rate_limit();
+    test_conns_per_ip();
     test_room_ttl();
     test_sigterm();
   }

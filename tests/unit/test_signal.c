@@ -41,6 +41,8 @@ static void test_names(void) {
   }
   CHECK(mc_signal_type_from_client(MC_SIG_CREATE));
   CHECK(mc_signal_type_from_client(MC_SIG_PING));
+  CHECK(mc_signal_type_from_client(MC_SIG_ICE));
+  CHECK(!mc_signal_type_from_client(MC_SIG_ICE_SERVERS));
   CHECK(!mc_signal_type_from_client(MC_SIG_CREATED));
   CHECK(!mc_signal_type_from_client(MC_SIG_ERROR));
 }
@@ -120,6 +122,11 @@ static void test_accepts(void) {
   CHECK_EQ_INT(m.sdp_mline_index, -1);
   mc_signal_msg_clear(&m);
 
+  CHECK_EQ_INT(parse("{\"v\":1,\"type\":\"ice\",\"room\":\"" ROOM "\"}", &m, &e, &t), 0);
+  CHECK_EQ_INT(m.type, MC_SIG_ICE);
+  CHECK_STR(m.room, ROOM);
+  mc_signal_msg_clear(&m);
+
   const char *bare[] = {"admit", "decline", "leave", "end", "ping"};
   for (size_t i = 0; i < 5; i++) {
     char text[80];
@@ -166,6 +173,10 @@ static void test_refuses(void) {
   CHECK_EQ_INT(refusal(longname), MC_SIGERR_BAD_FIELD);
   snprintf(longname, sizeof longname, "{\"v\":1,\"type\":\"join\",\"room\":\"" ROOM "\",\"name\":\"%064d\"}", 0);
   CHECK_EQ_INT(refusal(longname), MC_SIGERR_NONE);
+  /* ice */
+  CHECK_EQ_INT(refusal("{\"v\":1,\"type\":\"ice\"}"), MC_SIGERR_BAD_FIELD);
+  CHECK_EQ_INT(refusal("{\"v\":1,\"type\":\"ice\",\"room\":\"AAAA\"}"), MC_SIGERR_BAD_FIELD);
+  CHECK_EQ_INT(refusal("{\"v\":1,\"type\":\"ice-servers\"}"), MC_SIGERR_UNKNOWN_TYPE);
   /* resume */
   CHECK_EQ_INT(refusal("{\"v\":1,\"type\":\"resume\"}"), MC_SIGERR_BAD_FIELD);
   CHECK_EQ_INT(refusal("{\"v\":1,\"type\":\"resume\",\"session\":\"x\"}"), MC_SIGERR_BAD_FIELD);

@@ -1,0 +1,331 @@
+// The patient page: pre-call check, waiting room, call, end. Plain browser
+// JavaScript, no build step. Speaks the protocol of docs/signaling.md over
+// wss://HOST/ws. Role-agnostic where it can be: the peer with "offerer" makes
+// the offer (the doctor, per the protocol).
+'use strict';
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const room = (location.pathname.match(/^\/r\/([A-Za-z0-9_-]{22,64})$/) || [])[1];
+  const frag = new URLSearchParams(location.hash.slice(1));
+  const REASONS = {
+    'ended-by-doctor': 'The doctor ended the consultation.',
+    'left': 'You left the consultation.',
+    'expired': 'This link has expired. Ask the clinic for a new one.',
+    'doctor-gone': 'The doctor is no longer connected.',
+    'resumed-elsewhere': 'This consultation was opened in another window.',
+    'server-shutdown': 'The server was stopped. Try the link again in a moment.',
+    'declined': 'The doctor could not let you in now.',
+  };
+
+  // Exposed for automated tests and kiosks; nothing here is secret beyond
+  // what the page itself holds.
+  const st = window.medcall = {
+    state: 'loading', ws: null, session: null, grace: 30, iceServers: [], offerer: false,
+    pc: null, dc: null, local: null, pendingCandidates: [], remoteSet: false,
+    connection: 'none', chat: [], closing: false,
+  };
+
+  function show(state) {
+    st.state = state;
+    document.body.dataset.state = state;
+    for (const s of ['check', 'waiting', 'call', 'end']) $(s).hidden = s !== state;
+    const h = $(state) && $(state).querySelector('h2');
+    if (h && !h.classList.contains('visually-hidden')) { h.tabIndex = -1; h.focus(); }
+  }
+
+  function alertText(text) {
+    $('alert').textContent = text || '';
+    $('alert').hidden = !text;
+  }
+
+  function finish(reason) {
+    if (st.state === 'end') return;
+    st.closing = true;
+    if (st.pc) st.pc.close();
+    if (st.local) st.local.getTracks().forEach((t) => t.stop());
+    $('end-text').textContent = REASONS[reason] || reason || '';
+    show('end');
+    if (st.ws) st.ws.close();
+  }
+
+  // ---- signaling ----
+  function send(msg) {
+    msg.v = 1;
+    if (st.ws && st.ws.readyState === WebSocket.OPEN) st.ws.send(JSON.stringify(msg));
+  }
+
+  let retries = 0;
+  function connect(onopen) {
+    const ws = new WebSocket('wss://' + location.host + '/ws');
+    st.ws = ws;
+    ws.onopen = () => { retries = 0; onopen(); };
+    ws.onmessage = (ev) => {
+      let m;
+      try { m = JSON.parse(ev.data); } catch (e) { return; }
+      if (m.v !== 1) return;
+      const h = handlers[m.type];
+      if (h) h(m);
+    };
+    ws.onclose = () => {
+      if (st.closing || st.state === 'end') return;
+      // RFC-free but documented in docs/signaling.md "Reconnecting": resume
+      // within the grace period keeps our place.
+      if (st.session && retries * 2 < st.grace) {
+        retries++;
+        alertText('Connection to the server lost; reconnecting…');
+        setTimeout(() => connect(() => send({ type: 'resume', session: st.session })), 1000);
+      } else if (st.state === 'check') {
+        alertText('Cannot reach the server. Check your internet connection and reload the page.');
+      } else {
+        finish('The connection to the server was lost.');
+      }
+    };
+  }
+
+  const handlers = {
+    'ice-servers': (m) => { st.iceServers = m.ice_servers || []; relayCheck(); },
+    'waiting': (m) => {
+      st.session = m.session; st.grace = m.grace || 30;
+      try { sessionStorage.setItem('medcall:' + room, m.session); } catch (e) { /* private mode */ }
+      $('waiting-text').textContent = m.doctor_present
+        ? 'The doctor has been told you are here and will let you in.'
+        : 'The doctor is not connected yet; please wait.';
+      show('waiting');
+    },
+    'declined': () => finish('declined'),
+    'admitted': (m) => startCall(m),
+    'resumed': (m) => {
+      alertText('');
+      if (m.state === 'admitted' && !st.pc) startCall(m);
+      else if (m.state === 'waiting') show('waiting');
+    },
+    'offer': async (m) => {
+      if (!st.pc) return;
+      await st.pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
+      st.remoteSet = true;
+      await flushCandidates();
+      const answer = await st.pc.createAnswer();
+      await st.pc.setLocalDescription(answer);
+      send({ type: 'answer', sdp: st.pc.localDescription.sdp });
+    },
+    'answer': async (m) => {
+      if (!st.pc) return;
+      await st.pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+      st.remoteSet = true;
+      await flushCandidates();
+    },
+    'candidate': (m) => {
+      const c = { candidate: m.candidate, sdpMid: m.sdpMid, sdpMLineIndex: m.sdpMLineIndex };
+      if (c.sdpMid == null && c.sdpMLineIndex == null) c.sdpMLineIndex = 0;
+      if (st.remoteSet) st.pc.addIceCandidate(c).catch(() => {});
+      else st.pendingCandidates.push(c);
+    },
+    'peer-away': () => { $('conn').textContent = 'The doctor\'s connection dropped; waiting for them to come back…'; },
+    'peer-back': () => {
+      $('conn').textContent = 'The doctor is back; reconnecting…';
+      if (st.offerer && st.pc) makeOffer(true);
+    },
+    'peer-left': () => { $('conn').textContent = 'The other person left.'; },
+    'ended': (m) => finish(m.reason),
+    'error': (m) => {
+      alertText(m.message || m.code);
+      if (m.code === 'no-room' || m.code === 'room-full') {
+        $('join').disabled = true;
+        if (st.state === 'waiting') show('check');
+      }
+    },
+  };
+
+  async function flushCandidates() {
+    const list = st.pendingCandidates;
+    st.pendingCandidates = [];
+    for (const c of list) await st.pc.addIceCandidate(c).catch(() => {});
+  }
+
+  // ---- pre-call check ----
+  async function getMedia() {
+    try {
+      st.local = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
+      $('cam-status').textContent = 'Camera and microphone: working.';
+    } catch (e) {
+      try {
+        st.local = await navigator.mediaDevices.getUserMedia({ audio: true });
+        $('cam-status').textContent = 'Camera: not available (' + e.name + '). You can still join with sound only.';
+      } catch (e2) {
+        st.local = null;
+        $('cam-status').textContent = 'Camera and microphone: not available (' + e2.name +
+          '). Allow them in your browser\'s settings, then reload the page.';
+      }
+    }
+    if (st.local) { $('preview').srcObject = st.local; meterLoop(st.local); }
+  }
+
+  function meterLoop(stream) {
+    if (!stream.getAudioTracks().length || !window.AudioContext) return;
+    const ctx = new AudioContext();
+    const an = ctx.createAnalyser();
+    an.fftSize = 512;
+    ctx.createMediaStreamSource(stream).connect(an);
+    const buf = new Float32Array(an.fftSize);
+    const tick = () => {
+      if (st.state !== 'check' && st.state !== 'loading') { ctx.close(); return; }
+      an.getFloatTimeDomainData(buf);
+      let sum = 0;
+      for (const x of buf) sum += x * x;
+      $('mic-level').value = Math.min(1, Math.sqrt(sum / buf.length) * 4);
+      requestAnimationFrame(tick);
+    };
+    tick();
+  }
+
+  function speakerTest() {
+    const ctx = new AudioContext();
+    const osc = ctx.createOscillator();
+    const gain = ctx.createGain();
+    osc.frequency.value = 440;
+    gain.gain.value = 0.2;
+    osc.connect(gain).connect(ctx.destination);
+    osc.start();
+    osc.stop(ctx.currentTime + 1);
+    osc.onended = () => ctx.close();
+    $('speaker-status').textContent = 'Playing a tone for one second. Did you hear it? If not, check your volume.';
+  }
+
+  // Gathers candidates through the relay only: a relay candidate proves the
+  // TURN server is reachable and accepts our credentials.
+  async function relayCheck() {
+    const out = $('relay-status');
+    const turn = st.iceServers.filter((s) => [].concat(s.urls).some((u) => /^turns?:/.test(u)));
+    if (!turn.length) { out.textContent = 'Relay server: none configured (direct connections only).'; return; }
+    const pc = new RTCPeerConnection({ iceServers: turn, iceTransportPolicy: 'relay' });
+    let done = false;
+    const end = (text) => { if (!done) { done = true; out.textContent = text; pc.close(); } };
+    pc.onicecandidate = (ev) => {
+      if (ev.candidate && / typ relay/.test(ev.candidate.candidate)) end('Connection through the relay server: working.');
+      else if (!ev.candidate) end('Connection through the relay server: not reachable. A direct connection may still work.');
+    };
+    pc.createDataChannel('check');
+    await pc.setLocalDescription(await pc.createOffer());
+    setTimeout(() => end('Connection through the relay server: no answer. A direct connection may still work.'), 8000);
+  }
+
+  // ---- the call ----
+  function startCall(m) {
+    st.offerer = !!m.offerer;
+    const pc = st.pc = new RTCPeerConnection({ iceServers: m.ice_servers || [] });
+    if (st.local) st.local.getTracks().forEach((t) => pc.addTrack(t, st.local));
+    else { pc.addTransceiver('audio', { direction: 'recvonly' }); pc.addTransceiver('video', { direction: 'recvonly' }); }
+    pc.ontrack = (ev) => { $('remote').srcObject = ev.streams[0] || new MediaStream([ev.track]); };
+    pc.onicecandidate = (ev) => {
+      if (ev.candidate) send({ type: 'candidate', candidate: ev.candidate.candidate, sdpMid: ev.candidate.sdpMid,
+                               sdpMLineIndex: ev.candidate.sdpMLineIndex });
+      else send({ type: 'candidate', candidate: '' });
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === 'failed' && st.offerer) makeOffer(true);
+      updateIndicator();
+    };
+    pc.ondatachannel = (ev) => setupChat(ev.channel);
+    if (st.offerer) { setupChat(pc.createDataChannel('chat')); makeOffer(false); }
+    $('self').srcObject = st.local;
+    $('mute').disabled = !(st.local && st.local.getAudioTracks().length);
+    $('camera').disabled = !(st.local && st.local.getVideoTracks().length);
+    show('call');
+    st.indicatorTimer = setInterval(updateIndicator, 1000);
+  }
+
+  async function makeOffer(restart) {
+    const offer = await st.pc.createOffer({ iceRestart: restart });
+    await st.pc.setLocalDescription(offer);
+    send({ type: 'offer', sdp: st.pc.localDescription.sdp });
+  }
+
+  // "direct" or "relayed" from the selected candidate pair (W3C webrtc-stats).
+  async function updateIndicator() {
+    const pc = st.pc;
+    if (!pc || st.state !== 'call') return;
+    if (pc.connectionState !== 'connected') {
+      const text = { new: 'Connecting…', connecting: 'Connecting…', disconnected: 'Connection interrupted; trying again…',
+                     failed: 'Connection failed.', closed: 'Closed.' }[pc.connectionState] || pc.connectionState;
+      st.connection = pc.connectionState;
+      if (!/doctor/.test($('conn').textContent) || pc.connectionState !== 'connecting') $('conn').textContent = text;
+      return;
+    }
+    const stats = await pc.getStats();
+    let pair = null;
+    stats.forEach((s) => { if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId); });
+    if (!pair) stats.forEach((s) => { if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s; });
+    if (!pair) return;
+    const l = stats.get(pair.localCandidateId), r = stats.get(pair.remoteCandidateId);
+    const relayed = (l && l.candidateType === 'relay') || (r && r.candidateType === 'relay');
+    st.connection = relayed ? 'relayed' : 'direct';
+    $('conn').textContent = relayed ? 'Connected through a relay server.' : 'Connected directly.';
+  }
+
+  function setupChat(dc) {
+    st.dc = dc;
+    dc.onopen = () => { $('chat-input').disabled = false; $('chat-send').disabled = false; };
+    dc.onclose = () => { $('chat-input').disabled = true; $('chat-send').disabled = true; };
+    dc.onmessage = (ev) => addChat('Doctor', String(ev.data));
+  }
+
+  function addChat(who, text) {
+    st.chat.push({ who, text });
+    const li = document.createElement('li');
+    const w = document.createElement('span');
+    w.className = 'who';
+    w.textContent = who + ':';
+    li.append(w, document.createTextNode(text)); // text, never markup
+    $('chat-log').append(li);
+    $('chat-log').scrollTop = $('chat-log').scrollHeight;
+  }
+
+  // ---- controls ----
+  function toggle(button, kind, onLabel, offLabel) {
+    const tracks = st.local ? (kind === 'audio' ? st.local.getAudioTracks() : st.local.getVideoTracks()) : [];
+    const pressed = button.getAttribute('aria-pressed') !== 'true';
+    tracks.forEach((t) => { t.enabled = !pressed; });
+    button.setAttribute('aria-pressed', String(pressed));
+    button.textContent = pressed ? onLabel : offLabel;
+  }
+
+  function join() {
+    const name = $('name').value.trim();
+    if (!name) { $('name').focus(); return; }
+    alertText('');
+    send({ type: 'join', room, name });
+  }
+
+  async function main() {
+    if (!room) {
+      alertText('This link is not complete. Open the whole link your clinic sent you.');
+      show('end');
+      return;
+    }
+    $('name').value = (frag.get('name') || '').slice(0, 64);
+    $('join-form').onsubmit = (ev) => { ev.preventDefault(); join(); };
+    $('speaker-test').onclick = speakerTest;
+    $('cancel').onclick = () => { send({ type: 'leave' }); finish('left'); };
+    $('hangup').onclick = () => { send({ type: 'leave' }); finish('left'); };
+    $('mute').onclick = () => toggle($('mute'), 'audio', 'Unmute', 'Mute');
+    $('camera').onclick = () => toggle($('camera'), 'video', 'Camera on', 'Camera off');
+    $('chat-form').onsubmit = (ev) => {
+      ev.preventDefault();
+      const text = $('chat-input').value;
+      if (!text || !st.dc || st.dc.readyState !== 'open') return;
+      st.dc.send(text);
+      addChat('You', text);
+      $('chat-input').value = '';
+    };
+    const autojoin = frag.get('autojoin') === '1' && frag.get('name');
+    if (!autojoin) show('check');
+    await getMedia();
+    connect(() => {
+      if (autojoin) join();
+      else send({ type: 'ice', room });
+    });
+  }
+
+  main();
+})();
