@@ -58,7 +58,7 @@ for s in $scenarios; do
   ra=$(awk -v s="$s" '$1 == s && $2 == 1 && $3 != "" {print $3}' "$out/runs" | minmax)
   mb=$(awk -v s="$s" '$1 == s && $2 == 1 && $4 != "" {print $4}' "$out/runs" | median)
   rb=$(awk -v s="$s" '$1 == s && $2 == 1 && $4 != "" {print $4}' "$out/runs" | minmax)
-  pairs=$(awk -v s="$s" '$1 == s && $2 == 1 {print $5}' "$out/runs" | sort | uniq -c | awk '{printf "%s%s x%s", NR > 1 ? ", " : "", $2, $1}')
+  pairs=$(awk -v s="$s" '$1 == s && $2 == 1 {print $5}' "$out/runs" | sort | uniq -c | awk '{printf "%s%s x%s", (NR > 1 ? ", " : ""), $2, $1}')
   printf '%-14s %2s/%-2s %12s %10s %12s %10s  %s\n' "$s" "$okn" "$runs" "$ma" "$ra" "$mb" "$rb" "$pairs"
 done
 

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev
-  libssl-dev libuv1-dev zlib1g-dev libwebsockets-dev libjansson-dev
+  libssl-dev libuv1-dev zlib1g-dev libwebsockets-dev libwebsockets-evlib-uv libjansson-dev
   coturn iproute2 iptables openssl jq procps
 )
 

@@ -340,15 +340,20 @@ static int best_valid(const mc_ice_agent *a, bool direct_only) {
  * A direct pair is nominated as soon as it succeeds: waiting for a "better"
  * one costs a call its join time. A relay pair gets a short grace for a
  * direct pair to succeed first. */
-static void consider_nomination(mc_ice_agent *a, int i, uint64_t now) {
+static void consider_nomination(mc_ice_agent *a, int i, uint64_t now, uint64_t rtt) {
   if (a->role != MC_ICE_ROLE_CONTROLLING || a->cfg.aggressive_nomination) return;
   if (a->nominating >= 0 || selected_in_checklist(a)) return;
   if (!is_relay_pair(a, &a->pairs[i])) {
     nominate(a, i);
   } else if (a->relay_grace_deadline == 0) {
-    a->relay_grace_deadline = now + a->set.relay_nomination_grace_ms;
-    MC_LOGD(LOG, "relay pair succeeded, nomination in %u ms unless a direct pair succeeds",
-            (unsigned)a->set.relay_nomination_grace_ms);
+    /* The grace scales with the path: a direct pair that can work answers
+     * within a few round trips of the relay pair's (a direct path is not
+     * slower than one through the relay), so a fast network waits less. */
+    uint64_t grace = MC_MAX((uint64_t)MC_ICE_RELAY_GRACE_MIN_MS, MC_ICE_RELAY_GRACE_RTTS * rtt);
+    grace = MC_MIN(grace, (uint64_t)a->set.relay_nomination_grace_ms);
+    a->relay_grace_deadline = now + grace;
+    MC_LOGD(LOG, "relay pair succeeded, nomination in %llu ms unless a direct pair succeeds",
+            (unsigned long long)grace);
   }
 }
 
@@ -447,7 +452,7 @@ void ice_check_done(mc_ice_agent *a, struct ice_txn *t, int err, const mc_stun_m
     p->nominated = true;
     select_pair(a, i);
   } else {
-    consider_nomination(a, i, now);
+    consider_nomination(a, i, now, now - t->sent_ms);
   }
 }
 

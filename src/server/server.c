@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <libwebsockets.h>
+#include <uv.h>
 
 #include "server/server.h"
 #include "util/util.h"
@@ -62,17 +63,20 @@ struct srv {
   struct ipent *ips[IP_BUCKETS];
   size_t nconns;
   bool stopping;
-  lws_sorted_usec_list_t tick, flush;
+  lws_sorted_usec_list_t tick;
 };
 
-static volatile sig_atomic_t stop_requested;
-static struct lws_context *signal_ctx;
 
-static void on_signal(int sig) {
-  (void)sig;
-  stop_requested = 1;
-  /* Wakes lws_service(); it writes a byte to lws's event pipe. */
-  if (signal_ctx) lws_cancel_service(signal_ctx);
+/* SIGTERM and SIGINT arrive as libuv signal watchers, on the loop. */
+static void on_uv_signal(uv_signal_t *h, int signum) {
+  MC_LOGI("server", "signal received signum=%d", signum);
+  uv_stop(h->loop);
+}
+
+static void on_flush_deadline(uv_timer_t *t) { uv_stop(t->loop); }
+
+static void close_handle(uv_handle_t *h) {
+  if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
 /* ---- per-address accounting ---- */
@@ -368,16 +372,6 @@ static void on_tick(lws_sorted_usec_list_t *sul) {
   lws_sul_schedule(s->ctx, 0, &s->tick, on_tick, TICK_MS * LWS_US_PER_MS);
 }
 
-static bool flush_done;
-
-static void on_flush_deadline(lws_sorted_usec_list_t *sul) {
-  struct srv *s = lws_container_of(sul, struct srv, flush);
-  flush_done = true;
-  /* lws runs due timers before it polls: without this the poll that
-   * follows would wait for the next socket event. */
-  lws_cancel_service(s->ctx);
-}
-
 static void lws_log_to_ours(int level, const char *line) {
   size_t n = strlen(line);
   while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
@@ -406,7 +400,20 @@ int mc_server_run(const struct mc_server_config *cfg) {
   struct lws_context_creation_info info;
   memset(&info, 0, sizeof info);
   /* No LWS_SERVER_OPTION_VALIDATE_UTF8: bad UTF-8 gets a bad-json answer, not a dropped connection. */
-  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  /* libuv (epoll) rather than lws's default poll(): poll walks every socket
+   * on each wake-up, which costs milliseconds per message at thousands of
+   * connections. A crash must crash, not spin: NO_SIGSEGV_SIGFPE_SPIN. */
+  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_LIBUV |
+                 LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
+  /* Our own loop ("foreign" to lws): the app can later run this server on
+   * its net thread's loop, and we own start-up, signals and tear-down. */
+  uv_loop_t loop;
+  if (uv_loop_init(&loop) != 0) {
+    mc_rooms_free(s.rooms);
+    return 1;
+  }
+  void *foreign_loops[1] = {&loop};
+  info.foreign_loops = foreign_loops;
   info.port = cfg->port;
   const char *h = cfg->listen_host ? cfg->listen_host : "0.0.0.0";
   if (!strcmp(h, "0.0.0.0")) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
@@ -422,26 +429,29 @@ int mc_server_run(const struct mc_server_config *cfg) {
   lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
   s.ctx = lws_create_context(&info);
   if (!s.ctx) {
-    fprintf(stderr, "medcall-server: cannot listen on %s:%u (in use, or not an address of this machine?).\n", h,
-            cfg->port);
+    fprintf(stderr, "medcall-server: cannot start on %s:%u: the port is in use, the address is not one of this "
+                    "machine's, or libwebsockets' libuv plugin is missing (apt-get install libwebsockets-evlib-uv).\n",
+            h, cfg->port);
     mc_rooms_free(s.rooms);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    uv_loop_close(&loop);
     return 1;
   }
-  signal_ctx = s.ctx;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
+  uv_signal_t sig_term, sig_int;
+  uv_timer_t flush_timer;
+  uv_signal_init(&loop, &sig_term);
+  uv_signal_init(&loop, &sig_int);
+  uv_timer_init(&loop, &flush_timer);
+  uv_signal_start(&sig_term, on_uv_signal, SIGTERM);
+  uv_signal_start(&sig_int, on_uv_signal, SIGINT);
   lws_sul_schedule(s.ctx, 0, &s.tick, on_tick, TICK_MS * LWS_US_PER_MS);
   MC_LOGI("server", "listening addr=%s port=%u auth=%s turn_urls=%zu", h, cfg->port,
           cfg->open ? "open" : "doctor-token", cfg->n_turn_urls);
   printf("medcall-server: listening on https://%s:%u\n", h, cfg->port);
   fflush(stdout);
 
-  int n = 0;
-  while (n >= 0 && !stop_requested) n = lws_service(s.ctx, 0);
+  uv_run(&loop, UV_RUN_DEFAULT); /* until a signal stops it */
 
   MC_LOGI("server", "shutting down rooms=%zu conns=%zu", mc_rooms_count(s.rooms), s.nconns);
   lws_sul_cancel(&s.tick);
@@ -449,11 +459,18 @@ int mc_server_run(const struct mc_server_config *cfg) {
    * out before the sockets close. */
   mc_rooms_end_all(s.rooms, "server-shutdown");
   s.stopping = true;
-  lws_sul_schedule(s.ctx, 0, &s.flush, on_flush_deadline, SHUTDOWN_FLUSH_MS * LWS_US_PER_MS);
-  while (!flush_done && lws_service(s.ctx, 0) >= 0) {
-  }
+  uv_timer_start(&flush_timer, on_flush_deadline, SHUTDOWN_FLUSH_MS, 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  close_handle((uv_handle_t *)&sig_term);
+  close_handle((uv_handle_t *)&sig_int);
+  close_handle((uv_handle_t *)&flush_timer);
   lws_context_destroy(s.ctx);
-  signal_ctx = NULL;
+  /* lws closes its handles on our loop: let those closes finish, then (lws
+   * 4.1 with a foreign loop) a second destroy frees what waited on them. */
+  uv_run(&loop, UV_RUN_DEFAULT);
+  lws_context_destroy(s.ctx);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&loop) != 0) MC_LOGW("server", "event loop closed with handles left");
   mc_rooms_free(s.rooms);
   for (int i = 0; i < IP_BUCKETS; i++)
     while (s.ips[i]) {

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # a library: its variables are used by the sourcing scripts
 # The network lab: a library of functions, sourced by run-scenario.sh,
 # diagnose.sh and bench/ice_connect.sh. See tests/lab/README.md.
 #
@@ -24,7 +24,6 @@ LAB_TURN_IP=203.0.113.10
 LAB_TURN_IP2=203.0.113.11
 LAB_TURN_NAME=turn.lab.test
 LAB_REALM=lab.test
-LAB_PUB_NET=203.0.113
 LAB_NS_PREFIX=mclab-$$-
 LAB_NAMESPACES=()
 LAB_TURN_PIDS=()
@@ -70,7 +69,7 @@ lab_clean_stale() {
     kill -0 "$pid" 2>/dev/null || rm -rf "$ns"
   done
   for ns in /tmp/mclab-[0-9]*.*; do
-    [ -d "$ns" ] || continue
+    [ -d "$ns" ] && [ ! -e "$ns/.keep" ] || continue
     pid=${ns#/tmp/mclab-}; pid=${pid%%.*}
     kill -0 "$pid" 2>/dev/null || rm -rf "$ns"
   done
@@ -131,6 +130,7 @@ lab_down() {
   LAB_TURN_PIDS=()
   if [ -n "$LAB_RUN" ] && [ -d "$LAB_RUN" ]; then
     if [ -n "${LAB_KEEP:-}" ]; then
+      : >"$LAB_RUN/.keep"
       lab_log "kept run directory $LAB_RUN"
     else
       rm -rf "$LAB_RUN"
@@ -142,7 +142,7 @@ lab_down() {
 # in one process, e.g. the benchmark).
 lab_reset() {
   local keep=${LAB_KEEP:-}
-  LAB_KEEP= lab_down
+  LAB_KEEP='' lab_down
   LAB_KEEP=$keep
   LAB_RUN=$(mktemp -d /tmp/mclab-$$.XXXXXX)
   LAB_PEER_PID=()
@@ -188,6 +188,18 @@ lab_public() {
   ip -n "$pub" link set br0 up
   ip -n "$pub" addr add "$LAB_TURN_IP/24" dev br0
   ip -n "$pub" addr add "$LAB_TURN_IP2/24" dev br0
+  # The rest of the internet is a silent black hole, as seen from a real
+  # server: sending to an unroutable private address (a peer's host
+  # candidate) succeeds and the packet vanishes. Without a route, sendto
+  # fails with ENETUNREACH and coturn closes the allocation that tried it,
+  # which no real deployment does. The hole: a default route to a veth whose
+  # other end (in this namespace, no address) discards the frames.
+  ip -n "$pub" link add void0 type veth peer name void1
+  ip -n "$pub" link set void1 up
+  ip -n "$pub" link set void0 up
+  ip -n "$pub" addr add 198.18.0.1/30 dev void0
+  ip -n "$pub" neigh add 198.18.0.2 lladdr 02:00:00:00:00:02 dev void0 nud permanent
+  ip -n "$pub" route add default via 198.18.0.2 dev void0
 }
 
 # lab_router NAME WAN_IP N: a router with wan on pub and LAN 100.64.N.0/24.

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2046  # a library; server lists are word-split on purpose
 # Scenario set-ups for the lab: each builds its topology, starts the servers
 # it needs and runs two ice_peer processes (host-a controlling, host-b
 # controlled) until both exit. Outputs stay in $LAB_RUN/{a,b}.out for the

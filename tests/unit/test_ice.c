@@ -101,17 +101,22 @@ static const struct mc_ice_callbacks cbs = {
 };
 
 static void on_guard(uv_timer_t *t) { *(bool *)t->data = true; }
+static void on_wake(uv_timer_t *t) { (void)t; }
 
-/* Runs the loop until pred(ctx) holds or the guard fires. */
+/* Runs the loop until pred(ctx) holds or the guard fires. A 10 ms wake-up
+ * keeps UV_RUN_ONCE from sleeping until the guard after pred became true. */
 static bool run_until(bool (*pred)(void *), void *ctx, uint64_t guard_ms) {
   bool expired = false;
-  uv_timer_t guard;
+  uv_timer_t guard, wake;
   uv_timer_init(loop, &guard);
+  uv_timer_init(loop, &wake);
   guard.data = &expired;
   uv_timer_start(&guard, on_guard, guard_ms, 0);
+  uv_timer_start(&wake, on_wake, 10, 10);
   while (!pred(ctx) && !expired) uv_run(loop, UV_RUN_ONCE);
   uv_timer_stop(&guard);
   uv_close((uv_handle_t *)&guard, NULL);
+  uv_close((uv_handle_t *)&wake, NULL);
   uv_run(loop, UV_RUN_NOWAIT);
   return pred(ctx);
 }
