@@ -160,13 +160,6 @@ static void txn_done(void *txn_user, int err, const mc_stun_msg *m, const uint8_
 
 /* ---- local candidates ---- */
 
-const char *ice_local_desc(const mc_ice_agent *a, int local, char *buf, size_t cap) {
-  char as[MC_ADDR_STRLEN];
-  const struct ice_local *l = &a->locals[local];
-  snprintf(buf, cap, "%s:%s", mc_ice_cand_type_name(l->c.type), mc_addr_str(&l->c.addr, as));
-  return buf;
-}
-
 static void emit_local(mc_ice_agent *a, int idx) {
   struct ice_local *l = &a->locals[idx];
   char line[MC_ICE_CANDIDATE_STRLEN];

@@ -303,6 +303,20 @@ static void select_pair(mc_ice_agent *a, int i) {
   MC_LOGI(LOG, "selected pair %s relay_transport=%s ms=%llu", pair_desc(a, i, d, sizeof d),
           base->relay >= 0 ? mc_turn_transport_name(a->relays[base->relay].transport) : "-",
           (unsigned long long)(a->stats.checks_started_ms ? now - a->stats.checks_started_ms : 0));
+  /* RFC 8445 8.1.2: once a pair is nominated, Waiting and Frozen pairs are
+   * dropped and lower-priority checks stop retransmitting. */
+  struct ice_txn *tx = a->txn_head;
+  while (tx) {
+    struct ice_txn *next = tx->next;
+    if (tx->kind == TXN_CHECK && tx->pair != i && tx->pair >= 0 && a->pairs[tx->pair].priority < p->priority)
+      ice_txn_free(a, tx);
+    tx = next;
+  }
+  for (size_t k = 0; k < a->npairs; k++) {
+    struct ice_pair *q = &a->pairs[k];
+    if ((int)k == i || q->state == PAIR_SUCCEEDED || q->state == PAIR_FAILED) continue;
+    if (q->state != PAIR_IN_PROGRESS || q->priority < p->priority) set_pair_state(a, (int)k, PAIR_FAILED);
+  }
   ice_consent_start(a);
   if (a->cbs.on_selected_pair && !a->closed) a->cbs.on_selected_pair(a, &a->sel.local_c, &a->sel.remote_c, a->user);
   if (a->state != MC_ICE_STATE_COMPLETED) ice_set_state(a, MC_ICE_STATE_CONNECTED);

@@ -199,7 +199,6 @@ struct ice_txn *ice_txn_new(mc_ice_agent *a, enum txn_kind kind);
 void ice_txn_free(mc_ice_agent *a, struct ice_txn *t);
 bool ice_relay_permitted(mc_ice_agent *a, int relay, const mc_addr *peer, bool *failed);
 int ice_add_prflx_local(mc_ice_agent *a, int base, int relay, const mc_addr *mapped);
-const char *ice_local_desc(const mc_ice_agent *a, int local, char *buf, size_t cap);
 
 /* checklist.c */
 /* Adds (or, for a known address, updates) a remote candidate and pairs it;

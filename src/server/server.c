@@ -1,7 +1,8 @@
 /* medcall-server's network side: one libwebsockets context serving HTTPS
  * (the patient page) and WSS (/ws, the signaling protocol) on one port, in
- * one thread. Every write is queued and sent when the socket is writable,
- * so a slow client only ever fills its own bounded queue. */
+ * one thread, on a libuv loop of ours. Every write is queued and sent when
+ * the socket is writable, so a slow client only ever fills its own bounded
+ * queue. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,11 +174,6 @@ static void io_send(void *conn, const char *text, size_t len, void *user) {
   c->qtail = m;
   c->qbytes += len;
   lws_callback_on_writable(c->wsi);
-}
-
-static void io_detach(void *conn, void *user) {
-  (void)conn;
-  (void)user;
 }
 
 static int write_one(struct conn *c) {
@@ -393,7 +389,7 @@ int mc_server_run(const struct mc_server_config *cfg) {
   printf("medcall-server: certificate SHA-256 fingerprint %s\n", fp);
   fflush(stdout);
 
-  struct mc_rooms_io io = {io_send, io_detach};
+  struct mc_rooms_io io = {io_send};
   if (mc_rooms_new(cfg, &io, &s, &s.rooms) < 0) return 1;
 
   static const lws_retry_bo_t idle = {.secs_since_valid_ping = 20, .secs_since_valid_hangup = 40};

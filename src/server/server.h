@@ -97,12 +97,11 @@ typedef struct mc_rooms mc_rooms;
 typedef struct mc_session mc_session;
 
 /* How rooms reach connections. conn is the opaque connection handle given to
- * mc_rooms_on_message. send queues text for that connection (it must not
- * block); detach tells a connection it no longer holds a session (its slot
- * was taken over by a resume elsewhere, or the session ended). */
+ * mc_rooms_on_message; send queues text for it and must not block. When a
+ * session ends or moves to another connection, rooms set the old
+ * connection's slot to NULL. */
 struct mc_rooms_io {
   void (*send)(void *conn, const char *text, size_t len, void *user);
-  void (*detach)(void *conn, void *user);
 };
 
 int mc_rooms_new(const struct mc_server_config *cfg, const struct mc_rooms_io *io, void *user, mc_rooms **out);

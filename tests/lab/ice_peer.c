@@ -4,6 +4,7 @@
  * The contract with the lab scripts is tests/lab/ICE_PEER.md. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@ struct opts {
   uint64_t timeout_ms, consent_timeout_ms, hold_ms;
   bool consent_timeout_given;
   int family;
+  uint64_t ta_ms; /* 0: the default */
 };
 
 static struct opts o;
@@ -495,6 +497,14 @@ static void on_progress_timer(uv_timer_t *t) {
   on_deadline(t);
 }
 
+static void on_alarm(int sig) {
+  (void)sig;
+  static const char msg[] = "error message=\"The peer hung past its deadline and was stopped.\"\nresult ok=0\n";
+  ssize_t w = write(STDOUT_FILENO, msg, sizeof msg - 1);
+  (void)w;
+  _exit(1);
+}
+
 /* ---- arguments ---- */
 
 static void usage(void) {
@@ -502,7 +512,8 @@ static void usage(void) {
           "usage: ice_peer --role controlling|controlled --signal PATH\n"
           "         [--stun URL]... [--turn URL --ice-username U --ice-credential P]... [--insecure]\n"
           "         [--relay-only] [--messages N] [--timeout-ms N] [--consent-timeout-ms N]\n"
-          "         [--expect-consent-failure] [--hold-ms N] [--mdns] [--bind-family 4|6|any]\n");
+          "         [--expect-consent-failure] [--hold-ms N] [--mdns] [--bind-family 4|6|any]\n"
+          "         [--ta-ms N (check pacing, for measurements)]\n");
 }
 
 static bool parse_u64(const char *s, uint64_t *out) {
@@ -516,7 +527,7 @@ static bool parse_u64(const char *s, uint64_t *out) {
 
 static int parse_args(int argc, char **argv) {
   enum { O_ROLE = 1, O_SIGNAL, O_STUN, O_TURN, O_USER, O_CRED, O_INSECURE, O_RELAY, O_MSGS, O_TIMEOUT,
-         O_CONSENT, O_EXPECT, O_HOLD, O_MDNS, O_FAMILY };
+         O_CONSENT, O_EXPECT, O_HOLD, O_MDNS, O_FAMILY, O_TA };
   static const struct option longopts[] = {
       {"role", required_argument, NULL, O_ROLE},
       {"signal", required_argument, NULL, O_SIGNAL},
@@ -533,6 +544,7 @@ static int parse_args(int argc, char **argv) {
       {"hold-ms", required_argument, NULL, O_HOLD},
       {"mdns", no_argument, NULL, O_MDNS},
       {"bind-family", required_argument, NULL, O_FAMILY},
+      {"ta-ms", required_argument, NULL, O_TA},
       {NULL, 0, NULL, 0},
   };
   o.messages = 50;
@@ -597,6 +609,10 @@ static int parse_args(int argc, char **argv) {
         else if (strcmp(optarg, "any") == 0) o.family = AF_UNSPEC;
         else return -1;
         break;
+      case O_TA:
+        if (!parse_u64(optarg, &v) || v == 0 || v > 1000) return -1;
+        o.ta_ms = v;
+        break;
       default: return -1;
     }
   }
@@ -636,6 +652,12 @@ int main(int argc, char **argv) {
     if (set.disconnected_ms >= set.consent_timeout_ms) set.disconnected_ms = set.consent_timeout_ms / 2;
   }
   o.consent_timeout_ms = set.consent_timeout_ms;
+  if (o.ta_ms) set.ta_ms = (uint32_t)o.ta_ms;
+  /* A backstop that does not depend on the event loop: whatever happens,
+   * the lab never waits on a hung peer. */
+  signal(SIGALRM, on_alarm);
+  uint64_t hard_ms = o.timeout_ms + o.hold_ms + (o.expect_consent_failure ? o.timeout_ms + o.consent_timeout_ms : 0);
+  alarm((unsigned)(hard_ms / 1000 + 15));
   struct mc_ice_config cfg;
   memset(&cfg, 0, sizeof cfg);
   cfg.role = o.controlling ? MC_ICE_ROLE_CONTROLLING : MC_ICE_ROLE_CONTROLLED;

@@ -343,10 +343,15 @@ static void test_restart(void) {
   CHECK_EQ_INT(mc_ice_agent_set_remote_credentials(x.a, u2, pw), 0);
   /* Media keeps flowing on the old pair while the new checks run. */
   uint8_t buf[MSG_LEN];
+  y.rx_tag = 0x77777777;
+  y.rx_ok = y.rx_bad = 0;
+  memset(y.seen, 0, sizeof y.seen);
   fill(buf, 0x77777777, 0, 'A');
   CHECK_EQ_INT(mc_ice_agent_send(x.a, buf, sizeof buf), 0);
   t.want_selected = 2;
   CHECK(run_until(both_selected, &t, GUARD_MS));
+  CHECK_EQ_INT(y.rx_ok, 1);
+  CHECK_EQ_INT(y.rx_bad, 0);
   CHECK_EQ_INT(x.selected, 2);
   CHECK_EQ_INT(y.selected, 2);
   CHECK_EQ_INT(x.sel_local.type, MC_ICE_CAND_HOST);
@@ -357,6 +362,19 @@ static void test_restart(void) {
   CHECK(x.state == MC_ICE_STATE_CONNECTED || x.state == MC_ICE_STATE_COMPLETED);
   CHECK(y.state == MC_ICE_STATE_CONNECTED || y.state == MC_ICE_STATE_COMPLETED);
   exchange_data(&x, &y, 0x99999999);
+  /* Now the controlled side restarts (it sends the new offer). */
+  CHECK_EQ_INT(mc_ice_agent_restart(y.a), 0);
+  mc_ice_agent_get_local_credentials(y.a, u2, pw);
+  CHECK_EQ_INT(mc_ice_agent_set_remote_credentials(x.a, u2, pw), 0);
+  CHECK_EQ_INT(mc_ice_agent_restart(x.a), 0);
+  mc_ice_agent_get_local_credentials(x.a, u2, pw);
+  CHECK_EQ_INT(mc_ice_agent_set_remote_credentials(y.a, u2, pw), 0);
+  t.want_selected = 3;
+  CHECK(run_until(both_selected, &t, GUARD_MS));
+  CHECK_EQ_INT(x.selected, 3);
+  CHECK_EQ_INT(y.selected, 3);
+  CHECK_EQ_INT(mc_ice_agent_role(x.a), MC_ICE_ROLE_CONTROLLING);
+  exchange_data(&x, &y, 0x9999AAAA);
   teardown(&x, &y);
 }
 
