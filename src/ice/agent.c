@@ -387,7 +387,9 @@ static void on_resolved(int err, const mc_addr *addrs, size_t count, void *user)
   s->resolving = false;
   if (err != 0 || count == 0) {
     char sentence[512];
-    snprintf(sentence, sizeof sentence, "The name of the STUN server %s could not be resolved.", s->url);
+    snprintf(sentence, sizeof sentence,
+             "The server %s could not be resolved to an address of the family in use, so it gives no "
+             "server-reflexive candidate.", s->url);
     MC_LOGW(LOG, "server resolve failed url=%s", s->url);
     if (a->cbs.on_server_error && !a->closed) a->cbs.on_server_error(a, s->url, sentence, a->user);
   } else {

@@ -115,9 +115,10 @@ uint64_t mc_ice_pair_priority(uint32_t controlling_prio, uint32_t controlled_pri
 struct mc_ice_settings {
   uint32_t ta_ms;              /* check pacing (RFC 8445 14.2) */
   uint32_t check_rto_ms;       /* first retransmission of a check (RFC 8445 14.3) */
-  /* Controlling: a pair through a relay waits this long after it succeeds
-   * for a direct pair to succeed before it is nominated (direct pairs are
-   * nominated at once). */
+  /* Controlling: a pair through a relay waits after it succeeds for a
+   * direct pair to succeed before it is nominated (direct pairs are
+   * nominated at once): 4 times the relay check's round trip, at least
+   * 100 ms, at most this. */
   uint32_t relay_nomination_grace_ms;
   uint32_t consent_interval_ms; /* RFC 7675 5.1: base, randomised 0.8..1.2 (4-6 s) */
   uint32_t consent_timeout_ms;  /* RFC 7675 5.1: 30 s without an answer: consent lost */
