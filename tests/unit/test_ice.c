@@ -267,6 +267,40 @@ static void test_connect_host(void) {
   CHECK_EQ_INT(x.state, MC_ICE_STATE_CLOSED);
 }
 
+static bool ipv6_loopback_usable(void) {
+  struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+  int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+  if (fd < 0) return false;
+  bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
+/* RFC 8445 5.1.1.1 host candidates are IPv6 too: two agents that only have
+ * ::1 connect over it and carry data. */
+static void test_connect_ipv6(void) {
+  if (!ipv6_loopback_usable()) {
+    fprintf(stderr, "connect_ipv6: ::1 not usable here, not run\n");
+    return;
+  }
+  mc_addr saved = lo4;
+  CHECK_EQ_INT(mc_addr_parse("::1", 0, &lo4), 0);
+  struct peer x = {0}, y = {0};
+  make(&x, "C", MC_ICE_ROLE_CONTROLLING, false);
+  make(&y, "D", MC_ICE_ROLE_CONTROLLED, false);
+  pair_up(&x, &y);
+  struct two t = {&x, &y, 1};
+  CHECK(run_until(both_selected, &t, GUARD_MS));
+  CHECK_EQ_INT(mc_addr_family(&x.sel_local.addr), AF_INET6);
+  CHECK_EQ_INT(mc_addr_family(&x.sel_remote.addr), AF_INET6);
+  CHECK(mc_addr_equal(&x.sel_local.addr, &y.sel_remote.addr));
+  CHECK(mc_addr_equal(&x.sel_remote.addr, &y.sel_local.addr));
+  CHECK(mc_addr_is_loopback(&x.sel_local.addr));
+  exchange_data(&x, &y, 0x66666666);
+  teardown(&x, &y);
+  lo4 = saved;
+}
+
 static void test_role_conflict(void) {
   struct peer x = {0}, y = {0};
   make(&x, "A", MC_ICE_ROLE_CONTROLLING, false);
@@ -558,6 +592,7 @@ int main(void) {
   settings = test_settings();
   mc_addr_parse("127.0.0.1", 0, &lo4);
   test_connect_host();
+  test_connect_ipv6();
   test_role_conflict();
   test_aggressive();
   test_prflx();
