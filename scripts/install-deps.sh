@@ -7,7 +7,11 @@ packages=(
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev
   libssl-dev libuv1-dev zlib1g-dev libwebsockets-dev libwebsockets-evlib-uv libjansson-dev
   coturn iproute2 iptables openssl jq procps
+  chromium nodejs
 )
+# npm: its own Debian package beside Debian's nodejs; bundled (and conflicting)
+# when nodejs comes from NodeSource.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -22,6 +22,13 @@ configure() { # dir, extra args...
 status=0
 logs=()
 
+# npm packages of the browser tests (tests/interop), only when missing or when
+# package-lock.json changed since the last install; never a browser download.
+if [ ! -f tests/interop/node_modules/.package-lock.json ] ||
+   [ tests/interop/package-lock.json -nt tests/interop/node_modules/.package-lock.json ]; then
+  (cd tests/interop && npm ci --ignore-scripts --no-audit --no-fund)
+fi
+
 # 1. gcc build: every suite but fuzz-with-libFuzzer.
 configure build -Dwerror=$werror
 ninja -C build

@@ -38,21 +38,24 @@ struct req {
 
 enum entry_state { ENTRY_WANTED, ENTRY_PENDING, ENTRY_OK, ENTRY_FAILED };
 
-struct perm {
-  mc_addr ip; /* port 0 */
+/* What a permission and a channel share: both are installed by a request,
+ * expire on the server unless refreshed, and are refreshed before that. */
+struct entry {
   enum entry_state state;
   uint64_t refresh_at;
   uint64_t expires_at; /* when the server forgets it, if not refreshed */
   bool in_flight;
 };
 
+struct perm {
+  mc_addr ip; /* port 0 */
+  struct entry e;
+};
+
 struct chan {
   mc_addr peer;
   uint16_t number;
-  enum entry_state state;
-  uint64_t refresh_at;
-  uint64_t expires_at;
-  bool in_flight;
+  struct entry e;
 };
 
 struct mc_turn_client {
@@ -203,21 +206,29 @@ static struct chan *chan_by_number(mc_turn_client *c, uint16_t number) {
   return NULL;
 }
 
+/* arr (n used of *cap elements of elem bytes) with room for one more: the
+ * same or a new block, *cap doubled from 8; NULL (arr untouched) if out of
+ * memory. */
+static void *array_room(void *arr, size_t n, size_t *cap, size_t elem) {
+  if (n < *cap) return arr;
+  size_t newcap = *cap ? *cap * 2 : 8;
+  void *grown = realloc(arr, newcap * elem);
+  if (!grown) return NULL;
+  *cap = newcap;
+  return grown;
+}
+
 static struct perm *perm_add(mc_turn_client *c, const mc_addr *peer) {
   struct perm *p = perm_find(c, peer);
   if (p) return p;
-  if (c->nperms == c->capperms) {
-    size_t cap = c->capperms ? c->capperms * 2 : 8;
-    struct perm *n = realloc(c->perms, cap * sizeof *n);
-    if (!n) return NULL;
-    c->perms = n;
-    c->capperms = cap;
-  }
+  struct perm *n = array_room(c->perms, c->nperms, &c->capperms, sizeof *n);
+  if (!n) return NULL;
+  c->perms = n;
   p = &c->perms[c->nperms++];
   memset(p, 0, sizeof *p);
   p->ip = *peer;
   mc_addr_set_port(&p->ip, 0);
-  p->state = ENTRY_WANTED;
+  p->e.state = ENTRY_WANTED;
   return p;
 }
 
@@ -573,6 +584,27 @@ static void on_refresh_done(mc_turn_client *c, struct req *r, int err, const mc_
   fail_client(c, err, code, m ? m->error_reason : NULL, true);
 }
 
+/* RFC 8656 9.2 / 12.2: a CreatePermission or ChannelBind for e finished
+ * (ok: success). A timed-out refresh of an entry the server still holds is
+ * retried at retry_at() instead: false then, and the caller reports nothing.
+ * Otherwise e is settled and true: an installed entry is refreshed after
+ * refresh_ms and expires after lifetime_s. */
+static bool entry_settle(struct entry *e, int err, bool ok, uint64_t now, uint64_t refresh_ms, uint32_t lifetime_s) {
+  if (err == MC_ETIMEDOUT && e->state == ENTRY_OK) {
+    uint64_t at = retry_at(now, e->expires_at);
+    if (at) {
+      e->in_flight = false;
+      e->refresh_at = at;
+      return false;
+    }
+  }
+  e->in_flight = false;
+  e->state = ok ? ENTRY_OK : ENTRY_FAILED;
+  e->refresh_at = now + (ok ? refresh_ms : 0);
+  if (ok) e->expires_at = now + lifetime_s * 1000ull;
+  return true;
+}
+
 static void on_permission_done(mc_turn_client *c, struct req *r, int err, const mc_stun_msg *m, uint32_t rtt) {
   struct perm *p = perm_find(c, &r->peer);
   char a[MC_ADDR_STRLEN];
@@ -582,20 +614,7 @@ static void on_permission_done(mc_turn_client *c, struct req *r, int err, const 
   bool ok = !err && m->cls == MC_STUN_SUCCESS;
   uint16_t code = (!err && !ok) ? m->error_code : 0;
   uint64_t now = mc_now_ms();
-  if (p && err == MC_ETIMEDOUT && p->state == ENTRY_OK) {
-    uint64_t at = retry_at(now, p->expires_at);
-    if (at) {
-      p->in_flight = false;
-      p->refresh_at = at;
-      return;
-    }
-  }
-  if (p) {
-    p->in_flight = false;
-    p->state = ok ? ENTRY_OK : ENTRY_FAILED;
-    p->refresh_at = now + (ok ? c->perm_refresh_ms : 0);
-    if (ok) p->expires_at = now + MC_TURN_PERMISSION_LIFETIME_S * 1000ull;
-  }
+  if (p && !entry_settle(&p->e, err, ok, now, c->perm_refresh_ms, MC_TURN_PERMISSION_LIFETIME_S)) return;
   MC_LOGD(COMP, "permission server=%s peer=%s ok=%d code=%u", c->server_label, mc_addr_ip_str(&r->peer, a),
           (int)ok, (unsigned)code);
   if (ok) {
@@ -623,28 +642,11 @@ static void on_channel_done(mc_turn_client *c, struct req *r, int err, const mc_
   bool ok = !err && m->cls == MC_STUN_SUCCESS;
   uint16_t code = (!err && !ok) ? m->error_code : 0;
   uint64_t now = mc_now_ms();
-  if (ch && err == MC_ETIMEDOUT && ch->state == ENTRY_OK) {
-    uint64_t at = retry_at(now, ch->expires_at);
-    if (at) {
-      ch->in_flight = false;
-      ch->refresh_at = at;
-      return;
-    }
-  }
-  if (ch) {
-    ch->in_flight = false;
-    ch->state = ok ? ENTRY_OK : ENTRY_FAILED;
-    ch->refresh_at = now + (ok ? c->chan_refresh_ms : 0);
-    if (ok) ch->expires_at = now + MC_TURN_CHANNEL_LIFETIME_S * 1000ull;
-  }
+  if (ch && !entry_settle(&ch->e, err, ok, now, c->chan_refresh_ms, MC_TURN_CHANNEL_LIFETIME_S)) return;
   if (ok) {
     /* RFC 8656 12.2: a ChannelBind also installs or refreshes the permission. */
     struct perm *p = perm_find(c, &r->peer);
-    if (p && !p->in_flight) {
-      p->state = ENTRY_OK;
-      p->refresh_at = now + c->perm_refresh_ms;
-      p->expires_at = now + MC_TURN_PERMISSION_LIFETIME_S * 1000ull;
-    }
+    if (p && !p->e.in_flight) entry_settle(&p->e, 0, true, now, c->perm_refresh_ms, MC_TURN_PERMISSION_LIFETIME_S);
   }
   MC_LOGD(COMP, "channel server=%s peer=%s channel=0x%04x ok=%d code=%u", c->server_label, astr(&r->peer, a),
           (unsigned)r->channel, (int)ok, (unsigned)code);
@@ -888,32 +890,36 @@ static void resolved(int err, const mc_addr *addrs, size_t count, void *user) {
 
 static void teardown(mc_turn_client *c);
 
+/* Marks e in flight and true if a request for it is due: it is wanted, or
+ * installed and its refresh time has come, and none is in flight. */
+static bool entry_claim(struct entry *e, uint64_t now) {
+  bool due = e->state == ENTRY_WANTED || (e->state == ENTRY_OK && e->refresh_at <= now);
+  if (!due || e->in_flight) return false;
+  e->in_flight = true;
+  if (e->state == ENTRY_WANTED) e->state = ENTRY_PENDING;
+  return true;
+}
+
 static void send_wanted(mc_turn_client *c) {
   uint64_t now = mc_now_ms();
   for (size_t i = 0; i < c->nperms && c->state == MC_TURN_STATE_ALLOCATED; i++) {
     struct perm *p = &c->perms[i];
-    bool due = p->state == ENTRY_WANTED || (p->state == ENTRY_OK && p->refresh_at <= now);
-    if (!due || p->in_flight) continue;
     /* A bound channel's own refresh keeps this permission alive. */
-    p->in_flight = true;
-    if (p->state == ENTRY_WANTED) p->state = ENTRY_PENDING;
+    if (!entry_claim(&p->e, now)) continue;
     mc_addr ip = p->ip;
     if (start_req(c, REQ_PERMISSION, &ip, 0) < 0) {
       p = perm_find(c, &ip);
-      if (p) p->in_flight = false;
+      if (p) p->e.in_flight = false;
     }
   }
   for (size_t i = 0; i < c->nchans && c->state == MC_TURN_STATE_ALLOCATED; i++) {
     struct chan *ch = &c->chans[i];
-    bool due = ch->state == ENTRY_WANTED || (ch->state == ENTRY_OK && ch->refresh_at <= now);
-    if (!due || ch->in_flight) continue;
-    ch->in_flight = true;
-    if (ch->state == ENTRY_WANTED) ch->state = ENTRY_PENDING;
+    if (!entry_claim(&ch->e, now)) continue;
     mc_addr peer = ch->peer;
     uint16_t number = ch->number;
     if (start_req(c, REQ_CHANNEL, &peer, number) < 0) {
       ch = chan_find(c, &peer);
-      if (ch) ch->in_flight = false;
+      if (ch) ch->e.in_flight = false;
     }
   }
 }
@@ -1027,9 +1033,9 @@ static void schedule(mc_turn_client *c) {
   if (c->state == MC_TURN_STATE_ALLOCATED) {
     if (!c->refresh_in_flight) next = MC_MIN(next, c->refresh_at);
     for (size_t i = 0; i < c->nperms; i++)
-      if (c->perms[i].state == ENTRY_OK && !c->perms[i].in_flight) next = MC_MIN(next, c->perms[i].refresh_at);
+      if (c->perms[i].e.state == ENTRY_OK && !c->perms[i].e.in_flight) next = MC_MIN(next, c->perms[i].e.refresh_at);
     for (size_t i = 0; i < c->nchans; i++)
-      if (c->chans[i].state == ENTRY_OK && !c->chans[i].in_flight) next = MC_MIN(next, c->chans[i].refresh_at);
+      if (c->chans[i].e.state == ENTRY_OK && !c->chans[i].e.in_flight) next = MC_MIN(next, c->chans[i].e.refresh_at);
   }
   if (next == UINT64_MAX) {
     uv_timer_stop(&c->timer);
@@ -1142,10 +1148,10 @@ int mc_turn_create_permission(mc_turn_client *c, const mc_addr *peer) {
   if (c->closing) return MC_ECLOSED;
   if (c->state == MC_TURN_STATE_FAILED || c->state == MC_TURN_STATE_BOUND) return MC_ESTATE;
   struct perm *p = perm_find(c, peer);
-  if (p && p->state != ENTRY_FAILED) return 0;
+  if (p && p->e.state != ENTRY_FAILED) return 0;
   if (!p) p = perm_add(c, peer);
   if (!p) return MC_ENOMEM;
-  p->state = ENTRY_WANTED;
+  p->e.state = ENTRY_WANTED;
   if (c->state == MC_TURN_STATE_ALLOCATED) send_wanted(c);
   return 0;
 }
@@ -1155,25 +1161,21 @@ int mc_turn_channel_bind(mc_turn_client *c, const mc_addr *peer) {
   if (c->closing) return MC_ECLOSED;
   if (c->state == MC_TURN_STATE_FAILED || c->state == MC_TURN_STATE_BOUND) return MC_ESTATE;
   struct chan *ch = chan_find(c, peer);
-  if (ch && ch->state != ENTRY_FAILED) return 0;
+  if (ch && ch->e.state != ENTRY_FAILED) return 0;
   /* The permission comes with the channel; remember it for refreshes. */
   struct perm *p = perm_add(c, peer);
   if (!p) return MC_ENOMEM;
   if (!ch) {
     if (c->next_channel > MC_TURN_CHANNEL_MAX) return MC_ETOOBIG;
-    if (c->nchans == c->capchans) {
-      size_t cap = c->capchans ? c->capchans * 2 : 8;
-      struct chan *n = realloc(c->chans, cap * sizeof *n);
-      if (!n) return MC_ENOMEM;
-      c->chans = n;
-      c->capchans = cap;
-    }
+    struct chan *n = array_room(c->chans, c->nchans, &c->capchans, sizeof *n);
+    if (!n) return MC_ENOMEM;
+    c->chans = n;
     ch = &c->chans[c->nchans++];
     memset(ch, 0, sizeof *ch);
     ch->peer = *peer;
     ch->number = c->next_channel++;
   }
-  ch->state = ENTRY_WANTED;
+  ch->e.state = ENTRY_WANTED;
   if (c->state == MC_TURN_STATE_ALLOCATED) send_wanted(c);
   return 0;
 }
@@ -1189,7 +1191,7 @@ int mc_turn_send(mc_turn_client *c, const mc_addr *peer, const uint8_t *data, si
   }
   struct chan *ch = chan_find(c, peer);
   int n;
-  if (ch && ch->state == ENTRY_OK) {
+  if (ch && ch->e.state == ENTRY_OK) {
     /* RFC 8656 12.4: over TCP/TLS ChannelData is padded to 4 bytes. */
     n = mc_channeldata_write(buf, sizeof buf, ch->number, data, len, c->transport != MC_TURN_UDP);
   } else {
@@ -1240,7 +1242,7 @@ int mc_turn_client_local_addr(const mc_turn_client *c, mc_addr *out) {
 bool mc_turn_client_has_channel(const mc_turn_client *c, const mc_addr *peer) {
   if (!c || !peer) return false;
   for (size_t i = 0; i < c->nchans; i++)
-    if (mc_addr_equal(&c->chans[i].peer, peer)) return c->chans[i].state == ENTRY_OK;
+    if (mc_addr_equal(&c->chans[i].peer, peer)) return c->chans[i].e.state == ENTRY_OK;
   return false;
 }
 

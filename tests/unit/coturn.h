@@ -1,7 +1,8 @@
 /* Test helper: a throw-away coturn on 127.0.0.1 (plain and TLS with a CA
  * made by the openssl CLI in a temp dir), killed on every exit path:
- * atexit, fatal signals, and PR_SET_PDEATHSIG should the test die hard.
- * Static functions: include it from one test file. */
+ * atexit (SIGTERM, then SIGKILL), fatal signals, and PR_SET_PDEATHSIG (set
+ * by proc.h) should the test die hard. Static functions: include it from one
+ * test file. */
 #ifndef MC_TEST_COTURN_H
 #define MC_TEST_COTURN_H
 
@@ -19,46 +20,27 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ipv6.h"
+#include "proc.h"
 #include "util/util.h"
 
-static pid_t coturn_pid = -1;
+static struct test_proc coturn;
 static char tmpdir[256];
 static char log_path[300];
 
-static void kill_coturn(void) {
-  if (coturn_pid > 0) {
-    kill(coturn_pid, SIGTERM);
-    for (int i = 0; i < 50; i++) {
-      if (waitpid(coturn_pid, NULL, WNOHANG) == coturn_pid) {
-        coturn_pid = -1;
-        return;
-      }
-      usleep(20000);
-    }
-    kill(coturn_pid, SIGKILL);
-    waitpid(coturn_pid, NULL, 0);
-    coturn_pid = -1;
-  }
-}
+/* At exit it gets a second to shut down cleanly before SIGKILL. */
+static void kill_coturn(void) { proc_stop(&coturn, 1000); }
 
 static void cleanup(void) {
   kill_coturn();
-  if (tmpdir[0]) {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
-    tmpdir[0] = '\0';
-  }
+  proc_remove_dir(tmpdir);
 }
 
 /* Only async-signal-safe calls here: kill, waitpid, unlink, rmdir. */
 static void on_fatal(int sig) {
   static const char *files[] = {"ca.key", "ca.pem", "ca.srl", "srv.key", "srv.csr", "srv.pem",
                                 "ext.cnf", "coturn.log", "out.json", "stderr.txt"};
-  if (coturn_pid > 0) {
-    kill(coturn_pid, SIGKILL);
-    waitpid(coturn_pid, NULL, 0);
-  }
+  proc_kill_all(true);
   if (tmpdir[0]) {
     char path[400];
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
@@ -99,53 +81,11 @@ static bool make_certs(void) {
              tmpdir) == 0;
 }
 
-/* A port free for both UDP and TCP on 127.0.0.1 right now. */
-static bool port_free(uint16_t port) {
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int types[2] = {SOCK_DGRAM, SOCK_STREAM};
-  for (int i = 0; i < 2; i++) {
-    int fd = socket(AF_INET, types[i], 0);
-    if (fd < 0) return false;
-    int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    if (!ok) return false;
-  }
-  return true;
-}
-
-static uint16_t pick_port(void) {
-  for (int i = 0; i < 200; i++) {
-    uint16_t p = (uint16_t)(20000 + mc_random_u32() % 30000);
-    if (port_free(p) && port_free((uint16_t)(p + 1))) return p;
-  }
-  return 0;
-}
-
-static bool tcp_listening(uint16_t port) {
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-  close(fd);
-  return ok;
-}
-
 static uint16_t turn_port, tls_port;
 static bool coturn_v6; /* ::1 usable: coturn listens and relays there too */
 
-static bool have_ipv6_loopback(void) {
-  struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
-  int fd = socket(AF_INET6, SOCK_DGRAM, 0);
-  if (fd < 0) return false;
-  bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
-  close(fd);
-  return ok;
-}
-
 static bool start_coturn(void) {
-  turn_port = pick_port();
+  turn_port = proc_pick_ports(2);
   tls_port = turn_port ? (uint16_t)(turn_port + 1) : 0;
   if (!turn_port) return false;
   char port_s[8], tls_s[8], cert[300], key[300];
@@ -154,48 +94,28 @@ static bool start_coturn(void) {
   snprintf(cert, sizeof cert, "%s/srv.pem", tmpdir);
   snprintf(key, sizeof key, "%s/srv.key", tmpdir);
   snprintf(log_path, sizeof log_path, "%s/coturn.log", tmpdir);
-  pid_t pid = fork();
-  if (pid < 0) return false;
-  if (pid == 0) {
-    /* the child dies with us, whatever way we go */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    /* stdbuf: coturn's stdout log is block-buffered into a file otherwise. */
-    const char *argv[64] = {"stdbuf", "-oL", "turnserver", "--lt-cred-mech", "--user", "test:secret", "--realm",
-                            "medcall.test", "--no-cli", "--no-dtls", "--listening-ip", "127.0.0.1", "--relay-ip",
-                            "127.0.0.1", "--allow-loopback-peers", "--log-file", "stdout", "--simple-log", "-v",
-                            "--listening-port", port_s, "--tls-listening-port", tls_s, "--cert", cert, "--pkey", key,
-                            "--min-port", "40000", "--max-port", "60000", "--no-software-attribute", "--userdb",
-                            "/dev/null"};
-    size_t n = 0;
-    while (argv[n]) n++;
-    if (coturn_v6) {
-      argv[n++] = "--listening-ip";
-      argv[n++] = "::1";
-      argv[n++] = "--relay-ip";
-      argv[n++] = "::1";
-    }
-    argv[n] = NULL;
-    execvp(argv[0], (char *const *)argv);
-    _exit(127);
+  /* stdbuf: coturn's stdout log is block-buffered into a file otherwise. */
+  const char *argv[64] = {"stdbuf", "-oL", "turnserver", "--lt-cred-mech", "--user", "test:secret", "--realm",
+                          "medcall.test", "--no-cli", "--no-dtls", "--listening-ip", "127.0.0.1", "--relay-ip",
+                          "127.0.0.1", "--allow-loopback-peers", "--log-file", "stdout", "--simple-log", "-v",
+                          "--listening-port", port_s, "--tls-listening-port", tls_s, "--cert", cert, "--pkey", key,
+                          "--min-port", "40000", "--max-port", "60000", "--no-software-attribute", "--userdb",
+                          "/dev/null"};
+  size_t n = 0;
+  while (argv[n]) n++;
+  if (coturn_v6) {
+    argv[n++] = "--listening-ip";
+    argv[n++] = "::1";
+    argv[n++] = "--relay-ip";
+    argv[n++] = "::1";
   }
-  coturn_pid = pid;
-  for (int i = 0; i < 250; i++) {
-    if (tcp_listening(turn_port) && tcp_listening(tls_port)) {
-      usleep(100000); /* the UDP listener opens right after */
-      return true;
-    }
-    if (waitpid(pid, NULL, WNOHANG) == pid) {
-      coturn_pid = -1;
-      return false;
-    }
-    usleep(20000);
-  }
-  return false;
+  argv[n] = NULL;
+  coturn.port = turn_port;
+  coturn.port2 = tls_port;
+  mc_strcpy(coturn.log, sizeof coturn.log, log_path);
+  if (!proc_spawn(&coturn, argv)) return false;
+  usleep(100000); /* the UDP listener opens right after */
+  return true;
 }
 
 __attribute__((unused)) static int count_in_log(const char *needle) {
@@ -229,9 +149,9 @@ static bool coturn_setup(void) {
   signal(SIGSEGV, on_fatal);
   signal(SIGPIPE, SIG_IGN);
   if (!make_certs()) return false;
-  coturn_v6 = have_ipv6_loopback();
+  coturn_v6 = ipv6_loopback_usable();
   if (!start_coturn()) return false;
-  fprintf(stderr, "coturn pid=%d port=%u tls=%u ipv6=%d log=%s\n", (int)coturn_pid, turn_port, tls_port,
+  fprintf(stderr, "coturn pid=%d port=%u tls=%u ipv6=%d log=%s\n", (int)coturn.pid, turn_port, tls_port,
           (int)coturn_v6, log_path);
   return true;
 }

@@ -73,7 +73,7 @@ static bool valid_json(void) {
 int main(void) {
   CHECK(find_medcall());
   CHECK(coturn_setup());
-  if (!medcall[0] || coturn_pid <= 0) return CHECK_DONE();
+  if (!medcall[0] || coturn.pid <= 0) return CHECK_DONE();
   char ca_env[400];
   snprintf(ca_env, sizeof ca_env, "SSL_CERT_FILE='%s/ca.pem'", tmpdir);
 

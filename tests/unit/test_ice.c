@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "ipv6.h"
 #include "ice/ice.h"
 
 #define GUARD_MS 15000
@@ -265,15 +266,6 @@ static void test_connect_host(void) {
   exchange_data(&x, &y, 0x22222222);
   teardown(&x, &y);
   CHECK_EQ_INT(x.state, MC_ICE_STATE_CLOSED);
-}
-
-static bool ipv6_loopback_usable(void) {
-  struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
-  int fd = socket(AF_INET6, SOCK_DGRAM, 0);
-  if (fd < 0) return false;
-  bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
-  close(fd);
-  return ok;
 }
 
 /* RFC 8445 5.1.1.1 host candidates are IPv6 too: two agents that only have

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "netns.h"
 #include "net/net.h"
 
 static void test_query_codec(void) {
@@ -435,21 +436,12 @@ static int live_child(void) {
 }
 
 static void test_live(void) {
-  fflush(stderr);
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (unshare(CLONE_NEWNET) != 0) _exit(77);
-    if (system("ip link set lo up && ip link set lo multicast on && "
-               "ip route add 224.0.0.0/4 dev lo src 127.0.0.1") != 0)
-      _exit(77);
-    _exit(live_child());
-  }
   int st = 0;
-  CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
-  if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
-    fprintf(stderr, "skip: live mDNS needs a private network namespace (root, ip)\n");
+  if (!netns_run("live mDNS",
+                 "ip link set lo up && ip link set lo multicast on && "
+                 "ip route add 224.0.0.0/4 dev lo src 127.0.0.1",
+                 live_child, &st))
     return;
-  }
   CHECK(WIFEXITED(st));
   CHECK_EQ_INT(WEXITSTATUS(st), 0);
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "netns.h"
 #include "net/net.h"
 
 /* Runs the loop until *flag or the guard fires (a hang guard, not a timing
@@ -183,14 +184,14 @@ static int local_addresses_child(void) {
              "ip addr add 198.51.100.5/24 dev v0 && ip addr add 169.254.3.3/16 dev v0 && "
              "ip -6 addr add 2001:db8::5/64 dev v0 nodad && ip addr add 203.0.113.9/24 dev v1 && "
              "ip link set v0 up") != 0)
-    return 77;
+    return NETNS_SKIP;
   /* v0 is up but not running while its peer is down */
   CHECK_EQ_INT(mc_net_local_addresses(list, 32, &n), 0);
   CHECK(n >= 1);
   CHECK(has_ip(list, n, "127.0.0.1"));
   CHECK(n >= 1 && mc_addr_family(&list[0]) == AF_INET);
   for (size_t i = 0; i < n; i++) CHECK(mc_addr_is_loopback(&list[i]));
-  if (system("ip link set v1 up") != 0) return 77;
+  if (system("ip link set v1 up") != 0) return NETNS_SKIP;
   CHECK_EQ_INT(mc_net_local_addresses(list, 32, &n), 0);
   CHECK_EQ_INT(n, 3);
   CHECK(has_ip(list, n, "198.51.100.5"));
@@ -204,18 +205,8 @@ static int local_addresses_child(void) {
 }
 
 static void test_local_addresses_ns(void) {
-  fflush(stderr);
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (unshare(CLONE_NEWNET) != 0) _exit(77);
-    _exit(local_addresses_child());
-  }
   int st = 0;
-  CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
-  if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
-    fprintf(stderr, "skip: interface test needs a private network namespace (root, ip)\n");
-    return;
-  }
+  if (!netns_run("interface test", NULL, local_addresses_child, &st)) return;
   CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 

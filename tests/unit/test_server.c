@@ -26,6 +26,7 @@
 #include <openssl/ssl.h>
 
 #include "check.h"
+#include "proc.h"
 #include "server/server.h"
 #include "turn/turn.h"
 #include "util/util.h"
@@ -37,112 +38,18 @@ static char tmpdir[128];
 
 /* ------------------------------------------------------------ processes */
 
-struct proc {
-  pid_t pid;
-  uint16_t port;
-  char log[256];
-};
-
-static struct proc *all_procs[8];
+/* How long a server gets to exit after SIGTERM before it is killed. */
+#define STOP_GRACE_MS 5000
 
 static void kill_all(void) {
-  for (size_t i = 0; i < MC_ARRAY_LEN(all_procs); i++)
-    if (all_procs[i] && all_procs[i]->pid > 0) {
-      kill(all_procs[i]->pid, SIGKILL);
-      waitpid(all_procs[i]->pid, NULL, 0);
-      all_procs[i]->pid = -1;
-    }
-  if (tmpdir[0]) {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
-    tmpdir[0] = '\0';
-  }
+  proc_kill_all(true);
+  proc_remove_dir(tmpdir);
 }
 
 static void on_fatal(int sig) {
-  for (size_t i = 0; i < MC_ARRAY_LEN(all_procs); i++)
-    if (all_procs[i] && all_procs[i]->pid > 0) kill(all_procs[i]->pid, SIGKILL);
+  proc_kill_all(false);
   signal(sig, SIG_DFL);
   raise(sig);
-}
-
-static bool port_free(uint16_t port, int type) {
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int fd = socket(AF_INET, type, 0);
-  if (fd < 0) return false;
-  bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
-  close(fd);
-  return ok;
-}
-
-static uint16_t pick_port(void) {
-  for (int i = 0; i < 200; i++) {
-    uint16_t p = (uint16_t)(20000 + mc_random_u32() % 30000);
-    if (port_free(p, SOCK_STREAM) && port_free(p, SOCK_DGRAM)) return p;
-  }
-  return 0;
-}
-
-static bool tcp_listening(uint16_t port) {
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-  close(fd);
-  return ok;
-}
-
-/* Starts argv (NULL-terminated) with stdout+stderr to p->log and waits until
- * p->port accepts TCP. */
-static bool spawn(struct proc *p, const char *const *argv) {
-  pid_t pid = fork();
-  if (pid < 0) return false;
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    int fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    execvp(argv[0], (char *const *)argv);
-    _exit(127);
-  }
-  p->pid = pid;
-  for (size_t i = 0; i < MC_ARRAY_LEN(all_procs); i++)
-    if (!all_procs[i]) {
-      all_procs[i] = p;
-      break;
-    }
-  for (int i = 0; i < 250; i++) {
-    if (tcp_listening(p->port)) return true;
-    if (waitpid(pid, NULL, WNOHANG) == pid) {
-      p->pid = -1;
-      return false;
-    }
-    usleep(20000);
-  }
-  return false;
-}
-
-/* SIGTERM, then the exit status (or -1 if it had to be killed). */
-static int stop(struct proc *p) {
-  if (p->pid <= 0) return -1;
-  kill(p->pid, SIGTERM);
-  int status = 0;
-  for (int i = 0; i < 250; i++) {
-    if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
-      p->pid = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    usleep(20000);
-  }
-  kill(p->pid, SIGKILL);
-  waitpid(p->pid, NULL, 0);
-  p->pid = -1;
-  return -1;
 }
 
 static char *read_file(const char *path) {
@@ -162,8 +69,8 @@ static bool file_contains(const char *path, const char *needle) {
   return found;
 }
 
-static bool start_server(struct proc *p, const char *name, const char *const *extra) {
-  p->port = pick_port();
+static bool start_server(struct test_proc *p, const char *name, const char *const *extra) {
+  p->port = proc_pick_ports(1);
   snprintf(p->log, sizeof p->log, "%s/%s.log", tmpdir, name);
   char listen[64], state[200];
   snprintf(listen, sizeof listen, "127.0.0.1:%u", p->port);
@@ -172,14 +79,14 @@ static bool start_server(struct proc *p, const char *name, const char *const *ex
   size_t n = 7;
   for (size_t i = 0; extra[i] && n < 62; i++) argv[n++] = extra[i];
   argv[n] = NULL;
-  bool ok = spawn(p, argv);
+  bool ok = proc_spawn(p, argv);
   if (!ok) fprintf(stderr, "medcall-server %s did not start; log %s\n", name, p->log);
   return ok;
 }
 
 /* ------------------------------------------------------------ coturn */
 
-static struct proc coturn;
+static struct test_proc coturn;
 static const char turn_secret[] = "turn-shared-secret-4711";
 
 static bool start_coturn(void) {
@@ -187,7 +94,7 @@ static bool start_coturn(void) {
     fprintf(stderr, "turnserver missing (apt-get install coturn)\n");
     return false;
   }
-  coturn.port = pick_port();
+  coturn.port = proc_pick_ports(1);
   snprintf(coturn.log, sizeof coturn.log, "%s/coturn.log", tmpdir);
   char port_s[8], db[200];
   snprintf(port_s, sizeof port_s, "%u", coturn.port);
@@ -199,7 +106,7 @@ static bool start_coturn(void) {
                         "--relay-ip", "127.0.0.1", "--allow-loopback-peers", "--listening-port", port_s,
                         "--min-port", "40000", "--max-port", "60000", "--log-file", "stdout", "--simple-log",
                         "--userdb", db, NULL};
-  if (!spawn(&coturn, argv)) return false;
+  if (!proc_spawn(&coturn, argv)) return false;
   usleep(100000); /* the UDP listener opens right after TCP */
   return true;
 }
@@ -565,7 +472,7 @@ static void test_web_resolve(void) {
 
 /* ------------------------------------------------------------ end to end */
 
-static struct proc srv_a, srv_b;
+static struct test_proc srv_a, srv_b;
 static const char doctor_token[] = "doctor-token-very-secret-91";
 
 static struct tc *doctor_create(uint16_t port, const char *token, char *room, char *session) {
@@ -1211,7 +1118,7 @@ static void test_sigterm(void) {
   char room[64], dsess[64];
   struct tc *d = doctor_create(srv_b.port, NULL, room, dsess);
   CHECK_EQ_INT(c->state, 1);
-  CHECK_EQ_INT(stop(&srv_b), 0);
+  CHECK_EQ_INT(proc_stop(&srv_b, STOP_GRACE_MS), 0);
   json_t *j = EXPECT(d, "ended");
   CHECK_STR(jstr(j, "reason"), "server-shutdown");
   json_decref(j);
@@ -1250,7 +1157,7 @@ static void test_cli(void) {
 
 /* A given certificate is used as is, and --public-url makes the links. */
 static void test_given_cert(void) {
-  struct proc c = {0};
+  struct test_proc c = {0};
   char certp[300], keyp[300];
   snprintf(certp, sizeof certp, "%s/state/cert.pem", tmpdir);
   snprintf(keyp, sizeof keyp, "%s/state/key.pem", tmpdir);
@@ -1297,7 +1204,7 @@ static void test_given_cert(void) {
   CHECK(limited >= 1);
   tc_close(e);
   tc_close(d);
-  CHECK_EQ_INT(stop(&c), 0);
+  CHECK_EQ_INT(proc_stop(&c, STOP_GRACE_MS), 0);
   CHECK(!file_contains(c.log, "static-pass-123"));
 }
 
@@ -1392,10 +1299,10 @@ int main(int argc, char **argv) {
   lws_sul_cancel(&waker);
   lws_context_destroy(cctx);
   if (a_up) {
-    CHECK_EQ_INT(stop(&srv_a), 0);
+    CHECK_EQ_INT(proc_stop(&srv_a, STOP_GRACE_MS), 0);
     check_no_secrets(srv_a.log);
     CHECK(file_contains(srv_a.log, "room created"));
   }
-  stop(&coturn);
+  proc_stop(&coturn, STOP_GRACE_MS);
   return CHECK_DONE();
 }

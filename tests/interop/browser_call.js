@@ -1,0 +1,542 @@
+// Browser interop test (issue 3 item 7): the real medcall-server, a real
+// coturn, and headless Chromium. One page is the doctor, speaking the protocol
+// of docs/signaling.md from page JavaScript; the other is the patient page
+// (assets/web/room.html) opened at the room link like a patient would.
+//
+// Scenario "check-direct": the pre-call check (camera, relay candidate through
+// coturn), a keyboard join, the waiting room, admission, a direct call, video
+// and audio flowing both ways, chat both ways, a third visitor refused, the
+// doctor ends the room.
+// Scenario "autojoin-relay": #autojoin=1 straight to the waiting room, the
+// doctor forced through the relay (iceTransportPolicy "relay"), the selected
+// candidate pair checked in getStats(), media and chat, the patient hangs up.
+//
+// Run by run.sh inside a private network namespace holding only lo, so nothing
+// can reach the machine's external address. Env: MEDCALL_SERVER (binary),
+// MEDCALL_WEB_ROOT (assets/web), CHROMIUM (default /usr/bin/chromium),
+// INTEROP_SCENARIOS (default: both), INTEROP_KEEP=1 keeps the temp dir.
+'use strict';
+
+const { spawn } = require('child_process');
+const crypto = require('crypto');
+const dgram = require('dgram');
+const fs = require('fs');
+const net = require('net');
+const os = require('os');
+const path = require('path');
+const puppeteer = require('puppeteer-core');
+
+const SERVER = process.env.MEDCALL_SERVER;
+const WEB_ROOT = process.env.MEDCALL_WEB_ROOT;
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SCENARIOS = (process.env.INTEROP_SCENARIOS || 'check-direct autojoin-relay').split(/\s+/).filter(Boolean);
+
+// Generous liveness bounds: a step that has not happened by then is broken,
+// not slow (a connected loopback call shows its first frame in about 0.2 s).
+const STEP_MS = 20000;
+
+const children = [];
+let tmp = null;
+let browser = null;
+let failures = 0;
+const turnUsers = []; // TURN REST usernames whose allocation coturn must have accepted
+
+function log(...a) { console.log('[interop]', ...a); }
+
+function check(cond, what, detail) {
+  if (cond) { log('ok  ', what); return; }
+  failures++;
+  log('FAIL', what, detail === undefined ? '' : JSON.stringify(detail));
+  throw new Error('check failed: ' + what);
+}
+
+async function step(what, fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    failures++;
+    log('FAIL', what + ':', e.message);
+    throw new Error('step failed: ' + what);
+  }
+}
+
+// ---- processes ----
+
+function start(name, argv, logPath) {
+  const out = fs.openSync(logPath, 'w');
+  const p = spawn(argv[0], argv.slice(1), { stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  p.exited = new Promise((resolve) => p.on('exit', (code, sig) => resolve({ code, sig })));
+  p.name = name;
+  p.logPath = logPath;
+  children.push(p);
+  return p;
+}
+
+function tail(file, n = 25) {
+  try { return fs.readFileSync(file, 'utf8').split('\n').slice(-n).join('\n'); } catch (e) { return ''; }
+}
+
+async function until(fn, ms, what) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function tcpOpen(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
+    s.on('error', () => resolve(false));
+  });
+}
+
+function bindable(port) {
+  return new Promise((resolve) => {
+    const t = net.createServer();
+    t.once('error', () => resolve(false));
+    t.listen(port, '127.0.0.1', () => {
+      const u = dgram.createSocket('udp4');
+      u.once('error', () => { t.close(); resolve(false); });
+      u.bind(port, '127.0.0.1', () => { u.close(); t.close(() => resolve(true)); });
+    });
+  });
+}
+
+// A port free for TCP and UDP on 127.0.0.1 right now (coturn needs both).
+async function freePort() {
+  for (let i = 0; i < 200; i++) {
+    const p = 20000 + crypto.randomInt(20000);
+    if (await bindable(p)) return p;
+  }
+  throw new Error('no free port');
+}
+
+async function startCoturn(secret) {
+  const port = await freePort();
+  // A real --userdb path: with /dev/null coturn 4.6 looks the secret up in an
+  // empty database and refuses every REST credential (docs/server.md).
+  const p = start('coturn', ['stdbuf', '-oL', 'turnserver', '--use-auth-secret', '--static-auth-secret', secret,
+    '--realm', 'medcall.test', '--no-cli', '--no-dtls', '--no-tls', '--listening-ip', '127.0.0.1',
+    '--relay-ip', '127.0.0.1', '--allow-loopback-peers', '--listening-port', String(port),
+    '--min-port', '40000', '--max-port', '49999', '--userdb', path.join(tmp, 'turndb'),
+    '--no-software-attribute', '--log-file', 'stdout', '--simple-log', '-v'], path.join(tmp, 'coturn.log'));
+  await until(async () => {
+    if (p.exitCode !== null) throw new Error('coturn exited: ' + tail(p.logPath));
+    return tcpOpen(port);
+  }, 10000, 'coturn to listen');
+  await new Promise((r) => setTimeout(r, 100)); // its UDP listener opens right after
+  log('coturn pid', p.pid, 'port', port);
+  return { proc: p, port };
+}
+
+async function startServer(turnPort, secret) {
+  const port = await freePort();
+  const p = start('medcall-server', [SERVER, '--open', '--listen', '127.0.0.1:' + port,
+    '--state-dir', path.join(tmp, 'state'), '--web-root', WEB_ROOT,
+    '--turn-url', `turn:127.0.0.1:${turnPort}?transport=udp`, '--turn-secret', secret, '--turn-ttl', '10m'],
+  path.join(tmp, 'server.log'));
+  await until(() => {
+    if (p.exitCode !== null) throw new Error('medcall-server exited: ' + tail(p.logPath));
+    return /listening on https:\/\/127\.0\.0\.1:\d+/.test(tail(p.logPath, 100));
+  }, 15000, 'medcall-server to listen');
+  // The fingerprint it prints is the one of the certificate it keeps: that
+  // is what a doctor compares with the browser's.
+  const certPem = fs.readFileSync(path.join(tmp, 'state', 'cert.pem'), 'utf8');
+  const cert = new crypto.X509Certificate(certPem);
+  const printed = (tail(p.logPath, 100).match(/fingerprint ([0-9A-Fa-f:]+)/) || [])[1] || '';
+  check(printed.toUpperCase() === cert.fingerprint256.toUpperCase(),
+    'server prints the SHA-256 fingerprint of the certificate it serves', { printed, file: cert.fingerprint256 });
+  // Trust exactly this certificate (by its SPKI hash), not any bad one.
+  const spki = crypto.createHash('sha256')
+    .update(cert.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+  log('medcall-server pid', p.pid, 'port', port);
+  return { proc: p, port, spki };
+}
+
+// ---- page helpers (installed into every page before its scripts run) ----
+
+function pageHelpers() {
+  window.__t = {
+    // The selected candidate pair of a peer connection (W3C webrtc-stats).
+    async pair(pc) {
+      const stats = await pc.getStats();
+      let pair = null;
+      stats.forEach((s) => { if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId); });
+      if (!pair) return null;
+      const c = (id) => {
+        const s = stats.get(id);
+        return s && { type: s.candidateType, protocol: s.protocol, address: s.address, port: s.port,
+                      relayProtocol: s.relayProtocol, url: s.url };
+      };
+      return { state: pair.state, local: c(pair.localCandidateId), remote: c(pair.remoteCandidateId),
+               bytesSent: pair.bytesSent, bytesReceived: pair.bytesReceived };
+    },
+    async inbound(pc) {
+      const stats = await pc.getStats();
+      const out = {};
+      stats.forEach((s) => {
+        if (s.type !== 'inbound-rtp') return;
+        if (s.kind === 'video') out.video = { framesDecoded: s.framesDecoded || 0, frameWidth: s.frameWidth || 0,
+                                              codec: s.codecId && stats.get(s.codecId) && stats.get(s.codecId).mimeType };
+        if (s.kind === 'audio') out.audio = { packetsReceived: s.packetsReceived || 0,
+                                              samples: s.totalSamplesReceived || 0, codec: s.codecId && stats.get(s.codecId) && stats.get(s.codecId).mimeType };
+      });
+      return out;
+    },
+    // What a viewer sees: mean luma, spread, and a checksum of a video frame.
+    frame(video) {
+      const w = video.videoWidth, h = video.videoHeight;
+      if (!w || !h) return { w, h };
+      const cv = document.createElement('canvas');
+      cv.width = w; cv.height = h;
+      const g = cv.getContext('2d', { willReadFrequently: true });
+      g.drawImage(video, 0, 0, w, h);
+      const d = g.getImageData(0, 0, w, h).data;
+      let sum = 0, sum2 = 0, bright = 0, hash = 0, n = 0;
+      for (let i = 0; i < d.length; i += 4 * 7) {
+        const y = 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
+        sum += y; sum2 += y * y; n++;
+        if (y > 48) bright++;
+        hash = (hash * 31 + d[i] + 7 * d[i + 1] + 13 * d[i + 2]) >>> 0;
+      }
+      const mean = sum / n;
+      return { w, h, mean: Math.round(mean), sd: Math.round(Math.sqrt(Math.max(0, sum2 / n - mean * mean))),
+               brightShare: +(bright / n).toFixed(3), hash };
+    },
+  };
+}
+
+// The doctor: a client written from docs/signaling.md alone, in page JS.
+function doctorClient(opts) {
+  const D = window.D = { msgs: [], chat: [], pc: null, dc: null, errors: [] };
+  const ws = D.ws = new WebSocket('wss://' + location.host + '/ws');
+  const send = D.send = (m) => { m.v = 1; ws.send(JSON.stringify(m)); };
+  D.opened = new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = () => reject(new Error('ws error')); });
+  D.closed = false;
+  ws.onclose = () => { D.closed = true; };
+  ws.onmessage = async (ev) => {
+    const m = JSON.parse(ev.data);
+    D.msgs.push(m);
+    try {
+      if (m.type === 'admitted') await call(m);
+      else if (m.type === 'answer') await D.pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+      else if (m.type === 'candidate' && m.candidate) {
+        await D.pc.addIceCandidate({ candidate: m.candidate, sdpMid: m.sdpMid, sdpMLineIndex: m.sdpMLineIndex });
+      }
+    } catch (e) { D.errors.push(m.type + ': ' + e.message); }
+  };
+  async function call(m) {
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
+    const pc = D.pc = new RTCPeerConnection({ iceServers: m.ice_servers,
+                                              iceTransportPolicy: opts.relay ? 'relay' : 'all' });
+    stream.getTracks().forEach((t) => pc.addTrack(t, stream));
+    const video = document.createElement('video');
+    video.id = 'doctor-remote'; video.autoplay = true; video.muted = true; video.playsInline = true;
+    document.body.append(video);
+    pc.ontrack = (e) => { video.srcObject = e.streams[0]; };
+    pc.onicecandidate = (e) => send(e.candidate
+      ? { type: 'candidate', candidate: e.candidate.candidate, sdpMid: e.candidate.sdpMid,
+          sdpMLineIndex: e.candidate.sdpMLineIndex }
+      : { type: 'candidate', candidate: '' });
+    // The offerer opens the chat channel (docs/server.md: named "chat").
+    const dc = D.dc = pc.createDataChannel('chat');
+    dc.onmessage = (e) => D.chat.push(e.data);
+    await pc.setLocalDescription(await pc.createOffer());
+    send({ type: 'offer', sdp: pc.localDescription.sdp });
+  }
+  return D.opened.then(() => true);
+}
+
+// ---- the scenarios ----
+
+const DOCTOR_SAYS = 'Bom dia — 1 < 2 & "três" ✓ <b>not bold</b>';
+const PATIENT_SAYS = 'Olá doutor, tudo bem? 🙂 <i>x</i>';
+
+async function scenario(name, srv, turn) {
+  const relay = name === 'autojoin-relay';
+  const withCheck = name === 'check-direct';
+  const base = `https://127.0.0.1:${srv.port}`;
+  const patientName = withCheck ? 'Ana Lúcia' : 'Bruno';
+  log('--- scenario', name);
+
+  // Separate browser contexts: nothing (sessionStorage, cookies) shared.
+  const dctx = await browser.createBrowserContext();
+  const pctx = await browser.createBrowserContext();
+  try {
+    const doctor = await dctx.newPage();
+    const patient = await pctx.newPage();
+    for (const [who, p] of [['doctor', doctor], ['patient', patient]]) {
+      p.on('pageerror', (e) => log(who, 'page error:', e.message));
+      p.on('console', (m) => { if (m.type() === 'error') log(who, 'console:', m.text()); });
+      await p.evaluateOnNewDocument(pageHelpers);
+    }
+
+    // The doctor creates a room over WSS.
+    await doctor.goto(base + '/');
+    await doctor.evaluate(doctorClient, { relay });
+    const created = await step('doctor creates a room', async () => {
+      await doctor.evaluate(() => window.D.send({ type: 'create' }));
+      await doctor.waitForFunction(() => window.D.msgs.some((m) => m.type === 'created'), { timeout: STEP_MS });
+      return doctor.evaluate(() => window.D.msgs.find((m) => m.type === 'created'));
+    });
+    const room = created.room;
+    check(/^[A-Za-z0-9_-]{22}$/.test(room) && created.link === `${base}/r/${room}` && created.role === 'doctor',
+      'created: 22-character room id, link on this server', { link: created.link.replace(room, '<room>'), role: created.role });
+
+    // The patient opens the link.
+    const frag = withCheck ? `#name=${encodeURIComponent(patientName)}`
+      : `#name=${encodeURIComponent(patientName)}&autojoin=1`;
+    const resp = await patient.goto(created.link + frag);
+    check(resp.status() === 200 && /no-referrer/.test(resp.headers()['referrer-policy'] || ''),
+      'room link serves the patient page (200, Referrer-Policy no-referrer)', { status: resp.status() });
+
+    if (withCheck) {
+      await step('pre-call check shows the relay as working', () => patient.waitForFunction(
+        () => !/checking/.test(document.getElementById('relay-status').textContent), { timeout: STEP_MS }));
+      const pre = await patient.evaluate(() => ({
+        state: document.body.dataset.state,
+        relay: document.getElementById('relay-status').textContent,
+        cam: document.getElementById('cam-status').textContent,
+        name: document.getElementById('name').value,
+        preview: document.getElementById('preview').videoWidth,
+      }));
+      check(pre.state === 'check', 'page opens on the pre-call check', pre);
+      check(pre.relay === 'Connection through the relay server: working.',
+        'pre-call check gathered a relay candidate through coturn', pre.relay);
+      check(pre.cam === 'Camera and microphone: working.', 'pre-call check: camera and microphone working', pre.cam);
+      check(pre.name === patientName, 'name prefilled from #name= (UTF-8)', pre.name);
+      const checkIce = await patient.evaluate(() => window.medcall.iceServers);
+      check(checkIce.length === 1 && /^\d+:medcall-patient-[0-9a-f]{8}$/.test(checkIce[0].username),
+        'pre-call check got its own TURN REST credentials', checkIce.map((s) => s.urls));
+      turnUsers.push(checkIce[0].username);
+      await step('camera preview plays', () => patient.waitForFunction(
+        () => document.getElementById('preview').videoWidth > 0, { timeout: STEP_MS }));
+      await step('microphone meter moves', () => patient.waitForFunction(
+        () => document.getElementById('mic-level').value > 0, { timeout: STEP_MS }));
+      // Join with the keyboard alone: Enter in the name field.
+      await patient.focus('#name');
+      await patient.keyboard.press('Enter');
+    }
+
+    await step('patient reaches the waiting room', () => patient.waitForFunction(
+      () => document.body.dataset.state === 'waiting', { timeout: STEP_MS }));
+    const waitingText = await patient.$eval('#waiting-text', (e) => e.textContent);
+    check(/has been told you are here/.test(waitingText), 'waiting screen says the doctor was told', waitingText);
+
+    await step('doctor is told of the knock', () => doctor.waitForFunction(
+      () => window.D.msgs.some((m) => m.type === 'knock'), { timeout: STEP_MS }));
+    const knock = await doctor.evaluate(() => window.D.msgs.find((m) => m.type === 'knock'));
+    check(knock.name === patientName, 'knock carries the patient name exactly', knock.name);
+    // Still waiting: nothing happens until the doctor admits.
+    check(await patient.evaluate(() => document.body.dataset.state === 'waiting' && !window.medcall.pc),
+      'patient waits (no peer connection) until admitted');
+
+    await doctor.evaluate(() => window.D.send({ type: 'admit' }));
+    const admitted = await step('both peers are admitted', async () => {
+      await doctor.waitForFunction(() => window.D.msgs.some((m) => m.type === 'admitted'), { timeout: STEP_MS });
+      await patient.waitForFunction(() => document.body.dataset.state === 'call', { timeout: STEP_MS });
+      return doctor.evaluate(() => window.D.msgs.find((m) => m.type === 'admitted'));
+    });
+    const ice = admitted.ice_servers && admitted.ice_servers[0];
+    check(admitted.offerer === true && ice && ice.urls.includes(`turn:127.0.0.1:${turn.port}?transport=udp`) &&
+      /^\d+:medcall-doctor-[0-9a-f]{8}$/.test(ice.username) && typeof ice.credential === 'string',
+    'doctor admitted as offerer with TURN REST credentials for this coturn', { offerer: admitted.offerer, urls: ice && ice.urls });
+    if (relay) turnUsers.push(ice.username);
+
+    // ICE + DTLS: both ends connected.
+    await step('connectionState connected on both sides', async () => {
+      await doctor.waitForFunction(() => window.D.pc && window.D.pc.connectionState === 'connected', { timeout: STEP_MS });
+      await patient.waitForFunction(() => window.medcall.pc && window.medcall.pc.connectionState === 'connected',
+        { timeout: STEP_MS });
+    });
+
+    // The selected candidate pair, from each side's getStats().
+    const want = relay ? 'relayed' : 'direct';
+    await step(`patient page shows "${want}"`, () => patient.waitForFunction(
+      (w) => window.medcall.connection === w, { timeout: STEP_MS }, want));
+    const dPair = await doctor.evaluate(() => window.__t.pair(window.D.pc));
+    const pPair = await patient.evaluate(() => window.__t.pair(window.medcall.pc));
+    log('doctor pair', JSON.stringify(dPair));
+    log('patient pair', JSON.stringify(pPair));
+    check(dPair && dPair.state === 'succeeded' && pPair && pPair.state === 'succeeded',
+      'selected candidate pairs succeeded on both sides', { d: dPair && dPair.state, p: pPair && pPair.state });
+    if (relay) {
+      check(dPair.local.type === 'relay' && dPair.local.relayProtocol === 'udp' &&
+        dPair.local.address === '127.0.0.1' && dPair.local.port >= 40000 && dPair.local.port <= 49999 &&
+        dPair.local.url === `turn:127.0.0.1:${turn.port}?transport=udp`,
+      'doctor sends through a coturn relay allocation (local candidate relay/udp)', dPair.local);
+      check(pPair.remote.type === 'relay' && pPair.remote.port === dPair.local.port,
+        "patient's selected remote candidate is the doctor's relay address", pPair.remote);
+    } else {
+      check(dPair.local.type === 'host' && dPair.remote.type === 'host' &&
+        pPair.local.type === 'host' && pPair.remote.type === 'host',
+      'direct call: host-to-host pair on both sides', { d: dPair, p: pPair });
+      check(dPair.local.address === '127.0.0.1' && pPair.local.address === '127.0.0.1',
+        'host candidates are loopback (private namespace)', { d: dPair.local.address, p: pPair.local.address });
+    }
+    const connText = await patient.$eval('#conn', (e) => e.textContent);
+    check(connText === (relay ? 'Connected through a relay server.' : 'Connected directly.'),
+      'connection indicator text', connText);
+
+    // Media flowing: frames decoded keep growing, the video elements have a
+    // size, audio packets arrive, and the picture is not black and moves.
+    const dIn0 = await doctor.evaluate(() => window.__t.inbound(window.D.pc));
+    const pIn0 = await patient.evaluate(() => window.__t.inbound(window.medcall.pc));
+    await step('patient decodes the doctor video (framesDecoded +30)', () => patient.waitForFunction(
+      (f0) => window.__t.inbound(window.medcall.pc).then((s) => s.video && s.video.framesDecoded >= f0 + 30),
+      { timeout: STEP_MS, polling: 200 }, (pIn0.video && pIn0.video.framesDecoded) || 0));
+    await step('doctor decodes the patient video (framesDecoded +30)', () => doctor.waitForFunction(
+      (f0) => window.__t.inbound(window.D.pc).then((s) => s.video && s.video.framesDecoded >= f0 + 30),
+      { timeout: STEP_MS, polling: 200 }, (dIn0.video && dIn0.video.framesDecoded) || 0));
+    await step('audio packets arrive both ways', async () => {
+      await patient.waitForFunction((a0) => window.__t.inbound(window.medcall.pc).then((s) => s.audio && s.audio.packetsReceived > a0 + 20),
+        { timeout: STEP_MS, polling: 200 }, (pIn0.audio && pIn0.audio.packetsReceived) || 0);
+      await doctor.waitForFunction((a0) => window.__t.inbound(window.D.pc).then((s) => s.audio && s.audio.packetsReceived > a0 + 20),
+        { timeout: STEP_MS, polling: 200 }, (dIn0.audio && dIn0.audio.packetsReceived) || 0);
+    });
+    await step('remote <video> elements have a size', async () => {
+      await patient.waitForFunction(() => document.getElementById('remote').videoWidth > 0, { timeout: STEP_MS });
+      await doctor.waitForFunction(() => document.getElementById('doctor-remote').videoWidth > 0, { timeout: STEP_MS });
+    });
+    const pIn = await patient.evaluate(() => window.__t.inbound(window.medcall.pc));
+    log('patient inbound', JSON.stringify(pIn));
+    const f1 = await patient.evaluate(() => window.__t.frame(document.getElementById('remote')));
+    await new Promise((r) => setTimeout(r, 500));
+    const f2 = await patient.evaluate(() => window.__t.frame(document.getElementById('remote')));
+    const fd = await doctor.evaluate(() => window.__t.frame(document.getElementById('doctor-remote')));
+    log('frames', JSON.stringify({ patientSees: [f1, f2], doctorSees: fd }));
+    check(f1.w === 640 && f1.h === 480, 'patient sees the doctor at 640x480', { w: f1.w, h: f1.h });
+    check(f1.mean > 16 && f1.sd > 4 && f1.brightShare > 0.05, 'remote frame on the patient page is not black', f1);
+    check(f1.hash !== f2.hash, 'remote picture changes over time (live, not frozen)', { h1: f1.hash, h2: f2.hash });
+    check(fd.w > 0 && fd.mean > 16 && fd.sd > 4, 'remote frame on the doctor page is not black', fd);
+
+    // Chat over the data channel, both ways, received exactly.
+    await step('data channel open on the patient page', () => patient.waitForFunction(
+      () => !document.getElementById('chat-input').disabled, { timeout: STEP_MS }));
+    await doctor.waitForFunction(() => window.D.dc.readyState === 'open', { timeout: STEP_MS });
+    await doctor.evaluate((t) => window.D.dc.send(t), DOCTOR_SAYS);
+    await step('patient receives the doctor chat', () => patient.waitForFunction(
+      () => window.medcall.chat.some((c) => c.who === 'Doctor'), { timeout: STEP_MS }));
+    const pChat = await patient.evaluate(() => ({
+      chat: window.medcall.chat,
+      li: [...document.querySelectorAll('#chat-log li')].map((li) => ({ text: li.textContent, tags: li.querySelectorAll('b,i').length })),
+    }));
+    check(pChat.chat.length === 1 && pChat.chat[0].text === DOCTOR_SAYS,
+      'patient got the doctor text exactly, once', pChat.chat);
+    check(pChat.li.length === 1 && pChat.li[0].text === 'Doctor:' + DOCTOR_SAYS && pChat.li[0].tags === 0,
+      'chat log shows it as text, not markup', pChat.li);
+    // The patient types (keyboard) and sends with Enter.
+    await patient.focus('#chat-input');
+    await patient.keyboard.type(PATIENT_SAYS);
+    await patient.keyboard.press('Enter');
+    await step('doctor receives the patient chat', () => doctor.waitForFunction(
+      () => window.D.chat.length >= 1, { timeout: STEP_MS }));
+    await new Promise((r) => setTimeout(r, 200)); // anything extra would show now
+    const dChat = await doctor.evaluate(() => window.D.chat);
+    check(dChat.length === 1 && dChat[0] === PATIENT_SAYS, 'doctor got the patient text exactly, once', dChat);
+    const pChat2 = await patient.evaluate(() => window.medcall.chat);
+    check(pChat2.length === 2 && pChat2[1].who === 'You' && pChat2[1].text === PATIENT_SAYS,
+      'patient log shows its own message', pChat2);
+
+    if (withCheck) {
+      // A third visitor with the same link gets a clear refusal; the doctor
+      // hears nothing of it.
+      const third = await pctx.newPage();
+      await third.goto(created.link + '#name=Eve&autojoin=1');
+      await step('a third visitor is refused', () => third.waitForFunction(
+        () => !document.getElementById('alert').hidden, { timeout: STEP_MS }));
+      const refusal = await third.evaluate(() => ({ alert: document.getElementById('alert').textContent,
+                                                   state: document.body.dataset.state }));
+      const knocks = await doctor.evaluate(() => window.D.msgs.filter((m) => m.type === 'knock').length);
+      check(/already has its doctor and patient/.test(refusal.alert) && refusal.state !== 'waiting' &&
+        refusal.state !== 'call' && knocks === 1, 'third visitor: room-full, shown in words, no knock', { refusal, knocks });
+      await third.close();
+
+      // The doctor ends the room: the patient sees the end screen.
+      await doctor.evaluate(() => window.D.send({ type: 'end' }));
+      await step('patient shows the end screen', () => patient.waitForFunction(
+        () => document.body.dataset.state === 'end', { timeout: STEP_MS }));
+      const endText = await patient.$eval('#end-text', (e) => e.textContent);
+      check(endText === 'The doctor ended the consultation.', 'end screen reason', endText);
+      await doctor.waitForFunction(() => window.D.msgs.some((m) => m.type === 'ended'), { timeout: STEP_MS });
+      const ended = await doctor.evaluate(() => window.D.msgs.find((m) => m.type === 'ended'));
+      check(ended.reason === 'ended-by-doctor', 'doctor gets ended (ended-by-doctor)', ended);
+    } else {
+      // The patient hangs up with the button.
+      await patient.click('#hangup');
+      await step('doctor is told the patient left', () => doctor.waitForFunction(
+        () => window.D.msgs.some((m) => m.type === 'peer-left'), { timeout: STEP_MS }));
+      const left = await doctor.evaluate(() => window.D.msgs.find((m) => m.type === 'peer-left'));
+      check(left.role === 'patient' && left.reason === 'left', 'peer-left {role: patient, reason: left}', left);
+      const endText = await patient.$eval('#end-text', (e) => e.textContent);
+      check(endText === 'You left the consultation.', 'patient end screen after hanging up', endText);
+    }
+    const dErr = await doctor.evaluate(() => window.D.errors.concat(window.D.msgs.filter((m) => m.type === 'error')
+      .map((m) => m.code)));
+    check(dErr.length === 0, 'no protocol or WebRTC errors on the doctor side', dErr);
+  } finally {
+    await dctx.close().catch(() => {});
+    await pctx.close().catch(() => {});
+  }
+}
+
+async function cleanup() {
+  if (browser) { await browser.close().catch(() => {}); browser = null; }
+  for (const p of children) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  if (tmp && !process.env.INTEROP_KEEP) fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+async function main() {
+  if (!SERVER || !WEB_ROOT) throw new Error('MEDCALL_SERVER and MEDCALL_WEB_ROOT must be set');
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'medcall-interop-'));
+  const secret = crypto.randomBytes(24).toString('base64');
+  const turn = await startCoturn(secret);
+  const srv = await startServer(turn.port, secret);
+
+  browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    userDataDir: path.join(tmp, 'chromium-profile'),
+    args: ['--no-sandbox', '--disable-gpu', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+      '--allow-loopback-in-peer-connection', `--ignore-certificate-errors-spki-list=${srv.spki}`,
+      // Background pages must keep rendering and decoding like a foreground tab.
+      '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
+      '--disable-backgrounding-occluded-windows', '--autoplay-policy=no-user-gesture-required'],
+  });
+  log('chromium', await browser.version());
+
+  for (const s of SCENARIOS) await scenario(s, srv, turn);
+
+  // Clean shutdown on SIGTERM (docs/server.md: exit status 0).
+  await browser.close(); browser = null;
+  srv.proc.kill('SIGTERM');
+  const ex = await Promise.race([srv.proc.exited, new Promise((r) => setTimeout(() => r({ code: 'hung' }), 10000))]);
+  check(ex.code === 0, 'medcall-server exits 0 on SIGTERM', ex);
+  // coturn's own word that it accepted the server-issued credentials of the
+  // pre-call check and of the relayed call.
+  const coturnLog = fs.readFileSync(turn.proc.logPath, 'utf8');
+  for (const u of turnUsers) {
+    check(coturnLog.includes(`user <${u}>: incoming packet ALLOCATE processed, success`),
+      'coturn accepted the allocation of ' + u.replace(/^\d+:/, 'EXPIRY:'));
+  }
+}
+
+const overall = setTimeout(() => { log('FAIL overall timeout'); cleanup().finally(() => process.exit(1)); }, 170000);
+main().then(async () => {
+  clearTimeout(overall);
+  await cleanup();
+  if (failures) { log(failures, 'failure(s)'); process.exit(1); }
+  log('PASS', SCENARIOS.join(' '));
+  process.exit(0);
+}, async (e) => {
+  clearTimeout(overall);
+  log('FAIL', e.message);
+  for (const p of children) log(`--- ${p.name} log tail:\n` + tail(p.logPath));
+  await cleanup();
+  process.exit(1);
+});
