@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "ipv6.h"
 #include "netns.h"
 #include "net/net.h"
 
@@ -300,18 +301,6 @@ static void test_udp_family(uv_loop_t *loop, const char *ip) {
   CHECK_EQ_INT(c.after_close, 0);
   mc_udp_close(c.echo);
   drain(loop);
-}
-
-static bool have_ipv6_loopback(void) {
-  int fd = socket(AF_INET6, SOCK_DGRAM, 0);
-  if (fd < 0) return false;
-  struct sockaddr_in6 a;
-  memset(&a, 0, sizeof a);
-  a.sin6_family = AF_INET6;
-  a.sin6_addr = in6addr_loopback;
-  bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
-  close(fd);
-  return ok;
 }
 
 /* ---------------- TCP ---------------- */
@@ -841,7 +830,7 @@ int main(void) {
   test_local_addresses();
   test_local_addresses_ns();
   test_udp_family(&loop, "127.0.0.1");
-  if (have_ipv6_loopback()) test_udp_family(&loop, "::1");
+  if (ipv6_loopback_usable()) test_udp_family(&loop, "::1");
   else fprintf(stderr, "skip: no IPv6 loopback\n");
   test_tcp(&loop);
   test_tls(&loop);
