@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: unit, fuzz (replay with gcc, then libFuzzer under
-# ASan+UBSan with clang), lab (network namespaces + coturn; needs root).
+# ASan+UBSan with clang), lab (network namespaces + coturn; needs root),
+# interop (headless Chromium through medcall-server and coturn; needs root).
 # Installs what it needs; safe to run twice. Prints "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -59,6 +59,10 @@ static const struct opt opts[] = {
     {"max-rooms", OPT_U32, OFF(max_rooms), "N", "Rooms at once (default 10000)."},
     {"max-queue", OPT_SIZE, OFF(max_queue), "BYTES",
      "Bytes waiting for a slow client before it is disconnected (default 1048576)."},
+    {"idle-ping", OPT_DURATION, OFF(idle_ping_s), "DURATION",
+     "A WebSocket silent this long is sent a ping (default 20s)."},
+    {"idle-timeout", OPT_DURATION, OFF(idle_timeout_s), "DURATION",
+     "A WebSocket silent this long, pongs included, is closed (default 40s); more than --idle-ping."},
     {"config", OPT_CONFIG, 0, "FILE", "Read options from FILE: one \"name = value\" per line, names as above."},
     {"help", OPT_HELP, 0, NULL, "Print this help."},
 };
@@ -78,6 +82,8 @@ void mc_server_config_init(struct mc_server_config *cfg) {
   cfg->max_conns = 20000;
   cfg->max_rooms = 10000;
   cfg->max_queue = 1 << 20;
+  cfg->idle_ping_s = MC_SERVER_DEFAULT_IDLE_PING_S;
+  cfg->idle_timeout_s = MC_SERVER_DEFAULT_IDLE_TIMEOUT_S;
 }
 
 void mc_server_config_free(struct mc_server_config *cfg) {
@@ -279,6 +285,8 @@ int mc_server_config_check(const struct mc_server_config *cfg, char *why, size_t
     return fail(why, why_cap, "--public-url must start with https:// (browsers need a secure page for the camera).");
   if (cfg->max_message > cfg->max_queue)
     return fail(why, why_cap, "--max-queue must be at least --max-message.");
+  if (cfg->idle_timeout_s <= cfg->idle_ping_s)
+    return fail(why, why_cap, "--idle-timeout must be longer than --idle-ping, or the ping could not be answered.");
   return MC_OK;
 }
 

@@ -41,6 +41,11 @@ struct outmsg {
 
 struct conn {
   struct lws *wsi;
+  /* In the server's idle list, least recently heard first. */
+  struct conn *idle_prev, *idle_next;
+  uint64_t heard_ms;
+  bool pinged;       /* a ping went out (or is due) since we last heard it */
+  bool ping_pending; /* to write at the next WRITEABLE */
   bool ws; /* an upgraded WebSocket (not an HTTP request) */
   mc_session *session;
   struct ipent *ip;
@@ -63,6 +68,14 @@ struct srv {
   mc_rooms *rooms;
   struct ipent *ips[IP_BUCKETS];
   size_t nconns;
+  /* Open WebSockets ordered by when we last heard from them (head: longest
+   * silent). Moving one to the tail is O(1) per message, and the tick stops
+   * at the first one heard recently, so the idle check costs nothing for
+   * active connections. lws 4.1's own idle policy (retry_and_idle_policy)
+   * keeps a timer per connection in one sorted list and re-inserts it on
+   * every frame: with 10,000 connections that is quadratic and stalled the
+   * loop for seconds (docs/server.md, "Load"). */
+  struct conn *idle_head, *idle_tail;
   bool stopping;
   lws_sorted_usec_list_t tick;
 };
@@ -123,6 +136,33 @@ static bool take_token(double *tokens, uint64_t *last_ms, uint32_t rate, uint32_
   return true;
 }
 
+/* ---- idle connections ---- */
+static void idle_unlink(struct srv *s, struct conn *c) {
+  if (c->idle_prev) c->idle_prev->idle_next = c->idle_next;
+  else if (s->idle_head == c) s->idle_head = c->idle_next;
+  else return; /* not in the list */
+  if (c->idle_next) c->idle_next->idle_prev = c->idle_prev;
+  else s->idle_tail = c->idle_prev;
+  c->idle_prev = c->idle_next = NULL;
+}
+
+static void idle_append(struct srv *s, struct conn *c) {
+  c->idle_prev = s->idle_tail;
+  c->idle_next = NULL;
+  if (s->idle_tail) s->idle_tail->idle_next = c;
+  else s->idle_head = c;
+  s->idle_tail = c;
+}
+
+/* Anything from the peer, a pong included, proves it is there. */
+static void heard(struct srv *s, struct conn *c) {
+  c->heard_ms = mc_now_ms();
+  c->pinged = false;
+  if (c->closing || s->idle_tail == c) return;
+  idle_unlink(s, c);
+  idle_append(s, c);
+}
+
 /* ---- output queue ---- */
 static void free_queue(struct conn *c) {
   while (c->qhead) {
@@ -138,8 +178,9 @@ static void free_queue(struct conn *c) {
  * nothing never makes it writable again, so the socket goes anyway after
  * CLOSE_WAIT_S (or at once when now is set). */
 #define CLOSE_WAIT_S 2
-static void close_conn(struct conn *c, enum lws_close_status code, const char *why, bool now) {
+static void close_conn(struct srv *s, struct conn *c, enum lws_close_status code, const char *why, bool now) {
   if (c->closing) return;
+  idle_unlink(s, c);
   MC_LOGI("server", "closing connection reason=%s", why);
   c->closing = true;
   c->close_code = code;
@@ -158,12 +199,12 @@ static void io_send(void *conn, const char *text, size_t len, void *user) {
   struct conn *c = conn;
   if (s->stopping || c->closing) return;
   if (c->qbytes + len > s->cfg->max_queue) {
-    close_conn(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "slow-client", true);
+    close_conn(s, c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "slow-client", true);
     return;
   }
   struct outmsg *m = malloc(sizeof *m + LWS_PRE + len);
   if (!m) {
-    close_conn(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "no-memory", true);
+    close_conn(s, c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "no-memory", true);
     return;
   }
   m->next = NULL;
@@ -178,6 +219,15 @@ static void io_send(void *conn, const char *text, size_t len, void *user) {
 
 static int write_one(struct conn *c) {
   if (c->closing) return -1; /* the reason was set by close_conn */
+  if (c->ping_pending) {
+    /* RFC 6455 5.5.2: a ping, empty application data; the peer must answer
+     * with a pong, which lws hands us as RECEIVE_PONG. */
+    unsigned char ping[LWS_PRE + 1];
+    c->ping_pending = false;
+    if (lws_write(c->wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0) return -1;
+    if (c->qhead) lws_callback_on_writable(c->wsi);
+    return 0;
+  }
   struct outmsg *m = c->qhead;
   if (!m) return 0;
   c->qhead = m->next;
@@ -200,7 +250,7 @@ static void on_complete_message(struct srv *s, struct conn *c) {
   bool ok_ip = c->ip ? take_token(&c->ip->tokens, &c->ip->last_ms, s->cfg->ip_rate, s->cfg->ip_burst, now) : true;
   if (!ok_conn || !ok_ip) {
     if (++c->drops > MAX_DROPS_IN_A_ROW) {
-      close_conn(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "flooding", false);
+      close_conn(s, c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "flooding", false);
       return;
     }
     if (c->drops == 1) MC_LOGW("server", "rate limited scope=%s", ok_conn ? "address" : "connection");
@@ -229,6 +279,7 @@ static void on_complete_message(struct srv *s, struct conn *c) {
 }
 
 static int on_receive(struct srv *s, struct conn *c, const void *in, size_t len) {
+  heard(s, c);
   if (lws_is_first_fragment(c->wsi)) {
     c->rx_len = 0;
     c->rx_total = 0;
@@ -326,6 +377,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     c->ws = true;
     c->tokens = s->cfg->burst;
     c->last_ms = mc_now_ms();
+    c->heard_ms = c->last_ms;
+    idle_append(s, c);
     if (lws_hdr_copy(wsi, c->host, sizeof c->host, WSI_TOKEN_HOST) < 0) c->host[0] = '\0';
     if (lws_get_peer_simple(wsi, buf, sizeof buf) && (c->ip = ip_get(s, buf, true))) c->ip->conns++;
     s->nconns++;
@@ -333,10 +386,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     return 0;
   case LWS_CALLBACK_RECEIVE:
     return on_receive(s, c, in, len);
+  case LWS_CALLBACK_RECEIVE_PONG:
+    heard(s, c);
+    return 0;
   case LWS_CALLBACK_SERVER_WRITEABLE:
     return write_one(c);
   case LWS_CALLBACK_CLOSED:
     if (!c->ws) return 0;
+    idle_unlink(s, c);
     mc_rooms_on_close(s->rooms, &c->session, mc_now_ms());
     free_queue(c);
     free(c->rx);
@@ -362,9 +419,35 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* Pings the connections silent for --idle-ping and closes those silent for
+ * --idle-timeout. Pings per tick are capped so that 10,000 connections that
+ * went quiet together are pinged over a quarter of the ping interval, not in
+ * one burst of TLS writes that would delay every relay behind it. */
+#define PINGS_MIN_PER_TICK 64
+static void check_idle(struct srv *s, uint64_t now) {
+  uint64_t ping_ms = (uint64_t)s->cfg->idle_ping_s * 1000, timeout_ms = (uint64_t)s->cfg->idle_timeout_s * 1000;
+  size_t cap = MC_MAX((size_t)PINGS_MIN_PER_TICK, s->nconns * TICK_MS * 4 / (size_t)ping_ms + 1), pings = 0;
+  struct conn *c = s->idle_head;
+  while (c && now - c->heard_ms >= ping_ms) {
+    struct conn *next = c->idle_next;
+    if (now - c->heard_ms >= timeout_ms) {
+      /* RFC 6455 7.4.1: 1001, the endpoint is going away (the peer, here). */
+      close_conn(s, c, LWS_CLOSE_STATUS_GOINGAWAY, "idle-timeout", false);
+    } else if (!c->pinged && pings < cap) {
+      c->pinged = true;
+      c->ping_pending = true;
+      pings++;
+      lws_callback_on_writable(c->wsi);
+    }
+    c = next;
+  }
+}
+
 static void on_tick(lws_sorted_usec_list_t *sul) {
   struct srv *s = lws_container_of(sul, struct srv, tick);
-  mc_rooms_tick(s->rooms, mc_now_ms());
+  uint64_t now = mc_now_ms();
+  mc_rooms_tick(s->rooms, now);
+  if (!s->stopping) check_idle(s, now);
   lws_sul_schedule(s->ctx, 0, &s->tick, on_tick, TICK_MS * LWS_US_PER_MS);
 }
 
@@ -392,7 +475,9 @@ int mc_server_run(const struct mc_server_config *cfg) {
   struct mc_rooms_io io = {io_send};
   if (mc_rooms_new(cfg, &io, &s, &s.rooms) < 0) return 1;
 
-  static const lws_retry_bo_t idle = {.secs_since_valid_ping = 20, .secs_since_valid_hangup = 40};
+  /* Zero turns lws's per-connection validity timers off (they would default
+   * to 300 s / 310 s without a policy): check_idle does that job. */
+  static const lws_retry_bo_t idle = {.secs_since_valid_ping = 0, .secs_since_valid_hangup = 0};
   struct lws_context_creation_info info;
   memset(&info, 0, sizeof info);
   /* No LWS_SERVER_OPTION_VALIDATE_UTF8: bad UTF-8 gets a bad-json answer, not a dropped connection. */

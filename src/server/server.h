@@ -22,6 +22,10 @@
 /* TURN REST credentials live a day: long enough for any consultation, since
  * coturn checks the expiry again on every refresh of the allocation. */
 #define MC_SERVER_DEFAULT_TURN_TTL_S (24 * 3600)
+/* A WebSocket silent this long gets a ping (RFC 6455 5.5.2); one silent for
+ * the timeout is closed, so a vanished peer starts its grace period. */
+#define MC_SERVER_DEFAULT_IDLE_PING_S 20
+#define MC_SERVER_DEFAULT_IDLE_TIMEOUT_S 40
 
 struct mc_server_config {
   char *listen_host; /* numeric address to bind, "0.0.0.0" by default */
@@ -43,6 +47,7 @@ struct mc_server_config {
   uint32_t ip_rate, ip_burst;      /* messages per second per address */
   uint32_t max_conns_per_ip, max_conns, max_rooms;
   size_t max_queue; /* bytes waiting for a slow client before it is dropped */
+  uint32_t idle_ping_s, idle_timeout_s; /* ping after, close after this much silence */
   bool help;
 };
 

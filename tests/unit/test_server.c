@@ -396,6 +396,8 @@ static void test_config(void) {
   CHECK_EQ_INT(cfg.grace_s, 5);
   CHECK_EQ_INT(cfg.room_ttl_s, 86400);
   CHECK_EQ_INT(cfg.n_turn_urls, 2);
+  CHECK_EQ_INT(cfg.idle_ping_s, 20);
+  CHECK_EQ_INT(cfg.idle_timeout_s, 40);
   mc_server_config_free(&cfg);
 
   /* neither --open nor a token: refused with a sentence saying what to do */
@@ -406,7 +408,8 @@ static void test_config(void) {
   mc_server_config_free(&cfg);
 
   const char *bad[][2] = {{"--public-url", "http://x"}, {"--listen", "8443"}, {"--room-ttl", "soon"}, {"--turn-url", "http://x"},
-                          {"--rate", "0"},      {"--bogus", "1"},       {"--max-message", "10"}};
+                          {"--rate", "0"},      {"--bogus", "1"},       {"--max-message", "10"},
+                          {"--idle-timeout", "20s"}, {"--idle-ping", "0"}};
   for (size_t i = 0; i < MC_ARRAY_LEN(bad); i++) {
     mc_server_config_init(&cfg);
     char *argv3[] = {"x", "--open", (char *)bad[i][0], (char *)bad[i][1], NULL};
@@ -1130,6 +1133,123 @@ static void test_sigterm(void) {
   tc_close(d);
 }
 
+/* A WebSocket client by hand (RFC 6455 4.1), so that it can do what lws's
+ * client never does: leave the server's pings unanswered. */
+struct raw_ws {
+  SSL_CTX *ctx;
+  SSL *ssl;
+  int fd;
+  uint8_t buf[4096];
+  size_t len;
+};
+
+static bool raw_ws_open(struct raw_ws *w, uint16_t port) {
+  memset(w, 0, sizeof *w);
+  w->fd = socket(AF_INET, SOCK_STREAM, 0);
+  w->ctx = SSL_CTX_new(TLS_client_method());
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (!w->ctx || w->fd < 0 || connect(w->fd, (struct sockaddr *)&a, sizeof a) != 0) return false;
+  w->ssl = SSL_new(w->ctx);
+  SSL_set_fd(w->ssl, w->fd);
+  if (SSL_connect(w->ssl) != 1) return false;
+  /* The key and accept value of RFC 6455 1.3's example. */
+  char req[512];
+  int n = snprintf(req, sizeof req,
+                   "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                   port);
+  if (SSL_write(w->ssl, req, n) != n) return false;
+  char resp[2048];
+  size_t got = 0;
+  resp[0] = '\0';
+  while (!strstr(resp, "\r\n\r\n") && got + 1 < sizeof resp) {
+    int r = SSL_read(w->ssl, resp + got, 1); /* byte by byte: nothing past the headers is consumed */
+    if (r <= 0) return false;
+    resp[++got] = '\0';
+  }
+  fcntl(w->fd, F_SETFL, fcntl(w->fd, F_GETFL) | O_NONBLOCK);
+  return !strncmp(resp, "HTTP/1.1 101", 12) && strstr(resp, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+}
+
+/* Reads what is there; false once the server closed the connection. */
+static bool raw_ws_pull(struct raw_ws *w) {
+  for (;;) {
+    if (w->len == sizeof w->buf) return true;
+    int r = SSL_read(w->ssl, w->buf + w->len, (int)(sizeof w->buf - w->len));
+    if (r > 0) {
+      w->len += (size_t)r;
+      continue;
+    }
+    int e = SSL_get_error(w->ssl, r);
+    return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE;
+  }
+}
+
+/* Takes the next whole frame from the server (unmasked, short payloads
+ * only: pings and closes). Returns its opcode, or -1 when none is whole. */
+static int raw_ws_frame(struct raw_ws *w, uint8_t *payload, size_t *plen) {
+  if (w->len < 2 || (w->buf[1] & 0x80) || (w->buf[1] & 0x7f) > 125) return -1;
+  size_t n = w->buf[1] & 0x7f;
+  if (w->len < 2 + n) return -1;
+  int op = w->buf[0] & 0x0f;
+  memcpy(payload, w->buf + 2, n);
+  *plen = n;
+  memmove(w->buf, w->buf + 2 + n, w->len - 2 - n);
+  w->len -= 2 + n;
+  return op;
+}
+
+static void raw_ws_free(struct raw_ws *w) {
+  if (w->ssl) SSL_free(w->ssl);
+  if (w->fd >= 0) close(w->fd);
+  SSL_CTX_free(w->ctx);
+}
+
+/* Server C: --idle-ping 1s --idle-timeout 3s. A client that never answers
+ * pings is pinged, then closed with 1001; one whose lws answers them stays. */
+static void test_idle(void) {
+  static struct test_proc srv_c;
+  const char *args[] = {"--open", "--idle-ping", "1s", "--idle-timeout", "3s", NULL};
+  bool up = start_server(&srv_c, "c", args);
+  CHECK(up);
+  if (!up) return;
+  struct tc *live = tc_open(srv_c.port, "/ws");
+  CHECK_EQ_INT(live->state, 1);
+  struct raw_ws w;
+  bool opened = raw_ws_open(&w, srv_c.port);
+  CHECK(opened);
+  int pings = 0, close_code = -1, other = 0;
+  bool open = opened;
+  /* Bounded only so a broken server cannot hang the test. */
+  uint64_t until = mc_now_ms() + 4 * WAIT_MS;
+  while (open && mc_now_ms() < until) {
+    lws_service(cctx, 0); /* the live client keeps answering */
+    open = raw_ws_pull(&w);
+    uint8_t pl[128];
+    size_t n;
+    int op;
+    while ((op = raw_ws_frame(&w, pl, &n)) >= 0) {
+      if (op == 0x9 && n == 0) pings++;
+      else if (op == 0x8 && n >= 2) close_code = (pl[0] << 8) | pl[1];
+      else other++;
+    }
+  }
+  CHECK(!open);                    /* the server hung up on the silent one */
+  CHECK(pings >= 1);               /* after pinging it first */
+  CHECK_EQ_INT(close_code, 1001);  /* going away (RFC 6455 7.4.1) */
+  CHECK_EQ_INT(other, 0);
+  raw_ws_free(&w);
+  CHECK(file_contains(srv_c.log, "reason=idle-timeout"));
+  /* The live one, silent itself but for pongs, outlives another timeout. */
+  pump_ms(3500);
+  CHECK_EQ_INT(live->state, 1);
+  tc_send(live, "{\"v\":1,\"type\":\"ping\"}");
+  EXPECT_DROP(live, "pong");
+  tc_close(live);
+  CHECK_EQ_INT(proc_stop(&srv_c, STOP_GRACE_MS), 0);
+}
+
 /* --help explains every option; a bad option is one sentence and status 2. */
 static void test_cli(void) {
   char cmd[600], out[300];
@@ -1296,6 +1416,7 @@ int main(int argc, char **argv) {
     test_room_ttl();
     test_sigterm();
   }
+  test_idle();
   lws_sul_cancel(&waker);
   lws_context_destroy(cctx);
   if (a_up) {
