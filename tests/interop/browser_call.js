@@ -358,6 +358,12 @@ async function scenario(name, srv, turn) {
     const want = relay ? 'relayed' : 'direct';
     await step(`patient page shows "${want}"`, () => patient.waitForFunction(
       (w) => window.medcall.connection === w, { timeout: STEP_MS }, want));
+    // Chromium reports a selected pair as in-progress while a check on it is
+    // outstanding (more often through a relay): wait for both to settle.
+    await doctor.waitForFunction(() => window.__t.pair(window.D.pc).then((p) => p && p.state === 'succeeded'),
+      { timeout: STEP_MS, polling: 200 }).catch(() => {});
+    await patient.waitForFunction(() => window.__t.pair(window.medcall.pc).then((p) => p && p.state === 'succeeded'),
+      { timeout: STEP_MS, polling: 200 }).catch(() => {});
     const dPair = await doctor.evaluate(() => window.__t.pair(window.D.pc));
     const pPair = await patient.evaluate(() => window.__t.pair(window.medcall.pc));
     log('doctor pair', JSON.stringify(dPair));
@@ -446,6 +452,53 @@ async function scenario(name, srv, turn) {
       'patient log shows its own message', pChat2);
 
     if (withCheck) {
+      // Camera off: the doctor sees black where the patient was; on again:
+      // the picture returns. Mute: the sound energy reaching the doctor stops
+      // growing; unmute: it grows again.
+      const doctorView = () => doctor.evaluate(() => window.__t.frame(document.getElementById('doctor-remote')));
+      await patient.click('#camera');
+      await step('doctor sees black while the patient camera is off', () => doctor.waitForFunction(
+        () => { const f = window.__t.frame(document.getElementById('doctor-remote')); return f.w > 0 && f.mean < 8 && f.brightShare < 0.01; },
+        { timeout: STEP_MS, polling: 200 }));
+      const camBtn = await patient.$eval('#camera', (b) => ({ pressed: b.getAttribute('aria-pressed'), text: b.textContent }));
+      check(camBtn.pressed === 'true' && camBtn.text === 'Camera on', 'camera button shows its state', camBtn);
+      await patient.click('#camera');
+      await step('the picture returns when the camera is on again', () => doctor.waitForFunction(
+        () => { const f = window.__t.frame(document.getElementById('doctor-remote')); return f.mean > 16 && f.sd > 4; },
+        { timeout: STEP_MS, polling: 200 }));
+      log('doctor sees after camera on', JSON.stringify(await doctorView()));
+
+      // The loudest sample reaching the doctor over a window, read from the
+      // remote stream through Web Audio (the fake microphone beeps).
+      const loudest = (ms) => doctor.evaluate((ms) => new Promise((resolve) => {
+        if (!window.__an) {
+          const ctx = window.__ctx = new AudioContext();
+          const an = window.__an = ctx.createAnalyser();
+          an.fftSize = 2048;
+          ctx.createMediaStreamSource(document.getElementById('doctor-remote').srcObject).connect(an);
+        }
+        window.__ctx.resume();
+        const buf = new Float32Array(window.__an.fftSize);
+        let peak = 0;
+        const iv = setInterval(() => {
+          window.__an.getFloatTimeDomainData(buf);
+          for (const v of buf) peak = Math.max(peak, Math.abs(v));
+        }, 20);
+        setTimeout(() => { clearInterval(iv); resolve(peak); }, ms);
+      }), ms);
+      const live = await loudest(2500);
+      await patient.click('#mute');
+      await new Promise((r) => setTimeout(r, 500)); // what was in flight arrives
+      const muted = await loudest(2500);
+      const muteBtn = await patient.$eval('#mute', (b) => ({ pressed: b.getAttribute('aria-pressed'), text: b.textContent }));
+      await patient.click('#mute');
+      await new Promise((r) => setTimeout(r, 500));
+      const back = await loudest(2500);
+      log('loudest sample at the doctor over 2.5 s', JSON.stringify({ live, muted, back }));
+      check(live > 0.05 && back > 0.05 && muted < live / 20 && muted < back / 20,
+        'mute silences the patient at the doctor, unmute brings the sound back', { live, muted, back });
+      check(muteBtn.pressed === 'true' && muteBtn.text === 'Unmute', 'mute button shows its state', muteBtn);
+
       // A third visitor with the same link gets a clear refusal; the doctor
       // hears nothing of it.
       const third = await pctx.newPage();
