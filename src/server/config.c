@@ -62,7 +62,7 @@ static const struct opt opts[] = {
     {"idle-ping", OPT_DURATION, OFF(idle_ping_s), "DURATION",
      "A WebSocket silent this long is sent a ping (default 20s)."},
     {"idle-timeout", OPT_DURATION, OFF(idle_timeout_s), "DURATION",
-     "A WebSocket silent this long, pongs included, is closed (default 40s); more than --idle-ping."},
+     "A WebSocket that sent nothing, not even a pong, for this long is closed (default 40s); longer than --idle-ping."},
     {"config", OPT_CONFIG, 0, "FILE", "Read options from FILE: one \"name = value\" per line, names as above."},
     {"help", OPT_HELP, 0, NULL, "Print this help."},
 };

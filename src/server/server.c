@@ -24,6 +24,8 @@
 #define DISCARD_FACTOR 4
 /* A receive buffer larger than this is freed after its message. */
 #define RX_KEEP 4096
+/* Application data of our pings (RFC 6455 5.5.2), at most 125 bytes. */
+#define PING_DATA "medcall"
 
 struct ipent {
   char addr[64];
@@ -220,11 +222,13 @@ static void io_send(void *conn, const char *text, size_t len, void *user) {
 static int write_one(struct conn *c) {
   if (c->closing) return -1; /* the reason was set by close_conn */
   if (c->ping_pending) {
-    /* RFC 6455 5.5.2: a ping, empty application data; the peer must answer
-     * with a pong, which lws hands us as RECEIVE_PONG. */
-    unsigned char ping[LWS_PRE + 1];
+    /* RFC 6455 5.5.2/5.5.3: the peer must answer a ping with a pong carrying
+     * the same application data. It is not empty because lws 4.1 does not
+     * pass an empty pong up as RECEIVE_PONG. */
+    unsigned char ping[LWS_PRE + sizeof PING_DATA];
+    memcpy(ping + LWS_PRE, PING_DATA, sizeof PING_DATA - 1);
     c->ping_pending = false;
-    if (lws_write(c->wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0) return -1;
+    if (lws_write(c->wsi, ping + LWS_PRE, sizeof PING_DATA - 1, LWS_WRITE_PING) < 0) return -1;
     if (c->qhead) lws_callback_on_writable(c->wsi);
     return 0;
   }
@@ -426,12 +430,15 @@ static const struct lws_protocols protocols[] = {
 #define PINGS_MIN_PER_TICK 64
 static void check_idle(struct srv *s, uint64_t now) {
   uint64_t ping_ms = (uint64_t)s->cfg->idle_ping_s * 1000, timeout_ms = (uint64_t)s->cfg->idle_timeout_s * 1000;
+  if (ping_ms == 0 || timeout_ms == 0) return; /* a config not checked by mc_server_config_check */
   size_t cap = MC_MAX((size_t)PINGS_MIN_PER_TICK, s->nconns * TICK_MS * 4 / (size_t)ping_ms + 1), pings = 0;
   struct conn *c = s->idle_head;
   while (c && now - c->heard_ms >= ping_ms) {
     struct conn *next = c->idle_next;
     if (now - c->heard_ms >= timeout_ms) {
-      /* RFC 6455 7.4.1: 1001, the endpoint is going away (the peer, here). */
+      /* RFC 6455 7.1.7: a peer that answers nothing, pings included, is
+       * failed. (lws 4.1 drops a socket closed from WRITEABLE without the
+       * close frame; the peer sees the TCP close.) */
       close_conn(s, c, LWS_CLOSE_STATUS_GOINGAWAY, "idle-timeout", false);
     } else if (!c->pinged && pings < cap) {
       c->pinged = true;
