@@ -220,6 +220,16 @@ static void teardown(struct peer *x, struct peer *y) {
   run_for(50);
 }
 
+/* A (controlling) and B (controlled) gather, trade candidates and both
+ * select a pair. */
+static void connect_ab(struct peer *x, struct peer *y) {
+  make(x, "A", MC_ICE_ROLE_CONTROLLING, false);
+  make(y, "B", MC_ICE_ROLE_CONTROLLED, false);
+  pair_up(x, y);
+  struct two t = {x, y, 1};
+  CHECK(run_until(both_selected, &t, GUARD_MS));
+}
+
 static bool saw_state(const struct peer *p, enum mc_ice_state s) {
   for (size_t i = 0; i < p->nstates; i++)
     if (p->states[i] == s) return true;
@@ -228,11 +238,7 @@ static bool saw_state(const struct peer *p, enum mc_ice_state s) {
 
 static void test_connect_host(void) {
   struct peer x = {0}, y = {0};
-  make(&x, "A", MC_ICE_ROLE_CONTROLLING, false);
-  make(&y, "B", MC_ICE_ROLE_CONTROLLED, false);
-  pair_up(&x, &y);
-  struct two t = {&x, &y, 1};
-  CHECK(run_until(both_selected, &t, GUARD_MS));
+  connect_ab(&x, &y);
   CHECK_EQ_INT(x.selected, 1);
   CHECK_EQ_INT(y.selected, 1);
   CHECK_EQ_INT(x.sel_local.type, MC_ICE_CAND_HOST);
@@ -323,11 +329,7 @@ static bool x_failed(void *ctx) { return ((struct peer *)ctx)->state == MC_ICE_S
 
 static void test_consent_failure(void) {
   struct peer x = {0}, y = {0};
-  make(&x, "A", MC_ICE_ROLE_CONTROLLING, false);
-  make(&y, "B", MC_ICE_ROLE_CONTROLLED, false);
-  pair_up(&x, &y);
-  struct two t = {&x, &y, 1};
-  CHECK(run_until(both_selected, &t, GUARD_MS));
+  connect_ab(&x, &y);
   exchange_data(&x, &y, 0x55555555);
   /* The peer vanishes. */
   mc_ice_agent_free(y.a);
@@ -350,11 +352,8 @@ static void test_consent_failure(void) {
 
 static void test_restart(void) {
   struct peer x = {0}, y = {0};
-  make(&x, "A", MC_ICE_ROLE_CONTROLLING, false);
-  make(&y, "B", MC_ICE_ROLE_CONTROLLED, false);
-  pair_up(&x, &y);
+  connect_ab(&x, &y);
   struct two t = {&x, &y, 1};
-  CHECK(run_until(both_selected, &t, GUARD_MS));
   exchange_data(&x, &y, 0x66666666);
   char u1[MC_ICE_UFRAG_MAX + 1], u2[MC_ICE_UFRAG_MAX + 1], pw[MC_ICE_PWD_MAX + 1];
   mc_ice_agent_get_local_credentials(x.a, u1, pw);
@@ -481,11 +480,7 @@ static void on_state_free(mc_ice_agent *a, enum mc_ice_state s, void *user) {
 static void test_free_in_callback(void) {
   /* The application may free the agent from inside its callback. */
   struct peer x = {0}, y = {0};
-  make(&x, "A", MC_ICE_ROLE_CONTROLLING, false);
-  make(&y, "B", MC_ICE_ROLE_CONTROLLED, false);
-  pair_up(&x, &y);
-  struct two t = {&x, &y, 1};
-  CHECK(run_until(both_selected, &t, GUARD_MS));
+  connect_ab(&x, &y);
   teardown(&x, &y);
   struct mc_ice_callbacks c2 = cbs;
   c2.on_state = on_state_free;
@@ -550,11 +545,7 @@ static void test_misc(void) {
    * datagrams from an address no pair knows never reach on_data. */
   memset(&x, 0, sizeof x);
   memset(&y, 0, sizeof y);
-  make(&x, "A", MC_ICE_ROLE_CONTROLLING, false);
-  make(&y, "B", MC_ICE_ROLE_CONTROLLED, false);
-  pair_up(&x, &y);
-  struct two t = {&x, &y, 1};
-  CHECK(run_until(both_selected, &t, GUARD_MS));
+  connect_ab(&x, &y);
   struct mc_ice_stats st;
   mc_ice_agent_get_stats(x.a, &st);
   size_t before = st.remote_candidates;
