@@ -503,7 +503,6 @@ static void test_free_in_callback(void) {
   exchange_credentials(&x, &y);
   mc_ice_agent_gather(x.a);
   mc_ice_agent_gather(y.a);
-  t = (struct two){&x, &y, 1};
   /* x frees itself on connected; y still selects (it was nominated). */
   run_for(1000);
   CHECK(x.selected == 1);
