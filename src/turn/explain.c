@@ -27,6 +27,25 @@ static void clean(char *out, size_t cap, const char *in) {
   out[n] = '\0';
 }
 
+/* RFC 8656 19 / RFC 8489 14.8 error codes whose sentence needs only the
+ * server's name: what it said, then what to do. */
+static const struct {
+  uint16_t code;
+  const char *says;
+} fixed_sentences[] = {
+    {300, "redirected us to another server (300 Try Alternate), which medcall does not follow; use that server's URL instead."},
+    {420, "did not understand an attribute we sent (420 Unknown Attribute); the server may be too old for RFC 8656 TURN."},
+    {437, "has no matching allocation for this connection (437 Allocation Mismatch); the allocation expired or another one exists, so restart the call."},
+    {438, "kept rejecting our nonce as stale (438 Stale Nonce); retry, and report it to the server's operator if it persists."},
+    {440, "cannot relay the requested address family (440 Address Family not Supported); use an IPv4 relay or another server."},
+    {441, "says the credentials do not match the ones that created the allocation (441 Wrong Credentials); use one username for the whole call."},
+    {442, "does not relay UDP for us (442 Unsupported Transport Protocol); ask the server's operator to enable UDP relaying."},
+    {443, "cannot reach a peer of the other address family (443 Peer Address Family Mismatch); the peer needs a relay of the same family."},
+    {486, "has too many allocations for this username (486 Allocation Quota Reached); end other calls or wait a few minutes."},
+    {500, "failed internally (500 Server Error); try again later or use another server."},
+    {508, "has no relay capacity left (508 Insufficient Capacity); try again later or use another server."},
+};
+
 const char *mc_turn_explain_as(char *buf, size_t cap, const char *kind, const char *server,
                                enum mc_turn_transport transport, uint16_t code, const char *reason, int err,
                                bool with_credentials) {
@@ -35,11 +54,14 @@ const char *mc_turn_explain_as(char *buf, size_t cap, const char *kind, const ch
   if (!buf || cap == 0) return buf;
   clean(why, sizeof why, reason);
   if (!server) server = "?";
+  for (size_t i = 0; i < MC_ARRAY_LEN(fixed_sentences); i++) {
+    if (fixed_sentences[i].code == code) {
+      snprintf(buf, cap, "%s %s %s", kind, server, fixed_sentences[i].says);
+      return buf;
+    }
+  }
   switch (code) {
   case 0: break;
-  case 300:
-    snprintf(buf, cap, "%s %s redirected us to another server (300 Try Alternate), which medcall does not follow; use that server's URL instead.", kind, server);
-    return buf;
   case 400:
     snprintf(buf, cap, "%s %s rejected our request as malformed (400 Bad Request%s%s); check that the URL points at a TURN server and not at another service.", kind, server, why[0] ? ": " : "", why);
     return buf;
@@ -51,36 +73,6 @@ const char *mc_turn_explain_as(char *buf, size_t cap, const char *kind, const ch
     return buf;
   case 403:
     snprintf(buf, cap, "%s %s refused the request (403 Forbidden%s%s): its policy does not allow this relay or peer address; ask the server's operator.", kind, server, why[0] ? ": " : "", why);
-    return buf;
-  case 420:
-    snprintf(buf, cap, "%s %s did not understand an attribute we sent (420 Unknown Attribute); the server may be too old for RFC 8656 TURN.", kind, server);
-    return buf;
-  case 437:
-    snprintf(buf, cap, "%s %s has no matching allocation for this connection (437 Allocation Mismatch); the allocation expired or another one exists, so restart the call.", kind, server);
-    return buf;
-  case 438:
-    snprintf(buf, cap, "%s %s kept rejecting our nonce as stale (438 Stale Nonce); retry, and report it to the server's operator if it persists.", kind, server);
-    return buf;
-  case 440:
-    snprintf(buf, cap, "%s %s cannot relay the requested address family (440 Address Family not Supported); use an IPv4 relay or another server.", kind, server);
-    return buf;
-  case 441:
-    snprintf(buf, cap, "%s %s says the credentials do not match the ones that created the allocation (441 Wrong Credentials); use one username for the whole call.", kind, server);
-    return buf;
-  case 442:
-    snprintf(buf, cap, "%s %s does not relay UDP for us (442 Unsupported Transport Protocol); ask the server's operator to enable UDP relaying.", kind, server);
-    return buf;
-  case 443:
-    snprintf(buf, cap, "%s %s cannot reach a peer of the other address family (443 Peer Address Family Mismatch); the peer needs a relay of the same family.", kind, server);
-    return buf;
-  case 486:
-    snprintf(buf, cap, "%s %s has too many allocations for this username (486 Allocation Quota Reached); end other calls or wait a few minutes.", kind, server);
-    return buf;
-  case 500:
-    snprintf(buf, cap, "%s %s failed internally (500 Server Error); try again later or use another server.", kind, server);
-    return buf;
-  case 508:
-    snprintf(buf, cap, "%s %s has no relay capacity left (508 Insufficient Capacity); try again later or use another server.", kind, server);
     return buf;
   default:
     snprintf(buf, cap, "%s %s answered with error %u%s%s; check the server's configuration.", kind, server,
