@@ -605,14 +605,25 @@ static bool entry_settle(struct entry *e, int err, bool ok, uint64_t now, uint64
   return true;
 }
 
+/* The common start of a CreatePermission or ChannelBind answer: a 401 or 438
+ * is retried with the server's new nonce (true: nothing more to do here);
+ * otherwise *ok and the error code (0 on success or a local error). */
+static bool answer_retried(mc_turn_client *c, struct req *r, int err, const mc_stun_msg *m, bool *ok,
+                           uint16_t *code) {
+  if (!err && m->cls == MC_STUN_ERROR && (m->error_code == 438 || m->error_code == 401) &&
+      retry_with_new_nonce(c, r, m))
+    return true;
+  *ok = !err && m->cls == MC_STUN_SUCCESS;
+  *code = (!err && !*ok) ? m->error_code : 0;
+  return false;
+}
+
 static void on_permission_done(mc_turn_client *c, struct req *r, int err, const mc_stun_msg *m, uint32_t rtt) {
   struct perm *p = perm_find(c, &r->peer);
   char a[MC_ADDR_STRLEN];
-  if (!err && m->cls == MC_STUN_ERROR && (m->error_code == 438 || m->error_code == 401) &&
-      retry_with_new_nonce(c, r, m))
-    return;
-  bool ok = !err && m->cls == MC_STUN_SUCCESS;
-  uint16_t code = (!err && !ok) ? m->error_code : 0;
+  bool ok;
+  uint16_t code;
+  if (answer_retried(c, r, err, m, &ok, &code)) return;
   uint64_t now = mc_now_ms();
   if (p && !entry_settle(&p->e, err, ok, now, c->perm_refresh_ms, MC_TURN_PERMISSION_LIFETIME_S)) return;
   MC_LOGD(COMP, "permission server=%s peer=%s ok=%d code=%u", c->server_label, mc_addr_ip_str(&r->peer, a),
@@ -636,11 +647,9 @@ static void on_permission_done(mc_turn_client *c, struct req *r, int err, const 
 static void on_channel_done(mc_turn_client *c, struct req *r, int err, const mc_stun_msg *m, uint32_t rtt) {
   struct chan *ch = chan_find(c, &r->peer);
   char a[MC_ADDR_STRLEN];
-  if (!err && m->cls == MC_STUN_ERROR && (m->error_code == 438 || m->error_code == 401) &&
-      retry_with_new_nonce(c, r, m))
-    return;
-  bool ok = !err && m->cls == MC_STUN_SUCCESS;
-  uint16_t code = (!err && !ok) ? m->error_code : 0;
+  bool ok;
+  uint16_t code;
+  if (answer_retried(c, r, err, m, &ok, &code)) return;
   uint64_t now = mc_now_ms();
   if (ch && !entry_settle(&ch->e, err, ok, now, c->chan_refresh_ms, MC_TURN_CHANNEL_LIFETIME_S)) return;
   if (ok) {
