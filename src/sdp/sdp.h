@@ -189,4 +189,127 @@ const mc_sdp_payload *mc_sdp_payload_find(const mc_sdp_media *m, int pt);
 /* The m= section whose a=mid is mid, or NULL. */
 const mc_sdp_media *mc_sdp_media_find(const mc_sdp *sdp, const char *mid);
 
+/* ---- JSEP (RFC 9429) offer/answer, both roles ----
+ * One mc_jsep per peer connection. It builds offers and answers as mc_sdp
+ * models from our transceivers and checks the peer's, and keeps what the
+ * last complete exchange agreed (mc_jsep_media, mc_jsep_transport). Always
+ * max-bundle (one ICE/DTLS transport: the first bundled m-line's), rtcp-mux,
+ * trickle ICE (no candidates in our SDP: they go separately). Codecs: Opus
+ * 48000/2 (useinbandfec=1) and VP8 with nack, nack pli, ccm fir, goog-remb,
+ * transport-cc, plus RTX for VP8; anything else in an offer is answered
+ * without it, and an m-line with nothing we support is rejected (port 0).
+ * Header extensions: an answer carries only extensions the offer had and we
+ * know (mid, abs-send-time, transport-wide-cc), with the offer's ids. */
+enum mc_media_kind { MC_MEDIA_AUDIO = 0, MC_MEDIA_VIDEO, MC_MEDIA_DATA };
+const char *mc_media_kind_name(enum mc_media_kind k); /* "audio", "video", "application" */
+
+enum mc_sdp_type { MC_SDP_OFFER = 0, MC_SDP_ANSWER };
+const char *mc_sdp_type_name(enum mc_sdp_type t); /* "offer", "answer" */
+
+/* Like RTCSignalingState (no pranswer). */
+enum mc_jsep_state { MC_JSEP_STABLE = 0, MC_JSEP_HAVE_LOCAL_OFFER, MC_JSEP_HAVE_REMOTE_OFFER };
+const char *mc_jsep_state_name(enum mc_jsep_state s); /* "stable", "have-local-offer", ... */
+
+#define MC_JSEP_ID_MAX 64 /* msid stream/track id length */
+#define MC_JSEP_EXT_MID "urn:ietf:params:rtp-hdrext:sdes:mid"
+#define MC_JSEP_EXT_ABS_SEND_TIME "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+#define MC_JSEP_EXT_TWCC "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+
+/* A track we send on an audio or video transceiver. */
+struct mc_jsep_track {
+  uint32_t ssrc;
+  uint32_t rtx_ssrc;                  /* video: RTX stream (ssrc-group FID); 0 for audio */
+  char stream_id[MC_JSEP_ID_MAX + 1]; /* a=msid stream id */
+  char track_id[MC_JSEP_ID_MAX + 1];  /* a=msid track id */
+};
+
+/* One m-line as agreed (or, before the first answer, as offered). */
+typedef struct {
+  char mid[33];
+  enum mc_media_kind kind;
+  bool rejected;         /* port 0: nothing flows */
+  enum mc_sdp_dir dir;   /* our point of view: SENDRECV, SENDONLY, RECVONLY or INACTIVE */
+  bool has_track;        /* we send a track here */
+  struct mc_jsep_track track;
+  /* audio/video; -1 or 0 when not negotiated */
+  int pt;                /* Opus or VP8 payload type */
+  int rtx_pt;            /* VP8's RTX payload type */
+  bool opus_fec;         /* the peer asked for in-band FEC */
+  bool fb_nack, fb_pli, fb_fir, fb_remb, fb_twcc;
+  int ext_mid, ext_abs_send_time, ext_twcc; /* extmap ids, 0 = not negotiated */
+  uint32_t remote_ssrc, remote_rtx_ssrc;    /* from the peer's a=ssrc / ssrc-group FID, 0 = unknown */
+  char remote_msid[160];                    /* "stream-id track-id", "" = none */
+  /* application */
+  uint16_t remote_sctp_port;
+  uint64_t remote_max_message_size; /* MC_SCTP default 65536 when absent, 0 = unlimited */
+} mc_jsep_media;
+
+/* The one bundled transport, from the peer's last description. */
+struct mc_jsep_transport {
+  char remote_ufrag[257];
+  char remote_pwd[257];       /* never log */
+  char remote_fp_algorithm[16];
+  uint8_t remote_fp[MC_SDP_MAX_FINGERPRINT];
+  size_t remote_fp_len;
+  bool dtls_client;           /* we send the ClientHello (we are a=setup:active) */
+  bool ice_restart;           /* the last remote description changed ufrag/pwd */
+  int candidate_count;        /* candidates that came inside the SDP */
+  char candidates[MC_SDP_MAX_CANDIDATES][MC_SDP_CANDIDATE_LEN];
+  bool end_of_candidates;
+};
+
+struct mc_jsep_config {
+  const char *ice_ufrag, *ice_pwd;  /* copied */
+  const uint8_t *fingerprint;       /* SHA-256 of our DTLS certificate */
+  size_t fingerprint_len;
+  const char *cname;                /* RTCP CNAME for our a=ssrc lines; NULL: random */
+};
+
+typedef struct mc_jsep mc_jsep;
+
+int mc_jsep_new(const struct mc_jsep_config *config, mc_jsep **out);
+void mc_jsep_free(mc_jsep *j);
+/* New local ICE credentials (ICE restart): the next offer carries them. */
+int mc_jsep_set_ice_credentials(mc_jsep *j, const char *ufrag, const char *pwd);
+
+/* A new audio or video transceiver with a track to send (track NULL: receive
+ * only). *index_out (may be NULL) is its index for mc_jsep_media_at. */
+int mc_jsep_add_transceiver(mc_jsep *j, enum mc_media_kind kind, const struct mc_jsep_track *track,
+                            int *index_out);
+/* Puts a track on transceiver index, or removes it (track NULL): the next
+ * offer's direction changes accordingly (renegotiation). */
+int mc_jsep_set_track(mc_jsep *j, int index, const struct mc_jsep_track *track);
+/* The next offer carries an application m-line (once). */
+int mc_jsep_add_data(mc_jsep *j);
+/* True when a transceiver, track or data m-line changed since the last
+ * complete exchange (like onnegotiationneeded). */
+bool mc_jsep_negotiation_needed(const mc_jsep *j);
+
+/* Offer: from stable (or again from have-local-offer). m-lines keep their
+ * order and mids across renegotiations; new transceivers are appended
+ * (reusing a rejected m-line's slot is not done). a=setup:actpass. */
+int mc_jsep_create_offer(mc_jsep *j, mc_sdp *out);
+/* Answer: from have-remote-offer. a=setup:active when the offer said actpass
+ * or passive, passive when it said active. Remote m-lines without a matching
+ * transceiver get one, receive only. */
+int mc_jsep_create_answer(mc_jsep *j, mc_sdp *out);
+/* Applies our description (the one just created, possibly as modified by
+ * the caller): offer -> have-local-offer, answer -> stable. */
+int mc_jsep_set_local(mc_jsep *j, enum mc_sdp_type type, const mc_sdp *sdp);
+/* Applies the peer's description: offer (from stable) -> have-remote-offer,
+ * answer (from have-local-offer) -> stable. Refuses with MC_EINVAL and one
+ * sentence in why (may be NULL) when it cannot be used: wrong state, no
+ * ice-ufrag/pwd, no or unsupported fingerprint, a=setup:actpass in an answer,
+ * no BUNDLE with m-lines on different transports, an answer whose m-lines
+ * do not match the offer's, a codec in an answer that was not offered. */
+int mc_jsep_set_remote(mc_jsep *j, enum mc_sdp_type type, const mc_sdp *sdp, char *why, size_t why_cap);
+
+enum mc_jsep_state mc_jsep_state(const mc_jsep *j);
+int mc_jsep_media_count(const mc_jsep *j);
+const mc_jsep_media *mc_jsep_media_at(const mc_jsep *j, int index);
+/* The index of the transceiver with this mid, or MC_ENOTFOUND. */
+int mc_jsep_media_index(const mc_jsep *j, const char *mid);
+/* The bundled transport; MC_ESTATE before a remote description was set. */
+int mc_jsep_transport(const mc_jsep *j, const struct mc_jsep_transport **out);
+
 #endif

@@ -128,4 +128,47 @@ bool mc_signal_id_valid(const char *s, size_t len);
  * out needs 23 bytes. */
 int mc_signal_new_id(char *out, size_t cap);
 
+/* ---- client: one WebSocket (libwebsockets, on the caller's libuv loop) to
+ * a medcall-server. Text messages only; every callback runs on that loop. ---- */
+typedef struct uv_loop_s uv_loop_t;
+typedef struct mc_signal_client mc_signal_client;
+
+struct mc_signal_client_config {
+  const char *url;      /* "wss://HOST:PORT/ws" (ws:// is refused) */
+  /* Accept a certificate that does not verify (self-signed development
+   * server). Otherwise the system trust store, or ca_file when given, or a
+   * pinned SHA-256 certificate fingerprint. */
+  bool insecure;
+  const char *ca_file;
+  const uint8_t *pin_sha256; /* 32 bytes or NULL */
+};
+
+struct mc_signal_client_callbacks {
+  void (*on_open)(mc_signal_client *c, void *user);
+  /* One whole text message, NUL-terminated at json[len]. */
+  void (*on_message)(mc_signal_client *c, const char *json, size_t len, void *user);
+  /* The connection ended or never opened: err 0 after mc_signal_client_close,
+   * otherwise a negative MC_E code and one sentence for a person (e.g.
+   * "cannot reach the signaling server at wss://...: connection refused",
+   * "the signaling server's certificate does not verify; use --insecure for
+   * a self-signed development server"). No callback after this one. */
+  void (*on_close)(mc_signal_client *c, int err, const char *sentence, void *user);
+};
+
+/* Starts connecting at once. */
+int mc_signal_client_new(uv_loop_t *loop, const struct mc_signal_client_config *config,
+                         const struct mc_signal_client_callbacks *cbs, void *user, mc_signal_client **out);
+/* Queues one text message (copied). MC_ESTATE before on_open or after close. */
+int mc_signal_client_send(mc_signal_client *c, const char *json, size_t len);
+/* Closes with a WebSocket close frame; on_close(0) follows. */
+void mc_signal_client_close(mc_signal_client *c);
+/* Frees; callbacks stop. Safe after on_close. */
+void mc_signal_client_free(mc_signal_client *c);
+
+/* A room link "https://HOST:PORT/r/ROOM[#...]" -> the signaling URL
+ * "wss://HOST:PORT/ws" and the room id. MC_EINVAL with a sentence for a
+ * link that is not one. */
+int mc_signal_parse_link(const char *link, char *ws_url, size_t ws_cap, char *room, size_t room_cap,
+                         char *why, size_t why_cap);
+
 #endif

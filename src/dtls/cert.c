@@ -1,0 +1,1 @@
+#include "dtls/dtls.h"

@@ -1,0 +1,1 @@
+#include "sctp/sctp.h"

@@ -1,0 +1,1 @@
+#include "sdp/sdp.h"

@@ -1,0 +1,1 @@
+#include "srtp/srtp.h"
