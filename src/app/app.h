@@ -16,4 +16,9 @@ enum { MC_APP_EXIT_OK = 0, MC_APP_EXIT_FAIL = 1, MC_APP_EXIT_USAGE = 2 };
 extern const char mc_diagnose_usage[];
 int mc_diagnose_main(int argc, char **argv);
 
+extern const char mc_call_usage[];
+extern const char mc_join_usage[];
+int mc_call_main(int argc, char **argv);
+int mc_join_main(int argc, char **argv);
+
 #endif

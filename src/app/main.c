@@ -7,6 +7,8 @@
 #include "util/util.h"
 
 static const struct mc_app_command commands[] = {
+    {"call", "create a consultation room, print its link and connect the patient", mc_call_usage, mc_call_main},
+    {"join", "join a consultation from its room link", mc_join_usage, mc_join_main},
     {"diagnose", "check STUN/TURN servers and what this network can offer", mc_diagnose_usage,
      mc_diagnose_main},
 };

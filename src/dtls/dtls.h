@@ -29,6 +29,9 @@
 #define MC_DTLS_FP_STRLEN 200      /* "AB:CD:..." for sha-512 plus NUL */
 #define MC_DTLS_DEFAULT_MTU 1200   /* path MTU assumed for handshake flights */
 #define MC_DTLS_MAX_RECORD 16384   /* largest application payload in one mc_dtls_send */
+#define MC_DTLS_RTO_DEFAULT_MS 1000 /* RFC 6347 4.2.4.1: initial timer 1 s */
+#define MC_DTLS_RTO_MAX_MS 8000     /* cap of the doubled timer: a call, not a file transfer */
+#define MC_DTLS_MAX_RETRANSMITS 8   /* unanswered retransmissions of one flight, then on_failed(MC_ETIMEDOUT) */
 
 /* ---- certificates ---- */
 typedef struct mc_dtls_cert mc_dtls_cert;
@@ -86,8 +89,12 @@ struct mc_dtls_config {
   const char *remote_fp_algorithm;
   const uint8_t *remote_fp;
   size_t remote_fp_len;
-  size_t mtu;       /* 0: MC_DTLS_DEFAULT_MTU */
+  size_t mtu;       /* 0: MC_DTLS_DEFAULT_MTU; at least 256 */
   bool use_srtp;    /* offer/accept use_srtp with both profiles, GCM preferred */
+  /* First handshake retransmission timeout in ms, doubled per retransmission
+   * up to MC_DTLS_RTO_MAX_MS (RFC 6347 4.2.4.1). 0: MC_DTLS_RTO_DEFAULT_MS.
+   * A caller that knows the ICE round trip may pass a small multiple of it. */
+  uint32_t rto_ms;
 };
 
 struct mc_dtls_callbacks {
@@ -106,6 +113,7 @@ struct mc_dtls_callbacks {
   void (*on_failed)(int err, const char *sentence, void *user);
 };
 
+/* Callbacks must not call mc_dtls_free; every other mc_dtls_* call is fine. */
 typedef struct mc_dtls mc_dtls;
 
 int mc_dtls_new(const struct mc_dtls_config *config, const struct mc_dtls_callbacks *cbs, void *user,
@@ -114,7 +122,10 @@ int mc_dtls_new(const struct mc_dtls_config *config, const struct mc_dtls_callba
 int mc_dtls_start(mc_dtls *d);
 /* One datagram from the peer (RFC 7983: first byte 20..63). Never trusts a
  * length in it; garbage is dropped (returns MC_EPARSE) without failing the
- * connection, since an off-path attacker can send it. */
+ * connection, since an off-path attacker can send it. Records that frame
+ * well but fail authentication are dropped silently (RFC 6347 4.1.2.7) and
+ * return 0. MC_ETLS when the datagram ended the connection (on_failed ran),
+ * MC_ESTATE before mc_dtls_start, MC_ECLOSED once closed or failed. */
 int mc_dtls_receive(mc_dtls *d, const uint8_t *buf, size_t len);
 /* One application record (len <= MC_DTLS_MAX_RECORD). MC_ESTATE before
  * connected or after close. */
@@ -124,9 +135,12 @@ int64_t mc_dtls_timeout_ms(mc_dtls *d);
 /* Retransmits the last flight when its timer expired (RFC 6347 4.2.4). */
 int mc_dtls_handle_timeout(mc_dtls *d);
 enum mc_dtls_state mc_dtls_state(const mc_dtls *d);
-/* The negotiated keys: MC_ESTATE before connected or without use_srtp. */
+/* The negotiated keys: MC_ESTATE before connected, after a failure, without
+ * use_srtp, or when the peer did not negotiate use_srtp (the handshake
+ * itself still succeeds then). Still available after close. */
 int mc_dtls_srtp_keys(const mc_dtls *d, struct mc_dtls_srtp_keys *out);
-/* Sends close_notify (once); state closed. */
+/* Sends close_notify (once) when connected; state closed. During the
+ * handshake nothing is sent (OpenSSL has no close before it finishes). */
 void mc_dtls_close(mc_dtls *d);
 void mc_dtls_free(mc_dtls *d);
 

@@ -12,7 +12,13 @@
  *   on_connected -> mc_sctp_open_channel(s, &init, &id) -> on_channel_open(id)
  *   mc_sctp_send(s, id, bytes, len, binary) ... on_message(id, ...)
  *   mc_sctp_close_channel(s, id) -> on_channel_closed(id) on both sides
- *   mc_sctp_free(s) */
+ *   mc_sctp_free(s)
+ *
+ * The event callbacks (all but send) run only inside mc_sctp_receive and
+ * mc_sctp_handle_timers, and may call any mc_sctp_* function, mc_sctp_free
+ * included. The send callback may run inside any mc_sctp_* call, also
+ * mc_sctp_free (the ABORT): free SCTP before the DTLS it sends into.
+ * Packets handed to send are at most 1200 bytes. */
 #ifndef MC_SCTP_H
 #define MC_SCTP_H
 
@@ -60,7 +66,8 @@ struct mc_sctp_callbacks {
   /* One SCTP packet for DTLS to send. */
   void (*send)(const uint8_t *data, size_t len, void *user);
   void (*on_state)(enum mc_sctp_state state, void *user);
-  /* A channel is open: ours after DCEP ACK (or at once when negotiated),
+  /* A channel is open: ours after DCEP ACK (or at the next receive/timers
+   * call when negotiated),
    * the peer's when its DCEP OPEN arrived (we ack it first). */
   void (*on_channel_open)(uint16_t id, const char *label, const char *protocol, bool remote, void *user);
   /* One whole message (partial deliveries are reassembled). */
@@ -75,12 +82,14 @@ typedef struct mc_sctp mc_sctp;
 
 int mc_sctp_new(const struct mc_sctp_config *config, const struct mc_sctp_callbacks *cbs, void *user,
                 mc_sctp **out);
-/* Starts the association (INIT); call once DTLS is connected. */
+/* Starts the association (INIT); call once DTLS is connected. A packet
+ * received before it starts the association too. */
 int mc_sctp_start(mc_sctp *s);
 /* One SCTP packet that came out of DTLS. Garbage is dropped by usrsctp's
  * checks (CRC32c, verification tag). */
 void mc_sctp_receive(mc_sctp *s, const uint8_t *data, size_t len);
-/* Drives usrsctp's timers for every association: elapsed_ms since the last call. */
+/* Drives usrsctp's timers for every association: elapsed_ms since the last
+ * call. Process-wide: call it once per tick, not once per instance. */
 void mc_sctp_handle_timers(uint32_t elapsed_ms);
 enum mc_sctp_state mc_sctp_state(const mc_sctp *s);
 
@@ -91,8 +100,9 @@ int mc_sctp_open_channel(mc_sctp *s, const struct mc_dc_init *init, uint16_t *id
 /* Queues one message: PPID string/binary (and their _EMPTY forms for len 0,
  * RFC 8831 6.6). Never blocks: what SCTP cannot take now stays in the
  * channel's buffer (mc_sctp_buffered_amount) and goes when there is room.
- * MC_ETOOBIG when len exceeds the peer's max-message-size, MC_ESTATE when
- * the channel is not open. */
+ * MC_ETOOBIG when len exceeds the peer's max-message-size (or 2 MiB, the
+ * most usrsctp's send buffer takes), MC_ESTATE when the channel is not open
+ * or closing. Allowed while our DCEP OPEN waits for its ACK. */
 int mc_sctp_send(mc_sctp *s, uint16_t id, const uint8_t *data, size_t len, bool binary);
 size_t mc_sctp_buffered_amount(const mc_sctp *s, uint16_t id);
 int mc_sctp_set_buffered_amount_low_threshold(mc_sctp *s, uint16_t id, size_t threshold);

@@ -196,7 +196,8 @@ const mc_sdp_media *mc_sdp_media_find(const mc_sdp *sdp, const char *mid);
  * max-bundle (one ICE/DTLS transport: the first bundled m-line's), rtcp-mux,
  * trickle ICE (no candidates in our SDP: they go separately). Codecs: Opus
  * 48000/2 (useinbandfec=1) and VP8 with nack, nack pli, ccm fir, goog-remb,
- * transport-cc, plus RTX for VP8; anything else in an offer is answered
+ * transport-cc, plus RTX for VP8 (audio gets transport-cc only: no audio
+ * retransmission); anything else in an offer is answered
  * without it, and an m-line with nothing we support is rejected (port 0).
  * Header extensions: an answer carries only extensions the offer had and we
  * know (mid, abs-send-time, transport-wide-cc), with the offer's ids. */
@@ -282,7 +283,8 @@ int mc_jsep_set_track(mc_jsep *j, int index, const struct mc_jsep_track *track);
 /* The next offer carries an application m-line (once). */
 int mc_jsep_add_data(mc_jsep *j);
 /* True when a transceiver, track or data m-line changed since the last
- * complete exchange (like onnegotiationneeded). */
+ * complete exchange (like onnegotiationneeded), or new ICE credentials wait.
+ * Always false while an exchange is in progress: ask again once stable. */
 bool mc_jsep_negotiation_needed(const mc_jsep *j);
 
 /* Offer: from stable (or again from have-local-offer). m-lines keep their
@@ -290,18 +292,30 @@ bool mc_jsep_negotiation_needed(const mc_jsep *j);
  * (reusing a rejected m-line's slot is not done). a=setup:actpass. */
 int mc_jsep_create_offer(mc_jsep *j, mc_sdp *out);
 /* Answer: from have-remote-offer. a=setup:active when the offer said actpass
- * or passive, passive when it said active. Remote m-lines without a matching
- * transceiver get one, receive only. */
+ * or passive, passive when it said active; on actpass in a renegotiation the
+ * DTLS role of the last exchange is kept. Remote m-lines without a matching
+ * transceiver get one, receive only: a transceiver of ours that has no m-line
+ * yet (same kind, lowest index) when we can accept the m-line, else a new
+ * one. Indices never change: when the peer reuses a rejected m-line's slot,
+ * a new transceiver takes it; the old one stays rejected and
+ * mc_jsep_media_index no longer finds its mid.
+ * The answer to an offer that restarts ICE carries new local credentials
+ * (those of mc_jsep_set_ice_credentials, else random ones): the ICE agent
+ * reads them from the answer's a=ice-ufrag/a=ice-pwd. */
 int mc_jsep_create_answer(mc_jsep *j, mc_sdp *out);
 /* Applies our description (the one just created, possibly as modified by
- * the caller): offer -> have-local-offer, answer -> stable. */
+ * the caller): offer -> have-local-offer, answer -> stable. MC_ESTATE in the
+ * wrong state, MC_EINVAL when its m-lines or mids are not the expected ones. */
 int mc_jsep_set_local(mc_jsep *j, enum mc_sdp_type type, const mc_sdp *sdp);
-/* Applies the peer's description: offer (from stable) -> have-remote-offer,
- * answer (from have-local-offer) -> stable. Refuses with MC_EINVAL and one
- * sentence in why (may be NULL) when it cannot be used: wrong state, no
- * ice-ufrag/pwd, no or unsupported fingerprint, a=setup:actpass in an answer,
- * no BUNDLE with m-lines on different transports, an answer whose m-lines
- * do not match the offer's, a codec in an answer that was not offered. */
+/* Applies the peer's description: offer (from stable, or replacing a
+ * pending remote offer) -> have-remote-offer, answer (from have-local-offer)
+ * -> stable. Refuses with MC_EINVAL and one sentence in why (may be NULL)
+ * when it cannot be used: wrong state, no ice-ufrag/pwd, no or unsupported
+ * fingerprint, a=setup:actpass in an answer, no BUNDLE with m-lines on
+ * different transports, m-lines without a unique token a=mid, an offer that
+ * drops or moves m-lines of the session, an answer whose m-lines do not
+ * match the offer's or lack rtcp-mux, a codec in an answer that was not
+ * offered. A refused description changes nothing. */
 int mc_jsep_set_remote(mc_jsep *j, enum mc_sdp_type type, const mc_sdp *sdp, char *why, size_t why_cap);
 
 enum mc_jsep_state mc_jsep_state(const mc_jsep *j);

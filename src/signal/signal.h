@@ -162,7 +162,10 @@ int mc_signal_client_new(uv_loop_t *loop, const struct mc_signal_client_config *
 int mc_signal_client_send(mc_signal_client *c, const char *json, size_t len);
 /* Closes with a WebSocket close frame; on_close(0) follows. */
 void mc_signal_client_close(mc_signal_client *c);
-/* Frees; callbacks stop. Safe after on_close. */
+/* Frees; callbacks stop at once. Safe after on_close and from inside any
+ * callback. The libwebsockets context is torn down over the next few
+ * iterations of the loop, so keep running it: uv_run returns once the
+ * client's handles are all closed. */
 void mc_signal_client_free(mc_signal_client *c);
 
 /* A room link "https://HOST:PORT/r/ROOM[#...]" -> the signaling URL

@@ -12,8 +12,11 @@
 #include "dtls/dtls.h"
 
 /* Bytes a protected packet may grow by: auth tag (10 for AES-CM-80, 16 for
- * GCM) plus the SRTCP index (4); callers leave this much room. */
-#define MC_SRTP_MAX_OVERHEAD 148 /* libsrtp's SRTP_MAX_TRAILER_LEN */
+ * GCM) plus the SRTCP index (4), so protect needs cap >= len + 10 / 14
+ * (AES-CM-80, RTP / RTCP) or len + 16 / 20 (GCM) and writes nothing past
+ * that. Callers that do not look at the profile leave this much room:
+ * libsrtp's SRTP_MAX_TRAILER_LEN (tag 16 + MKI 128) plus the SRTCP index. */
+#define MC_SRTP_MAX_OVERHEAD 148
 
 typedef struct mc_srtp mc_srtp;
 
@@ -26,8 +29,13 @@ void mc_srtp_free(mc_srtp *s);
  * *out_len is the protected length. MC_ETOOBIG when cap is short. */
 int mc_srtp_protect_rtp(mc_srtp *s, uint8_t *buf, size_t len, size_t cap, size_t *out_len);
 int mc_srtp_protect_rtcp(mc_srtp *s, uint8_t *buf, size_t len, size_t cap, size_t *out_len);
-/* MC_EAUTH when authentication fails or the packet is a replay, MC_EPARSE
- * when it is too short to be SRTP; the packet is then to be dropped. */
+/* MC_EAUTH when authentication fails or the packet is a replay (RFC 3711
+ * 3.3.2: each index is taken once, within a window of 1024 packets per SSRC
+ * for SRTP and 128 for SRTCP), MC_EPARSE when it is too short to be SRTP or
+ * its RTP header runs past len; the packet is then to be dropped. A refused
+ * packet changes no state. Protect refuses a header that does not parse with
+ * MC_EPARSE; it may protect the same RTP packet (same SSRC and sequence
+ * number, same bytes) again, for retransmission. One owner: not thread-safe. */
 int mc_srtp_unprotect_rtp(mc_srtp *s, uint8_t *buf, size_t len, size_t *out_len);
 int mc_srtp_unprotect_rtcp(mc_srtp *s, uint8_t *buf, size_t len, size_t *out_len);
 

@@ -1,0 +1,185 @@
+// Shared by the browser interop tests: processes, ports, a real coturn and
+// medcall-server, checks and steps that count failures. Each test script
+// sets state.tmp to its own temporary directory before starting anything.
+'use strict';
+
+const { spawn } = require('child_process');
+const crypto = require('crypto');
+const dgram = require('dgram');
+const fs = require('fs');
+const net = require('net');
+const path = require('path');
+
+const state = { tmp: null, children: [], failures: 0 };
+
+
+function log(...a) { console.log('[interop]', ...a); }
+
+function check(cond, what, detail) {
+  if (cond) { log('ok  ', what); return; }
+  state.failures++;
+  log('FAIL', what, detail === undefined ? '' : JSON.stringify(detail));
+  throw new Error('check failed: ' + what);
+}
+
+async function step(what, fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    state.failures++;
+    log('FAIL', what + ':', e.message);
+    throw new Error('step failed: ' + what);
+  }
+}
+
+// ---- processes ----
+
+function start(name, argv, logPath) {
+  const out = fs.openSync(logPath, 'w');
+  const p = spawn(argv[0], argv.slice(1), { stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  p.exited = new Promise((resolve) => p.on('exit', (code, sig) => resolve({ code, sig })));
+  p.name = name;
+  p.logPath = logPath;
+  state.children.push(p);
+  return p;
+}
+
+function tail(file, n = 25) {
+  try { return fs.readFileSync(file, 'utf8').split('\n').slice(-n).join('\n'); } catch (e) { return ''; }
+}
+
+async function until(fn, ms, what) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function tcpOpen(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
+    s.on('error', () => resolve(false));
+  });
+}
+
+function bindable(port) {
+  return new Promise((resolve) => {
+    const t = net.createServer();
+    t.once('error', () => resolve(false));
+    t.listen(port, '127.0.0.1', () => {
+      const u = dgram.createSocket('udp4');
+      u.once('error', () => { t.close(); resolve(false); });
+      u.bind(port, '127.0.0.1', () => { u.close(); t.close(() => resolve(true)); });
+    });
+  });
+}
+
+// A port free for TCP and UDP on 127.0.0.1 right now (coturn needs both).
+async function freePort() {
+  for (let i = 0; i < 200; i++) {
+    const p = 20000 + crypto.randomInt(20000);
+    if (await bindable(p)) return p;
+  }
+  throw new Error('no free port');
+}
+
+async function startCoturn(secret) {
+  const port = await freePort();
+  // A real --userdb path: with /dev/null coturn 4.6 looks the secret up in an
+  // empty database and refuses every REST credential (docs/server.md).
+  const p = start('coturn', ['stdbuf', '-oL', 'turnserver', '--use-auth-secret', '--static-auth-secret', secret,
+    '--realm', 'medcall.test', '--no-cli', '--no-dtls', '--no-tls', '--listening-ip', '127.0.0.1',
+    '--relay-ip', '127.0.0.1', '--allow-loopback-peers', '--listening-port', String(port),
+    '--min-port', '40000', '--max-port', '49999', '--userdb', path.join(state.tmp, 'turndb'),
+    '--no-software-attribute', '--log-file', 'stdout', '--simple-log', '-v'], path.join(state.tmp, 'coturn.log'));
+  await until(async () => {
+    if (p.exitCode !== null) throw new Error('coturn exited: ' + tail(p.logPath));
+    return tcpOpen(port);
+  }, 10000, 'coturn to listen');
+  await new Promise((r) => setTimeout(r, 100)); // its UDP listener opens right after
+  log('coturn pid', p.pid, 'port', port);
+  return { proc: p, port };
+}
+
+async function startServer(SERVER, WEB_ROOT, turnPort, secret) {
+  const port = await freePort();
+  const p = start('medcall-server', [SERVER, '--open', '--listen', '127.0.0.1:' + port,
+    '--state-dir', path.join(state.tmp, 'state'), '--web-root', WEB_ROOT,
+    '--turn-url', `turn:127.0.0.1:${turnPort}?transport=udp`, '--turn-secret', secret, '--turn-ttl', '10m'],
+  path.join(state.tmp, 'server.log'));
+  await until(() => {
+    if (p.exitCode !== null) throw new Error('medcall-server exited: ' + tail(p.logPath));
+    return /listening on https:\/\/127\.0\.0\.1:\d+/.test(tail(p.logPath, 100));
+  }, 15000, 'medcall-server to listen');
+  // The fingerprint it prints is the one of the certificate it keeps: that
+  // is what a doctor compares with the browser's.
+  const certPem = fs.readFileSync(path.join(state.tmp, 'state', 'cert.pem'), 'utf8');
+  const cert = new crypto.X509Certificate(certPem);
+  const printed = (tail(p.logPath, 100).match(/fingerprint ([0-9A-Fa-f:]+)/) || [])[1] || '';
+  check(printed.toUpperCase() === cert.fingerprint256.toUpperCase(),
+    'server prints the SHA-256 fingerprint of the certificate it serves', { printed, file: cert.fingerprint256 });
+  // Trust exactly this certificate (by its SPKI hash), not any bad one.
+  const spki = crypto.createHash('sha256')
+    .update(cert.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+  log('medcall-server pid', p.pid, 'port', port);
+  return { proc: p, port, spki };
+}
+
+// ---- page helpers (installed into every page before its scripts run) ----
+
+function pageHelpers() {
+  window.__t = {
+    // The selected candidate pair of a peer connection (W3C webrtc-stats).
+    async pair(pc) {
+      const stats = await pc.getStats();
+      let pair = null;
+      stats.forEach((s) => { if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId); });
+      if (!pair) return null;
+      const c = (id) => {
+        const s = stats.get(id);
+        return s && { type: s.candidateType, protocol: s.protocol, address: s.address, port: s.port,
+                      relayProtocol: s.relayProtocol, url: s.url };
+      };
+      return { state: pair.state, local: c(pair.localCandidateId), remote: c(pair.remoteCandidateId),
+               bytesSent: pair.bytesSent, bytesReceived: pair.bytesReceived };
+    },
+    async inbound(pc) {
+      const stats = await pc.getStats();
+      const out = {};
+      stats.forEach((s) => {
+        if (s.type !== 'inbound-rtp') return;
+        if (s.kind === 'video') out.video = { framesDecoded: s.framesDecoded || 0, frameWidth: s.frameWidth || 0,
+                                              codec: s.codecId && stats.get(s.codecId) && stats.get(s.codecId).mimeType };
+        if (s.kind === 'audio') out.audio = { packetsReceived: s.packetsReceived || 0,
+                                              samples: s.totalSamplesReceived || 0, codec: s.codecId && stats.get(s.codecId) && stats.get(s.codecId).mimeType };
+      });
+      return out;
+    },
+    // What a viewer sees: mean luma, spread, and a checksum of a video frame.
+    frame(video) {
+      const w = video.videoWidth, h = video.videoHeight;
+      if (!w || !h) return { w, h };
+      const cv = document.createElement('canvas');
+      cv.width = w; cv.height = h;
+      const g = cv.getContext('2d', { willReadFrequently: true });
+      g.drawImage(video, 0, 0, w, h);
+      const d = g.getImageData(0, 0, w, h).data;
+      let sum = 0, sum2 = 0, bright = 0, hash = 0, n = 0;
+      for (let i = 0; i < d.length; i += 4 * 7) {
+        const y = 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
+        sum += y; sum2 += y * y; n++;
+        if (y > 48) bright++;
+        hash = (hash * 31 + d[i] + 7 * d[i + 1] + 13 * d[i + 2]) >>> 0;
+      }
+      const mean = sum / n;
+      return { w, h, mean: Math.round(mean), sd: Math.round(Math.sqrt(Math.max(0, sum2 / n - mean * mean))),
+               brightShare: +(bright / n).toFixed(3), hash };
+    },
+  };
+}
+
+module.exports = { pageHelpers, state, log, check, step, start, tail, until, tcpOpen, freePort, startCoturn, startServer };

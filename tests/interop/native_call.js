@@ -1,0 +1,392 @@
+// Native interop (issue 4 item 6): the medcall program and headless Chromium
+// through the real medcall-server, in both offer directions.
+//
+// Scenario "medcall-offers": `medcall call` is the doctor (it offers and
+// opens "chat"); a Chromium page is the patient, written from
+// docs/signaling.md in page JS. Over "chat" the page sends 1,000 messages of
+// random sizes up to 256 KiB (text and binary) and medcall (--echo) sends
+// each back; every one must come back byte-exact and in order. Then 50 MB
+// through the echo with backpressure on the page's side (bufferedAmountLow).
+// Scenario "browser-offers": the page is the doctor (it offers, opens
+// "chat"); `medcall join LINK` answers, echoes, and opens a channel "bulk" on
+// which it sends 50 MB with its own backpressure (--send-bytes); the page
+// checks the SHA-256 of what arrived against the one medcall printed.
+// In both: Chromium's getStats shows connectionState connected and a
+// selected host pair; medcall prints the pair and its DTLS role.
+// Scenario "tampered": one fingerprint changed in transit, once each way:
+// neither side connects, both fail closed.
+//
+// Run by run.sh inside a private network namespace holding only lo. Env:
+// MEDCALL_SERVER, MEDCALL_WEB_ROOT, MEDCALL_APP (the medcall binary),
+// CHROMIUM, INTEROP_SCENARIOS, INTEROP_KEEP=1, INTEROP_MESSAGES (1000),
+// INTEROP_BULK_MB (50).
+'use strict';
+
+const crypto = require('crypto');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const puppeteer = require('puppeteer-core');
+const lib = require('./lib');
+
+const { state, log, check, step, start, tail, until, startCoturn, pageHelpers } = lib;
+const SERVER = process.env.MEDCALL_SERVER;
+const WEB_ROOT = process.env.MEDCALL_WEB_ROOT;
+const APP = process.env.MEDCALL_APP;
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SCENARIOS = (process.env.INTEROP_SCENARIOS || 'medcall-offers browser-offers tampered')
+  .split(/\s+/).filter(Boolean);
+const MESSAGES = Number(process.env.INTEROP_MESSAGES || 1000);
+const BULK = Number(process.env.INTEROP_BULK_MB || 50) * 1000 * 1000;
+const STEP_MS = 20000; // liveness bound, not a performance target
+const DATA_MS = 150000;
+
+let browser = null;
+
+// medcall's stdout, line by line, as it comes.
+function medcall(name, args) {
+  const p = start(name, ['stdbuf', '-oL', APP, ...args], path.join(state.tmp, name + '.log'));
+  return p;
+}
+function lines(p) { return tail(p.logPath, 100000).split('\n'); }
+async function waitLine(p, re, what, ms = STEP_MS) {
+  return until(() => {
+    const l = lines(p).find((x) => re.test(x));
+    if (l) return l;
+    if (p.exitCode !== null) throw new Error(`medcall exited (${p.exitCode}) before ${what}: ` + tail(p.logPath));
+    return null;
+  }, ms, what);
+}
+
+// ---- page side ----
+
+// A peer written from docs/signaling.md: doctor (offerer) or patient.
+function pagePeer(opts) {
+  const P = window.P = { msgs: [], pc: null, chat: null, bulk: null, errors: [], echoes: [], bulkChunks: [],
+                         bulkBytes: 0, state: 'new', closed: false };
+  const ws = P.ws = new WebSocket('wss://' + location.host + '/ws');
+  const send = P.send = (m) => { m.v = 1; ws.send(JSON.stringify(m)); };
+  const tamperFp = (sdp) => sdp.replace(/a=fingerprint:sha-256 (.)/, (m, c) => 'a=fingerprint:sha-256 ' + (c === 'A' ? 'B' : 'A'));
+  ws.onclose = () => { P.closed = true; };
+  function setupPc(m) {
+    const pc = P.pc = new RTCPeerConnection({ iceServers: m.ice_servers || [] });
+    pc.onconnectionstatechange = () => { P.state = pc.connectionState; };
+    pc.onicecandidate = (e) => send(e.candidate
+      ? { type: 'candidate', candidate: e.candidate.candidate, sdpMid: e.candidate.sdpMid,
+          sdpMLineIndex: e.candidate.sdpMLineIndex }
+      : { type: 'candidate', candidate: '' });
+    pc.ondatachannel = (e) => {
+      if (e.channel.label === 'chat') P.chat = e.channel;
+      if (e.channel.label === 'bulk') {
+        P.bulk = e.channel;
+        e.channel.binaryType = 'arraybuffer';
+        e.channel.onmessage = (ev) => { P.bulkChunks.push(new Uint8Array(ev.data)); P.bulkBytes += ev.data.byteLength; };
+      }
+    };
+    return pc;
+  }
+  ws.onmessage = async (ev) => {
+    const m = JSON.parse(ev.data);
+    P.msgs.push(m);
+    try {
+      if (m.type === 'knock') send({ type: 'admit' });
+      else if (m.type === 'admitted' && m.offerer) {
+        const pc = setupPc(m);
+        P.chat = pc.createDataChannel('chat');
+        await pc.setLocalDescription(await pc.createOffer());
+        let sdp = pc.localDescription.sdp;
+        if (opts.tamperOwn) sdp = tamperFp(sdp);
+        send({ type: 'offer', sdp });
+      } else if (m.type === 'admitted') {
+        setupPc(m);
+      } else if (m.type === 'offer') {
+        const sdp = opts.tamperRemote ? tamperFp(m.sdp) : m.sdp;
+        await P.pc.setRemoteDescription({ type: 'offer', sdp });
+        await P.pc.setLocalDescription(await P.pc.createAnswer());
+        let own = P.pc.localDescription.sdp;
+        if (opts.tamperOwn) own = tamperFp(own);
+        send({ type: 'answer', sdp: own });
+      } else if (m.type === 'answer') {
+        const sdp = opts.tamperRemote ? tamperFp(m.sdp) : m.sdp;
+        await P.pc.setRemoteDescription({ type: 'answer', sdp });
+      } else if (m.type === 'candidate' && m.candidate && P.pc) {
+        await P.pc.addIceCandidate({ candidate: m.candidate, sdpMid: m.sdpMid, sdpMLineIndex: m.sdpMLineIndex });
+      }
+    } catch (e) { P.errors.push(m.type + ': ' + e.message); }
+  };
+  return new Promise((resolve, reject) => { ws.onopen = () => resolve(true); ws.onerror = () => reject(new Error('ws error')); });
+}
+
+// 1,000 messages of random sizes through medcall's echo, each compared.
+async function echoTest(count) {
+  const dc = window.P.chat;
+  dc.binaryType = 'arraybuffer';
+  const maxSize = 256 * 1024;
+  const sent = [];
+  const got = [];
+  let bad = 0;
+  const done = new Promise((resolve) => {
+    dc.onmessage = (ev) => {
+      const i = got.length;
+      const want = sent[i];
+      let same;
+      if (typeof ev.data === 'string') same = !want.binary && ev.data === want.text;
+      else {
+        const a = new Uint8Array(ev.data);
+        same = want.binary && a.length === want.bytes.length && a.every((v, k) => v === want.bytes[k]);
+      }
+      if (!same) bad++;
+      got.push(1);
+      if (got.length === count) resolve();
+    };
+  });
+  dc.bufferedAmountLowThreshold = 1 << 20;
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) {
+    const size = i === 0 ? maxSize : i === 1 ? 0 : Math.floor(Math.random() * maxSize);
+    const binary = i % 2 === 0;
+    if (binary) {
+      const bytes = new Uint8Array(size);
+      for (let k = 0; k < size; k += 65536) crypto.getRandomValues(bytes.subarray(k, Math.min(size, k + 65536)));
+      sent.push({ binary, bytes });
+      dc.send(bytes);
+    } else {
+      let text = '';
+      const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789 ';
+      const chunk = Array.from({ length: 1024 }, () => alphabet[Math.floor(Math.random() * alphabet.length)]).join('');
+      while (text.length < size) text += chunk;
+      text = text.slice(0, size);
+      sent.push({ binary, text });
+      dc.send(text);
+    }
+    if (dc.bufferedAmount > 8 << 20) await new Promise((r) => { dc.onbufferedamountlow = r; });
+  }
+  await done;
+  const bytes = sent.reduce((n, s) => n + (s.binary ? s.bytes.length : s.text.length), 0);
+  return { count: got.length, bad, bytes, ms: Math.round(performance.now() - t0) };
+}
+
+// total bytes through the echo with backpressure; SHA-256 both ways compared.
+async function bulkEcho(total) {
+  const dc = window.P.chat;
+  dc.binaryType = 'arraybuffer';
+  const chunk = 64 * 1024;
+  const sentChunks = [];
+  const back = [];
+  let backBytes = 0;
+  const done = new Promise((resolve) => {
+    dc.onmessage = (ev) => { back.push(new Uint8Array(ev.data)); backBytes += ev.data.byteLength; if (backBytes >= total) resolve(); };
+  });
+  dc.bufferedAmountLowThreshold = 1 << 20;
+  let maxBuffered = 0, waits = 0;
+  const t0 = performance.now();
+  for (let off = 0; off < total; off += chunk) {
+    const b = new Uint8Array(Math.min(chunk, total - off));
+    crypto.getRandomValues(b);
+    sentChunks.push(b);
+    dc.send(b);
+    maxBuffered = Math.max(maxBuffered, dc.bufferedAmount);
+    if (dc.bufferedAmount > 4 << 20) { waits++; await new Promise((r) => { dc.onbufferedamountlow = r; }); }
+  }
+  await done;
+  const ms = performance.now() - t0;
+  const cat = (parts, n) => { const a = new Uint8Array(n); let o = 0; for (const p of parts) { a.set(p, o); o += p.length; } return a; };
+  const hex = async (a) => Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', a)))
+    .map((x) => x.toString(16).padStart(2, '0')).join('');
+  return { sent: await hex(cat(sentChunks, total)), back: await hex(cat(back, backBytes)), backBytes,
+           maxBuffered, waits, mbps: +((total * 8 * 2) / (ms / 1000) / 1e6).toFixed(1) };
+}
+
+async function bulkReceived(total) {
+  const P = window.P;
+  const a = new Uint8Array(P.bulkBytes);
+  let o = 0;
+  for (const p of P.bulkChunks) { a.set(p, o); o += p.length; }
+  const hex = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', a)))
+    .map((x) => x.toString(16).padStart(2, '0')).join('');
+  return { bytes: P.bulkBytes, hex, total };
+}
+
+// ---- scenarios ----
+
+async function newPage(ctx, who) {
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => log(who, 'page error:', e.message));
+  page.on('console', (m) => { if (m.type() === 'error') log(who, 'console:', m.text()); });
+  await page.evaluateOnNewDocument(pageHelpers);
+  return page;
+}
+
+async function checkBrowserStats(page, what) {
+  const st = await page.evaluate(async () => ({ state: window.P.pc.connectionState, pair: await window.__t.pair(window.P.pc) }));
+  check(st.state === 'connected', `${what}: Chromium connectionState connected`, st.state);
+  check(st.pair && st.pair.state === 'succeeded' && st.pair.local.type === 'host' && st.pair.remote.type === 'host',
+    `${what}: Chromium's selected pair is host-host and succeeded`, st.pair);
+}
+
+async function checkMedcallConnected(mc, what) {
+  const pair = await waitLine(mc, /^pair: /, 'the selected pair');
+  check(/^pair: host (host|prflx)$/.test(pair), `${what}: medcall selected a direct pair`, pair);
+  const dtls = await waitLine(mc, /^dtls: /, 'the DTLS line');
+  check(/^dtls: (client|server) SRTP_AEAD_AES_128_GCM$/.test(dtls), `${what}: medcall DTLS with AES-GCM SRTP keys`, dtls);
+  return dtls;
+}
+
+async function medcallOffers(srv) {
+  const ctx = await browser.createBrowserContext();
+  let mc = null;
+  try {
+    mc = medcall('medcall-doctor', ['call', '--server', `wss://127.0.0.1:${srv.port}/ws`, '--insecure', '--echo',
+      '--stats-json', path.join(state.tmp, 'doctor-stats.json')]);
+    const linkLine = await waitLine(mc, /^link: https:\/\//, 'the room link');
+    const link = linkLine.slice('link: '.length).trim();
+    check(new RegExp(`^https://127\\.0\\.0\\.1:${srv.port}/r/[A-Za-z0-9_-]{22}$`).test(link),
+      'medcall call prints the room link', link.replace(/[A-Za-z0-9_-]{22}$/, '<room>'));
+    const page = await newPage(ctx, 'patient');
+    await page.goto(`https://127.0.0.1:${srv.port}/`);
+    await page.evaluate(pagePeer, {});
+    const room = link.split('/r/')[1];
+    await page.evaluate((r) => window.P.send({ type: 'join', room: r, name: 'Chromium patient' }), room);
+    await step('medcall admits and the call connects (Chromium answers)', () => page.waitForFunction(
+      () => window.P.state === 'connected' && window.P.chat && window.P.chat.readyState === 'open', { timeout: STEP_MS }));
+    await checkBrowserStats(page, 'medcall offers');
+    const dtls = await checkMedcallConnected(mc, 'medcall offers');
+    check(/server/.test(dtls), 'medcall offered actpass and Chromium chose active: medcall is the DTLS server', dtls);
+
+    const echo = await step(`echo of ${MESSAGES} messages`, () => page.evaluate(echoTest, MESSAGES));
+    check(echo.count === MESSAGES && echo.bad === 0, `${MESSAGES} messages up to 256 KiB came back byte-exact and in order`, echo);
+    log('figure: echo', (echo.bytes / 1e6).toFixed(1), 'MB each way in', echo.ms, 'ms');
+    const bulk = await step(`${BULK / 1e6} MB through the echo`, () => page.evaluate(bulkEcho, BULK));
+    check(bulk.backBytes === BULK && bulk.sent === bulk.back, `${BULK / 1e6} MB echoed byte-exact (SHA-256)`, bulk);
+    check(bulk.waits > 0, 'the page waited for bufferedamountlow (backpressure engaged)', bulk);
+    log('figure: bulk echo', bulk.mbps, 'Mbit/s (both directions counted)');
+
+    // The patient hangs up: medcall ends cleanly.
+    await page.evaluate(() => { window.P.send({ type: 'leave' }); window.P.pc.close(); });
+    const ex = await Promise.race([mc.exited, new Promise((r) => setTimeout(() => r({ code: 'hung' }), STEP_MS))]);
+    check(ex.code === 0, 'medcall call ends with status 0 when the patient leaves', ex);
+    const stats = JSON.parse(fs.readFileSync(path.join(state.tmp, 'doctor-stats.json'), 'utf8'));
+    check(stats.selectedCandidatePair.localCandidateType === 'host' && stats.messagesReceived >= MESSAGES,
+      'medcall --stats-json: selected pair and message counts', { pair: stats.selectedCandidatePair, received: stats.messagesReceived });
+  } finally {
+    if (mc && mc.exitCode === null) mc.kill('SIGKILL');
+    await ctx.close().catch(() => {});
+  }
+}
+
+async function browserOffers(srv) {
+  const ctx = await browser.createBrowserContext();
+  let mc = null;
+  try {
+    const page = await newPage(ctx, 'doctor');
+    await page.goto(`https://127.0.0.1:${srv.port}/`);
+    await page.evaluate(pagePeer, {});
+    await page.evaluate(() => window.P.send({ type: 'create' }));
+    await page.waitForFunction(() => window.P.msgs.some((m) => m.type === 'created'), { timeout: STEP_MS });
+    const link = await page.evaluate(() => window.P.msgs.find((m) => m.type === 'created').link);
+    mc = medcall('medcall-patient', ['join', link, '--insecure', '--name', 'medcall patient', '--echo',
+      '--send-bytes', String(BULK)]);
+    await step('Chromium admits medcall and the call connects (medcall answers)', () => page.waitForFunction(
+      () => window.P.state === 'connected' && window.P.chat && window.P.chat.readyState === 'open', { timeout: STEP_MS }));
+    const knock = await page.evaluate(() => window.P.msgs.find((m) => m.type === 'knock'));
+    check(knock && knock.name === 'medcall patient', 'the doctor saw medcall knock with its name', knock);
+    await checkBrowserStats(page, 'Chromium offers');
+    const dtls = await checkMedcallConnected(mc, 'Chromium offers');
+    check(/client/.test(dtls), 'Chromium offered actpass and medcall answered active: medcall is the DTLS client', dtls);
+
+    const echo = await step(`echo of ${MESSAGES} messages`, () => page.evaluate(echoTest, MESSAGES));
+    check(echo.count === MESSAGES && echo.bad === 0, `${MESSAGES} messages up to 256 KiB came back byte-exact and in order`, echo);
+    const sentLine = await waitLine(mc, /^sent: /, `medcall sending ${BULK} bytes`, DATA_MS);
+    await step('the bulk channel delivers everything', () => page.waitForFunction(
+      (n) => window.P.bulkBytes >= n, { timeout: DATA_MS }, BULK));
+    const got = await page.evaluate(bulkReceived, BULK);
+    check(sentLine === `sent: ${BULK} bytes sha256 ${got.hex}` && got.bytes === BULK,
+      `${BULK / 1e6} MB from medcall's own channel arrived byte-exact (SHA-256)`, { sentLine, got });
+    const bulkLabel = await page.evaluate(() => window.P.bulk && window.P.bulk.label);
+    check(bulkLabel === 'bulk', 'medcall opened its own channel in-band (DCEP) as the answerer', bulkLabel);
+
+    // The doctor ends the room: medcall leaves with status 0.
+    await page.evaluate(() => window.P.send({ type: 'end' }));
+    const ex = await Promise.race([mc.exited, new Promise((r) => setTimeout(() => r({ code: 'hung' }), STEP_MS))]);
+    check(ex.code === 0, 'medcall join ends with status 0 when the doctor ends the room', ex);
+  } finally {
+    if (mc && mc.exitCode === null) mc.kill('SIGKILL');
+    await ctx.close().catch(() => {});
+  }
+}
+
+// One fingerprint altered in transit: in "remote" the page changes medcall's
+// (so Chromium refuses medcall's certificate), in "own" the page sends its own
+// altered (so medcall refuses Chromium's).
+async function tampered(srv, which) {
+  const ctx = await browser.createBrowserContext();
+  let mc = null;
+  try {
+    mc = medcall('medcall-tamper-' + which, ['call', '--server', `wss://127.0.0.1:${srv.port}/ws`, '--insecure', '--echo']);
+    const link = (await waitLine(mc, /^link: https:\/\//, 'the room link')).slice('link: '.length).trim();
+    const page = await newPage(ctx, 'patient');
+    await page.goto(`https://127.0.0.1:${srv.port}/`);
+    await page.evaluate(pagePeer, which === 'own' ? { tamperOwn: true } : { tamperRemote: true });
+    await page.evaluate((r) => window.P.send({ type: 'join', room: r, name: 'tamper' }), link.split('/r/')[1]);
+    await step(`tampered (${which}): Chromium fails closed`, () => page.waitForFunction(
+      () => window.P.state === 'failed', { timeout: 40000 }));
+    const ex = await Promise.race([mc.exited, new Promise((r) => setTimeout(() => r({ code: 'hung' }), 40000))]);
+    const out = tail(mc.logPath, 200);
+    check(ex.code === 1 && /the call failed/.test(out), `tampered (${which}): medcall fails closed (status 1)`, { code: ex.code, out: out.split('\n').filter((l) => /failed|state/.test(l)) });
+    check(!/state: connected/.test(out), `tampered (${which}): medcall never reported connected`);
+    const chatOpened = await page.evaluate(() => !!(window.P.chat && window.P.chat.readyState === 'open'));
+    check(!chatOpened, `tampered (${which}): no data channel opened`);
+    if (which === 'own') check(/fingerprint/.test(out), 'medcall says the certificate did not match the fingerprint',
+      out.split('\n').filter((l) => /fingerprint/.test(l)));
+  } finally {
+    if (mc && mc.exitCode === null) mc.kill('SIGKILL');
+    await ctx.close().catch(() => {});
+  }
+}
+
+async function cleanup() {
+  if (browser) { await browser.close().catch(() => {}); browser = null; }
+  for (const p of state.children) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  if (state.tmp && !process.env.INTEROP_KEEP) fs.rmSync(state.tmp, { recursive: true, force: true });
+}
+
+async function main() {
+  if (!SERVER || !WEB_ROOT || !APP) throw new Error('MEDCALL_SERVER, MEDCALL_WEB_ROOT and MEDCALL_APP must be set');
+  state.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'medcall-native-'));
+  const secret = crypto.randomBytes(24).toString('base64');
+  const turn = await startCoturn(secret);
+  const srv = await lib.startServer(SERVER, WEB_ROOT, turn.port, secret);
+  browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    userDataDir: path.join(state.tmp, 'chromium-profile'),
+    args: ['--no-sandbox', '--disable-gpu', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+      '--allow-loopback-in-peer-connection', `--ignore-certificate-errors-spki-list=${srv.spki}`,
+      '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
+      '--disable-backgrounding-occluded-windows'],
+  });
+  log('chromium', await browser.version());
+  for (const s of SCENARIOS) {
+    log('--- scenario', s);
+    if (s === 'medcall-offers') await medcallOffers(srv);
+    else if (s === 'browser-offers') await browserOffers(srv);
+    else if (s === 'tampered') { await tampered(srv, 'remote'); await tampered(srv, 'own'); }
+    else throw new Error('unknown scenario ' + s);
+  }
+}
+
+const overall = setTimeout(() => { log('FAIL overall timeout'); cleanup().finally(() => process.exit(1)); }, 400000);
+main().then(async () => {
+  clearTimeout(overall);
+  await cleanup();
+  if (state.failures) { log(state.failures, 'failure(s)'); process.exit(1); }
+  log('PASS', SCENARIOS.join(' '));
+  process.exit(0);
+}, async (e) => {
+  clearTimeout(overall);
+  log('FAIL', e.message);
+  for (const p of state.children) log(`--- ${p.name} log tail:\n` + tail(p.logPath, 40));
+  await cleanup();
+  process.exit(1);
+});

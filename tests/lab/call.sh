@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# call.sh NAME: a whole medcall call in the lab. medcall-server and coturn run
+# on the "public internet"; `medcall call` (the doctor) and `medcall join`
+# (the patient) run on hosts behind NAT routers. Each side sends a stream of
+# bytes on its own data channel "bulk" with backpressure (--send-bytes) and
+# the other prints the SHA-256 of what arrived: they must match both ways.
+#   call-symmetric-relay: both NATs symmetric: only the relay can carry the
+#   call (TURN REST credentials handed out by medcall-server).
+#   call-eim: both NATs endpoint-independent: a direct (reflexive) path.
+# Env: MEDCALL, MEDCALL_SERVER (binaries), LAB_KEEP=1 keeps $LAB_RUN.
+# Exit: 0 pass, 1 fail, 77 skip (not root).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lab.sh
+source "$here/lab.sh"
+# shellcheck source=scenarios.sh
+source "$here/scenarios.sh"
+
+names="call-symmetric-relay call-eim"
+if [ "${1:-}" = "--list" ]; then printf '%s\n' $names; exit 0; fi
+name=${1:?usage: call.sh NAME (--list for names)}
+case " $names " in *" $name "*) ;; *) echo "unknown test $name; one of: $names" >&2; exit 1 ;; esac
+lab_require
+[ -x "${MEDCALL:-}" ] && [ -x "${MEDCALL_SERVER:-}" ] || lab_die "MEDCALL and MEDCALL_SERVER must name the binaries"
+
+BYTES=${LAB_CALL_BYTES:-3000000}
+SERVER_PORT=8443
+lab_init
+failures=0
+fail() { echo "lab: FAIL [$name]: $*" >&2; failures=$((failures + 1)); }
+
+case $name in
+  call-symmetric-relay) topo_two_nat symmetric symmetric ;;
+  call-eim) topo_two_nat eim eim ;;
+esac
+lab_turn_start secret
+pub=$(lab_ns_name pub)
+ip netns exec "$pub" "$MEDCALL_SERVER" --open --listen "$LAB_TURN_IP:$SERVER_PORT" \
+  --state-dir "$LAB_RUN/server-state" --turn-url "turn:$LAB_TURN_IP:3478?transport=udp" \
+  --turn-secret "$LAB_AUTH_SECRET" >"$LAB_RUN/server.out" 2>&1 &
+LAB_TURN_PIDS+=($!)
+lab_wait_listen pub "$LAB_TURN_IP" "$SERVER_PORT" tcp
+
+declare -A PID=()
+# start NAME HOST ARGS...: medcall in HOST's namespace, stdout to NAME.out.
+start() {
+  local n=$1 host=$2; shift 2
+  lab_exec "$host" env MEDCALL_LOG=info stdbuf -oL timeout 90 "$MEDCALL" "$@" \
+    >"$LAB_RUN/$n.out" 2>"$LAB_RUN/$n.err" &
+  PID[$n]=$!
+}
+# wait_line NAME REGEX SECONDS
+wait_line() {
+  local i
+  for i in $(seq 1 $(($3 * 20))); do
+    grep -Eq "$2" "$LAB_RUN/$1.out" 2>/dev/null && return 0
+    kill -0 "${PID[$1]}" 2>/dev/null || { grep -Eq "$2" "$LAB_RUN/$1.out" 2>/dev/null; return; }
+    sleep 0.05
+  done
+  return 1
+}
+line() { grep -E "^$2" "$LAB_RUN/$1.out" | tail -n 1 || true; }
+
+start doctor host-a call --server "wss://$LAB_TURN_IP:$SERVER_PORT/ws" --insecure --send-bytes "$BYTES"
+wait_line doctor '^link: ' 20 || lab_die "the doctor printed no link"
+link=$(line doctor 'link: ' | cut -d' ' -f2)
+start patient host-b join "$link" --insecure --name "lab patient" --send-bytes "$BYTES"
+
+for n in doctor patient; do
+  wait_line $n '^received: ' 60 || fail "$n: nothing received on the peer's bulk channel"
+done
+# The doctor hangs up (SIGTERM = Ctrl-C): both end with status 0.
+kill -TERM "${PID[doctor]}" 2>/dev/null || true
+declare -A RC=()
+for n in doctor patient; do
+  rc=0; wait "${PID[$n]}" || rc=$?; RC[$n]=$rc
+done
+
+for n in doctor patient; do
+  echo "---- medcall $n exit=${RC[$n]} ----"
+  grep -Ev '^(channel|open|closed):' "$LAB_RUN/$n.out" || true
+  [ "${RC[$n]}" = 0 ] || { fail "$n exited with status ${RC[$n]}"; tail -n 30 "$LAB_RUN/$n.err"; }
+  grep -q '^state: connected' "$LAB_RUN/$n.out" || fail "$n never connected"
+done
+sent_d=$(line doctor 'sent: ' | cut -d' ' -f2-); got_p=$(line patient 'received: ' | cut -d' ' -f2-)
+sent_p=$(line patient 'sent: ' | cut -d' ' -f2-); got_d=$(line doctor 'received: ' | cut -d' ' -f2-)
+[ -n "$sent_d" ] && [ "$sent_d" = "$got_p" ] || fail "doctor->patient: sent '$sent_d', received '$got_p'"
+[ -n "$sent_p" ] && [ "$sent_p" = "$got_d" ] || fail "patient->doctor: sent '$sent_p', received '$got_d'"
+[ "$sent_d" = "$BYTES bytes sha256 $(cut -d' ' -f4 <<<"$sent_d")" ] || fail "doctor sent other than $BYTES bytes"
+pair_d=$(line doctor 'pair: '); pair_p=$(line patient 'pair: ')
+case $name in
+  call-symmetric-relay)
+    [[ "$pair_d $pair_p" =~ relay ]] || fail "expected a relay in the selected pairs: '$pair_d' '$pair_p'" ;;
+  call-eim)
+    [[ "$pair_d $pair_p" =~ relay ]] && fail "a relay was selected where a direct path exists: '$pair_d' '$pair_p'"
+    [[ "$pair_d" =~ srflx|prflx ]] || fail "doctor: expected a reflexive candidate: '$pair_d'" ;;
+esac
+grep -q "sha256" "$LAB_RUN/doctor.err" "$LAB_RUN/patient.err" && fail "a log line carries a digest"
+if grep -qi -- "$LAB_AUTH_SECRET" "$LAB_RUN"/*.err "$LAB_RUN"/*.out 2>/dev/null; then fail "the TURN secret appears in a log"; fi
+
+LAB_DUMPED=1
+[ "$failures" = 0 ] || exit 1
+echo "lab: PASS [$name]"

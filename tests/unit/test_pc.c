@@ -1,0 +1,336 @@
+/* The peer connection end to end, native to native on 127.0.0.1: two mc_pc
+ * on one loop, their offer, answer and candidates carried by an in-process
+ * queue (as a signaling server would), real ICE, DTLS, SRTP keys, SCTP and
+ * data channels. Both offer directions, byte-exact messages, a tampered
+ * fingerprint refused by both sides, hang-up seen by the peer. */
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "check.h"
+#include "medcall/pc.h"
+#include "util/util.h"
+
+#define STEP_MS 20000 /* liveness bound: a step not done by then is broken */
+#define QMAX 512
+#define MSGS 200
+#define MAX_MSG (256 * 1024)
+
+struct sig_msg {
+  int to; /* 0 = A, 1 = B */
+  int kind; /* 0 offer, 1 answer, 2 candidate */
+  char *text;
+  char mid[33];
+};
+
+struct peer {
+  const char *name;
+  mc_pc *pc;
+  enum mc_pc_state state;
+  bool saw_failed, saw_closed, saw_connected;
+  int remote_channels;
+  mc_pc_dc last_remote_ch;
+  bool open[16];
+  bool echo;
+  /* what came back, for the sender */
+  size_t received;
+  size_t received_bytes;
+  bool mismatch;
+};
+
+static uv_loop_t *loop;
+static struct peer peers[2];
+static struct sig_msg queue[QMAX];
+static size_t qhead, qtail;
+static bool tamper_offer;
+static uint8_t *sent_msgs[MSGS];
+static size_t sent_len[MSGS];
+static bool sent_binary[MSGS];
+
+static void push(int to, int kind, const char *text, const char *mid) {
+  if (qtail - qhead >= QMAX) return;
+  struct sig_msg *m = &queue[qtail++ % QMAX];
+  m->to = to;
+  m->kind = kind;
+  m->text = strdup(text ? text : "");
+  mc_strcpy(m->mid, sizeof m->mid, mid ? mid : "");
+}
+
+static int idx(mc_pc *pc) { return peers[0].pc == pc ? 0 : 1; }
+
+static void on_candidate(mc_pc *pc, const char *mid, const char *line, void *user) {
+  (void)user;
+  push(1 - idx(pc), 2, line, mid);
+}
+
+static void on_state(mc_pc *pc, enum mc_pc_state s, void *user) {
+  struct peer *p = user;
+  (void)pc;
+  p->state = s;
+  if (s == MC_PC_STATE_FAILED) p->saw_failed = true;
+  if (s == MC_PC_STATE_CLOSED) p->saw_closed = true;
+  if (s == MC_PC_STATE_CONNECTED) p->saw_connected = true;
+}
+
+static void on_data_channel(mc_pc *pc, mc_pc_dc ch, const char *label, const char *protocol, void *user) {
+  (void)pc;
+  (void)protocol;
+  struct peer *p = user;
+  p->remote_channels++;
+  p->last_remote_ch = ch;
+  CHECK_STR(label, "chat");
+}
+
+static void on_open(mc_pc *pc, mc_pc_dc ch, void *user) {
+  (void)pc;
+  struct peer *p = user;
+  if (ch >= 0 && ch < 16) p->open[ch] = true;
+}
+
+static void on_message(mc_pc *pc, mc_pc_dc ch, const uint8_t *data, size_t len, bool binary, void *user) {
+  struct peer *p = user;
+  if (p->echo) {
+    CHECK_EQ_INT(mc_pc_dc_send(pc, ch, data, len, binary), 0);
+    return;
+  }
+  size_t i = p->received;
+  if (i >= MSGS || len != sent_len[i] || binary != sent_binary[i] || memcmp(data, sent_msgs[i], len) != 0)
+    p->mismatch = true;
+  p->received++;
+  p->received_bytes += len;
+}
+
+static struct mc_pc_callbacks cbs = {
+    .on_ice_candidate = on_candidate,
+    .on_connection_state = on_state,
+    .on_data_channel = on_data_channel,
+    .on_dc_open = on_open,
+    .on_dc_message = on_message,
+};
+
+static void deliver(struct sig_msg *m) {
+  struct peer *p = &peers[m->to];
+  if (!p->pc) return;
+  if (m->kind == 0) {
+    if (mc_pc_set_remote_description(p->pc, MC_PC_OFFER, m->text) != 0) {
+      fprintf(stderr, "%s: offer refused: %s\n", p->name, mc_pc_last_error(p->pc));
+      return;
+    }
+    char *answer = NULL;
+    CHECK_EQ_INT(mc_pc_create_answer(p->pc, &answer), 0);
+    if (!answer) return;
+    CHECK_EQ_INT(mc_pc_set_local_description(p->pc, MC_PC_ANSWER, answer), 0);
+    push(1 - m->to, 1, answer, NULL);
+    mc_free(answer);
+  } else if (m->kind == 1) {
+    int rc = mc_pc_set_remote_description(p->pc, MC_PC_ANSWER, m->text);
+    if (rc != 0) fprintf(stderr, "%s: answer refused: %s\n", p->name, mc_pc_last_error(p->pc));
+    CHECK_EQ_INT(rc, 0);
+  } else {
+    mc_pc_add_remote_candidate(p->pc, m->mid, m->text);
+  }
+}
+
+static void pump(uv_timer_t *t) {
+  (void)t;
+  while (qhead < qtail) {
+    struct sig_msg *m = &queue[qhead++ % QMAX];
+    deliver(m);
+    free(m->text);
+  }
+}
+
+static uv_timer_t pump_timer;
+
+static bool run_until(bool (*cond)(void), uint32_t ms) {
+  uint64_t deadline = mc_now_ms() + ms;
+  while (!cond() && mc_now_ms() < deadline) uv_run(loop, UV_RUN_ONCE);
+  return cond();
+}
+
+static bool both_connected(void) {
+  return peers[0].state == MC_PC_STATE_CONNECTED && peers[1].state == MC_PC_STATE_CONNECTED;
+}
+static bool both_failed(void) { return peers[0].saw_failed && peers[1].saw_failed; }
+static bool remote_open(void) { return peers[1].remote_channels > 0 && peers[0].open[0]; }
+static bool all_back(void) { return peers[0].received >= MSGS || peers[0].mismatch; }
+static bool b_closed(void) { return peers[1].saw_closed || peers[1].saw_failed; }
+
+static void peers_new(void) {
+  memset(peers, 0, sizeof peers);
+  peers[0].name = "A";
+  peers[1].name = "B";
+  struct mc_pc_config cfg = {.loop = loop, .loopback_only = true};
+  CHECK_EQ_INT(mc_pc_new(&cfg, &cbs, &peers[0], &peers[0].pc), 0);
+  CHECK_EQ_INT(mc_pc_new(&cfg, &cbs, &peers[1], &peers[1].pc), 0);
+}
+
+static void peers_free(void) {
+  for (int i = 0; i < 2; i++) {
+    mc_pc_free(peers[i].pc);
+    peers[i].pc = NULL;
+  }
+  /* let handles close and TURN/ICE linger end */
+  for (int i = 0; i < 20; i++) uv_run(loop, UV_RUN_NOWAIT);
+}
+
+static char *tamper(const char *sdp) {
+  char *s = strdup(sdp);
+  char *fp = strstr(s, "a=fingerprint:sha-256 ");
+  if (fp) {
+    char *hex = fp + strlen("a=fingerprint:sha-256 ");
+    hex[0] = hex[0] == 'A' ? 'B' : 'A';
+  }
+  return s;
+}
+
+static void offer_from(int from) {
+  char *offer = NULL;
+  CHECK_EQ_INT(mc_pc_create_offer(peers[from].pc, &offer), 0);
+  if (!offer) return;
+  CHECK(strstr(offer, "a=setup:actpass") != NULL);
+  CHECK(strstr(offer, "a=fingerprint:sha-256 ") != NULL);
+  CHECK_EQ_INT(mc_pc_set_local_description(peers[from].pc, MC_PC_OFFER, offer), 0);
+  if (tamper_offer) {
+    char *t = tamper(offer);
+    push(1 - from, 0, t, NULL);
+    free(t);
+  } else {
+    push(1 - from, 0, offer, NULL);
+  }
+  mc_free(offer);
+}
+
+static void test_call_and_echo(void) {
+  fprintf(stderr, "-- A offers, in-band channel, echo of %d messages\n", MSGS);
+  peers_new();
+  peers[1].echo = true;
+  struct mc_dc_config dc = MC_DC_CONFIG_DEFAULT;
+  dc.label = "chat";
+  mc_pc_dc ch = -1;
+  CHECK_EQ_INT(mc_pc_create_data_channel(peers[0].pc, &dc, &ch), 0);
+  CHECK_EQ_INT(ch, 0);
+  offer_from(0);
+  CHECK(run_until(both_connected, STEP_MS));
+  CHECK(run_until(remote_open, STEP_MS));
+  struct mc_pc_stats sa, sb;
+  CHECK_EQ_INT(mc_pc_get_stats(peers[0].pc, &sa), 0);
+  CHECK_EQ_INT(mc_pc_get_stats(peers[1].pc, &sb), 0);
+  CHECK(sa.has_selected_pair && sb.has_selected_pair);
+  CHECK_STR(sa.local_candidate_type, "host");
+  CHECK(sa.dtls_client != sb.dtls_client);
+  CHECK_STR(sa.remote_fingerprint, sb.local_fingerprint);
+  CHECK_STR(sb.remote_fingerprint, sa.local_fingerprint);
+  CHECK_STR(sa.srtp_cipher, "SRTP_AEAD_AES_128_GCM");
+  CHECK_STR(sa.srtp_cipher, sb.srtp_cipher);
+  CHECK_STR(sa.dtls_state, "connected");
+  /* A's channel: even stream id when A is the DTLS client (RFC 8832 6). */
+  int sid = mc_pc_dc_id(peers[0].pc, ch);
+  CHECK(sid >= 0 && (sid % 2) == (sa.dtls_client ? 0 : 1));
+
+  srand(7);
+  for (int i = 0; i < MSGS; i++) {
+    size_t len = (i == 0) ? MAX_MSG : (size_t)(rand() % MAX_MSG);
+    if (i == 1) len = 0;
+    sent_len[i] = len;
+    sent_binary[i] = (i % 3) != 0;
+    sent_msgs[i] = malloc(len ? len : 1);
+    for (size_t k = 0; k < len; k++) sent_msgs[i][k] = sent_binary[i] ? (uint8_t)rand() : (uint8_t)('a' + rand() % 26);
+    CHECK_EQ_INT(mc_pc_dc_send(peers[0].pc, ch, sent_msgs[i], len, sent_binary[i]), 0);
+  }
+  CHECK(mc_pc_dc_buffered_amount(peers[0].pc, ch) > 0);
+  CHECK(run_until(all_back, 60000));
+  CHECK_EQ_INT(peers[0].received, MSGS);
+  CHECK(!peers[0].mismatch);
+  /* Above the peer's max-message-size: refused, not truncated. */
+  uint64_t max = mc_pc_dc_max_message_size(peers[0].pc);
+  CHECK(max > 0);
+  uint8_t *big = calloc(1, (size_t)max + 1);
+  CHECK_EQ_INT(mc_pc_dc_send(peers[0].pc, ch, big, (size_t)max + 1, true), MC_ETOOBIG);
+  free(big);
+  for (int i = 0; i < MSGS; i++) free(sent_msgs[i]);
+
+  /* Hang-up: close_notify reaches B. */
+  mc_pc_close(peers[0].pc);
+  CHECK(run_until(b_closed, STEP_MS));
+  CHECK(peers[1].saw_closed);
+  CHECK_EQ_INT(mc_pc_state(peers[0].pc), MC_PC_STATE_CLOSED);
+  peers_free();
+}
+
+static bool b_open_neg(void) { return peers[0].open[0] && peers[1].open[0]; }
+static bool b_got_one(void) { return peers[1].received > 0 || peers[1].mismatch; }
+
+static void test_reverse_negotiated(void) {
+  fprintf(stderr, "-- B offers, pre-negotiated channel id 3\n");
+  peers_new();
+  struct mc_dc_config dc = MC_DC_CONFIG_DEFAULT;
+  dc.label = "neg";
+  dc.negotiated = true;
+  dc.id = 3;
+  mc_pc_dc cha = -1, chb = -1;
+  CHECK_EQ_INT(mc_pc_create_data_channel(peers[0].pc, &dc, &cha), 0);
+  CHECK_EQ_INT(mc_pc_create_data_channel(peers[1].pc, &dc, &chb), 0);
+  offer_from(1);
+  CHECK(run_until(both_connected, STEP_MS));
+  CHECK(run_until(b_open_neg, STEP_MS));
+  CHECK_EQ_INT(mc_pc_dc_id(peers[0].pc, cha), 3);
+  CHECK_EQ_INT(peers[0].remote_channels + peers[1].remote_channels, 0);
+  static uint8_t hello[] = "hello over a negotiated channel";
+  sent_msgs[0] = hello;
+  sent_len[0] = sizeof hello;
+  sent_binary[0] = false;
+  CHECK_EQ_INT(mc_pc_dc_send(peers[0].pc, cha, hello, sizeof hello, false), 0);
+  CHECK(run_until(b_got_one, STEP_MS));
+  CHECK_EQ_INT(peers[1].received, 1);
+  CHECK(!peers[1].mismatch);
+  peers_free();
+}
+
+static void test_tampered_fingerprint(void) {
+  fprintf(stderr, "-- tampered fingerprint: both sides refuse\n");
+  peers_new();
+  tamper_offer = true;
+  struct mc_dc_config dc = MC_DC_CONFIG_DEFAULT;
+  dc.label = "chat";
+  mc_pc_dc ch;
+  mc_pc_create_data_channel(peers[0].pc, &dc, &ch);
+  offer_from(0);
+  CHECK(run_until(both_failed, STEP_MS));
+  CHECK(!peers[0].saw_connected && !peers[1].saw_connected);
+  CHECK_EQ_INT(peers[1].remote_channels, 0);
+  /* B checked A's certificate against the tampered fingerprint. */
+  CHECK(strstr(mc_pc_last_error(peers[1].pc), "fingerprint") != NULL);
+  fprintf(stderr, "B says: %s\nA says: %s\n", mc_pc_last_error(peers[1].pc), mc_pc_last_error(peers[0].pc));
+  tamper_offer = false;
+  peers_free();
+}
+
+static void test_malformed(void) {
+  fprintf(stderr, "-- malformed remote SDP\n");
+  peers_new();
+  const char *bad = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio nonsense\r\n";
+  CHECK_EQ_INT(mc_pc_set_remote_description(peers[0].pc, MC_PC_OFFER, bad), MC_EPARSE);
+  CHECK(strstr(mc_pc_last_error(peers[0].pc), "line 5") != NULL);
+  fprintf(stderr, "says: %s\n", mc_pc_last_error(peers[0].pc));
+  CHECK_EQ_INT(mc_pc_set_remote_description(peers[1].pc, MC_PC_ANSWER, "v=0\r\n"), MC_EPARSE);
+  char *answer = NULL;
+  CHECK(mc_pc_create_answer(peers[1].pc, &answer) != 0);
+  CHECK(answer == NULL);
+  peers_free();
+}
+
+int main(void) {
+  mc_log_init_from_env();
+  loop = uv_default_loop();
+  uv_timer_init(loop, &pump_timer);
+  uv_timer_start(&pump_timer, pump, 1, 1);
+  test_call_and_echo();
+  test_reverse_negotiated();
+  test_tampered_fingerprint();
+  test_malformed();
+  uv_close((uv_handle_t *)&pump_timer, NULL);
+  uv_run(loop, UV_RUN_DEFAULT);
+  CHECK_EQ_INT(uv_loop_close(loop), 0);
+  return CHECK_DONE();
+}
