@@ -38,6 +38,11 @@ typedef struct mc_pc mc_pc;
 /* Frees memory libmedcall returned (SDP text). */
 void mc_free(void *p);
 
+/* Optional: the library's one-time set-up (crypto back-ends; about 70 ms
+ * the first time) now, rather than inside the first call's connection
+ * set-up. Safe to call more than once, from any thread. */
+int mc_global_init(void);
+
 enum mc_pc_sdp_type { MC_PC_OFFER = 0, MC_PC_ANSWER };
 
 /* Like RTCPeerConnectionState. */

@@ -101,6 +101,7 @@ struct call {
   /* what arrives on the peer's channel "bulk" */
   mc_pc_dc recv_ch;
   uint64_t received;
+  uint64_t recv_first_us, recv_last_us;
   EVP_MD_CTX *recv_sha;
 };
 
@@ -238,6 +239,10 @@ static void print_received(struct call *c) {
   EVP_MD_CTX_free(c->recv_sha);
   c->recv_sha = NULL;
   printf("received: %llu bytes sha256 %s\n", (unsigned long long)c->received, hex);
+  double ms = (double)(c->recv_last_us - c->recv_first_us) / 1000.0;
+  if (ms > 0)
+    printf("rate: %llu bytes in %.1f ms, %.1f Mbit/s\n", (unsigned long long)c->received, ms,
+           (double)c->received * 8.0 / (ms * 1000.0));
   fflush(stdout);
 }
 
@@ -253,6 +258,8 @@ static void on_dc_message(mc_pc *pc, mc_pc_dc ch, const uint8_t *data, size_t le
   struct call *c = user;
   if (ch == c->recv_ch && c->recv_sha) {
     EVP_DigestUpdate(c->recv_sha, data, len);
+    c->recv_last_us = mc_now_us();
+    if (!c->received) c->recv_first_us = c->recv_last_us;
     c->received += len;
     return;
   }
@@ -593,6 +600,8 @@ static int run(int argc, char **argv, bool doctor) {
   } else {
     mc_strcpy(ws_url, sizeof ws_url, c->o.server);
   }
+  /* Library set-up while the server connection opens, not inside the call. */
+  mc_global_init();
   c->loop = uv_default_loop();
   c->exit_code = MC_APP_EXIT_FAIL;
   uv_timer_init(c->loop, &c->duration_timer);

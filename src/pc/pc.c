@@ -19,6 +19,7 @@
 #define PC_MAX_DC 256
 #define PC_MAX_TRANSCEIVERS MC_SDP_MAX_MEDIA
 #define PC_SDP_CAP (128 * 1024)
+#define PC_EARLY_DTLS 4
 
 struct pc_dc {
   bool used;
@@ -55,8 +56,24 @@ struct mc_pc {
   int npending;
   bool want_data;
 
+  /* Local candidates wait here for the next loop turn, as onicecandidate
+   * does: the app sends its description before the first candidate. */
+  struct pc_cand {
+    struct pc_cand *next;
+    char line[MC_ICE_CANDIDATE_STRLEN]; /* "" = end-of-candidates */
+  } *cand_head, **cand_tail;
+  uv_timer_t cand_timer;
+
   mc_dtls *dtls;
   uv_timer_t dtls_timer;
+  /* DTLS from the peer before our pair was selected (its ClientHello can
+   * beat our nomination): kept and fed in when DTLS starts, rather than
+   * waiting for the peer to retransmit. */
+  struct pc_early {
+    size_t len;
+    uint8_t data[1500];
+  } early[PC_EARLY_DTLS];
+  int nearly;
   mc_srtp *srtp;
   mc_sctp *sctp;
   uv_timer_t sctp_timer;
@@ -80,6 +97,8 @@ struct mc_pc {
 };
 
 void mc_free(void *p) { free(p); }
+
+int mc_global_init(void) { return mc_srtp_init(); }
 
 const char *mc_pc_state_name(enum mc_pc_state s) {
   switch (s) {
@@ -305,7 +324,8 @@ static const mc_jsep_media *data_media(mc_pc *pc) {
   int n = pc->jsep ? mc_jsep_media_count(pc->jsep) : 0;
   for (int i = 0; i < n; i++) {
     const mc_jsep_media *m = mc_jsep_media_at(pc->jsep, i);
-    if (m && m->kind == MC_MEDIA_DATA && !m->rejected) return m;
+    /* A data m-line added since the last exchange has no mid yet. */
+    if (m && m->kind == MC_MEDIA_DATA && !m->rejected && m->mid[0]) return m;
   }
   return NULL;
 }
@@ -400,29 +420,49 @@ static void start_dtls(mc_pc *pc) {
     MC_LOGE(LOG, "dtls new failed err=%s", mc_strerror(rc));
     return;
   }
-  MC_LOGI(LOG, "dtls start role=%s", t->dtls_client ? "client" : "server");
+  MC_LOGI(LOG, "dtls start role=%s early=%d", t->dtls_client ? "client" : "server", pc->nearly);
   mc_dtls_start(pc->dtls);
+  for (int i = 0; i < pc->nearly && pc->dtls; i++) mc_dtls_receive(pc->dtls, pc->early[i].data, pc->early[i].len);
+  pc->nearly = 0;
   rearm_dtls_timer(pc);
   update_state(pc);
 }
 
 /* ---- ICE ---- */
 
+static void on_cand_timer(uv_timer_t *t) {
+  mc_pc *pc = t->data;
+  enter(pc);
+  while (pc->cand_head && !pc->closed) {
+    struct pc_cand *c = pc->cand_head;
+    pc->cand_head = c->next;
+    if (!pc->cand_head) pc->cand_tail = &pc->cand_head;
+    if (pc->cbs.on_ice_candidate) pc->cbs.on_ice_candidate(pc, pc->first_mid, c->line, pc->user);
+    free(c);
+  }
+  leave(pc);
+}
+
+static void queue_candidate(mc_pc *pc, const char *line) {
+  struct pc_cand *c = calloc(1, sizeof *c);
+  if (!c) return;
+  mc_strcpy(c->line, sizeof c->line, line);
+  *pc->cand_tail = c;
+  pc->cand_tail = &c->next;
+  uv_timer_start(&pc->cand_timer, on_cand_timer, 0, 0);
+}
+
 static void ice_candidate_cb(mc_ice_agent *a, const mc_ice_candidate *cand, const char *line, void *user) {
   (void)a;
   (void)cand;
   mc_pc *pc = user;
-  enter(pc);
-  if (pc->cbs.on_ice_candidate && !pc->closed) pc->cbs.on_ice_candidate(pc, pc->first_mid, line, pc->user);
-  leave(pc);
+  if (!pc->closed) queue_candidate(pc, line);
 }
 
 static void ice_gathering_done_cb(mc_ice_agent *a, void *user) {
   (void)a;
   mc_pc *pc = user;
-  enter(pc);
-  if (pc->cbs.on_ice_candidate && !pc->closed) pc->cbs.on_ice_candidate(pc, pc->first_mid, "", pc->user);
-  leave(pc);
+  if (!pc->closed) queue_candidate(pc, "");
 }
 
 static void ice_state_cb(mc_ice_agent *a, enum mc_ice_state state, void *user) {
@@ -458,6 +498,10 @@ static void ice_data_cb(mc_ice_agent *a, const uint8_t *data, size_t len, void *
     if (pc->dtls) {
       mc_dtls_receive(pc->dtls, data, len);
       rearm_dtls_timer(pc);
+    } else if (pc->nearly < PC_EARLY_DTLS && len <= sizeof pc->early[0].data) {
+      memcpy(pc->early[pc->nearly].data, data, len);
+      pc->early[pc->nearly].len = len;
+      pc->nearly++;
     }
     break;
   case MC_DEMUX_RTP:
@@ -582,14 +626,17 @@ int mc_pc_new(const struct mc_pc_config *config, const struct mc_pc_callbacks *c
       pc->nservers++;
     }
   }
+  mc_global_init();
   rc = mc_dtls_cert_generate(&pc->cert);
   if (rc != 0) goto fail;
   rc = mc_dtls_cert_fingerprint(pc->cert, pc->fp);
   if (rc != 0) goto fail;
   uv_timer_init(pc->loop, &pc->dtls_timer);
   uv_timer_init(pc->loop, &pc->sctp_timer);
-  pc->dtls_timer.data = pc->sctp_timer.data = pc;
-  pc->open_handles = 2;
+  uv_timer_init(pc->loop, &pc->cand_timer);
+  pc->dtls_timer.data = pc->sctp_timer.data = pc->cand_timer.data = pc;
+  pc->cand_tail = &pc->cand_head;
+  pc->open_handles = 3;
   pc->state = MC_PC_STATE_NEW;
   *out = pc;
   return 0;
@@ -615,7 +662,14 @@ static void teardown(mc_pc *pc) {
   if (pc->open_handles) {
     uv_timer_stop(&pc->sctp_timer);
     uv_timer_stop(&pc->dtls_timer);
+    uv_timer_stop(&pc->cand_timer);
   }
+  while (pc->cand_head) {
+    struct pc_cand *c = pc->cand_head;
+    pc->cand_head = c->next;
+    free(c);
+  }
+  pc->cand_tail = &pc->cand_head;
   if (pc->dtls) {
     mc_dtls_free(pc->dtls);
     pc->dtls = NULL;
@@ -674,6 +728,7 @@ static void really_free(mc_pc *pc) {
   pc->nservers = 0;
   uv_close((uv_handle_t *)&pc->dtls_timer, on_handle_closed);
   uv_close((uv_handle_t *)&pc->sctp_timer, on_handle_closed);
+  uv_close((uv_handle_t *)&pc->cand_timer, on_handle_closed);
 }
 
 void mc_pc_free(mc_pc *pc) {
@@ -700,9 +755,17 @@ static int write_sdp(mc_pc *pc, const mc_sdp *m, char **out) {
   return 0;
 }
 
+/* The mid candidates are signaled with: any m-line in the BUNDLE group
+ * names the one transport; take the first negotiated one. */
 static void remember_first_mid(mc_pc *pc) {
-  const mc_jsep_media *m = mc_jsep_media_count(pc->jsep) > 0 ? mc_jsep_media_at(pc->jsep, 0) : NULL;
-  if (m) mc_strcpy(pc->first_mid, sizeof pc->first_mid, m->mid);
+  int n = mc_jsep_media_count(pc->jsep);
+  for (int i = 0; i < n; i++) {
+    const mc_jsep_media *m = mc_jsep_media_at(pc->jsep, i);
+    if (m && m->mid[0] && !m->rejected) {
+      mc_strcpy(pc->first_mid, sizeof pc->first_mid, m->mid);
+      return;
+    }
+  }
 }
 
 int mc_pc_add_transceiver(mc_pc *pc, enum mc_pc_kind kind, bool send) {

@@ -1080,12 +1080,18 @@ static int associate_offer(mc_jsep *j, const mc_sdp *o, int tag) {
     }
     enum mc_media_kind k = kind_of(m);
     struct entry *e = NULL;
-    if (!unusable(o, i, tag))
+    bool usable = !unusable(o, i, tag);
+    if (usable)
       for (int x = 0; x < j->entry_count && !e; x++) {
         struct entry *c = &j->entries[x];
         if (c->mline < 0 && !c->pub.rejected && c->pub.kind == k) e = c;
       }
     if (!e) e = entry_new(j, k);
+    /* our answer will reject it: say so now, so that nobody uses it meanwhile */
+    if (!usable) {
+      e->pub.rejected = true;
+      e->pub.dir = MC_SDP_DIR_INACTIVE;
+    }
     snprintf(e->pub.mid, sizeof e->pub.mid, "%s", m->mid);
     snprintf(e->media, sizeof e->media, "%s", m->media);
     snprintf(e->proto, sizeof e->proto, "%s", m->proto_text);

@@ -55,6 +55,11 @@ static void init_libsrtp(void) {
   explicit_bzero(master, sizeof master);
 }
 
+int mc_srtp_init(void) {
+  pthread_once(&init_once, init_libsrtp);
+  return init_status == srtp_err_status_ok ? 0 : MC_EINVAL;
+}
+
 static const char *profile_name(enum mc_dtls_srtp_profile p) {
   switch (p) {
   case MC_DTLS_SRTP_AES128_CM_SHA1_80: return "SRTP_AES128_CM_SHA1_80";

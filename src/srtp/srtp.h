@@ -20,6 +20,12 @@
 
 typedef struct mc_srtp mc_srtp;
 
+/* One-time process set-up of libsrtp and its crypto back-end. The first
+ * call costs about 70 ms here (NSS starting up); later ones nothing. Called
+ * by mc_srtp_new when needed; call it early to keep that out of a call's
+ * set-up. */
+int mc_srtp_init(void);
+
 /* keys->we_are_client picks which key is ours. The keys are copied; the
  * caller may clear its copy after this returns. */
 int mc_srtp_new(const struct mc_dtls_srtp_keys *keys, mc_srtp **out);

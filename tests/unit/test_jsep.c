@@ -649,6 +649,8 @@ static void test_rejected_mline(void) {
   int iv = -1;
   CHECK_EQ_INT(mc_jsep_add_transceiver(j, MC_MEDIA_VIDEO, &tv, &iv), 0);
   CHECK_EQ_INT(mc_jsep_set_remote(j, MC_SDP_OFFER, offer, NULL, 0), 0);
+  CHECK(by_mid(j, "1")->rejected); /* known before the answer */
+  CHECK(!by_mid(j, "0")->rejected);
   mc_sdp *ans = calloc(1, sizeof *ans);
   CHECK_EQ_INT(mc_jsep_create_answer(j, ans), 0);
   mc_sdp *wire = over_the_wire(ans);
@@ -971,6 +973,41 @@ static void test_ext_id_clash(void) {
   mc_jsep_free(j);
 }
 
+
+/* RFC 3264 6.1: the answer's direction from the offer's and our track. */
+static void test_direction_table(void) {
+  static const struct {
+    enum mc_sdp_dir offered;
+    bool track;
+    enum mc_sdp_dir answered;
+  } rows[] = {
+      {MC_SDP_DIR_SENDRECV, true, MC_SDP_DIR_SENDRECV}, {MC_SDP_DIR_SENDRECV, false, MC_SDP_DIR_RECVONLY},
+      {MC_SDP_DIR_RECVONLY, true, MC_SDP_DIR_SENDONLY}, {MC_SDP_DIR_RECVONLY, false, MC_SDP_DIR_INACTIVE},
+      {MC_SDP_DIR_SENDONLY, true, MC_SDP_DIR_RECVONLY}, {MC_SDP_DIR_SENDONLY, false, MC_SDP_DIR_RECVONLY},
+      {MC_SDP_DIR_INACTIVE, true, MC_SDP_DIR_INACTIVE}, {MC_SDP_DIR_INACTIVE, false, MC_SDP_DIR_INACTIVE},
+  };
+  mc_sdp *offer = fixture("chrome-offer-av.sdp");
+  mc_sdp *ans = calloc(1, sizeof *ans);
+  for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+    mc_jsep *j = peer("ourU", "ourpassword0123456789012", fp_a, NULL);
+    struct mc_jsep_track ta = track(5, 0, "s", "a");
+    CHECK_EQ_INT(mc_jsep_add_transceiver(j, MC_MEDIA_AUDIO, rows[r].track ? &ta : NULL, NULL), 0);
+    offer->media[0].dir = rows[r].offered;
+    CHECK_EQ_INT(mc_jsep_set_remote(j, MC_SDP_OFFER, offer, NULL, 0), 0);
+    CHECK_EQ_INT(mc_jsep_create_answer(j, ans), 0);
+    CHECK_EQ_INT(ans->media[0].dir, rows[r].answered);
+    bool sends = rows[r].answered == MC_SDP_DIR_SENDRECV || rows[r].answered == MC_SDP_DIR_SENDONLY;
+    CHECK_EQ_INT(ans->media[0].ssrc_count, sends ? 1 : 0);
+    CHECK_EQ_INT(ans->media[0].msid_count, sends ? 1 : 0);
+    CHECK_EQ_INT(mc_jsep_set_local(j, MC_SDP_ANSWER, ans), 0);
+    CHECK_EQ_INT(by_mid(j, "0")->dir, rows[r].answered);
+    CHECK(!mc_jsep_negotiation_needed(j));
+    mc_jsep_free(j);
+  }
+  free(ans);
+  free(offer);
+}
+
 static void test_arguments(void) {
   struct mc_jsep_config c = {"ab", "ourpassword0123456789012", fp_a, 32, NULL};
   mc_jsep *j = NULL;
@@ -1020,6 +1057,7 @@ int main(void) {
   test_remote_ice_restart();
   test_session_level_offer();
   test_ext_id_clash();
+  test_direction_table();
   test_arguments();
   return CHECK_DONE();
 }
