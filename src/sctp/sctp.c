@@ -75,6 +75,7 @@ struct channel {
   struct channel *sendq_next;
 
   bool reset_wanted, reset_sent, out_reset_done, in_reset_done;
+  uint8_t reset_tries; /* refused outgoing resets retried (a collision with the peer's) */
   bool open_pending, low_pending, closed_fired;
 };
 
@@ -599,6 +600,15 @@ static void handle_stream_reset(mc_sctp *s, const struct sctp_stream_reset_event
     if (!c) continue;
     if (flags & (SCTP_STREAM_RESET_DENIED | SCTP_STREAM_RESET_FAILED)) {
       if (flags & SCTP_STREAM_RESET_OUTGOING_SSN) {
+        /* RFC 6525 5.1: "in progress" when both sides reset at once: ask
+         * again on the next turn, a bounded number of times. */
+        if (c->reset_tries < 20) {
+          c->reset_tries++;
+          c->reset_sent = false;
+          s->resets_pending = true;
+          MC_LOGD(COMP, "outgoing stream reset refused, retrying id=%u try=%u", sid, c->reset_tries);
+          continue;
+        }
         MC_LOGW(COMP, "outgoing stream reset refused id=%u", sid);
         c->out_reset_done = true;
       }

@@ -39,13 +39,19 @@ ip netns exec "$pub" "$MEDCALL_SERVER" --open --listen "$LAB_TURN_IP:$SERVER_POR
   --state-dir "$LAB_RUN/server-state" --turn-url "turn:$LAB_TURN_IP:3478?transport=udp" \
   --turn-secret "$LAB_AUTH_SECRET" >"$LAB_RUN/server.out" 2>&1 &
 LAB_TURN_PIDS+=($!)
-lab_wait_listen pub "$LAB_TURN_IP" "$SERVER_PORT" tcp
+# lws may listen on a v4-mapped IPv6 socket, which ss shows differently: ask
+# the server itself (a TCP connect) instead.
+for i in $(seq 1 100); do
+  lab_exec pub timeout 1 bash -c "exec 3<>/dev/tcp/$LAB_TURN_IP/$SERVER_PORT" 2>/dev/null && break
+  [ "$i" = 100 ] && { cat "$LAB_RUN/server.out" >&2; lab_die "medcall-server does not listen on $LAB_TURN_IP:$SERVER_PORT"; }
+  sleep 0.05
+done
 
 declare -A PID=()
 # start NAME HOST ARGS...: medcall in HOST's namespace, stdout to NAME.out.
 start() {
   local n=$1 host=$2; shift 2
-  lab_exec "$host" env MEDCALL_LOG=info stdbuf -oL timeout 90 "$MEDCALL" "$@" \
+  lab_exec "$host" env MEDCALL_LOG="${MEDCALL_LOG:-info}" stdbuf -oL timeout 90 "$MEDCALL" "$@" \
     >"$LAB_RUN/$n.out" 2>"$LAB_RUN/$n.err" &
   PID[$n]=$!
 }
@@ -69,8 +75,9 @@ start patient host-b join "$link" --insecure --name "lab patient" --send-bytes "
 for n in doctor patient; do
   wait_line $n '^received: ' 60 || fail "$n: nothing received on the peer's bulk channel"
 done
-# The doctor hangs up (SIGTERM = Ctrl-C): both end with status 0.
-kill -TERM "${PID[doctor]}" 2>/dev/null || true
+# The doctor hangs up (SIGTERM, as Ctrl-C): both end with status 0. The
+# signal goes to medcall itself, the child of `timeout`.
+kill -TERM "$(pgrep -P "${PID[doctor]}" | head -n 1)" 2>/dev/null || true
 declare -A RC=()
 for n in doctor patient; do
   rc=0; wait "${PID[$n]}" || rc=$?; RC[$n]=$rc
