@@ -4,6 +4,7 @@
  * peer's offer can be matched to one of its m-lines (RFC 9429 5.10) without
  * renumbering. */
 #include "sdp/sdp.h"
+#include "sdp/sdp_private.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -264,29 +265,6 @@ static int ext_index(const char *uri) {
   return -1;
 }
 
-/* The largest counts a model from mc_sdp_parse can have: a hand-built one
- * beyond them is refused before anything indexes with it. */
-static bool model_ok(const mc_sdp *s) {
-  if (s->media_count < 0 || s->media_count > MC_SDP_MAX_MEDIA || s->group_count < 0 ||
-      s->group_count > MC_SDP_MAX_GROUPS)
-    return false;
-  for (int i = 0; i < s->group_count; i++)
-    if (s->groups[i].count < 0 || s->groups[i].count > MC_SDP_MAX_GROUP_MIDS) return false;
-  for (int i = 0; i < s->media_count; i++) {
-    const mc_sdp_media *m = &s->media[i];
-    if (m->fmt_count < 0 || m->fmt_count > MC_SDP_MAX_FMT || m->rtcp_fb_all_count < 0 ||
-        m->rtcp_fb_all_count > MC_SDP_MAX_RTCP_FB || m->msid_count < 0 || m->msid_count > MC_SDP_MAX_MSID ||
-        m->extmap_count < 0 || m->extmap_count > MC_SDP_MAX_EXTMAP || m->ssrc_count < 0 ||
-        m->ssrc_count > MC_SDP_MAX_SSRC || m->ssrc_group_count < 0 || m->ssrc_group_count > MC_SDP_MAX_SSRC_GROUP ||
-        m->candidate_count < 0 || m->candidate_count > MC_SDP_MAX_CANDIDATES)
-      return false;
-    for (int k = 0; k < m->fmt_count; k++)
-      if (m->fmts[k].rtcp_fb_count < 0 || m->fmts[k].rtcp_fb_count > MC_SDP_MAX_RTCP_FB) return false;
-    for (int k = 0; k < m->ssrc_group_count; k++)
-      if (m->ssrc_groups[k].count < 0 || m->ssrc_groups[k].count > MC_SDP_MAX_GROUP_SSRCS) return false;
-  }
-  return true;
-}
 
 /* RFC 8122 5 hash functions the DTLS layer verifies, with their lengths. */
 static bool fingerprint_supported(const mc_sdp_transport *t) {
@@ -1108,7 +1086,7 @@ static int associate_offer(mc_jsep *j, const mc_sdp *o, int tag) {
 int mc_jsep_set_remote(mc_jsep *j, enum mc_sdp_type type, const mc_sdp *sdp, char *why, size_t why_cap) {
   if (why && why_cap) why[0] = '\0';
   if (!j || !sdp) return MC_EINVAL;
-  if (!model_ok(sdp))
+  if (!sdp_model_counts_ok(sdp))
     return refuse(why, why_cap, "The %s's model has counts beyond the SDP limits.", mc_sdp_type_name(type));
   if (type == MC_SDP_OFFER && j->state == MC_JSEP_HAVE_LOCAL_OFFER)
     return refuse(why, why_cap, "An offer arrived while our own offer waits for its answer.");
@@ -1136,7 +1114,7 @@ int mc_jsep_set_remote(mc_jsep *j, enum mc_sdp_type type, const mc_sdp *sdp, cha
 }
 
 int mc_jsep_set_local(mc_jsep *j, enum mc_sdp_type type, const mc_sdp *sdp) {
-  if (!j || !sdp || !model_ok(sdp)) return MC_EINVAL;
+  if (!j || !sdp || !sdp_model_counts_ok(sdp)) return MC_EINVAL;
   if (type == MC_SDP_ANSWER) {
     if (j->state != MC_JSEP_HAVE_REMOTE_OFFER) return MC_ESTATE;
     const mc_sdp *o = j->pending;

@@ -1,5 +1,6 @@
 /* SDP parser and writer: see sdp.h for the scope and limits. */
 #include "sdp/sdp.h"
+#include "sdp/sdp_private.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -623,13 +624,12 @@ static void write_media(wbuf *b, const mc_sdp_media *m) {
   if (m->end_of_candidates) w(b, "a=end-of-candidates\r\n");
 }
 
-int mc_sdp_write(const mc_sdp *s, char *out, size_t cap, size_t *out_len) {
-  if (!s || !out || cap == 0) return MC_EINVAL;
+/* A hand-built model may carry any counts: never index past the arrays. */
+bool sdp_model_counts_ok(const mc_sdp *s) {
   if (s->media_count < 0 || s->media_count > MC_SDP_MAX_MEDIA || s->group_count < 0 || s->group_count > MC_SDP_MAX_GROUPS)
-    return MC_EINVAL;
-  /* a hand-built model may carry any counts: never index past the arrays */
+    return false;
   for (int i = 0; i < s->group_count; i++)
-    if (s->groups[i].count < 0 || s->groups[i].count > MC_SDP_MAX_GROUP_MIDS) return MC_EINVAL;
+    if (s->groups[i].count < 0 || s->groups[i].count > MC_SDP_MAX_GROUP_MIDS) return false;
   for (int i = 0; i < s->media_count; i++) {
     const mc_sdp_media *m = &s->media[i];
     if (m->fmt_count < 0 || m->fmt_count > MC_SDP_MAX_FMT || m->rtcp_fb_all_count < 0 ||
@@ -637,12 +637,18 @@ int mc_sdp_write(const mc_sdp *s, char *out, size_t cap, size_t *out_len) {
         m->extmap_count < 0 || m->extmap_count > MC_SDP_MAX_EXTMAP || m->ssrc_count < 0 ||
         m->ssrc_count > MC_SDP_MAX_SSRC || m->ssrc_group_count < 0 || m->ssrc_group_count > MC_SDP_MAX_SSRC_GROUP ||
         m->candidate_count < 0 || m->candidate_count > MC_SDP_MAX_CANDIDATES)
-      return MC_EINVAL;
+      return false;
     for (int j = 0; j < m->fmt_count; j++)
-      if (m->fmts[j].rtcp_fb_count < 0 || m->fmts[j].rtcp_fb_count > MC_SDP_MAX_RTCP_FB) return MC_EINVAL;
+      if (m->fmts[j].rtcp_fb_count < 0 || m->fmts[j].rtcp_fb_count > MC_SDP_MAX_RTCP_FB) return false;
     for (int j = 0; j < m->ssrc_group_count; j++)
-      if (m->ssrc_groups[j].count < 0 || m->ssrc_groups[j].count > MC_SDP_MAX_GROUP_SSRCS) return MC_EINVAL;
+      if (m->ssrc_groups[j].count < 0 || m->ssrc_groups[j].count > MC_SDP_MAX_GROUP_SSRCS) return false;
   }
+  return true;
+}
+
+int mc_sdp_write(const mc_sdp *s, char *out, size_t cap, size_t *out_len) {
+  if (!s || !out || cap == 0) return MC_EINVAL;
+  if (!sdp_model_counts_ok(s)) return MC_EINVAL;
   wbuf b = {out, cap, 0, false};
   out[0] = '\0';
   /* RFC 8866 5: the session lines come in the order v, o, s, c, t */

@@ -182,4 +182,23 @@ function pageHelpers() {
   };
 }
 
-module.exports = { pageHelpers, state, log, check, step, start, tail, until, tcpOpen, freePort, startCoturn, startServer };
+// Runs main() under an overall time limit; cleanup() always runs; the
+// process exits 0 only when main finished and no check failed.
+function runTest(main, cleanup, overallMs, passLabel) {
+  const overall = setTimeout(() => { log('FAIL overall timeout'); cleanup().finally(() => process.exit(1)); }, overallMs);
+  main().then(async () => {
+    clearTimeout(overall);
+    await cleanup();
+    if (state.failures) { log(state.failures, 'failure(s)'); process.exit(1); }
+    log('PASS', passLabel);
+    process.exit(0);
+  }, async (e) => {
+    clearTimeout(overall);
+    log('FAIL', e.message);
+    for (const p of state.children) log(`--- ${p.name} log tail:\n` + tail(p.logPath, 40));
+    await cleanup();
+    process.exit(1);
+  });
+}
+
+module.exports = { runTest, pageHelpers, state, log, check, step, start, tail, until, tcpOpen, freePort, startCoturn, startServer };

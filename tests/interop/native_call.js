@@ -389,17 +389,4 @@ async function main() {
   }
 }
 
-const overall = setTimeout(() => { log('FAIL overall timeout'); cleanup().finally(() => process.exit(1)); }, 400000);
-main().then(async () => {
-  clearTimeout(overall);
-  await cleanup();
-  if (state.failures) { log(state.failures, 'failure(s)'); process.exit(1); }
-  log('PASS', SCENARIOS.join(' '));
-  process.exit(0);
-}, async (e) => {
-  clearTimeout(overall);
-  log('FAIL', e.message);
-  for (const p of state.children) log(`--- ${p.name} log tail:\n` + tail(p.logPath, 40));
-  await cleanup();
-  process.exit(1);
-});
+lib.runTest(main, cleanup, 400000, SCENARIOS.join(' '));
