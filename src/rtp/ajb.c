@@ -1,0 +1,222 @@
+/* Adaptive audio jitter buffer for 20 ms Opus packets (RFC 7587: 48 kHz
+ * timestamps). Policy in rtp.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rtp/rtp.h"
+#include "util/util.h"
+
+#define AJB_SLOTS 64          /* 1.28 s of 20 ms frames */
+#define AJB_MAX_PACKET 1500
+#define AJB_FRAME_MS 20
+#define AJB_SAMPLES_PER_MS 48
+#define AJB_PEAK_DECAY_MS 250 /* peak delay shrinks 1 ms per 250 ms */
+#define AJB_REBUFFER_POPS 10  /* consecutive empty pops before re-buffering */
+
+struct aslot {
+  bool used;
+  int64_t fi; /* frame index from the first packet's timestamp */
+  uint16_t seq;
+  size_t len;
+  uint8_t data[AJB_MAX_PACKET];
+};
+
+struct mc_ajb {
+  uint32_t min_delay_ms, max_delay_ms;
+  struct aslot slots[AJB_SLOTS];
+  bool have_base;
+  int64_t ts_last; /* unwrapped timestamp of the newest packet */
+  int64_t ts_base;
+  bool have_newest;
+  int64_t newest_fi;
+  bool playing;
+  int64_t next_fi;
+  unsigned empty_pops;
+  /* delay estimate */
+  bool have_transit;
+  int64_t min_transit; /* samples */
+  uint64_t last_arrival_ms;
+  uint32_t peak_ms;
+  uint64_t peak_decay_at_ms;
+  struct mc_ajb_stats stats;
+};
+
+int mc_ajb_new(const struct mc_ajb_config *config, mc_ajb **out) {
+  if (!out) return MC_EINVAL;
+  mc_ajb *j = calloc(1, sizeof *j);
+  if (!j) return MC_ENOMEM;
+  j->min_delay_ms = config && config->min_delay_ms ? config->min_delay_ms : 40;
+  j->max_delay_ms = config && config->max_delay_ms ? config->max_delay_ms : 400;
+  if (j->max_delay_ms > (AJB_SLOTS - 4) * AJB_FRAME_MS) j->max_delay_ms = (AJB_SLOTS - 4) * AJB_FRAME_MS;
+  if (j->min_delay_ms > j->max_delay_ms) j->min_delay_ms = j->max_delay_ms;
+  *out = j;
+  return MC_OK;
+}
+
+void mc_ajb_free(mc_ajb *j) { free(j); }
+
+static uint32_t target_ms(const mc_ajb *j) {
+  uint32_t t = j->peak_ms + AJB_FRAME_MS;
+  return MC_MIN(MC_MAX(t, j->min_delay_ms), j->max_delay_ms);
+}
+
+static int64_t oldest_fi(const mc_ajb *j) {
+  int64_t lo = INT64_MAX;
+  for (size_t i = 0; i < AJB_SLOTS; i++)
+    if (j->slots[i].used && j->slots[i].fi < lo) lo = j->slots[i].fi;
+  return lo;
+}
+
+static uint32_t level_ms(const mc_ajb *j) {
+  if (!j->have_newest) return 0;
+  int64_t from = j->playing ? j->next_fi : oldest_fi(j);
+  if (from == INT64_MAX || j->newest_fi < from) return 0;
+  return (uint32_t)(j->newest_fi - from + 1) * AJB_FRAME_MS;
+}
+
+static void clear(mc_ajb *j) {
+  for (size_t i = 0; i < AJB_SLOTS; i++) j->slots[i].used = false;
+  j->playing = false;
+  j->have_newest = false;
+  j->empty_pops = 0;
+}
+
+static void update_delay(mc_ajb *j, int64_t ext_ts, uint64_t arrival_ms) {
+  int64_t transit = (int64_t)arrival_ms * AJB_SAMPLES_PER_MS - ext_ts;
+  if (!j->have_transit) {
+    j->have_transit = true;
+    j->min_transit = transit;
+    j->last_arrival_ms = arrival_ms;
+    j->peak_decay_at_ms = arrival_ms + AJB_PEAK_DECAY_MS;
+    return;
+  }
+  /* forget the fastest packet slowly (1 ms per second) so clock drift and
+   * route changes do not pin the estimate */
+  if (arrival_ms > j->last_arrival_ms)
+    j->min_transit += (int64_t)(arrival_ms - j->last_arrival_ms) * AJB_SAMPLES_PER_MS / 1000;
+  j->last_arrival_ms = MC_MAX(j->last_arrival_ms, arrival_ms);
+  if (transit < j->min_transit) j->min_transit = transit;
+  uint32_t d = (uint32_t)MC_MIN((transit - j->min_transit) / AJB_SAMPLES_PER_MS, (int64_t)UINT32_MAX);
+  while (arrival_ms >= j->peak_decay_at_ms) {
+    if (j->peak_ms) j->peak_ms--;
+    j->peak_decay_at_ms += AJB_PEAK_DECAY_MS;
+  }
+  if (d > j->peak_ms) j->peak_ms = d;
+}
+
+int mc_ajb_push(mc_ajb *j, uint16_t seq, uint32_t ts, const uint8_t *data, size_t len, uint64_t arrival_ms) {
+  if (!j || (len && !data)) return MC_EINVAL;
+  if (len == 0) return MC_EPARSE;
+  if (len > AJB_MAX_PACKET) return MC_ETOOBIG;
+  int64_t ext;
+  if (!j->have_base) {
+    j->have_base = true;
+    j->ts_base = ts;
+    j->ts_last = ts;
+    ext = ts;
+  } else {
+    ext = j->ts_last + (int32_t)(ts - (uint32_t)j->ts_last);
+    if (ext > j->ts_last) j->ts_last = ext;
+  }
+  /* nearest 20 ms slot on the grid set by the first packet */
+  int64_t rel = ext - j->ts_base;
+  int64_t fi = (rel >= 0 ? rel + MC_OPUS_FRAME_SAMPLES / 2 : rel - MC_OPUS_FRAME_SAMPLES / 2) / MC_OPUS_FRAME_SAMPLES;
+  update_delay(j, ext, arrival_ms);
+  if (j->playing && fi < j->next_fi) {
+    j->stats.late++;
+    return MC_OK;
+  }
+  int64_t lo = fi;
+  if (j->playing) {
+    lo = j->next_fi;
+  } else if (j->have_newest) {
+    int64_t o = oldest_fi(j);
+    if (o != INT64_MAX) lo = o;
+  }
+  if (fi >= lo + AJB_SLOTS || (j->have_newest && fi <= j->newest_fi - AJB_SLOTS)) {
+    /* a jump the buffer cannot span (pause, restart): start again */
+    MC_LOGD("rtp", "ajb: timestamp jump, re-buffering seq=%u", (unsigned)seq);
+    clear(j);
+  }
+  struct aslot *s = &j->slots[(size_t)(fi & (AJB_SLOTS - 1))];
+  if (s->used && s->fi == fi) {
+    j->stats.duplicates++;
+    return MC_OK;
+  }
+  s->used = true;
+  s->fi = fi;
+  s->seq = seq;
+  s->len = len;
+  memcpy(s->data, data, len);
+  if (!j->have_newest || fi > j->newest_fi) j->newest_fi = fi;
+  j->have_newest = true;
+  j->stats.packets++;
+  return MC_OK;
+}
+
+int mc_ajb_pop(mc_ajb *j, uint64_t now_ms, uint8_t *buf, size_t cap, size_t *len, enum mc_ajb_status *status) {
+  (void)now_ms;
+  if (!j || !len || !status || (cap && !buf)) return MC_EINVAL;
+  *len = 0;
+  uint32_t target = target_ms(j);
+  if (!j->playing) {
+    if (!j->have_newest || level_ms(j) < target) {
+      *status = MC_AJB_BUFFERING;
+      return MC_OK;
+    }
+    j->playing = true;
+    j->next_fi = oldest_fi(j);
+    j->empty_pops = 0;
+  }
+  /* too much buffered: drop one frame per pop until back near the target */
+  if (level_ms(j) > target + 2 * AJB_FRAME_MS) {
+    struct aslot *d = &j->slots[(size_t)(j->next_fi & (AJB_SLOTS - 1))];
+    if (d->used && d->fi == j->next_fi) d->used = false;
+    j->next_fi++;
+    j->stats.dropped++;
+  }
+  struct aslot *s = &j->slots[(size_t)(j->next_fi & (AJB_SLOTS - 1))];
+  if (s->used && s->fi == j->next_fi) {
+    if (cap < s->len) {
+      *len = s->len;
+      return MC_ETOOBIG;
+    }
+    memcpy(buf, s->data, s->len);
+    *len = s->len;
+    s->used = false;
+    j->next_fi++;
+    j->empty_pops = 0;
+    j->stats.frames++;
+    *status = MC_AJB_FRAME;
+    return MC_OK;
+  }
+  j->next_fi++;
+  j->stats.missing++;
+  *status = MC_AJB_MISSING;
+  if (j->newest_fi < j->next_fi) {
+    if (++j->empty_pops >= AJB_REBUFFER_POPS) {
+      MC_LOGD("rtp", "ajb: underrun, re-buffering target_ms=%u", target);
+      j->playing = false;
+    }
+  } else {
+    j->empty_pops = 0;
+  }
+  return MC_OK;
+}
+
+int mc_ajb_peek_next(mc_ajb *j, uint8_t *buf, size_t cap, size_t *len) {
+  if (!j || !len || (cap && !buf)) return MC_EINVAL;
+  if (!j->playing) return MC_ENOTFOUND;
+  struct aslot *s = &j->slots[(size_t)(j->next_fi & (AJB_SLOTS - 1))];
+  if (!s->used || s->fi != j->next_fi) return MC_ENOTFOUND;
+  *len = s->len;
+  if (cap < s->len) return MC_ETOOBIG;
+  memcpy(buf, s->data, s->len);
+  return MC_OK;
+}
+
+void mc_ajb_get_stats(const mc_ajb *j, struct mc_ajb_stats *out) {
+  *out = j->stats;
+  out->target_ms = target_ms(j);
+  out->level_ms = level_ms(j);
+}

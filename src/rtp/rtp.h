@@ -1,0 +1,584 @@
+/* rtp: RTP and RTCP codecs, VP8 and Opus payloads, receive statistics,
+ * jitter buffers, NACK/RTX history and transport-wide congestion control
+ * feedback. Pure C over byte buffers, above srtp (packets here are plain:
+ * unprotect before parsing, protect after writing) and below sdp/pc.
+ *
+ * Small modules with one job each, in the spirit of Pion's interceptors:
+ *
+ *   packet     mc_rtp_parse / mc_rtp_write, header extensions (RFC 3550 5.1,
+ *              RFC 8285), mid / abs-send-time / transport-wide seq helpers
+ *   rtcp       mc_rtcp_parse (compound, all-or-nothing) and one writer per
+ *              packet type: SR, RR, SDES, BYE, NACK, PLI, FIR, REMB, TWCC
+ *   stats      mc_rtp_recv_stats: RFC 3550 A.1/A.3/A.8 per SSRC, report
+ *              blocks for RR, RTT from LSR/DLSR
+ *   vp8, opus  RFC 7741 packetizer/depacketizer, RFC 7587 helper
+ *   vjb        video jitter buffer: frames in decode order, NACK list, PLI
+ *   history    sender history for NACK answered by RTX (RFC 4588)
+ *   ajb        adaptive audio jitter buffer for 20 ms Opus frames
+ *   twcc       receive side of transport-wide CC: arrivals -> feedback
+ *
+ * No sockets, no threads and no clock reads: every function that needs the
+ * time takes it from the caller (now_ms / now_us on a monotonic clock, or
+ * an NTP timestamp where RFC 3550 wants wall-clock time), so everything runs
+ * under a fake clock in tests. One owner per object (the net thread). */
+#ifndef MC_RTP_H
+#define MC_RTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "medcall/errors.h"
+
+/* ======================================================================
+ * RTP packet (RFC 3550 5.1) and header extensions (RFC 8285)
+ * ====================================================================== */
+
+#define MC_RTP_HEADER_LEN 12
+#define MC_RTP_MAX_CSRC 15
+#define MC_RTP_MAX_EXT 16              /* extensions kept per packet; more is MC_EPARSE */
+#define MC_RTP_EXT_PROFILE_ONE_BYTE 0xBEDE /* RFC 8285 4.2 */
+#define MC_RTP_EXT_PROFILE_TWO_BYTE 0x1000 /* RFC 8285 4.3: 0x100 + 4-bit appbits */
+#define MC_RTP_MTU_PAYLOAD 1200        /* payload bytes we put in one packet by default */
+
+/* One header extension element. data points into the parsed buffer (parse)
+ * or into caller memory that must live until mc_rtp_write (write). */
+struct mc_rtp_ext {
+  uint8_t id;  /* 1..14 one-byte form, 1..255 two-byte form */
+  uint8_t len; /* 1..16 one-byte form, 0..255 two-byte form */
+  const uint8_t *data;
+};
+
+struct mc_rtp_header {
+  bool marker;
+  uint8_t pt; /* 0..127 */
+  uint16_t seq;
+  uint32_t ts;
+  uint32_t ssrc;
+  uint8_t csrc_count;
+  uint32_t csrc[MC_RTP_MAX_CSRC];
+  /* 0: no extension. MC_RTP_EXT_PROFILE_ONE_BYTE / _TWO_BYTE: elements in
+   * ext[]. On write, 0 with ext_count > 0 picks one-byte when every element
+   * fits it (id 1..14, len 1..16) and two-byte otherwise. Any other profile
+   * is kept opaque in ext_raw (RFC 3550 5.3.1). */
+  uint16_t ext_profile;
+  uint8_t ext_count;
+  struct mc_rtp_ext ext[MC_RTP_MAX_EXT];
+  const uint8_t *ext_raw; /* opaque profiles only: the extension body */
+  size_t ext_raw_len;     /* multiple of 4 */
+};
+
+struct mc_rtp_packet {
+  struct mc_rtp_header h;
+  const uint8_t *payload; /* points into the parsed buffer / caller memory */
+  size_t payload_len;
+  uint8_t padding_len; /* RFC 3550 5.1 P bit: 0 none; on write 1..255 pad bytes */
+};
+
+/* RFC 3550 5.1 and RFC 8285. Checks version 2, that CSRCs, the extension
+ * and the padding count (last byte, at least 1, within the packet) all fit
+ * in len, and that extension elements fit their block. One-byte elements
+ * with id 0 are padding; id 15 ends the block (RFC 8285 4.2). */
+int mc_rtp_parse(const uint8_t *buf, size_t len, struct mc_rtp_packet *out);
+/* Serialises p; *out_len is the packet length. MC_ETOOBIG when cap is short,
+ * MC_EINVAL for fields out of range (pt > 127, an element that fits neither
+ * form, csrc_count > 15, ext_raw_len not a multiple of 4). */
+int mc_rtp_write(const struct mc_rtp_packet *p, uint8_t *buf, size_t cap, size_t *out_len);
+/* Bytes mc_rtp_write needs for p. */
+size_t mc_rtp_write_len(const struct mc_rtp_packet *p);
+
+/* The element with this id, or NULL. */
+const struct mc_rtp_ext *mc_rtp_ext_find(const struct mc_rtp_header *h, uint8_t id);
+/* Sets (replaces or appends) an element; data is borrowed until write.
+ * MC_ETOOBIG when MC_RTP_MAX_EXT elements are already there. */
+int mc_rtp_ext_set(struct mc_rtp_header *h, uint8_t id, const uint8_t *data, size_t len);
+/* Overwrites, in a serialised packet, the data of the element with this id
+ * when it has exactly len bytes (e.g. the transport-wide sequence number
+ * assigned at send time, or a fresh one on an RTX copy). MC_ENOTFOUND when
+ * the packet has no such element of that size. */
+int mc_rtp_ext_rewrite(uint8_t *buf, size_t len, uint8_t id, const uint8_t *data, size_t data_len);
+
+/* urn:ietf:params:rtp-hdrext:sdes:mid (RFC 8843 15): NUL-terminated copy.
+ * MC_ENOTFOUND without it, MC_ETOOBIG when cap is short. */
+int mc_rtp_ext_get_mid(const struct mc_rtp_header *h, uint8_t id, char *out, size_t cap);
+/* http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time: 24 bits,
+ * 6.18 fixed point seconds. */
+int mc_rtp_ext_get_abs_send_time(const struct mc_rtp_header *h, uint8_t id, uint32_t *out);
+/* abs-send-time of a time in microseconds (any epoch; the field wraps every 64 s). */
+uint32_t mc_rtp_abs_send_time_from_us(uint64_t us);
+void mc_rtp_abs_send_time_encode(uint32_t v, uint8_t out[3]);
+/* draft-holmer-rmcat-transport-wide-cc-extensions-01 2: 16-bit sequence. */
+int mc_rtp_ext_get_twcc_seq(const struct mc_rtp_header *h, uint8_t id, uint16_t *out);
+void mc_rtp_twcc_seq_encode(uint16_t seq, uint8_t out[2]);
+
+/* Sequence arithmetic with wrap (RFC 3550 A.1): a is newer than b when the
+ * forward distance from b to a is below 2^15. */
+static inline bool mc_rtp_seq_newer(uint16_t a, uint16_t b) { return a != b && (uint16_t)(a - b) < 0x8000; }
+static inline bool mc_rtp_ts_newer(uint32_t a, uint32_t b) { return a != b && (uint32_t)(a - b) < 0x80000000u; }
+
+/* Extends a 16-bit seq to 64 bits next to the newest extended value seen
+ * (*last, or the first value when *valid is false). */
+int64_t mc_rtp_seq_unwrap(int64_t *last, bool *valid, uint16_t seq);
+
+/* ======================================================================
+ * RTCP (RFC 3550 6, RFC 4585, RFC 5104, REMB, transport-wide CC)
+ * ====================================================================== */
+
+enum mc_rtcp_type {
+  MC_RTCP_SR = 200,
+  MC_RTCP_RR = 201,
+  MC_RTCP_SDES = 202,
+  MC_RTCP_BYE = 203,
+  MC_RTCP_APP = 204,
+  MC_RTCP_RTPFB = 205, /* RFC 4585 6.1: FMT 1 generic NACK, 15 TWCC */
+  MC_RTCP_PSFB = 206,  /* FMT 1 PLI, 4 FIR, 15 application layer (REMB) */
+};
+
+/* What mc_rtcp_parse reports for each packet of a compound. */
+enum mc_rtcp_kind {
+  MC_RTCP_KIND_SR = 1,
+  MC_RTCP_KIND_RR,
+  MC_RTCP_KIND_SDES,
+  MC_RTCP_KIND_BYE,
+  MC_RTCP_KIND_NACK,
+  MC_RTCP_KIND_PLI,
+  MC_RTCP_KIND_FIR,
+  MC_RTCP_KIND_REMB,
+  MC_RTCP_KIND_TWCC,
+  MC_RTCP_KIND_OTHER, /* well framed but not one we read (APP, XR, other FMTs) */
+};
+
+#define MC_RTCP_MAX_RB 31         /* 5-bit RC */
+#define MC_RTCP_MAX_SDES_CHUNKS 31
+#define MC_RTCP_MAX_FIR 16        /* FIR entries kept; more are ignored */
+#define MC_RTCP_MAX_REMB_SSRC 16  /* REMB SSRCs kept; more are ignored */
+
+/* RFC 3550 6.4.1 report block. */
+struct mc_rtcp_report_block {
+  uint32_t ssrc;
+  uint8_t fraction_lost;   /* 8-bit fixed point (lost/expected * 256) */
+  int32_t cumulative_lost; /* 24-bit signed */
+  uint32_t highest_seq;    /* extended highest sequence number received */
+  uint32_t jitter;         /* interarrival jitter in timestamp units */
+  uint32_t lsr;            /* middle 32 bits of the last SR's NTP time */
+  uint32_t dlsr;           /* delay since that SR, 1/65536 s */
+};
+
+struct mc_rtcp_sr {
+  uint32_t ssrc;
+  uint64_t ntp; /* NTP timestamp, 32.32 */
+  uint32_t rtp_ts;
+  uint32_t packet_count;
+  uint32_t octet_count;
+  uint8_t rb_count;
+  struct mc_rtcp_report_block rb[MC_RTCP_MAX_RB];
+};
+
+struct mc_rtcp_rr {
+  uint32_t ssrc;
+  uint8_t rb_count;
+  struct mc_rtcp_report_block rb[MC_RTCP_MAX_RB];
+};
+
+/* RFC 3550 6.5: CNAME of each chunk (items other than CNAME are skipped). */
+struct mc_rtcp_sdes {
+  uint8_t chunk_count;
+  struct {
+    uint32_t ssrc;
+    const uint8_t *cname; /* into the parsed buffer, not NUL-terminated; NULL without CNAME */
+    uint8_t cname_len;
+  } chunk[MC_RTCP_MAX_SDES_CHUNKS];
+};
+
+struct mc_rtcp_bye {
+  uint8_t count;
+  uint32_t ssrc[31];
+  const uint8_t *reason; /* NULL or into the buffer */
+  uint8_t reason_len;
+};
+
+/* RFC 4585 6.2.1: FCI is pairs of PID and BLP; see mc_rtcp_nack_seqs. */
+struct mc_rtcp_nack {
+  uint32_t sender_ssrc, media_ssrc;
+  const uint8_t *fci; /* into the parsed buffer: pair_count * 4 bytes */
+  size_t pair_count;
+};
+
+/* RFC 4585 6.3.1 */
+struct mc_rtcp_pli {
+  uint32_t sender_ssrc, media_ssrc;
+};
+
+/* RFC 5104 4.3.1 */
+struct mc_rtcp_fir {
+  uint32_t sender_ssrc;
+  uint8_t count;
+  struct {
+    uint32_t ssrc;
+    uint8_t seq_nr;
+  } entry[MC_RTCP_MAX_FIR];
+};
+
+/* draft-alvestrand-rmcat-remb-03 2.2 */
+struct mc_rtcp_remb {
+  uint32_t sender_ssrc;
+  uint64_t bitrate_bps; /* mantissa << exp, up to 2^18-1 << 63: saturates at UINT64_MAX */
+  uint8_t ssrc_count;
+  uint32_t ssrc[MC_RTCP_MAX_REMB_SSRC];
+};
+
+/* draft-holmer-rmcat-transport-wide-cc-extensions-01 3.1. The chunks and
+ * deltas are checked by mc_rtcp_parse; expand them with mc_rtcp_twcc_decode. */
+struct mc_rtcp_twcc {
+  uint32_t sender_ssrc, media_ssrc;
+  uint16_t base_seq;
+  uint16_t status_count;
+  int32_t reference_time; /* 24-bit signed, multiples of 64 ms */
+  uint8_t fb_count;
+  const uint8_t *body; /* chunks then deltas, into the parsed buffer */
+  size_t body_len;
+};
+
+struct mc_rtcp_packet {
+  enum mc_rtcp_kind kind;
+  uint8_t type; /* RFC 3550 PT: 200.. */
+  uint8_t fmt;  /* RC / FMT field */
+  union {
+    struct mc_rtcp_sr sr;
+    struct mc_rtcp_rr rr;
+    struct mc_rtcp_sdes sdes;
+    struct mc_rtcp_bye bye;
+    struct mc_rtcp_nack nack;
+    struct mc_rtcp_pli pli;
+    struct mc_rtcp_fir fir;
+    struct mc_rtcp_remb remb;
+    struct mc_rtcp_twcc twcc;
+  } u;
+  const uint8_t *raw; /* the whole packet inside the compound */
+  size_t raw_len;
+};
+
+typedef void (*mc_rtcp_on_packet)(const struct mc_rtcp_packet *p, void *user);
+
+/* Parses a compound RTCP packet (RFC 3550 6.1, with RFC 5506 reduced size:
+ * any first packet, one packet alone). Every packet must be version 2, its
+ * length must chain exactly to len, padding only in the last; each known
+ * type must parse. All or nothing: when anything is wrong nothing is
+ * reported and MC_EPARSE returned; otherwise on_packet runs once per packet
+ * in order. */
+int mc_rtcp_parse(const uint8_t *buf, size_t len, mc_rtcp_on_packet on_packet, void *user);
+
+/* Writers: each appends one RTCP packet at buf (cap bytes), *out_len its
+ * length; MC_ETOOBIG when it does not fit. A compound is these written one
+ * after another. */
+int mc_rtcp_write_sr(const struct mc_rtcp_sr *sr, uint8_t *buf, size_t cap, size_t *out_len);
+int mc_rtcp_write_rr(const struct mc_rtcp_rr *rr, uint8_t *buf, size_t cap, size_t *out_len);
+/* One chunk with a CNAME item (cname_len 1..255). */
+int mc_rtcp_write_sdes_cname(uint32_t ssrc, const char *cname, uint8_t *buf, size_t cap, size_t *out_len);
+int mc_rtcp_write_bye(const uint32_t *ssrc, size_t count, const char *reason, uint8_t *buf, size_t cap,
+                      size_t *out_len);
+/* Generic NACK for these sequence numbers (any order, duplicates fine):
+ * packs them into PID+BLP pairs. */
+int mc_rtcp_write_nack(uint32_t sender_ssrc, uint32_t media_ssrc, const uint16_t *seqs, size_t count,
+                       uint8_t *buf, size_t cap, size_t *out_len);
+/* Expands the FCI of a parsed NACK into sequence numbers, PID order. */
+int mc_rtcp_nack_seqs(const struct mc_rtcp_nack *n, uint16_t *out, size_t cap, size_t *out_count);
+int mc_rtcp_write_pli(uint32_t sender_ssrc, uint32_t media_ssrc, uint8_t *buf, size_t cap, size_t *out_len);
+int mc_rtcp_write_fir(const struct mc_rtcp_fir *fir, uint8_t *buf, size_t cap, size_t *out_len);
+int mc_rtcp_write_remb(const struct mc_rtcp_remb *remb, uint8_t *buf, size_t cap, size_t *out_len);
+
+/* One packet's fate in transport-wide feedback. */
+struct mc_twcc_status {
+  uint16_t seq;
+  bool received;
+  int64_t arrival_us; /* received only: reference_time*64 ms + sum of deltas */
+};
+/* Builds TWCC feedback for status_count packets from base_seq; st[i] is
+ * packet base_seq+i; received ones carry arrival_us, whose differences must
+ * be multiples of 250 us to round-trip exactly (they are rounded down
+ * otherwise). reference_time is derived from the first received arrival
+ * (floor to 64 ms). MC_EINVAL when a delta does not fit 16 bits signed
+ * (±8.19 s: callers split there, as mc_twcc_recorder does). */
+int mc_rtcp_write_twcc(uint32_t sender_ssrc, uint32_t media_ssrc, uint8_t fb_count, const struct mc_twcc_status *st,
+                       size_t status_count, uint8_t *buf, size_t cap, size_t *out_len);
+/* Expands parsed feedback: out[i] for packet base_seq+i. MC_ETOOBIG when
+ * cap < status_count. */
+int mc_rtcp_twcc_decode(const struct mc_rtcp_twcc *fb, struct mc_twcc_status *out, size_t cap, size_t *out_count);
+
+/* NTP helpers (RFC 3550 4): 32.32 fixed point seconds since 1900. */
+uint64_t mc_ntp_from_unix_us(uint64_t unix_us);
+static inline uint32_t mc_ntp_compact(uint64_t ntp) { return (uint32_t)(ntp >> 16); }
+
+/* RFC 3550 6.4.1: round trip from a report block about our stream, received
+ * when our wall clock read now_ntp: A - LSR - DLSR in microseconds.
+ * MC_ENOTFOUND when lsr is 0 (no SR seen by the peer yet), MC_EINVAL when
+ * the result is negative (clock trouble). */
+int mc_rtcp_rtt_us(const struct mc_rtcp_report_block *rb, uint64_t now_ntp, uint64_t *rtt_us);
+
+/* ======================================================================
+ * Receive statistics per SSRC (RFC 3550 A.1, A.3, A.8)
+ * ====================================================================== */
+
+#define MC_RTP_MAX_DROPOUT 3000 /* RFC 3550 A.1 */
+#define MC_RTP_MAX_MISORDER 100
+
+/* Plain struct owned by the caller; fields are private to stats.c except
+ * those documented. No probation (A.1 MIN_SEQUENTIAL): SRTP has already
+ * authenticated the source. */
+struct mc_rtp_recv_stats {
+  uint32_t ssrc;
+  uint32_t clock_rate;
+  bool started;
+  uint16_t max_seq;
+  uint32_t cycles; /* count of wraps << 16 */
+  uint32_t base_seq;
+  uint32_t bad_seq;
+  uint64_t received;       /* packets received (duplicates included, as A.3) */
+  uint64_t bytes;          /* payload bytes received */
+  uint32_t expected_prior; /* at the last report block */
+  uint64_t received_prior;
+  int64_t transit;   /* A.8: previous transit, timestamp units */
+  uint32_t jitter_q4; /* A.8: jitter * 16 */
+  bool have_transit;
+  uint64_t last_sr_ntp;   /* of the last SR received from this SSRC */
+  uint64_t last_sr_at_us; /* our monotonic clock when it arrived */
+  bool have_sr;
+};
+
+void mc_rtp_recv_stats_init(struct mc_rtp_recv_stats *s, uint32_t ssrc, uint32_t clock_rate);
+/* One received packet (after SRTP). */
+void mc_rtp_recv_stats_update(struct mc_rtp_recv_stats *s, uint16_t seq, uint32_t rtp_ts, size_t payload_len,
+                              uint64_t arrival_us);
+/* An SR from this SSRC arrived at now_us: remembered for LSR/DLSR. */
+void mc_rtp_recv_stats_on_sr(struct mc_rtp_recv_stats *s, uint64_t sr_ntp, uint64_t now_us);
+uint32_t mc_rtp_recv_stats_extended_max(const struct mc_rtp_recv_stats *s);
+int64_t mc_rtp_recv_stats_lost(const struct mc_rtp_recv_stats *s); /* expected - received */
+uint32_t mc_rtp_recv_stats_jitter(const struct mc_rtp_recv_stats *s); /* timestamp units */
+/* Fills a report block for an RR/SR sent at now_us and starts the next
+ * interval (fraction lost is over the interval, A.3). MC_ESTATE before the
+ * first packet. */
+int mc_rtp_recv_stats_report_block(struct mc_rtp_recv_stats *s, uint64_t now_us, struct mc_rtcp_report_block *rb);
+
+/* ======================================================================
+ * VP8 payload (RFC 7741)
+ * ====================================================================== */
+
+#define MC_VP8_DESCRIPTOR_LEN 4 /* what we write: X, I with M (15-bit picture id) */
+
+/* RFC 7741 4.2 payload descriptor. */
+struct mc_vp8_descriptor {
+  bool non_reference;  /* N */
+  bool start;          /* S: start of a VP8 partition */
+  uint8_t partition_id;
+  bool has_picture_id; /* I */
+  bool picture_id_15;  /* M: 15-bit picture id */
+  uint16_t picture_id;
+  bool has_tl0picidx;  /* L */
+  uint8_t tl0picidx;
+  bool has_tid;        /* T */
+  uint8_t tid;
+  bool layer_sync;     /* Y */
+  bool has_keyidx;     /* K */
+  uint8_t keyidx;
+  size_t header_len;   /* bytes of descriptor before the VP8 data */
+  /* S set, PartID 0 and the VP8 payload header's P bit 0 (RFC 7741 4.3):
+   * this packet starts a key frame. */
+  bool keyframe;
+  bool frame_start; /* S and PartID 0: first packet of a frame */
+};
+
+/* Parses the descriptor; MC_EPARSE when it runs past len or leaves no VP8
+ * data. */
+int mc_vp8_parse_descriptor(const uint8_t *payload, size_t len, struct mc_vp8_descriptor *out);
+
+/* Packets of max_payload bytes (descriptor included) a frame of frame_len
+ * bytes is split into; sizes are balanced (they differ by at most one). 0 when
+ * max_payload <= MC_VP8_DESCRIPTOR_LEN or frame_len is 0. */
+size_t mc_vp8_packet_count(size_t frame_len, size_t max_payload);
+/* Writes packet index (0..count-1) of the frame: descriptor (X=1, I=1, M=1,
+ * picture_id & 0x7fff, S=1 on packet 0, PartID 0) then its share of the
+ * frame. *marker is true on the last packet (RFC 7741 4.1). */
+int mc_vp8_packetize(uint16_t picture_id, const uint8_t *frame, size_t frame_len, size_t max_payload, size_t index,
+                     uint8_t *out, size_t cap, size_t *out_len, bool *marker);
+
+/* ======================================================================
+ * Opus payload (RFC 7587): one Opus packet per RTP packet, 48 kHz clock
+ * ====================================================================== */
+
+#define MC_OPUS_CLOCK_RATE 48000 /* RFC 7587 4.1, whatever the coded rate */
+#define MC_OPUS_FRAME_SAMPLES 960 /* 20 ms */
+
+/* Samples at 48 kHz that an Opus packet covers, from its TOC byte and frame
+ * count (RFC 6716 3.1): the RTP timestamp advance of the next packet.
+ * MC_EPARSE for an empty or malformed packet or one over 120 ms. */
+int mc_opus_packet_samples(const uint8_t *payload, size_t len, uint32_t *samples);
+
+/* ======================================================================
+ * Video jitter buffer: frames in decode order, NACK then PLI
+ * ====================================================================== */
+
+/* Policy (defaults in parentheses):
+ * - A missing sequence number is NACKed at once, then again every
+ *   max(rtt, nack_min_interval_ms) (20 ms) up to nack_max_retries (10)
+ *   times; a gap wider than MC_VJB_MAX_NACK_LIST gives up on NACK and
+ *   asks for a key frame.
+ * - The frame the decoder needs next is waited for at most
+ *   max(3 * rtt, frame_timeout_min_ms) (200 ms) from when it was first seen
+ *   missing, or until every missing packet in front of the newest one has
+ *   had its last NACK and one more RTT has passed. Then the buffer skips to
+ *   the next complete key frame it holds, or else drops everything and
+ *   waits for a key frame, asking for one (PLI).
+ * - Key frame requests (mc_vjb_keyframe_request) are at most one per
+ *   pli_min_interval_ms (300 ms: about one key frame's delivery on a slow
+ *   link; Chromium's receiver uses a similar spacing), repeated while the
+ *   wait lasts. The first frame emitted is always a key frame. */
+#define MC_VJB_MAX_NACK_LIST 512
+
+struct mc_vjb_config {
+  size_t capacity;                /* packets held (power of two; 0: 1024) */
+  uint32_t nack_max_retries;      /* 0: 10 */
+  uint32_t nack_min_interval_ms;  /* 0: 20 */
+  uint32_t frame_timeout_min_ms;  /* 0: 200 */
+  uint32_t pli_min_interval_ms;   /* 0: 300 */
+};
+
+/* One depacketized packet: payload without the codec descriptor. */
+struct mc_vjb_packet {
+  uint16_t seq;
+  uint32_t ts;
+  bool marker;      /* last packet of its frame */
+  bool frame_start; /* first packet of its frame */
+  bool keyframe;    /* the frame is a key frame (known on frame_start) */
+  const uint8_t *data;
+  size_t len;
+};
+
+struct mc_vjb_frame {
+  uint32_t ts;
+  bool keyframe;
+  size_t len;             /* bytes of the frame (also set on MC_ETOOBIG) */
+  uint16_t first_seq, last_seq;
+  uint64_t first_arrival_ms; /* of its earliest packet */
+};
+
+struct mc_vjb_stats {
+  uint64_t packets, duplicates, late, frames_out, frames_dropped, nacks_sent, keyframe_requests;
+};
+
+typedef struct mc_vjb mc_vjb;
+
+int mc_vjb_new(const struct mc_vjb_config *config, mc_vjb **out);
+void mc_vjb_free(mc_vjb *j);
+void mc_vjb_set_rtt(mc_vjb *j, uint32_t rtt_ms);
+/* Copies the packet in. Duplicates and packets older than the last frame
+ * emitted are dropped (return 0, counted). */
+int mc_vjb_push(mc_vjb *j, const struct mc_vjb_packet *p, uint64_t now_ms);
+/* Depacketizes a VP8 RTP packet (RFC 7741) and pushes it. MC_EPARSE for a
+ * bad descriptor. */
+int mc_vjb_push_vp8(mc_vjb *j, const struct mc_rtp_packet *p, uint64_t now_ms);
+/* The next complete frame in decode order into buf: 0, MC_ENOTFOUND when
+ * none is ready, MC_ETOOBIG when cap < frame->len (the frame stays). Also
+ * applies the timeout policy above. */
+int mc_vjb_pop(mc_vjb *j, uint64_t now_ms, uint8_t *buf, size_t cap, struct mc_vjb_frame *frame);
+/* Sequence numbers to NACK now (each counted as sent). */
+int mc_vjb_nack_list(mc_vjb *j, uint64_t now_ms, uint16_t *out, size_t cap, size_t *count);
+/* True when a PLI should go out now (then counted as sent). */
+bool mc_vjb_keyframe_request(mc_vjb *j, uint64_t now_ms);
+void mc_vjb_get_stats(const mc_vjb *j, struct mc_vjb_stats *out);
+
+/* ======================================================================
+ * Sender history and RTX (RFC 4588)
+ * ====================================================================== */
+
+struct mc_rtp_history_config {
+  size_t capacity;     /* packets (power of two; 0: 1024) */
+  uint32_t max_age_ms; /* 0: 1000 */
+  uint32_t rtx_ssrc;
+  uint8_t rtx_pt;
+  uint16_t rtx_first_seq; /* RFC 4588 8.3: random start */
+};
+
+typedef struct mc_rtp_history mc_rtp_history;
+
+int mc_rtp_history_new(const struct mc_rtp_history_config *config, mc_rtp_history **out);
+void mc_rtp_history_free(mc_rtp_history *h);
+/* Keeps a copy of a plain (unprotected) RTP packet we sent at now_ms. */
+int mc_rtp_history_put(mc_rtp_history *h, const uint8_t *pkt, size_t len, uint64_t now_ms);
+/* RFC 4588 4: the RTX packet for the original seq: same header (timestamp,
+ * marker, CSRCs, extensions) with rtx ssrc, rtx pt and the next RTX
+ * sequence number; payload = original seq (2 bytes) then the original
+ * payload; padding dropped. MC_ENOTFOUND when not held or older than
+ * max_age_ms. */
+int mc_rtp_history_rtx(mc_rtp_history *h, uint16_t seq, uint64_t now_ms, uint8_t *out, size_t cap,
+                       size_t *out_len);
+/* Receive side (RFC 4588 4): rebuilds the original packet from an RTX one,
+ * with the media ssrc and pt given (from the negotiated apt). */
+int mc_rtx_unwrap(const uint8_t *rtx, size_t len, uint32_t media_ssrc, uint8_t media_pt, uint8_t *out, size_t cap,
+                  size_t *out_len);
+
+/* ======================================================================
+ * Audio jitter buffer (adaptive) for 20 ms Opus packets
+ * ====================================================================== */
+
+/* Policy: packets are placed by RTP timestamp on a 20 ms grid. Each
+ * arrival's delay relative to the fastest packet seen (transit - min
+ * transit, the minimum forgotten slowly) feeds a peak estimate that jumps up
+ * at once and decays by 1 ms every 250 ms ("grows with jitter, shrinks
+ * slowly"). The target delay is peak + one frame, within [min_delay_ms,
+ * max_delay_ms] (40..400). Playout starts once the buffer holds the
+ * target; each pop gives one frame or MISSING (the decoder conceals, or
+ * decodes FEC from the next packet: mc_ajb_peek_next); when more than
+ * target + 2 frames are buffered one frame is dropped per pop (speed-up);
+ * after 10 consecutive pops with an empty buffer playout re-buffers. */
+enum mc_ajb_status {
+  MC_AJB_FRAME = 0,   /* a packet was copied out */
+  MC_AJB_MISSING,     /* playout time of a frame that did not arrive: conceal */
+  MC_AJB_BUFFERING,   /* not playing yet: output silence */
+};
+
+struct mc_ajb_config {
+  uint32_t min_delay_ms; /* 0: 40 */
+  uint32_t max_delay_ms; /* 0: 400 */
+};
+
+struct mc_ajb_stats {
+  uint64_t packets, late, duplicates, frames, missing, dropped;
+  uint32_t target_ms, level_ms;
+};
+
+typedef struct mc_ajb mc_ajb;
+
+int mc_ajb_new(const struct mc_ajb_config *config, mc_ajb **out);
+void mc_ajb_free(mc_ajb *j);
+int mc_ajb_push(mc_ajb *j, uint16_t seq, uint32_t ts, const uint8_t *data, size_t len, uint64_t arrival_ms);
+/* One 20 ms frame at playout time: *status says what; on MC_AJB_FRAME the
+ * packet is in buf (*len). MC_ETOOBIG when cap is short. */
+int mc_ajb_pop(mc_ajb *j, uint64_t now_ms, uint8_t *buf, size_t cap, size_t *len, enum mc_ajb_status *status);
+/* After MC_AJB_MISSING: the packet that follows, for Opus in-band FEC;
+ * MC_ENOTFOUND when not there yet. */
+int mc_ajb_peek_next(mc_ajb *j, uint8_t *buf, size_t cap, size_t *len);
+void mc_ajb_get_stats(const mc_ajb *j, struct mc_ajb_stats *out);
+
+/* ======================================================================
+ * Transport-wide CC, receive side
+ * ====================================================================== */
+
+#define MC_TWCC_FEEDBACK_INTERVAL_MS 50 /* Chromium sends every 50-100 ms */
+#define MC_TWCC_MAX_PACKETS 2048        /* arrivals held between feedbacks */
+
+typedef struct mc_twcc_recorder mc_twcc_recorder;
+
+int mc_twcc_recorder_new(uint32_t sender_ssrc, mc_twcc_recorder **out);
+void mc_twcc_recorder_free(mc_twcc_recorder *r);
+/* A packet carrying transport-wide seq arrived at arrival_us; media_ssrc
+ * (its SSRC) is used as the feedback's media source. */
+void mc_twcc_recorder_record(mc_twcc_recorder *r, uint16_t seq, uint32_t media_ssrc, uint64_t arrival_us);
+/* Builds the next feedback packet covering arrivals not yet reported, from
+ * the oldest unreported seq to the newest seen (missing ones marked not
+ * received). MC_ENOTFOUND when there is nothing to report. When the span
+ * has a delta beyond 16 bits or more than fits cap, the packet covers a
+ * prefix: call again until MC_ENOTFOUND. Call every
+ * MC_TWCC_FEEDBACK_INTERVAL_MS. */
+int mc_twcc_recorder_build(mc_twcc_recorder *r, uint8_t *buf, size_t cap, size_t *out_len);
+
+#endif
