@@ -8,7 +8,7 @@ packages=(
   libssl-dev libuv1-dev zlib1g-dev libwebsockets-dev libwebsockets-evlib-uv libjansson-dev
   libsrtp2-dev libusrsctp-dev libopus-dev libvpx-dev libyuv-dev libspeexdsp-dev libv4l-dev libsdl2-dev libsdl2-ttf-dev
   coturn iproute2 iptables openssl jq procps
-  chromium nodejs
+  chromium firefox-esr nodejs
 )
 # npm: its own Debian package beside Debian's nodejs; bundled (and conflicting)
 # when nodejs comes from NodeSource.

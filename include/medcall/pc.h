@@ -82,6 +82,9 @@ struct mc_pc_config {
  * Its SCTP stream id is known once the connection is up (mc_pc_dc_id). */
 typedef int mc_pc_dc;
 
+/* A media track: an audio or video transceiver (see "media" below). */
+typedef int mc_pc_track;
+
 /* As RTCDataChannelInit. */
 struct mc_dc_config {
   const char *label;
@@ -108,6 +111,15 @@ struct mc_pc_callbacks {
   void (*on_dc_message)(mc_pc *pc, mc_pc_dc ch, const uint8_t *data, size_t len, bool binary, void *user);
   void (*on_dc_buffered_amount_low)(mc_pc *pc, mc_pc_dc ch, void *user);
   void (*on_dc_close)(mc_pc *pc, mc_pc_dc ch, void *user);
+  /* A track we receive on was negotiated (ontrack). */
+  void (*on_track)(mc_pc *pc, mc_pc_track t, enum mc_pc_kind kind, void *user);
+  /* A received frame: video, a complete VP8 frame in decode order; audio,
+   * one Opus packet as it arrived (the application's jitter buffer orders
+   * and conceals). */
+  void (*on_frame)(mc_pc *pc, mc_pc_track t, const uint8_t *data, size_t len, uint32_t rtp_timestamp,
+                   bool keyframe, void *user);
+  /* The peer asked for a key frame (PLI or FIR) on a track we send. */
+  void (*on_keyframe_request)(mc_pc *pc, mc_pc_track t, void *user);
 };
 
 int mc_pc_new(const struct mc_pc_config *config, const struct mc_pc_callbacks *cbs, void *user, mc_pc **out);
@@ -116,8 +128,42 @@ void mc_pc_free(mc_pc *pc);
 /* Sends DTLS close_notify, stops ICE; state closed. */
 void mc_pc_close(mc_pc *pc);
 
-/* An audio or video m-line we receive on (and, from issue 5 on, send). */
-int mc_pc_add_transceiver(mc_pc *pc, enum mc_pc_kind kind, bool send);
+/* ---- media ----
+ * The application encodes and decodes; the peer connection carries encoded
+ * frames as RTP over SRTP (VP8: RFC 7741 packets with picture ids, RTX for
+ * NACKed packets, a jitter buffer that NACKs, then asks for a key frame;
+ * Opus: RFC 7587), with RTCP sender/receiver reports, NACK, PLI/FIR and
+ * transport-wide congestion feedback. A track is a transceiver: an audio or
+ * video m-line, numbered from 0 in the order they were added (the peer's
+ * are numbered as they appear). */
+
+/* An audio or video m-line; send: we have a track to send on it. *out (may
+ * be NULL) gets its number. */
+int mc_pc_add_transceiver(mc_pc *pc, enum mc_pc_kind kind, bool send, mc_pc_track *out);
+/* One encoded frame: a whole VP8 frame (rtp_timestamp on the 90 kHz clock)
+ * or one 20 ms Opus packet (48 kHz clock). MC_ESTATE before media can flow
+ * (not connected, m-line rejected or not sending). */
+int mc_pc_send_frame(mc_pc *pc, mc_pc_track t, const uint8_t *data, size_t len, uint32_t rtp_timestamp,
+                     bool keyframe);
+
+/* As RTCInboundRtpStreamStats / RTCOutboundRtpStreamStats, per track. */
+struct mc_pc_track_stats {
+  enum mc_pc_kind kind;
+  char mid[33];
+  bool sending, receiving;
+  char codec[16];                    /* "VP8", "opus" */
+  uint64_t packets_sent, bytes_sent, frames_sent;
+  uint64_t retransmitted_packets_sent; /* RTX answers to NACKs */
+  uint64_t nack_received, pli_received, fir_received;
+  uint64_t packets_received, bytes_received, frames_received;
+  int64_t packets_lost;
+  double jitter_s;                   /* interarrival jitter, seconds */
+  uint64_t nack_sent, pli_sent;
+  uint64_t frames_dropped;           /* by the jitter buffer */
+  double round_trip_time_s;          /* from RTCP receiver reports; 0 unknown */
+};
+int mc_pc_get_track_stats(const mc_pc *pc, mc_pc_track t, struct mc_pc_track_stats *out);
+int mc_pc_track_count(const mc_pc *pc);
 
 /* SDP text, NUL-terminated, for the caller to free with mc_free. */
 int mc_pc_create_offer(mc_pc *pc, char **sdp_out);

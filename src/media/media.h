@@ -157,16 +157,22 @@ struct mc_vp8_encoder_config {
   int width, height;   /* 16..MC_MEDIA_MAX_DIM */
   int fps;             /* 1..240 */
   int bitrate_kbps;    /* target, CBR */
-  int threads;         /* 0: 2 (the target laptop has 2 cores) */
+  int threads;         /* 0: MC_VP8_THREADS_DEFAULT */
   int cpu_used;        /* 0: MC_VP8_CPU_USED_DEFAULT; VP8E_SET_CPUUSED range -16..16 */
   int kf_max_dist;     /* 0: MC_VP8_KF_MAX_DIST_DEFAULT frames between forced keyframes */
   bool allow_frame_drop; /* let rate control skip frames under pressure (WebRTC does, 30%) */
 };
+/* 1 thread: libvpx's VP8 row threads synchronise by spinning, and on a
+ * 2-core laptop whose other core runs decode, audio and the network,
+ * threads=2 cost 1.4-6x the CPU per frame of threads=1 and p95 encode times
+ * over 100 ms (bench/codec_time -t 2), while one thread encodes 720p in
+ * about 7.5 ms. WebRTC also gives VP8 one thread below 3 cores. */
+#define MC_VP8_THREADS_DEFAULT 1
 /* -8: negative selects a fixed speed instead of libvpx's adaptive one,
  * which reacts to the other helper threads of a shared 2-core laptop by
- * oscillating; at 8 VP8 real-time encodes 720p in a fraction of a 33 ms
- * frame interval on one core (see bench/codec_time), leaving the second
- * core for decode, audio and the network. */
+ * oscillating. At 8 one core encodes 720p in about 7.5 ms of the 33 ms
+ * frame interval and holds the target rate; -6 was no faster here, and -12
+ * overshot a 1.5 Mbit/s target by 65% at 720p (bench/codec_time -c). */
 #define MC_VP8_CPU_USED_DEFAULT (-8)
 /* Keyframes come on request (PLI/FIR, start): a periodic one every 3000
  * frames (100 s at 30 fps) is only a backstop. */

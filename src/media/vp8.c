@@ -40,7 +40,7 @@ static int enc_init(mc_vp8_encoder *e) {
   v->g_h = (unsigned)c->height;
   v->g_timebase.num = 1;
   v->g_timebase.den = TIMEBASE;
-  v->g_threads = (unsigned)(c->threads ? c->threads : 2);
+  v->g_threads = (unsigned)(c->threads ? c->threads : MC_VP8_THREADS_DEFAULT);
   v->g_lag_in_frames = 0;
   v->g_pass = VPX_RC_ONE_PASS;
   v->g_error_resilient = VPX_ERROR_RESILIENT_DEFAULT;

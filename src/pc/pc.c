@@ -14,87 +14,9 @@
 #include "sdp/sdp.h"
 #include "srtp/srtp.h"
 #include "util/util.h"
+#include "pc/pc_private.h"
 
 #define LOG "pc"
-#define PC_MAX_DC 256
-#define PC_MAX_TRANSCEIVERS MC_SDP_MAX_MEDIA
-#define PC_SDP_CAP (128 * 1024)
-#define PC_EARLY_DTLS 4
-
-struct pc_dc {
-  bool used;
-  bool open;      /* on_dc_open was reported */
-  bool requested; /* handed to SCTP (DCEP OPEN sent, or negotiated id taken) */
-  bool closed;
-  int sid;        /* SCTP stream id, -1 until known */
-  struct mc_dc_config cfg;
-  char label[MC_SCTP_LABEL_MAX + 1];
-  char protocol[MC_SCTP_LABEL_MAX + 1];
-  size_t low_threshold;
-};
-
-struct mc_pc {
-  uv_loop_t *loop;
-  struct mc_pc_callbacks cbs;
-  void *user;
-  struct mc_pc_config cfg;
-  struct mc_pc_ice_server *servers; /* deep copies */
-  size_t nservers;
-
-  mc_dtls_cert *cert;
-  uint8_t fp[MC_DTLS_FP_SHA256_LEN];
-
-  /* Created by the first offer (ours: ICE controlling; theirs: controlled). */
-  mc_jsep *jsep;
-  mc_ice_agent *ice;
-  bool gathering;
-  char first_mid[33];
-
-  /* What the app asked for before the session existed. */
-  int pending_kinds[PC_MAX_TRANSCEIVERS];
-  bool pending_send[PC_MAX_TRANSCEIVERS];
-  int npending;
-  bool want_data;
-
-  /* Local candidates wait here for the next loop turn, as onicecandidate
-   * does: the app sends its description before the first candidate. */
-  struct pc_cand {
-    struct pc_cand *next;
-    char line[MC_ICE_CANDIDATE_STRLEN]; /* "" = end-of-candidates */
-  } *cand_head, **cand_tail;
-  uv_timer_t cand_timer;
-
-  mc_dtls *dtls;
-  uv_timer_t dtls_timer;
-  /* DTLS from the peer before our pair was selected (its ClientHello can
-   * beat our nomination): kept and fed in when DTLS starts, rather than
-   * waiting for the peer to retransmit. */
-  struct pc_early {
-    size_t len;
-    uint8_t data[1500];
-  } early[PC_EARLY_DTLS];
-  int nearly;
-  mc_srtp *srtp;
-  mc_sctp *sctp;
-  uv_timer_t sctp_timer;
-  uint64_t remote_max_message;
-
-  struct pc_dc dcs[PC_MAX_DC];
-
-  enum mc_pc_state state;
-  bool closed;
-  char last_error[320];
-
-  uint64_t t_start_ms, t_ice_ms, t_dtls_ms;
-  uint64_t srtp_packets, srtp_failures;
-  uint64_t dc_msgs_sent, dc_msgs_recv, dc_bytes_sent, dc_bytes_recv;
-
-  /* Re-entrancy: the app may close or free from inside a callback. */
-  int depth;
-  bool teardown_pending;
-  bool free_pending;
-  int open_handles;
-};
 
 void mc_free(void *p) { free(p); }
 
@@ -119,9 +41,9 @@ static void set_error(mc_pc *pc, const char *sentence) {
 static void teardown(mc_pc *pc);
 static void really_free(mc_pc *pc);
 
-static void enter(mc_pc *pc) { pc->depth++; }
+void pc_enter(mc_pc *pc) { pc->depth++; }
 
-static void leave(mc_pc *pc) {
+void pc_leave(mc_pc *pc) {
   if (--pc->depth > 0) return;
   if (pc->teardown_pending) {
     pc->teardown_pending = false;
@@ -173,10 +95,10 @@ static void rearm_dtls_timer(mc_pc *pc) {
 static void on_dtls_timer(uv_timer_t *t) {
   mc_pc *pc = t->data;
   if (!pc->dtls) return;
-  enter(pc);
+  pc_enter(pc);
   mc_dtls_handle_timeout(pc->dtls);
   rearm_dtls_timer(pc);
-  leave(pc);
+  pc_leave(pc);
 }
 
 /* usrsctp's timers are process-wide: every peer connection's tick advances
@@ -185,14 +107,14 @@ static uint64_t sctp_last_tick_ms;
 
 static void on_sctp_timer(uv_timer_t *t) {
   mc_pc *pc = t->data;
-  enter(pc);
+  pc_enter(pc);
   uint64_t now = mc_now_ms();
   uint32_t elapsed = sctp_last_tick_ms ? (uint32_t)MC_MIN(now - sctp_last_tick_ms, 1000u) : MC_SCTP_TICK_MS;
   if (elapsed > 0) {
     sctp_last_tick_ms = now;
     mc_sctp_handle_timers(elapsed);
   }
-  leave(pc);
+  pc_leave(pc);
 }
 
 /* ---- data channels ---- */
@@ -315,10 +237,11 @@ static void sctp_closed_cb(uint16_t id, void *user) {
 
 /* ---- DTLS ---- */
 
-static void dtls_send_cb(const uint8_t *data, size_t len, void *user) {
-  mc_pc *pc = user;
+void pc_send_datagram(mc_pc *pc, const uint8_t *data, size_t len) {
   if (pc->ice && !pc->closed) mc_ice_agent_send(pc->ice, data, len);
 }
+
+static void dtls_send_cb(const uint8_t *data, size_t len, void *user) { pc_send_datagram(user, data, len); }
 
 static const mc_jsep_media *data_media(mc_pc *pc) {
   int n = pc->jsep ? mc_jsep_media_count(pc->jsep) : 0;
@@ -373,6 +296,7 @@ static void dtls_connected_cb(void *user) {
     MC_LOGI(LOG, "dtls connected without srtp dtls_ms=%llu", (unsigned long long)pc->t_dtls_ms);
   }
   start_sctp(pc);
+  if (pc->srtp) pc_media_start(pc);
   update_state(pc);
 }
 
@@ -432,7 +356,7 @@ static void start_dtls(mc_pc *pc) {
 
 static void on_cand_timer(uv_timer_t *t) {
   mc_pc *pc = t->data;
-  enter(pc);
+  pc_enter(pc);
   while (pc->cand_head && !pc->closed) {
     struct pc_cand *c = pc->cand_head;
     pc->cand_head = c->next;
@@ -440,7 +364,7 @@ static void on_cand_timer(uv_timer_t *t) {
     if (pc->cbs.on_ice_candidate) pc->cbs.on_ice_candidate(pc, pc->first_mid, c->line, pc->user);
     free(c);
   }
-  leave(pc);
+  pc_leave(pc);
 }
 
 static void queue_candidate(mc_pc *pc, const char *line) {
@@ -468,31 +392,31 @@ static void ice_gathering_done_cb(mc_ice_agent *a, void *user) {
 static void ice_state_cb(mc_ice_agent *a, enum mc_ice_state state, void *user) {
   (void)a;
   mc_pc *pc = user;
-  enter(pc);
+  pc_enter(pc);
   if ((state == MC_ICE_STATE_CONNECTED || state == MC_ICE_STATE_COMPLETED) && !pc->t_ice_ms)
     pc->t_ice_ms = mc_now_ms() - pc->t_start_ms;
   if (state == MC_ICE_STATE_FAILED)
     set_error(pc, "no network path to the other side worked (ICE failed); a TURN relay may be needed");
   update_state(pc);
-  leave(pc);
+  pc_leave(pc);
 }
 
 static void ice_selected_cb(mc_ice_agent *a, const mc_ice_candidate *local, const mc_ice_candidate *remote,
                             void *user) {
   (void)a;
   mc_pc *pc = user;
-  enter(pc);
+  pc_enter(pc);
   MC_LOGI(LOG, "selected pair local=%s remote=%s", mc_ice_cand_type_name(local->type),
           mc_ice_cand_type_name(remote->type));
   if (!pc->dtls && !pc->closed) start_dtls(pc);
-  leave(pc);
+  pc_leave(pc);
 }
 
 static void ice_data_cb(mc_ice_agent *a, const uint8_t *data, size_t len, void *user) {
   (void)a;
   mc_pc *pc = user;
   if (pc->closed) return;
-  enter(pc);
+  pc_enter(pc);
   switch (mc_demux_classify(data, len)) {
   case MC_DEMUX_DTLS:
     if (pc->dtls) {
@@ -505,21 +429,12 @@ static void ice_data_cb(mc_ice_agent *a, const uint8_t *data, size_t len, void *
     }
     break;
   case MC_DEMUX_RTP:
-    if (pc->srtp && len <= 1500) {
-      uint8_t buf[1500];
-      size_t out = 0;
-      memcpy(buf, data, len);
-      int rc = mc_srtp_is_rtcp(buf, len) ? mc_srtp_unprotect_rtcp(pc->srtp, buf, len, &out)
-                                         : mc_srtp_unprotect_rtp(pc->srtp, buf, len, &out);
-      if (rc == 0) pc->srtp_packets++;
-      else pc->srtp_failures++;
-      /* Media is handed up from issue 5 on. */
-    }
+    pc_media_receive(pc, data, len);
     break;
   default:
     break;
   }
-  leave(pc);
+  pc_leave(pc);
 }
 
 static void ice_server_error_cb(mc_ice_agent *a, const char *url, const char *sentence, void *user) {
@@ -655,6 +570,7 @@ fail:
 
 /* Stops every layer; safe to call twice. */
 static void teardown(mc_pc *pc) {
+  pc_media_free(pc);
   if (pc->sctp) {
     mc_sctp_free(pc->sctp);
     pc->sctp = NULL;
@@ -695,7 +611,7 @@ static void teardown(mc_pc *pc) {
 void mc_pc_close(mc_pc *pc) {
   if (!pc || pc->closed) return;
   MC_LOGI(LOG, "close");
-  enter(pc);
+  pc_enter(pc);
   if (pc->sctp) {
     /* Its ABORT goes down through DTLS, so SCTP goes first. */
     uv_timer_stop(&pc->sctp_timer);
@@ -709,7 +625,7 @@ void mc_pc_close(mc_pc *pc) {
   set_state(pc, MC_PC_STATE_CLOSED);
   pc->closed = true;
   pc->teardown_pending = true;
-  leave(pc);
+  pc_leave(pc);
 }
 
 static void really_free(mc_pc *pc) {
@@ -768,7 +684,7 @@ static void remember_first_mid(mc_pc *pc) {
   }
 }
 
-int mc_pc_add_transceiver(mc_pc *pc, enum mc_pc_kind kind, bool send) {
+int mc_pc_add_transceiver(mc_pc *pc, enum mc_pc_kind kind, bool send, mc_pc_track *out) {
   if (!pc || (kind != MC_PC_AUDIO && kind != MC_PC_VIDEO)) return MC_EINVAL;
   if (pc->closed) return MC_ECLOSED;
   enum mc_media_kind mk = kind == MC_PC_AUDIO ? MC_MEDIA_AUDIO : MC_MEDIA_VIDEO;
@@ -776,6 +692,8 @@ int mc_pc_add_transceiver(mc_pc *pc, enum mc_pc_kind kind, bool send) {
     if (pc->npending >= PC_MAX_TRANSCEIVERS) return MC_ETOOBIG;
     pc->pending_kinds[pc->npending] = mk;
     pc->pending_send[pc->npending] = send;
+    /* ensure_session adds them first, in this order: their indices. */
+    if (out) *out = pc->npending;
     pc->npending++;
     return 0;
   }
@@ -785,11 +703,13 @@ int mc_pc_add_transceiver(mc_pc *pc, enum mc_pc_kind kind, bool send) {
   if (mk == MC_MEDIA_VIDEO) tr.rtx_ssrc = mc_random_u32() | 1;
   mc_random_ice_chars(tr.stream_id, 16);
   mc_random_ice_chars(tr.track_id, 16);
-  int rc = mc_jsep_add_transceiver(pc->jsep, mk, send ? &tr : NULL, NULL);
+  int index = -1;
+  int rc = mc_jsep_add_transceiver(pc->jsep, mk, send ? &tr : NULL, &index);
+  if (rc == 0 && out) *out = index;
   if (rc == 0 && pc->cbs.on_negotiation_needed) {
-    enter(pc);
+    pc_enter(pc);
     pc->cbs.on_negotiation_needed(pc, pc->user);
-    leave(pc);
+    pc_leave(pc);
   }
   return rc;
 }
@@ -854,7 +774,7 @@ int mc_pc_set_local_description(mc_pc *pc, enum mc_pc_sdp_type type, const char 
   mc_sdp *m = NULL;
   int rc = parse_sdp(pc, sdp, "our", &m);
   if (rc != 0) return rc;
-  enter(pc);
+  pc_enter(pc);
   rc = mc_jsep_set_local(pc->jsep, type == MC_PC_OFFER ? MC_SDP_OFFER : MC_SDP_ANSWER, m);
   free(m);
   if (rc != 0) {
@@ -862,6 +782,7 @@ int mc_pc_set_local_description(mc_pc *pc, enum mc_pc_sdp_type type, const char 
     goto out;
   }
   remember_first_mid(pc);
+  if (mc_jsep_state(pc->jsep) == MC_JSEP_STABLE) pc_media_on_negotiated(pc);
   if (!pc->gathering) {
     pc->gathering = true;
     pc->t_start_ms = mc_now_ms();
@@ -870,7 +791,7 @@ int mc_pc_set_local_description(mc_pc *pc, enum mc_pc_sdp_type type, const char 
   }
   update_state(pc);
 out:
-  leave(pc);
+  pc_leave(pc);
   return rc;
 }
 
@@ -880,7 +801,7 @@ int mc_pc_set_remote_description(mc_pc *pc, enum mc_pc_sdp_type type, const char
   mc_sdp *m = NULL;
   int rc = parse_sdp(pc, sdp, "the other side's", &m);
   if (rc != 0) return rc;
-  enter(pc);
+  pc_enter(pc);
   if (type == MC_PC_OFFER) {
     rc = ensure_session(pc, MC_ICE_ROLE_CONTROLLED);
     if (rc != 0) goto out;
@@ -917,6 +838,7 @@ int mc_pc_set_remote_description(mc_pc *pc, enum mc_pc_sdp_type type, const char
     for (int i = 0; i < t->candidate_count; i++) mc_ice_agent_add_remote_candidate(pc->ice, t->candidates[i]);
     if (t->end_of_candidates) mc_ice_agent_set_remote_gathering_done(pc->ice);
   }
+  if (mc_jsep_state(pc->jsep) == MC_JSEP_STABLE) pc_media_on_negotiated(pc);
   /* A renegotiation that adds the data m-line after DTLS is up. */
   if (pc->dtls && mc_dtls_state(pc->dtls) == MC_DTLS_STATE_CONNECTED && !pc->sctp &&
       mc_jsep_state(pc->jsep) == MC_JSEP_STABLE)
@@ -924,7 +846,7 @@ int mc_pc_set_remote_description(mc_pc *pc, enum mc_pc_sdp_type type, const char
   rc = 0;
 out:
   free(m);
-  leave(pc);
+  pc_leave(pc);
   return rc;
 }
 
@@ -936,14 +858,14 @@ int mc_pc_add_remote_candidate(mc_pc *pc, const char *mid, const char *line) {
     set_error(pc, "a candidate arrived before any session description");
     return MC_ESTATE;
   }
-  enter(pc);
+  pc_enter(pc);
   int rc;
   if (!line || !*line) rc = mc_ice_agent_set_remote_gathering_done(pc->ice);
   else {
     rc = mc_ice_agent_add_remote_candidate(pc->ice, line);
     if (rc != 0) set_error(pc, "the other side sent a malformed ICE candidate");
   }
-  leave(pc);
+  pc_leave(pc);
   return rc;
 }
 
@@ -951,7 +873,7 @@ int mc_pc_restart_ice(mc_pc *pc) {
   if (!pc) return MC_EINVAL;
   if (pc->closed) return MC_ECLOSED;
   if (!pc->ice) return MC_ESTATE;
-  enter(pc);
+  pc_enter(pc);
   int rc = mc_ice_agent_restart(pc->ice);
   if (rc == 0) {
     char ufrag[MC_ICE_UFRAG_MAX + 1], pwd[MC_ICE_PWD_MAX + 1];
@@ -960,7 +882,7 @@ int mc_pc_restart_ice(mc_pc *pc) {
     memset(pwd, 0, sizeof pwd);
     if (rc == 0 && pc->cbs.on_negotiation_needed) pc->cbs.on_negotiation_needed(pc, pc->user);
   }
-  leave(pc);
+  pc_leave(pc);
   return rc;
 }
 
@@ -987,7 +909,7 @@ int mc_pc_create_data_channel(mc_pc *pc, const struct mc_dc_config *config, mc_p
   d->cfg.protocol = d->protocol;
   if (config->negotiated) d->sid = config->id;
   *out = ch;
-  enter(pc);
+  pc_enter(pc);
   bool need = false;
   if (!pc->jsep) pc->want_data = true;
   else if (!data_media(pc)) {
@@ -996,7 +918,7 @@ int mc_pc_create_data_channel(mc_pc *pc, const struct mc_dc_config *config, mc_p
   }
   dc_request(pc, ch);
   if (need && pc->cbs.on_negotiation_needed) pc->cbs.on_negotiation_needed(pc, pc->user);
-  leave(pc);
+  pc_leave(pc);
   return 0;
 }
 
@@ -1009,13 +931,13 @@ int mc_pc_dc_send(mc_pc *pc, mc_pc_dc ch, const void *data, size_t len, bool bin
   struct pc_dc *d = dc_get(pc, ch);
   if (!d || (!data && len)) return MC_EINVAL;
   if (!d->open || d->closed || !pc->sctp || d->sid < 0) return MC_ESTATE;
-  enter(pc);
+  pc_enter(pc);
   int rc = mc_sctp_send(pc->sctp, (uint16_t)d->sid, data, len, binary);
   if (rc == 0) {
     pc->dc_msgs_sent++;
     pc->dc_bytes_sent += len;
   }
-  leave(pc);
+  pc_leave(pc);
   return rc;
 }
 
@@ -1045,7 +967,7 @@ int mc_pc_dc_close(mc_pc *pc, mc_pc_dc ch) {
   struct pc_dc *d = dc_get(pc, ch);
   if (!d) return MC_EINVAL;
   if (d->closed) return 0;
-  enter(pc);
+  pc_enter(pc);
   int rc = 0;
   if (pc->sctp && d->sid >= 0 && d->requested) rc = mc_sctp_close_channel(pc->sctp, (uint16_t)d->sid);
   else {
@@ -1053,7 +975,7 @@ int mc_pc_dc_close(mc_pc *pc, mc_pc_dc ch) {
     if (pc->cbs.on_dc_close) pc->cbs.on_dc_close(pc, ch, pc->user);
     d->used = false;
   }
-  leave(pc);
+  pc_leave(pc);
   return rc;
 }
 

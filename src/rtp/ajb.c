@@ -32,6 +32,7 @@ struct mc_ajb {
   bool playing;
   int64_t next_fi;
   unsigned empty_pops;
+  bool stretched_last;
   /* delay estimate */
   bool have_transit;
   int64_t min_transit; /* samples */
@@ -175,6 +176,14 @@ int mc_ajb_pop(mc_ajb *j, uint64_t now_ms, uint8_t *buf, size_t cap, size_t *len
     j->next_fi++;
     j->stats.dropped++;
   }
+  /* too little buffered for the jitter seen: hold back one frame time */
+  if (level_ms(j) + AJB_FRAME_MS < target && !j->stretched_last && j->newest_fi >= j->next_fi) {
+    j->stretched_last = true;
+    j->stats.stretched++;
+    *status = MC_AJB_STRETCH;
+    return MC_OK;
+  }
+  j->stretched_last = false;
   struct aslot *s = &j->slots[(size_t)(j->next_fi & (AJB_SLOTS - 1))];
   if (s->used && s->fi == j->next_fi) {
     if (cap < s->len) {

@@ -529,11 +529,16 @@ int mc_rtx_unwrap(const uint8_t *rtx, size_t len, uint32_t media_ssrc, uint8_t m
  * target; each pop gives one frame or MISSING (the decoder conceals, or
  * decodes FEC from the next packet: mc_ajb_peek_next); when more than
  * target + 2 frames are buffered one frame is dropped per pop (speed-up);
- * after 10 consecutive pops with an empty buffer playout re-buffers. */
+ * when less than target - 1 frame is buffered every other pop plays
+ * STRETCH (20 ms of concealment) instead of advancing, so the delay grows
+ * within a few hundred ms of a jitter rise; after 10 consecutive pops with
+ * an empty buffer playout re-buffers. */
 enum mc_ajb_status {
   MC_AJB_FRAME = 0,   /* a packet was copied out */
   MC_AJB_MISSING,     /* playout time of a frame that did not arrive: conceal */
   MC_AJB_BUFFERING,   /* not playing yet: output silence */
+  MC_AJB_STRETCH,     /* nothing lost: the buffer is growing its delay toward the
+                       * target; play 20 ms of concealment (no FEC) */
 };
 
 struct mc_ajb_config {
@@ -542,7 +547,7 @@ struct mc_ajb_config {
 };
 
 struct mc_ajb_stats {
-  uint64_t packets, late, duplicates, frames, missing, dropped;
+  uint64_t packets, late, duplicates, frames, missing, dropped, stretched;
   uint32_t target_ms, level_ms;
 };
 

@@ -108,6 +108,7 @@ async function firefoxState() {
     sctpState: pc.sctp ? pc.sctp.state : null,
     dtlsTransportState: pc.sctp && pc.sctp.transport ? pc.sctp.transport.state : null,
     localSetup: setup,
+    localMaxMessageSize: Number((pc.localDescription && (pc.localDescription.sdp.match(/a=max-message-size:(\d+)/) || [])[1]) || 0),
     transport: transport && { dtlsState: transport.dtlsState, tlsVersion: transport.tlsVersion,
                               dtlsCipher: transport.dtlsCipher, srtpCipher: transport.srtpCipher },
     types: [...types].sort(),
@@ -182,6 +183,7 @@ async function dataChecks(page, mc, what) {
   const limit = Math.min(st.maxMessageSize || 0, OUR_MAX_MESSAGE);
   check(st.maxMessageSize > 0 && st.maxMessageSize <= OUR_MAX_MESSAGE,
     `${what}: Firefox's pc.sctp.maxMessageSize respects our a=max-message-size (256 KiB)`, st.maxMessageSize);
+  log(`${what}: Firefox announces a=max-message-size:${st.localMaxMessageSize}, pc.sctp.maxMessageSize ${st.maxMessageSize}`);
   const max = Math.min(MSG_MAX, limit);
   const echo = await step(`echo of ${MESSAGES} messages`, () => page.evaluate(echoTest, MESSAGES, max));
   check(echo.count === MESSAGES && echo.bad === 0,

@@ -100,12 +100,52 @@ static void on_message(mc_pc *pc, mc_pc_dc ch, const uint8_t *data, size_t len, 
   p->received_bytes += len;
 }
 
+/* ---- media ---- */
+#define VFRAMES 40
+#define AFRAMES 50
+static uint8_t *vframes[VFRAMES];
+static size_t vlen[VFRAMES];
+static int vgot, vbad, agot, abad, tracks_seen, kreqs;
+
+static void on_track(mc_pc *pc, mc_pc_track t, enum mc_pc_kind kind, void *user) {
+  (void)pc;
+  (void)t;
+  (void)kind;
+  (void)user;
+  tracks_seen++;
+}
+
+static void on_frame(mc_pc *pc, mc_pc_track t, const uint8_t *data, size_t len, uint32_t ts, bool key, void *user) {
+  (void)pc;
+  (void)t;
+  (void)user;
+  if (len > 100) { /* video: frame i carries its index in the timestamp */
+    uint32_t i = ts / 3000;
+    if (i >= VFRAMES || len != vlen[i] || memcmp(data, vframes[i], len) != 0 || key != (i % 10 == 0)) vbad++;
+    vgot++;
+  } else {
+    uint32_t i = ts / 960;
+    if (len != 40 || data[0] != (uint8_t)i) abad++;
+    agot++;
+  }
+}
+
+static void on_keyframe_request(mc_pc *pc, mc_pc_track t, void *user) {
+  (void)pc;
+  (void)t;
+  (void)user;
+  kreqs++;
+}
+
 static struct mc_pc_callbacks cbs = {
     .on_ice_candidate = on_candidate,
     .on_connection_state = on_state,
     .on_data_channel = on_data_channel,
     .on_dc_open = on_open,
     .on_dc_message = on_message,
+    .on_track = on_track,
+    .on_frame = on_frame,
+    .on_keyframe_request = on_keyframe_request,
 };
 
 static void deliver(struct sig_msg *m) {
@@ -320,6 +360,57 @@ static void test_malformed(void) {
   peers_free();
 }
 
+static bool media_done(void) { return vgot >= VFRAMES && agot >= AFRAMES; }
+
+static void test_media(void) {
+  fprintf(stderr, "-- A sends video and audio frames, B receives them whole\n");
+  peers_new();
+  mc_pc_track vt = -1, at = -1;
+  CHECK_EQ_INT(mc_pc_add_transceiver(peers[0].pc, MC_PC_VIDEO, true, &vt), 0);
+  CHECK_EQ_INT(mc_pc_add_transceiver(peers[0].pc, MC_PC_AUDIO, true, &at), 0);
+  CHECK_EQ_INT(vt, 0);
+  CHECK_EQ_INT(at, 1);
+  offer_from(0);
+  CHECK(run_until(both_connected, STEP_MS));
+  CHECK_EQ_INT(tracks_seen, 2); /* B receives video and audio */
+  srand(11);
+  for (int i = 0; i < VFRAMES; i++) {
+    vlen[i] = 200 + (size_t)(rand() % 30000); /* up to ~28 packets */
+    vframes[i] = malloc(vlen[i]);
+    for (size_t k = 0; k < vlen[i]; k++) vframes[i][k] = (uint8_t)rand();
+    /* VP8 payload header (RFC 6386 9.1): bit 0 of the first byte is 0 on a key frame. */
+    vframes[i][0] = (uint8_t)((vframes[i][0] & ~1) | (i % 10 == 0 ? 0 : 1));
+  }
+  for (int i = 0; i < VFRAMES; i++) {
+    CHECK_EQ_INT(mc_pc_send_frame(peers[0].pc, vt, vframes[i], vlen[i], (uint32_t)i * 3000, i % 10 == 0), 0);
+    uint8_t audio[40];
+    memset(audio, 0, sizeof audio);
+    for (int k = 0; k < 2 && i * 2 + k < AFRAMES + 10; k++) {
+      audio[0] = (uint8_t)(i * 2 + k);
+      if (i * 2 + k < AFRAMES) CHECK_EQ_INT(mc_pc_send_frame(peers[0].pc, at, audio, sizeof audio, (uint32_t)(i * 2 + k) * 960, false), 0);
+    }
+    uv_run(loop, UV_RUN_NOWAIT);
+  }
+  CHECK(run_until(media_done, STEP_MS));
+  CHECK_EQ_INT(vgot, VFRAMES);
+  CHECK_EQ_INT(vbad, 0);
+  CHECK_EQ_INT(agot, AFRAMES);
+  CHECK_EQ_INT(abad, 0);
+  /* B (receive only) refuses to send on a track it does not send. */
+  uint8_t x[10] = {0};
+  CHECK(mc_pc_send_frame(peers[1].pc, 0, x, sizeof x, 0, false) != 0);
+  struct mc_pc_track_stats ts;
+  CHECK_EQ_INT(mc_pc_get_track_stats(peers[1].pc, 0, &ts), 0);
+  CHECK(ts.receiving && !ts.sending);
+  CHECK_EQ_INT(ts.frames_received, VFRAMES);
+  CHECK_EQ_INT(ts.packets_lost, 0);
+  CHECK_STR(ts.codec, "VP8");
+  CHECK_EQ_INT(mc_pc_get_track_stats(peers[0].pc, 0, &ts), 0);
+  CHECK(ts.sending && ts.frames_sent == VFRAMES && ts.packets_sent > VFRAMES);
+  for (int i = 0; i < VFRAMES; i++) free(vframes[i]);
+  peers_free();
+}
+
 int main(void) {
   mc_log_init_from_env();
   loop = uv_default_loop();
@@ -329,6 +420,7 @@ int main(void) {
   test_reverse_negotiated();
   test_tampered_fingerprint();
   test_malformed();
+  test_media();
   uv_close((uv_handle_t *)&pump_timer, NULL);
   uv_run(loop, UV_RUN_DEFAULT);
   CHECK_EQ_INT(uv_loop_close(loop), 0);
