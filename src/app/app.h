@@ -21,4 +21,42 @@ extern const char mc_join_usage[];
 int mc_call_main(int argc, char **argv);
 int mc_join_main(int argc, char **argv);
 
+/* ---- the media of a call (call_media.c) ---- */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "medcall/pc.h"
+
+typedef struct json_t json_t;
+typedef struct uv_loop_s uv_loop_t;
+
+enum call_video_source { CALL_VIDEO_PATTERN = 0, CALL_VIDEO_FILE, CALL_VIDEO_NONE };
+enum call_audio_source { CALL_AUDIO_TONE = 0, CALL_AUDIO_FILE, CALL_AUDIO_NONE };
+
+struct call_media_opts {
+  enum call_video_source video;
+  const char *video_path; /* Y4M */
+  enum call_audio_source audio;
+  const char *audio_path; /* WAV, 48 kHz 16-bit */
+  double tone_hz;
+  int width, height, fps, bitrate_kbps;
+};
+
+struct call_media;
+/* "pattern", "file:PATH", "none" (video) or "tone[:HZ]", "file:PATH",
+ * "none" (audio) into o; -1 with a sentence on stderr otherwise. */
+int call_media_parse_source(const char *arg, bool video, struct call_media_opts *o);
+/* Opens the sources and codecs and adds the tracks to pc (before its first
+ * description). */
+int call_media_new(uv_loop_t *loop, mc_pc *pc, const struct call_media_opts *o, struct call_media **out);
+/* The call connected: frames start to flow. */
+void call_media_start(struct call_media *m);
+void call_media_on_frame(struct call_media *m, mc_pc_track t, const uint8_t *data, size_t len, uint32_t ts,
+                         bool keyframe);
+void call_media_on_keyframe_request(struct call_media *m, mc_pc_track t);
+/* Adds "tracks", "video" and "audio" objects to a statistics document. */
+void call_media_stats_json(struct call_media *m, json_t *root);
+void call_media_free(struct call_media *m);
+
 #endif

@@ -1,8 +1,8 @@
 /* medcall call / medcall join: one consultation through a medcall-server.
  * The doctor (call) creates a room, prints its link, admits the patient who
  * knocks and makes the offer; the patient (join LINK) knocks, waits and
- * answers. Until the window (issue 6) and media (issue 5) exist, the call is
- * headless and carries data channels: --echo sends every message back,
+ * answers. Until the window (issue 6) exists, the call is headless: media
+ * from synthetic or file sources (call_media.c) and data channels: --echo sends every message back,
  * --send-bytes streams bytes on a channel "bulk" with backpressure. Lines on standard output
  * are for people and scripts alike: "link: URL", "state: STATE",
  * "pair: LOCAL-TYPE REMOTE-TYPE", "sent: N bytes sha256 HEX", "received: N bytes
@@ -37,8 +37,17 @@
   "                      'sent: N bytes sha256 HEX' and close it. What arrives on\n" \
   "                      the peer's \"bulk\" is printed as 'received: ...' when it closes\n" \
   "  --stats-json FILE   write the call's statistics as JSON at the end\n" \
+  "  --video-source S    pattern (moving picture with its capture time stamped\n" \
+  "                      in the top row), file:PATH (Y4M) or none (default)\n" \
+  "  --audio-source S    tone[:HZ] (default 440 Hz), file:PATH (WAV, 48 kHz,\n" \
+  "                      16-bit) or none (default)\n" \
+  "  --video-size WxH    picture size sent (default 640x480)\n" \
+  "  --fps N             frames per second sent (default 30)\n" \
+  "  --bitrate KBPS      VP8 target bit rate (default 1000)\n" \
+  "  --headless          no window (every call is headless until the window exists)\n" \
   "\n" \
-  "The call has no window and no media yet: it carries data channels.\n" \
+  "There is no window and no camera or microphone capture yet: media comes\n" \
+  "from the sources above; what arrives is decoded and measured (--stats-json).\n" \
   "Exit status: 0 when the call connected and ended normally, 1 when it could\n" \
   "not connect or failed, 2 on a usage error.\n"
 
@@ -64,6 +73,7 @@ const char mc_join_usage[] =
 
 
 struct opts {
+  struct call_media_opts media;
   bool doctor;
   const char *server, *token, *link, *name, *stats_json;
   bool insecure, relay_only, echo;
@@ -81,6 +91,7 @@ struct call {
   mc_signal_client *sig;
   bool sig_open;
   mc_pc *pc;
+  struct call_media *media;
   char room[MC_SIGNAL_ID_LEN_MAX + 1];
   bool offerer;
   bool ever_connected;
@@ -204,6 +215,7 @@ static void on_connection_state(mc_pc *pc, enum mc_pc_state s, void *user) {
     c->ever_connected = true;
     print_pair(c);
     open_bulk(c);
+    call_media_start(c->media);
     if (c->o.duration_s > 0) uv_timer_start(&c->duration_timer, on_duration, (uint64_t)(c->o.duration_s * 1000), 0);
   }
   fflush(stdout);
@@ -274,6 +286,25 @@ static void on_dc_low(mc_pc *pc, mc_pc_dc ch, void *user) {
   if (c->sending && ch == c->send_ch) pump_send(c);
 }
 
+static void on_track(mc_pc *pc, mc_pc_track t, enum mc_pc_kind kind, void *user) {
+  (void)pc;
+  (void)user;
+  printf("track: %d %s\n", t, kind == MC_PC_VIDEO ? "video" : "audio");
+  fflush(stdout);
+}
+
+static void on_frame(mc_pc *pc, mc_pc_track t, const uint8_t *data, size_t len, uint32_t ts, bool key, void *user) {
+  (void)pc;
+  struct call *c = user;
+  call_media_on_frame(c->media, t, data, len, ts, key);
+}
+
+static void on_keyframe_request(mc_pc *pc, mc_pc_track t, void *user) {
+  (void)pc;
+  struct call *c = user;
+  call_media_on_keyframe_request(c->media, t);
+}
+
 static void on_dc_close(mc_pc *pc, mc_pc_dc ch, void *user) {
   (void)pc;
   struct call *c = user;
@@ -326,9 +357,17 @@ static int make_pc(struct call *c) {
       .on_dc_message = on_dc_message,
       .on_dc_buffered_amount_low = on_dc_low,
       .on_dc_close = on_dc_close,
+      .on_track = on_track,
+      .on_frame = on_frame,
+      .on_keyframe_request = on_keyframe_request,
   };
   int rc = mc_pc_new(&cfg, &cbs, c, &c->pc);
-  if (rc != 0) fprintf(stderr, "medcall: could not set up the call: %s\n", mc_strerror(rc));
+  if (rc != 0) {
+    fprintf(stderr, "medcall: could not set up the call: %s\n", mc_strerror(rc));
+    return rc;
+  }
+  rc = call_media_new(c->loop, c->pc, &c->o.media, &c->media);
+  if (rc != 0) fprintf(stderr, "medcall: could not set up the media: %s\n", mc_strerror(rc));
   return rc;
 }
 
@@ -478,6 +517,7 @@ static void write_stats(struct call *c) {
       (json_int_t)st.dc_messages_sent, "messagesReceived", (json_int_t)st.dc_messages_received,
       "dataBytesSent", (json_int_t)st.dc_bytes_sent, "dataBytesReceived", (json_int_t)st.dc_bytes_received,
       "srtpPacketsReceived", (json_int_t)st.srtp_packets_received);
+  if (j) call_media_stats_json(c->media, j);
   if (j && json_dump_file(j, c->o.stats_json, JSON_INDENT(2)) != 0)
     fprintf(stderr, "medcall: could not write statistics to %s\n", c->o.stats_json);
   json_decref(j);
@@ -504,6 +544,8 @@ static void call_end(struct call *c, int code, const char *why) {
   fflush(stdout);
   write_stats(c);
   if (c->sig_open) sig_send(c, json_pack("{s:s}", "type", c->o.doctor ? "end" : "leave"));
+  call_media_free(c->media);
+  c->media = NULL;
   if (c->pc) {
     mc_pc_free(c->pc);
     c->pc = NULL;
@@ -526,13 +568,17 @@ static void on_signal(uv_signal_t *s, int signum) {
 /* ---- command line ---- */
 
 static int parse_opts(int argc, char **argv, struct opts *o) {
-  enum { O_SERVER = 1, O_TOKEN, O_NAME, O_INSECURE, O_RELAY, O_DURATION, O_ECHO, O_SEND, O_STATS };
+  enum { O_SERVER = 1, O_TOKEN, O_NAME, O_INSECURE, O_RELAY, O_DURATION, O_ECHO, O_SEND, O_STATS, O_VIDEO, O_AUDIO,
+         O_SIZE, O_FPS, O_BITRATE, O_HEADLESS };
   static const struct option longopts[] = {
       {"server", required_argument, NULL, O_SERVER},   {"token", required_argument, NULL, O_TOKEN},
       {"name", required_argument, NULL, O_NAME},       {"insecure", no_argument, NULL, O_INSECURE},
       {"relay-only", no_argument, NULL, O_RELAY},      {"duration", required_argument, NULL, O_DURATION},
       {"echo", no_argument, NULL, O_ECHO},             {"send-bytes", required_argument, NULL, O_SEND},
-      {"stats-json", required_argument, NULL, O_STATS}, {NULL, 0, NULL, 0},
+      {"stats-json", required_argument, NULL, O_STATS}, {"video-source", required_argument, NULL, O_VIDEO},
+      {"audio-source", required_argument, NULL, O_AUDIO}, {"video-size", required_argument, NULL, O_SIZE},
+      {"fps", required_argument, NULL, O_FPS},         {"bitrate", required_argument, NULL, O_BITRATE},
+      {"headless", no_argument, NULL, O_HEADLESS},     {NULL, 0, NULL, 0},
   };
   int opt;
   optind = 1;
@@ -546,6 +592,34 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
     case O_RELAY: o->relay_only = true; break;
     case O_ECHO: o->echo = true; break;
     case O_STATS: o->stats_json = optarg; break;
+    case O_HEADLESS: break; /* there is no window yet: every call is headless */
+    case O_VIDEO:
+      if (call_media_parse_source(optarg, true, &o->media) != 0) return -1;
+      break;
+    case O_AUDIO:
+      if (call_media_parse_source(optarg, false, &o->media) != 0) return -1;
+      break;
+    case O_SIZE:
+      if (sscanf(optarg, "%dx%d", &o->media.width, &o->media.height) != 2 || o->media.width < 16 ||
+          o->media.height < 16 || o->media.width > 3840 || o->media.height > 2160) {
+        fprintf(stderr, "medcall: --video-size wants WIDTHxHEIGHT (16x16 to 3840x2160), not '%s'\n", optarg);
+        return -1;
+      }
+      break;
+    case O_FPS:
+      o->media.fps = (int)strtol(optarg, &end, 10);
+      if (!end || *end || o->media.fps < 1 || o->media.fps > 60) {
+        fprintf(stderr, "medcall: --fps wants 1..60, not '%s'\n", optarg);
+        return -1;
+      }
+      break;
+    case O_BITRATE:
+      o->media.bitrate_kbps = (int)strtol(optarg, &end, 10);
+      if (!end || *end || o->media.bitrate_kbps < 30 || o->media.bitrate_kbps > 20000) {
+        fprintf(stderr, "medcall: --bitrate wants 30..20000 kbit/s, not '%s'\n", optarg);
+        return -1;
+      }
+      break;
     case O_DURATION:
       o->duration_s = strtod(optarg, &end);
       if (!end || *end || o->duration_s <= 0) {
@@ -584,6 +658,8 @@ static int run(int argc, char **argv, bool doctor) {
   struct call *c = calloc(1, sizeof *c);
   if (!c) return MC_APP_EXIT_FAIL;
   c->o.doctor = doctor;
+  c->o.media = (struct call_media_opts){.video = CALL_VIDEO_NONE, .audio = CALL_AUDIO_NONE, .tone_hz = 440,
+                                        .width = 640, .height = 480, .fps = 30, .bitrate_kbps = 1000};
   c->send_ch = c->recv_ch = -1;
   int code = MC_APP_EXIT_USAGE;
   if (parse_opts(argc, argv, &c->o) != 0) {

@@ -164,13 +164,14 @@ struct mc_vp8_encoder_config {
 };
 /* 1 thread: libvpx's VP8 row threads synchronise by spinning, and on a
  * 2-core laptop whose other core runs decode, audio and the network,
- * threads=2 cost 1.4-6x the CPU per frame of threads=1 and p95 encode times
- * over 100 ms (bench/codec_time -t 2), while one thread encodes 720p in
- * about 7.5 ms. WebRTC also gives VP8 one thread below 3 cores. */
+ * threads=2 cost 1.4x to 50x the CPU per frame of threads=1 and gave p95
+ * encode times of 100-250 ms (bench/codec_time -t 2, machine under load),
+ * while one thread encodes 720p in 5-8 ms (p50). WebRTC also gives VP8 one
+ * thread below 3 cores. */
 #define MC_VP8_THREADS_DEFAULT 1
 /* -8: negative selects a fixed speed instead of libvpx's adaptive one,
  * which reacts to the other helper threads of a shared 2-core laptop by
- * oscillating. At 8 one core encodes 720p in about 7.5 ms of the 33 ms
+ * oscillating. At 8 one core encodes 720p in 5-8 ms of the 33 ms
  * frame interval and holds the target rate; -6 was no faster here, and -12
  * overshot a 1.5 Mbit/s target by 65% at 720p (bench/codec_time -c). */
 #define MC_VP8_CPU_USED_DEFAULT (-8)

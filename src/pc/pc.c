@@ -444,6 +444,15 @@ static void ice_server_error_cb(mc_ice_agent *a, const char *url, const char *se
   MC_LOGW(LOG, "ice server problem: %s", sentence);
 }
 
+/* msid ids are token characters (RFC 8830 2): hex, not ICE characters. */
+static void random_msid(struct mc_jsep_track *tr) {
+  uint8_t b[8];
+  mc_random_bytes(b, sizeof b);
+  mc_hex_encode(b, sizeof b, tr->stream_id, sizeof tr->stream_id);
+  mc_random_bytes(b, sizeof b);
+  mc_hex_encode(b, sizeof b, tr->track_id, sizeof tr->track_id);
+}
+
 static int ensure_session(mc_pc *pc, enum mc_ice_role role) {
   if (pc->ice) return 0;
   struct mc_ice_server servers[16];
@@ -501,11 +510,13 @@ static int ensure_session(mc_pc *pc, enum mc_ice_role role) {
     memset(&tr, 0, sizeof tr);
     tr.ssrc = mc_random_u32() | 1;
     if (pc->pending_kinds[i] == MC_MEDIA_VIDEO) tr.rtx_ssrc = mc_random_u32() | 1;
-    mc_random_ice_chars(tr.stream_id, 16);
-    mc_random_ice_chars(tr.track_id, 16);
+    random_msid(&tr);
     rc = mc_jsep_add_transceiver(pc->jsep, (enum mc_media_kind)pc->pending_kinds[i],
                                  pc->pending_send[i] ? &tr : NULL, NULL);
-    if (rc != 0) return rc;
+    if (rc != 0) {
+      set_error(pc, "could not add a media track to the session description");
+      return rc;
+    }
   }
   pc->npending = 0;
   if (pc->want_data) mc_jsep_add_data(pc->jsep);
@@ -701,8 +712,7 @@ int mc_pc_add_transceiver(mc_pc *pc, enum mc_pc_kind kind, bool send, mc_pc_trac
   memset(&tr, 0, sizeof tr);
   tr.ssrc = mc_random_u32() | 1;
   if (mk == MC_MEDIA_VIDEO) tr.rtx_ssrc = mc_random_u32() | 1;
-  mc_random_ice_chars(tr.stream_id, 16);
-  mc_random_ice_chars(tr.track_id, 16);
+  random_msid(&tr);
   int index = -1;
   int rc = mc_jsep_add_transceiver(pc->jsep, mk, send ? &tr : NULL, &index);
   if (rc == 0 && out) *out = index;

@@ -259,6 +259,9 @@ static void test_vp8(void) {
   CHECK_EQ_INT(keys, 2);
   fprintf(stderr, "vp8 640x480 bytes/20 frames at 2000 kbit/s=%zu at 200 kbit/s=%zu\n", bytes_high, bytes_low);
   CHECK(bytes_low * 3 < bytes_high);
+  /* CBR holds the target within 30% over 20 frames (2000 kbit/s: 166,667 B). */
+  CHECK(bytes_high > 116667 && bytes_high < 216667);
+  CHECK(bytes_low > 11667 && bytes_low < 21667);
 
   /* A delta frame without its keyframe, garbage, and a truncated keyframe
    * are errors on a fresh decoder, never a picture. */
@@ -582,6 +585,26 @@ static void test_wav(void) {
   CHECK_EQ_INT(mc_wav_channels(w), 1);
   mc_wav_free(w);
   unlink(path);
+
+  /* WAVE_FORMAT_EXTENSIBLE carrying PCM: fmt grows from 16 to 40 bytes. */
+  n = make_wav(buf, 48000, 2, 16, 100);
+  memmove(buf + 60, buf + 36, n - 36);
+  put32(buf + 16, 40);
+  put16(buf + 20, 0xfffe);
+  put16(buf + 36, 22);   /* cbSize */
+  put16(buf + 38, 16);   /* valid bits */
+  put32(buf + 40, 3);    /* channel mask */
+  memset(buf + 44, 0, 16);
+  put16(buf + 44, 1);    /* SubFormat: KSDATAFORMAT_SUBTYPE_PCM starts 01 00 */
+  n += 24;
+  put32(buf + 4, (uint32_t)n - 8);
+  w = NULL;
+  CHECK_EQ_INT(mc_wav_open_mem(buf, n, &w, NULL, 0), MC_OK);
+  if (w) CHECK_EQ_INT(mc_wav_frames(w), 100);
+  mc_wav_free(w);
+  w = NULL;
+  put16(buf + 44, 3);    /* IEEE float inside the extensible wrapper */
+  CHECK_EQ_INT(wav_rc(buf, n, why), MC_EINVAL);
 
   why[0] = 0;
   n = make_wav(buf, 44100, 1, 16, 100);
