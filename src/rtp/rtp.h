@@ -293,16 +293,21 @@ struct mc_twcc_status {
   bool received;
   int64_t arrival_us; /* received only: reference_time*64 ms + sum of deltas */
 };
-/* Builds TWCC feedback for status_count packets from base_seq; st[i] is
- * packet base_seq+i; received ones carry arrival_us, whose differences must
- * be multiples of 250 us to round-trip exactly (they are rounded down
- * otherwise). reference_time is derived from the first received arrival
- * (floor to 64 ms). MC_EINVAL when a delta does not fit 16 bits signed
- * (±8.19 s: callers split there, as mc_twcc_recorder does). */
+/* Builds TWCC feedback for status_count packets; st[i] must be packet
+ * st[0].seq + i (base_seq is st[0].seq). Received ones carry arrival_us in
+ * any time base; it is floored to 250 us ticks (exact for multiples of
+ * 250). The reference time is the first received arrival floored to 64 ms,
+ * taken mod 2^24 as the field is; so decoded arrival times equal the
+ * written ones up to a common shift. Chunks: run-length for runs of 14 or
+ * more (or 7 or more among large deltas), else 14 one-bit or 7 two-bit
+ * symbols. MC_EINVAL when a delta does not fit 16 bits signed (±8.19 s:
+ * callers split there, as mc_twcc_recorder does), MC_ETOOBIG when cap is
+ * short. */
 int mc_rtcp_write_twcc(uint32_t sender_ssrc, uint32_t media_ssrc, uint8_t fb_count, const struct mc_twcc_status *st,
                        size_t status_count, uint8_t *buf, size_t cap, size_t *out_len);
-/* Expands parsed feedback: out[i] for packet base_seq+i. MC_ETOOBIG when
- * cap < status_count. */
+/* Expands parsed feedback: out[i] for packet base_seq+i, arrival_us =
+ * reference_time * 64 ms + the sum of deltas up to it (250 us each).
+ * MC_ETOOBIG when cap < status_count (*out_count says how many). */
 int mc_rtcp_twcc_decode(const struct mc_rtcp_twcc *fb, struct mc_twcc_status *out, size_t cap, size_t *out_count);
 
 /* NTP helpers (RFC 3550 4): 32.32 fixed point seconds since 1900. */
@@ -470,8 +475,11 @@ typedef struct mc_vjb mc_vjb;
 int mc_vjb_new(const struct mc_vjb_config *config, mc_vjb **out);
 void mc_vjb_free(mc_vjb *j);
 void mc_vjb_set_rtt(mc_vjb *j, uint32_t rtt_ms);
-/* Copies the packet in. Duplicates and packets older than the last frame
- * emitted are dropped (return 0, counted). */
+/* Copies the packet in. Duplicates, packets older than the last frame
+ * emitted or dropped, and packets a capacity or more behind the newest are
+ * dropped (return 0, counted in stats). A jump of more than
+ * MC_VJB_MAX_NACK_LIST missing packets gives up on NACK for them and waits
+ * for a key frame. */
 int mc_vjb_push(mc_vjb *j, const struct mc_vjb_packet *p, uint64_t now_ms);
 /* Depacketizes a VP8 RTP packet (RFC 7741) and pushes it. MC_EPARSE for a
  * bad descriptor. */

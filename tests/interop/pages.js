@@ -19,6 +19,35 @@ function pagePeer(opts) {
       ? { type: 'candidate', candidate: e.candidate.candidate, sdpMid: e.candidate.sdpMid,
           sdpMLineIndex: e.candidate.sdpMLineIndex }
       : { type: 'candidate', candidate: '' });
+    if (opts.media) {
+      // Our stamped canvas and tone (media_pages.js installs window.M).
+      const local = window.M.stream(opts.media.width, opts.media.height, opts.media.fps, opts.media.hz);
+      local.getTracks().forEach((t) => {
+        const sender = pc.addTrack(t, local);
+        if (t.kind === 'video') {
+          // A fixed picture size, so the stamp's squares keep their size.
+          const params = sender.getParameters();
+          params.degradationPreference = 'maintain-resolution';
+          sender.setParameters(params).catch(() => {});
+        }
+      });
+      const remote = new MediaStream();
+      const video = document.createElement('video');
+      video.autoplay = true; video.muted = true; video.playsInline = true;
+      document.body.append(video);
+      pc.ontrack = (e) => {
+        remote.addTrack(e.track);
+        if (e.track.kind === 'video') { video.srcObject = new MediaStream([e.track]); window.M.watch(video); }
+        if (e.track.kind === 'audio') {
+          // Chromium feeds remote audio to Web Audio only while a media element plays it.
+          const audio = document.createElement('audio');
+          audio.autoplay = true; audio.muted = true;
+          audio.srcObject = new MediaStream([e.track]);
+          document.body.append(audio);
+          window.M.listen(new MediaStream([e.track]));
+        }
+      };
+    }
     pc.ondatachannel = (e) => {
       if (e.channel.label === 'chat') P.chat = e.channel;
       if (e.channel.label === 'bulk') {

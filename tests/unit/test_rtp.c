@@ -1138,6 +1138,162 @@ static void test_twcc_recorder(void) {
   mc_twcc_recorder_free(r);
 }
 
+/* ------------------------------------------------------- more edges */
+
+static void test_edges(void) {
+  uint8_t buf[1500];
+  size_t n;
+  struct collected c;
+
+  /* SR with a profile-specific extension after its blocks, SDES with two
+   * chunks and items other than CNAME (RFC 3550 6.5) */
+  const uint8_t sr_ext[] = {0x80, 0xc8, 0x00, 0x07, 0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8,
+                            0, 0, 0, 9, 0, 0, 0, 10, 0, 0, 0, 11, 0xde, 0xad, 0xbe, 0xef};
+  memset(&c, 0, sizeof c);
+  CHECK_EQ_INT(mc_rtcp_parse(sr_ext, sizeof sr_ext, collect, &c), MC_OK);
+  CHECK_EQ_INT(c.p[0].u.sr.ntp, 0x0102030405060708ull);
+  CHECK_EQ_INT(c.p[0].u.sr.octet_count, 11);
+  const uint8_t sdes2[] = {0x82, 0xca, 0x00, 0x06,
+                           0, 0, 0, 1, 6, 2, 'h', 'i', 1, 1, 'a', 0, /* TOOL "hi", CNAME "a" */
+                           0, 0, 0, 2, 1, 2, 'b', 'c', 0, 0, 0, 0};  /* CNAME "bc" */
+  memset(&c, 0, sizeof c);
+  CHECK_EQ_INT(mc_rtcp_parse(sdes2, sizeof sdes2, collect, &c), MC_OK);
+  CHECK_EQ_INT(c.p[0].u.sdes.chunk_count, 2);
+  CHECK_EQ_INT(c.p[0].u.sdes.chunk[0].cname_len, 1);
+  CHECK_EQ_INT(c.p[0].u.sdes.chunk[0].cname[0], 'a');
+  CHECK_EQ_INT(c.p[0].u.sdes.chunk[1].ssrc, 2);
+  CHECK_EQ_INT(c.p[0].u.sdes.chunk[1].cname_len, 2);
+  /* a chunk without its END octet */
+  uint8_t sdes_bad[sizeof sdes2];
+  memcpy(sdes_bad, sdes2, sizeof sdes2);
+  sdes_bad[3] = 0x04; /* cut after the first chunk's items: no END */
+  CHECK_EQ_INT(mc_rtcp_parse(sdes_bad, 20, NULL, NULL), MC_EPARSE);
+  /* padding in the last packet */
+  uint8_t padded[16] = {0xa1, 0xce, 0x00, 0x03, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 4};
+  memset(&c, 0, sizeof c);
+  CHECK_EQ_INT(mc_rtcp_parse(padded, sizeof padded, collect, &c), MC_OK);
+  CHECK_EQ_INT(c.p[0].kind, MC_RTCP_KIND_PLI);
+  padded[15] = 13; /* more padding than the packet holds */
+  CHECK_EQ_INT(mc_rtcp_parse(padded, sizeof padded, NULL, NULL), MC_EPARSE);
+  /* cumulative lost clamps to 24 bits signed */
+  struct mc_rtcp_rr rr = {.ssrc = 1, .rb_count = 1};
+  rr.rb[0].cumulative_lost = 0x7fffffff;
+  CHECK_EQ_INT(mc_rtcp_write_rr(&rr, buf, sizeof buf, &n), MC_OK);
+  memset(&c, 0, sizeof c);
+  CHECK_EQ_INT(mc_rtcp_parse(buf, n, collect, &c), MC_OK);
+  CHECK_EQ_INT(c.p[0].u.rr.rb[0].cumulative_lost, 0x7fffff);
+  /* writers refuse short buffers */
+  CHECK_EQ_INT(mc_rtcp_write_rr(&rr, buf, 31, &n), MC_ETOOBIG);
+  CHECK_EQ_INT(mc_rtcp_write_pli(1, 2, buf, 11, &n), MC_ETOOBIG);
+  CHECK_EQ_INT(mc_rtcp_write_sdes_cname(1, "", buf, sizeof buf, &n), MC_EINVAL);
+
+  /* history: a newer packet with the same slot replaces the older */
+  mc_rtp_history *h = NULL;
+  struct mc_rtp_history_config hc = {.capacity = 4, .rtx_ssrc = 2, .rtx_pt = 97};
+  CHECK_EQ_INT(mc_rtp_history_new(&hc, &h), MC_OK);
+  for (uint16_t s = 10; s < 16; s++) {
+    struct mc_rtp_packet p;
+    memset(&p, 0, sizeof p);
+    p.h.seq = s;
+    p.h.pt = 96;
+    uint8_t pl[2] = {(uint8_t)s, 0};
+    p.payload = pl;
+    p.payload_len = 2;
+    CHECK_EQ_INT(mc_rtp_write(&p, buf, sizeof buf, &n), MC_OK);
+    CHECK_EQ_INT(mc_rtp_history_put(h, buf, n, s), MC_OK);
+  }
+  CHECK_EQ_INT(mc_rtp_history_rtx(h, 11, 20, buf, sizeof buf, &n), MC_ENOTFOUND);
+  CHECK_EQ_INT(mc_rtp_history_rtx(h, 15, 20, buf, sizeof buf, &n), MC_OK);
+  CHECK_EQ_INT(n, 12 + 2 + 2);
+  CHECK_EQ_INT(mc_rtp_history_put(h, buf, 5, 0), MC_EPARSE);
+  mc_rtp_history_free(h);
+  hc.capacity = 6;
+  CHECK_EQ_INT(mc_rtp_history_new(&hc, &h), MC_EINVAL);
+
+  /* video: a gap wider than the NACK list waits for a key frame and asks
+   * for it at once */
+  mc_vjb *j = NULL;
+  CHECK_EQ_INT(mc_vjb_new(NULL, &j), MC_OK);
+  uint8_t st[3];
+  int frames[4];
+  struct mc_vjb_packet p = vpkt(0, 0, 0, 1, true, st);
+  p.marker = true;
+  mc_vjb_push(j, &p, 0);
+  CHECK_EQ_INT(pop_all(j, 0, frames, 4), 1);
+  p = vpkt(0, 800, 0, 1, false, st);
+  p.marker = true;
+  mc_vjb_push(j, &p, 10);
+  uint16_t nl[16];
+  size_t nn;
+  CHECK_EQ_INT(mc_vjb_nack_list(j, 10, nl, 16, &nn), MC_OK);
+  CHECK_EQ_INT(nn, 0);
+  CHECK_EQ_INT(pop_all(j, 10, frames, 4), 0);
+  CHECK(mc_vjb_keyframe_request(j, 10));
+  /* packets of one "frame" with different timestamps never make a frame */
+  mc_vjb_free(j);
+  CHECK_EQ_INT(mc_vjb_new(NULL, &j), MC_OK);
+  p = vpkt(0, 0, 0, 2, true, st);
+  mc_vjb_push(j, &p, 0);
+  p = vpkt(0, 0, 1, 2, true, st);
+  p.ts += 1;
+  mc_vjb_push(j, &p, 0);
+  CHECK_EQ_INT(pop_all(j, 0, frames, 4), 0);
+  /* the NACK list is bounded by cap and by the capacity window */
+  mc_vjb_free(j);
+  CHECK_EQ_INT(mc_vjb_new(NULL, &j), MC_OK);
+  p = vpkt(0, 0, 0, 1, true, st);
+  mc_vjb_push(j, &p, 0);
+  p = vpkt(0, 40, 0, 1, false, st);
+  mc_vjb_push(j, &p, 0);
+  CHECK_EQ_INT(mc_vjb_nack_list(j, 0, nl, 16, &nn), MC_OK);
+  CHECK_EQ_INT(nn, 16);
+  CHECK_EQ_INT(nl[0], 1);
+  CHECK_EQ_INT(mc_vjb_nack_list(j, 0, nl, 16, &nn), MC_OK);
+  CHECK_EQ_INT(nn, 16);
+  CHECK_EQ_INT(nl[0], 17);
+  mc_vjb_free(j);
+  struct mc_vjb_config bad = {.capacity = 1000};
+  CHECK_EQ_INT(mc_vjb_new(&bad, &j), MC_EINVAL);
+
+  /* audio: an underrun re-buffers; a timestamp jump (pause) starts again */
+  mc_ajb *a = NULL;
+  CHECK_EQ_INT(mc_ajb_new(NULL, &a), MC_OK);
+  uint8_t pk[2] = {0xf8, 0}, out[8];
+  size_t len;
+  enum mc_ajb_status as;
+  for (int i = 0; i < 3; i++) mc_ajb_push(a, (uint16_t)i, (uint32_t)i * 960, pk, 2, (uint64_t)i * 20);
+  int statuses[4] = {0};
+  for (int i = 0; i < 14; i++) {
+    CHECK_EQ_INT(mc_ajb_pop(a, 40 + (uint64_t)i * 20, out, sizeof out, &len, &as), MC_OK);
+    statuses[as]++;
+  }
+  CHECK_EQ_INT(statuses[MC_AJB_FRAME], 3);
+  CHECK_EQ_INT(statuses[MC_AJB_MISSING], 10);
+  CHECK_EQ_INT(statuses[MC_AJB_BUFFERING], 1);
+  mc_ajb_push(a, 3, 960 * 3 + 48000 * 60, pk, 2, 400); /* a minute later */
+  CHECK_EQ_INT(mc_ajb_pop(a, 400, out, sizeof out, &len, &as), MC_OK);
+  CHECK_EQ_INT(as, MC_AJB_BUFFERING);
+  mc_ajb_push(a, 4, 960 * 4 + 48000 * 60, pk, 2, 420);
+  CHECK_EQ_INT(mc_ajb_pop(a, 420, out, sizeof out, &len, &as), MC_OK);
+  CHECK_EQ_INT(as, MC_AJB_FRAME);
+  CHECK_EQ_INT(mc_ajb_pop(a, 440, out, 1, &len, &as), MC_ETOOBIG);
+  CHECK_EQ_INT(len, 2);
+  CHECK_EQ_INT(mc_ajb_push(a, 5, 0, pk, 0, 440), MC_EPARSE);
+  mc_ajb_free(a);
+
+  /* TWCC recorder: a span longer than it holds keeps the newest */
+  mc_twcc_recorder *r = NULL;
+  CHECK_EQ_INT(mc_twcc_recorder_new(1, &r), MC_OK);
+  for (int i = 0; i < 3000; i++) mc_twcc_recorder_record(r, (uint16_t)i, 2, 1000000 + (uint64_t)i * 100);
+  static uint8_t big[16384];
+  CHECK_EQ_INT(mc_twcc_recorder_build(r, big, sizeof big, &n), MC_OK);
+  memset(&c, 0, sizeof c);
+  CHECK_EQ_INT(mc_rtcp_parse(big, n, collect, &c), MC_OK);
+  CHECK_EQ_INT(c.p[0].u.twcc.base_seq, 3000 - MC_TWCC_MAX_PACKETS);
+  CHECK_EQ_INT(c.p[0].u.twcc.status_count, MC_TWCC_MAX_PACKETS);
+  mc_twcc_recorder_free(r);
+}
+
 int main(void) {
   test_rtp_vector();
   test_rtp_roundtrip();
@@ -1155,5 +1311,6 @@ int main(void) {
   test_rtx_end_to_end();
   test_ajb();
   test_twcc_recorder();
+  test_edges();
   return CHECK_DONE();
 }
