@@ -156,6 +156,7 @@ struct mc_pc_track_stats {
   uint64_t retransmitted_packets_sent; /* RTX answers to NACKs */
   uint64_t nack_received, pli_received, fir_received;
   uint64_t packets_received, bytes_received, frames_received;
+  uint64_t retransmitted_packets_received; /* repairs that arrived as RTX */
   int64_t packets_lost;
   double jitter_s;                   /* interarrival jitter, seconds */
   uint64_t nack_sent, pli_sent;

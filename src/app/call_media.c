@@ -44,6 +44,7 @@ struct call_media {
   mc_vp8_decoder *vdec;
   mc_opus_decoder *adec;
   uint64_t frames_decoded, decode_errors, stamps_read, stamp_errors, stamps_out_of_order;
+  uint64_t last_decoded_ms, max_gap_ms, freezes; /* gaps between decoded frames; a freeze is one over 500 ms */
   uint32_t last_stamp;
   bool have_stamp;
   uint32_t *latencies;
@@ -210,6 +211,13 @@ void call_media_on_frame(struct call_media *m, mc_pc_track t, const uint8_t *dat
     }
     if (!got) return;
     m->frames_decoded++;
+    uint64_t now = mc_now_ms();
+    if (m->last_decoded_ms) {
+      uint64_t gap = now - m->last_decoded_ms;
+      if (gap > m->max_gap_ms) m->max_gap_ms = gap;
+      if (gap > 500) m->freezes++;
+    }
+    m->last_decoded_ms = now;
     m->width_in = pic.width;
     m->height_in = pic.height;
     uint32_t stamp;
@@ -242,14 +250,15 @@ static int cmp_u32(const void *a, const void *b) {
 }
 
 static json_t *track_json(const struct mc_pc_track_stats *s) {
-  return json_pack("{s:s, s:s, s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:f}",
+  return json_pack("{s:s, s:s, s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:f}",
                    "kind", s->kind == MC_PC_VIDEO ? "video" : "audio", "mid", s->mid, "codec", s->codec,
                    "sending", s->sending, "receiving", s->receiving, "packetsSent", (json_int_t)s->packets_sent,
                    "bytesSent", (json_int_t)s->bytes_sent, "framesSent", (json_int_t)s->frames_sent,
                    "retransmittedPacketsSent", (json_int_t)s->retransmitted_packets_sent, "nackReceived",
                    (json_int_t)s->nack_received, "pliReceived", (json_int_t)s->pli_received, "packetsReceived",
                    (json_int_t)s->packets_received, "bytesReceived", (json_int_t)s->bytes_received,
-                   "framesReceived", (json_int_t)s->frames_received, "packetsLost", (json_int_t)s->packets_lost,
+                   "framesReceived", (json_int_t)s->frames_received, "retransmittedPacketsReceived",
+                   (json_int_t)s->retransmitted_packets_received, "packetsLost", (json_int_t)s->packets_lost,
                    "nackCount", (json_int_t)s->nack_sent, "pliCount", (json_int_t)s->pli_sent, "jitter",
                    s->jitter_s, "framesDropped", (json_int_t)s->frames_dropped, "currentRoundTripTime",
                    s->round_trip_time_s);
@@ -280,12 +289,13 @@ void call_media_stats_json(struct call_media *m, json_t *root) {
       free(last);
     }
   }
-  json_object_set_new(root, "video", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:I, s:I}",
+  json_object_set_new(root, "video", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:I, s:I, s:I, s:I}",
       "framesEncoded", (json_int_t)m->frames_encoded, "keyFramesEncoded", (json_int_t)m->keyframes_encoded,
       "framesDecoded", (json_int_t)m->frames_decoded, "decodeErrors", (json_int_t)m->decode_errors,
       "stampsRead", (json_int_t)m->stamps_read, "stampErrors", (json_int_t)m->stamp_errors,
       "stampsOutOfOrder", (json_int_t)m->stamps_out_of_order, "frameWidth", m->width_in, "frameHeight",
-      m->height_in, "glassToGlassP50Ms", (json_int_t)p50, "glassToGlassP95Ms", (json_int_t)p95));
+      m->height_in, "glassToGlassP50Ms", (json_int_t)p50, "glassToGlassP95Ms", (json_int_t)p95,
+      "maxFrameGapMs", (json_int_t)m->max_gap_ms, "freezeCount", (json_int_t)m->freezes));
   json_object_set_new(root, "audio", json_pack("{s:I, s:I, s:f, s:f}", "packetsSent",
       (json_int_t)m->audio_packets_sent, "packetsReceived", (json_int_t)m->audio_packets_received,
       "dominantHz", hz, "dominantPower", power));

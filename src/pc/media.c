@@ -40,7 +40,7 @@ struct pc_track {
   struct mc_rtp_recv_stats rs;
   bool rs_started;
   mc_vjb *vjb;
-  uint64_t packets_rx, bytes_rx, frames_rx, nack_tx, pli_tx;
+  uint64_t packets_rx, bytes_rx, frames_rx, nack_tx, pli_tx, rtx_rx;
   double rtt_s;
 };
 
@@ -300,7 +300,11 @@ static void on_rtp(mc_pc *pc, const uint8_t *buf, size_t len) {
     mc_rtp_recv_stats_init(&t->rs, p.h.ssrc, t->clock);
     t->rs_started = true;
   }
-  mc_rtp_recv_stats_update(&t->rs, p.h.seq, p.h.ts, p.payload_len, now_us);
+  /* A repaired packet is not counted as an original arrival: packetsLost
+   * stays the network's loss (as webrtc-stats counts it), and jitter is
+   * measured on originals only. */
+  if (!is_rtx) mc_rtp_recv_stats_update(&t->rs, p.h.seq, p.h.ts, p.payload_len, now_us);
+  else t->rtx_rx++;
   t->packets_rx++;
   t->bytes_rx += p.payload_len;
   if (t->kind == MC_MEDIA_VIDEO) {
@@ -503,6 +507,7 @@ int mc_pc_get_track_stats(const mc_pc *pc, mc_pc_track ti, struct mc_pc_track_st
   out->pli_received = t->pli_rx;
   out->fir_received = t->fir_rx;
   out->packets_received = t->packets_rx;
+  out->retransmitted_packets_received = t->rtx_rx;
   out->bytes_received = t->bytes_rx;
   out->frames_received = t->frames_rx;
   out->packets_lost = t->rs_started ? mc_rtp_recv_stats_lost(&t->rs) : 0;

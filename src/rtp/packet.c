@@ -78,14 +78,14 @@ int mc_rtp_parse(const uint8_t *buf, size_t len, struct mc_rtp_packet *out) {
     } else if ((profile & 0xfff0) == MC_RTP_EXT_PROFILE_TWO_BYTE) {
       h->ext_profile = MC_RTP_EXT_PROFILE_TWO_BYTE; /* appbits ignored (RFC 8285 4.3) */
       r = parse_two_byte(buf + off, body, h);
-    } else {
-      /* profile 0 cannot be told apart from "none" in our struct: keep it
-       * opaque under a marker the writer rejects */
+    } else if (profile != 0) {
       h->ext_profile = profile;
       h->ext_raw = buf + off;
       h->ext_raw_len = body;
       r = MC_OK;
-      if (profile == 0) return MC_EPARSE;
+    } else {
+      /* profile 0 means nothing to anyone (and "none" in our struct): skipped */
+      r = MC_OK;
     }
     if (r < 0) return r;
     off += body;

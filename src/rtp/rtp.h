@@ -60,7 +60,7 @@ struct mc_rtp_header {
   /* 0: no extension. MC_RTP_EXT_PROFILE_ONE_BYTE / _TWO_BYTE: elements in
    * ext[]. On write, 0 with ext_count > 0 picks one-byte when every element
    * fits it (id 1..14, len 1..16) and two-byte otherwise. Any other profile
-   * is kept opaque in ext_raw (RFC 3550 5.3.1). */
+   * is kept opaque in ext_raw (RFC 3550 5.3.1); profile 0 is skipped. */
   uint16_t ext_profile;
   uint8_t ext_count;
   struct mc_rtp_ext ext[MC_RTP_MAX_EXT];

@@ -315,6 +315,42 @@ static void test_vp8(void) {
   CHECK_EQ_INT(mc_vp8_encoder_new(&bad, &e), MC_EINVAL);
 }
 
+/* With frame dropping allowed, a rate far below what the content needs
+ * makes rate control skip frames (len 0), and what it does send decodes. */
+static void test_vp8_frame_drop(void) {
+  struct mc_pattern_config pc = {.width = 640, .height = 480, .fps = 30};
+  struct mc_vp8_encoder_config ec = {.width = 640, .height = 480, .fps = 30, .bitrate_kbps = 100,
+                                     .allow_frame_drop = true};
+  mc_pattern *p;
+  mc_vp8_encoder *e;
+  mc_vp8_decoder *d;
+  CHECK_EQ_INT(mc_pattern_new(&pc, &p), MC_OK);
+  CHECK_EQ_INT(mc_vp8_encoder_new(&ec, &e), MC_OK);
+  CHECK_EQ_INT(mc_vp8_decoder_new(0, &d), MC_OK);
+  int sent = 0, dropped = 0, decoded = 0;
+  for (int i = 0; i < 60; i++) {
+    const struct mc_i420 *f;
+    struct mc_encoded_frame ef;
+    struct mc_i420 out;
+    bool got;
+    CHECK_EQ_INT(mc_pattern_frame(p, (uint64_t)i, (uint32_t)i, &f), MC_OK);
+    CHECK_EQ_INT(mc_vp8_encoder_encode(e, f, i * 3000, &ef), MC_OK);
+    if (!ef.len) {
+      dropped++;
+      continue;
+    }
+    sent++;
+    if (mc_vp8_decoder_decode(d, ef.data, ef.len, &out, &got) == 0 && got) decoded++;
+  }
+  fprintf(stderr, "vp8 100 kbit/s with frame dropping: sent=%d dropped=%d\n", sent, dropped);
+  CHECK(dropped > 0);
+  CHECK(sent > 0);
+  CHECK_EQ_INT(decoded, sent);
+  mc_pattern_free(p);
+  mc_vp8_encoder_free(e);
+  mc_vp8_decoder_free(d);
+}
+
 static void test_tone_detector(void) {
   struct mc_tone t;
   int16_t pcm[MC_AUDIO_FRAME * 50 * 2];
@@ -653,6 +689,7 @@ int main(void) {
   test_stamp_vp8(640, 480);
   test_stamp_vp8(1280, 720);
   test_vp8();
+  test_vp8_frame_drop();
   test_tone_detector();
   opus_tone_roundtrip(1);
   opus_tone_roundtrip(2);

@@ -1294,6 +1294,127 @@ static void test_edges(void) {
   mc_twcc_recorder_free(r);
 }
 
+/* A lossy network for the video jitter buffer: 10 % loss, 2 % duplicates,
+ * 0-15 ms of reordering, NACKs answered after a 20 ms round trip (the
+ * retransmissions lost 10 % too), a key frame every 100 frames and on
+ * request. Whatever comes out must be decodable: intact frames in
+ * increasing order, the first a key frame, and any jump landing on a key
+ * frame. */
+struct sim_pkt {
+  uint64_t at;
+  struct mc_vjb_packet p;
+  uint8_t data[8];
+};
+
+static uint32_t sim_rand(uint32_t *s) {
+  *s ^= *s << 13;
+  *s ^= *s >> 17;
+  *s ^= *s << 5;
+  return *s;
+}
+
+static void vjb_lossy_network(unsigned loss, unsigned rtx_loss, bool harsh) {
+  enum { FRAMES = 1500, MAXQ = 4096 };
+  mc_vjb *j = NULL;
+  CHECK_EQ_INT(mc_vjb_new(NULL, &j), MC_OK);
+  mc_vjb_set_rtt(j, 20);
+  static struct sim_pkt q[MAXQ];
+  static struct sim_pkt sent[65536]; /* by seq: the sender's history */
+  static bool is_key[FRAMES];
+  size_t nq = 0;
+  uint32_t rs = 0xdecafbad;
+  uint16_t seq = 65000;
+  bool force_key = false;
+  int last_index = -1, out = 0, bad_order = 0, bad_data = 0, bad_jump = 0;
+  bool first_key = true;
+  uint8_t buf[64];
+  for (uint64_t now = 0; now < (uint64_t)FRAMES * 33 + 1000; now++) {
+    if (now % 33 == 0 && now / 33 < FRAMES) { /* the sender makes a frame */
+      int f = (int)(now / 33);
+      bool key = f % 100 == 0 || force_key;
+      force_key = false;
+      is_key[f] = key;
+      int per = 1 + (int)(sim_rand(&rs) % 5);
+      for (int k = 0; k < per; k++) {
+        struct sim_pkt sp;
+        memset(&sp, 0, sizeof sp);
+        sp.data[0] = (uint8_t)f;
+        sp.data[1] = (uint8_t)(f >> 8);
+        sp.data[2] = (uint8_t)k;
+        sp.p = (struct mc_vjb_packet){.seq = seq, .ts = (uint32_t)f * 3000, .marker = k == per - 1,
+                                      .frame_start = k == 0, .keyframe = key, .len = 3};
+        sent[seq] = sp;
+        seq++;
+        if (sim_rand(&rs) % 100 < loss) continue; /* lost */
+        int copies = sim_rand(&rs) % 100 < 2 ? 2 : 1;
+        for (int c = 0; c < copies && nq < MAXQ; c++) {
+          sp.at = now + sim_rand(&rs) % 16;
+          q[nq++] = sp;
+        }
+      }
+    }
+    /* deliveries due now */
+    for (size_t i = 0; i < nq;) {
+      if (q[i].at <= now) {
+        struct mc_vjb_packet p = q[i].p;
+        p.data = q[i].data;
+        CHECK_EQ_INT(mc_vjb_push(j, &p, now), MC_OK);
+        q[i] = q[--nq];
+      } else {
+        i++;
+      }
+    }
+    if (now % 5 == 0) { /* the receiver's timer */
+      uint16_t nl[128];
+      size_t nn;
+      mc_vjb_nack_list(j, now, nl, 128, &nn);
+      for (size_t k = 0; k < nn && nq < MAXQ; k++) {
+        if (sim_rand(&rs) % 100 < rtx_loss) continue;
+        q[nq] = sent[nl[k]];
+        q[nq].at = now + 20;
+        nq++;
+      }
+      if (mc_vjb_keyframe_request(j, now)) force_key = true;
+    }
+    struct mc_vjb_frame fr;
+    while (mc_vjb_pop(j, now, buf, sizeof buf, &fr) == MC_OK) {
+      int f = buf[0] | buf[1] << 8;
+      if (f <= last_index) bad_order++;
+      if (f != last_index + 1 && !is_key[f]) bad_jump++;
+      if (first_key && !is_key[f]) bad_jump++;
+      first_key = false;
+      if (fr.keyframe != is_key[f] || fr.ts != (uint32_t)f * 3000 || fr.len % 3) bad_data++;
+      for (size_t b = 0; b < fr.len; b += 3)
+        if (buf[b] != buf[0] || buf[b + 1] != buf[1] || buf[b + 2] != b / 3) bad_data++;
+      last_index = f;
+      out++;
+    }
+  }
+  CHECK_EQ_INT(bad_order, 0);
+  CHECK_EQ_INT(bad_data, 0);
+  CHECK_EQ_INT(bad_jump, 0);
+  struct mc_vjb_stats st;
+  mc_vjb_get_stats(j, &st);
+  if (harsh) { /* frames are lost for good: skipped, and key frames asked for */
+    CHECK(st.frames_dropped > 0);
+    CHECK(st.keyframe_requests > 0);
+    CHECK(out >= FRAMES / 4);
+  } else {
+    CHECK(out >= FRAMES * 9 / 10); /* NACK repairs nearly all of 10 % loss */
+  }
+  CHECK(st.nacks_sent > 0);
+  CHECK(st.duplicates > 0);
+  fprintf(stderr, "lossy network (loss %u%%, rtx loss %u%%): %d/%d frames out, %llu dropped, %llu NACKs, %llu PLIs\n", loss, rtx_loss, out, FRAMES,
+          (unsigned long long)st.frames_dropped, (unsigned long long)st.nacks_sent,
+          (unsigned long long)st.keyframe_requests);
+  mc_vjb_free(j);
+}
+
+static void test_vjb_lossy_network(void) {
+  vjb_lossy_network(10, 10, false);
+  vjb_lossy_network(30, 60, true);
+}
+
 int main(void) {
   test_rtp_vector();
   test_rtp_roundtrip();
@@ -1312,5 +1433,6 @@ int main(void) {
   test_ajb();
   test_twcc_recorder();
   test_edges();
+  test_vjb_lossy_network();
   return CHECK_DONE();
 }
