@@ -17,6 +17,24 @@
  *   ajb        adaptive audio jitter buffer for 20 ms Opus frames
  *   twcc       receive side of transport-wide CC: arrivals -> feedback
  *
+ * How pc wires them (plain packets: srtp protects after, unprotects before):
+ *   send video   mc_vp8_packetize -> mc_rtp_ext_set (mid, abs-send-time,
+ *                twcc seq) -> mc_rtp_write -> mc_rtp_history_put -> srtp
+ *   send audio   opus packet -> mc_rtp_write (ts += mc_opus_packet_samples)
+ *   receive      mc_rtp_parse -> mc_rtp_recv_stats_update,
+ *                mc_twcc_recorder_record, mc_vjb_push_vp8 | mc_ajb_push;
+ *                mc_rtx_unwrap first for the RTX payload type
+ *   RTCP in      mc_rtcp_parse: NACK -> mc_rtcp_nack_seqs ->
+ *                mc_rtp_history_rtx; PLI/FIR -> encoder key frame;
+ *                SR -> mc_rtp_recv_stats_on_sr; RR -> mc_rtcp_rtt_us ->
+ *                mc_vjb_set_rtt
+ *   timers       mc_vjb_nack_list -> mc_rtcp_write_nack;
+ *                mc_vjb_keyframe_request -> mc_rtcp_write_pli;
+ *                mc_twcc_recorder_build every MC_TWCC_FEEDBACK_INTERVAL_MS;
+ *                SR/RR about every second with
+ *                mc_rtp_recv_stats_report_block; decode: mc_vjb_pop,
+ *                audio: mc_ajb_pop every 20 ms.
+ *
  * No sockets, no threads and no clock reads: every function that needs the
  * time takes it from the caller (now_ms / now_us on a monotonic clock, or
  * an NTP timestamp where RFC 3550 wants wall-clock time), so everything runs
@@ -563,9 +581,15 @@ typedef struct mc_ajb mc_ajb;
 
 int mc_ajb_new(const struct mc_ajb_config *config, mc_ajb **out);
 void mc_ajb_free(mc_ajb *j);
+/* Copies one Opus packet in (1..1500 bytes: MC_EPARSE empty, MC_ETOOBIG
+ * larger). Late packets (their playout time passed) and duplicates are
+ * dropped and counted; a timestamp jump the buffer cannot span (over 1.28
+ * s: a pause, a restart) empties it and buffering starts again. */
 int mc_ajb_push(mc_ajb *j, uint16_t seq, uint32_t ts, const uint8_t *data, size_t len, uint64_t arrival_ms);
-/* One 20 ms frame at playout time: *status says what; on MC_AJB_FRAME the
- * packet is in buf (*len). MC_ETOOBIG when cap is short. */
+/* One 20 ms frame at playout time (the audio device's clock paces the
+ * calls; the policy looks at buffered content, so now_ms is informative):
+ * *status says what; on MC_AJB_FRAME the packet is in buf (*len).
+ * MC_ETOOBIG when cap is short (*len says how much is needed). */
 int mc_ajb_pop(mc_ajb *j, uint64_t now_ms, uint8_t *buf, size_t cap, size_t *len, enum mc_ajb_status *status);
 /* After MC_AJB_MISSING: the packet that follows, for Opus in-band FEC;
  * MC_ENOTFOUND when not there yet. */
