@@ -21,6 +21,9 @@ extern const char mc_join_usage[];
 int mc_call_main(int argc, char **argv);
 int mc_join_main(int argc, char **argv);
 
+extern const char mc_devices_usage[];
+int mc_devices_main(int argc, char **argv);
+
 /* ---- the media of a call (call_media.c) ---- */
 #include <stdbool.h>
 #include <stddef.h>
@@ -55,8 +58,17 @@ void call_media_start(struct call_media *m);
 void call_media_on_frame(struct call_media *m, mc_pc_track t, const uint8_t *data, size_t len, uint32_t ts,
                          bool keyframe);
 void call_media_on_keyframe_request(struct call_media *m, mc_pc_track t);
+/* Stops sending; what is in flight from the peer is still received. */
+void call_media_stop_sending(struct call_media *m);
 /* Adds "tracks", "video" and "audio" objects to a statistics document. */
 void call_media_stats_json(struct call_media *m, json_t *root);
 void call_media_free(struct call_media *m);
+
+/* ---- medcall-server inside the app (embedded_server.c) ---- */
+struct call_server;
+/* Starts it on a free port on every interface; ws_url gets the address our
+ * own client uses, pin the SHA-256 of its certificate. */
+int call_server_start(struct call_server **out, char *ws_url, size_t ws_cap, uint8_t pin[32]);
+void call_server_stop(struct call_server *s);
 
 #endif

@@ -25,11 +25,13 @@
 #define SEND_CHUNK (64 * 1024)
 #define SEND_HIGH_WATER (1024 * 1024)
 #define SEND_LOW_WATER (256 * 1024)
+#define DRAIN_MS 1000
 
 #define COMMON_USAGE \
   "  --insecure          accept a self-signed server certificate (development)\n" \
   "  --relay-only        connect only through a TURN relay\n" \
-  "  --duration S        hang up after S seconds connected (default: until the\n" \
+  "  --duration S        hang up after S seconds connected (media stops sending\n" \
+  "                      then, the call ends a second later; default: until the\n" \
   "                      other side leaves or Ctrl-C)\n" \
   "  --echo              send every data-channel message back as it came\n" \
   "  --send-bytes N      once connected, open a data channel \"bulk\", send N bytes\n" \
@@ -45,6 +47,8 @@
   "  --fps N             frames per second sent (default 30)\n" \
   "  --bitrate KBPS      VP8 target bit rate (default 1000)\n" \
   "  --headless          no window (every call is headless until the window exists)\n" \
+  "  --auto-admit        admit the first patient who knocks (call; always so until\n" \
+  "                      the window can ask)\n" \
   "\n" \
   "There is no window and no camera or microphone capture yet: media comes\n" \
   "from the sources above; what arrives is decoded and measured (--stats-json).\n" \
@@ -52,12 +56,16 @@
   "not connect or failed, 2 on a usage error.\n"
 
 const char mc_call_usage[] =
-    "usage: medcall call --server URL [--token T] [options]\n"
+    "usage: medcall call [--server URL [--token T]] [options]\n"
     "\n"
-    "Creates a consultation room on a medcall-server, prints the patient's link\n"
-    "as a line 'link: URL', admits the first patient who knocks and connects.\n"
+    "Creates a consultation room, prints the patient's link as a line\n"
+    "'link: URL', admits the first patient who knocks and connects.\n"
     "\n"
-    "  --server URL        the server's signaling address, wss://HOST:PORT/ws\n"
+    "  --server URL        a medcall-server's signaling address, wss://HOST:PORT/ws;\n"
+    "                      without it medcall runs the server itself, on a free port\n"
+    "                      on every interface (a patient on this network can open\n"
+    "                      the link in a browser; the browser will warn about the\n"
+    "                      self-signed certificate)\n"
     "  --token T           the doctor token the server was started with\n"
     COMMON_USAGE;
 
@@ -92,6 +100,7 @@ struct call {
   bool sig_open;
   mc_pc *pc;
   struct call_media *media;
+  struct call_server *server; /* built in, when no --server */
   char room[MC_SIGNAL_ID_LEN_MAX + 1];
   bool offerer;
   bool ever_connected;
@@ -554,9 +563,22 @@ static void call_end(struct call *c, int code, const char *why) {
   uv_timer_start(&c->end_timer, on_end_timer, 200, 0);
 }
 
-static void on_duration(uv_timer_t *t) {
+static void on_duration_drained(uv_timer_t *t) {
   struct call *c = t->data;
   call_end(c, c->ever_connected ? MC_APP_EXIT_OK : MC_APP_EXIT_FAIL, "duration reached");
+}
+
+/* At the end of --duration our media stops first and the call ends a
+ * second later, so what the peer sent before its own end is still
+ * received and counted (two peers given the same duration stop together). */
+static void on_duration(uv_timer_t *t) {
+  struct call *c = t->data;
+  if (!c->media) {
+    on_duration_drained(t);
+    return;
+  }
+  call_media_stop_sending(c->media);
+  uv_timer_start(&c->duration_timer, on_duration_drained, DRAIN_MS, 0);
 }
 
 static void on_signal(uv_signal_t *s, int signum) {
@@ -569,7 +591,7 @@ static void on_signal(uv_signal_t *s, int signum) {
 
 static int parse_opts(int argc, char **argv, struct opts *o) {
   enum { O_SERVER = 1, O_TOKEN, O_NAME, O_INSECURE, O_RELAY, O_DURATION, O_ECHO, O_SEND, O_STATS, O_VIDEO, O_AUDIO,
-         O_SIZE, O_FPS, O_BITRATE, O_HEADLESS };
+         O_SIZE, O_FPS, O_BITRATE, O_HEADLESS, O_AUTO_ADMIT };
   static const struct option longopts[] = {
       {"server", required_argument, NULL, O_SERVER},   {"token", required_argument, NULL, O_TOKEN},
       {"name", required_argument, NULL, O_NAME},       {"insecure", no_argument, NULL, O_INSECURE},
@@ -578,7 +600,8 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
       {"stats-json", required_argument, NULL, O_STATS}, {"video-source", required_argument, NULL, O_VIDEO},
       {"audio-source", required_argument, NULL, O_AUDIO}, {"video-size", required_argument, NULL, O_SIZE},
       {"fps", required_argument, NULL, O_FPS},         {"bitrate", required_argument, NULL, O_BITRATE},
-      {"headless", no_argument, NULL, O_HEADLESS},     {NULL, 0, NULL, 0},
+      {"headless", no_argument, NULL, O_HEADLESS},     {"auto-admit", no_argument, NULL, O_AUTO_ADMIT},
+      {NULL, 0, NULL, 0},
   };
   int opt;
   optind = 1;
@@ -593,6 +616,7 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
     case O_ECHO: o->echo = true; break;
     case O_STATS: o->stats_json = optarg; break;
     case O_HEADLESS: break; /* there is no window yet: every call is headless */
+    case O_AUTO_ADMIT: break; /* no window to ask the doctor yet: the first knock is always admitted */
     case O_VIDEO:
       if (call_media_parse_source(optarg, true, &o->media) != 0) return -1;
       break;
@@ -646,10 +670,6 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
   } else if (optind != argc) {
     fprintf(stderr, "medcall: unexpected argument '%s'\n", argv[optind]);
     return -1;
-  } else if (!o->server) {
-    /* The embedded server comes with the desktop app (issue 6). */
-    fprintf(stderr, "medcall: call needs --server wss://HOST:PORT/ws (a running medcall-server)\n");
-    return -1;
   }
   return 0;
 }
@@ -667,14 +687,21 @@ static int run(int argc, char **argv, bool doctor) {
     goto out;
   }
   char ws_url[512];
+  uint8_t pin[32];
+  bool pinned = false;
   if (!doctor) {
     char why[200];
     if (mc_signal_parse_link(c->o.link, ws_url, sizeof ws_url, c->room, sizeof c->room, why, sizeof why) != 0) {
       fprintf(stderr, "medcall: %s\n", why);
       goto out;
     }
-  } else {
+  } else if (c->o.server) {
     mc_strcpy(ws_url, sizeof ws_url, c->o.server);
+  } else if (call_server_start(&c->server, ws_url, sizeof ws_url, pin) == 0) {
+    pinned = true;
+  } else {
+    code = MC_APP_EXIT_FAIL;
+    goto out;
   }
   /* Library set-up while the server connection opens, not inside the call. */
   mc_global_init();
@@ -688,7 +715,8 @@ static int run(int argc, char **argv, bool doctor) {
   c->sigint.data = c->sigterm.data = c;
   uv_signal_start(&c->sigint, on_signal, SIGINT);
   uv_signal_start(&c->sigterm, on_signal, SIGTERM);
-  struct mc_signal_client_config sc = {.url = ws_url, .insecure = c->o.insecure};
+  struct mc_signal_client_config sc = {.url = ws_url, .insecure = c->o.insecure && !pinned,
+                                       .pin_sha256 = pinned ? pin : NULL};
   struct mc_signal_client_callbacks scb = {
       .on_open = on_sig_open, .on_message = on_sig_message, .on_close = on_sig_close};
   int rc = mc_signal_client_new(c->loop, &sc, &scb, c, &c->sig);
@@ -699,6 +727,7 @@ static int run(int argc, char **argv, bool doctor) {
   }
   uv_run(c->loop, UV_RUN_DEFAULT);
   code = c->exit_code;
+  call_server_stop(c->server);
 out:
   for (size_t i = 0; i < c->nice; i++) {
     free(c->ice[i].url);

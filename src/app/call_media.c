@@ -191,6 +191,12 @@ void call_media_start(struct call_media *m) {
   if (m->aenc) uv_timer_start(&m->atimer, send_audio, 0, 20);
 }
 
+void call_media_stop_sending(struct call_media *m) {
+  if (!m || m->closing) return;
+  uv_timer_stop(&m->vtimer);
+  uv_timer_stop(&m->atimer);
+}
+
 void call_media_on_keyframe_request(struct call_media *m, mc_pc_track t) {
   if (m && m->venc && t == m->vtrack) mc_vp8_encoder_request_keyframe(m->venc);
 }

@@ -11,6 +11,7 @@ static const struct mc_app_command commands[] = {
     {"join", "join a consultation from its room link", mc_join_usage, mc_join_main},
     {"diagnose", "check STUN/TURN servers and what this network can offer", mc_diagnose_usage,
      mc_diagnose_main},
+    {"devices", "list cameras, microphones and speakers", mc_devices_usage, mc_devices_main},
 };
 
 static void print_overview(FILE *f) {

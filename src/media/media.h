@@ -252,4 +252,176 @@ int mc_opus_decoder_decode_fec(mc_opus_decoder *d, const uint8_t *next_pkt, size
 int mc_opus_decoder_conceal(mc_opus_decoder *d, int16_t *pcm, size_t cap_frames, size_t *frames);
 void mc_opus_decoder_free(mc_opus_decoder *d);
 
+/* ======================================================================
+ * Devices (camera.c, audio_io.c, apm.c, video_sink.c): a V4L2 camera
+ * through libv4l2, microphone and speakers through SDL2 audio, echo
+ * cancellation and noise suppression with speexdsp, and an SDL2 window.
+ * Unlike the pieces above these touch hardware and, for audio, SDL's own
+ * callback thread; each handle is still used by one caller thread at a
+ * time. Opening functions take the same optional `why` buffer.
+ * ====================================================================== */
+
+/* ---- camera frames to I420 ----
+ * V4L2 fourccs (V4L2_PIX_FMT_*) of the layouts we convert with libyuv. */
+#define MC_FOURCC(a, b, c, d) \
+  ((uint32_t)(a) | ((uint32_t)(b) << 8) | ((uint32_t)(c) << 16) | ((uint32_t)(d) << 24))
+#define MC_FOURCC_YUYV MC_FOURCC('Y', 'U', 'Y', 'V') /* packed 4:2:2 */
+#define MC_FOURCC_MJPEG MC_FOURCC('M', 'J', 'P', 'G')
+#define MC_FOURCC_NV12 MC_FOURCC('N', 'V', '1', '2')
+#define MC_FOURCC_I420 MC_FOURCC('Y', 'U', '1', '2') /* V4L2_PIX_FMT_YUV420 */
+/* true for the four above. */
+bool mc_camera_fourcc_supported(uint32_t fourcc);
+/* "YUYV", "MJPG", ...: the fourcc as text (buf of 5 bytes at least). */
+const char *mc_fourcc_str(uint32_t fourcc, char buf[5]);
+/* Converts one captured image (width x height, `stride` bytes per line of
+ * the first plane, 0 for packed) into dst, which must already be allocated
+ * at width x height. MC_EPARSE when len is too short for the layout or the
+ * JPEG does not decode; MC_EINVAL for another fourcc or a size mismatch. */
+int mc_camera_convert(uint32_t fourcc, const uint8_t *buf, size_t len, int width, int height, int stride,
+                      struct mc_i420 *dst);
+
+/* ---- V4L2 camera (libv4l2) ---- */
+#define MC_CAMERA_MAX 16
+#define MC_CAMERA_MAX_FORMATS 8
+#define MC_CAMERA_MAX_SIZES 12
+struct mc_camera_format {
+  uint32_t fourcc;
+  bool emulated; /* converted by libv4l, not sent by the device */
+  int nsizes;    /* discrete sizes; a stepwise range is given as min and max */
+  struct { int width, height; } sizes[MC_CAMERA_MAX_SIZES];
+};
+struct mc_camera_info {
+  char path[32];  /* /dev/videoN */
+  char name[64];  /* the driver's card name */
+  int nformats;
+  struct mc_camera_format formats[MC_CAMERA_MAX_FORMATS];
+};
+/* Lists /dev/video* nodes that capture video (metadata nodes skipped), in
+ * number order; *count may be 0. Busy devices are listed by name when the
+ * driver answers VIDIOC_QUERYCAP. */
+int mc_camera_list(struct mc_camera_info *out, size_t cap, size_t *count);
+
+struct mc_camera_config {
+  const char *device; /* NULL: /dev/video0 */
+  int width, height;  /* wanted; the driver picks the nearest it has */
+  int fps;            /* wanted; 0: 30 */
+};
+typedef struct mc_camera mc_camera;
+/* Opens, chooses a format (native YUYV/NV12/I420 up to 640x480, MJPEG above
+ * when the device has it, else what libv4l can convert), sets the size and
+ * frame rate and starts mmap streaming. MC_ENOTFOUND: no such device or not
+ * a camera; MC_EIO: busy or failing; the sentence says which ("no camera at
+ * /dev/video0", "the camera /dev/video0 is busy (another program uses it)")
+ * so the call can go on audio-only. */
+int mc_camera_open(const struct mc_camera_config *config, mc_camera **out, char *why, size_t why_cap);
+/* The size, rate and fourcc the driver granted. */
+void mc_camera_get_format(const mc_camera *c, int *width, int *height, int *fps, uint32_t *fourcc);
+/* A file descriptor to poll for readability (a frame is ready). */
+int mc_camera_fd(const mc_camera *c);
+/* Non-blocking: takes the newest filled buffer (older ones go straight
+ * back to the driver), converts it to I420 and sets *out to a view valid
+ * until the next call; *got is false when no new frame is ready. MC_EIO
+ * when the device went away (unplugged). */
+int mc_camera_read(mc_camera *c, struct mc_i420 *out, bool *got);
+/* Frames converted, frames skipped for a newer one, conversion failures. */
+void mc_camera_get_counts(const mc_camera *c, uint64_t *frames, uint64_t *skipped, uint64_t *bad);
+void mc_camera_free(mc_camera *c);
+
+/* ---- microphone and speakers (SDL2 audio) ----
+ * 48 kHz S16 interleaved, MC_AUDIO_FRAME (20 ms) frames on our side. SDL's
+ * callback thread only copies samples into or out of a bounded
+ * single-producer single-consumer ring; when the device runs at another
+ * rate or channel count the caller's side converts with SDL_AudioStream. */
+#define MC_AUDIO_NAME_MAX 128
+/* The names of SDL's capture (or playback) devices; *count may be 0.
+ * MC_EIO with a sentence when SDL audio cannot start at all. */
+int mc_audio_list(bool capture, char (*names)[MC_AUDIO_NAME_MAX], size_t cap, size_t *count, char *why,
+                  size_t why_cap);
+/* The SDL audio driver in use after mc_audio_list or an open ("pulseaudio",
+ * "alsa", "disk", ...), or "" when none. */
+const char *mc_audio_driver(void);
+
+struct mc_audio_config {
+  const char *device; /* an SDL device name; NULL: the default device */
+  int channels;       /* 1 or 2; 0: 1 */
+  int device_rate;    /* rate to ask the device for; 0: 48000 (tests use others) */
+  int buffer_ms;      /* ring size; 0: 200 */
+};
+struct mc_audio_stats {
+  int device_rate, device_channels; /* what SDL granted */
+  uint64_t frames;         /* 20 ms frames delivered (mic) or accepted (speaker) */
+  uint64_t underruns;      /* speaker: callbacks that found too few samples */
+  uint64_t silence_samples;/* speaker: sample frames of silence played for them */
+  uint64_t dropped_samples;/* ring full: mic samples lost, speaker samples refused */
+};
+
+typedef struct mc_mic mc_mic;
+int mc_mic_open(const struct mc_audio_config *config, mc_mic **out, char *why, size_t why_cap);
+/* Non-blocking: one 20 ms frame (MC_AUDIO_FRAME x channels samples) into
+ * pcm when that much has been captured; *got false otherwise. */
+int mc_mic_read(mc_mic *m, int16_t *pcm, bool *got);
+/* Captured audio waiting to be read, in ms. */
+int mc_mic_queued_ms(mc_mic *m);
+void mc_mic_get_stats(mc_mic *m, struct mc_audio_stats *st);
+void mc_mic_free(mc_mic *m);
+
+typedef struct mc_speaker mc_speaker;
+/* The device starts playing once 40 ms are queued; until then, and
+ * whenever the queue runs dry, it plays silence (counted). */
+int mc_speaker_open(const struct mc_audio_config *config, mc_speaker **out, char *why, size_t why_cap);
+/* Queues one 20 ms frame. MC_ETOOBIG (frame dropped, counted) when the ring
+ * is full: the caller is ahead of the device clock. */
+int mc_speaker_write(mc_speaker *s, const int16_t *pcm);
+/* Audio queued but not yet handed to the device, in ms: the playout delay
+ * to add to the device's own when aligning the echo reference. */
+int mc_speaker_queued_ms(mc_speaker *s);
+void mc_speaker_get_stats(mc_speaker *s, struct mc_audio_stats *st);
+void mc_speaker_free(mc_speaker *s);
+
+/* ---- echo cancellation and noise suppression (speexdsp) ----
+ * Mono, 48 kHz, 20 ms frames (processed as two 10 ms halves). */
+struct mc_apm_config {
+  int tail_ms;          /* longest echo path to cancel; 0: 200 */
+  bool no_denoise;      /* noise suppression is on unless set */
+  int noise_suppress_db;/* 0: -15 (speex's default is -15 dB) */
+};
+typedef struct mc_apm mc_apm;
+int mc_apm_new(const struct mc_apm_config *config, mc_apm **out);
+/* near: the captured frame; far: the frame the speakers played while it
+ * was captured (NULL when nothing played: then only noise suppression).
+ * out may be near. */
+int mc_apm_process(mc_apm *a, const int16_t *near, const int16_t *far, int16_t *out);
+void mc_apm_free(mc_apm *a);
+
+/* ---- video window (SDL2) ---- */
+struct mc_rect { int x, y, w, h; };
+/* Where a src_w x src_h picture goes in an out_w x out_h output keeping
+ * its aspect ratio: centred, bars left/right or top/bottom. */
+void mc_letterbox(int src_w, int src_h, int out_w, int out_h, struct mc_rect *r);
+
+struct mc_video_sink_config {
+  const char *title;  /* NULL: "medcall" */
+  int width, height;  /* window size in screen coordinates; 0: 640x480 */
+  bool resizable;
+  bool hidden;
+};
+typedef struct mc_video_sink mc_video_sink;
+/* Creates a window (SDL_WINDOW_ALLOW_HIGHDPI) and a renderer (accelerated,
+ * else software). Every call on a sink must come from the thread that
+ * created it (SDL video). MC_EIO with a sentence when there is no display. */
+int mc_video_sink_new(const struct mc_video_sink_config *config, mc_video_sink **out, char *why,
+                      size_t why_cap);
+/* Uploads f to an IYUV texture (re-created when the size changes) and
+ * presents it letterboxed in the renderer's output (pixels, not points). */
+int mc_video_sink_show(mc_video_sink *s, const struct mc_i420 *f);
+/* Handles window events; *closed becomes true when the user closed it. */
+void mc_video_sink_poll(mc_video_sink *s, bool *closed);
+/* The renderer's output size in pixels (differs from the window size on
+ * HiDPI screens). */
+void mc_video_sink_output_size(mc_video_sink *s, int *w, int *h);
+/* Draws the last frame again and reads the output back as I420 into out
+ * (allocated here at the output size; free with mc_i420_free). For tests. */
+int mc_video_sink_read_back(mc_video_sink *s, struct mc_i420 *out);
+void mc_video_sink_free(mc_video_sink *s);
+
 #endif

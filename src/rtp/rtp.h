@@ -117,7 +117,8 @@ int mc_rtp_ext_set(struct mc_rtp_header *h, uint8_t id, const uint8_t *data, siz
 int mc_rtp_ext_rewrite(uint8_t *buf, size_t len, uint8_t id, const uint8_t *data, size_t data_len);
 
 /* urn:ietf:params:rtp-hdrext:sdes:mid (RFC 8843 15): NUL-terminated copy.
- * MC_ENOTFOUND without it, MC_ETOOBIG when cap is short. */
+ * MC_ENOTFOUND without it, MC_ETOOBIG when cap is short, MC_EPARSE when it
+ * holds a NUL. */
 int mc_rtp_ext_get_mid(const struct mc_rtp_header *h, uint8_t id, char *out, size_t cap);
 /* http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time: 24 bits,
  * 6.18 fixed point seconds. */
@@ -465,7 +466,9 @@ struct mc_vjb_config {
   uint32_t pli_min_interval_ms;   /* 0: 300 */
 };
 
-/* One depacketized packet: payload without the codec descriptor. */
+/* One depacketized packet: payload without the codec descriptor. A packet
+ * with len 0 and neither frame_start nor marker is padding (RFC 3550 5.1,
+ * as sent for bandwidth probing): it holds its seq between frames. */
 struct mc_vjb_packet {
   uint16_t seq;
   uint32_t ts;
@@ -499,8 +502,9 @@ void mc_vjb_set_rtt(mc_vjb *j, uint32_t rtt_ms);
  * MC_VJB_MAX_NACK_LIST missing packets gives up on NACK for them and waits
  * for a key frame. */
 int mc_vjb_push(mc_vjb *j, const struct mc_vjb_packet *p, uint64_t now_ms);
-/* Depacketizes a VP8 RTP packet (RFC 7741) and pushes it. MC_EPARSE for a
- * bad descriptor. */
+/* Depacketizes a VP8 RTP packet (RFC 7741) and pushes it; a padding-only
+ * packet (no payload) is pushed as padding. MC_EPARSE for a bad
+ * descriptor. */
 int mc_vjb_push_vp8(mc_vjb *j, const struct mc_rtp_packet *p, uint64_t now_ms);
 /* The next complete frame in decode order into buf: 0, MC_ENOTFOUND when
  * none is ready, MC_ETOOBIG when cap < frame->len (the frame stays). Also

@@ -174,6 +174,10 @@ int mc_vjb_push(mc_vjb *j, const struct mc_vjb_packet *p, uint64_t now_ms) {
 
 int mc_vjb_push_vp8(mc_vjb *j, const struct mc_rtp_packet *p, uint64_t now_ms) {
   if (!j || !p) return MC_EINVAL;
+  if (p->payload_len == 0) { /* padding only (bandwidth probing): keeps the seq chain */
+    struct mc_vjb_packet pad = {.seq = p->h.seq, .ts = p->h.ts};
+    return mc_vjb_push(j, &pad, now_ms);
+  }
   struct mc_vp8_descriptor d;
   int r = mc_vp8_parse_descriptor(p->payload, p->payload_len, &d);
   if (r < 0) return r;
@@ -275,6 +279,14 @@ int mc_vjb_pop(mc_vjb *j, uint64_t now_ms, uint8_t *buf, size_t cap, struct mc_v
       j->have_next = true;
       j->blocked = false;
       continue;
+    }
+    /* padding packets between frames */
+    struct vslot *pad;
+    while ((pad = slot_at(j, j->next_ext)) && pad->len == 0 && !pad->frame_start && !pad->marker) {
+      pad->used = false;
+      j->next_ext++;
+      j->floor_ext = j->next_ext;
+      nack_remove_below(j, j->next_ext);
     }
     int64_t end;
     size_t bytes;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <libwebsockets.h>
+#include <pthread.h>
 #include <uv.h>
 
 #include "server/server.h"
@@ -465,7 +466,76 @@ static void lws_log_to_ours(int level, const char *line) {
   else MC_LOGW("lws", "%.*s", (int)n, line);
 }
 
-int mc_server_run(const struct mc_server_config *cfg) {
+/* Embedded in the app: started on a thread of its own, stopped by an async
+ * wake-up instead of signals, and silent on stdout (the app's lines are
+ * its own). */
+struct mc_server_thread {
+  const struct mc_server_config *cfg;
+  pthread_t thread;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  bool ready, failed;
+  uv_async_t *stop; /* set while the loop runs */
+  int rc;
+};
+
+static void on_stop_async(uv_async_t *a) {
+  MC_LOGI("server", "embedded server stop requested");
+  uv_stop(a->loop);
+}
+
+static int server_run(const struct mc_server_config *cfg, struct mc_server_thread *emb);
+
+int mc_server_run(const struct mc_server_config *cfg) { return server_run(cfg, NULL); }
+
+static void *server_thread_main(void *arg) {
+  struct mc_server_thread *t = arg;
+  t->rc = server_run(t->cfg, t);
+  pthread_mutex_lock(&t->lock);
+  if (!t->ready) {
+    t->ready = true;
+    t->failed = true;
+  }
+  pthread_cond_broadcast(&t->cond);
+  pthread_mutex_unlock(&t->lock);
+  return NULL;
+}
+
+int mc_server_start_thread(const struct mc_server_config *cfg, mc_server_thread **out) {
+  struct mc_server_thread *t = calloc(1, sizeof *t);
+  if (!t) return MC_ENOMEM;
+  t->cfg = cfg;
+  pthread_mutex_init(&t->lock, NULL);
+  pthread_cond_init(&t->cond, NULL);
+  if (pthread_create(&t->thread, NULL, server_thread_main, t) != 0) {
+    free(t);
+    return MC_EIO;
+  }
+  pthread_mutex_lock(&t->lock);
+  while (!t->ready) pthread_cond_wait(&t->cond, &t->lock);
+  bool failed = t->failed;
+  pthread_mutex_unlock(&t->lock);
+  if (failed) {
+    pthread_join(t->thread, NULL);
+    free(t);
+    return MC_EIO;
+  }
+  *out = t;
+  return 0;
+}
+
+void mc_server_stop_thread(mc_server_thread *t) {
+  if (!t) return;
+  pthread_mutex_lock(&t->lock);
+  if (t->stop) uv_async_send(t->stop);
+  pthread_mutex_unlock(&t->lock);
+  pthread_join(t->thread, NULL);
+  pthread_mutex_destroy(&t->lock);
+  pthread_cond_destroy(&t->cond);
+  free(t);
+}
+
+static int server_run(const struct mc_server_config *cfg, struct mc_server_thread *emb) {
   struct srv s = {.cfg = cfg};
   char cert[4096], key[4096], fp[100];
   bool generated = false;
@@ -475,9 +545,11 @@ int mc_server_run(const struct mc_server_config *cfg) {
                     "--state-dir.\n", mc_strerror(rc));
     return 1;
   }
-  printf("medcall-server: %s certificate %s\n", generated ? "created self-signed" : "using", cert);
-  printf("medcall-server: certificate SHA-256 fingerprint %s\n", fp);
-  fflush(stdout);
+  if (!emb) {
+    printf("medcall-server: %s certificate %s\n", generated ? "created self-signed" : "using", cert);
+    printf("medcall-server: certificate SHA-256 fingerprint %s\n", fp);
+    fflush(stdout);
+  }
 
   struct mc_rooms_io io = {io_send};
   if (mc_rooms_new(cfg, &io, &s, &s.rooms) < 0) return 1;
@@ -527,17 +599,29 @@ int mc_server_run(const struct mc_server_config *cfg) {
   }
   signal(SIGPIPE, SIG_IGN);
   uv_signal_t sig_term, sig_int;
+  uv_async_t stop_async;
   uv_timer_t flush_timer;
-  uv_signal_init(&loop, &sig_term);
-  uv_signal_init(&loop, &sig_int);
   uv_timer_init(&loop, &flush_timer);
-  uv_signal_start(&sig_term, on_uv_signal, SIGTERM);
-  uv_signal_start(&sig_int, on_uv_signal, SIGINT);
+  if (emb) {
+    uv_async_init(&loop, &stop_async, on_stop_async);
+    pthread_mutex_lock(&emb->lock);
+    emb->stop = &stop_async;
+    emb->ready = true;
+    pthread_cond_broadcast(&emb->cond);
+    pthread_mutex_unlock(&emb->lock);
+  } else {
+    uv_signal_init(&loop, &sig_term);
+    uv_signal_init(&loop, &sig_int);
+    uv_signal_start(&sig_term, on_uv_signal, SIGTERM);
+    uv_signal_start(&sig_int, on_uv_signal, SIGINT);
+  }
   lws_sul_schedule(s.ctx, 0, &s.tick, on_tick, TICK_MS * LWS_US_PER_MS);
   MC_LOGI("server", "listening addr=%s port=%u auth=%s turn_urls=%zu", h, cfg->port,
           cfg->open ? "open" : "doctor-token", cfg->n_turn_urls);
-  printf("medcall-server: listening on https://%s:%u\n", h, cfg->port);
-  fflush(stdout);
+  if (!emb) {
+    printf("medcall-server: listening on https://%s:%u\n", h, cfg->port);
+    fflush(stdout);
+  }
 
   uv_run(&loop, UV_RUN_DEFAULT); /* until a signal stops it */
 
@@ -549,8 +633,15 @@ int mc_server_run(const struct mc_server_config *cfg) {
   s.stopping = true;
   uv_timer_start(&flush_timer, on_flush_deadline, SHUTDOWN_FLUSH_MS, 0);
   uv_run(&loop, UV_RUN_DEFAULT);
-  close_handle((uv_handle_t *)&sig_term);
-  close_handle((uv_handle_t *)&sig_int);
+  if (emb) {
+    pthread_mutex_lock(&emb->lock);
+    emb->stop = NULL;
+    pthread_mutex_unlock(&emb->lock);
+    close_handle((uv_handle_t *)&stop_async);
+  } else {
+    close_handle((uv_handle_t *)&sig_term);
+    close_handle((uv_handle_t *)&sig_int);
+  }
   close_handle((uv_handle_t *)&flush_timer);
   lws_context_destroy(s.ctx);
   /* lws closes its handles on our loop: let those closes finish, then (lws

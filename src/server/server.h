@@ -131,4 +131,13 @@ void mc_rooms_send_error(mc_rooms *r, void *conn, enum mc_signal_error e, enum m
 /* Runs until SIGTERM or SIGINT; returns 0 after a clean shutdown. */
 int mc_server_run(const struct mc_server_config *cfg);
 
+/* The same server embedded in another program (medcall call without
+ * --server): on a thread and loop of its own, no signal handling, nothing
+ * printed. Returns once it listens (0) or failed to start (MC_EIO, the
+ * reason logged). cfg must outlive it. */
+typedef struct mc_server_thread mc_server_thread;
+int mc_server_start_thread(const struct mc_server_config *cfg, mc_server_thread **out);
+/* Ends every room ("server-shutdown"), closes, joins the thread, frees. */
+void mc_server_stop_thread(mc_server_thread *t);
+
 #endif

@@ -1229,6 +1229,23 @@ static void test_edges(void) {
   CHECK_EQ_INT(nn, 0);
   CHECK_EQ_INT(pop_all(j, 10, frames, 4), 0);
   CHECK(mc_vjb_keyframe_request(j, 10));
+  /* padding-only packets between frames keep the chain going */
+  mc_vjb_free(j);
+  CHECK_EQ_INT(mc_vjb_new(NULL, &j), MC_OK);
+  for (int f = 0; f < 3; f++) {
+    p = vpkt(0, f * 2, 0, 1, f == 0, st); /* seq 0, 2, 4 */
+    p.marker = true;
+    mc_vjb_push(j, &p, 0);
+  }
+  const uint8_t padonly[] = {0xa0, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 4};
+  struct mc_rtp_packet rp;
+  CHECK_EQ_INT(mc_rtp_parse(padonly, sizeof padonly, &rp), MC_OK);
+  CHECK_EQ_INT(mc_vjb_push_vp8(j, &rp, 0), MC_OK); /* seq 1 */
+  CHECK_EQ_INT(pop_all(j, 0, frames, 4), 2);
+  rp.h.seq = 3;
+  CHECK_EQ_INT(mc_vjb_push_vp8(j, &rp, 0), MC_OK);
+  CHECK_EQ_INT(pop_all(j, 0, frames, 4), 1);
+  CHECK_EQ_INT(frames[0], 4);
   /* packets of one "frame" with different timestamps never make a frame */
   mc_vjb_free(j);
   CHECK_EQ_INT(mc_vjb_new(NULL, &j), MC_OK);

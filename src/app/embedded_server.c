@@ -1,0 +1,119 @@
+/* medcall call without --server runs medcall-server inside the app (the
+ * same code, on a thread of its own): anyone may create rooms (it listens
+ * only for this doctor's call), on a free port on every interface so a
+ * patient on the same network can open the link, with the self-signed
+ * certificate kept in the state directory. Our own client pins that
+ * certificate's fingerprint instead of trusting any. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "app/app.h"
+#include "net/net.h"
+#include "server/server.h"
+#include "util/util.h"
+
+struct call_server {
+  struct mc_server_config cfg;
+  mc_server_thread *thread;
+};
+
+/* A TCP port free on every interface right now. */
+static int free_port(uint16_t *out) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return MC_EIO;
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY), .sin_port = 0};
+  socklen_t len = sizeof a;
+  int rc = bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0
+               ? 0
+               : MC_EIO;
+  close(fd);
+  if (rc == 0) *out = ntohs(a.sin_port);
+  return rc;
+}
+
+/* The address a patient on this network would reach: the first IPv4
+ * interface address, else loopback. */
+static void link_host(char *out, size_t cap) {
+  mc_addr addrs[16];
+  size_t n = 0;
+  char ip[MC_ADDR_STRLEN];
+  mc_strcpy(out, cap, "127.0.0.1");
+  if (mc_net_local_addresses(addrs, MC_ARRAY_LEN(addrs), &n) != 0) return;
+  for (size_t i = 0; i < n; i++)
+    if (mc_addr_family(&addrs[i]) == AF_INET && !mc_addr_is_loopback(&addrs[i])) {
+      mc_strcpy(out, cap, mc_addr_ip_str(&addrs[i], ip));
+      return;
+    }
+}
+
+static const char *web_root(void) {
+  const char *env = getenv("MEDCALL_WEB_ROOT");
+  if (env && *env) return env;
+  if (access(MEDCALL_WEB_ROOT_INSTALLED "/room.html", R_OK) == 0) return MEDCALL_WEB_ROOT_INSTALLED;
+  return MEDCALL_WEB_ROOT_SOURCE;
+}
+
+int call_server_start(struct call_server **out, char *ws_url, size_t ws_cap, uint8_t pin[32]) {
+  struct call_server *s = calloc(1, sizeof *s);
+  if (!s) return MC_ENOMEM;
+  mc_server_config_init(&s->cfg);
+  uint16_t port = 0;
+  char host[64], why[256], url[128];
+  int rc = free_port(&port);
+  if (rc != 0) {
+    fprintf(stderr, "medcall: no free TCP port for the built-in signaling server\n");
+    goto fail;
+  }
+  link_host(host, sizeof host);
+  snprintf(url, sizeof url, "https://%s:%u", host, port);
+  char listen[32];
+  snprintf(listen, sizeof listen, "0.0.0.0:%u", port);
+  if ((rc = mc_server_config_set(&s->cfg, "listen", listen, why, sizeof why)) < 0 ||
+      (rc = mc_server_config_set(&s->cfg, "open", NULL, why, sizeof why)) < 0 ||
+      (rc = mc_server_config_set(&s->cfg, "web-root", web_root(), why, sizeof why)) < 0 ||
+      (rc = mc_server_config_set(&s->cfg, "public-url", url, why, sizeof why)) < 0) {
+    fprintf(stderr, "medcall: the built-in signaling server: %s\n", why);
+    goto fail;
+  }
+  char cert[4096], key[4096], fp[128];
+  bool generated = false;
+  rc = mc_server_cert_ensure(&s->cfg, cert, sizeof cert, key, sizeof key, fp, sizeof fp, &generated);
+  if (rc < 0) {
+    fprintf(stderr, "medcall: cannot create the built-in server's certificate in the state directory (%s)\n",
+            mc_strerror(rc));
+    goto fail;
+  }
+  /* "AB:CD:..." -> 32 bytes */
+  for (int i = 0; i < 32; i++) {
+    unsigned v;
+    if (sscanf(fp + i * 3, "%2x", &v) != 1) {
+      rc = MC_EPARSE;
+      goto fail;
+    }
+    pin[i] = (uint8_t)v;
+  }
+  rc = mc_server_start_thread(&s->cfg, &s->thread);
+  if (rc != 0) {
+    fprintf(stderr, "medcall: the built-in signaling server did not start on port %u\n", port);
+    goto fail;
+  }
+  snprintf(ws_url, ws_cap, "wss://127.0.0.1:%u/ws", port);
+  *out = s;
+  return 0;
+fail:
+  mc_server_config_free(&s->cfg);
+  free(s);
+  return rc < 0 ? rc : MC_EIO;
+}
+
+void call_server_stop(struct call_server *s) {
+  if (!s) return;
+  mc_server_stop_thread(s->thread);
+  mc_server_config_free(&s->cfg);
+  free(s);
+}
