@@ -232,7 +232,9 @@ void call_media_on_frame(struct call_media *m, mc_pc_track t, const uint8_t *dat
       return;
     }
     m->stamps_read++;
-    if (m->have_stamp && (int32_t)(stamp - m->last_stamp) <= 0) m->stamps_out_of_order++;
+    /* The same stamp twice is a repeated picture (a browser's canvas
+     * capture can send one), not disorder. */
+    if (m->have_stamp && (int32_t)(stamp - m->last_stamp) < 0) m->stamps_out_of_order++;
     m->last_stamp = stamp;
     m->have_stamp = true;
     uint32_t lat = (uint32_t)mc_wall_ms() - stamp;

@@ -67,7 +67,8 @@ async function pageMedia(page) {
     const M = window.M;
     let inOrder = 0, outOfOrder = 0;
     for (let i = 1; i < M.stamps.length; i++) {
-      if (((M.stamps[i].t - M.stamps[i - 1].t) | 0) > 0) inOrder++; else outOfOrder++;
+      // An equal stamp is a repeated picture, not disorder.
+      if (((M.stamps[i].t - M.stamps[i - 1].t) | 0) >= 0) inOrder++; else outOfOrder++;
     }
     const lat = M.stamps.map((s) => (s.at - s.t) | 0).filter((x) => x >= 0 && x < 60000).sort((a, b) => a - b);
     out.stamps = { read: M.stamps.length, bad: M.bad, frames: M.frames, inOrder, outOfOrder,
