@@ -30,7 +30,7 @@ struct call_media {
   mc_y4m *y4m;
   mc_vp8_encoder *venc;
   struct mc_i420 scaled;
-  uint64_t vindex;
+  uint64_t vindex, vstart_us;
   uint32_t vts_base;
   uv_timer_t vtimer;
   struct mc_tone tone;
@@ -161,7 +161,12 @@ static void send_video(uv_timer_t *t) {
     mc_stamp_write(&m->scaled, wall);
     frame = &m->scaled;
   }
-  int64_t pts = (int64_t)(m->vindex * 90000 / (uint64_t)m->o.fps);
+  /* RTP time is the capture instant (RFC 3550 5.1), not frame index / fps:
+   * a timer that runs a little fast or slow must not make the receiver's
+   * jitter estimate drift. */
+  uint64_t now_us = mc_now_us();
+  if (!m->vstart_us) m->vstart_us = now_us;
+  int64_t pts = (int64_t)((now_us - m->vstart_us) * 9 / 100);
   m->vindex++;
   struct mc_encoded_frame ef;
   if (mc_vp8_encoder_encode(m->venc, frame, pts, &ef) != 0 || !ef.data || ef.len == 0) return;
