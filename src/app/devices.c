@@ -38,7 +38,7 @@ static void print_audio(bool capture) {
     printf("%s: none (%s)\n", kind, why);
     return;
   }
-  if (n == 0) printf("%s: none found\n", kind);
+  if (n == 0) printf("%s: none found (audio system: %s)\n", kind, mc_audio_driver());
   for (size_t i = 0; i < n; i++) printf("%s: \"%s\"\n", kind, names[i]);
 }
 

@@ -77,18 +77,20 @@ static size_t ring_read(struct ring *r, int16_t *s, size_t n) {
 
 /* ---- SDL start-up, device lists ---- */
 
+/* the last driver SDL started, kept after SDL_QuitSubSystem for messages */
+static char driver_name[32];
+
 static int audio_init(char *why, size_t why_cap) {
   if (SDL_InitSubSystem(SDL_INIT_AUDIO) != 0) {
     say(why, why_cap, "no audio: SDL could not start an audio driver (%s)", SDL_GetError());
     return MC_EIO;
   }
+  const char *d = SDL_GetCurrentAudioDriver();
+  snprintf(driver_name, sizeof driver_name, "%s", d ? d : "");
   return 0;
 }
 
-const char *mc_audio_driver(void) {
-  const char *d = SDL_GetCurrentAudioDriver();
-  return d ? d : "";
-}
+const char *mc_audio_driver(void) { return driver_name; }
 
 int mc_audio_list(bool capture, char (*names)[MC_AUDIO_NAME_MAX], size_t cap, size_t *count, char *why,
                   size_t why_cap) {

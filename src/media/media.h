@@ -337,8 +337,9 @@ void mc_camera_free(mc_camera *c);
  * MC_EIO with a sentence when SDL audio cannot start at all. */
 int mc_audio_list(bool capture, char (*names)[MC_AUDIO_NAME_MAX], size_t cap, size_t *count, char *why,
                   size_t why_cap);
-/* The SDL audio driver in use after mc_audio_list or an open ("pulseaudio",
- * "alsa", "disk", ...), or "" when none. */
+/* The SDL audio driver started by the last mc_audio_list or open
+ * ("pulseaudio", "pipewire", "alsa", "disk", ...), or "" before any. Not
+ * thread-safe: for messages and tests. */
 const char *mc_audio_driver(void);
 
 struct mc_audio_config {
