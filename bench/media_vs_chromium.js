@@ -621,7 +621,7 @@ async function main() {
       r.pair = name; r.size = size;
       rows.push(r);
       if (!r.error) {
-        const ep = (e) => ({ cpu: e.cpu, mem: e.mem, tx: e.snap && e.snap.outV, tuned: e.snap && e.snap.tuned, errors: e.snap && e.snap.errors });
+        const ep = (e) => ({ cpu: e.cpu, mem: e.mem, tx: e.snap && e.snap.outV, rx: e.snap && e.snap.inV, tuned: e.snap && e.snap.tuned, errors: e.snap && e.snap.errors });
         log(`${name} ${size} (${((Date.now() - t) / 1000).toFixed(0)} s): A->B`, JSON.stringify(r.ab), 'B->A', JSON.stringify(r.ba));
         log(`${name} ${size}: A`, JSON.stringify(ep(r.a)), 'B', JSON.stringify(ep(r.b)), 'pair', JSON.stringify(r.pair));
       }
