@@ -34,14 +34,15 @@ int mc_devices_main(int argc, char **argv);
 typedef struct json_t json_t;
 typedef struct uv_loop_s uv_loop_t;
 
-enum call_video_source { CALL_VIDEO_PATTERN = 0, CALL_VIDEO_FILE, CALL_VIDEO_NONE };
-enum call_audio_source { CALL_AUDIO_TONE = 0, CALL_AUDIO_FILE, CALL_AUDIO_NONE };
+enum call_video_source { CALL_VIDEO_PATTERN = 0, CALL_VIDEO_FILE, CALL_VIDEO_CAMERA, CALL_VIDEO_NONE };
+enum call_audio_source { CALL_AUDIO_TONE = 0, CALL_AUDIO_FILE, CALL_AUDIO_MIC, CALL_AUDIO_NONE };
 
 struct call_media_opts {
   enum call_video_source video;
-  const char *video_path; /* Y4M */
+  const char *video_path; /* Y4M file, or the camera device (NULL: /dev/video0) */
   enum call_audio_source audio;
-  const char *audio_path; /* WAV, 48 kHz 16-bit */
+  const char *audio_path; /* WAV file (48 kHz 16-bit), or the microphone's SDL name (NULL: default) */
+  bool headless;          /* no speakers: received audio is measured, not played */
   double tone_hz;
   int width, height, fps, bitrate_kbps;
 };

@@ -39,19 +39,21 @@
   "                      'sent: N bytes sha256 HEX' and close it. What arrives on\n" \
   "                      the peer's \"bulk\" is printed as 'received: ...' when it closes\n" \
   "  --stats-json FILE   write the call's statistics as JSON at the end\n" \
-  "  --video-source S    pattern (moving picture with its capture time stamped\n" \
-  "                      in the top row), file:PATH (Y4M) or none (default)\n" \
-  "  --audio-source S    tone[:HZ] (default 440 Hz), file:PATH (WAV, 48 kHz,\n" \
-  "                      16-bit) or none (default)\n" \
+  "  --video-source S    camera[:DEVICE] (default /dev/video0), pattern (moving\n" \
+  "                      picture with its capture time stamped in the top row),\n" \
+  "                      file:PATH (Y4M) or none (default)\n" \
+  "  --audio-source S    mic[:DEVICE] (through echo cancellation), tone[:HZ]\n" \
+  "                      (default 440 Hz), file:PATH (WAV, 48 kHz, 16-bit) or\n" \
+  "                      none (default)\n" \
   "  --video-size WxH    picture size sent (default 640x480)\n" \
   "  --fps N             frames per second sent (default 30)\n" \
   "  --bitrate KBPS      VP8 target bit rate (default 1000)\n" \
-  "  --headless          no window (every call is headless until the window exists)\n" \
+  "  --headless          no window and no speakers: what arrives is measured only\n" \
   "  --auto-admit        admit the first patient who knocks (call; always so until\n" \
   "                      the window can ask)\n" \
   "\n" \
-  "There is no window and no camera or microphone capture yet: media comes\n" \
-  "from the sources above; what arrives is decoded and measured (--stats-json).\n" \
+  "There is no window yet: received video is decoded and measured\n" \
+  "(--stats-json); received audio is played on the speakers unless --headless.\n" \
   "Exit status: 0 when the call connected and ended normally, 1 when it could\n" \
   "not connect or failed, 2 on a usage error.\n"
 
@@ -615,7 +617,7 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
     case O_RELAY: o->relay_only = true; break;
     case O_ECHO: o->echo = true; break;
     case O_STATS: o->stats_json = optarg; break;
-    case O_HEADLESS: break; /* there is no window yet: every call is headless */
+    case O_HEADLESS: o->media.headless = true; break;
     case O_AUTO_ADMIT: break; /* no window to ask the doctor yet: the first knock is always admitted */
     case O_VIDEO:
       if (call_media_parse_source(optarg, true, &o->media) != 0) return -1;

@@ -1,7 +1,10 @@
-/* The media of a call: a source (pattern, Y4M file; tone, WAV file)
- * encoded (VP8, Opus) onto the peer connection's tracks, and what arrives
- * decoded and measured: frames decoded, the capture stamps read back (order
- * and glass-to-glass latency), the dominant frequency of the audio.
+/* The media of a call: a source (camera, pattern, Y4M file; microphone
+ * through echo cancellation, tone, WAV file) encoded (VP8, Opus) onto the
+ * peer connection's tracks, and what arrives decoded, played on the
+ * speakers (unless headless) and measured: frames decoded, the capture
+ * stamps read back (order and glass-to-glass latency), the dominant
+ * frequency of the audio. A camera or microphone that cannot be opened is
+ * one sentence and the call goes on without it.
  * Encoding and decoding run on the loop for now (640x480 VP8 takes a few ms
  * per frame here); their own threads come with the window (issue 6). */
 #include <jansson.h>
@@ -37,6 +40,11 @@ struct call_media {
   mc_wav *wav;
   int wav_channels;
   mc_opus_encoder *aenc;
+  mc_camera *cam;
+  mc_mic *mic;
+  mc_apm *apm;
+  mc_speaker *spk;
+  int16_t last_played[MC_AUDIO_FRAME];
   uint32_t ats;
   uv_timer_t atimer;
   uint64_t frames_encoded, keyframes_encoded, audio_packets_sent;
@@ -62,11 +70,11 @@ int call_media_parse_source(const char *arg, bool video, struct call_media_opts 
     else if (strncmp(arg, "file:", 5) == 0 && arg[5]) {
       o->video = CALL_VIDEO_FILE;
       o->video_path = arg + 5;
-    } else if (strncmp(arg, "camera", 6) == 0) {
-      fprintf(stderr, "medcall: camera capture is not built yet: use --video-source pattern or file:PATH\n");
-      return -1;
+    } else if (strcmp(arg, "camera") == 0 || (strncmp(arg, "camera:", 7) == 0 && arg[7])) {
+      o->video = CALL_VIDEO_CAMERA;
+      o->video_path = arg[6] == ':' ? arg + 7 : NULL;
     } else {
-      fprintf(stderr, "medcall: --video-source wants pattern, file:PATH or none, not '%s'\n", arg);
+      fprintf(stderr, "medcall: --video-source wants camera[:DEVICE], pattern, file:PATH or none, not '%s'\n", arg);
       return -1;
     }
     return 0;
@@ -86,11 +94,11 @@ int call_media_parse_source(const char *arg, bool video, struct call_media_opts 
   } else if (strncmp(arg, "file:", 5) == 0 && arg[5]) {
     o->audio = CALL_AUDIO_FILE;
     o->audio_path = arg + 5;
-  } else if (strncmp(arg, "mic", 3) == 0) {
-    fprintf(stderr, "medcall: microphone capture is not built yet: use --audio-source tone[:HZ] or file:PATH\n");
-    return -1;
+  } else if (strcmp(arg, "mic") == 0 || (strncmp(arg, "mic:", 4) == 0 && arg[4])) {
+    o->audio = CALL_AUDIO_MIC;
+    o->audio_path = arg[3] == ':' ? arg + 4 : NULL;
   } else {
-    fprintf(stderr, "medcall: --audio-source wants tone[:HZ], file:PATH or none, not '%s'\n", arg);
+    fprintf(stderr, "medcall: --audio-source wants mic[:DEVICE], tone[:HZ], file:PATH or none, not '%s'\n", arg);
     return -1;
   }
   return 0;
@@ -105,7 +113,28 @@ int call_media_new(uv_loop_t *loop, mc_pc *pc, const struct call_media_opts *o, 
   m->vtrack = m->atrack = -1;
   char why[200] = "";
   int rc = 0;
-  if (o->video == CALL_VIDEO_PATTERN) {
+  if (o->video == CALL_VIDEO_CAMERA) {
+    struct mc_camera_config cc = {.device = o->video_path, .width = o->width, .height = o->height, .fps = o->fps};
+    if (mc_camera_open(&cc, &m->cam, why, sizeof why) != 0) {
+      fprintf(stderr, "medcall: %s; the call goes on without video\n", why);
+      m->o.video = CALL_VIDEO_NONE;
+    } else if (mc_i420_alloc(&m->scaled, o->width, o->height) != 0) {
+      rc = MC_ENOMEM;
+    }
+  }
+  if (o->audio == CALL_AUDIO_MIC) {
+    if (mc_mic_open(&(struct mc_audio_config){.device = o->audio_path, .channels = 1}, &m->mic, why, sizeof why) != 0) {
+      fprintf(stderr, "medcall: %s; the call goes on without sound from here\n", why);
+      m->o.audio = CALL_AUDIO_NONE;
+    } else {
+      rc = mc_apm_new(NULL, &m->apm);
+    }
+  }
+  if (!o->headless && mc_speaker_open(&(struct mc_audio_config){.channels = 1}, &m->spk, why, sizeof why) != 0)
+    fprintf(stderr, "medcall: %s; the other side will not be heard\n", why);
+  o = &m->o;
+  if (rc != 0) {
+  } else if (o->video == CALL_VIDEO_PATTERN) {
     rc = mc_pattern_new(&(struct mc_pattern_config){.width = o->width, .height = o->height, .fps = o->fps},
                         &m->pattern);
   } else if (o->video == CALL_VIDEO_FILE) {
@@ -119,9 +148,10 @@ int call_media_new(uv_loop_t *loop, mc_pc *pc, const struct call_media_opts *o, 
     rc = mc_vp8_encoder_new(&vc, &m->venc);
     if (rc == 0) rc = mc_pc_add_transceiver(pc, MC_PC_VIDEO, true, &m->vtrack);
   }
-  if (rc == 0 && o->audio == CALL_AUDIO_TONE) {
+  if (rc != 0 || o->audio == CALL_AUDIO_MIC) {
+  } else if (o->audio == CALL_AUDIO_TONE) {
     rc = mc_tone_init(&m->tone, o->tone_hz, 1, 0.25);
-  } else if (rc == 0 && o->audio == CALL_AUDIO_FILE) {
+  } else if (o->audio == CALL_AUDIO_FILE) {
     rc = mc_wav_open(o->audio_path, &m->wav, why, sizeof why);
     if (rc != 0) fprintf(stderr, "medcall: %s\n", why);
     else m->wav_channels = mc_wav_channels(m->wav);
@@ -153,7 +183,20 @@ static void send_video(uv_timer_t *t) {
   struct call_media *m = t->data;
   const struct mc_i420 *frame = NULL;
   uint32_t wall = (uint32_t)mc_wall_ms();
-  if (m->pattern) {
+  if (m->cam) {
+    struct mc_i420 pic;
+    bool got = false;
+    int rc = mc_camera_read(m->cam, &pic, &got);
+    if (rc == MC_EIO) {
+      fprintf(stderr, "medcall: the camera went away; the call goes on without video\n");
+      uv_timer_stop(&m->vtimer);
+      return;
+    }
+    if (rc != 0 || !got) return; /* no new picture this tick */
+    if (pic.width == m->scaled.width && pic.height == m->scaled.height) mc_i420_copy(&pic, &m->scaled);
+    else if (mc_i420_scale(&pic, &m->scaled) != 0) return;
+    frame = &m->scaled;
+  } else if (m->pattern) {
     if (mc_pattern_frame(m->pattern, m->vindex, wall, &frame) != 0) return;
   } else if (m->y4m) {
     const struct mc_i420 *raw = NULL;
@@ -175,11 +218,27 @@ static void send_video(uv_timer_t *t) {
   mc_pc_send_frame(m->pc, m->vtrack, ef.data, ef.len, m->vts_base + (uint32_t)pts, ef.keyframe);
 }
 
+static void encode_audio(struct call_media *m, const int16_t *pcm);
+
 static void send_audio(uv_timer_t *t) {
   struct call_media *m = t->data;
   int16_t pcm[MC_AUDIO_FRAME * 2];
+  if (m->mic) {
+    /* Every 20 ms frame the microphone has, through echo cancellation
+     * against what the speakers last played. */
+    bool got = false;
+    while (mc_mic_read(m->mic, pcm, &got) == 0 && got) {
+      if (m->apm) mc_apm_process(m->apm, pcm, m->spk ? m->last_played : NULL, pcm);
+      encode_audio(m, pcm);
+    }
+    return;
+  }
   if (m->wav) mc_wav_read(m->wav, pcm, MC_AUDIO_FRAME);
   else mc_tone_next(&m->tone, pcm);
+  encode_audio(m, pcm);
+}
+
+static void encode_audio(struct call_media *m, const int16_t *pcm) {
   uint8_t pkt[1500];
   size_t len = 0;
   uint32_t ts = m->ats;
@@ -193,7 +252,7 @@ void call_media_start(struct call_media *m) {
   if (!m || m->started) return;
   m->started = true;
   if (m->venc) uv_timer_start(&m->vtimer, send_video, 0, (uint64_t)(1000 / m->o.fps));
-  if (m->aenc) uv_timer_start(&m->atimer, send_audio, 0, 20);
+  if (m->aenc) uv_timer_start(&m->atimer, send_audio, 0, m->mic ? 10 : 20);
 }
 
 void call_media_stop_sending(struct call_media *m) {
@@ -249,6 +308,10 @@ void call_media_on_frame(struct call_media *m, mc_pc_track t, const uint8_t *dat
     size_t frames = 0;
     if (mc_opus_decoder_decode(m->adec, data, len, pcm, MC_OPUS_MAX_FRAME, &frames) != 0) return;
     m->audio_packets_received++;
+    if (m->spk && frames == MC_AUDIO_FRAME) {
+      mc_speaker_write(m->spk, pcm);
+      memcpy(m->last_played, pcm, sizeof m->last_played);
+    }
     for (size_t i = 0; i < frames; i++) {
       m->audio[m->audio_pos] = pcm[i];
       m->audio_pos = (m->audio_pos + 1) % AUDIO_KEEP_FRAMES;
@@ -323,6 +386,10 @@ static void on_closed(uv_handle_t *h) {
   mc_vp8_encoder_free(m->venc);
   mc_opus_encoder_free(m->aenc);
   mc_wav_free(m->wav);
+  mc_camera_free(m->cam);
+  mc_mic_free(m->mic);
+  mc_apm_free(m->apm);
+  mc_speaker_free(m->spk);
   mc_vp8_decoder_free(m->vdec);
   mc_opus_decoder_free(m->adec);
   free(m->latencies);

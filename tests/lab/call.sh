@@ -15,7 +15,10 @@
 #   random both ways (iptables statistic: this kernel has no netem): NACK and
 #   RTX must keep at least 95% of the frames decoded.
 #   call-media-embedded: no medcall-server: the doctor's medcall runs it
-#   built in (host-a), the patient on the same LAN opens its link.
+#   built in (host-a), the patient on the same LAN opens its link. The
+#   patient speaks through its microphone and hears on its speakers (SDL's
+#   disk audio driver: a 523 Hz tone in 200 ms syllables in, a file out),
+#   with echo cancellation and noise suppression on the way.
 #   call-media-burst: nat-a drops everything for 300 ms mid-call: the
 #   longest gap between decoded frames stays under 1.3 s (the outage, then
 #   repair or a key frame within a second).
@@ -65,6 +68,8 @@ declare -A PID=()
 start() {
   local n=$1 host=$2; shift 2
   lab_exec "$host" env MEDCALL_LOG="${MEDCALL_LOG:-info}" XDG_STATE_HOME="${XDG_STATE_HOME:-$LAB_RUN/state-$n}" \
+    SDL_AUDIODRIVER="${SDL_AUDIODRIVER:-dummy}" SDL_DISKAUDIOFILEIN="${SDL_DISKAUDIOFILEIN:-}" \
+    SDL_DISKAUDIOFILE="${SDL_DISKAUDIOFILE:-}" \
     stdbuf -oL timeout 90 "$MEDCALL" "$@" \
     >"$LAB_RUN/$n.out" 2>"$LAB_RUN/$n.err" &
   PID[$n]=$!
@@ -91,8 +96,17 @@ case $name in call-media-*)
   link=$(line doctor 'link: ' | cut -d' ' -f2)
   # Both get the same duration: each stops sending, keeps receiving for a
   # second, then hangs up, so every frame sent can be counted.
-  start patient host-b join "$link" --insecure --name "lab patient" --headless \
-    --video-source pattern --audio-source tone:660 --duration "$MEDIA_SECONDS" --stats-json "$LAB_RUN/patient.json"
+  patient_audio=(--headless --audio-source tone:660)
+  patient_hz=660
+  if [ "$name" = call-media-embedded ]; then
+    perl -e 'for $i (0 .. 48000 * 30) { $e = int($i / 9600) % 2 ? 0 : 1;
+             print pack("s<", int(8000 * $e * sin(2 * 3.14159265358979 * 523 * $i / 48000))) }' >"$LAB_RUN/mic.raw"
+    patient_audio=(--audio-source mic)
+    patient_hz=523
+  fi
+  SDL_AUDIODRIVER=disk SDL_DISKAUDIOFILEIN=$LAB_RUN/mic.raw SDL_DISKAUDIOFILE=$LAB_RUN/speaker.raw \
+    start patient host-b join "$link" --insecure --name "lab patient" "${patient_audio[@]}" \
+    --video-source pattern --duration "$MEDIA_SECONDS" --stats-json "$LAB_RUN/patient.json"
   wait_line doctor '^state: connected' 20 || fail "the doctor did not connect"
   natns=$(lab_ns_name nat-a)
   case $name in
@@ -128,11 +142,13 @@ case $name in call-media-*)
   MIN_PCT=90
   [ "$name" = call-media-loss ] && MIN_PCT=95
   check_media patient doctor 440
-  check_media doctor patient 660
+  check_media doctor patient "$patient_hz"
   pair_d=$(line doctor 'pair: ')
   if [ "$name" = call-media-embedded ]; then
     [[ "$(line doctor 'link: ')" =~ ^link:\ https://100\.64\.1\.10: ]] ||
       fail "the built-in server's link does not name the doctor's LAN address: $(line doctor 'link: ')"
+    played=$(stat -c %s "$LAB_RUN/speaker.raw" 2>/dev/null || echo 0)
+    [ "$played" -gt $((48000 * 2 * 2)) ] || fail "the patient's speakers played only $played bytes"
   elif [ "$name" = call-media-relay ]; then
     [[ "$pair_d $(line patient 'pair: ')" =~ relay ]] || fail "expected a relay in the selected pairs"
   elif [ "$name" = call-media-loss ]; then
