@@ -212,6 +212,19 @@ static bool frame_complete(mc_vjb *j, int64_t start, int64_t *end, size_t *bytes
   return false;
 }
 
+/* The frame at next_ext has all its packets so far and nothing of a later
+ * frame has come: it is still arriving (a sender paused, or our own loop
+ * late reading the socket), not lost. */
+static bool still_arriving(mc_vjb *j) {
+  struct vslot *s = slot_at(j, j->next_ext);
+  if (!s || !s->frame_start) return false;
+  for (int64_t e = j->next_ext; e <= j->highest; e++) {
+    struct vslot *x = slot_at(j, e);
+    if (!x || x->ts != s->ts) return false;
+  }
+  return true;
+}
+
 /* The oldest complete key frame at or after from. */
 static bool find_keyframe(mc_vjb *j, int64_t from, int64_t *start) {
   int64_t lo = MC_MAX(from, j->highest - (int64_t)j->mask);
@@ -317,6 +330,10 @@ int mc_vjb_pop(mc_vjb *j, uint64_t now_ms, uint8_t *buf, size_t cap, struct mc_v
       return MC_OK;
     }
     if (j->highest < j->next_ext) {
+      j->blocked = false;
+      return MC_ENOTFOUND;
+    }
+    if (still_arriving(j)) {
       j->blocked = false;
       return MC_ENOTFOUND;
     }
