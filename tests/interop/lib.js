@@ -201,4 +201,41 @@ function runTest(main, cleanup, overallMs, passLabel) {
   });
 }
 
-module.exports = { runTest, pageHelpers, state, log, check, step, start, tail, until, tcpOpen, freePort, startCoturn, startServer };
+// The medcall program as a child: stdout and stderr line-buffered into
+// tmp/NAME.log. env: extra "NAME=value" strings.
+function startMedcall(app, name, args, env = []) {
+  return start(name, ['env', ...env, 'stdbuf', '-oL', app, ...args], path.join(state.tmp, name + '.log'));
+}
+
+// The first line of p's log matching re; fails when p exits first.
+async function waitLine(p, re, what, ms = 20000) {
+  return until(() => {
+    const l = tail(p.logPath, 100000).split('\n').find((x) => re.test(x));
+    if (l) return l;
+    if (p.exitCode !== null) throw new Error(`medcall exited (${p.exitCode}) before ${what}: ` + tail(p.logPath));
+    return null;
+  }, ms, what);
+}
+
+// p's exit, or {code: 'hung'} after ms.
+function exitWithin(p, ms) {
+  return Promise.race([p.exited, new Promise((r) => setTimeout(() => r({ code: 'hung' }), ms))]);
+}
+
+// A page that logs its errors and has the given helpers installed.
+async function newPage(ctx, who, helpers) {
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => log(who, 'page error:', e.message));
+  page.on('console', (m) => { if (m.type() === 'error') log(who, 'console:', m.text()); });
+  for (const h of helpers || [pageHelpers]) await page.evaluateOnNewDocument(h);
+  return page;
+}
+
+// Closes the browser, kills what is left, removes tmp (unless INTEROP_KEEP).
+async function closeAll(browser) {
+  if (browser) await browser.close().catch(() => {});
+  for (const p of state.children) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  if (state.tmp && !process.env.INTEROP_KEEP) fs.rmSync(state.tmp, { recursive: true, force: true });
+}
+
+module.exports = { startMedcall, waitLine, exitWithin, newPage, closeAll, runTest, pageHelpers, state, log, check, step, start, tail, until, tcpOpen, freePort, startCoturn, startServer };

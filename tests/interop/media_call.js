@@ -33,26 +33,10 @@ const MEDIA = { width: 640, height: 480, fps: 30, hz: 660 };
 
 let browser = null;
 
-function medcall(name, args) {
-  return start(name, ['stdbuf', '-oL', APP, ...args], path.join(state.tmp, name + '.log'));
-}
-async function waitLine(p, re, what) {
-  return until(() => {
-    const l = tail(p.logPath, 100000).split('\n').find((x) => re.test(x));
-    if (l) return l;
-    if (p.exitCode !== null) throw new Error(`medcall exited (${p.exitCode}) before ${what}: ` + tail(p.logPath));
-    return null;
-  }, STEP_MS, what);
-}
+const medcall = (name, args) => lib.startMedcall(APP, name, args);
+const waitLine = (p, re, what) => lib.waitLine(p, re, what, STEP_MS);
 
-async function newPage(ctx, who) {
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => log(who, 'page error:', e.message));
-  page.on('console', (m) => { if (m.type() === 'error') log(who, 'console:', m.text()); });
-  await page.evaluateOnNewDocument(pageHelpers);
-  await page.evaluateOnNewDocument(mediaHelpers);
-  return page;
-}
+const newPage = (ctx, who) => lib.newPage(ctx, who, [pageHelpers, mediaHelpers]);
 
 // What the page sent and received, from getStats and its stamp reader.
 async function pageMedia(page) {
@@ -126,7 +110,7 @@ async function run(srv, medcallOffers) {
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
     const pm = await pageMedia(page);
     mc.kill('SIGTERM');
-    const ex = await Promise.race([mc.exited, new Promise((r) => setTimeout(() => r({ code: 'hung' }), STEP_MS))]);
+    const ex = await lib.exitWithin(mc, STEP_MS);
     check(ex.code === 0, `${what}: medcall ends with status 0`, ex);
     const mcStats = JSON.parse(fs.readFileSync(statsFile, 'utf8'));
     log(what, 'page:', JSON.stringify(pm));
@@ -138,11 +122,7 @@ async function run(srv, medcallOffers) {
   }
 }
 
-async function cleanup() {
-  if (browser) { await browser.close().catch(() => {}); browser = null; }
-  for (const p of state.children) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-  if (state.tmp && !process.env.INTEROP_KEEP) fs.rmSync(state.tmp, { recursive: true, force: true });
-}
+const cleanup = async () => { await lib.closeAll(browser); browser = null; };
 
 async function main() {
   if (!SERVER || !WEB_ROOT || !APP) throw new Error('MEDCALL_SERVER, MEDCALL_WEB_ROOT and MEDCALL_APP must be set');

@@ -44,33 +44,23 @@ const DATA_MS = 150000;
 
 let browser = null;
 
-// medcall's stdout, line by line, as it comes.
-function medcall(name, args) {
-  const p = start(name, ['stdbuf', '-oL', APP, ...args], path.join(state.tmp, name + '.log'));
-  return p;
-}
-function lines(p) { return tail(p.logPath, 100000).split('\n'); }
-async function waitLine(p, re, what, ms = STEP_MS) {
-  return until(() => {
-    const l = lines(p).find((x) => re.test(x));
-    if (l) return l;
-    if (p.exitCode !== null) throw new Error(`medcall exited (${p.exitCode}) before ${what}: ` + tail(p.logPath));
-    return null;
-  }, ms, what);
-}
+const medcall = (name, args) => lib.startMedcall(APP, name, args);
+const { waitLine } = lib;
 
 // ---- scenarios ----
 
-async function newPage(ctx, who) {
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => log(who, 'page error:', e.message));
-  page.on('console', (m) => { if (m.type() === 'error') log(who, 'console:', m.text()); });
-  await page.evaluateOnNewDocument(pageHelpers);
-  return page;
-}
+const newPage = (ctx, who) => lib.newPage(ctx, who);
 
 async function checkBrowserStats(page, what) {
-  const st = await page.evaluate(async () => ({ state: window.P.pc.connectionState, pair: await window.__t.pair(window.P.pc) }));
+  // Chromium may switch its selected pair when a trickled candidate turns a
+  // peer-reflexive pair into a host one; the new pair reads "in-progress"
+  // until its first check returns. Look again for a few seconds.
+  const read = () => page.evaluate(async () => ({ state: window.P.pc.connectionState, pair: await window.__t.pair(window.P.pc) }));
+  let st = await read();
+  for (let i = 0; i < 50 && !(st.pair && st.pair.state === 'succeeded'); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    st = await read();
+  }
   check(st.state === 'connected', `${what}: Chromium connectionState connected`, st.state);
   // The remote side may be peer-reflexive: a check can arrive before its trickled candidate.
   check(st.pair && st.pair.state === 'succeeded' && st.pair.local.type === 'host' && /^(host|prflx)$/.test(st.pair.remote.type),
@@ -119,7 +109,7 @@ async function medcallOffers(srv) {
 
     // The patient hangs up: medcall ends cleanly.
     await page.evaluate(() => { window.P.send({ type: 'leave' }); window.P.pc.close(); });
-    const ex = await Promise.race([mc.exited, new Promise((r) => setTimeout(() => r({ code: 'hung' }), STEP_MS))]);
+    const ex = await lib.exitWithin(mc, STEP_MS);
     check(ex.code === 0, 'medcall call ends with status 0 when the patient leaves', ex);
     const stats = JSON.parse(fs.readFileSync(path.join(state.tmp, 'doctor-stats.json'), 'utf8'));
     check(stats.selectedCandidatePair.localCandidateType === 'host' && stats.messagesReceived >= MESSAGES,
@@ -163,7 +153,7 @@ async function browserOffers(srv) {
 
     // The doctor ends the room: medcall leaves with status 0.
     await page.evaluate(() => window.P.send({ type: 'end' }));
-    const ex = await Promise.race([mc.exited, new Promise((r) => setTimeout(() => r({ code: 'hung' }), STEP_MS))]);
+    const ex = await lib.exitWithin(mc, STEP_MS);
     check(ex.code === 0, 'medcall join ends with status 0 when the doctor ends the room', ex);
   } finally {
     if (mc && mc.exitCode === null) mc.kill('SIGKILL');
@@ -186,7 +176,7 @@ async function tampered(srv, which) {
     await page.evaluate((r) => window.P.send({ type: 'join', room: r, name: 'tamper' }), link.split('/r/')[1]);
     await step(`tampered (${which}): Chromium fails closed`, () => page.waitForFunction(
       () => window.P.state === 'failed', { timeout: 40000 }));
-    const ex = await Promise.race([mc.exited, new Promise((r) => setTimeout(() => r({ code: 'hung' }), 40000))]);
+    const ex = await lib.exitWithin(mc, 40000);
     const out = tail(mc.logPath, 200);
     check(ex.code === 1 && /the call failed/.test(out), `tampered (${which}): medcall fails closed (status 1)`, { code: ex.code, out: out.split('\n').filter((l) => /failed|state/.test(l)) });
     check(!/state: connected/.test(out), `tampered (${which}): medcall never reported connected`);
@@ -200,11 +190,7 @@ async function tampered(srv, which) {
   }
 }
 
-async function cleanup() {
-  if (browser) { await browser.close().catch(() => {}); browser = null; }
-  for (const p of state.children) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-  if (state.tmp && !process.env.INTEROP_KEEP) fs.rmSync(state.tmp, { recursive: true, force: true });
-}
+const cleanup = async () => { await lib.closeAll(browser); browser = null; };
 
 async function main() {
   if (!SERVER || !WEB_ROOT || !APP) throw new Error('MEDCALL_SERVER, MEDCALL_WEB_ROOT and MEDCALL_APP must be set');

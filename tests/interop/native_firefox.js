@@ -61,22 +61,8 @@ const puppeteer = require('puppeteer-core');
 
 let browser = null;
 
-function medcall(name, args) {
-  return start(name, ['env', 'MEDCALL_LOG=' + MEDCALL_LOG, 'stdbuf', '-oL', APP, ...args],
-    path.join(state.tmp, name + '.log'));
-}
-function lines(p) { return tail(p.logPath, 100000).split('\n'); }
-async function waitLine(p, re, what, ms = STEP_MS) {
-  return until(() => {
-    const l = lines(p).find((x) => re.test(x));
-    if (l) return l;
-    if (p.exitCode !== null) throw new Error(`medcall exited (${p.exitCode}) before ${what}: ` + tail(p.logPath));
-    return null;
-  }, ms, what);
-}
-function exitWithin(p, ms) {
-  return Promise.race([p.exited, new Promise((r) => setTimeout(() => r({ code: 'hung' }), ms))]);
-}
+const medcall = (name, args) => lib.startMedcall(APP, name, args, ['MEDCALL_LOG=' + MEDCALL_LOG]);
+const { waitLine, exitWithin } = lib;
 
 // ---- page side (Firefox) ----
 
@@ -140,12 +126,8 @@ async function firefoxSelf() {
 
 // ---- checks ----
 
-async function newPage(ctx, who) {
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => log(who, 'page error:', e.message));
-  page.on('console', (m) => { if (m.type() === 'error') log(who, 'console:', m.text()); });
-  return page;
-}
+// Firefox pages get no helpers before load: the checks read getStats directly.
+const newPage = (ctx, who) => lib.newPage(ctx, who, []);
 
 async function checkFirefoxStats(page, what) {
   const st = await page.evaluate(firefoxState);
@@ -314,11 +296,7 @@ async function tampered(srv, which) {
   }
 }
 
-async function cleanup() {
-  if (browser) { await browser.close().catch(() => {}); browser = null; }
-  for (const p of state.children) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-  if (state.tmp && !process.env.INTEROP_KEEP) fs.rmSync(state.tmp, { recursive: true, force: true });
-}
+const cleanup = async () => { await lib.closeAll(browser); browser = null; };
 
 async function main() {
   if (!SERVER || !WEB_ROOT || !APP) throw new Error('MEDCALL_SERVER, MEDCALL_WEB_ROOT and MEDCALL_APP must be set');
