@@ -15,6 +15,7 @@
 
 #include "app/app.h"
 #include "media/media.h"
+#include "rtp/rtp.h"
 #include "util/util.h"
 
 #define LOG "media"
@@ -51,6 +52,10 @@ struct call_media {
   /* receive */
   mc_vp8_decoder *vdec;
   mc_opus_decoder *adec;
+  mc_ajb *ajb;         /* received Opus packets until their playout time */
+  uv_timer_t ptimer;   /* playout: one 20 ms frame per tick */
+  uint64_t frames_played, frames_concealed, frames_fec, frames_silent;
+  uint64_t astart_us, aframes, pstart_us, pframes; /* real-clock pacing of send and playout */
   uint64_t frames_decoded, decode_errors, stamps_read, stamp_errors, stamps_out_of_order;
   uint64_t last_decoded_ms, max_gap_ms, freezes; /* gaps between decoded frames; a freeze is one over 500 ms */
   uint32_t last_stamp;
@@ -166,13 +171,15 @@ int call_media_new(uv_loop_t *loop, mc_pc *pc, const struct call_media_opts *o, 
   if (rc == 0 && o->audio == CALL_AUDIO_NONE) rc = mc_pc_add_transceiver(pc, MC_PC_AUDIO, false, NULL);
   if (rc == 0) rc = mc_vp8_decoder_new(0, &m->vdec);
   if (rc == 0) rc = mc_opus_decoder_new(1, &m->adec);
+  if (rc == 0) rc = mc_ajb_new(NULL, &m->ajb);
   m->latencies = calloc(MAX_LATENCIES, sizeof *m->latencies);
   m->audio = calloc(AUDIO_KEEP_FRAMES, sizeof *m->audio);
   if (rc == 0 && (!m->latencies || !m->audio)) rc = MC_ENOMEM;
   uv_timer_init(loop, &m->vtimer);
   uv_timer_init(loop, &m->atimer);
-  m->vtimer.data = m->atimer.data = m;
-  m->open_handles = 2;
+  uv_timer_init(loop, &m->ptimer);
+  m->vtimer.data = m->atimer.data = m->ptimer.data = m;
+  m->open_handles = 3;
   m->vts_base = mc_random_u32();
   m->ats = mc_random_u32();
   *out = m;
@@ -219,6 +226,7 @@ static void send_video(uv_timer_t *t) {
 }
 
 static void encode_audio(struct call_media *m, const int16_t *pcm);
+static void play_audio(uv_timer_t *t);
 
 static void send_audio(uv_timer_t *t) {
   struct call_media *m = t->data;
@@ -233,9 +241,18 @@ static void send_audio(uv_timer_t *t) {
     }
     return;
   }
-  if (m->wav) mc_wav_read(m->wav, pcm, MC_AUDIO_FRAME);
-  else mc_tone_next(&m->tone, pcm);
-  encode_audio(m, pcm);
+  /* A synthetic or file source runs on the real clock: every 20 ms frame
+   * due since the start is sent, so a late timer tick never stretches the
+   * media clock (libuv reschedules a repeating timer from when it ran). */
+  uint64_t now = mc_now_us();
+  if (!m->astart_us) m->astart_us = now;
+  uint64_t due = (now - m->astart_us) / 20000 + 1;
+  for (int n = 0; m->aframes < due && n < 10; n++, m->aframes++) {
+    if (m->wav) mc_wav_read(m->wav, pcm, MC_AUDIO_FRAME);
+    else mc_tone_next(&m->tone, pcm);
+    encode_audio(m, pcm);
+  }
+  if (m->aframes < due) m->aframes = due; /* more than 200 ms behind: skip, do not burst */
 }
 
 static void encode_audio(struct call_media *m, const int16_t *pcm) {
@@ -253,6 +270,7 @@ void call_media_start(struct call_media *m) {
   m->started = true;
   if (m->venc) uv_timer_start(&m->vtimer, send_video, 0, (uint64_t)(1000 / m->o.fps));
   if (m->aenc) uv_timer_start(&m->atimer, send_audio, 0, m->mic ? 10 : 20);
+  uv_timer_start(&m->ptimer, play_audio, 20, 20);
 }
 
 void call_media_stop_sending(struct call_media *m) {
@@ -304,20 +322,72 @@ void call_media_on_frame(struct call_media *m, mc_pc_track t, const uint8_t *dat
     uint32_t lat = (uint32_t)mc_wall_ms() - stamp;
     if (lat < 60000 && m->nlat < MAX_LATENCIES) m->latencies[m->nlat++] = lat;
   } else {
-    int16_t pcm[MC_OPUS_MAX_FRAME];
-    size_t frames = 0;
-    if (mc_opus_decoder_decode(m->adec, data, len, pcm, MC_OPUS_MAX_FRAME, &frames) != 0) return;
+    /* Audio waits in the adaptive jitter buffer; the playout tick decodes
+     * (or conceals) one 20 ms frame at a time. */
     m->audio_packets_received++;
-    if (m->spk && frames == MC_AUDIO_FRAME) {
-      mc_speaker_write(m->spk, pcm);
-      memcpy(m->last_played, pcm, sizeof m->last_played);
-    }
-    for (size_t i = 0; i < frames; i++) {
-      m->audio[m->audio_pos] = pcm[i];
-      m->audio_pos = (m->audio_pos + 1) % AUDIO_KEEP_FRAMES;
-      if (m->audio_len < AUDIO_KEEP_FRAMES) m->audio_len++;
-    }
+    mc_ajb_push(m->ajb, (uint16_t)(ts / MC_AUDIO_FRAME), ts, data, len, mc_now_ms());
   }
+}
+
+static void keep_played(struct call_media *m, const int16_t *pcm) {
+  if (m->spk) {
+    mc_speaker_write(m->spk, pcm);
+    memcpy(m->last_played, pcm, sizeof m->last_played);
+  }
+  for (size_t i = 0; i < MC_AUDIO_FRAME; i++) {
+    m->audio[m->audio_pos] = pcm[i];
+    m->audio_pos = (m->audio_pos + 1) % AUDIO_KEEP_FRAMES;
+    if (m->audio_len < AUDIO_KEEP_FRAMES) m->audio_len++;
+  }
+}
+
+/* RFC 6716 / RFC 7587: a missing packet is rebuilt from the next one's
+ * in-band FEC when it is already here, else concealed (PLC). */
+static void play_one(struct call_media *m);
+
+/* Playout on the real clock too: every 20 ms frame due is played. (With a
+ * speaker the device's own clock would pace it; SDL queues what we give.) */
+static void play_audio(uv_timer_t *t) {
+  struct call_media *m = t->data;
+  uint64_t now = mc_now_us();
+  if (!m->pstart_us) m->pstart_us = now;
+  uint64_t due = (now - m->pstart_us) / 20000 + 1;
+  for (int n = 0; m->pframes < due && n < 10; n++, m->pframes++) play_one(m);
+  if (m->pframes < due) m->pframes = due;
+}
+
+static void play_one(struct call_media *m) {
+  uint8_t pkt[1500];
+  size_t len = 0, frames = 0;
+  enum mc_ajb_status st;
+  int16_t pcm[MC_OPUS_MAX_FRAME];
+  if (mc_ajb_pop(m->ajb, mc_now_ms(), pkt, sizeof pkt, &len, &st) != 0) return;
+  int rc = MC_EPARSE;
+  switch (st) {
+  case MC_AJB_BUFFERING:
+    m->frames_silent++;
+    return;
+  case MC_AJB_FRAME:
+    rc = mc_opus_decoder_decode(m->adec, pkt, len, pcm, MC_OPUS_MAX_FRAME, &frames);
+    break;
+  case MC_AJB_MISSING:
+    if (mc_ajb_peek_next(m->ajb, pkt, sizeof pkt, &len) == 0 &&
+        mc_opus_decoder_decode_fec(m->adec, pkt, len, pcm, MC_OPUS_MAX_FRAME, &frames) == 0) {
+      m->frames_fec++;
+      rc = 0;
+      break;
+    }
+    rc = mc_opus_decoder_conceal(m->adec, pcm, MC_OPUS_MAX_FRAME, &frames);
+    if (rc == 0) m->frames_concealed++;
+    break;
+  case MC_AJB_STRETCH:
+    rc = mc_opus_decoder_conceal(m->adec, pcm, MC_OPUS_MAX_FRAME, &frames);
+    if (rc == 0) m->frames_concealed++;
+    break;
+  }
+  if (rc != 0 || frames < MC_AUDIO_FRAME) return;
+  m->frames_played++;
+  keep_played(m, pcm);
 }
 
 static int cmp_u32(const void *a, const void *b) {
@@ -372,9 +442,14 @@ void call_media_stats_json(struct call_media *m, json_t *root) {
       "stampsOutOfOrder", (json_int_t)m->stamps_out_of_order, "frameWidth", m->width_in, "frameHeight",
       m->height_in, "glassToGlassP50Ms", (json_int_t)p50, "glassToGlassP95Ms", (json_int_t)p95,
       "maxFrameGapMs", (json_int_t)m->max_gap_ms, "freezeCount", (json_int_t)m->freezes));
-  json_object_set_new(root, "audio", json_pack("{s:I, s:I, s:f, s:f}", "packetsSent",
+  struct mc_ajb_stats js;
+  mc_ajb_get_stats(m->ajb, &js);
+  json_object_set_new(root, "audio", json_pack("{s:I, s:I, s:f, s:f, s:I, s:I, s:I, s:I, s:i, s:I}", "packetsSent",
       (json_int_t)m->audio_packets_sent, "packetsReceived", (json_int_t)m->audio_packets_received,
-      "dominantHz", hz, "dominantPower", power));
+      "dominantHz", hz, "dominantPower", power, "framesPlayed", (json_int_t)m->frames_played,
+      "concealedFrames", (json_int_t)m->frames_concealed, "fecFrames", (json_int_t)m->frames_fec,
+      "jitterBufferDropped", (json_int_t)js.dropped, "jitterBufferTargetMs", (int)js.target_ms,
+      "latePackets", (json_int_t)js.late));
 }
 
 static void on_closed(uv_handle_t *h) {
@@ -392,6 +467,7 @@ static void on_closed(uv_handle_t *h) {
   mc_speaker_free(m->spk);
   mc_vp8_decoder_free(m->vdec);
   mc_opus_decoder_free(m->adec);
+  mc_ajb_free(m->ajb);
   free(m->latencies);
   free(m->audio);
   free(m);
@@ -402,4 +478,5 @@ void call_media_free(struct call_media *m) {
   m->closing = true;
   uv_close((uv_handle_t *)&m->vtimer, on_closed);
   uv_close((uv_handle_t *)&m->atimer, on_closed);
+  uv_close((uv_handle_t *)&m->ptimer, on_closed);
 }

@@ -13,7 +13,8 @@
 #   call-media-relay: symmetric NATs, through the relay.
 #   call-media-loss: endpoint-independent NATs; nat-a drops 5% of UDP at
 #   random both ways (iptables statistic: this kernel has no netem): NACK and
-#   RTX must keep at least 95% of the frames decoded.
+#   RTX must keep at least 95% of the frames decoded, and lost audio frames
+#   are rebuilt from the next packet's Opus in-band FEC.
 #   call-media-embedded: no medcall-server: the doctor's medcall runs it
 #   built in (host-a), the patient on the same LAN opens its link. The
 #   patient speaks through its microphone and hears on its speakers (SDL's
@@ -159,6 +160,8 @@ case $name in call-media-*)
         fail "$n retransmitted nothing (RTX) under loss"
       [ "$(jq '[.tracks[] | select(.kind == "video" and .receiving) | .retransmittedPacketsReceived] | add // 0' "$LAB_RUN/$n.json")" -gt 0 ] ||
         fail "$n received no repair (RTX) under loss"
+      [ "$(jq '.audio.fecFrames' "$LAB_RUN/$n.json")" -gt 0 ] ||
+        fail "$n rebuilt no lost audio frame from Opus in-band FEC"
     done
   else
     for n in doctor patient; do
