@@ -149,6 +149,16 @@ static uint64_t next_rand(struct call *c) {
   return c->rng;
 }
 
+/* The digest as hex; the context is freed. */
+static void finish_sha256(EVP_MD_CTX **ctx, char hex[65]) {
+  uint8_t md[32];
+  unsigned mdlen = 0;
+  EVP_DigestFinal_ex(*ctx, md, &mdlen);
+  mc_hex_encode(md, sizeof md, hex, 65);
+  EVP_MD_CTX_free(*ctx);
+  *ctx = NULL;
+}
+
 static void pump_send(struct call *c) {
   if (!c->sending || !c->pc) return;
   uint8_t chunk[SEND_CHUNK];
@@ -168,11 +178,8 @@ static void pump_send(struct call *c) {
     c->sent += n;
   }
   if (c->sent >= c->o.send_bytes) {
-    uint8_t md[32];
-    unsigned mdlen = 0;
     char hex[65];
-    EVP_DigestFinal_ex(c->sha, md, &mdlen);
-    mc_hex_encode(md, 32, hex, sizeof hex);
+    finish_sha256(&c->sha, hex);
     printf("sent: %llu bytes sha256 %s\n", (unsigned long long)c->sent, hex);
     fflush(stdout);
     c->sending = false;
@@ -254,13 +261,8 @@ static void on_data_channel(mc_pc *pc, mc_pc_dc ch, const char *label, const cha
 
 static void print_received(struct call *c) {
   if (!c->recv_sha) return;
-  uint8_t md[32];
-  unsigned mdlen = 0;
   char hex[65];
-  EVP_DigestFinal_ex(c->recv_sha, md, &mdlen);
-  mc_hex_encode(md, 32, hex, sizeof hex);
-  EVP_MD_CTX_free(c->recv_sha);
-  c->recv_sha = NULL;
+  finish_sha256(&c->recv_sha, hex);
   printf("received: %llu bytes sha256 %s\n", (unsigned long long)c->received, hex);
   double ms = (double)(c->recv_last_us - c->recv_first_us) / 1000.0;
   if (ms > 0)

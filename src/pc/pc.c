@@ -444,9 +444,14 @@ static void ice_server_error_cb(mc_ice_agent *a, const char *url, const char *se
   MC_LOGW(LOG, "ice server problem: %s", sentence);
 }
 
-/* msid ids are token characters (RFC 8830 2): hex, not ICE characters. */
-static void random_msid(struct mc_jsep_track *tr) {
+/* A fresh track to send on a new transceiver: random SSRCs (an RTX one for
+ * video) and msid ids, which are token characters (RFC 8830 2): hex, not
+ * ICE characters. */
+static void new_local_track(enum mc_media_kind kind, struct mc_jsep_track *tr) {
   uint8_t b[8];
+  memset(tr, 0, sizeof *tr);
+  tr->ssrc = mc_random_u32() | 1;
+  if (kind == MC_MEDIA_VIDEO) tr->rtx_ssrc = mc_random_u32() | 1;
   mc_random_bytes(b, sizeof b);
   mc_hex_encode(b, sizeof b, tr->stream_id, sizeof tr->stream_id);
   mc_random_bytes(b, sizeof b);
@@ -507,10 +512,7 @@ static int ensure_session(mc_pc *pc, enum mc_ice_role role) {
   }
   for (int i = 0; i < pc->npending; i++) {
     struct mc_jsep_track tr;
-    memset(&tr, 0, sizeof tr);
-    tr.ssrc = mc_random_u32() | 1;
-    if (pc->pending_kinds[i] == MC_MEDIA_VIDEO) tr.rtx_ssrc = mc_random_u32() | 1;
-    random_msid(&tr);
+    new_local_track((enum mc_media_kind)pc->pending_kinds[i], &tr);
     rc = mc_jsep_add_transceiver(pc->jsep, (enum mc_media_kind)pc->pending_kinds[i],
                                  pc->pending_send[i] ? &tr : NULL, NULL);
     if (rc != 0) {
@@ -709,10 +711,7 @@ int mc_pc_add_transceiver(mc_pc *pc, enum mc_pc_kind kind, bool send, mc_pc_trac
     return 0;
   }
   struct mc_jsep_track tr;
-  memset(&tr, 0, sizeof tr);
-  tr.ssrc = mc_random_u32() | 1;
-  if (mk == MC_MEDIA_VIDEO) tr.rtx_ssrc = mc_random_u32() | 1;
-  random_msid(&tr);
+  new_local_track(mk, &tr);
   int index = -1;
   int rc = mc_jsep_add_transceiver(pc->jsep, mk, send ? &tr : NULL, &index);
   if (rc == 0 && out) *out = index;
