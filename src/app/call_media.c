@@ -109,57 +109,84 @@ int call_media_parse_source(const char *arg, bool video, struct call_media_opts 
   return 0;
 }
 
-int call_media_new(uv_loop_t *loop, mc_pc *pc, const struct call_media_opts *o, struct call_media **out) {
-  struct call_media *m = calloc(1, sizeof *m);
-  if (!m) return MC_ENOMEM;
-  m->o = *o;
-  m->loop = loop;
-  m->pc = pc;
-  m->vtrack = m->atrack = -1;
+/* Opens the video source. A camera that cannot be opened is a sentence and
+ * the call goes on without video; a bad file is an error. */
+static int open_video(struct call_media *m) {
+  struct call_media_opts *o = &m->o;
   char why[200] = "";
-  int rc = 0;
-  if (o->video == CALL_VIDEO_CAMERA) {
+  int rc;
+  switch (o->video) {
+  case CALL_VIDEO_NONE:
+    return 0;
+  case CALL_VIDEO_PATTERN:
+    return mc_pattern_new(&(struct mc_pattern_config){.width = o->width, .height = o->height, .fps = o->fps},
+                          &m->pattern);
+  case CALL_VIDEO_CAMERA: {
     struct mc_camera_config cc = {.device = o->video_path, .width = o->width, .height = o->height, .fps = o->fps};
     if (mc_camera_open(&cc, &m->cam, why, sizeof why) != 0) {
       fprintf(stderr, "medcall: %s; the call goes on without video\n", why);
-      m->o.video = CALL_VIDEO_NONE;
-    } else if (mc_i420_alloc(&m->scaled, o->width, o->height) != 0) {
-      rc = MC_ENOMEM;
+      o->video = CALL_VIDEO_NONE;
+      return 0;
     }
+    break;
   }
-  if (o->audio == CALL_AUDIO_MIC) {
+  case CALL_VIDEO_FILE:
+    if ((rc = mc_y4m_open(o->video_path, &m->y4m, why, sizeof why)) != 0) {
+      fprintf(stderr, "medcall: %s\n", why);
+      return rc;
+    }
+    break;
+  }
+  /* Camera and file pictures are scaled to the size we send. */
+  if ((rc = mc_i420_alloc(&m->scaled, o->width, o->height)) != 0) fprintf(stderr, "medcall: out of memory\n");
+  return rc;
+}
+
+/* Opens the audio source, and the speakers unless headless. A microphone or
+ * speakers that cannot be opened are a sentence and the call goes on. */
+static int open_audio(struct call_media *m) {
+  struct call_media_opts *o = &m->o;
+  char why[200] = "";
+  int rc = 0;
+  if (!o->headless && mc_speaker_open(&(struct mc_audio_config){.channels = 1}, &m->spk, why, sizeof why) != 0)
+    fprintf(stderr, "medcall: %s; the other side will not be heard\n", why);
+  switch (o->audio) {
+  case CALL_AUDIO_NONE:
+    break;
+  case CALL_AUDIO_MIC:
     if (mc_mic_open(&(struct mc_audio_config){.device = o->audio_path, .channels = 1}, &m->mic, why, sizeof why) != 0) {
       fprintf(stderr, "medcall: %s; the call goes on without sound from here\n", why);
-      m->o.audio = CALL_AUDIO_NONE;
+      o->audio = CALL_AUDIO_NONE;
     } else {
       rc = mc_apm_new(NULL, &m->apm);
     }
+    break;
+  case CALL_AUDIO_TONE:
+    rc = mc_tone_init(&m->tone, o->tone_hz, 1, 0.25);
+    break;
+  case CALL_AUDIO_FILE:
+    if ((rc = mc_wav_open(o->audio_path, &m->wav, why, sizeof why)) != 0) fprintf(stderr, "medcall: %s\n", why);
+    else m->wav_channels = mc_wav_channels(m->wav);
+    break;
   }
-  if (!o->headless && mc_speaker_open(&(struct mc_audio_config){.channels = 1}, &m->spk, why, sizeof why) != 0)
-    fprintf(stderr, "medcall: %s; the other side will not be heard\n", why);
-  o = &m->o;
-  if (rc != 0) {
-  } else if (o->video == CALL_VIDEO_PATTERN) {
-    rc = mc_pattern_new(&(struct mc_pattern_config){.width = o->width, .height = o->height, .fps = o->fps},
-                        &m->pattern);
-  } else if (o->video == CALL_VIDEO_FILE) {
-    rc = mc_y4m_open(o->video_path, &m->y4m, why, sizeof why);
-    if (rc != 0) fprintf(stderr, "medcall: %s\n", why);
-    else if ((rc = mc_i420_alloc(&m->scaled, o->width, o->height)) != 0) fprintf(stderr, "medcall: out of memory\n");
-  }
+  return rc;
+}
+
+int call_media_new(uv_loop_t *loop, mc_pc *pc, const struct call_media_opts *opts, struct call_media **out) {
+  struct call_media *m = calloc(1, sizeof *m);
+  if (!m) return MC_ENOMEM;
+  m->o = *opts;
+  m->loop = loop;
+  m->pc = pc;
+  m->vtrack = m->atrack = -1;
+  const struct call_media_opts *o = &m->o;
+  int rc = open_video(m);
+  if (rc == 0) rc = open_audio(m);
   if (rc == 0 && o->video != CALL_VIDEO_NONE) {
     struct mc_vp8_encoder_config vc = {.width = o->width, .height = o->height, .fps = o->fps,
                                        .bitrate_kbps = o->bitrate_kbps};
     rc = mc_vp8_encoder_new(&vc, &m->venc);
     if (rc == 0) rc = mc_pc_add_transceiver(pc, MC_PC_VIDEO, true, &m->vtrack);
-  }
-  if (rc != 0 || o->audio == CALL_AUDIO_MIC) {
-  } else if (o->audio == CALL_AUDIO_TONE) {
-    rc = mc_tone_init(&m->tone, o->tone_hz, 1, 0.25);
-  } else if (o->audio == CALL_AUDIO_FILE) {
-    rc = mc_wav_open(o->audio_path, &m->wav, why, sizeof why);
-    if (rc != 0) fprintf(stderr, "medcall: %s\n", why);
-    else m->wav_channels = mc_wav_channels(m->wav);
   }
   if (rc == 0 && o->audio != CALL_AUDIO_NONE) {
     int ch = o->audio == CALL_AUDIO_FILE ? m->wav_channels : 1;
