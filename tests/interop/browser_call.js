@@ -382,18 +382,7 @@ async function main() {
   const turn = await startCoturn(secret);
   const srv = await startServer(turn.port, secret);
 
-  browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    userDataDir: path.join(tmp, 'chromium-profile'),
-    args: ['--no-sandbox', '--disable-gpu', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
-      '--allow-loopback-in-peer-connection', `--ignore-certificate-errors-spki-list=${srv.spki}`,
-      // Background pages must keep rendering and decoding like a foreground tab.
-      '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
-      '--disable-backgrounding-occluded-windows', '--autoplay-policy=no-user-gesture-required'],
-  });
-  log('chromium', await browser.version());
+  browser = await lib.launchChromium(puppeteer, CHROMIUM, srv.spki, ['--autoplay-policy=no-user-gesture-required']);
 
   for (const s of SCENARIOS) await scenario(s, srv, turn);
 

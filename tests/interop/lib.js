@@ -238,4 +238,23 @@ async function closeAll(browser) {
   if (state.tmp && !process.env.INTEROP_KEEP) fs.rmSync(state.tmp, { recursive: true, force: true });
 }
 
-module.exports = { startMedcall, waitLine, exitWithin, newPage, closeAll, runTest, pageHelpers, state, log, check, step, start, tail, until, tcpOpen, freePort, startCoturn, startServer };
+// Headless Chromium with fake camera and microphone, trusting exactly the
+// server's certificate (by its SPKI hash), loopback candidates allowed, and
+// background pages kept rendering and decoding like a foreground tab.
+// extraArgs: what one test needs beyond that.
+async function launchChromium(puppeteer, executablePath, spki, extraArgs = []) {
+  const browser = await puppeteer.launch({
+    executablePath,
+    headless: true,
+    userDataDir: path.join(state.tmp, 'chromium-profile'),
+    args: ['--no-sandbox', '--disable-gpu', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+      '--allow-loopback-in-peer-connection', `--ignore-certificate-errors-spki-list=${spki}`,
+      '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
+      '--disable-backgrounding-occluded-windows', ...extraArgs],
+  });
+  log('chromium', await browser.version());
+  return browser;
+}
+
+module.exports = { launchChromium, startMedcall, waitLine, exitWithin, newPage, closeAll, runTest, pageHelpers, state, log, check, step, start, tail, until, tcpOpen, freePort, startCoturn, startServer };

@@ -130,18 +130,7 @@ async function main() {
   const secret = crypto.randomBytes(24).toString('base64');
   const turn = await startCoturn(secret);
   const srv = await lib.startServer(SERVER, WEB_ROOT, turn.port, secret);
-  browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    userDataDir: path.join(state.tmp, 'chromium-profile'),
-    args: ['--no-sandbox', '--disable-gpu', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
-      '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns',
-      `--ignore-certificate-errors-spki-list=${srv.spki}`, '--autoplay-policy=no-user-gesture-required',
-      '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
-      '--disable-backgrounding-occluded-windows'],
-  });
-  log('chromium', await browser.version());
+  browser = await lib.launchChromium(puppeteer, CHROMIUM, srv.spki, ['--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required']);
   for (const s of SCENARIOS) {
     log('--- scenario', s);
     if (s === 'medcall-offers') await run(srv, true);
