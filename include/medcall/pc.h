@@ -162,6 +162,12 @@ struct mc_pc_track_stats {
   uint64_t nack_sent, pli_sent;
   uint64_t frames_dropped;           /* by the jitter buffer */
   double round_trip_time_s;          /* from RTCP receiver reports; 0 unknown */
+  /* The peer's last sender report on this track: its wall clock (NTP 32.32)
+   * at RTP timestamp sender_report_rtp_ts. Tracks of one peer share that
+   * clock, which is what lip sync aligns (RFC 3550 6.4.1). */
+  bool has_sender_report;
+  uint64_t sender_report_ntp;
+  uint32_t sender_report_rtp_ts;
 };
 int mc_pc_get_track_stats(const mc_pc *pc, mc_pc_track t, struct mc_pc_track_stats *out);
 int mc_pc_track_count(const mc_pc *pc);

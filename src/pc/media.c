@@ -338,7 +338,7 @@ static void on_rtcp_packet(const struct mc_rtcp_packet *p, void *user) {
   case MC_RTCP_KIND_SR:
     for (int i = 0; i < m->ntracks; i++)
       if (m->tracks[i].rs_started && m->tracks[i].rs.ssrc == p->u.sr.ssrc)
-        mc_rtp_recv_stats_on_sr(&m->tracks[i].rs, p->u.sr.ntp, mc_now_us());
+        mc_rtp_recv_stats_on_sr(&m->tracks[i].rs, p->u.sr.ntp, p->u.sr.rtp_ts, mc_now_us());
     for (int i = 0; i < p->u.sr.rb_count; i++) rtt_from_block(m, &p->u.sr.rb[i]);
     break;
   case MC_RTCP_KIND_RR:
@@ -520,5 +520,10 @@ int mc_pc_get_track_stats(const mc_pc *pc, mc_pc_track ti, struct mc_pc_track_st
     out->frames_dropped = vs.frames_dropped;
   }
   out->round_trip_time_s = t->rtt_s;
+  if (t->rs_started && t->rs.have_sr) {
+    out->has_sender_report = true;
+    out->sender_report_ntp = t->rs.last_sr_ntp;
+    out->sender_report_rtp_ts = t->rs.last_sr_rtp_ts;
+  }
   return 0;
 }

@@ -445,15 +445,14 @@ static void ice_server_error_cb(mc_ice_agent *a, const char *url, const char *se
 }
 
 /* A fresh track to send on a new transceiver: random SSRCs (an RTX one for
- * video) and msid ids, which are token characters (RFC 8830 2): hex, not
- * ICE characters. */
-static void new_local_track(enum mc_media_kind kind, struct mc_jsep_track *tr) {
+ * video), the connection's msid stream and a new track id, which are token
+ * characters (RFC 8830 2): hex, not ICE characters. */
+static void new_local_track(const mc_pc *pc, enum mc_media_kind kind, struct mc_jsep_track *tr) {
   uint8_t b[8];
   memset(tr, 0, sizeof *tr);
   tr->ssrc = mc_random_u32() | 1;
   if (kind == MC_MEDIA_VIDEO) tr->rtx_ssrc = mc_random_u32() | 1;
-  mc_random_bytes(b, sizeof b);
-  mc_hex_encode(b, sizeof b, tr->stream_id, sizeof tr->stream_id);
+  mc_strcpy(tr->stream_id, sizeof tr->stream_id, pc->stream_id);
   mc_random_bytes(b, sizeof b);
   mc_hex_encode(b, sizeof b, tr->track_id, sizeof tr->track_id);
 }
@@ -512,7 +511,7 @@ static int ensure_session(mc_pc *pc, enum mc_ice_role role) {
   }
   for (int i = 0; i < pc->npending; i++) {
     struct mc_jsep_track tr;
-    new_local_track((enum mc_media_kind)pc->pending_kinds[i], &tr);
+    new_local_track(pc, (enum mc_media_kind)pc->pending_kinds[i], &tr);
     rc = mc_jsep_add_transceiver(pc->jsep, (enum mc_media_kind)pc->pending_kinds[i],
                                  pc->pending_send[i] ? &tr : NULL, NULL);
     if (rc != 0) {
@@ -542,6 +541,9 @@ int mc_pc_new(const struct mc_pc_config *config, const struct mc_pc_callbacks *c
   pc->cfg = *config;
   if (cbs) pc->cbs = *cbs;
   pc->user = user;
+  uint8_t sid[8];
+  mc_random_bytes(sid, sizeof sid);
+  mc_hex_encode(sid, sizeof sid, pc->stream_id, sizeof pc->stream_id);
   pc->cfg.ice_servers = NULL;
   if (config->ice_server_count) {
     pc->servers = calloc(config->ice_server_count, sizeof *pc->servers);
@@ -711,7 +713,7 @@ int mc_pc_add_transceiver(mc_pc *pc, enum mc_pc_kind kind, bool send, mc_pc_trac
     return 0;
   }
   struct mc_jsep_track tr;
-  new_local_track(mk, &tr);
+  new_local_track(pc, mk, &tr);
   int index = -1;
   int rc = mc_jsep_add_transceiver(pc->jsep, mk, send ? &tr : NULL, &index);
   if (rc == 0 && out) *out = index;

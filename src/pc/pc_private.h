@@ -39,6 +39,9 @@ struct mc_pc {
 
   mc_dtls_cert *cert;
   uint8_t fp[MC_DTLS_FP_SHA256_LEN];
+  /* The msid stream every local track belongs to: one stream is what a
+   * browser plays in lip sync (RFC 8830 2). */
+  char stream_id[17];
 
   /* Created by the first offer (ours: ICE controlling; theirs: controlled). */
   mc_jsep *jsep;

@@ -366,6 +366,8 @@ struct mc_rtp_recv_stats {
   bool have_transit;
   uint64_t last_sr_ntp;   /* of the last SR received from this SSRC */
   uint64_t last_sr_at_us; /* our monotonic clock when it arrived */
+  uint32_t last_sr_rtp_ts; /* the SR's RTP timestamp: with last_sr_ntp, the
+                              sender's clock mapping used for lip sync */
   bool have_sr;
 };
 
@@ -374,7 +376,7 @@ void mc_rtp_recv_stats_init(struct mc_rtp_recv_stats *s, uint32_t ssrc, uint32_t
 void mc_rtp_recv_stats_update(struct mc_rtp_recv_stats *s, uint16_t seq, uint32_t rtp_ts, size_t payload_len,
                               uint64_t arrival_us);
 /* An SR from this SSRC arrived at now_us: remembered for LSR/DLSR. */
-void mc_rtp_recv_stats_on_sr(struct mc_rtp_recv_stats *s, uint64_t sr_ntp, uint64_t now_us);
+void mc_rtp_recv_stats_on_sr(struct mc_rtp_recv_stats *s, uint64_t sr_ntp, uint32_t sr_rtp_ts, uint64_t now_us);
 uint32_t mc_rtp_recv_stats_extended_max(const struct mc_rtp_recv_stats *s);
 int64_t mc_rtp_recv_stats_lost(const struct mc_rtp_recv_stats *s); /* expected - received */
 uint32_t mc_rtp_recv_stats_jitter(const struct mc_rtp_recv_stats *s); /* timestamp units */

@@ -70,8 +70,9 @@ void mc_rtp_recv_stats_update(struct mc_rtp_recv_stats *s, uint16_t seq, uint32_
   s->have_transit = true;
 }
 
-void mc_rtp_recv_stats_on_sr(struct mc_rtp_recv_stats *s, uint64_t sr_ntp, uint64_t now_us) {
+void mc_rtp_recv_stats_on_sr(struct mc_rtp_recv_stats *s, uint64_t sr_ntp, uint32_t sr_rtp_ts, uint64_t now_us) {
   s->last_sr_ntp = sr_ntp;
+  s->last_sr_rtp_ts = sr_rtp_ts;
   s->last_sr_at_us = now_us;
   s->have_sr = true;
 }

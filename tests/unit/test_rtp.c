@@ -569,7 +569,8 @@ static void test_stats(void) {
   CHECK_EQ_INT(mc_rtp_recv_stats_extended_max(&s), 65536 + 63);
   CHECK_EQ_INT(mc_rtp_recv_stats_lost(&s), 10);
   CHECK(mc_rtp_recv_stats_jitter(&s) <= 3); /* 33333 us is 2999.97 ticks */
-  mc_rtp_recv_stats_on_sr(&s, 0x0001234567890000ull, 9000000);
+  mc_rtp_recv_stats_on_sr(&s, 0x0001234567890000ull, 1234, 9000000);
+  CHECK(s.have_sr && s.last_sr_rtp_ts == 1234);
   CHECK_EQ_INT(mc_rtp_recv_stats_report_block(&s, 9500000, &rb), MC_OK);
   CHECK_EQ_INT(rb.ssrc, 0x1234);
   CHECK_EQ_INT(rb.cumulative_lost, 10);
