@@ -120,6 +120,10 @@ struct mc_pc_callbacks {
                    bool keyframe, void *user);
   /* The peer asked for a key frame (PLI or FIR) on a track we send. */
   void (*on_keyframe_request)(mc_pc *pc, mc_pc_track t, void *user);
+  /* The sending bandwidth estimate changed (transport-wide feedback with a
+   * loss bound, or the peer's REMB when that is all it sends): the
+   * application fits its encoders into bps, audio first. */
+  void (*on_target_bitrate)(mc_pc *pc, uint64_t bps, void *user);
 };
 
 int mc_pc_new(const struct mc_pc_config *config, const struct mc_pc_callbacks *cbs, void *user, mc_pc **out);
@@ -221,6 +225,9 @@ struct mc_pc_stats {
   uint64_t bytes_sent, bytes_received; /* on the selected pair */
   uint64_t srtp_packets_received, srtp_auth_failures;
   uint64_t dc_messages_sent, dc_messages_received, dc_bytes_sent, dc_bytes_received;
+  /* RTCIceCandidatePairStats.availableOutgoingBitrate: our sending estimate;
+   * availableIncomingBitrate: what we tell the peer in REMB. 0 unknown. */
+  uint64_t available_outgoing_bitrate_bps, available_incoming_bitrate_bps;
 };
 int mc_pc_get_stats(const mc_pc *pc, struct mc_pc_stats *out);
 

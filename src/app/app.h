@@ -33,6 +33,154 @@ int mc_devices_main(int argc, char **argv);
 
 typedef struct json_t json_t;
 typedef struct uv_loop_s uv_loop_t;
+struct mc_i420;
+
+/* ---- what the window shows (view.c) ----
+ * The call runs on the net thread and the window on the main thread (SDL
+ * wants it); they share only a call_view: a state the call edits under the
+ * view's lock and the window copies out, the newest remote and self-view
+ * pictures, and a bounded queue of commands from the window to the call
+ * (the call is woken through a function it registers: uv_async_send). */
+enum call_phase {
+  CALL_PHASE_STARTING = 0,  /* reaching the signaling server */
+  CALL_PHASE_WAITING,       /* doctor: no patient yet; patient: until admitted */
+  CALL_PHASE_KNOCKING,      /* doctor: peer_name knocks: admit or decline */
+  CALL_PHASE_CONNECTING,
+  CALL_PHASE_CONNECTED,
+  CALL_PHASE_RECONNECTING,  /* the path broke: ICE restart under way */
+  CALL_PHASE_ENDED,         /* end_reason says why */
+};
+
+#define CALL_CHAT_MAX 64
+struct call_chat_line {
+  bool mine;          /* we sent it */
+  bool file;          /* a file sent or received: text names it */
+  char text[512];
+  uint64_t wall_ms;
+};
+
+struct call_view_state {
+  enum call_phase phase;
+  bool doctor;
+  char link[512];           /* doctor: the patient's link, once the room exists */
+  char peer_name[64];       /* who knocks / who we talk to ("" unknown) */
+  char verification[8];     /* "123 456" once DTLS is up (both sides show it) */
+  bool relayed;             /* the selected pair goes through a TURN relay */
+  char route[64];           /* e.g. "direct (host - srflx)", "relayed (relay - host)" */
+  uint64_t connected_wall_ms; /* when the call first connected: the timer; 0 not yet */
+  char end_reason[160];
+  bool mic_muted, camera_off;           /* ours */
+  bool has_video, has_audio;            /* we have a camera / microphone source */
+  bool peer_mic_muted, peer_camera_off; /* as the peer announced (control channel) */
+  bool peer_video_seen;                 /* at least one remote picture arrived */
+  int quality_bars;         /* 0..4 from RTT, loss and bit rate; -1 unknown */
+  char stats_text[1024];    /* the statistics overlay, lines separated by '\n' */
+  struct call_chat_line chat[CALL_CHAT_MAX]; /* oldest first */
+  int chat_count;
+  bool quit;                /* the call is over and the window should close */
+  uint64_t version;         /* bumped by every change */
+};
+
+enum call_picture { CALL_PICTURE_REMOTE = 0, CALL_PICTURE_SELF };
+
+enum call_command_kind {
+  CALL_CMD_ADMIT = 0,
+  CALL_CMD_DECLINE,
+  CALL_CMD_TOGGLE_MIC,
+  CALL_CMD_TOGGLE_CAMERA,
+  CALL_CMD_HANG_UP,
+  CALL_CMD_CHAT,      /* text: the message */
+  CALL_CMD_SEND_FILE, /* text: the file's path (dropped on the window) */
+};
+struct call_command {
+  enum call_command_kind kind;
+  char text[1024];
+};
+
+struct call_view;
+int call_view_new(bool doctor, struct call_view **out);
+void call_view_free(struct call_view *v);
+/* The call's side. lock/unlock bracket edits of the state (unlock bumps
+ * version); never call back into the view while holding the lock. */
+struct call_view_state *call_view_lock(struct call_view *v);
+void call_view_unlock(struct call_view *v);
+void call_view_add_chat(struct call_view *v, bool mine, bool file, const char *text);
+/* Copies f (any size) as the newest picture of that kind. Any thread. */
+void call_view_put_picture(struct call_view *v, enum call_picture which, const struct mc_i420 *f);
+/* Set once by the call: called (any thread) after a command is queued. */
+void call_view_set_waker(struct call_view *v, void (*wake)(void *arg), void *arg);
+/* Pops the oldest command; false when there is none. */
+bool call_view_next_command(struct call_view *v, struct call_command *out);
+/* The window's side. */
+void call_view_snapshot(struct call_view *v, struct call_view_state *out);
+/* When a picture newer than *seq exists: copies it into dst (reallocated
+ * to its size with mc_i420_alloc when needed), updates *seq, true. */
+bool call_view_take_picture(struct call_view *v, enum call_picture which, struct mc_i420 *dst, uint64_t *seq);
+/* MC_EAGAIN when the queue (32) is full. */
+int call_view_post(struct call_view *v, const struct call_command *cmd);
+
+/* ---- the window (window.c; SDL2 + SDL2_ttf on the main thread) ---- */
+struct window_opts {
+  const char *title;
+  int width, height;       /* initial size in screen coordinates */
+  bool fullscreen;
+  int close_after_end_ms;  /* once ENDED: close by itself after this; < 0 wait for the user */
+};
+/* Runs until the user closes the window (Esc on the end screen, or the
+ * close button; closing during a call hangs up first) or the state says
+ * quit. 0, or -1 with a sentence on stderr when no window could open. */
+int window_run(struct call_view *v, const struct window_opts *o);
+/* The window's parts for a drawable of w x h pixels: tests find the
+ * remote picture and the controls in a screenshot with the same function. */
+struct window_rect { int x, y, w, h; };
+enum window_button { WINDOW_BTN_MIC = 0, WINDOW_BTN_CAMERA, WINDOW_BTN_CHAT, WINDOW_BTN_STATS,
+                     WINDOW_BTN_FULLSCREEN, WINDOW_BTN_HANG_UP, WINDOW_BTN_COUNT };
+struct window_layout {
+  struct window_rect remote;      /* remote picture area (the picture is letterboxed in it) */
+  struct window_rect self_view;   /* picture-in-picture, bottom right of remote */
+  struct window_rect status;      /* status line: phase, route, timer, quality bars */
+  struct window_rect controls;    /* the control bar */
+  struct window_rect button[WINDOW_BTN_COUNT];
+  struct window_rect chat;        /* chat panel when open (else w = 0) */
+};
+void window_layout(int w, int h, bool chat_open, struct window_layout *out);
+
+/* ---- chat, peer state and files over data channels (channels.c) ----
+ * "chat": opened in-band by the offerer; each text message is one chat line.
+ * "control": pre-negotiated, id 1, both sides: JSON text messages
+ *   {"type":"state","mic":BOOL,"camera":BOOL}, sent when it opens and on
+ *   every change.
+ * "file": one in-band channel per file; its protocol is JSON
+ *   {"name":NAME,"size":BYTES,"mime":TYPE}; binary messages carry the bytes
+ *   in order; the sender closes the channel after the last one. A received
+ *   file is saved in the download directory under its base name (made safe,
+ *   never overwriting: "name (2).pdf"). The patient page does the same
+ *   (docs/signaling.md "Data channels"). */
+struct call_channels;
+struct call_channels_callbacks {
+  void (*on_chat)(void *user, const char *text);
+  void (*on_peer_state)(void *user, bool mic_on, bool camera_on);
+  /* A file arrived (error NULL, saved_path set) or failed part way (error: a sentence). */
+  void (*on_file_received)(void *user, const char *name, const char *saved_path, uint64_t size, const char *error);
+  /* A file we sent left completely (error NULL) or could not be sent. */
+  void (*on_file_sent)(void *user, const char *name, uint64_t size, const char *error);
+};
+/* Creates "control" (and "chat" when offerer) on pc before the first
+ * offer or answer. download_dir NULL: $XDG_DOWNLOAD_DIR, ~/Downloads, ~. */
+int call_channels_new(mc_pc *pc, bool offerer, const char *download_dir, const struct call_channels_callbacks *cbs,
+                      void *user, struct call_channels **out);
+void call_channels_free(struct call_channels *c);
+/* The peer connection's data channel events, forwarded by the call: true
+ * when the channel is one of these (then the call does nothing more). */
+bool call_channels_on_data_channel(struct call_channels *c, mc_pc_dc ch, const char *label, const char *protocol);
+bool call_channels_on_open(struct call_channels *c, mc_pc_dc ch);
+bool call_channels_on_message(struct call_channels *c, mc_pc_dc ch, const uint8_t *data, size_t len, bool binary);
+bool call_channels_on_buffered_amount_low(struct call_channels *c, mc_pc_dc ch);
+bool call_channels_on_close(struct call_channels *c, mc_pc_dc ch);
+int call_channels_send_chat(struct call_channels *c, const char *text);
+int call_channels_send_state(struct call_channels *c, bool mic_on, bool camera_on);
+/* Starts sending a file (at most 64 MiB); progress through callbacks. */
+int call_channels_send_file(struct call_channels *c, const char *path);
 
 enum call_video_source { CALL_VIDEO_PATTERN = 0, CALL_VIDEO_FILE, CALL_VIDEO_CAMERA, CALL_VIDEO_NONE };
 enum call_audio_source { CALL_AUDIO_TONE = 0, CALL_AUDIO_FILE, CALL_AUDIO_MIC, CALL_AUDIO_NONE };
@@ -43,6 +191,7 @@ struct call_media_opts {
   enum call_audio_source audio;
   const char *audio_path; /* WAV file (48 kHz 16-bit), or the microphone's SDL name (NULL: default) */
   bool headless;          /* no speakers: received audio is measured, not played */
+  struct call_view *view; /* NULL: no window; else pictures go to it (remote and self) */
   double tone_hz;
   int width, height, fps, bitrate_kbps;
 };
@@ -61,6 +210,14 @@ void call_media_on_frame(struct call_media *m, mc_pc_track t, const uint8_t *dat
 void call_media_on_keyframe_request(struct call_media *m, mc_pc_track t);
 /* Stops sending; what is in flight from the peer is still received. */
 void call_media_stop_sending(struct call_media *m);
+/* Muted: no audio packets at all; camera off: no video packets (the peer
+ * shows an avatar, told through the control channel). */
+void call_media_set_mic_muted(struct call_media *m, bool muted);
+void call_media_set_camera_off(struct call_media *m, bool off);
+bool call_media_has_video(const struct call_media *m);
+bool call_media_has_audio(const struct call_media *m);
+/* The sending estimate changed (issue 7): fit the encoders into bps. */
+void call_media_set_target_bitrate(struct call_media *m, uint64_t bps);
 /* Adds "tracks", "video" and "audio" objects to a statistics document. */
 void call_media_stats_json(struct call_media *m, json_t *root);
 void call_media_free(struct call_media *m);

@@ -45,6 +45,15 @@ void mc_dtls_cert_free(mc_dtls_cert *c);
 int mc_dtls_cert_fingerprint(const mc_dtls_cert *c, uint8_t out[MC_DTLS_FP_SHA256_LEN]);
 /* Upper-case hex pairs joined by ':' as a=fingerprint carries them. */
 int mc_dtls_fingerprint_format(const uint8_t *fp, size_t len, char *out, size_t cap);
+/* The code doctor and patient read to each other (issue 6 item 3): both
+ * fingerprints as mc_dtls_fingerprint_format writes them (a leading
+ * "sha-256 " is skipped, case is ignored), upper-cased, sorted (strcmp),
+ * joined by one space; SHA-256 of that text; its first four bytes as a
+ * big-endian number modulo 1,000,000, written "DDD DDD". A man in the
+ * middle holds a different certificate on each side, so the codes differ.
+ * The patient page computes the same (assets/web/room.js). */
+#define MC_DTLS_VERIFICATION_CODE_LEN 8 /* "123 456" and NUL */
+int mc_dtls_verification_code(const char *fp_a, const char *fp_b, char out[MC_DTLS_VERIFICATION_CODE_LEN]);
 
 /* ---- endpoint ---- */
 enum mc_dtls_role {
