@@ -17,6 +17,7 @@ enum mc_error {
   MC_EREFUSED = -11,  /* the peer or server refused (error response) */
   MC_ETLS = -12,      /* TLS handshake or certificate verification failed */
   MC_ERESOLVE = -13,  /* name resolution failed */
+  MC_EAGAIN = -14,    /* full or busy now: try again later */
 };
 
 /* A short English description of an error code; never NULL. */

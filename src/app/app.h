@@ -181,6 +181,26 @@ int call_channels_send_chat(struct call_channels *c, const char *text);
 int call_channels_send_state(struct call_channels *c, bool mic_on, bool camera_on);
 /* Starts sending a file (at most 64 MiB); progress through callbacks. */
 int call_channels_send_file(struct call_channels *c, const char *path);
+/* Notes (channels.c): chat lines and the state given before their channel
+ * is open are kept (chat: up to 32 lines, then MC_ETOOBIG) and go when it
+ * opens. send_file: MC_ENOTFOUND no such file, MC_EINVAL not a regular
+ * file, MC_ETOOBIG above CALL_FILE_MAX or with 16 files already going. */
+#define CALL_FILE_MAX (64u * 1024 * 1024)
+/* What the peer sends, parsed (exposed for tests/fuzz/fuzz_channels.c).
+ * The file channel's protocol: name is made safe (call_channels_safe_name). */
+struct call_file_header {
+  char name[256];
+  uint64_t size;
+  char mime[128];
+};
+int call_channels_parse_file_header(const uint8_t *buf, size_t len, struct call_file_header *out);
+/* A control message: 0 and the state, MC_ENOTFOUND for a well-formed
+ * message of another type (ignored), MC_EPARSE otherwise. */
+int call_channels_parse_state(const uint8_t *buf, size_t len, bool *mic_on, bool *camera_on);
+/* The base name of a peer's file name, safe to create in a directory:
+ * no path, no control characters, valid UTF-8, no leading dots, at most
+ * cap-1 bytes (the extension kept); "file" when nothing is left. */
+void call_channels_safe_name(const char *name, char *out, size_t cap);
 
 enum call_video_source { CALL_VIDEO_PATTERN = 0, CALL_VIDEO_FILE, CALL_VIDEO_CAMERA, CALL_VIDEO_NONE };
 enum call_audio_source { CALL_AUDIO_TONE = 0, CALL_AUDIO_FILE, CALL_AUDIO_MIC, CALL_AUDIO_NONE };
@@ -221,6 +241,34 @@ void call_media_set_target_bitrate(struct call_media *m, uint64_t bps);
 /* Adds "tracks", "video" and "audio" objects to a statistics document. */
 void call_media_stats_json(struct call_media *m, json_t *root);
 void call_media_free(struct call_media *m);
+
+/* ---- one call (call.c; its command line and threads: call_main.c) ---- */
+#define CALL_MAX_ICE_SERVERS 8
+struct call_ice_server {
+  char *url, *username, *credential;
+};
+struct call_opts {
+  struct call_media_opts media;
+  bool doctor;
+  const char *ws_url;        /* signaling address */
+  const uint8_t *pin_sha256; /* the built-in server's certificate, or NULL */
+  const char *room;          /* join: the room id */
+  const char *token, *name, *stats_json, *download_dir;
+  const char *chat_text, *send_file; /* headless: sent once the call is up */
+  bool insecure, relay_only, echo, auto_admit;
+  double duration_s;
+  uint64_t send_bytes;
+  /* From the config file and --ice-server, added to the server's own. */
+  struct call_ice_server ice[CALL_MAX_ICE_SERVERS];
+  size_t nice;
+};
+/* Runs the call on the calling thread's default uv loop until it ends,
+ * keeping view (never NULL) up to date and obeying its commands. Returns
+ * the exit status (MC_APP_EXIT_*). */
+int call_run(const struct call_opts *o, struct call_view *view);
+/* 0..4 bars from the selected pair's round-trip time, the share of
+ * packets lost over the last interval and whether anything arrives. */
+int call_quality_bars(double rtt_ms, double loss_pct, bool receiving);
 
 /* ---- medcall-server inside the app (embedded_server.c) ---- */
 struct call_server;

@@ -1,14 +1,19 @@
-/* medcall call / medcall join: one consultation through a medcall-server.
- * The doctor (call) creates a room, prints its link, admits the patient who
+/* One consultation through a medcall-server, on the net thread's uv loop.
+ * The doctor (call) creates a room, shows its link, admits the patient who
  * knocks and makes the offer; the patient (join LINK) knocks, waits and
- * answers. Until the window (issue 6) exists, the call is headless: media
- * from synthetic or file sources (call_media.c) and data channels: --echo sends every message back,
- * --send-bytes streams bytes on a channel "bulk" with backpressure. Lines on standard output
- * are for people and scripts alike: "link: URL", "state: STATE",
- * "pair: LOCAL-TYPE REMOTE-TYPE", "sent: N bytes sha256 HEX", "received: N bytes
- * sha256 HEX", "ended: WHY". */
-#include <getopt.h>
+ * answers. Media comes from call_media.c, chat, peer state and files from
+ * channels.c; what a person sees goes into the call_view the window draws,
+ * and lines on standard output serve people and scripts alike: "link: URL",
+ * "state: STATE", "pair: LOCAL-TYPE REMOTE-TYPE", "verify: DDD DDD",
+ * "chat: TEXT", "peer: mic on|off camera on|off", "file: ...", "ended: WHY".
+ *
+ * A broken path is repaired, not ended: "disconnected" for 2 s (or
+ * "failed") makes the offerer restart ICE; a dropped signaling connection is
+ * reopened and the session resumed; only 30 s without recovery ends the
+ * call. */
 #include <jansson.h>
+#include <stdarg.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,103 +21,51 @@
 #include <uv.h>
 
 #include "app/app.h"
+#include "dtls/dtls.h"
 #include "medcall/pc.h"
 #include "signal/signal.h"
 #include "util/util.h"
 
 #define LOG "call"
-#define MAX_ICE_SERVERS 8
 #define SEND_CHUNK (64 * 1024)
 #define SEND_HIGH_WATER (1024 * 1024)
 #define SEND_LOW_WATER (256 * 1024)
 #define DRAIN_MS 1000
-
-#define COMMON_USAGE \
-  "  --insecure          accept a self-signed server certificate (development)\n" \
-  "  --relay-only        connect only through a TURN relay\n" \
-  "  --duration S        hang up after S seconds connected (media stops sending\n" \
-  "                      then, the call ends a second later; default: until the\n" \
-  "                      other side leaves or Ctrl-C)\n" \
-  "  --echo              send every data-channel message back as it came\n" \
-  "  --send-bytes N      once connected, open a data channel \"bulk\", send N bytes\n" \
-  "                      on it in 64 KiB messages with backpressure, print\n" \
-  "                      'sent: N bytes sha256 HEX' and close it. What arrives on\n" \
-  "                      the peer's \"bulk\" is printed as 'received: ...' when it closes\n" \
-  "  --stats-json FILE   write the call's statistics as JSON at the end\n" \
-  "  --video-source S    camera[:DEVICE] (default /dev/video0), pattern (moving\n" \
-  "                      picture with its capture time stamped in the top row),\n" \
-  "                      file:PATH (Y4M) or none (default)\n" \
-  "  --audio-source S    mic[:DEVICE] (through echo cancellation), tone[:HZ]\n" \
-  "                      (default 440 Hz), file:PATH (WAV, 48 kHz, 16-bit) or\n" \
-  "                      none (default)\n" \
-  "  --video-size WxH    picture size sent (default 640x480)\n" \
-  "  --fps N             frames per second sent (default 30)\n" \
-  "  --bitrate KBPS      VP8 target bit rate (default 1000)\n" \
-  "  --headless          no window and no speakers: what arrives is measured only\n" \
-  "  --auto-admit        admit the first patient who knocks (call; always so until\n" \
-  "                      the window can ask)\n" \
-  "\n" \
-  "There is no window yet: received video is decoded and measured\n" \
-  "(--stats-json); received audio is played on the speakers unless --headless.\n" \
-  "Exit status: 0 when the call connected and ended normally, 1 when it could\n" \
-  "not connect or failed, 2 on a usage error.\n"
-
-const char mc_call_usage[] =
-    "usage: medcall call [--server URL [--token T]] [options]\n"
-    "\n"
-    "Creates a consultation room, prints the patient's link as a line\n"
-    "'link: URL', admits the first patient who knocks and connects.\n"
-    "\n"
-    "  --server URL        a medcall-server's signaling address, wss://HOST:PORT/ws;\n"
-    "                      without it medcall runs the server itself, on a free port\n"
-    "                      on every interface (a patient on this network can open\n"
-    "                      the link in a browser; the browser will warn about the\n"
-    "                      self-signed certificate)\n"
-    "  --token T           the doctor token the server was started with\n"
-    COMMON_USAGE;
-
-const char mc_join_usage[] =
-    "usage: medcall join LINK [--name NAME] [options]\n"
-    "\n"
-    "Joins the consultation at LINK (https://HOST:PORT/r/ROOM), waits until the\n"
-    "doctor admits you, and connects.\n"
-    "\n"
-    "  --name NAME         the name the doctor sees (default \"medcall\")\n"
-    COMMON_USAGE;
-
-
-
-struct opts {
-  struct call_media_opts media;
-  bool doctor;
-  const char *server, *token, *link, *name, *stats_json;
-  bool insecure, relay_only, echo;
-  double duration_s;
-  uint64_t send_bytes;
-};
-
-struct ice_server_store {
-  char *url, *username, *credential;
-};
+#define RESTART_AFTER_MS 2000     /* disconnected this long: restart ICE */
+#define RECOVER_WITHIN_MS 30000   /* not connected again by then: the call ends */
+#define SIGNAL_RETRY_MS 1000
+#define STATS_INTERVAL_MS 1000
 
 struct call {
-  struct opts o;
+  const struct call_opts *o;
+  struct call_view *view;
   uv_loop_t *loop;
+  uv_async_t wake;
   mc_signal_client *sig;
   bool sig_open;
+  char session[MC_SIGNAL_ID_LEN_MAX + 1];
+  int sig_retries;
   mc_pc *pc;
   struct call_media *media;
-  struct call_server *server; /* built in, when no --server */
-  char room[MC_SIGNAL_ID_LEN_MAX + 1];
+  struct call_channels *chans;
   bool offerer;
-  bool ever_connected;
+  bool ever_connected, connected;
   bool ending;
   int exit_code;
-  uv_timer_t duration_timer, end_timer;
+  bool mic_muted, camera_off;
+  uv_timer_t duration_timer, end_timer, restart_timer, recover_timer, sig_timer, stats_timer;
   uv_signal_t sigint, sigterm;
+  bool sent_chat_text, sent_file;
+  bool peer_state_known;
 
-  struct ice_server_store ice[MAX_ICE_SERVERS];
+  struct call_ice_server ice[CALL_MAX_ICE_SERVERS]; /* the server's, then the options' */
   size_t nice;
+
+  /* statistics of the last interval, for the quality bars and the overlay */
+  uint64_t last_bytes_sent, last_bytes_received, last_stats_ms;
+  int64_t last_lost;
+  uint64_t last_packets;
+  uint64_t last_frames;
 
   /* --send-bytes: our own channel "bulk" */
   mc_pc_dc send_ch;
@@ -129,6 +82,23 @@ struct call {
 
 static void call_end(struct call *c, int code, const char *why);
 static void on_duration(uv_timer_t *t);
+static void open_signaling(struct call *c);
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+  putchar('\n');
+  fflush(stdout);
+}
+
+static void set_phase(struct call *c, enum call_phase p) {
+  struct call_view_state *s = call_view_lock(c->view);
+  s->phase = p;
+  call_view_unlock(c->view);
+}
 
 static void sig_send(struct call *c, json_t *msg) {
   json_object_set_new(msg, "v", json_integer(MC_SIGNAL_VERSION));
@@ -162,8 +132,8 @@ static void finish_sha256(EVP_MD_CTX **ctx, char hex[65]) {
 static void pump_send(struct call *c) {
   if (!c->sending || !c->pc) return;
   uint8_t chunk[SEND_CHUNK];
-  while (c->sent < c->o.send_bytes && mc_pc_dc_buffered_amount(c->pc, c->send_ch) < SEND_HIGH_WATER) {
-    size_t n = (size_t)MC_MIN((uint64_t)SEND_CHUNK, c->o.send_bytes - c->sent);
+  while (c->sent < c->o->send_bytes && mc_pc_dc_buffered_amount(c->pc, c->send_ch) < SEND_HIGH_WATER) {
+    size_t n = (size_t)MC_MIN((uint64_t)SEND_CHUNK, c->o->send_bytes - c->sent);
     for (size_t i = 0; i < n; i += 8) {
       uint64_t r = next_rand(c);
       memcpy(chunk + i, &r, MC_MIN((size_t)8, n - i));
@@ -177,11 +147,10 @@ static void pump_send(struct call *c) {
     EVP_DigestUpdate(c->sha, chunk, n);
     c->sent += n;
   }
-  if (c->sent >= c->o.send_bytes) {
+  if (c->sent >= c->o->send_bytes) {
     char hex[65];
     finish_sha256(&c->sha, hex);
-    printf("sent: %llu bytes sha256 %s\n", (unsigned long long)c->sent, hex);
-    fflush(stdout);
+    say("sent: %llu bytes sha256 %s", (unsigned long long)c->sent, hex);
     c->sending = false;
     /* The close waits for what is still buffered: the peer sees every byte, then the close. */
     mc_pc_dc_close(c->pc, c->send_ch);
@@ -189,7 +158,7 @@ static void pump_send(struct call *c) {
 }
 
 static void open_bulk(struct call *c) {
-  if (c->o.send_bytes == 0 || c->send_ch >= 0) return;
+  if (c->o->send_bytes == 0 || c->send_ch >= 0) return;
   struct mc_dc_config dc = MC_DC_CONFIG_DEFAULT;
   dc.label = "bulk";
   if (mc_pc_create_data_channel(c->pc, &dc, &c->send_ch) != 0) {
@@ -218,40 +187,183 @@ static void on_ice_candidate(mc_pc *pc, const char *mid, const char *line, void 
   sig_send(c, m);
 }
 
-static void print_pair(struct call *c) {
+/* The pair, the route the window shows and the verification code: printed
+ * the first time, refreshed in the view after every (re)connection. */
+static void show_connection(struct call *c, bool print) {
   struct mc_pc_stats st;
-  if (mc_pc_get_stats(c->pc, &st) == 0 && st.has_selected_pair) {
-    printf("pair: %s %s\n", st.local_candidate_type, st.remote_candidate_type);
-    printf("dtls: %s %s\n", st.dtls_client ? "client" : "server", st.srtp_cipher);
+  if (mc_pc_get_stats(c->pc, &st) != 0) return;
+  char code[MC_DTLS_VERIFICATION_CODE_LEN] = "";
+  if (st.local_fingerprint[0] && st.remote_fingerprint[0])
+    mc_dtls_verification_code(st.local_fingerprint, st.remote_fingerprint, code);
+  bool relayed = st.has_selected_pair &&
+                 (!strcmp(st.local_candidate_type, "relay") || !strcmp(st.remote_candidate_type, "relay"));
+  if (print) {
+    if (st.has_selected_pair) say("pair: %s %s", st.local_candidate_type, st.remote_candidate_type);
+    say("dtls: %s %s", st.dtls_client ? "client" : "server", st.srtp_cipher);
+    if (code[0]) say("verify: %s", code);
+  }
+  struct call_view_state *s = call_view_lock(c->view);
+  mc_strcpy(s->verification, sizeof s->verification, code);
+  s->relayed = relayed;
+  if (st.has_selected_pair)
+    snprintf(s->route, sizeof s->route, "%s (%s - %s)", relayed ? "relayed" : "direct", st.local_candidate_type,
+             st.remote_candidate_type);
+  call_view_unlock(c->view);
+}
+
+static void make_offer(struct call *c) {
+  char *offer = NULL;
+  int rc = mc_pc_create_offer(c->pc, &offer);
+  if (rc == 0) rc = mc_pc_set_local_description(c->pc, MC_PC_OFFER, offer);
+  if (rc != 0) {
+    fprintf(stderr, "medcall: could not make an offer: %s\n", mc_pc_last_error(c->pc));
+    mc_free(offer);
+    call_end(c, MC_APP_EXIT_FAIL, "failed");
+    return;
+  }
+  sig_send(c, json_pack("{s:s, s:s}", "type", "offer", "sdp", offer));
+  mc_free(offer);
+}
+
+/* The offerer repairs the path with an ICE restart (RFC 8445 9); the
+ * answerer answers the offer that brings it. */
+static void restart_ice(struct call *c) {
+  if (!c->pc || c->ending || c->connected || !c->offerer) return;
+  if (!c->sig_open) return; /* resumed later: peer-back or resumed restarts then */
+  if (mc_pc_restart_ice(c->pc) != 0) {
+    MC_LOGW(LOG, "ice restart refused: %s", mc_pc_last_error(c->pc));
+    return;
+  }
+  say("reconnecting: ice restart");
+  make_offer(c);
+}
+
+static void on_restart_timer(uv_timer_t *t) {
+  struct call *c = t->data;
+  restart_ice(c);
+  /* The restart may itself be lost with the path: try again until the deadline. */
+  if (!c->connected && !c->ending) uv_timer_start(&c->restart_timer, on_restart_timer, 5000, 0);
+}
+
+static void on_recover_deadline(uv_timer_t *t) {
+  struct call *c = t->data;
+  if (c->connected || c->ending) return;
+  fprintf(stderr, "medcall: the connection was lost and could not be restored within %d s\n",
+          RECOVER_WITHIN_MS / 1000);
+  call_end(c, MC_APP_EXIT_FAIL, "connection lost");
+}
+
+static void send_headless_extras(struct call *c) {
+  if (c->o->send_file && !c->sent_file && c->chans) {
+    c->sent_file = true;
+    int rc = call_channels_send_file(c->chans, c->o->send_file);
+    if (rc != 0) fprintf(stderr, "medcall: cannot send %s: %s\n", c->o->send_file, mc_strerror(rc));
   }
 }
+
+static void open_bulk(struct call *c);
 
 static void on_connection_state(mc_pc *pc, enum mc_pc_state s, void *user) {
   struct call *c = user;
-  printf("state: %s\n", mc_pc_state_name(s));
-  if (s == MC_PC_STATE_CONNECTED && !c->ever_connected) {
-    c->ever_connected = true;
-    print_pair(c);
-    open_bulk(c);
-    call_media_start(c->media);
-    if (c->o.duration_s > 0) uv_timer_start(&c->duration_timer, on_duration, (uint64_t)(c->o.duration_s * 1000), 0);
+  say("state: %s", mc_pc_state_name(s));
+  if (s == MC_PC_STATE_CONNECTED) {
+    c->connected = true;
+    uv_timer_stop(&c->restart_timer);
+    uv_timer_stop(&c->recover_timer);
+    bool first = !c->ever_connected;
+    show_connection(c, first);
+    struct call_view_state *v = call_view_lock(c->view);
+    v->phase = CALL_PHASE_CONNECTED;
+    if (first) v->connected_wall_ms = (uint64_t)mc_wall_ms();
+    call_view_unlock(c->view);
+    if (first) {
+      c->ever_connected = true;
+      open_bulk(c);
+      call_media_start(c->media);
+      send_headless_extras(c);
+      if (c->o->duration_s > 0)
+        uv_timer_start(&c->duration_timer, on_duration, (uint64_t)(c->o->duration_s * 1000), 0);
+    }
+    return;
   }
-  fflush(stdout);
-  if (s == MC_PC_STATE_FAILED) {
-    const char *why = mc_pc_last_error(pc);
-    fprintf(stderr, "medcall: the call failed: %s\n", why[0] ? why : "the connection broke");
-    call_end(c, MC_APP_EXIT_FAIL, "failed");
-  } else if (s == MC_PC_STATE_CLOSED && !c->ending) {
-    call_end(c, MC_APP_EXIT_OK, "the other side hung up");
+  if (s == MC_PC_STATE_DISCONNECTED || s == MC_PC_STATE_FAILED) {
+    if (!c->ever_connected) {
+      if (s == MC_PC_STATE_FAILED) {
+        const char *why = mc_pc_last_error(pc);
+        fprintf(stderr, "medcall: the call failed: %s\n", why[0] ? why : "the connection broke");
+        call_end(c, MC_APP_EXIT_FAIL, "failed");
+      }
+      return;
+    }
+    bool was_connected = c->connected;
+    c->connected = false;
+    set_phase(c, CALL_PHASE_RECONNECTING);
+    if (was_connected) uv_timer_start(&c->recover_timer, on_recover_deadline, RECOVER_WITHIN_MS, 0);
+    if (s == MC_PC_STATE_FAILED) uv_timer_start(&c->restart_timer, on_restart_timer, 0, 0);
+    else if (was_connected) uv_timer_start(&c->restart_timer, on_restart_timer, RESTART_AFTER_MS, 0);
+    return;
   }
+  if (s == MC_PC_STATE_CLOSED && !c->ending) call_end(c, MC_APP_EXIT_OK, "the other side hung up");
 }
+
+/* ---- chat, peer state and files (channels.c) ---- */
+
+static void on_chat(void *user, const char *text) {
+  struct call *c = user;
+  say("chat: %s", text);
+  call_view_add_chat(c->view, false, false, text);
+}
+
+static void on_peer_state(void *user, bool mic_on, bool camera_on) {
+  struct call *c = user;
+  struct call_view_state *s = call_view_lock(c->view);
+  bool changed = !c->peer_state_known || s->peer_mic_muted == mic_on || s->peer_camera_off == camera_on;
+  s->peer_mic_muted = !mic_on;
+  s->peer_camera_off = !camera_on;
+  call_view_unlock(c->view);
+  c->peer_state_known = true;
+  if (changed) say("peer: mic %s camera %s", mic_on ? "on" : "off", camera_on ? "on" : "off");
+}
+
+static void on_file_received(void *user, const char *name, const char *saved_path, uint64_t size, const char *error) {
+  struct call *c = user;
+  char line[512];
+  if (error) {
+    say("file-failed: %s: %s", name, error);
+    snprintf(line, sizeof line, "%s could not be received: %s", name, error);
+  } else {
+    say("file: %s %llu bytes saved %s", name, (unsigned long long)size, saved_path);
+    snprintf(line, sizeof line, "%s received (%llu bytes), saved as %s", name, (unsigned long long)size, saved_path);
+  }
+  call_view_add_chat(c->view, false, true, line);
+}
+
+static void on_file_sent(void *user, const char *name, uint64_t size, const char *error) {
+  struct call *c = user;
+  char line[512];
+  if (error) {
+    say("file-failed: %s: %s", name, error);
+    snprintf(line, sizeof line, "%s could not be sent: %s", name, error);
+  } else {
+    say("file-sent: %s %llu bytes", name, (unsigned long long)size);
+    snprintf(line, sizeof line, "%s sent (%llu bytes)", name, (unsigned long long)size);
+  }
+  call_view_add_chat(c->view, true, true, line);
+}
+
+static void send_our_state(struct call *c) {
+  if (c->chans)
+    call_channels_send_state(c->chans, !c->mic_muted && call_media_has_audio(c->media),
+                             !c->camera_off && call_media_has_video(c->media));
+}
+
+/* ---- data channel events: ours (channels.c) first, then the test modes ---- */
 
 static void on_data_channel(mc_pc *pc, mc_pc_dc ch, const char *label, const char *protocol, void *user) {
   (void)pc;
-  (void)protocol;
   struct call *c = user;
-  printf("channel: %d %s\n", ch, label);
-  fflush(stdout);
+  if (!c->o->echo && c->chans && call_channels_on_data_channel(c->chans, ch, label, protocol)) return;
+  say("channel: %d %s", ch, label);
   if (strcmp(label, "bulk") == 0 && c->recv_ch < 0) {
     c->recv_ch = ch;
     c->recv_sha = EVP_MD_CTX_new();
@@ -263,19 +375,27 @@ static void print_received(struct call *c) {
   if (!c->recv_sha) return;
   char hex[65];
   finish_sha256(&c->recv_sha, hex);
-  printf("received: %llu bytes sha256 %s\n", (unsigned long long)c->received, hex);
+  say("received: %llu bytes sha256 %s", (unsigned long long)c->received, hex);
   double ms = (double)(c->recv_last_us - c->recv_first_us) / 1000.0;
   if (ms > 0)
-    printf("rate: %llu bytes in %.1f ms, %.1f Mbit/s\n", (unsigned long long)c->received, ms,
-           (double)c->received * 8.0 / (ms * 1000.0));
-  fflush(stdout);
+    say("rate: %llu bytes in %.1f ms, %.1f Mbit/s", (unsigned long long)c->received, ms,
+        (double)c->received * 8.0 / (ms * 1000.0));
 }
+
+static void start_sending(struct call *c, mc_pc_dc ch);
 
 static void on_dc_open(mc_pc *pc, mc_pc_dc ch, void *user) {
   (void)pc;
   struct call *c = user;
-  printf("open: %d\n", ch);
-  fflush(stdout);
+  if (c->chans && call_channels_on_open(c->chans, ch)) {
+    send_our_state(c);
+    if (c->o->chat_text && !c->sent_chat_text && call_channels_send_chat(c->chans, c->o->chat_text) == 0) {
+      c->sent_chat_text = true;
+      call_view_add_chat(c->view, true, false, c->o->chat_text);
+    }
+    return;
+  }
+  say("open: %d", ch);
   start_sending(c, ch);
 }
 
@@ -288,22 +408,38 @@ static void on_dc_message(mc_pc *pc, mc_pc_dc ch, const uint8_t *data, size_t le
     c->received += len;
     return;
   }
-  if (!c->o.echo) return;
-  int rc = mc_pc_dc_send(pc, ch, data, len, binary);
-  if (rc != 0) MC_LOGW(LOG, "echo failed len=%zu err=%s", len, mc_strerror(rc));
+  if (c->o->echo) {
+    int rc = mc_pc_dc_send(pc, ch, data, len, binary);
+    if (rc != 0) MC_LOGW(LOG, "echo failed len=%zu err=%s", len, mc_strerror(rc));
+    return;
+  }
+  if (c->chans) call_channels_on_message(c->chans, ch, data, len, binary);
 }
+
+static void pump_send(struct call *c);
 
 static void on_dc_low(mc_pc *pc, mc_pc_dc ch, void *user) {
   (void)pc;
   struct call *c = user;
-  if (c->sending && ch == c->send_ch) pump_send(c);
+  if (c->sending && ch == c->send_ch) {
+    pump_send(c);
+    return;
+  }
+  if (c->chans) call_channels_on_buffered_amount_low(c->chans, ch);
+}
+
+static void on_dc_close(mc_pc *pc, mc_pc_dc ch, void *user) {
+  (void)pc;
+  struct call *c = user;
+  if (!c->o->echo && c->chans && call_channels_on_close(c->chans, ch)) return;
+  say("closed: %d", ch);
+  if (ch == c->recv_ch) print_received(c);
 }
 
 static void on_track(mc_pc *pc, mc_pc_track t, enum mc_pc_kind kind, void *user) {
   (void)pc;
   (void)user;
-  printf("track: %d %s\n", t, kind == MC_PC_VIDEO ? "video" : "audio");
-  fflush(stdout);
+  say("track: %d %s", t, kind == MC_PC_VIDEO ? "video" : "audio");
 }
 
 static void on_frame(mc_pc *pc, mc_pc_track t, const uint8_t *data, size_t len, uint32_t ts, bool key, void *user) {
@@ -318,18 +454,24 @@ static void on_keyframe_request(mc_pc *pc, mc_pc_track t, void *user) {
   call_media_on_keyframe_request(c->media, t);
 }
 
-static void on_dc_close(mc_pc *pc, mc_pc_dc ch, void *user) {
+static void on_target_bitrate(mc_pc *pc, uint64_t bps, void *user) {
   (void)pc;
   struct call *c = user;
-  printf("closed: %d\n", ch);
-  fflush(stdout);
-  if (ch == c->recv_ch) print_received(c);
+  call_media_set_target_bitrate(c->media, bps);
 }
 
 /* ---- signaling ---- */
 
-static int parse_ice_servers(struct call *c, json_t *arr) {
-  if (!json_is_array(arr)) return 0;
+static void add_ice_server(struct call *c, const char *url, const char *user, const char *cred) {
+  if (c->nice >= CALL_MAX_ICE_SERVERS) return;
+  c->ice[c->nice].url = strdup(url);
+  c->ice[c->nice].username = user ? strdup(user) : NULL;
+  c->ice[c->nice].credential = cred ? strdup(cred) : NULL;
+  c->nice++;
+}
+
+static void parse_ice_servers(struct call *c, json_t *arr) {
+  if (!json_is_array(arr)) return;
   size_t i;
   json_t *s;
   json_array_foreach(arr, i, s) {
@@ -340,27 +482,24 @@ static int parse_ice_servers(struct call *c, json_t *arr) {
     size_t k;
     json_t *u;
     json_array_foreach(list, k, u) {
-      if (!json_is_string(u) || c->nice >= MAX_ICE_SERVERS) continue;
-      c->ice[c->nice].url = strdup(json_string_value(u));
-      c->ice[c->nice].username = user ? strdup(user) : NULL;
-      c->ice[c->nice].credential = cred ? strdup(cred) : NULL;
-      c->nice++;
+      if (json_is_string(u)) add_ice_server(c, json_string_value(u), user, cred);
     }
     json_decref(list);
   }
-  return 0;
 }
 
 static int make_pc(struct call *c) {
-  struct mc_pc_ice_server servers[MAX_ICE_SERVERS];
+  struct mc_pc_ice_server servers[CALL_MAX_ICE_SERVERS];
+  for (size_t i = 0; i < c->o->nice; i++)
+    add_ice_server(c, c->o->ice[i].url, c->o->ice[i].username, c->o->ice[i].credential);
   for (size_t i = 0; i < c->nice; i++)
     servers[i] = (struct mc_pc_ice_server){c->ice[i].url, c->ice[i].username, c->ice[i].credential};
   struct mc_pc_config cfg = {
       .loop = c->loop,
       .ice_servers = servers,
       .ice_server_count = c->nice,
-      .relay_only = c->o.relay_only,
-      .insecure_turns = c->o.insecure,
+      .relay_only = c->o->relay_only,
+      .insecure_turns = c->o->insecure,
   };
   struct mc_pc_callbacks cbs = {
       .on_ice_candidate = on_ice_candidate,
@@ -373,52 +512,43 @@ static int make_pc(struct call *c) {
       .on_track = on_track,
       .on_frame = on_frame,
       .on_keyframe_request = on_keyframe_request,
+      .on_target_bitrate = on_target_bitrate,
   };
   int rc = mc_pc_new(&cfg, &cbs, c, &c->pc);
   if (rc != 0) {
     fprintf(stderr, "medcall: could not set up the call: %s\n", mc_strerror(rc));
     return rc;
   }
-  rc = call_media_new(c->loop, c->pc, &c->o.media, &c->media);
-  if (rc != 0) fprintf(stderr, "medcall: could not set up the media: %s\n", mc_strerror(rc));
-  return rc;
-}
-
-static void send_description(struct call *c, const char *type, const char *sdp) {
-  sig_send(c, json_pack("{s:s, s:s}", "type", type, "sdp", sdp));
-}
-
-static void make_offer(struct call *c) {
-  char *offer = NULL;
-  int rc = mc_pc_create_offer(c->pc, &offer);
-  if (rc == 0) rc = mc_pc_set_local_description(c->pc, MC_PC_OFFER, offer);
+  struct call_media_opts mo = c->o->media;
+  mo.view = c->view;
+  rc = call_media_new(c->loop, c->pc, &mo, &c->media);
   if (rc != 0) {
-    fprintf(stderr, "medcall: could not make an offer: %s\n", mc_pc_last_error(c->pc));
-    mc_free(offer);
-    call_end(c, MC_APP_EXIT_FAIL, "failed");
-    return;
+    fprintf(stderr, "medcall: could not set up the media: %s\n", mc_strerror(rc));
+    return rc;
   }
-  send_description(c, "offer", offer);
-  mc_free(offer);
+  struct call_view_state *s = call_view_lock(c->view);
+  s->has_video = call_media_has_video(c->media);
+  s->has_audio = call_media_has_audio(c->media);
+  call_view_unlock(c->view);
+  if (c->o->echo) return 0; /* the test mode keeps every channel to itself */
+  struct call_channels_callbacks ccb = {.on_chat = on_chat, .on_peer_state = on_peer_state,
+                                        .on_file_received = on_file_received, .on_file_sent = on_file_sent};
+  rc = call_channels_new(c->pc, c->offerer, c->o->download_dir, &ccb, c, &c->chans);
+  if (rc != 0) fprintf(stderr, "medcall: could not set up chat and file transfer: %s\n", mc_strerror(rc));
+  return rc;
 }
 
 static void on_admitted(struct call *c, json_t *m) {
   if (c->pc) return;
   c->offerer = json_is_true(json_object_get(m, "offerer"));
   parse_ice_servers(c, json_object_get(m, "ice_servers"));
-  printf("admitted: %s\n", c->offerer ? "offerer" : "answerer");
-  fflush(stdout);
+  say("admitted: %s", c->offerer ? "offerer" : "answerer");
+  set_phase(c, CALL_PHASE_CONNECTING);
   if (make_pc(c) != 0) {
     call_end(c, MC_APP_EXIT_FAIL, "failed");
     return;
   }
-  if (c->offerer) {
-    struct mc_dc_config dc = MC_DC_CONFIG_DEFAULT;
-    dc.label = "chat";
-    mc_pc_dc ch;
-    mc_pc_create_data_channel(c->pc, &dc, &ch);
-    make_offer(c);
-  }
+  if (c->offerer) make_offer(c);
 }
 
 static void on_offer(struct call *c, const char *sdp) {
@@ -433,7 +563,7 @@ static void on_offer(struct call *c, const char *sdp) {
     call_end(c, MC_APP_EXIT_FAIL, "failed");
     return;
   }
-  send_description(c, "answer", answer);
+  sig_send(c, json_pack("{s:s, s:s}", "type", "answer", "sdp", answer));
   mc_free(answer);
 }
 
@@ -441,19 +571,36 @@ static void on_sig_open(mc_signal_client *s, void *user) {
   (void)s;
   struct call *c = user;
   c->sig_open = true;
-  if (c->o.doctor) {
+  if (c->session[0]) {
+    sig_send(c, json_pack("{s:s, s:s}", "type", "resume", "session", c->session));
+  } else if (c->o->doctor) {
     json_t *m = json_pack("{s:s}", "type", "create");
-    if (c->o.token) json_object_set_new(m, "token", json_string(c->o.token));
+    if (c->o->token) json_object_set_new(m, "token", json_string(c->o->token));
     sig_send(c, m);
   } else {
-    sig_send(c, json_pack("{s:s, s:s, s:s}", "type", "join", "room", c->room, "name",
-                          c->o.name ? c->o.name : "medcall"));
+    sig_send(c, json_pack("{s:s, s:s, s:s}", "type", "join", "room", c->o->room, "name",
+                          c->o->name ? c->o->name : "medcall"));
   }
+}
+
+static void remember_session(struct call *c, json_t *m) {
+  const char *session = json_string_value(json_object_get(m, "session"));
+  if (session) mc_strcpy(c->session, sizeof c->session, session);
+}
+
+static void on_knock(struct call *c, const char *name) {
+  say("knock: %s", name ? name : "");
+  struct call_view_state *s = call_view_lock(c->view);
+  mc_strcpy(s->peer_name, sizeof s->peer_name, name ? name : "");
+  s->phase = CALL_PHASE_KNOCKING;
+  call_view_unlock(c->view);
+  if (c->o->auto_admit) sig_send(c, json_pack("{s:s}", "type", "admit"));
 }
 
 static void on_sig_message(mc_signal_client *s, const char *text, size_t len, void *user) {
   (void)s;
   struct call *c = user;
+  if (c->ending) return;
   json_error_t jerr;
   json_t *m = json_loadb(text, len, 0, &jerr);
   const char *type = json_string_value(json_object_get(m, "type"));
@@ -463,18 +610,27 @@ static void on_sig_message(mc_signal_client *s, const char *text, size_t len, vo
   }
   MC_LOGD(LOG, "signal message type=%s", type);
   if (strcmp(type, "created") == 0) {
-    printf("link: %s\n", json_string_value(json_object_get(m, "link")));
-    fflush(stdout);
+    remember_session(c, m);
+    const char *link = json_string_value(json_object_get(m, "link"));
+    say("link: %s", link ? link : "");
+    struct call_view_state *v = call_view_lock(c->view);
+    mc_strcpy(v->link, sizeof v->link, link ? link : "");
+    v->phase = CALL_PHASE_WAITING;
+    call_view_unlock(c->view);
   } else if (strcmp(type, "waiting") == 0) {
-    printf("waiting: for the doctor to admit you\n");
-    fflush(stdout);
+    remember_session(c, m);
+    say("waiting: for the doctor to admit you");
+    set_phase(c, CALL_PHASE_WAITING);
   } else if (strcmp(type, "knock") == 0) {
-    printf("knock: %s\n", json_string_value(json_object_get(m, "name")));
-    fflush(stdout);
-    /* No window yet to ask the doctor: admit the first knock. */
-    sig_send(c, json_pack("{s:s}", "type", "admit"));
+    on_knock(c, json_string_value(json_object_get(m, "name")));
   } else if (strcmp(type, "admitted") == 0) {
     on_admitted(c, m);
+  } else if (strcmp(type, "resumed") == 0) {
+    say("signaling: resumed");
+    c->sig_retries = 0;
+    restart_ice(c);
+  } else if (strcmp(type, "peer-back") == 0) {
+    restart_ice(c);
   } else if (strcmp(type, "offer") == 0) {
     const char *sdp = json_string_value(json_object_get(m, "sdp"));
     if (sdp) on_offer(c, sdp);
@@ -490,36 +646,219 @@ static void on_sig_message(mc_signal_client *s, const char *text, size_t len, vo
     if (c->pc && cand) mc_pc_add_remote_candidate(c->pc, mid, cand);
   } else if (strcmp(type, "declined") == 0) {
     fprintf(stderr, "medcall: the doctor declined the call\n");
-    call_end(c, MC_APP_EXIT_FAIL, "declined");
-  } else if (strcmp(type, "peer-left") == 0 || strcmp(type, "ended") == 0) {
-    call_end(c, c->ever_connected ? MC_APP_EXIT_OK : MC_APP_EXIT_FAIL, "the other side left");
+    call_end(c, MC_APP_EXIT_FAIL, "the doctor could not let you in now");
+  } else if (strcmp(type, "peer-left") == 0) {
+    if (c->pc) call_end(c, c->ever_connected ? MC_APP_EXIT_OK : MC_APP_EXIT_FAIL, "the other side left");
+    else {
+      /* A patient who knocked and went away: wait for the next one. */
+      say("left: the patient stopped waiting");
+      set_phase(c, CALL_PHASE_WAITING);
+    }
+  } else if (strcmp(type, "ended") == 0) {
+    const char *reason = json_string_value(json_object_get(m, "reason"));
+    call_end(c, c->ever_connected ? MC_APP_EXIT_OK : MC_APP_EXIT_FAIL,
+             reason && !strcmp(reason, "ended-by-doctor") ? "the doctor ended the consultation"
+                                                            : "the other side left");
   } else if (strcmp(type, "error") == 0) {
+    const char *code = json_string_value(json_object_get(m, "code"));
     const char *msg = json_string_value(json_object_get(m, "message"));
-    fprintf(stderr, "medcall: the server refused: %s\n", msg ? msg : "unknown error");
-    call_end(c, MC_APP_EXIT_FAIL, "refused");
+    if (code && !strcmp(code, "unknown-session") && c->ever_connected) {
+      /* The server forgot us (restarted): media does not need it. */
+      say("signaling: the server no longer knows this call; media continues");
+      c->session[0] = '\0';
+    } else {
+      fprintf(stderr, "medcall: the server refused: %s\n", msg ? msg : "unknown error");
+      call_end(c, MC_APP_EXIT_FAIL, "refused by the server");
+    }
   }
   json_decref(m);
+}
+
+static void on_sig_retry(uv_timer_t *t) {
+  struct call *c = t->data;
+  if (c->ending) return;
+  if (c->sig) {
+    mc_signal_client_free(c->sig);
+    c->sig = NULL;
+  }
+  open_signaling(c);
 }
 
 static void on_sig_close(mc_signal_client *s, int err, const char *sentence, void *user) {
   (void)s;
   struct call *c = user;
   c->sig_open = false;
-  if (err != 0 && !c->ending) {
-    fprintf(stderr, "medcall: %s\n", sentence);
-    /* Media does not need the server once connected (issue 6 item 4). */
-    if (!c->ever_connected) call_end(c, MC_APP_EXIT_FAIL, "signaling failed");
+  if (c->ending) return;
+  if (!c->ever_connected && !c->session[0]) {
+    fprintf(stderr, "medcall: %s\n", err ? sentence : "the signaling server closed the connection");
+    call_end(c, MC_APP_EXIT_FAIL, "signaling failed");
+    return;
   }
+  /* Media does not need the server once connected; the session is kept
+   * for the grace period, so reconnect and resume (docs/signaling.md). */
+  if (c->sig_retries == 0) {
+    say("signaling: reconnecting");
+    MC_LOGI(LOG, "signaling lost: %s", err ? sentence : "closed");
+  }
+  c->sig_retries++;
+  if (!c->ever_connected && c->sig_retries > 15) {
+    fprintf(stderr, "medcall: the signaling server cannot be reached any more\n");
+    call_end(c, MC_APP_EXIT_FAIL, "signaling failed");
+    return;
+  }
+  uv_timer_start(&c->sig_timer, on_sig_retry, SIGNAL_RETRY_MS * (uint64_t)MC_MIN(c->sig_retries, 5), 0);
+}
+
+static void open_signaling(struct call *c) {
+  struct mc_signal_client_config sc = {.url = c->o->ws_url, .insecure = c->o->insecure && !c->o->pin_sha256,
+                                       .pin_sha256 = c->o->pin_sha256};
+  struct mc_signal_client_callbacks scb = {
+      .on_open = on_sig_open, .on_message = on_sig_message, .on_close = on_sig_close};
+  int rc = mc_signal_client_new(c->loop, &sc, &scb, c, &c->sig);
+  if (rc != 0) {
+    c->sig = NULL;
+    if (!c->ever_connected) {
+      fprintf(stderr, "medcall: cannot use the signaling address %s: %s\n", c->o->ws_url, mc_strerror(rc));
+      call_end(c, MC_APP_EXIT_FAIL, "signaling failed");
+    } else {
+      c->sig_retries++;
+      uv_timer_start(&c->sig_timer, on_sig_retry, SIGNAL_RETRY_MS * 5, 0);
+    }
+  }
+}
+
+/* ---- what the window asked for ---- */
+
+static void toggle_mic(struct call *c) {
+  c->mic_muted = !c->mic_muted;
+  if (c->media) call_media_set_mic_muted(c->media, c->mic_muted);
+  say("mic: %s", c->mic_muted ? "off" : "on");
+  struct call_view_state *s = call_view_lock(c->view);
+  s->mic_muted = c->mic_muted;
+  call_view_unlock(c->view);
+  send_our_state(c);
+}
+
+static void toggle_camera(struct call *c) {
+  c->camera_off = !c->camera_off;
+  if (c->media) call_media_set_camera_off(c->media, c->camera_off);
+  say("camera: %s", c->camera_off ? "off" : "on");
+  struct call_view_state *s = call_view_lock(c->view);
+  s->camera_off = c->camera_off;
+  call_view_unlock(c->view);
+  send_our_state(c);
+}
+
+static void send_chat(struct call *c, const char *text) {
+  if (!c->chans || call_channels_send_chat(c->chans, text) != 0) {
+    call_view_add_chat(c->view, true, false, "(not connected: the message was not sent)");
+    return;
+  }
+  call_view_add_chat(c->view, true, false, text);
+}
+
+static void send_file(struct call *c, const char *path) {
+  int rc = c->chans ? call_channels_send_file(c->chans, path) : MC_ESTATE;
+  char line[512];
+  const char *slash = strrchr(path, '/');
+  char base[256];
+  mc_strcpy(base, sizeof base, slash ? slash + 1 : path);
+  if (rc == 0) snprintf(line, sizeof line, "sending %s", base);
+  else if (rc == MC_ETOOBIG) snprintf(line, sizeof line, "%s is larger than 64 MiB and was not sent", base);
+  else snprintf(line, sizeof line, "%s could not be sent: %s", base, c->chans ? mc_strerror(rc) : "not connected");
+  call_view_add_chat(c->view, true, true, line);
+}
+
+static void on_wake(uv_async_t *a) {
+  struct call *c = a->data;
+  struct call_command cmd;
+  while (call_view_next_command(c->view, &cmd)) {
+    if (c->ending) continue;
+    switch (cmd.kind) {
+    case CALL_CMD_ADMIT: sig_send(c, json_pack("{s:s}", "type", "admit")); break;
+    case CALL_CMD_DECLINE:
+      sig_send(c, json_pack("{s:s}", "type", "decline"));
+      set_phase(c, CALL_PHASE_WAITING);
+      break;
+    case CALL_CMD_TOGGLE_MIC: toggle_mic(c); break;
+    case CALL_CMD_TOGGLE_CAMERA: toggle_camera(c); break;
+    case CALL_CMD_HANG_UP: call_end(c, c->ever_connected ? MC_APP_EXIT_OK : MC_APP_EXIT_FAIL, "you hung up"); break;
+    case CALL_CMD_CHAT: send_chat(c, cmd.text); break;
+    case CALL_CMD_SEND_FILE: send_file(c, cmd.text); break;
+    }
+  }
+}
+
+static void wake_call(void *arg) { uv_async_send(arg); }
+
+/* ---- the quality bars and the statistics overlay, once a second ---- */
+
+int call_quality_bars(double rtt_ms, double loss_pct, bool receiving) {
+  if (!receiving) return 0;
+  if (rtt_ms < 150 && loss_pct < 1) return 4;
+  if (rtt_ms < 300 && loss_pct < 3) return 3;
+  if (rtt_ms < 600 && loss_pct < 8) return 2;
+  return 1;
+}
+
+static void on_stats_timer(uv_timer_t *t) {
+  struct call *c = t->data;
+  if (!c->pc || !c->ever_connected) return;
+  struct mc_pc_stats st;
+  if (mc_pc_get_stats(c->pc, &st) != 0) return;
+  uint64_t now = mc_now_ms();
+  double secs = c->last_stats_ms ? (double)(now - c->last_stats_ms) / 1000.0 : 0;
+  double out_kbps = secs > 0 ? (double)(st.bytes_sent - c->last_bytes_sent) * 8 / 1000 / secs : 0;
+  double in_kbps = secs > 0 ? (double)(st.bytes_received - c->last_bytes_received) * 8 / 1000 / secs : 0;
+  double rtt_ms = 0, jitter_ms = 0, fps = 0;
+  int64_t lost = 0;
+  uint64_t packets = 0, frames = 0;
+  char codecs[64] = "";
+  for (int i = 0; i < mc_pc_track_count(c->pc); i++) {
+    struct mc_pc_track_stats ts;
+    if (mc_pc_get_track_stats(c->pc, i, &ts) != 0) continue;
+    if (ts.round_trip_time_s > 0) rtt_ms = ts.round_trip_time_s * 1000;
+    lost += ts.packets_lost;
+    packets += ts.packets_received;
+    if (ts.jitter_s * 1000 > jitter_ms) jitter_ms = ts.jitter_s * 1000;
+    if (ts.kind == MC_PC_VIDEO) frames += ts.frames_received;
+    if ((ts.sending || ts.receiving) && !strstr(codecs, ts.codec)) {
+      size_t n = strlen(codecs);
+      snprintf(codecs + n, sizeof codecs - n, "%s%s", n ? ", " : "", ts.codec);
+    }
+  }
+  int64_t dlost = lost - c->last_lost;
+  uint64_t dpackets = packets - c->last_packets;
+  double loss_pct = dpackets + (uint64_t)MC_MAX(dlost, 0) > 0
+                        ? 100.0 * (double)MC_MAX(dlost, 0) / (double)(dpackets + (uint64_t)MC_MAX(dlost, 0))
+                        : 0;
+  if (secs > 0) fps = (double)(frames - c->last_frames) / secs;
+  bool receiving = secs == 0 || st.bytes_received > c->last_bytes_received;
+  c->last_bytes_sent = st.bytes_sent;
+  c->last_bytes_received = st.bytes_received;
+  c->last_lost = lost;
+  c->last_packets = packets;
+  c->last_frames = frames;
+  c->last_stats_ms = now;
+  struct call_view_state *s = call_view_lock(c->view);
+  s->quality_bars = call_quality_bars(rtt_ms, loss_pct, receiving);
+  snprintf(s->stats_text, sizeof s->stats_text,
+           "pair: %s %s -> %s %s\nsecurity: DTLS %s, %s\ncodecs: %s\nsending: %.0f kbit/s (estimate %.0f)\n"
+           "receiving: %.0f kbit/s, %.1f frames/s\nround trip: %.0f ms\nloss: %.1f %%\njitter: %.1f ms",
+           st.local_candidate_type, st.local_address, st.remote_candidate_type, st.remote_address,
+           st.dtls_client ? "client" : "server", st.srtp_cipher, codecs[0] ? codecs : "-", out_kbps,
+           (double)st.available_outgoing_bitrate_bps / 1000, in_kbps, fps, rtt_ms, loss_pct, jitter_ms);
+  call_view_unlock(c->view);
 }
 
 /* ---- ending ---- */
 
 static void write_stats(struct call *c) {
-  if (!c->o.stats_json || !c->pc) return;
+  if (!c->o->stats_json || !c->pc) return;
   struct mc_pc_stats st;
   mc_pc_get_stats(c->pc, &st);
   json_t *j = json_pack(
-      "{s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+      "{s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
       "connectionState", mc_pc_state_name(st.state), "iceConnectionState", st.ice_state, "dtlsState",
       st.dtls_state, "srtpCipher", st.srtp_cipher, "dtlsClient", st.dtls_client, "localFingerprint",
       st.local_fingerprint, "remoteFingerprint", st.remote_fingerprint, "selectedCandidatePair",
@@ -529,10 +868,11 @@ static void write_stats(struct call *c) {
       (json_int_t)st.bytes_sent, "bytesReceived", (json_int_t)st.bytes_received, "messagesSent",
       (json_int_t)st.dc_messages_sent, "messagesReceived", (json_int_t)st.dc_messages_received,
       "dataBytesSent", (json_int_t)st.dc_bytes_sent, "dataBytesReceived", (json_int_t)st.dc_bytes_received,
-      "srtpPacketsReceived", (json_int_t)st.srtp_packets_received);
+      "srtpPacketsReceived", (json_int_t)st.srtp_packets_received, "availableOutgoingBitrate",
+      (json_int_t)st.available_outgoing_bitrate_bps);
   if (j) call_media_stats_json(c->media, j);
-  if (j && json_dump_file(j, c->o.stats_json, JSON_INDENT(2)) != 0)
-    fprintf(stderr, "medcall: could not write statistics to %s\n", c->o.stats_json);
+  if (j && json_dump_file(j, c->o->stats_json, JSON_INDENT(2)) != 0)
+    fprintf(stderr, "medcall: could not write statistics to %s\n", c->o->stats_json);
   json_decref(j);
 }
 
@@ -542,10 +882,12 @@ static void on_end_timer(uv_timer_t *t) {
     mc_signal_client_free(c->sig);
     c->sig = NULL;
   }
-  uv_close((uv_handle_t *)&c->duration_timer, NULL);
-  uv_close((uv_handle_t *)&c->end_timer, NULL);
-  uv_close((uv_handle_t *)&c->sigint, NULL);
-  uv_close((uv_handle_t *)&c->sigterm, NULL);
+  uv_handle_t *handles[] = {(uv_handle_t *)&c->duration_timer, (uv_handle_t *)&c->end_timer,
+                            (uv_handle_t *)&c->restart_timer,  (uv_handle_t *)&c->recover_timer,
+                            (uv_handle_t *)&c->sig_timer,      (uv_handle_t *)&c->stats_timer,
+                            (uv_handle_t *)&c->sigint,         (uv_handle_t *)&c->sigterm,
+                            (uv_handle_t *)&c->wake};
+  for (size_t i = 0; i < MC_ARRAY_LEN(handles); i++) uv_close(handles[i], NULL);
 }
 
 static void call_end(struct call *c, int code, const char *why) {
@@ -553,16 +895,22 @@ static void call_end(struct call *c, int code, const char *why) {
   c->ending = true;
   c->exit_code = code;
   print_received(c);
-  printf("ended: %s\n", why);
-  fflush(stdout);
+  say("ended: %s", why);
   write_stats(c);
-  if (c->sig_open) sig_send(c, json_pack("{s:s}", "type", c->o.doctor ? "end" : "leave"));
+  if (c->sig_open) sig_send(c, json_pack("{s:s}", "type", c->o->doctor ? "end" : "leave"));
+  call_channels_free(c->chans);
+  c->chans = NULL;
   call_media_free(c->media);
   c->media = NULL;
   if (c->pc) {
     mc_pc_free(c->pc);
     c->pc = NULL;
   }
+  struct call_view_state *s = call_view_lock(c->view);
+  s->phase = CALL_PHASE_ENDED;
+  snprintf(s->end_reason, sizeof s->end_reason, "%s%s", code == MC_APP_EXIT_OK ? "The call ended: " : "",
+           why);
+  call_view_unlock(c->view);
   /* Give the leave/end message and DTLS close_notify a moment on the wire. */
   uv_timer_start(&c->end_timer, on_end_timer, 200, 0);
 }
@@ -591,153 +939,38 @@ static void on_signal(uv_signal_t *s, int signum) {
   call_end(c, c->ever_connected ? MC_APP_EXIT_OK : MC_APP_EXIT_FAIL, "interrupted");
 }
 
-/* ---- command line ---- */
-
-static int parse_opts(int argc, char **argv, struct opts *o) {
-  enum { O_SERVER = 1, O_TOKEN, O_NAME, O_INSECURE, O_RELAY, O_DURATION, O_ECHO, O_SEND, O_STATS, O_VIDEO, O_AUDIO,
-         O_SIZE, O_FPS, O_BITRATE, O_HEADLESS, O_AUTO_ADMIT };
-  static const struct option longopts[] = {
-      {"server", required_argument, NULL, O_SERVER},   {"token", required_argument, NULL, O_TOKEN},
-      {"name", required_argument, NULL, O_NAME},       {"insecure", no_argument, NULL, O_INSECURE},
-      {"relay-only", no_argument, NULL, O_RELAY},      {"duration", required_argument, NULL, O_DURATION},
-      {"echo", no_argument, NULL, O_ECHO},             {"send-bytes", required_argument, NULL, O_SEND},
-      {"stats-json", required_argument, NULL, O_STATS}, {"video-source", required_argument, NULL, O_VIDEO},
-      {"audio-source", required_argument, NULL, O_AUDIO}, {"video-size", required_argument, NULL, O_SIZE},
-      {"fps", required_argument, NULL, O_FPS},         {"bitrate", required_argument, NULL, O_BITRATE},
-      {"headless", no_argument, NULL, O_HEADLESS},     {"auto-admit", no_argument, NULL, O_AUTO_ADMIT},
-      {NULL, 0, NULL, 0},
-  };
-  int opt;
-  optind = 1;
-  while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-    char *end = NULL;
-    switch (opt) {
-    case O_SERVER: o->server = optarg; break;
-    case O_TOKEN: o->token = optarg; break;
-    case O_NAME: o->name = optarg; break;
-    case O_INSECURE: o->insecure = true; break;
-    case O_RELAY: o->relay_only = true; break;
-    case O_ECHO: o->echo = true; break;
-    case O_STATS: o->stats_json = optarg; break;
-    case O_HEADLESS: o->media.headless = true; break;
-    case O_AUTO_ADMIT: break; /* no window to ask the doctor yet: the first knock is always admitted */
-    case O_VIDEO:
-      if (call_media_parse_source(optarg, true, &o->media) != 0) return -1;
-      break;
-    case O_AUDIO:
-      if (call_media_parse_source(optarg, false, &o->media) != 0) return -1;
-      break;
-    case O_SIZE:
-      if (sscanf(optarg, "%dx%d", &o->media.width, &o->media.height) != 2 || o->media.width < 16 ||
-          o->media.height < 16 || o->media.width > 3840 || o->media.height > 2160) {
-        fprintf(stderr, "medcall: --video-size wants WIDTHxHEIGHT (16x16 to 3840x2160), not '%s'\n", optarg);
-        return -1;
-      }
-      break;
-    case O_FPS:
-      o->media.fps = (int)strtol(optarg, &end, 10);
-      if (!end || *end || o->media.fps < 1 || o->media.fps > 60) {
-        fprintf(stderr, "medcall: --fps wants 1..60, not '%s'\n", optarg);
-        return -1;
-      }
-      break;
-    case O_BITRATE:
-      o->media.bitrate_kbps = (int)strtol(optarg, &end, 10);
-      if (!end || *end || o->media.bitrate_kbps < 30 || o->media.bitrate_kbps > 20000) {
-        fprintf(stderr, "medcall: --bitrate wants 30..20000 kbit/s, not '%s'\n", optarg);
-        return -1;
-      }
-      break;
-    case O_DURATION:
-      o->duration_s = strtod(optarg, &end);
-      if (!end || *end || o->duration_s <= 0) {
-        fprintf(stderr, "medcall: --duration wants a number of seconds above 0, not '%s'\n", optarg);
-        return -1;
-      }
-      break;
-    case O_SEND:
-      o->send_bytes = strtoull(optarg, &end, 10);
-      if (!end || *end) {
-        fprintf(stderr, "medcall: --send-bytes wants a number of bytes, not '%s'\n", optarg);
-        return -1;
-      }
-      break;
-    default: return -1;
-    }
-  }
-  if (!o->doctor) {
-    if (optind != argc - 1) {
-      fprintf(stderr, "medcall: join wants exactly one LINK (the room link the doctor sent)\n");
-      return -1;
-    }
-    o->link = argv[optind];
-  } else if (optind != argc) {
-    fprintf(stderr, "medcall: unexpected argument '%s'\n", argv[optind]);
-    return -1;
-  }
-  return 0;
-}
-
-static int run(int argc, char **argv, bool doctor) {
+int call_run(const struct call_opts *o, struct call_view *view) {
   struct call *c = calloc(1, sizeof *c);
   if (!c) return MC_APP_EXIT_FAIL;
-  c->o.doctor = doctor;
-  c->o.media = (struct call_media_opts){.video = CALL_VIDEO_NONE, .audio = CALL_AUDIO_NONE, .tone_hz = 440,
-                                        .width = 640, .height = 480, .fps = 30, .bitrate_kbps = 1000};
+  c->o = o;
+  c->view = view;
   c->send_ch = c->recv_ch = -1;
-  int code = MC_APP_EXIT_USAGE;
-  if (parse_opts(argc, argv, &c->o) != 0) {
-    fputs(doctor ? "see 'medcall call --help'\n" : "see 'medcall join --help'\n", stderr);
-    goto out;
-  }
-  char ws_url[512];
-  uint8_t pin[32];
-  bool pinned = false;
-  if (!doctor) {
-    char why[200];
-    if (mc_signal_parse_link(c->o.link, ws_url, sizeof ws_url, c->room, sizeof c->room, why, sizeof why) != 0) {
-      fprintf(stderr, "medcall: %s\n", why);
-      goto out;
-    }
-  } else if (c->o.server) {
-    mc_strcpy(ws_url, sizeof ws_url, c->o.server);
-  } else if (call_server_start(&c->server, ws_url, sizeof ws_url, pin) == 0) {
-    pinned = true;
-  } else {
-    code = MC_APP_EXIT_FAIL;
-    goto out;
-  }
-  /* Library set-up while the server connection opens, not inside the call. */
-  mc_global_init();
-  c->loop = uv_default_loop();
   c->exit_code = MC_APP_EXIT_FAIL;
-  uv_timer_init(c->loop, &c->duration_timer);
-  uv_timer_init(c->loop, &c->end_timer);
-  c->duration_timer.data = c->end_timer.data = c;
+  c->loop = uv_default_loop();
+  uv_timer_t *timers[] = {&c->duration_timer, &c->end_timer, &c->restart_timer,
+                          &c->recover_timer,  &c->sig_timer, &c->stats_timer};
+  for (size_t i = 0; i < MC_ARRAY_LEN(timers); i++) {
+    uv_timer_init(c->loop, timers[i]);
+    timers[i]->data = c;
+  }
   uv_signal_init(c->loop, &c->sigint);
   uv_signal_init(c->loop, &c->sigterm);
   c->sigint.data = c->sigterm.data = c;
   uv_signal_start(&c->sigint, on_signal, SIGINT);
   uv_signal_start(&c->sigterm, on_signal, SIGTERM);
-  struct mc_signal_client_config sc = {.url = ws_url, .insecure = c->o.insecure && !pinned,
-                                       .pin_sha256 = pinned ? pin : NULL};
-  struct mc_signal_client_callbacks scb = {
-      .on_open = on_sig_open, .on_message = on_sig_message, .on_close = on_sig_close};
-  int rc = mc_signal_client_new(c->loop, &sc, &scb, c, &c->sig);
-  if (rc != 0) {
-    fprintf(stderr, "medcall: cannot use the signaling address %s: %s\n", ws_url, mc_strerror(rc));
-    c->ending = true;
-    on_end_timer(&c->end_timer);
-  }
+  uv_async_init(c->loop, &c->wake, on_wake);
+  c->wake.data = c;
+  call_view_set_waker(view, wake_call, &c->wake);
+  uv_timer_start(&c->stats_timer, on_stats_timer, STATS_INTERVAL_MS, STATS_INTERVAL_MS);
+  open_signaling(c);
   uv_run(c->loop, UV_RUN_DEFAULT);
-  code = c->exit_code;
-  call_server_stop(c->server);
-out:
+  call_view_set_waker(view, NULL, NULL);
+  int code = c->exit_code;
   for (size_t i = 0; i < c->nice; i++) {
     free(c->ice[i].url);
     free(c->ice[i].username);
     if (c->ice[i].credential) {
-      memset(c->ice[i].credential, 0, strlen(c->ice[i].credential));
+      OPENSSL_cleanse(c->ice[i].credential, strlen(c->ice[i].credential));
       free(c->ice[i].credential);
     }
   }
@@ -746,6 +979,3 @@ out:
   free(c);
   return code;
 }
-
-int mc_call_main(int argc, char **argv) { return run(argc, argv, true); }
-int mc_join_main(int argc, char **argv) { return run(argc, argv, false); }

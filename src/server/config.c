@@ -233,41 +233,14 @@ int mc_server_config_set(struct mc_server_config *cfg, const char *name, const c
   return MC_EINVAL;
 }
 
-static char *trim(char *s) {
-  while (isspace((unsigned char)*s)) s++;
-  size_t n = strlen(s);
-  while (n && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
-  return s;
+static int set_from_file(const char *name, const char *value, void *user, char *why, size_t why_cap) {
+  if (!strcmp(name, "config") || !strcmp(name, "help"))
+    return fail(why, why_cap, "\"%s\" is not allowed in a config file.", name);
+  return mc_server_config_set(user, name, value, why, why_cap);
 }
 
 int mc_server_config_load(struct mc_server_config *cfg, const char *path, char *why, size_t why_cap) {
-  FILE *f = fopen(path, "r");
-  if (!f) return fail(why, why_cap, "Cannot read the config file %s: %s.", path, strerror(errno));
-  char line[4096];
-  int lineno = 0, rc = MC_OK;
-  while (fgets(line, sizeof line, f)) {
-    lineno++;
-    char *hash = strchr(line, '#');
-    if (hash) *hash = '\0';
-    char *s = trim(line);
-    if (!*s) continue;
-    char *eq = strchr(s, '=');
-    if (eq) *eq = '\0';
-    char *name = trim(s);
-    char *value = eq ? trim(eq + 1) : NULL;
-    if (!strcmp(name, "config") || !strcmp(name, "help")) {
-      rc = fail(why, why_cap, "%s:%d: \"%s\" is not allowed in a config file.", path, lineno, name);
-      break;
-    }
-    char inner[400];
-    rc = mc_server_config_set(cfg, name, value, inner, sizeof inner);
-    if (rc < 0) {
-      fail(why, why_cap, "%s:%d: %s", path, lineno, inner);
-      break;
-    }
-  }
-  fclose(f);
-  return rc;
+  return mc_conf_read(path, set_from_file, cfg, why, why_cap);
 }
 
 int mc_server_config_check(const struct mc_server_config *cfg, char *why, size_t why_cap) {

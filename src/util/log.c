@@ -59,6 +59,7 @@ const char *mc_strerror(int err) {
   case MC_EREFUSED: return "refused by the peer";
   case MC_ETLS: return "TLS failure";
   case MC_ERESOLVE: return "name resolution failed";
+  case MC_EAGAIN: return "busy, try again";
   default: return "unknown error";
   }
 }

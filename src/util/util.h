@@ -56,6 +56,14 @@ int mc_strcpy(char *dst, size_t cap, const char *src);
 /* Constant-time comparison for secrets. */
 bool mc_secure_equal(const void *a, const void *b, size_t len);
 
+/* ---- config files: "name = value" lines, '#' comments, a name alone is a
+ * flag (value NULL) ---- */
+/* Returns 0, or negative to stop; why gets a sentence (the reader prefixes
+ * "FILE:LINE: "). */
+typedef int (*mc_conf_fn)(const char *name, const char *value, void *user, char *why, size_t why_cap);
+/* MC_ENOTFOUND when the file does not exist (why still says so). */
+int mc_conf_read(const char *path, mc_conf_fn fn, void *user, char *why, size_t why_cap);
+
 /* ---- logging ----
  * One line per event: "LEVEL component: message key=value".
  * Never pass keys, passwords, credentials or media to these. */
