@@ -1,61 +1,71 @@
 #!/usr/bin/env bash
-# The README's first command, until the call app exists: builds medcall,
-# starts a throw-away coturn on loopback (UDP, TCP and TLS, with a CA made
-# for this run), and runs `medcall diagnose` against each transport.
-# Installs what it needs; safe to run twice.
+# The README's first command: a consultation on one screen. Installs what it
+# needs, builds, then opens two medcall windows: the doctor's (which runs
+# the signaling server built in and creates a room) and a patient who joins
+# through the room link. It prints the link too, so a browser on this
+# network can join instead (the doctor admits the first knock). Close the
+# doctor's window or press Ctrl-C to end. Safe to run twice.
+#
+# The doctor sends the camera when there is one, else a moving pattern; the
+# patient sends the pattern and a quiet 440 Hz tone, so the doctor's window
+# shows video and plays sound without the two windows' microphones and
+# speakers feeding each other. MEDCALL_DEMO_SECONDS=N ends the call after N
+# seconds connected (used by the tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 if [ -d build ]; then meson setup --reconfigure build >/dev/null; else meson setup build >/dev/null; fi
 ninja -C build >/dev/null
+app=./build/src/app/medcall
 
 state=$(mktemp -d /tmp/medcall-demo.XXXXXX)
-turn_pid=
+pids=()
 cleanup() {
   local status=$?
-  if [ -n "$turn_pid" ]; then
-    kill "$turn_pid" 2>/dev/null || true
-    wait "$turn_pid" 2>/dev/null || true
-  fi
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$state"
   exit "$status"
 }
 trap cleanup EXIT INT TERM
 
-# A CA and a server certificate for 127.0.0.1, made fresh for this run.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=medcall-demo-ca \
-  -keyout "$state/ca.key" -out "$state/ca.pem" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
-  -keyout "$state/turn.key" -out "$state/turn.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$state/ext.cnf"
-openssl x509 -req -in "$state/turn.csr" -CA "$state/ca.pem" -CAkey "$state/ca.key" -CAcreateserial -days 1 \
-  -extfile "$state/ext.cnf" -out "$state/turn.pem" 2>/dev/null
+window=()
+if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  echo "demo: no display here: both sides run without a window; open the link below in a browser to see the call."
+  window=(--no-window)
+fi
+camera=pattern
+[ -r /dev/video0 ] && camera=camera
+extra=()
+[ -n "${MEDCALL_DEMO_SECONDS:-}" ] && extra=(--duration "$MEDCALL_DEMO_SECONDS")
 
-# Ports nobody listens on, for coturn.
-free_port() {
-  local p
-  while :; do
-    p=$(shuf -i 20000-59999 -n 1)
-    ss -Hltun "sport = :$p" | grep -q . || { echo "$p"; return; }
-  done
-}
-port=$(free_port)
-tls_port=$(free_port)
-password=$(openssl rand -hex 12)
-
-# coturn's --log-file writes nothing here; its stdout, line-buffered, does.
-stdbuf -oL turnserver --listening-ip 127.0.0.1 --relay-ip 127.0.0.1 --listening-port "$port" --tls-listening-port "$tls_port" \
-  --lt-cred-mech --user "demo:$password" --realm medcall.demo --fingerprint --allow-loopback-peers \
-  --cert "$state/turn.pem" --pkey "$state/turn.key" --no-dtls --no-cli --no-multicast-peers \
-  --log-file stdout --simple-log >"$state/turn.log" 2>&1 &
-turn_pid=$!
-for _ in $(seq 50); do
-  grep -q "Total General servers" "$state/turn.log" 2>/dev/null && break
+"$app" call --auto-admit --video-source "$camera" --audio-source none "${window[@]}" "${extra[@]}" \
+  >"$state/doctor.out" 2>"$state/doctor.err" &
+pids+=($!)
+link=
+for _ in $(seq 100); do
+  link=$(sed -n 's/^link: //p' "$state/doctor.out")
+  [ -n "$link" ] && break
+  if ! kill -0 "${pids[0]}" 2>/dev/null; then cat "$state/doctor.err" >&2; exit 1; fi
   sleep 0.1
 done
+if [ -z "$link" ]; then
+  echo "demo: the doctor's app did not create a room:" >&2
+  cat "$state/doctor.err" >&2
+  exit 1
+fi
+echo "demo: the doctor's window is open; the room link: $link"
+echo "demo: (a room holds one patient: to join from a browser instead, close the patient window, then open the link; the browser warns about the built-in server's self-signed certificate)"
 
-echo "coturn on 127.0.0.1:$port (UDP, TCP) and :$tls_port (TLS); user demo"
-SSL_CERT_FILE="$state/ca.pem" ./build/src/app/medcall diagnose \
-  --ice-server "turn:127.0.0.1:$port" --ice-server "turns:127.0.0.1:$tls_port" \
-  --ice-username demo --ice-credential "$password"
+# The built-in server's certificate is self-signed: the patient on this
+# machine accepts it with --insecure, as a browser user would click through.
+"$app" join "$link" --insecure --name "Demo patient" --video-source pattern --audio-source tone:440 \
+  "${window[@]}" "${extra[@]}" >"$state/patient.out" 2>"$state/patient.err" &
+pids+=($!)
+echo "demo: a patient joined in a second window. Close the doctor's window (or Ctrl-C) to end."
+
+# Show the doctor's lines as they come; end when the doctor's app exits.
+tail -n +1 -f "$state/doctor.out" --pid "${pids[0]}" | sed 's/^/doctor: /' &
+wait "${pids[0]}" || true
+sleep 0.5

@@ -21,6 +21,9 @@
   "                      (server, token, name, video-source, audio-source,\n" \
   "                      ice-server, download-dir, ...); the command line wins\n" \
   "  --insecure          accept a self-signed server certificate (development)\n" \
+  "  --server-pin FP     accept the server's certificate only when its SHA-256\n" \
+  "                      fingerprint is FP (AB:CD:... as medcall-server prints it\n" \
+  "                      at start): a self-signed server without --insecure\n" \
   "  --relay-only        connect only through a TURN relay\n" \
   "  --ice-server 'URL [USERNAME CREDENTIAL]'\n" \
   "                      a STUN or TURN server to use besides the server's own\n" \
@@ -58,6 +61,7 @@
   "\n" \
   "Lines on standard output: link:, knock:, state:, pair:, verify: (the code\n" \
   "both sides compare aloud), chat:, peer:, file:, reconnecting:, ended:.\n" \
+  "MEDCALL_LOG=warn|info|debug adds a diagnostic log on standard error.\n" \
   "Exit status: 0 when the call connected and ended normally, 1 when it could\n" \
   "not connect or failed, 2 on a usage error.\n"
 
@@ -90,7 +94,7 @@ const char mc_join_usage[] =
 enum {
   O_SERVER = 1, O_TOKEN, O_NAME, O_INSECURE, O_RELAY, O_DURATION, O_ECHO, O_SEND, O_STATS, O_VIDEO, O_AUDIO,
   O_SIZE, O_FPS, O_BITRATE, O_HEADLESS, O_AUTO_ADMIT, O_NO_WINDOW, O_CHAT, O_SEND_FILE, O_DOWNLOAD_DIR,
-  O_ICE_SERVER, O_CONFIG, O_FULLSCREEN
+  O_ICE_SERVER, O_CONFIG, O_FULLSCREEN, O_SERVER_PIN
 };
 
 static const struct option longopts[] = {
@@ -105,18 +109,22 @@ static const struct option longopts[] = {
     {"no-window", no_argument, NULL, O_NO_WINDOW},       {"chat", required_argument, NULL, O_CHAT},
     {"send-file", required_argument, NULL, O_SEND_FILE}, {"download-dir", required_argument, NULL, O_DOWNLOAD_DIR},
     {"ice-server", required_argument, NULL, O_ICE_SERVER}, {"config", required_argument, NULL, O_CONFIG},
-    {"fullscreen", no_argument, NULL, O_FULLSCREEN},     {NULL, 0, NULL, 0},
+    {"fullscreen", no_argument, NULL, O_FULLSCREEN},     {"server-pin", required_argument, NULL, O_SERVER_PIN},
+    {NULL, 0, NULL, 0},
 };
 
 /* What a config file may set: lasting preferences, not one call's test knobs. */
 static const char *const config_names[] = {"server",       "token",      "name",       "insecure",     "relay-only",
                                            "ice-server",   "video-source", "audio-source", "video-size", "fps",
-                                           "bitrate",      "download-dir", "auto-admit", "fullscreen", "no-window"};
+                                           "bitrate",      "download-dir", "auto-admit", "fullscreen", "no-window",
+                                           "server-pin"};
 
 struct cli {
   struct call_opts o;
   const char *link, *server;
   bool no_window, fullscreen, video_set, audio_set;
+  uint8_t pin[32];
+  bool pinned;
   /* argv built from the config file, then the command line */
   char **args;
   int nargs, cap;
@@ -200,6 +208,22 @@ static int add_ice_option(struct call_opts *o, const char *arg) {
   return 0;
 }
 
+/* "AB:CD:..." (colons optional, any case) -> 32 bytes. */
+static int parse_pin(const char *arg, uint8_t out[32]) {
+  size_t n = 0;
+  for (const char *p = arg; *p;) {
+    if (*p == ':') {
+      p++;
+      continue;
+    }
+    unsigned v;
+    if (n >= 32 || sscanf(p, "%2x", &v) != 1 || !p[1] || p[1] == ':') return -1;
+    out[n++] = (uint8_t)v;
+    p += 2;
+  }
+  return n == 32 ? 0 : -1;
+}
+
 static int parse_int(const char *arg, int lo, int hi, int *out) {
   char *end = NULL;
   long v = strtol(arg, &end, 10);
@@ -230,6 +254,13 @@ static int parse_opts(struct cli *cl, int argc, char **argv) {
     case O_SEND_FILE: o->send_file = optarg; break;
     case O_DOWNLOAD_DIR: o->download_dir = optarg; break;
     case O_CONFIG: break; /* read before */
+    case O_SERVER_PIN:
+      if (parse_pin(optarg, cl->pin) != 0) {
+        fprintf(stderr, "medcall: --server-pin wants the 32-byte SHA-256 fingerprint as hex (AB:CD:...)\n");
+        return -1;
+      }
+      cl->pinned = true;
+      break;
     case O_ICE_SERVER:
       if (add_ice_option(o, optarg) != 0) return -1;
       break;
@@ -353,6 +384,9 @@ static int run(int argc, char **argv, bool doctor) {
   cl.o.doctor = doctor;
   cl.o.media = (struct call_media_opts){.video = CALL_VIDEO_NONE, .audio = CALL_AUDIO_NONE, .tone_hz = 440,
                                         .width = 640, .height = 480, .fps = 30, .bitrate_kbps = 1000};
+  /* A person reads one sentence per failure; the log is for diagnosis
+   * (MEDCALL_LOG=warn|info|debug). */
+  if (!getenv("MEDCALL_LOG")) mc_log_set_level(MC_LOG_OFF);
   int code = MC_APP_EXIT_USAGE;
   struct call_server *server = NULL;
   struct call_view *view = NULL;
@@ -385,6 +419,7 @@ static int run(int argc, char **argv, bool doctor) {
     goto out;
   }
   cl.o.ws_url = ws_url;
+  if (cl.pinned && !cl.o.pin_sha256) cl.o.pin_sha256 = cl.pin;
   /* Library set-up before the call, not inside it. */
   mc_global_init();
   code = MC_APP_EXIT_FAIL;
