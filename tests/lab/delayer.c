@@ -6,6 +6,11 @@
  *
  *   iptables -A FORWARD -p udp -j NFQUEUE --queue-num N
  *   delayer --queue N --delay-ms 50 [--jitter-ms 15] [--reorder] [--seed S]
+ *           [--burst-ms ON --period-ms P]
+ *
+ * With --burst-ms, every packet that arrives during the first ON ms of each
+ * period of P ms is dropped: loss in bursts, timed here rather than by
+ * switching firewall rules (whose own latency would stretch the bursts).
  *
  * Runs until SIGTERM/SIGINT; on exit every held packet is accepted, so
  * stopping the delayer never drops traffic. Prints one line per second
@@ -35,10 +40,11 @@ struct held {
 static struct held heap[MAX_HELD]; /* min-heap on release_us, then id */
 static size_t nheld;
 static volatile sig_atomic_t stop;
-static int delay_ms, jitter_ms;
+static int delay_ms, jitter_ms, burst_ms, period_ms;
+static uint64_t start_us;
 static bool reorder;
 static uint64_t last_release_us, rng = 0x9e3779b97f4a7c15ull;
-static unsigned long long packets;
+static unsigned long long packets, dropped;
 
 static uint64_t now_us(void) {
   struct timespec ts;
@@ -92,6 +98,10 @@ static int on_packet(struct nfq_q_handle *q, struct nfgenmsg *msg, struct nfq_da
   if (!ph) return 0;
   uint32_t id = ntohl(ph->packet_id);
   packets++;
+  if (burst_ms && (now_us() - start_us) / 1000 % (uint64_t)period_ms < (uint64_t)burst_ms) {
+    dropped++;
+    return nfq_set_verdict(q, id, NF_DROP, 0, NULL);
+  }
   if (nheld >= MAX_HELD) return nfq_set_verdict(q, id, NF_ACCEPT, 0, NULL); /* never drop */
   double d = delay_ms + (jitter_ms ? (uniform() * 2 - 1) * jitter_ms : 0);
   if (d < 0) d = 0;
@@ -122,6 +132,8 @@ int main(int argc, char **argv) {
                                        {"jitter-ms", required_argument, NULL, 'j'},
                                        {"reorder", no_argument, NULL, 'r'},
                                        {"seed", required_argument, NULL, 's'},
+                                       {"burst-ms", required_argument, NULL, 'b'},
+                                       {"period-ms", required_argument, NULL, 'p'},
                                        {NULL, 0, NULL, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -131,11 +143,15 @@ int main(int argc, char **argv) {
     case 'j': jitter_ms = atoi(optarg); break;
     case 'r': reorder = true; break;
     case 's': rng = strtoull(optarg, NULL, 0) | 1; break;
+    case 'b': burst_ms = atoi(optarg); break;
+    case 'p': period_ms = atoi(optarg); break;
     default: return 2;
     }
   }
-  if (queue < 0 || queue > 65535 || delay_ms < 0 || jitter_ms < 0 || jitter_ms > delay_ms) {
-    fprintf(stderr, "usage: delayer --queue N --delay-ms MS [--jitter-ms MS <= delay] [--reorder] [--seed S]\n");
+  if (queue < 0 || queue > 65535 || delay_ms < 0 || jitter_ms < 0 || jitter_ms > delay_ms || burst_ms < 0 ||
+      (burst_ms && period_ms <= burst_ms)) {
+    fprintf(stderr, "usage: delayer --queue N --delay-ms MS [--jitter-ms MS <= delay] [--reorder] [--seed S]\n"
+                    "               [--burst-ms ON --period-ms P > ON]\n");
     return 2;
   }
   struct nfq_handle *h = nfq_open();
@@ -150,6 +166,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   nfq_set_queue_maxlen(q, MAX_HELD);
+  start_us = now_us();
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
   int fd = nfq_fd(h);
@@ -175,7 +192,7 @@ int main(int argc, char **argv) {
     release_due(q, false);
     uint64_t now = now_us();
     if (now - last_report >= 1000000 && packets != last_packets) {
-      printf("delayer: packets %llu held %zu\n", packets, nheld);
+      printf("delayer: packets %llu held %zu dropped %llu\n", packets, nheld, dropped);
       fflush(stdout);
       last_report = now;
       last_packets = packets;
