@@ -61,8 +61,10 @@ struct call {
   struct call_ice_server ice[CALL_MAX_ICE_SERVERS]; /* the server's, then the options' */
   size_t nice;
 
+  /* once a second while connected: the call's course, for --stats-json */
+  json_t *timeline;
   /* statistics of the last interval, for the quality bars and the overlay */
-  uint64_t last_bytes_sent, last_bytes_received, last_stats_ms;
+  uint64_t last_bytes_sent, last_bytes_received, last_stats_ms, connected_at_ms;
   int64_t last_lost;
   uint64_t last_packets;
   uint64_t last_frames;
@@ -275,6 +277,7 @@ static void on_connection_state(mc_pc *pc, enum mc_pc_state s, void *user) {
     struct call_view_state *v = call_view_lock(c->view);
     v->phase = CALL_PHASE_CONNECTED;
     if (first) v->connected_wall_ms = (uint64_t)mc_wall_ms();
+    if (first) c->connected_at_ms = mc_now_ms();
     call_view_unlock(c->view);
     if (first) {
       c->ever_connected = true;
@@ -840,6 +843,15 @@ static void on_stats_timer(uv_timer_t *t) {
   c->last_packets = packets;
   c->last_frames = frames;
   c->last_stats_ms = now;
+  if (secs > 0 && c->o->stats_json) {
+    if (!c->timeline) c->timeline = json_array();
+    json_array_append_new(c->timeline,
+                          json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "t",
+                                    (double)(now - c->connected_at_ms) / 1000.0, "sentKbps", out_kbps,
+                                    "receivedKbps", in_kbps, "targetKbps",
+                                    (double)st.available_outgoing_bitrate_bps / 1000, "framesPerSecond", fps,
+                                    "roundTripMs", rtt_ms, "lossPercent", loss_pct));
+  }
   struct call_view_state *s = call_view_lock(c->view);
   s->quality_bars = call_quality_bars(rtt_ms, loss_pct, receiving);
   snprintf(s->stats_text, sizeof s->stats_text,
@@ -871,6 +883,7 @@ static void write_stats(struct call *c) {
       "srtpPacketsReceived", (json_int_t)st.srtp_packets_received, "availableOutgoingBitrate",
       (json_int_t)st.available_outgoing_bitrate_bps);
   if (j) call_media_stats_json(c->media, j);
+  if (j && c->timeline) json_object_set(j, "timeline", c->timeline);
   if (j && json_dump_file(j, c->o->stats_json, JSON_INDENT(2)) != 0)
     fprintf(stderr, "medcall: could not write statistics to %s\n", c->o->stats_json);
   json_decref(j);
@@ -976,6 +989,7 @@ int call_run(const struct call_opts *o, struct call_view *view) {
   }
   if (c->sha) EVP_MD_CTX_free(c->sha);
   if (c->recv_sha) EVP_MD_CTX_free(c->recv_sha);
+  json_decref(c->timeline);
   free(c);
   return code;
 }
