@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# quality.sh NAME: bandwidth estimation and adaptation under an impaired
+# link (issue 7 item 6). Doctor (host-a) and patient (host-b) behind
+# endpoint-independent NATs, a direct path; nat-b, the patient's router,
+# applies an impairment (impair.sh) both ways. Both send the stamped pattern
+# at 640x480 and a tone; --stats-json has a per-second timeline.
+#   quality-rate500k: 500 kbit/s each way. Over the last 15 s each side's
+#     sending rate settles under the link (median <= 500 kbit/s) yet uses it
+#     (>= 150), the receivers lose under 5 % of packets, and still decode
+#     most frames.
+#   quality-drop: 2 Mbit/s, 300 kbit/s from 12 s to 27 s, then 2 Mbit/s:
+#     the patient's estimate is under 300 kbit/s within 5 s of the drop
+#     (100 feedback intervals of 50 ms at most), and above 600 kbit/s
+#     again within 15 s of the recovery.
+#   quality-audio-only: 2 Mbit/s, 80 kbit/s from 10 s to 22 s, then 2
+#     Mbit/s: video pauses (the doctor decodes no frame for at least 3 s in
+#     a row) while audio goes on, and resumes by itself afterwards.
+# Figures are printed; bounds are about behaviour, never about speed.
+# Env: MEDCALL, MEDCALL_SERVER, LAB_DELAYER. Exit: 0 pass, 1 fail, 77 skip.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lab.sh
+source "$here/lab.sh"
+# shellcheck source=scenarios.sh
+source "$here/scenarios.sh"
+# shellcheck source=impair.sh
+source "$here/impair.sh"
+# shellcheck source=call_lib.sh
+source "$here/call_lib.sh"
+
+names="quality-rate500k quality-drop quality-audio-only"
+if [ "${1:-}" = "--list" ]; then printf '%s\n' $names; exit 0; fi
+name=${1:?usage: quality.sh NAME (--list for names)}
+case " $names " in *" $name "*) ;; *) echo "unknown test $name; one of: $names" >&2; exit 1 ;; esac
+lab_require
+[ -x "${MEDCALL:-}" ] && [ -x "${MEDCALL_SERVER:-}" ] || lab_die "MEDCALL and MEDCALL_SERVER must name the binaries"
+lab_init
+failures=0
+fail() { echo "lab: FAIL [$name]: $*" >&2; failures=$((failures + 1)); }
+
+topo_two_nat eim eim
+lab_turn_start secret
+call_server_start
+
+case $name in
+  quality-rate500k) seconds=35 ;;
+  quality-drop) seconds=45 ;;
+  quality-audio-only) seconds=40 ;;
+esac
+media=(--headless --video-source pattern --video-size 640x480 --fps 30 --bitrate 1500 --duration "$seconds")
+# shellcheck disable=SC2046
+call_start doctor host-a call $(call_server_args) "${media[@]}" --audio-source tone:440 --stats-json "$LAB_RUN/doctor.json"
+call_wait_line doctor '^link: ' 20 || lab_die "the doctor printed no link"
+link=$(call_line doctor 'link: ' | cut -d' ' -f2)
+call_start patient host-b join "$link" --insecure --name "lab patient" "${media[@]}" --audio-source tone:660 \
+  --stats-json "$LAB_RUN/patient.json"
+call_wait_line doctor '^state: connected' 20 || fail "the doctor did not connect"
+call_wait_line patient '^state: connected' 20 || fail "the patient did not connect"
+
+case $name in
+  quality-rate500k) impair_profile nat-b rate500k ;;
+  quality-drop) IMPAIR_DROP_AT_S=12 IMPAIR_DROP_FOR_S=15 impair_profile nat-b drop300k ;;
+  quality-audio-only)
+    impair_rate_schedule nat-b 2000 80 10 12 ;;
+esac
+
+declare -A RC=()
+for n in doctor patient; do rc=0; wait "${PID[$n]}" || rc=$?; RC[$n]=$rc; done
+impair_clear nat-b
+for n in doctor patient; do
+  echo "---- medcall $n exit=${RC[$n]} ----"
+  cat "$LAB_RUN/$n.out"
+  [ "${RC[$n]}" = 0 ] || { fail "$n exited with status ${RC[$n]}"; tail -n 20 "$LAB_RUN/$n.err"; }
+  [ -s "$LAB_RUN/$n.json" ] || { fail "$n wrote no statistics"; continue; }
+  echo "$n timeline (t sent received target fps):"
+  jq -r '.timeline[] | "  \(.t|floor) \(.sentKbps|floor) \(.receivedKbps|floor) \(.targetKbps|floor) \(.framesPerSecond|floor)"' \
+    "$LAB_RUN/$n.json" | paste -sd' ' | fold -w 160
+done
+[ "$failures" = 0 ] || exit 1
+
+# median of a jq selection over the timeline (numbers, one per line)
+median() { sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print -1 }'; }
+ge() { awk "BEGIN { exit !($1 >= $2) }"; }
+le() { awk "BEGIN { exit !($1 <= $2) }"; }
+
+case $name in
+  quality-rate500k)
+    for n in doctor patient; do
+      j=$LAB_RUN/$n.json
+      last=$(jq '[.timeline[].t] | max' "$j")
+      m=$(jq -r --argjson from "$((${last%.*} - 15))" '.timeline[] | select(.t >= $from) | .sentKbps' "$j" | median)
+      echo "lab: [$name] $n: median sending rate over the last 15 s: $m kbit/s (link 500)"
+      le "$m" 500 || fail "$n sends $m kbit/s through a 500 kbit/s link"
+      ge "$m" 150 || fail "$n sends only $m kbit/s through a 500 kbit/s link"
+      lost=$(jq '[.tracks[] | select(.receiving) | .packetsLost] | add // 0' "$j")
+      got=$(jq '[.tracks[] | select(.receiving) | .packetsReceived] | add // 0' "$j")
+      echo "lab: [$name] $n: received $got packets, lost $lost"
+      [ "$got" -gt 0 ] && le "$((lost * 100))" "$((5 * (got + lost)))" || fail "$n lost $lost of $((got + lost)) packets (over 5 %)"
+      dec=$(jq '.video.framesDecoded' "$j")
+      ge "$dec" $((seconds * 10)) || fail "$n decoded only $dec frames in $seconds s"
+    done ;;
+  quality-drop)
+    j=$LAB_RUN/patient.json
+    # connected about 1-2 s before the impairment started: the timeline's t
+    # counts from connected, the schedule from when it was applied.
+    t0=$(jq '[.timeline[] | select(.targetKbps > 0)] | .[0].t // 0' "$j")
+    drop_at=12 back_at=27
+    under=$(jq -r --argjson a "$drop_at" '[.timeline[] | select(.t >= $a and .targetKbps > 0 and .targetKbps <= 300)] | .[0].t // "none"' "$j")
+    echo "lab: [$name] patient: estimate under 300 kbit/s at t=$under s (drop applied about t=$drop_at..$((drop_at + 2)))"
+    [ "$under" != none ] && le "$under" $((drop_at + 2 + 5)) || fail "the estimate did not follow the drop within 5 s (t=$under)"
+    up=$(jq -r --argjson a "$back_at" '[.timeline[] | select(.t >= $a and .targetKbps >= 600)] | .[0].t // "none"' "$j")
+    echo "lab: [$name] patient: estimate above 600 kbit/s again at t=$up s (link back about t=$back_at..$((back_at + 2)))"
+    [ "$up" != none ] && le "$up" $((back_at + 2 + 15)) || fail "the estimate did not recover within 15 s (t=$up)" ;;
+  quality-audio-only)
+    j=$LAB_RUN/doctor.json
+    # the longest run of seconds in which the doctor decoded no frame
+    run=$(jq -r '.timeline[] | .framesPerSecond' "$j" | awk '{ if ($1 < 0.5) { r++; if (r > m) m = r } else r = 0 } END { print m + 0 }')
+    echo "lab: [$name] doctor: longest run without video ${run} s"
+    ge "$run" 3 || fail "video did not pause under 80 kbit/s (longest gap ${run} s)"
+    tail_fps=$(jq -r '[.timeline[] | .framesPerSecond] | .[-6:-1] | add / length' "$j")
+    echo "lab: [$name] doctor: frame rate over the last seconds ${tail_fps}"
+    ge "$tail_fps" 5 || fail "video did not resume after the link recovered (${tail_fps} frames/s)"
+    hz=$(jq '.audio.dominantHz' "$j")
+    jq -e '.audio.dominantHz > 648 and .audio.dominantHz < 672' "$j" >/dev/null || fail "the doctor did not hear the tone ($hz)" ;;
+esac
+LAB_DUMPED=1
+[ "$failures" = 0 ] || exit 1
+echo "lab: PASS [$name]"
