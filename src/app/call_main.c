@@ -79,7 +79,8 @@ const char mc_call_usage[] =
     "                      self-signed certificate)\n"
     "  --token T           the doctor token the server was started with (prefer\n"
     "                      the config file: a command line is visible to others)\n"
-    "  --auto-admit        admit the first patient who knocks\n"
+    "  --auto-admit        admit the first patient who knocks (always so without\n"
+    "                      a window)\n"
     COMMON_USAGE;
 
 const char mc_join_usage[] =
@@ -428,6 +429,8 @@ static int run(int argc, char **argv, bool doctor) {
     fprintf(stderr, "medcall: no window (%s); the call goes on without one\n", SDL_GetError());
     window = false;
   }
+  /* Without a window nobody could press Admit: the first knock is let in. */
+  if (!window) cl.o.auto_admit = true;
   code = window ? run_with_window(&cl, view) : call_run(&cl.o, view);
   if (window) SDL_QuitSubSystem(SDL_INIT_VIDEO);
 out:

@@ -71,7 +71,10 @@ function doctorClient(opts) {
       ? { type: 'candidate', candidate: e.candidate.candidate, sdpMid: e.candidate.sdpMid,
           sdpMLineIndex: e.candidate.sdpMLineIndex }
       : { type: 'candidate', candidate: '' });
-    // The offerer opens the chat channel (docs/server.md: named "chat").
+    // docs/signaling.md "Data channels": "control" is pre-negotiated as id 1
+    // on both sides (it holds that id, so an in-band channel never takes it);
+    // the offerer opens "chat".
+    D.control = pc.createDataChannel('control', { negotiated: true, id: 1 });
     const dc = D.dc = pc.createDataChannel('chat');
     dc.onmessage = (e) => D.chat.push(e.data);
     await pc.setLocalDescription(await pc.createOffer());
