@@ -24,7 +24,14 @@
     state: 'loading', ws: null, session: null, grace: 30, iceServers: [], offerer: false,
     pc: null, dc: null, local: null, pendingCandidates: [], remoteSet: false,
     connection: 'none', chat: [], closing: false,
+    // Data channels (docs/signaling.md "Data channels"): the verification
+    // code once connected, the doctor's announced state, files both ways.
+    control: null, verification: null, peerState: null, peerName: '', files: [],
   };
+  const FILE_MAX = 64 * 1024 * 1024;
+  const FILE_CHUNK = 16 * 1024;
+  const FILE_HIGH = 1024 * 1024;
+  const FILE_LOW = 256 * 1024;
 
   function show(state) {
     st.state = state;
@@ -213,6 +220,7 @@
   // ---- the call ----
   function startCall(m) {
     st.offerer = !!m.offerer;
+    st.peerName = (m.peer && typeof m.peer.name === 'string') ? m.peer.name : '';
     const pc = st.pc = new RTCPeerConnection({ iceServers: m.ice_servers || [] });
     if (st.local) st.local.getTracks().forEach((t) => pc.addTrack(t, st.local));
     else { pc.addTransceiver('audio', { direction: 'recvonly' }); pc.addTransceiver('video', { direction: 'recvonly' }); }
@@ -224,9 +232,16 @@
     };
     pc.onconnectionstatechange = () => {
       if (pc.connectionState === 'failed' && st.offerer) makeOffer(true);
+      if (pc.connectionState === 'connected') showVerification();
       updateIndicator();
     };
-    pc.ondatachannel = (ev) => setupChat(ev.channel);
+    pc.ondatachannel = (ev) => {
+      if (ev.channel.label === 'chat') setupChat(ev.channel);
+      else if (ev.channel.label === 'file') receiveFile(ev.channel);
+      else ev.channel.close();
+    };
+    // Pre-negotiated on both sides, so it exists before the offer/answer.
+    setupControl(pc.createDataChannel('control', { negotiated: true, id: 1 }));
     if (st.offerer) { setupChat(pc.createDataChannel('chat')); makeOffer(false); }
     $('self').srcObject = st.local;
     $('mute').disabled = !(st.local && st.local.getAudioTracks().length);
@@ -267,7 +282,214 @@
     st.dc = dc;
     dc.onopen = () => { $('chat-input').disabled = false; $('chat-send').disabled = false; };
     dc.onclose = () => { $('chat-input').disabled = true; $('chat-send').disabled = true; };
-    dc.onmessage = (ev) => addChat('Doctor', String(ev.data));
+    dc.onmessage = (ev) => { if (typeof ev.data === 'string') addChat('Doctor', ev.data); };
+  }
+
+  // ---- verification code (same algorithm as mc_dtls_verification_code) ----
+  // Both DTLS fingerprints as the SDPs carry them, upper-cased, sorted, joined
+  // by one space; SHA-256; the first four bytes big-endian modulo 1,000,000.
+  function sdpFingerprint(sdp) {
+    const m = /^a=fingerprint:sha-256 ([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2})+)[ \t]*\r?$/im.exec(sdp || '');
+    return m ? m[1].toUpperCase() : null;
+  }
+
+  async function verificationCode(fpA, fpB) {
+    const [x, y] = [fpA, fpB].sort();
+    const d = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(x + ' ' + y)));
+    const v = (d[0] * 16777216 + d[1] * 65536 + d[2] * 256 + d[3]) % 1000000;
+    const t = String(v).padStart(6, '0');
+    return t.slice(0, 3) + ' ' + t.slice(3);
+  }
+
+  async function showVerification() {
+    const pc = st.pc;
+    const a = sdpFingerprint(pc.localDescription && pc.localDescription.sdp);
+    const b = sdpFingerprint(pc.remoteDescription && pc.remoteDescription.sdp);
+    if (!a || !b) return;
+    const code = await verificationCode(a, b);
+    if (pc !== st.pc) return;
+    st.verification = code;
+    $('verify-code').textContent = code;
+    $('verify').hidden = false;
+  }
+
+  // ---- the doctor's state over "control" ----
+  function ourState() {
+    const on = (tracks) => tracks.length > 0 && tracks.some((t) => t.enabled);
+    return { type: 'state', mic: on(st.local ? st.local.getAudioTracks() : []),
+             camera: on(st.local ? st.local.getVideoTracks() : []) };
+  }
+
+  function sendState() {
+    if (st.control && st.control.readyState === 'open') st.control.send(JSON.stringify(ourState()));
+  }
+
+  function setupControl(dc) {
+    st.control = dc;
+    dc.onopen = () => { sendState(); $('send-file').disabled = false; };
+    dc.onclose = () => { $('send-file').disabled = true; };
+    dc.onmessage = (ev) => {
+      let m;
+      try { m = JSON.parse(ev.data); } catch (e) { return; }
+      if (!m || m.type !== 'state' || typeof m.mic !== 'boolean' || typeof m.camera !== 'boolean') return;
+      st.peerState = { mic: m.mic, camera: m.camera };
+      showPeerState();
+    };
+  }
+
+  function initials(name) {
+    const words = String(name || '').trim().split(/\s+/).filter(Boolean);
+    if (!words.length) return '';
+    const first = Array.from(words[0])[0] || '';
+    const last = words.length > 1 ? (Array.from(words[words.length - 1])[0] || '') : '';
+    return (first + last).toUpperCase();
+  }
+
+  function showPeerState() {
+    const p = st.peerState;
+    const av = $('avatar');
+    const ini = initials(st.peerName);
+    $('avatar-initials').textContent = ini;
+    av.classList.toggle('person', !ini);
+    av.hidden = !p || p.camera;
+    $('peer-mic').hidden = !p || p.mic;
+  }
+
+  // ---- files over "file" channels ----
+  function fileBaseName(name) {
+    let n = String(name || '').split(/[\/\\]/).pop().replace(/[\u0000-\u001f\u007f]/g, '');
+    n = n.replace(/^[. ]+/, '').replace(/[. ]+$/, '');
+    return n || 'file';
+  }
+
+  // The header travels as the channel's protocol, at most 256 bytes: a long
+  // name is shortened, its extension kept.
+  function fileHeader(file) {
+    let name = fileBaseName(file.name);
+    const enc = new TextEncoder();
+    const make = (n) => JSON.stringify({ name: n, size: file.size, mime: file.type || 'application/octet-stream' });
+    while (enc.encode(make(name)).length > 256) {
+      const dot = name.lastIndexOf('.');
+      const ext = dot > 0 && name.length - dot <= 16 ? name.slice(dot) : '';
+      const stem = Array.from(name.slice(0, name.length - ext.length));
+      if (stem.length <= 1) { name = 'file' + ext; break; }
+      name = stem.slice(0, stem.length - 8).join('') + ext;
+    }
+    return { name, text: make(name) };
+  }
+
+  function sizeText(n) {
+    if (n >= 1048576) return (n / 1048576).toFixed(1) + ' MB';
+    if (n >= 1024) return Math.round(n / 1024) + ' KB';
+    return n + ' bytes';
+  }
+
+  function addFileNote(who, text, link) {
+    const li = document.createElement('li');
+    li.className = 'file';
+    const w = document.createElement('span');
+    w.className = 'who';
+    w.textContent = who + ':';
+    li.append(w);
+    if (link) {
+      const a = document.createElement('a');
+      a.href = link.url;
+      a.download = link.name;
+      a.textContent = link.name;
+      li.append(a, document.createTextNode(' (' + sizeText(link.size) + ')'));
+    } else {
+      li.append(document.createTextNode(text));
+    }
+    $('chat-log').append(li);
+    $('chat-log').scrollTop = $('chat-log').scrollHeight;
+  }
+
+  function waitLow(dc) {
+    return new Promise((resolve) => {
+      const done = () => { dc.removeEventListener('bufferedamountlow', done); dc.removeEventListener('close', done); resolve(); };
+      dc.addEventListener('bufferedamountlow', done);
+      dc.addEventListener('close', done);
+    });
+  }
+
+  async function sendFile(file) {
+    if (!st.pc || st.pc.connectionState !== 'connected') return;
+    if (file.size > FILE_MAX) {
+      addFileNote('You', 'The file "' + fileBaseName(file.name) + '" is larger than 64 MiB and cannot be sent.');
+      return;
+    }
+    const h = fileHeader(file);
+    const rec = { direction: 'out', name: h.name, size: file.size, sent: 0, done: false, error: null };
+    st.files.push(rec);
+    const dc = st.pc.createDataChannel('file', { protocol: h.text });
+    dc.binaryType = 'arraybuffer';
+    dc.bufferedAmountLowThreshold = FILE_LOW;
+    const fail = (why) => {
+      if (rec.done || rec.error) return;
+      rec.error = 'The file "' + h.name + '" could not be sent: ' + why;
+      addFileNote('You', rec.error);
+    };
+    dc.onclose = () => {
+      if (rec.sent === file.size && !rec.error) {
+        rec.done = true;
+        addFileNote('You', 'sent "' + h.name + '" (' + sizeText(file.size) + ').');
+      } else fail('the connection closed.');
+    };
+    await new Promise((resolve) => { dc.onopen = resolve; dc.addEventListener('close', resolve); });
+    try {
+      while (rec.sent < file.size && dc.readyState === 'open') {
+        const chunk = await file.slice(rec.sent, rec.sent + FILE_CHUNK).arrayBuffer();
+        dc.send(chunk);
+        rec.sent += chunk.byteLength;
+        if (dc.bufferedAmount > FILE_HIGH) await waitLow(dc);
+      }
+      // Everything handed over: the close follows the last byte.
+      if (dc.readyState === 'open') dc.close();
+    } catch (e) {
+      fail('it could not be read.');
+      dc.close();
+    }
+  }
+
+  function receiveFile(dc) {
+    dc.binaryType = 'arraybuffer';
+    let h = null;
+    try { h = JSON.parse(dc.protocol); } catch (e) { h = null; }
+    const ok = h && typeof h.name === 'string' && Number.isSafeInteger(h.size) && h.size >= 0;
+    const name = fileBaseName(ok ? h.name : '');
+    const rec = { direction: 'in', name, size: ok ? h.size : 0, got: 0, done: false, error: null, url: null, blob: null };
+    st.files.push(rec);
+    const chunks = [];
+    const fail = () => {
+      if (rec.done || rec.error) return;
+      rec.error = 'file ' + name + ' could not be received';
+      chunks.length = 0;
+      addFileNote('Doctor', 'The ' + rec.error + '.');
+      if (dc.readyState !== 'closed') dc.close();
+    };
+    const complete = () => {
+      // Saved as opaque bytes whatever type was announced: a link the page
+      // opens must never run as a page of this site.
+      const blob = new Blob(chunks, { type: 'application/octet-stream' });
+      chunks.length = 0;
+      rec.blob = blob; // kept for tests: the page's CSP (connect-src) refuses fetch(blob:)
+      rec.url = URL.createObjectURL(blob);
+      rec.done = true;
+      addFileNote('Doctor', '', { url: rec.url, name, size: rec.size });
+    };
+    if (!ok || h.size > FILE_MAX) { fail(); return; }
+    dc.onmessage = (ev) => {
+      if (rec.done || rec.error) return;
+      if (typeof ev.data === 'string' || rec.got + ev.data.byteLength > rec.size) { fail(); return; }
+      chunks.push(ev.data);
+      rec.got += ev.data.byteLength;
+      if (rec.got === rec.size) complete();
+    };
+    dc.onclose = () => {
+      if (rec.done || rec.error) return;
+      if (rec.got === rec.size) complete();
+      else fail();
+    };
   }
 
   function addChat(who, text) {
@@ -288,6 +510,7 @@
     tracks.forEach((t) => { t.enabled = !pressed; });
     button.setAttribute('aria-pressed', String(pressed));
     button.textContent = pressed ? onLabel : offLabel;
+    sendState();
   }
 
   function join() {
@@ -317,6 +540,12 @@
       st.dc.send(text);
       addChat('You', text);
       $('chat-input').value = '';
+    };
+    $('send-file').onclick = () => $('file-input').click();
+    $('file-input').onchange = () => {
+      const files = Array.from($('file-input').files || []);
+      $('file-input').value = '';
+      files.forEach((f) => sendFile(f));
     };
     const autojoin = frag.get('autojoin') === '1' && frag.get('name');
     if (!autojoin) show('check');
