@@ -40,7 +40,7 @@ camera=pattern
 extra=()
 [ -n "${MEDCALL_DEMO_SECONDS:-}" ] && extra=(--duration "$MEDCALL_DEMO_SECONDS")
 
-"$app" call --auto-admit --video-source "$camera" --audio-source none "${window[@]}" "${extra[@]}" \
+"$app" call --auto-admit --window 640x420+20+40 --video-source "$camera" --audio-source none "${window[@]}" "${extra[@]}" \
   >"$state/doctor.out" 2>"$state/doctor.err" &
 pids+=($!)
 link=
@@ -60,7 +60,7 @@ echo "demo: (a room holds one patient: to join from a browser instead, close the
 
 # The built-in server's certificate is self-signed: the patient on this
 # machine accepts it with --insecure, as a browser user would click through.
-"$app" join "$link" --insecure --name "Demo patient" --video-source pattern --audio-source tone:440 \
+"$app" join "$link" --insecure --name "Demo patient" --window 640x420+680+40 --video-source pattern --audio-source tone:440 \
   "${window[@]}" "${extra[@]}" >"$state/patient.out" 2>"$state/patient.err" &
 pids+=($!)
 echo "demo: a patient joined in a second window. Close the doctor's window (or Ctrl-C) to end."

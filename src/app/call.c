@@ -950,6 +950,10 @@ static void on_signal(uv_signal_t *s, int signum) {
   (void)signum;
   struct call *c = s->data;
   call_end(c, c->ever_connected ? MC_APP_EXIT_OK : MC_APP_EXIT_FAIL, "interrupted");
+  /* Ctrl-C in the terminal closes the window too. */
+  struct call_view_state *v = call_view_lock(c->view);
+  v->quit = true;
+  call_view_unlock(c->view);
 }
 
 int call_run(const struct call_opts *o, struct call_view *view) {

@@ -41,6 +41,8 @@
   "  --download-dir DIR  where files the other side sends are saved (default\n" \
   "                      $XDG_DOWNLOAD_DIR, ~/Downloads or ~)\n" \
   "  --fullscreen        start with the window full screen\n" \
+  "  --window WxH[+X+Y]  the window's size, and where it opens (default\n" \
+  "                      1024x640, centred)\n" \
   "  --no-window         no window; sound still plays on the speakers\n" \
   "  --headless          no window and no speakers: what arrives is measured only\n" \
   "                      (for tests and benchmarks; implies --auto-admit)\n" \
@@ -95,7 +97,7 @@ const char mc_join_usage[] =
 enum {
   O_SERVER = 1, O_TOKEN, O_NAME, O_INSECURE, O_RELAY, O_DURATION, O_ECHO, O_SEND, O_STATS, O_VIDEO, O_AUDIO,
   O_SIZE, O_FPS, O_BITRATE, O_HEADLESS, O_AUTO_ADMIT, O_NO_WINDOW, O_CHAT, O_SEND_FILE, O_DOWNLOAD_DIR,
-  O_ICE_SERVER, O_CONFIG, O_FULLSCREEN, O_SERVER_PIN
+  O_ICE_SERVER, O_CONFIG, O_FULLSCREEN, O_SERVER_PIN, O_WINDOW
 };
 
 static const struct option longopts[] = {
@@ -111,6 +113,7 @@ static const struct option longopts[] = {
     {"send-file", required_argument, NULL, O_SEND_FILE}, {"download-dir", required_argument, NULL, O_DOWNLOAD_DIR},
     {"ice-server", required_argument, NULL, O_ICE_SERVER}, {"config", required_argument, NULL, O_CONFIG},
     {"fullscreen", no_argument, NULL, O_FULLSCREEN},     {"server-pin", required_argument, NULL, O_SERVER_PIN},
+    {"window", required_argument, NULL, O_WINDOW},
     {NULL, 0, NULL, 0},
 };
 
@@ -118,7 +121,7 @@ static const struct option longopts[] = {
 static const char *const config_names[] = {"server",       "token",      "name",       "insecure",     "relay-only",
                                            "ice-server",   "video-source", "audio-source", "video-size", "fps",
                                            "bitrate",      "download-dir", "auto-admit", "fullscreen", "no-window",
-                                           "server-pin"};
+                                           "server-pin",   "window"};
 
 struct cli {
   struct call_opts o;
@@ -126,6 +129,7 @@ struct cli {
   bool no_window, fullscreen, video_set, audio_set;
   uint8_t pin[32];
   bool pinned;
+  struct window_opts win;
   /* argv built from the config file, then the command line */
   char **args;
   int nargs, cap;
@@ -255,6 +259,18 @@ static int parse_opts(struct cli *cl, int argc, char **argv) {
     case O_SEND_FILE: o->send_file = optarg; break;
     case O_DOWNLOAD_DIR: o->download_dir = optarg; break;
     case O_CONFIG: break; /* read before */
+    case O_WINDOW: {
+      int n = 0;
+      cl->win.placed = false;
+      if (sscanf(optarg, "%dx%d%n", &cl->win.width, &cl->win.height, &n) != 2 || cl->win.width < 320 ||
+          cl->win.height < 240 || cl->win.width > 7680 || cl->win.height > 4320 ||
+          (optarg[n] && (sscanf(optarg + n, "+%d+%d", &cl->win.x, &cl->win.y) != 2 || cl->win.x < 0 || cl->win.y < 0))) {
+        fprintf(stderr, "medcall: --window wants WIDTHxHEIGHT (at least 320x240), optionally +X+Y, not '%s'\n", optarg);
+        return -1;
+      }
+      cl->win.placed = optarg[n] != '\0';
+      break;
+    }
     case O_SERVER_PIN:
       if (parse_pin(optarg, cl->pin) != 0) {
         fprintf(stderr, "medcall: --server-pin wants the 32-byte SHA-256 fingerprint as hex (AB:CD:...)\n");
@@ -353,9 +369,10 @@ static int run_with_window(struct cli *cl, struct call_view *view) {
     fprintf(stderr, "medcall: could not start the call's thread\n");
     return MC_APP_EXIT_FAIL;
   }
-  struct window_opts wo = {.title = cl->o.doctor ? "medcall - doctor" : "medcall - patient",
-                           .width = 1024, .height = 640, .fullscreen = cl->fullscreen,
-                           .close_after_end_ms = cl->o.duration_s > 0 ? 3000 : -1};
+  struct window_opts wo = cl->win;
+  wo.title = cl->o.doctor ? "medcall - doctor" : "medcall - patient";
+  wo.fullscreen = cl->fullscreen;
+  wo.close_after_end_ms = cl->o.duration_s > 0 ? 3000 : -1;
   if (window_run(view, &wo) == 0) {
     struct call_command hang = {.kind = CALL_CMD_HANG_UP};
     call_view_post(view, &hang);
@@ -383,6 +400,8 @@ static int run(int argc, char **argv, bool doctor) {
   struct cli cl;
   memset(&cl, 0, sizeof cl);
   cl.o.doctor = doctor;
+  cl.win.width = 1024;
+  cl.win.height = 640;
   cl.o.media = (struct call_media_opts){.video = CALL_VIDEO_NONE, .audio = CALL_AUDIO_NONE, .tone_hz = 440,
                                         .width = 640, .height = 480, .fps = 30, .bitrate_kbps = 1000};
   /* A person reads one sentence per failure; the log is for diagnosis
