@@ -123,6 +123,8 @@ int call_view_post(struct call_view *v, const struct call_command *cmd);
 struct window_opts {
   const char *title;
   int width, height;       /* initial size in screen coordinates */
+  bool placed;             /* at x, y (screen coordinates); else centred */
+  int x, y;
   bool fullscreen;
   int close_after_end_ms;  /* once ENDED: close by itself after this; < 0 wait for the user */
 };
@@ -187,7 +189,8 @@ int call_channels_send_file(struct call_channels *c, const char *path);
  * file, MC_ETOOBIG above CALL_FILE_MAX or with 16 files already going. */
 #define CALL_FILE_MAX (64u * 1024 * 1024)
 /* What the peer sends, parsed (exposed for tests/fuzz/fuzz_channels.c).
- * The file channel's protocol: name is made safe (call_channels_safe_name). */
+ * The file channel's protocol: name is made safe (call_channels_safe_name)
+ * and at most 200 bytes. */
 struct call_file_header {
   char name[256];
   uint64_t size;
