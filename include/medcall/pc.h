@@ -51,7 +51,9 @@ enum mc_pc_state {
   MC_PC_STATE_CONNECTING,
   MC_PC_STATE_CONNECTED,
   MC_PC_STATE_DISCONNECTED, /* ICE lost the path for now; may recover */
-  MC_PC_STATE_FAILED,       /* no path, or DTLS refused (see mc_pc_last_error) */
+  MC_PC_STATE_FAILED,       /* no path, or DTLS refused (see mc_pc_last_error); an
+                               ICE failure recovers with mc_pc_restart_ice, a DTLS
+                               failure is final */
   MC_PC_STATE_CLOSED,
 };
 const char *mc_pc_state_name(enum mc_pc_state s); /* "new", "connecting", ... */
@@ -150,6 +152,11 @@ int mc_pc_add_transceiver(mc_pc *pc, enum mc_pc_kind kind, bool send, mc_pc_trac
 int mc_pc_send_frame(mc_pc *pc, mc_pc_track t, const uint8_t *data, size_t len, uint32_t rtp_timestamp,
                      bool keyframe);
 
+/* The application's decoder lost its reference (a frame it could not
+ * decode, a full queue): ask the peer for a key frame on a video track we
+ * receive (PLI), at most one per 300 ms. MC_ESTATE before media flows. */
+int mc_pc_request_keyframe(mc_pc *pc, mc_pc_track t);
+
 /* As RTCInboundRtpStreamStats / RTCOutboundRtpStreamStats, per track. */
 struct mc_pc_track_stats {
   enum mc_pc_kind kind;
@@ -187,7 +194,11 @@ int mc_pc_set_remote_description(mc_pc *pc, enum mc_pc_sdp_type type, const char
 /* A trickled candidate ("candidate:..." with or without "a="); "" or NULL
  * line means the peer's end-of-candidates. mid may be NULL. */
 int mc_pc_add_remote_candidate(mc_pc *pc, const char *mid, const char *line);
-/* New ICE credentials in the next offer (RFC 8445 9); on_negotiation_needed. */
+/* New ICE credentials in the next offer (RFC 8445 9); on_negotiation_needed.
+ * Works in any state after the first offer/answer, disconnected and failed
+ * included: candidates are gathered again (a live TURN allocation is kept,
+ * a lost one replaced), and DTLS, SRTP and data channels go on over the new
+ * pair. */
 int mc_pc_restart_ice(mc_pc *pc);
 
 enum mc_pc_state mc_pc_state(const mc_pc *pc);

@@ -35,6 +35,7 @@
 #define RECOVER_WITHIN_MS 30000   /* not connected again by then: the call ends */
 #define SIGNAL_RETRY_MS 1000
 #define STATS_INTERVAL_MS 1000
+#define OFFER_ANSWER_WAIT_MS 10000 /* an offer unanswered this long is given up */
 
 struct call {
   const struct call_opts *o;
@@ -49,6 +50,7 @@ struct call {
   struct call_media *media;
   struct call_channels *chans;
   bool offerer;
+  uint64_t offer_sent_ms; /* an offer awaits its answer since; 0 none */
   bool ever_connected, connected;
   bool ending;
   int exit_code;
@@ -224,6 +226,7 @@ static void make_offer(struct call *c) {
     return;
   }
   sig_send(c, json_pack("{s:s, s:s}", "type", "offer", "sdp", offer));
+  c->offer_sent_ms = mc_now_ms();
   mc_free(offer);
 }
 
@@ -232,6 +235,8 @@ static void make_offer(struct call *c) {
 static void restart_ice(struct call *c) {
   if (!c->pc || c->ending || c->connected || !c->offerer) return;
   if (!c->sig_open) return; /* resumed later: peer-back or resumed restarts then */
+  /* An answer still on its way would be taken for the next offer's. */
+  if (c->offer_sent_ms && mc_now_ms() - c->offer_sent_ms < OFFER_ANSWER_WAIT_MS) return;
   if (mc_pc_restart_ice(c->pc) != 0) {
     MC_LOGW(LOG, "ice restart refused: %s", mc_pc_last_error(c->pc));
     return;
@@ -639,6 +644,7 @@ static void on_sig_message(mc_signal_client *s, const char *text, size_t len, vo
     if (sdp) on_offer(c, sdp);
   } else if (strcmp(type, "answer") == 0) {
     const char *sdp = json_string_value(json_object_get(m, "sdp"));
+    c->offer_sent_ms = 0;
     if (sdp && c->pc && mc_pc_set_remote_description(c->pc, MC_PC_ANSWER, sdp) != 0) {
       fprintf(stderr, "medcall: %s\n", mc_pc_last_error(c->pc));
       call_end(c, MC_APP_EXIT_FAIL, "failed");

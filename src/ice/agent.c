@@ -17,6 +17,8 @@ void mc_ice_settings_default(struct mc_ice_settings *s) {
   s->consent_interval_ms = MC_ICE_CONSENT_INTERVAL_MS;
   s->consent_timeout_ms = MC_ICE_CONSENT_TIMEOUT_MS;
   s->disconnected_ms = MC_ICE_DISCONNECTED_MS;
+  s->silence_probe_ms = MC_ICE_SILENCE_PROBE_MS;
+  s->disconnected_silence_ms = MC_ICE_DISCONNECTED_SILENCE_MS;
   s->keepalive_ms = MC_ICE_KEEPALIVE_MS;
   s->server_timeout_ms = MC_ICE_SERVER_TIMEOUT_MS;
   s->mdns_timeout_ms = MC_ICE_MDNS_TIMEOUT_MS;
@@ -123,6 +125,7 @@ void ice_txn_free(mc_ice_agent *a, struct ice_txn *t) {
 
 int ice_route_send(mc_ice_agent *a, int base, int relay, const mc_addr *to, const uint8_t *data, size_t len) {
   if (a->closed) return MC_ECLOSED;
+  if (a->test_drop_out) return 0;
   if (relay >= 0) {
     struct ice_relay *r = &a->relays[relay];
     if (!r->turn || !r->allocated) return MC_ESTATE;
@@ -266,6 +269,9 @@ static void gather_step_done(mc_ice_agent *a) {
 static void handle_packet(mc_ice_agent *a, int base, int relay, const mc_addr *from, const uint8_t *data,
                           size_t len) {
   if (a->closed) return;
+  bool on_sel = a->sel.set && a->sel.base == base && a->sel.relay == relay && mc_addr_equal(&a->sel.remote, from);
+  if (on_sel) ice_consent_heard(a, mc_now_ms());
+  if (a->restarting) ice_path_heard(a, base, relay, from, mc_now_ms());
   if (mc_stun_is_message(data, len)) {
     mc_stun_msg *m = malloc(sizeof *m);
     if (!m) return;
@@ -292,7 +298,7 @@ static void handle_packet(mc_ice_agent *a, int base, int relay, const mc_addr *f
   }
   /* Media from the peer: only from an address a pair knows (or the pair
    * kept across a restart), never from strangers. */
-  bool ok = a->sel.set && a->sel.base == base && a->sel.relay == relay && mc_addr_equal(&a->sel.remote, from);
+  bool ok = on_sel;
   if (!ok) {
     int r = ice_find_remote_addr(a, from);
     if (r >= 0) {
@@ -328,7 +334,7 @@ static void start_srflx(mc_ice_agent *a, int server) {
   uint64_t now = mc_now_ms();
   for (size_t b = 0; b < a->nbases; b++) {
     struct ice_base *base = &a->bases[b];
-    if (mc_addr_is_loopback(&base->addr)) continue;
+    if (mc_addr_is_loopback(&base->addr) || base->gone) continue;
     const mc_addr *dest = NULL;
     for (size_t i = 0; i < s->naddrs; i++) {
       if (mc_addr_family(&s->addrs[i]) == mc_addr_family(&base->addr)) {
@@ -506,10 +512,11 @@ bool ice_relay_permitted(mc_ice_agent *a, int relay, const mc_addr *peer, bool *
   return false;
 }
 
-static int start_turn(mc_ice_agent *a, int server) {
+/* slot: a relay entry to reuse (its allocation was lost), or -1 for a new one. */
+static int start_turn(mc_ice_agent *a, int server, int slot) {
   struct ice_server *s = &a->servers[server];
-  if (a->nrelays == ICE_MAX_RELAYS) return MC_ETOOBIG;
-  struct ice_relay *r = &a->relays[a->nrelays];
+  if (slot < 0 && a->nrelays == ICE_MAX_RELAYS) return MC_ETOOBIG;
+  struct ice_relay *r = &a->relays[slot >= 0 ? (size_t)slot : a->nrelays];
   memset(r, 0, sizeof *r);
   r->agent = a;
   r->server = server;
@@ -529,8 +536,12 @@ static int start_turn(mc_ice_agent *a, int server) {
       .on_permission = on_turn_permission,
   };
   int rc = mc_turn_client_new(a->loop, &tc, &tcbs, r, &r->turn);
-  if (rc != 0) return rc;
-  a->nrelays++;
+  if (rc != 0) {
+    r->turn = NULL;
+    r->done = true;
+    return rc;
+  }
+  if (slot < 0) a->nrelays++;
   a->gather_pending++;
   rc = mc_turn_client_start(r->turn);
   if (rc != 0) {
@@ -610,7 +621,7 @@ fail:
   return MC_ENOMEM;
 }
 
-static void open_host(mc_ice_agent *a, const mc_addr *ip, size_t iface_index) {
+static void open_host(mc_ice_agent *a, const mc_addr *ip, size_t iface_index, bool signal) {
   if (a->nbases == ICE_MAX_BASES) return;
   struct ice_base *b = &a->bases[a->nbases];
   memset(b, 0, sizeof *b);
@@ -629,8 +640,121 @@ static void open_host(mc_ice_agent *a, const mc_addr *ip, size_t iface_index) {
   }
   int bi = (int)a->nbases++;
   uint16_t pref = mc_ice_local_preference(MC_ICE_CAND_HOST, mc_addr_family(&b->addr), iface_index, MC_TURN_UDP);
-  int idx = add_local(a, MC_ICE_CAND_HOST, bi, -1, &b->addr, NULL, NULL, pref, MC_TURN_UDP, true);
+  int idx = add_local(a, MC_ICE_CAND_HOST, bi, -1, &b->addr, NULL, NULL, pref, MC_TURN_UDP, signal);
   if (idx >= 0) ice_pairs_add_for_local(a, idx);
+}
+
+static int base_of_ip(const mc_ice_agent *a, const mc_addr *ip) {
+  for (size_t i = 0; i < a->nbases; i++)
+    if (mc_addr_ip_equal(&a->bases[i].addr, ip)) return (int)i;
+  return -1;
+}
+
+static void set_base_gone(mc_ice_agent *a, int bi, bool gone) {
+  struct ice_base *b = &a->bases[bi];
+  if (b->gone == gone) return;
+  char as[MC_ADDR_STRLEN];
+  MC_LOGI(LOG, "host address %s addr=%s", gone ? "gone" : "back", mc_addr_str(&b->addr, as));
+  b->gone = gone;
+  for (size_t i = 0; i < a->nlocals; i++)
+    if (a->locals[i].base == bi) a->locals[i].stale = gone;
+}
+
+/* RFC 8445 5.1.1.1: host candidates from every interface (a relay-only
+ * policy still needs a socket only inside the TURN client). Again at an ICE
+ * restart, where a network change shows: sockets open for new addresses,
+ * and candidates of addresses that left are no longer offered. */
+static void gather_hosts(mc_ice_agent *a, bool restart) {
+  if (a->cfg.relay_only) return;
+  mc_addr addrs[ICE_MAX_BASES];
+  size_t n = 0;
+  if (a->nbind > 0) {
+    n = a->nbind;
+    memcpy(addrs, a->bind_addrs, n * sizeof *addrs);
+  } else if (mc_net_local_addresses(addrs, ICE_MAX_BASES, &n) != 0) {
+    if (restart) return; /* no news is not a network change */
+    n = 0;
+  }
+  size_t idx = 0;
+  bool seen[ICE_MAX_BASES] = {false};
+  for (size_t i = 0; i < n; i++) {
+    int fam = mc_addr_family(&addrs[i]);
+    if (a->cfg.family != AF_UNSPEC && fam != a->cfg.family) continue;
+    int bi = restart ? base_of_ip(a, &addrs[i]) : -1;
+    if (bi >= 0) {
+      seen[bi] = true;
+      idx++;
+      continue;
+    }
+    size_t before = a->nbases;
+    open_host(a, &addrs[i], idx++, !restart);
+    if (a->nbases > before) seen[before] = true;
+  }
+  if (a->cfg.include_loopback && a->nbind == 0) {
+    static const char *const lo[] = {"127.0.0.1", "::1"};
+    for (size_t k = 0; k < MC_ARRAY_LEN(lo); k++) {
+      mc_addr l;
+      if (mc_addr_parse(lo[k], 0, &l) != 0) continue;
+      if (a->cfg.family != AF_UNSPEC && mc_addr_family(&l) != a->cfg.family) continue;
+      int bi = base_of_ip(a, &l);
+      if (bi >= 0) seen[bi] = true;
+      else open_host(a, &l, idx++, !restart);
+    }
+  }
+  if (restart && a->nbind == 0) {
+    for (size_t i = 0; i < a->nbases; i++)
+      if (!mc_addr_is_loopback(&a->bases[i].addr)) set_base_gone(a, (int)i, !seen[i]);
+  }
+  if (a->nbases == 0) MC_LOGW(LOG, "no usable interface for host candidates");
+}
+
+/* Server-reflexive Bindings and TURN allocations. At a restart a live
+ * allocation is kept (RFC 8445 9 lets candidates be reused); a lost one is
+ * replaced in its slot, its old relayed candidate no longer offered. */
+static void gather_servers(mc_ice_agent *a, bool restart) {
+  for (size_t i = 0; i < a->nservers; i++) {
+    struct ice_server *s = &a->servers[i];
+    bool turn = mc_ice_url_is_turn(&s->parsed);
+    if (turn) {
+      int slot = -1;
+      bool live = false;
+      for (size_t k = 0; restart && k < a->nrelays; k++) {
+        if (a->relays[k].server != (int)i) continue;
+        if (a->relays[k].turn && (a->relays[k].allocated || !a->relays[k].done)) live = true;
+        else if (slot < 0) slot = (int)k;
+      }
+      int rc = 0;
+      if (!live) {
+        if (slot >= 0) {
+          struct ice_relay *r = &a->relays[slot];
+          if (r->turn) mc_turn_client_close(r->turn);
+          r->turn = NULL;
+          for (size_t l = 0; l < a->nlocals; l++)
+            if (a->locals[l].relay == slot) a->locals[l].stale = true;
+          MC_LOGI(LOG, "new turn allocation url=%s", s->url);
+        }
+        rc = start_turn(a, (int)i, slot);
+      }
+      if (rc != 0) {
+        char sentence[512];
+        snprintf(sentence, sizeof sentence, "The TURN client for %s could not start (%s).", s->url, mc_strerror(rc));
+        if (a->cbs.on_server_error) a->cbs.on_server_error(a, s->url, sentence, a->user);
+      }
+    }
+    /* A Binding to the server over UDP from each host socket gives the
+     * srflx candidates; TURN servers answer Binding too (RFC 8656 4). */
+    if (!a->cfg.relay_only && a->nbases > 0 && !s->resolving && s->parsed.transport == MC_TURN_UDP &&
+        (s->parsed.scheme == MC_ICE_URL_STUN || s->parsed.scheme == MC_ICE_URL_TURN)) {
+      s->resolving = true;
+      a->gather_pending++;
+      if (mc_resolve(a->loop, s->parsed.host, s->parsed.port, a->cfg.family, on_resolved, s, &s->resolve) != 0) {
+        s->resolving = false;
+        a->gather_pending--;
+      }
+    } else if (!turn && !restart) {
+      MC_LOGI(LOG, "ignoring server for srflx (not UDP) url=%s", s->url);
+    }
+  }
 }
 
 int mc_ice_agent_gather(mc_ice_agent *a) {
@@ -641,61 +765,8 @@ int mc_ice_agent_gather(mc_ice_agent *a) {
   a->gathering = true;
   a->stats.gather_started_ms = mc_now_ms();
   a->gather_pending = 0;
-  mc_addr addrs[ICE_MAX_BASES];
-  size_t n = 0;
-  /* RFC 8445 5.1.1.1: host candidates from every interface (a relay-only
-   * policy still needs a socket only inside the TURN client). */
-  if (!a->cfg.relay_only) {
-    if (a->nbind > 0) {
-      n = a->nbind;
-      memcpy(addrs, a->bind_addrs, n * sizeof *addrs);
-    } else if (mc_net_local_addresses(addrs, ICE_MAX_BASES, &n) != 0) {
-      n = 0;
-    }
-    size_t idx = 0;
-    for (size_t i = 0; i < n; i++) {
-      int fam = mc_addr_family(&addrs[i]);
-      if (a->cfg.family != AF_UNSPEC && fam != a->cfg.family) continue;
-      open_host(a, &addrs[i], idx++);
-    }
-    if (a->cfg.include_loopback && a->nbind == 0) {
-      static const char *const lo[] = {"127.0.0.1", "::1"};
-      for (size_t k = 0; k < MC_ARRAY_LEN(lo); k++) {
-        mc_addr l;
-        if (mc_addr_parse(lo[k], 0, &l) != 0) continue;
-        if (a->cfg.family != AF_UNSPEC && mc_addr_family(&l) != a->cfg.family) continue;
-        bool have = false;
-        for (size_t i = 0; i < a->nbases; i++) have = have || mc_addr_ip_equal(&a->bases[i].addr, &l);
-        if (!have) open_host(a, &l, idx++);
-      }
-    }
-    if (a->nbases == 0) MC_LOGW(LOG, "no usable interface for host candidates");
-  }
-  for (size_t i = 0; i < a->nservers; i++) {
-    struct ice_server *s = &a->servers[i];
-    bool turn = mc_ice_url_is_turn(&s->parsed);
-    if (turn) {
-      int rc = start_turn(a, (int)i);
-      if (rc != 0) {
-        char sentence[512];
-        snprintf(sentence, sizeof sentence, "The TURN client for %s could not start (%s).", s->url, mc_strerror(rc));
-        if (a->cbs.on_server_error) a->cbs.on_server_error(a, s->url, sentence, a->user);
-      }
-    }
-    /* A Binding to the server over UDP from each host socket gives the
-     * srflx candidates; TURN servers answer Binding too (RFC 8656 4). */
-    if (!a->cfg.relay_only && a->nbases > 0 && s->parsed.transport == MC_TURN_UDP &&
-        (s->parsed.scheme == MC_ICE_URL_STUN || s->parsed.scheme == MC_ICE_URL_TURN)) {
-      s->resolving = true;
-      a->gather_pending++;
-      if (mc_resolve(a->loop, s->parsed.host, s->parsed.port, a->cfg.family, on_resolved, s, &s->resolve) != 0) {
-        s->resolving = false;
-        a->gather_pending--;
-      }
-    } else if (!turn) {
-      MC_LOGI(LOG, "ignoring server for srflx (not UDP) url=%s", s->url);
-    }
-  }
+  gather_hosts(a, false);
+  gather_servers(a, false);
   if (a->gather_pending == 0) a->gather_done_pending = true;
   ice_schedule(a);
   leave(a);
@@ -857,10 +928,13 @@ int mc_ice_agent_restart(mc_ice_agent *a) {
   if (a->closed) return MC_ECLOSED;
   enter(a);
   /* RFC 8445 9: fresh credentials; the old ones still answer consent on the
-   * old pair until a new pair is selected. */
+   * old pair until a new pair is selected. A second restart before that
+   * keeps the first one's: the peer's checks on the old pair carry those. */
   if (a->sel.set) {
-    memcpy(a->old_ufrag, a->ufrag, sizeof a->ufrag);
-    memcpy(a->old_pwd, a->pwd, sizeof a->pwd);
+    if (!a->old_ufrag[0]) {
+      memcpy(a->old_ufrag, a->ufrag, sizeof a->ufrag);
+      memcpy(a->old_pwd, a->pwd, sizeof a->pwd);
+    }
     a->restarting = true;
   }
   new_credentials(a);
@@ -875,11 +949,23 @@ int mc_ice_agent_restart(mc_ice_agent *a) {
     a->rufrag[0] = a->rpwd[0] = '\0';
   }
   a->stats.checks_started_ms = 0;
-  /* Our candidates stay; report them again (after this call returns, so the
+  if (a->gathered) {
+    /* Gather again (a network change may be why we restart); done is
+     * reported once the servers answered, after the candidates. */
+    a->gathered = false;
+    a->gathering = true;
+    a->gather_pending = 0;
+    a->stats.gather_started_ms = mc_now_ms();
+    gather_hosts(a, true);
+    gather_servers(a, true);
+    if (a->gather_pending == 0) a->gather_done_pending = true;
+  }
+  /* Our candidates are reported again (after this call returns, so the
    * caller can signal the new credentials first). */
   a->reemit_from = 0;
   a->reemit_pending = true;
-  MC_LOGI(LOG, "ice restart remote_fresh=%d", (int)a->remote_fresh);
+  MC_LOGI(LOG, "ice restart remote_fresh=%d state=%s has_pair=%d", (int)a->remote_fresh,
+          mc_ice_state_name(a->state), (int)a->sel.set);
   ice_schedule(a);
   leave(a);
   return 0;
@@ -933,8 +1019,10 @@ static void tick(mc_ice_agent *a) {
   expire_srflx(a, now, &next);
   if (a->reemit_pending && !a->closed) {
     a->reemit_pending = false;
+    /* W3C webrtc-pc: restartIce() from failed goes back to checking. */
+    if (a->state == MC_ICE_STATE_FAILED) ice_set_state(a, MC_ICE_STATE_CHECKING);
     for (size_t i = 0; i < a->nlocals && !a->closed; i++) {
-      if (a->locals[i].c.type == MC_ICE_CAND_PRFLX) continue;
+      if (a->locals[i].c.type == MC_ICE_CAND_PRFLX || a->locals[i].stale) continue;
       a->locals[i].c.generation = 0;
       emit_local(a, (int)i);
     }

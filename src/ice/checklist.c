@@ -58,6 +58,7 @@ static bool can_pair(const mc_ice_agent *a, int local, int remote) {
   const struct ice_local *l = &a->locals[local];
   const struct ice_remote *r = &a->remotes[remote];
   if (l->c.type != MC_ICE_CAND_HOST && l->c.type != MC_ICE_CAND_RELAY) return false;
+  if (l->stale) return false;
   if (a->cfg.relay_only && l->c.type != MC_ICE_CAND_RELAY) return false;
   if (r->c.transport != MC_ICE_TRANSPORT_UDP) return false;
   int fam = mc_addr_family(&r->c.addr);
@@ -470,6 +471,28 @@ void ice_check_done(mc_ice_agent *a, struct ice_txn *t, int err, const mc_stun_m
   }
 }
 
+/* During a restart the checks may have gone into an outage and backed off
+ * (RTO doubling: 0.5, 1, 2, 4 s apart). A datagram from a pair's remote on
+ * its socket (media on the old pair, often the same 5-tuple) says the path
+ * is back: check that pair again now instead of at the next retransmission.
+ * At most once per MC_ICE_HEARD_RECHECK_MS per pair; the older transaction
+ * keeps running (its answer counts too). */
+void ice_path_heard(mc_ice_agent *a, int base, int relay, const mc_addr *from, uint64_t now) {
+  if (!a->restarting || selected_in_checklist(a) || !a->has_remote_creds) return;
+  for (size_t i = 0; i < a->npairs; i++) {
+    struct ice_pair *p = &a->pairs[i];
+    const struct ice_local *l = &a->locals[p->local];
+    if (l->base != base || l->relay != relay || p->in_triggered) continue;
+    if (p->state != PAIR_IN_PROGRESS && p->state != PAIR_FAILED) continue;
+    if (p->txn && now - p->txn->sent_ms < MC_ICE_HEARD_RECHECK_MS) continue;
+    if (!mc_addr_equal(&a->remotes[p->remote].c.addr, from)) continue;
+    if (p->state == PAIR_FAILED) set_pair_state(a, (int)i, PAIR_WAITING);
+    MC_LOGD(LOG, "path heard, checking again pair=%zu", i);
+    enqueue_triggered(a, (int)i);
+    ice_schedule(a);
+  }
+}
+
 /* ---- incoming checks (RFC 8445 7.3) ---- */
 
 static void respond(mc_ice_agent *a, const mc_stun_msg *m, uint16_t code, const char *reason, const char *key) {
@@ -492,6 +515,7 @@ static int local_for_rx(const mc_ice_agent *a) {
   for (size_t i = 0; i < a->nlocals; i++) {
     const struct ice_local *l = &a->locals[i];
     if (l->c.type != MC_ICE_CAND_HOST && l->c.type != MC_ICE_CAND_RELAY) continue;
+    if (l->stale) continue;
     if (l->base == a->rx_base && l->relay == a->rx_relay) return (int)i;
   }
   return -1;

@@ -18,7 +18,19 @@ void ice_consent_start(mc_ice_agent *a) {
   a->last_consent_ms = now;
   a->next_consent_ms = now + consent_interval(a);
   a->last_sent_ms = now;
+  a->last_heard_ms = now;
+  a->probe_out_ms = 0;
+  a->last_probe_ms = 0;
 }
+
+void ice_consent_heard(mc_ice_agent *a, uint64_t now) {
+  a->last_heard_ms = now;
+  /* Back from silence while disconnected: ask for consent now rather than
+   * at the next retransmission of a check sent into the outage. */
+  if (a->state == MC_ICE_STATE_DISCONNECTED && now - a->last_probe_ms >= a->set.check_rto_ms) ice_schedule(a);
+}
+
+static bool fast_path(const mc_ice_agent *a) { return a->set.silence_probe_ms && a->set.disconnected_silence_ms; }
 
 static void send_consent(mc_ice_agent *a, uint64_t now) {
   uint8_t buf[512];
@@ -41,8 +53,13 @@ static void send_consent(mc_ice_agent *a, uint64_t now) {
   t->role = a->role;
   t->remote_gen = a->remote_gen;
   MC_LOGD(LOG, "consent check");
-  if (mc_stun_txn_start(a->txns, buf, (size_t)n, a->set.check_rto_ms, false, t, now) != 0) ice_txn_free(a, t);
+  if (mc_stun_txn_start(a->txns, buf, (size_t)n, a->set.check_rto_ms, false, t, now) != 0) {
+    ice_txn_free(a, t);
+    return;
+  }
   a->last_sent_ms = now;
+  a->last_probe_ms = now;
+  if (!a->probe_out_ms) a->probe_out_ms = now;
 }
 
 void ice_consent_done(mc_ice_agent *a, struct ice_txn *t, int err, const mc_stun_msg *m, const uint8_t *buf,
@@ -55,6 +72,8 @@ void ice_consent_done(mc_ice_agent *a, struct ice_txn *t, int err, const mc_stun
   if (a->rx_base != a->sel.base || a->rx_relay != a->sel.relay || !mc_addr_equal(&a->rx_from, &a->sel.remote))
     return;
   a->last_consent_ms = mc_now_ms();
+  a->last_heard_ms = a->last_consent_ms;
+  a->probe_out_ms = 0;
   if (a->state == MC_ICE_STATE_DISCONNECTED && !a->consent_lost) {
     MC_LOGI(LOG, "consent answer again, pair back");
     ice_set_state(a, MC_ICE_STATE_CONNECTED);
@@ -63,7 +82,20 @@ void ice_consent_done(mc_ice_agent *a, struct ice_txn *t, int err, const mc_stun
 
 void ice_consent_tick(mc_ice_agent *a, uint64_t now, uint64_t *next) {
   /* During a restart the old pair's credentials are going away; media
-   * keeps flowing and consent resumes on the new pair. */
+   * keeps flowing and consent resumes on the new pair. Silence on the old
+   * pair still says the path broke (a restart for a network change that
+   * loses the old path, or an offer that never got through); hearing
+   * again does not say it is back both ways, the new pair will. */
+  if (a->sel.set && !a->consent_lost && a->restarting && fast_path(a)) {
+    uint64_t at = a->last_heard_ms + a->set.disconnected_silence_ms;
+    if (now >= at && (a->state == MC_ICE_STATE_CONNECTED || a->state == MC_ICE_STATE_COMPLETED)) {
+      MC_LOGW(LOG, "nothing heard on the old pair during the restart ms=%llu",
+              (unsigned long long)(now - a->last_heard_ms));
+      ice_set_state(a, MC_ICE_STATE_DISCONNECTED);
+    } else if (now < at) {
+      *next = MC_MIN(*next, at);
+    }
+  }
   if (!a->sel.set || a->consent_lost || a->restarting) return;
   if (now - a->last_consent_ms >= a->set.consent_timeout_ms) {
     /* RFC 7675 5.1: consent expired: stop sending, tell the application. */
@@ -72,15 +104,25 @@ void ice_consent_tick(mc_ice_agent *a, uint64_t now, uint64_t *next) {
     ice_set_state(a, MC_ICE_STATE_FAILED);
     return;
   }
-  if (now - a->last_consent_ms >= a->set.disconnected_ms &&
-      (a->state == MC_ICE_STATE_CONNECTED || a->state == MC_ICE_STATE_COMPLETED)) {
-    MC_LOGW(LOG, "no consent answer for ms=%llu", (unsigned long long)(now - a->last_consent_ms));
-    ice_set_state(a, MC_ICE_STATE_DISCONNECTED);
-    if (a->closed) return;
-  }
-  if (now >= a->next_consent_ms) {
+  uint64_t silence = now - a->last_heard_ms;
+  bool fast = fast_path(a);
+  /* Nothing heard from the pair for a while, and no consent check out (or
+   * the path is back while we are disconnected): a consent check now. */
+  bool probe = fast && silence >= a->set.silence_probe_ms && !a->probe_out_ms;
+  bool back = a->state == MC_ICE_STATE_DISCONNECTED && a->last_heard_ms > a->last_probe_ms &&
+              now - a->last_probe_ms >= a->set.check_rto_ms;
+  if (now >= a->next_consent_ms || probe || back) {
     send_consent(a, now);
     a->next_consent_ms = now + consent_interval(a);
+  }
+  bool silent = fast && silence >= a->set.disconnected_silence_ms && a->probe_out_ms &&
+                now - a->probe_out_ms >= a->set.disconnected_silence_ms / 2;
+  if ((now - a->last_consent_ms >= a->set.disconnected_ms || silent) &&
+      (a->state == MC_ICE_STATE_CONNECTED || a->state == MC_ICE_STATE_COMPLETED)) {
+    MC_LOGW(LOG, "no consent answer for ms=%llu heard_ms=%llu", (unsigned long long)(now - a->last_consent_ms),
+            (unsigned long long)silence);
+    ice_set_state(a, MC_ICE_STATE_DISCONNECTED);
+    if (a->closed) return;
   }
   /* RFC 8445 11: a Binding indication when nothing else was sent for Tr;
    * with consent every 4-6 s this fires only with a long interval. */
@@ -97,5 +139,13 @@ void ice_consent_tick(mc_ice_agent *a, uint64_t now, uint64_t *next) {
   *next = MC_MIN(*next, a->last_consent_ms + a->set.consent_timeout_ms);
   uint64_t disc = a->last_consent_ms + a->set.disconnected_ms;
   if (disc > now) *next = MC_MIN(*next, disc);
+  if (fast) {
+    uint64_t at = a->probe_out_ms ? MC_MAX(a->last_heard_ms + a->set.disconnected_silence_ms,
+                                           a->probe_out_ms + a->set.disconnected_silence_ms / 2)
+                                  : a->last_heard_ms + a->set.silence_probe_ms;
+    if (at > now) *next = MC_MIN(*next, at);
+  }
+  if (a->state == MC_ICE_STATE_DISCONNECTED && a->last_heard_ms > a->last_probe_ms)
+    *next = MC_MIN(*next, MC_MAX(now + 1, a->last_probe_ms + a->set.check_rto_ms));
   if (a->set.keepalive_ms) *next = MC_MIN(*next, a->last_sent_ms + a->set.keepalive_ms);
 }

@@ -123,6 +123,11 @@ struct mc_ice_settings {
   uint32_t consent_interval_ms; /* RFC 7675 5.1: base, randomised 0.8..1.2 (4-6 s) */
   uint32_t consent_timeout_ms;  /* RFC 7675 5.1: 30 s without an answer: consent lost */
   uint32_t disconnected_ms;     /* no answer this long: state disconnected (recovers) */
+  /* Nothing at all heard on the selected pair this long: a consent check at
+   * once; and with nothing heard for disconnected_silence_ms and that check
+   * unanswered: disconnected. 0 turns the fast path off. */
+  uint32_t silence_probe_ms;
+  uint32_t disconnected_silence_ms;
   uint32_t keepalive_ms;        /* RFC 8445 11: Binding indication when idle (Tr, >= 15 s) */
   uint32_t server_timeout_ms;   /* STUN Binding / TURN transactions while gathering */
   uint32_t mdns_timeout_ms;     /* resolving a remote ".local" candidate */
@@ -226,7 +231,12 @@ int mc_ice_agent_send(mc_ice_agent *a, const uint8_t *data, size_t len);
 /* ICE restart (RFC 8445 9): new local credentials, local candidates
  * reported again (on_candidate, on_gathering_done), remote candidates and
  * checks start over once the peer's new credentials arrive. Media keeps
- * using the old selected pair until a new one is selected. */
+ * using the old selected pair until a new one is selected. Works in any
+ * state after gathering started, also disconnected or failed (failed goes
+ * back to checking). Gathering runs again: host sockets for addresses that
+ * appeared (those of vanished addresses are no longer offered), fresh
+ * server-reflexive Bindings, and a new TURN allocation where the old one
+ * was lost (a live allocation is kept). */
 int mc_ice_agent_restart(mc_ice_agent *a);
 /* Closes sockets and TURN allocations; state closed. No callback runs after
  * this returns. */

@@ -30,6 +30,7 @@ struct ice_base {
   mc_udp *udp;
   mc_addr addr; /* bound, with port */
   size_t iface_index;
+  bool gone; /* its address left the machine (seen at an ICE restart) */
 };
 
 struct ice_relay {
@@ -63,6 +64,9 @@ struct ice_local {
   int relay; /* TURN allocation, or -1 */
   uint16_t local_pref;
   uint64_t gathered_ms;
+  /* From a socket whose address is gone or a TURN allocation that was
+   * replaced at an ICE restart: neither paired nor signalled again. */
+  bool stale;
 };
 
 struct ice_remote {
@@ -183,6 +187,14 @@ struct mc_ice_agent {
   bool restarting; /* a restart is under way: sel is the old pair */
   uint64_t last_consent_ms, next_consent_ms, last_sent_ms;
   bool consent_lost;
+  /* Fast loss detection (timing.h MC_ICE_SILENCE_*): the last datagram of
+   * any kind from the selected pair's remote on its route, when the oldest
+   * unanswered consent check went out (0: none), the latest consent check. */
+  uint64_t last_heard_ms, probe_out_ms, last_probe_ms;
+
+  /* Tests only (tests/unit): drop every datagram the agent would send, as
+   * a cut path does. Never set by the library. */
+  bool test_drop_out;
 
   /* The packet being handled, for the response-symmetry check (RFC 8445 7.2.5.2.1). */
   int rx_base, rx_relay;
@@ -215,10 +227,13 @@ void ice_check_done(mc_ice_agent *a, struct ice_txn *t, int err, const mc_stun_m
 int ice_find_remote_addr(const mc_ice_agent *a, const mc_addr *addr);
 void ice_relay_permission_changed(mc_ice_agent *a, int relay);
 void ice_send_check(mc_ice_agent *a, int pair, bool use_candidate);
+void ice_path_heard(mc_ice_agent *a, int base, int relay, const mc_addr *from, uint64_t now);
 
 /* consent.c */
 void ice_consent_tick(mc_ice_agent *a, uint64_t now, uint64_t *next);
 void ice_consent_start(mc_ice_agent *a);
+/* A datagram arrived on the selected pair's route from its remote. */
+void ice_consent_heard(mc_ice_agent *a, uint64_t now);
 void ice_consent_done(mc_ice_agent *a, struct ice_txn *t, int err, const mc_stun_msg *m, const uint8_t *buf,
                       size_t len);
 int ice_build_binding_request(mc_ice_agent *a, uint8_t *buf, size_t cap, uint32_t prio, bool use_candidate);

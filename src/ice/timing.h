@@ -45,8 +45,33 @@
 #define MC_ICE_CONSENT_INTERVAL_MS 5000
 /* RFC 7675 5.1: consent expires 30 s after the last answer. */
 #define MC_ICE_CONSENT_TIMEOUT_MS 30000
-/* Like browsers' "disconnected": one interval plus a margin with no answer. */
+/* Like browsers' "disconnected": one interval plus a margin with no answer.
+ * This alone notices a cut 2-8 s after it (consent answers come every
+ * 4-6 s), and it is what catches a path broken in our direction only
+ * (the peer's media still arrives). */
 #define MC_ICE_DISCONNECTED_MS 8000
+/* Faster for the usual outage, where nothing arrives any more: a call
+ * carries RTP/RTCP several times a second, so SILENCE_PROBE_MS with no
+ * datagram at all from the selected pair sends a consent check at once
+ * (RFC 7675 5.1 sets when checks are due, not a floor; a quiet data-only
+ * session then checks about every 1.5 s, ~70 B/s). With still nothing
+ * heard after DISCONNECTED_SILENCE_MS and that check unanswered (sent at
+ * least half that long ago, retransmitted at 0.5 and 1.5 s) the state is
+ * disconnected: 3.0 s after a cut in test_pc, 2.9-3.1 s in the lab
+ * (docs/lab.md call-reconnect; the range is iptables' own delay), where
+ * the 8 s rule alone gave 2-8 s. A quiet session does not trip it while
+ * the probe is answered within 1.5 s (by construction, not measured). */
+#define MC_ICE_SILENCE_PROBE_MS 1500
+#define MC_ICE_DISCONNECTED_SILENCE_MS 3000
+/* During an ICE restart, a datagram from a pair's remote says the path is
+ * back: that pair is checked again at once rather than at its next backed-
+ * off retransmission (0.5, 1, 2, 4 s apart), at most this often per pair.
+ * With the check RTO (500 ms) here instead, test_pc's restore -> connected
+ * was 2-501 ms depending on where the restore fell between retransmissions
+ * (2 ms in 3 runs with 100 ms);
+ * a path that works one way only costs at most 10 extra checks a second per
+ * pair until the application's next restart clears them. */
+#define MC_ICE_HEARD_RECHECK_MS 100
 /* RFC 8445 11: keepalives when nothing was sent for Tr (at least 15 s). */
 #define MC_ICE_KEEPALIVE_MS 15000
 

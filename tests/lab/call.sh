@@ -23,6 +23,14 @@
 #   call-media-burst: nat-a drops everything for 300 ms mid-call: the
 #   longest gap between decoded frames stays under 1.3 s (the outage, then
 #   repair or a key frame within a second).
+#   call-reconnect: endpoint-independent NATs; 5 s after connecting, the
+#   patient's NAT (nat-b) drops all forwarded UDP for LAB_CUT_SECONDS (6 s):
+#   both must print `state: disconnected`, the doctor (the offerer)
+#   `reconnecting: ice restart`, both `state: connected` again after the
+#   cut, exit 0, and decode the other's frames after the restore (stamps in
+#   order, decoded/sent above what the call minus the outage allows). Prints
+#   the time from the cut to each side's disconnected and from the restore
+#   to each side's connected.
 # Env: MEDCALL, MEDCALL_SERVER (binaries), LAB_KEEP=1 keeps $LAB_RUN.
 # Exit: 0 pass, 1 fail, 77 skip (not root).
 set -euo pipefail
@@ -32,7 +40,7 @@ source "$here/lab.sh"
 # shellcheck source=scenarios.sh
 source "$here/scenarios.sh"
 
-names="call-symmetric-relay call-eim call-media-relay call-media-loss call-media-burst call-media-embedded"
+names="call-symmetric-relay call-eim call-media-relay call-media-loss call-media-burst call-media-embedded call-reconnect"
 if [ "${1:-}" = "--list" ]; then printf '%s\n' $names; exit 0; fi
 name=${1:?usage: call.sh NAME (--list for names)}
 case " $names " in *" $name "*) ;; *) echo "unknown test $name; one of: $names" >&2; exit 1 ;; esac
@@ -48,6 +56,8 @@ fail() { echo "lab: FAIL [$name]: $*" >&2; failures=$((failures + 1)); }
 case $name in
   call-symmetric-relay|call-media-relay) topo_two_nat symmetric symmetric ;;
   call-eim|call-media-loss|call-media-burst) topo_two_nat eim eim ;;
+  # LAB_RECONNECT_NATS="symmetric symmetric" runs it through the relay.
+  call-reconnect) read -r nat_a nat_b <<<"${LAB_RECONNECT_NATS:-eim eim}"; topo_two_nat "$nat_a" "$nat_b" ;;
   call-media-embedded) topo_same_lan ;;
 esac
 lab_turn_start secret
@@ -87,8 +97,28 @@ wait_line() {
 }
 line() { grep -E "^$2" "$LAB_RUN/$1.out" | tail -n 1 || true; }
 
-case $name in call-media-*)
+# count NAME REGEX: lines of NAME's output matching REGEX.
+count() { grep -Ec "$2" "$LAB_RUN/$1.out" 2>/dev/null || true; }
+# wait_count NAME REGEX N SECONDS: until REGEX matched N lines; prints the
+# milliseconds it took (the poll is 20 ms).
+wait_count() {
+  local t0 i
+  t0=$(date +%s%3N)
+  for i in $(seq 1 $(($4 * 50))); do
+    if [ "$(count "$1" "$2")" -ge "$3" ]; then echo $(($(date +%s%3N) - t0)); return 0; fi
+    sleep 0.02
+  done
+  echo -1
+}
+
+# mono: CLOCK_MONOTONIC in seconds, the clock of medcall's log lines.
+mono() { perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC -e 'printf "%.3f\n", clock_gettime(CLOCK_MONOTONIC)'; }
+# ms_between FROM TO: milliseconds, or "none" when TO is empty.
+ms_between() { [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%d\n", (b - a) * 1000 }' || echo none; }
+
+case $name in call-media-*|call-reconnect)
   MEDIA_SECONDS=${LAB_MEDIA_SECONDS:-10}
+  [ "$name" = call-reconnect ] && MEDIA_SECONDS=${LAB_MEDIA_SECONDS:-25}
   server_args=(--server "wss://$LAB_TURN_IP:$SERVER_PORT/ws" --insecure)
   [ "$name" = call-media-embedded ] && server_args=()
   XDG_STATE_HOME=$LAB_RUN/doctor-state start doctor host-a call "${server_args[@]}" --headless \
@@ -110,6 +140,39 @@ case $name in call-media-*)
     --video-source pattern --duration "$MEDIA_SECONDS" --stats-json "$LAB_RUN/patient.json"
   wait_line doctor '^state: connected' 20 || fail "the doctor did not connect"
   natns=$(lab_ns_name nat-a)
+  if [ "$name" = call-reconnect ]; then
+    CUT_SECONDS=${LAB_CUT_SECONDS:-6}
+    wait_line patient '^state: connected' 20 || fail "the patient did not connect"
+    sleep 5
+    nbns=$(lab_ns_name nat-b)
+    cd0=$(count doctor '^state: disconnected'); cp0=$(count patient '^state: disconnected')
+    cc0=$(count doctor '^state: connected'); pc0=$(count patient '^state: connected')
+    # iptables takes ~0.2 s here: the rule changes somewhere between the
+    # two readings of the clock, so figures are given as a range.
+    t_cut0=$(mono)
+    ip netns exec "$nbns" iptables -I FORWARD 1 -p udp -j DROP
+    t_cut=$(mono)
+    sleep "$CUT_SECONDS"
+    t_restore0=$(mono)
+    ip netns exec "$nbns" iptables -D FORWARD -p udp -j DROP
+    t_restore=$(mono)
+    echo "lab: [$name] nat-b dropped forwarded UDP from $t_cut0..$t_cut to $t_restore0..$t_restore (CLOCK_MONOTONIC s)"
+    # The longest the outage can have been, for the media checks below.
+    outage_ms=$(ms_between "$t_cut0" "$t_restore")
+    for n in doctor patient; do
+      c0=$cc0; d0=$cd0
+      [ $n = patient ] && { c0=$pc0; d0=$cp0; }
+      wait_count $n '^state: connected' $((c0 + 1)) 20 >/dev/null
+      [ "$(count $n '^state: disconnected')" -gt "$d0" ] || fail "$n did not print 'state: disconnected' during the ${CUT_SECONDS} s cut"
+      [ "$(count $n '^state: connected')" -gt "$c0" ] || fail "$n did not print 'state: connected' within 20 s of the restore"
+      # Figures from the log's own clock (CLOCK_MONOTONIC, as mono): the pc
+      # state lines after the cut.
+      d=$(awk -v t="$t_cut" '$1 >= t && / pc: state from=.* to=disconnected/ {print $1; exit}' "$LAB_RUN/$n.err")
+      b=$(awk -v t="$t_cut" '$1 >= t && / pc: state from=.* to=connected/ {print $1; exit}' "$LAB_RUN/$n.err")
+      echo "lab: [$name] $n: cut -> disconnected ms=$(ms_between "$t_cut" "$d")..$(ms_between "$t_cut0" "$d")," \
+        "restore -> connected ms=$(ms_between "$t_restore" "$b")..$(ms_between "$t_restore0" "$b")"
+    done
+  fi
   case $name in
     call-media-loss)
       ip netns exec "$natns" iptables -I FORWARD 1 -p udp -m statistic --mode random --probability 0.05 -j DROP ;;
@@ -142,6 +205,11 @@ case $name in call-media-*)
   }
   MIN_PCT=90
   [ "$name" = call-media-loss ] && MIN_PCT=95
+  # The outage (as measured: iptables itself can take a while on a busy
+  # machine), then the restart and a key frame: at most outage + 4 s of the
+  # call's frames may be missing. Before the cut (5 s) only about a fifth
+  # of them went out, so this needs media after it.
+  [ "$name" = call-reconnect ] && MIN_PCT=$(( (MEDIA_SECONDS * 1000 - outage_ms - 4000) * 100 / (MEDIA_SECONDS * 1000) ))
   check_media patient doctor 440
   check_media doctor patient "$patient_hz"
   pair_d=$(line doctor 'pair: ')
@@ -150,6 +218,15 @@ case $name in call-media-*)
       fail "the built-in server's link does not name the doctor's LAN address: $(line doctor 'link: ')"
     played=$(stat -c %s "$LAB_RUN/speaker.raw" 2>/dev/null || echo 0)
     [ "$played" -gt $((48000 * 2 * 2)) ] || fail "the patient's speakers played only $played bytes"
+  elif [ "$name" = call-reconnect ]; then
+    grep -q '^reconnecting: ice restart' "$LAB_RUN/doctor.out" || fail "the doctor did not print 'reconnecting: ice restart'"
+    for n in doctor patient; do
+      last=$(grep -E '^state: ' "$LAB_RUN/$n.out" | grep -v 'state: closed' | tail -n 1)
+      [ "$last" = "state: connected" ] || fail "$n: the last state before hanging up was '$last'"
+      gap=$(jq '.video.maxFrameGapMs' "$LAB_RUN/$n.json")
+      echo "lab: [$name] $n: longest gap between decoded frames ms=$gap"
+      [ "$gap" -lt $((outage_ms + 4000)) ] || fail "$n: frames stopped for $gap ms (outage $outage_ms ms + at most 4 s)"
+    done
   elif [ "$name" = call-media-relay ]; then
     [[ "$pair_d $(line patient 'pair: ')" =~ relay ]] || fail "expected a relay in the selected pairs"
   elif [ "$name" = call-media-loss ]; then

@@ -8,7 +8,9 @@
 #include <uv.h>
 
 #include "check.h"
+#include "ice/ice_private.h" /* ICE restart test: the agent's drop-outgoing hook */
 #include "medcall/pc.h"
+#include "pc/pc_private.h"
 #include "util/util.h"
 
 #define STEP_MS 20000 /* liveness bound: a step not done by then is broken */
@@ -27,7 +29,8 @@ struct peer {
   const char *name;
   mc_pc *pc;
   enum mc_pc_state state;
-  bool saw_failed, saw_closed, saw_connected;
+  bool saw_failed, saw_closed, saw_connected, saw_disconnected, saw_connecting_after_failed;
+  uint64_t disconnected_ms; /* mc_now_ms() of the latest disconnected */
   int remote_channels;
   mc_pc_dc last_remote_ch;
   bool open[16];
@@ -68,6 +71,11 @@ static void on_state(mc_pc *pc, enum mc_pc_state s, void *user) {
   (void)pc;
   p->state = s;
   if (s == MC_PC_STATE_FAILED) p->saw_failed = true;
+  if (s == MC_PC_STATE_DISCONNECTED) {
+    p->saw_disconnected = true;
+    p->disconnected_ms = mc_now_ms();
+  }
+  if (s == MC_PC_STATE_CONNECTING && p->saw_failed) p->saw_connecting_after_failed = true;
   if (s == MC_PC_STATE_CLOSED) p->saw_closed = true;
   if (s == MC_PC_STATE_CONNECTED) p->saw_connected = true;
 }
@@ -106,6 +114,7 @@ static void on_message(mc_pc *pc, mc_pc_dc ch, const uint8_t *data, size_t len, 
 static uint8_t *vframes[VFRAMES];
 static size_t vlen[VFRAMES];
 static int vgot, vbad, agot, abad, tracks_seen, kreqs;
+static bool restart_frames; /* test_ice_restart's frames: 300 bytes of 0x5a after the header */
 
 static void on_track(mc_pc *pc, mc_pc_track t, enum mc_pc_kind kind, void *user) {
   (void)pc;
@@ -119,6 +128,11 @@ static void on_frame(mc_pc *pc, mc_pc_track t, const uint8_t *data, size_t len, 
   (void)pc;
   (void)t;
   (void)user;
+  if (restart_frames) {
+    if (len != 300 || data[1] != 0x5a) vbad++;
+    vgot++;
+    return;
+  }
   if (len > 100) { /* video: frame i carries its index in the timestamp */
     uint32_t i = ts / 3000;
     if (i >= VFRAMES || len != vlen[i] || memcmp(data, vframes[i], len) != 0 || key != (i % 10 == 0)) vbad++;
@@ -411,6 +425,191 @@ static void test_media(void) {
   peers_free();
 }
 
+/* ---- ICE restart (RFC 8445 9) over a live call: DTLS, SRTP and SCTP stay ---- */
+
+static int rphase_to;
+static uint64_t sel_before[2];
+
+static bool echoes_back(void) { return peers[0].received >= (size_t)rphase_to || peers[0].mismatch; }
+static bool both_disconnected(void) {
+  return peers[0].state == MC_PC_STATE_DISCONNECTED && peers[1].state == MC_PC_STATE_DISCONNECTED;
+}
+static bool both_failed_now(void) {
+  return peers[0].state == MC_PC_STATE_FAILED && peers[1].state == MC_PC_STATE_FAILED;
+}
+static uint64_t selected_ms(int i) {
+  struct mc_ice_stats st;
+  mc_ice_agent_get_stats(peers[i].pc->ice, &st);
+  return st.selected_ms;
+}
+/* Both sides selected a pair after the restart and consider it connected. */
+static bool reselected(void) {
+  return both_connected() && selected_ms(0) > sel_before[0] && selected_ms(1) > sel_before[1] &&
+         !peers[0].pc->ice->restarting && !peers[1].pc->ice->restarting;
+}
+static int vwant;
+static bool frames_in(void) { return vgot >= vwant; }
+
+static void send_msgs(mc_pc_dc ch, int from, int to) {
+  for (int i = from; i < to; i++) {
+    sent_len[i] = 100 + (size_t)i;
+    sent_binary[i] = true;
+    sent_msgs[i] = malloc(sent_len[i]);
+    memset(sent_msgs[i], (uint8_t)i, sent_len[i]);
+    CHECK_EQ_INT(mc_pc_dc_send(peers[0].pc, ch, sent_msgs[i], sent_len[i], true), 0);
+  }
+  rphase_to = to;
+}
+
+/* Video frames of one 300-byte packet; B counts them in on_frame. */
+static uint32_t vts;
+static void send_frames(mc_pc_track vt, int n) {
+  uint32_t *ts = &vts;
+  uint8_t f[300];
+  vwant = vgot + n;
+  memset(f, 0x5a, sizeof f);
+  for (int i = 0; i < n; i++) {
+    f[0] = i == 0 ? 0 : 1; /* VP8: bit 0 clear on a key frame */
+    CHECK_EQ_INT(mc_pc_send_frame(peers[0].pc, vt, f, sizeof f, *ts += 3000, i == 0), 0);
+    uv_run(loop, UV_RUN_NOWAIT);
+  }
+}
+
+/* A camera's steady flow during the outage: a frame every 33 ms. */
+static uv_timer_t flow_timer;
+static mc_pc_track flow_track;
+static void on_flow(uv_timer_t *t) {
+  (void)t;
+  uint8_t f[300];
+  memset(f, 0x5a, sizeof f);
+  f[0] = 1;
+  mc_pc_send_frame(peers[0].pc, flow_track, f, sizeof f, vts += 3000, false);
+}
+
+static void cut(bool on) {
+  peers[0].pc->ice->test_drop_out = on;
+  peers[1].pc->ice->test_drop_out = on;
+}
+
+static char ufrag_before[2][MC_ICE_UFRAG_MAX + 1];
+
+/* B answered the restart offer with new credentials and A took them. */
+static bool new_credentials_both(void) {
+  char u[MC_ICE_UFRAG_MAX + 1];
+  mc_ice_agent_get_local_credentials(peers[1].pc->ice, u, NULL);
+  return strcmp(u, ufrag_before[1]) != 0 && strcmp(peers[0].pc->ice->rufrag, u) == 0;
+}
+
+/* JSEP 5.2.1 / RFC 8445 9: A restarts ICE and sends a fresh offer. */
+static void restart_from_a(void) {
+  for (int i = 0; i < 2; i++) {
+    mc_ice_agent_get_local_credentials(peers[i].pc->ice, ufrag_before[i], NULL);
+    sel_before[i] = selected_ms(i);
+  }
+  CHECK_EQ_INT(mc_pc_restart_ice(peers[0].pc), 0);
+  char u[MC_ICE_UFRAG_MAX + 1];
+  mc_ice_agent_get_local_credentials(peers[0].pc->ice, u, NULL);
+  CHECK(strcmp(u, ufrag_before[0]) != 0);
+  offer_from(0);
+  CHECK(run_until(new_credentials_both, STEP_MS));
+}
+
+static void check_same_security(mc_dtls *d0, mc_dtls *d1, mc_srtp *s0, mc_srtp *s1) {
+  /* The same DTLS association and SRTP sessions carry on over the new pair. */
+  CHECK(peers[0].pc->dtls == d0 && peers[1].pc->dtls == d1);
+  CHECK(peers[0].pc->srtp == s0 && peers[1].pc->srtp == s1);
+  CHECK_EQ_INT(mc_dtls_state(d0), MC_DTLS_STATE_CONNECTED);
+  CHECK_EQ_INT(mc_dtls_state(d1), MC_DTLS_STATE_CONNECTED);
+}
+
+static void test_ice_restart(void) {
+  fprintf(stderr, "-- ICE restart: live, while the path is cut (disconnected), after consent is lost (failed)\n");
+  peers_new();
+  vgot = vbad = 0;
+  restart_frames = true;
+  peers[1].echo = true;
+  struct mc_dc_config dc = MC_DC_CONFIG_DEFAULT;
+  dc.label = "chat";
+  mc_pc_dc ch = -1;
+  CHECK_EQ_INT(mc_pc_create_data_channel(peers[0].pc, &dc, &ch), 0);
+  mc_pc_track vt = -1;
+  CHECK_EQ_INT(mc_pc_add_transceiver(peers[0].pc, MC_PC_VIDEO, true, &vt), 0);
+  offer_from(0);
+  CHECK(run_until(both_connected, STEP_MS));
+  CHECK(run_until(remote_open, STEP_MS));
+  send_msgs(ch, 0, 10);
+  CHECK(run_until(echoes_back, STEP_MS));
+  mc_dtls *d0 = peers[0].pc->dtls, *d1 = peers[1].pc->dtls;
+  mc_srtp *s0 = peers[0].pc->srtp, *s1 = peers[1].pc->srtp;
+  CHECK(d0 && d1 && s0 && s1);
+
+  /* 1. Restart on a working path: data sent meanwhile goes over the old pair. */
+  restart_from_a();
+  send_msgs(ch, 10, 20);
+  CHECK(run_until(reselected, STEP_MS));
+  CHECK(run_until(echoes_back, STEP_MS));
+  CHECK_EQ_INT(peers[0].received, 20);
+  CHECK(!peers[0].mismatch);
+  CHECK(!peers[0].saw_failed && !peers[1].saw_failed);
+  check_same_security(d0, d1, s0, s1);
+  send_frames(vt, 10);
+  CHECK(run_until(frames_in, STEP_MS));
+
+  /* 2. The path breaks: both notice (disconnected), A restarts while it is
+   * still broken, the path comes back, a new pair carries the call. */
+  flow_track = vt;
+  uv_timer_init(loop, &flow_timer);
+  uv_timer_start(&flow_timer, on_flow, 33, 33);
+  uint64_t t_cut = mc_now_ms();
+  cut(true);
+  CHECK(run_until(both_disconnected, STEP_MS));
+  uint64_t t_disc = MC_MAX(peers[0].disconnected_ms, peers[1].disconnected_ms);
+  fprintf(stderr, "figure: cut -> disconnected (both) ms=%llu (A %llu, B %llu)\n",
+          (unsigned long long)(t_disc - t_cut), (unsigned long long)(peers[0].disconnected_ms - t_cut),
+          (unsigned long long)(peers[1].disconnected_ms - t_cut));
+  send_msgs(ch, 20, 30);
+  restart_from_a();
+  /* The new checks go into the void for a while. */
+  uint64_t until = mc_now_ms() + 1500;
+  while (mc_now_ms() < until) uv_run(loop, UV_RUN_ONCE);
+  CHECK(peers[0].state == MC_PC_STATE_DISCONNECTED);
+  uint64_t t_restore = mc_now_ms();
+  cut(false);
+  CHECK(run_until(reselected, STEP_MS));
+  fprintf(stderr, "figure: restore -> connected (both, new pair) ms=%llu\n",
+          (unsigned long long)(mc_now_ms() - t_restore));
+  CHECK(run_until(echoes_back, STEP_MS));
+  CHECK_EQ_INT(peers[0].received, 30);
+  CHECK(!peers[0].mismatch);
+  check_same_security(d0, d1, s0, s1);
+  uv_timer_stop(&flow_timer);
+  uv_close((uv_handle_t *)&flow_timer, NULL);
+  send_frames(vt, 10);
+  CHECK(run_until(frames_in, STEP_MS));
+
+  /* 3. Consent expires (failed, RFC 7675 5.1); a restart brings it back. */
+  for (int i = 0; i < 2; i++) peers[i].pc->ice->set.consent_timeout_ms = 4000;
+  cut(true);
+  CHECK(run_until(both_failed_now, STEP_MS));
+  restart_from_a();
+  t_restore = mc_now_ms();
+  cut(false);
+  CHECK(run_until(reselected, STEP_MS));
+  fprintf(stderr, "figure: failed, restart + restore -> connected ms=%llu\n",
+          (unsigned long long)(mc_now_ms() - t_restore));
+  CHECK(peers[0].saw_connecting_after_failed);
+  send_msgs(ch, 30, 40);
+  CHECK(run_until(echoes_back, 60000));
+  CHECK_EQ_INT(peers[0].received, 40);
+  CHECK(!peers[0].mismatch);
+  check_same_security(d0, d1, s0, s1);
+  send_frames(vt, 10);
+  CHECK(run_until(frames_in, STEP_MS));
+  CHECK_EQ_INT(vbad, 0);
+  for (int i = 0; i < 40; i++) free(sent_msgs[i]);
+  peers_free();
+}
+
 int main(void) {
   mc_log_init_from_env();
   loop = uv_default_loop();
@@ -421,6 +620,7 @@ int main(void) {
   test_tampered_fingerprint();
   test_malformed();
   test_media();
+  test_ice_restart();
   uv_close((uv_handle_t *)&pump_timer, NULL);
   uv_run(loop, UV_RUN_DEFAULT);
   CHECK_EQ_INT(uv_loop_close(loop), 0);
