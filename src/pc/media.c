@@ -4,7 +4,17 @@
  * a history answering NACKs with RTX (RFC 4588). Receive: SSRC (or mid, or
  * payload type) to track, RTX unwrapped, receive statistics (RFC 3550 A.3,
  * A.8), the video jitter buffer (NACK, then PLI), transport-wide feedback.
- * RTCP every second: SR or RR with report blocks and SDES CNAME. */
+ * RTCP every second: SR or RR with report blocks and SDES CNAME.
+ *
+ * Congestion control (draft-ietf-rmcat-gcc-02): every packet leaves
+ * through the pacer (rtp/pacer.c), which stamps abs-send-time and the
+ * transport-wide sequence number as it sends, so both say when the packet
+ * really left; the send-side estimator (rtp/bwe.c) hears of each sent
+ * packet and of the peer's transport-wide feedback, REMB and report
+ * blocks, and its target drives the pacer and on_target_bitrate. For what
+ * we receive, a receive-side estimate from abs-send-time goes out as REMB
+ * when the peer asked for goog-remb and not transport-cc (as WebRTC: a
+ * peer with transport-wide feedback estimates for itself). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +28,12 @@
 #define MEDIA_MAX_PAYLOAD 1100 /* RTP payload: leaves room for header, extensions and the SRTP tag under 1,200 */
 #define MEDIA_MAX_FRAME (1024 * 1024)
 #define MEDIA_PKT_CAP (1500 + MC_SRTP_MAX_OVERHEAD)
+/* on_target_bitrate: at most every 200 ms, on a change over 5% (or any
+ * change after a second) */
+#define TARGET_MIN_INTERVAL_MS 200
+#define TARGET_QUIET_MS 1000
+#define TARGET_CHANGE 0.05
+#define PACER_TAG_RTX 0x100u
 
 struct pc_track {
   bool present, rejected;
@@ -25,6 +41,7 @@ struct pc_track {
   char mid[33];
   int pt, rtx_pt;
   int ext_mid, ext_abs, ext_twcc;
+  bool fb_twcc, fb_remb;
   uint32_t clock;
   /* send */
   bool sending;
@@ -34,6 +51,7 @@ struct pc_track {
   uint32_t last_rtp_ts;
   uint64_t last_send_us;
   uint64_t packets_sent, bytes_sent, frames_sent, rtx_sent, nack_rx, pli_rx, fir_rx;
+  bool keyframe_pending; /* the pacer dropped queued video: ask the encoder */
   /* receive */
   bool receiving, reported;
   uint32_t remote_ssrc, remote_rtx_ssrc;
@@ -41,12 +59,15 @@ struct pc_track {
   bool rs_started;
   mc_vjb *vjb;
   uint64_t packets_rx, bytes_rx, frames_rx, nack_tx, pli_tx, rtx_rx;
+  uint64_t app_pli_ms; /* the last PLI mc_pc_request_keyframe sent */
   double rtt_s;
 };
 
 struct pc_media {
   mc_pc *pc;
   uv_timer_t timer;
+  uv_timer_t pace_timer;
+  int handles; /* timers still to close before free */
   bool started;
   int ntracks;
   struct pc_track tracks[MC_SDP_MAX_MEDIA];
@@ -56,10 +77,23 @@ struct pc_media {
   char cname[20];
   uint64_t last_report_ms, last_twcc_ms;
   uint8_t *frame_buf;
+  /* congestion control */
+  mc_bwe *bwe;
+  mc_pacer *pacer;
+  mc_rbe *rbe;
+  bool cc_feedback; /* the peer sends transport-wide feedback or REMB */
+  bool send_remb;
+  uint64_t reported_bps, reported_ms;
+  bool reported_target;
+  /* what the encoders hand us, over the last 0.5..1 s (two buckets) */
+  uint64_t push_cur, push_prev, push_bucket_ms;
+  struct mc_twcc_status *twcc_st; /* MC_TWCC_MAX_PACKETS, for decoding feedback */
 };
 
 static void on_media_closed(uv_handle_t *h) {
   struct pc_media *m = h->data;
+  if (--m->handles > 0) return;
+  free(m->twcc_st);
   free(m->frame_buf);
   free(m);
 }
@@ -73,8 +107,13 @@ void pc_media_free(mc_pc *pc) {
     mc_vjb_free(m->tracks[i].vjb);
   }
   mc_twcc_recorder_free(m->twcc);
+  mc_bwe_free(m->bwe);
+  mc_pacer_free(m->pacer);
+  mc_rbe_free(m->rbe);
   uv_timer_stop(&m->timer);
+  uv_timer_stop(&m->pace_timer);
   uv_close((uv_handle_t *)&m->timer, on_media_closed);
+  uv_close((uv_handle_t *)&m->pace_timer, on_media_closed);
 }
 
 static struct pc_media *media_get(mc_pc *pc) {
@@ -82,7 +121,11 @@ static struct pc_media *media_get(mc_pc *pc) {
   struct pc_media *m = calloc(1, sizeof *m);
   if (!m) return NULL;
   m->frame_buf = malloc(MEDIA_MAX_FRAME);
-  if (!m->frame_buf) {
+  m->twcc_st = calloc(MC_TWCC_MAX_PACKETS, sizeof *m->twcc_st);
+  if (!m->frame_buf || !m->twcc_st || mc_bwe_new(NULL, &m->bwe) != 0 || mc_pacer_new(NULL, &m->pacer) != 0) {
+    mc_bwe_free(m->bwe);
+    free(m->twcc_st);
+    free(m->frame_buf);
     free(m);
     return NULL;
   }
@@ -90,9 +133,43 @@ static struct pc_media *media_get(mc_pc *pc) {
   m->rtcp_ssrc = mc_random_u32() | 1;
   mc_random_ice_chars(m->cname, 16);
   uv_timer_init(pc->loop, &m->timer);
+  uv_timer_init(pc->loop, &m->pace_timer);
   m->timer.data = m;
+  m->pace_timer.data = m;
+  m->handles = 2;
   pc->media = m;
   return m;
+}
+
+/* Without any congestion feedback from the peer there is nothing to
+ * estimate with: the pacer then only smooths bursts, at 2.5 x the highest
+ * rate we would ever send. */
+static void push_meter(struct pc_media *m, size_t len, uint64_t now_ms) {
+  if (now_ms - m->push_bucket_ms >= 500) {
+    m->push_prev = now_ms - m->push_bucket_ms >= 1000 ? 0 : m->push_cur;
+    m->push_cur = 0;
+    m->push_bucket_ms = now_ms;
+  }
+  m->push_cur += len;
+}
+
+static uint64_t push_rate(const struct pc_media *m, uint64_t now_ms) {
+  if (now_ms - m->push_bucket_ms >= 1000) return 0;
+  uint64_t span = now_ms - m->push_bucket_ms + 500;
+  return (m->push_prev + m->push_cur) * 8 * 1000 / span;
+}
+
+/* The pacer smooths bursts at 2.5 x the target; it does not enforce the
+ * target on encoders that have not followed it yet (a queue fed faster
+ * than it drains only grows until it drops frames), so it paces at 2.5 x
+ * what they produce when that is more. Without any congestion feedback
+ * from the peer there is no target: 2.5 x what they produce, at least
+ * the estimator's maximum. */
+static void pacer_follow(struct pc_media *m) {
+  uint64_t now = mc_now_ms();
+  uint64_t rate = m->cc_feedback ? mc_bwe_target_bps(m->bwe) : 3000000;
+  uint64_t produced = push_rate(m, now);
+  mc_pacer_set_target(m->pacer, produced > rate ? produced : rate);
 }
 
 void pc_media_on_negotiated(mc_pc *pc) {
@@ -114,6 +191,8 @@ void pc_media_on_negotiated(mc_pc *pc) {
     t->ext_mid = jm->ext_mid;
     t->ext_abs = jm->ext_abs_send_time;
     t->ext_twcc = jm->ext_twcc;
+    t->fb_twcc = jm->fb_twcc;
+    t->fb_remb = jm->fb_remb;
     t->clock = jm->kind == MC_MEDIA_VIDEO ? 90000 : 48000;
     bool send = !jm->rejected && jm->has_track && jm->pt >= 0 &&
                 (jm->dir == MC_SDP_DIR_SENDRECV || jm->dir == MC_SDP_DIR_SENDONLY);
@@ -135,6 +214,11 @@ void pc_media_on_negotiated(mc_pc *pc) {
     if (jm->remote_rtx_ssrc) t->remote_rtx_ssrc = jm->remote_rtx_ssrc;
     if (recv && t->kind == MC_MEDIA_VIDEO && !t->vjb) mc_vjb_new(&(struct mc_vjb_config){0}, &t->vjb);
     if (recv && t->ext_twcc > 0 && !m->twcc) mc_twcc_recorder_new(m->rtcp_ssrc, &m->twcc);
+    /* the receive-side estimate needs abs-send-time; it goes out as REMB
+     * only to a peer without transport-wide feedback from us */
+    if (recv && t->ext_abs > 0 && !m->rbe) mc_rbe_new(NULL, &m->rbe);
+    if (recv && t->fb_remb && t->ext_abs > 0 && !(t->fb_twcc && t->ext_twcc > 0)) m->send_remb = true;
+    if (send && ((t->fb_twcc && t->ext_twcc > 0) || t->fb_remb)) m->cc_feedback = true;
     t->receiving = recv;
     if (recv && !t->reported) {
       t->reported = true;
@@ -143,6 +227,7 @@ void pc_media_on_negotiated(mc_pc *pc) {
         pc->cbs.on_track(pc, i, t->kind == MC_MEDIA_VIDEO ? MC_PC_VIDEO : MC_PC_AUDIO, pc->user);
     }
   }
+  if (pc->media == m) pacer_follow(m);
 }
 
 /* ---- sending ---- */
@@ -153,31 +238,93 @@ static void send_protected_rtcp(mc_pc *pc, uint8_t *buf, size_t len) {
   pc_send_datagram(pc, buf, out);
 }
 
-/* Serialises, keeps (video), protects and sends one RTP packet. */
-static int send_rtp(mc_pc *pc, struct pc_track *t, struct mc_rtp_packet *p) {
+static void pace_flush(mc_pc *pc);
+static void on_pace(uv_timer_t *timer);
+
+/* Serialises, keeps (video) and queues one RTP packet in the pacer, which
+ * stamps abs-send-time and the transport-wide sequence when it sends. */
+static int send_rtp(mc_pc *pc, struct pc_track *t, struct mc_rtp_packet *p, bool media) {
   struct pc_media *m = pc->media;
   uint8_t buf[MEDIA_PKT_CAP];
-  uint8_t abs[3], tw[2];
+  static const uint8_t zero[3];
   if (t->ext_mid > 0) mc_rtp_ext_set(&p->h, (uint8_t)t->ext_mid, (const uint8_t *)t->mid, strlen(t->mid));
-  if (t->ext_abs > 0) {
-    mc_rtp_abs_send_time_encode(mc_rtp_abs_send_time_from_us(mc_wall_ms() * 1000), abs);
-    mc_rtp_ext_set(&p->h, (uint8_t)t->ext_abs, abs, 3);
-  }
-  if (t->ext_twcc > 0) {
-    mc_rtp_twcc_seq_encode(m->twcc_seq++, tw);
-    mc_rtp_ext_set(&p->h, (uint8_t)t->ext_twcc, tw, 2);
-  }
+  if (t->ext_abs > 0) mc_rtp_ext_set(&p->h, (uint8_t)t->ext_abs, zero, 3);
+  if (t->ext_twcc > 0) mc_rtp_ext_set(&p->h, (uint8_t)t->ext_twcc, zero, 2);
   size_t len = 0;
   int rc = mc_rtp_write(p, buf, 1500, &len);
   if (rc != 0) return rc;
   if (t->hist) mc_rtp_history_put(t->hist, buf, len, mc_now_ms());
-  size_t out = 0;
-  rc = mc_srtp_protect_rtp(pc->srtp, buf, len, sizeof buf, &out);
-  if (rc != 0) return rc;
-  pc_send_datagram(pc, buf, out);
-  t->packets_sent++;
-  t->bytes_sent += p->payload_len;
-  return 0;
+  bool keyframe = false;
+  if (media) push_meter(m, len, mc_now_ms());
+  enum mc_pacer_class cls = t->kind == MC_MEDIA_AUDIO ? MC_PACER_AUDIO : MC_PACER_VIDEO;
+  rc = mc_pacer_push(m->pacer, cls, (uint32_t)(t - m->tracks), buf, len, mc_now_us(), &keyframe);
+  if (keyframe) {
+    MC_LOGW(LOG, "pacer overflow: queued video dropped, key frame requested");
+    for (int i = 0; i < m->ntracks; i++)
+      if (m->tracks[i].sending && m->tracks[i].kind == MC_MEDIA_VIDEO) m->tracks[i].keyframe_pending = true;
+  }
+  return rc;
+}
+
+/* Sends what the pacer lets go now, then sleeps until it lets more. */
+static void pace_flush(mc_pc *pc) {
+  struct pc_media *m = pc->media;
+  uint8_t buf[MEDIA_PKT_CAP];
+  size_t len = 0;
+  uint32_t tag = 0;
+  enum mc_pacer_class cls;
+  uint64_t now_us = mc_now_us();
+  if (!pc->srtp) return;
+  pacer_follow(m);
+  while (mc_pacer_pop(m->pacer, now_us, buf, 1500, &len, &cls, &tag) == 0) {
+    int ti = (int)(tag & 0xff);
+    if (ti >= m->ntracks) continue;
+    struct pc_track *t = &m->tracks[ti];
+    uint8_t abs[3], tw[2];
+    uint16_t tseq = 0;
+    bool has_seq = false;
+    if (t->ext_abs > 0) {
+      mc_rtp_abs_send_time_encode(mc_rtp_abs_send_time_from_us(mc_wall_ms() * 1000), abs);
+      mc_rtp_ext_rewrite(buf, len, (uint8_t)t->ext_abs, abs, 3);
+    }
+    if (t->ext_twcc > 0) {
+      mc_rtp_twcc_seq_encode(m->twcc_seq, tw);
+      /* an RTX copy gets a sequence number of its own: it is another packet on the wire */
+      if (mc_rtp_ext_rewrite(buf, len, (uint8_t)t->ext_twcc, tw, 2) == 0) {
+        tseq = m->twcc_seq++;
+        has_seq = true;
+      }
+    }
+    size_t payload = 0;
+    struct mc_rtp_packet p;
+    if (mc_rtp_parse(buf, len, &p) == 0) payload = p.payload_len;
+    size_t out = 0;
+    if (mc_srtp_protect_rtp(pc->srtp, buf, len, sizeof buf, &out) != 0) continue;
+    if (has_seq) mc_bwe_on_packet_sent(m->bwe, tseq, out, now_us);
+    pc_send_datagram(pc, buf, out);
+    if (tag & PACER_TAG_RTX) {
+      t->rtx_sent++;
+    } else {
+      t->packets_sent++;
+      t->bytes_sent += payload;
+    }
+  }
+  uint64_t next = mc_pacer_next_us(m->pacer, now_us);
+  if (next == UINT64_MAX) {
+    uv_timer_stop(&m->pace_timer);
+    return;
+  }
+  uint64_t wait_ms = next > now_us ? (next - now_us + 999) / 1000 : 1;
+  uv_timer_start(&m->pace_timer, on_pace, wait_ms, 0);
+}
+
+static void on_pace(uv_timer_t *timer) {
+  struct pc_media *m = timer->data;
+  mc_pc *pc = m->pc;
+  if (!pc->srtp || pc->closed) return;
+  pc_enter(pc);
+  if (pc->media == m) pace_flush(pc);
+  pc_leave(pc);
 }
 
 int mc_pc_send_frame(mc_pc *pc, mc_pc_track ti, const uint8_t *data, size_t len, uint32_t rtp_timestamp,
@@ -199,7 +346,7 @@ int mc_pc_send_frame(mc_pc *pc, mc_pc_track ti, const uint8_t *data, size_t len,
     p.h.ssrc = t->ssrc;
     p.payload = data;
     p.payload_len = len;
-    rc = send_rtp(pc, t, &p);
+    rc = send_rtp(pc, t, &p, true);
   } else {
     size_t count = mc_vp8_packet_count(len, MEDIA_MAX_PAYLOAD);
     uint8_t payload[MEDIA_MAX_PAYLOAD];
@@ -216,7 +363,7 @@ int mc_pc_send_frame(mc_pc *pc, mc_pc_track ti, const uint8_t *data, size_t len,
       p.h.ssrc = t->ssrc;
       p.payload = payload;
       p.payload_len = plen;
-      rc = send_rtp(pc, t, &p);
+      rc = send_rtp(pc, t, &p, true);
     }
     t->picture_id = (uint16_t)((t->picture_id + 1) & 0x7fff);
   }
@@ -225,6 +372,7 @@ int mc_pc_send_frame(mc_pc *pc, mc_pc_track ti, const uint8_t *data, size_t len,
     t->last_rtp_ts = rtp_timestamp;
     t->last_send_us = mc_wall_ms() * 1000;
   }
+  if (pc->media == m) pace_flush(pc);
   pc_leave(pc);
   return rc;
 }
@@ -289,6 +437,9 @@ static void on_rtp(mc_pc *pc, const uint8_t *buf, size_t len) {
     if (mc_rtp_ext_get_twcc_seq(&p.h, (uint8_t)t->ext_twcc, &tseq) == 0)
       mc_twcc_recorder_record(m->twcc, tseq, p.h.ssrc, now_us);
   }
+  uint32_t abs;
+  if (m->rbe && t->ext_abs > 0 && mc_rtp_ext_get_abs_send_time(&p.h, (uint8_t)t->ext_abs, &abs) == 0)
+    mc_rbe_on_packet(m->rbe, abs, len, now_us);
   uint8_t orig[1500];
   if (is_rtx) {
     size_t olen = 0;
@@ -324,10 +475,42 @@ static struct pc_track *track_by_our_ssrc(struct pc_media *m, uint32_t ssrc) {
 static void rtt_from_block(struct pc_media *m, const struct mc_rtcp_report_block *rb) {
   struct pc_track *t = track_by_our_ssrc(m, rb->ssrc);
   uint64_t rtt_us;
-  if (!t || mc_rtcp_rtt_us(rb, mc_ntp_from_unix_us(mc_wall_ms() * 1000), &rtt_us) != 0) return;
+  if (!t) return;
+  mc_bwe_on_rr_loss(m->bwe, rb->fraction_lost, mc_now_us());
+  if (mc_rtcp_rtt_us(rb, mc_ntp_from_unix_us(mc_wall_ms() * 1000), &rtt_us) != 0) return;
   t->rtt_s = (double)rtt_us / 1e6;
+  uint32_t rtt_ms = (uint32_t)(rtt_us / 1000);
   for (int i = 0; i < m->ntracks; i++)
-    if (m->tracks[i].vjb) mc_vjb_set_rtt(m->tracks[i].vjb, (uint32_t)(rtt_us / 1000));
+    if (m->tracks[i].vjb) mc_vjb_set_rtt(m->tracks[i].vjb, rtt_ms);
+  mc_bwe_on_rtt(m->bwe, rtt_ms);
+  if (m->rbe) mc_rbe_on_rtt(m->rbe, rtt_ms);
+}
+
+/* Raises on_target_bitrate when the target moved enough (see
+ * TARGET_*), and keeps the pacer on it. */
+static void check_target(mc_pc *pc) {
+  struct pc_media *m = pc->media;
+  if (!m) return;
+  pacer_follow(m);
+  if (!m->cc_feedback) return; /* no estimate: the application keeps its own rate */
+  uint64_t now = mc_now_ms();
+  uint64_t bps = mc_bwe_target_bps(m->bwe);
+  if (m->reported_target) {
+    if (bps == m->reported_bps || now - m->reported_ms < TARGET_MIN_INTERVAL_MS) return;
+    double change = bps > m->reported_bps ? (double)(bps - m->reported_bps) : (double)(m->reported_bps - bps);
+    if (change < TARGET_CHANGE * (double)m->reported_bps && now - m->reported_ms < TARGET_QUIET_MS) return;
+  }
+  struct mc_bwe_stats st;
+  mc_bwe_get_stats(m->bwe, &st);
+  MC_LOGD("bwe", "target bps=%llu delay_bps=%llu loss_bps=%llu remb_bps=%llu acked_bps=%llu loss=%.3f rtt_ms=%u "
+                 "overuses=%llu",
+          (unsigned long long)bps, (unsigned long long)st.delay_bps, (unsigned long long)st.loss_bps,
+          (unsigned long long)st.remb_bps, (unsigned long long)st.acked_bps, st.loss, st.rtt_ms,
+          (unsigned long long)st.overuses);
+  m->reported_target = true;
+  m->reported_bps = bps;
+  m->reported_ms = now;
+  if (pc->cbs.on_target_bitrate) pc->cbs.on_target_bitrate(pc, bps, pc->user);
 }
 
 static void on_rtcp_packet(const struct mc_rtcp_packet *p, void *user) {
@@ -351,14 +534,14 @@ static void on_rtcp_packet(const struct mc_rtcp_packet *p, void *user) {
     if (!t || !t->hist || mc_rtcp_nack_seqs(&p->u.nack, seqs, MC_ARRAY_LEN(seqs), &n) != 0) break;
     t->nack_rx++;
     if (t->rtx_pt <= 0) break; /* no RTX negotiated: nothing to answer with */
+    uint32_t tag = (uint32_t)(t - m->tracks) | PACER_TAG_RTX;
     for (size_t i = 0; i < n; i++) {
       uint8_t buf[MEDIA_PKT_CAP];
-      size_t len = 0, out = 0;
+      size_t len = 0;
       if (mc_rtp_history_rtx(t->hist, seqs[i], mc_now_ms(), buf, 1500, &len) != 0) continue;
-      if (mc_srtp_protect_rtp(pc->srtp, buf, len, sizeof buf, &out) != 0) continue;
-      pc_send_datagram(pc, buf, out);
-      t->rtx_sent++;
+      if (mc_pacer_push(m->pacer, MC_PACER_RTX, tag, buf, len, mc_now_us(), NULL) != 0) break;
     }
+    pace_flush(pc);
     break;
   }
   case MC_RTCP_KIND_PLI:
@@ -372,8 +555,17 @@ static void on_rtcp_packet(const struct mc_rtcp_packet *p, void *user) {
     if (pc->cbs.on_keyframe_request) pc->cbs.on_keyframe_request(pc, (int)(t - m->tracks), pc->user);
     break;
   }
+  case MC_RTCP_KIND_TWCC: {
+    size_t n = 0;
+    if (mc_rtcp_twcc_decode(&p->u.twcc, m->twcc_st, MC_TWCC_MAX_PACKETS, &n) != 0 && n == 0) break;
+    mc_bwe_on_twcc(m->bwe, m->twcc_st, n, mc_now_us());
+    break;
+  }
+  case MC_RTCP_KIND_REMB:
+    mc_bwe_on_remb(m->bwe, p->u.remb.bitrate_bps, mc_now_us());
+    break;
   default:
-    break; /* REMB and transport-wide feedback: bandwidth estimation (issue 7) */
+    break;
   }
 }
 
@@ -389,8 +581,12 @@ void pc_media_receive(mc_pc *pc, const uint8_t *data, size_t len) {
     return;
   }
   pc->srtp_packets++;
-  if (rtcp) mc_rtcp_parse(buf, out, on_rtcp_packet, pc);
-  else on_rtp(pc, buf, out);
+  if (rtcp) {
+    mc_rtcp_parse(buf, out, on_rtcp_packet, pc);
+    check_target(pc);
+  } else {
+    on_rtp(pc, buf, out);
+  }
 }
 
 /* ---- the tick: feedback and reports ---- */
@@ -443,6 +639,71 @@ static void send_reports(mc_pc *pc) {
   send_protected_rtcp(pc, buf, off);
 }
 
+/* Padding while the encoders leave most of the estimate unused (video
+ * paused below the audio-only threshold, a static scene): the delay-based
+ * rate may not grow past 1.5 x what is acknowledged (gcc-02 5.5), so
+ * without traffic the estimate could never climb back to where video
+ * resumes. WebRTC probes with padding for the same reason. Padding-only
+ * packets (RFC 3550 5.1 P bit, no payload) on the video SSRC, up to 70% of
+ * the target, only while the media uses less than half of it and the
+ * target is under 300 kbit/s: enough to climb past the point where video
+ * resumes (mc_fit: 80 kbit/s of video plus audio), never a standing cost
+ * for an encoder that is simply capped below a high estimate. */
+#define PAD_SHARE 0.7
+#define PAD_BELOW 0.5
+#define PAD_MAX_TARGET_BPS 300000.0
+#define PAD_MAX_PACKETS_PER_TICK 10
+
+static void send_padding(mc_pc *pc, uint64_t now_ms) {
+  struct pc_media *m = pc->media;
+  struct mc_bwe_stats st;
+  mc_bwe_get_stats(m->bwe, &st);
+  if (!m->cc_feedback || st.feedbacks == 0) return;
+  struct pc_track *t = NULL;
+  for (int i = 0; i < m->ntracks && !t; i++)
+    if (m->tracks[i].sending && m->tracks[i].kind == MC_MEDIA_VIDEO && m->tracks[i].packets_sent &&
+        m->tracks[i].ext_twcc > 0)
+      t = &m->tracks[i];
+  if (!t) return;
+  struct mc_pacer_stats ps;
+  mc_pacer_get_stats(m->pacer, &ps);
+  if (ps.queued_packets) return;
+  double media = (double)push_rate(m, now_ms), target = (double)st.target_bps;
+  if (media >= PAD_BELOW * target || target >= PAD_MAX_TARGET_BPS) return;
+  double bytes = (PAD_SHARE * target - media) * MEDIA_TICK_MS / 1000.0 / 8.0;
+  int n = (int)(bytes / 255.0) + 1;
+  if (n > PAD_MAX_PACKETS_PER_TICK) n = PAD_MAX_PACKETS_PER_TICK;
+  for (int i = 0; i < n; i++) {
+    struct mc_rtp_packet p;
+    memset(&p, 0, sizeof p);
+    p.h.pt = (uint8_t)t->pt;
+    p.h.seq = t->seq++;
+    p.h.ts = t->last_rtp_ts;
+    p.h.ssrc = t->ssrc;
+    p.padding_len = 255;
+    if (send_rtp(pc, t, &p, false) != 0) break;
+  }
+  pace_flush(pc);
+}
+
+/* draft-alvestrand-rmcat-remb-03: our estimate for every stream we receive. */
+static void send_remb(mc_pc *pc, uint64_t bps) {
+  struct pc_media *m = pc->media;
+  struct mc_rtcp_remb r;
+  memset(&r, 0, sizeof r);
+  r.sender_ssrc = feedback_ssrc(m);
+  r.bitrate_bps = bps;
+  for (int i = 0; i < m->ntracks && r.ssrc_count < MC_RTCP_MAX_REMB_SSRC; i++)
+    if (m->tracks[i].receiving && m->tracks[i].remote_ssrc) r.ssrc[r.ssrc_count++] = m->tracks[i].remote_ssrc;
+  if (r.ssrc_count == 0) return;
+  uint8_t buf[MEDIA_PKT_CAP];
+  size_t len = 0;
+  if (mc_rtcp_write_remb(&r, buf, 1500, &len) != 0) return;
+  MC_LOGD("bwe", "remb bps=%llu incoming_bps=%llu", (unsigned long long)bps,
+          (unsigned long long)mc_rbe_incoming_bps(m->rbe));
+  send_protected_rtcp(pc, buf, len);
+}
+
 static void on_tick(uv_timer_t *timer) {
   struct pc_media *m = timer->data;
   mc_pc *pc = m->pc;
@@ -476,6 +737,16 @@ static void on_tick(uv_timer_t *timer) {
     m->last_report_ms = now;
     send_reports(pc);
   }
+  uint64_t remb_bps = 0;
+  if (pc->media == m && m->send_remb && mc_rbe_remb_due(m->rbe, now * 1000, &remb_bps)) send_remb(pc, remb_bps);
+  for (int i = 0; i < m->ntracks && pc->media == m; i++) {
+    struct pc_track *t = &m->tracks[i];
+    if (!t->keyframe_pending) continue;
+    t->keyframe_pending = false;
+    if (pc->cbs.on_keyframe_request) pc->cbs.on_keyframe_request(pc, i, pc->user);
+  }
+  if (pc->media == m) send_padding(pc, now);
+  if (pc->media == m) check_target(pc);
   pc_leave(pc);
 }
 
@@ -525,5 +796,34 @@ int mc_pc_get_track_stats(const mc_pc *pc, mc_pc_track ti, struct mc_pc_track_st
     out->sender_report_ntp = t->rs.last_sr_ntp;
     out->sender_report_rtp_ts = t->rs.last_sr_rtp_ts;
   }
+  return 0;
+}
+
+void pc_media_bitrates(const mc_pc *pc, uint64_t *outgoing_bps, uint64_t *incoming_bps) {
+  const struct pc_media *m = pc ? pc->media : NULL;
+  if (outgoing_bps) *outgoing_bps = m && m->cc_feedback ? mc_bwe_target_bps(m->bwe) : 0;
+  if (incoming_bps) *incoming_bps = m && m->rbe ? mc_rbe_estimate_bps(m->rbe) : 0;
+}
+
+/* The application's decoder lost its reference (a frame it could not
+ * decode, its queue overflowed): a PLI (RFC 4585 6.3.1) to the track's
+ * sender, no more than one per APP_PLI_MIN_MS so a struggling decoder does
+ * not flood the peer. */
+#define APP_PLI_MIN_MS 300
+int mc_pc_request_keyframe(mc_pc *pc, mc_pc_track ti) {
+  if (!pc || !pc->media || ti < 0 || ti >= pc->media->ntracks) return MC_EINVAL;
+  struct pc_media *m = pc->media;
+  struct pc_track *t = &m->tracks[ti];
+  if (!t->present || t->kind != MC_MEDIA_VIDEO) return MC_EINVAL;
+  if (!pc->srtp || pc->closed || !t->remote_ssrc) return MC_ESTATE;
+  uint64_t now = mc_now_ms();
+  if (t->app_pli_ms && now - t->app_pli_ms < APP_PLI_MIN_MS) return 0;
+  uint8_t buf[64];
+  size_t len = 0;
+  int rc = mc_rtcp_write_pli(feedback_ssrc(m), t->remote_ssrc, buf, sizeof buf, &len);
+  if (rc != 0) return rc;
+  t->app_pli_ms = now;
+  send_protected_rtcp(pc, buf, len);
+  t->pli_tx++;
   return 0;
 }

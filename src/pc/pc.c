@@ -55,7 +55,12 @@ void pc_leave(mc_pc *pc) {
 static void set_state(mc_pc *pc, enum mc_pc_state s) {
   if (pc->state == s) return;
   if (pc->state == MC_PC_STATE_CLOSED) return;
-  if (pc->state == MC_PC_STATE_FAILED && s != MC_PC_STATE_CLOSED) return;
+  /* Failed is final when DTLS failed; an ICE failure recovers through an
+   * ICE restart (W3C webrtc-pc restartIce), and update_state keeps saying
+   * failed as long as either transport is failed. */
+  if (pc->state == MC_PC_STATE_FAILED && s != MC_PC_STATE_CLOSED &&
+      (!pc->dtls || mc_dtls_state(pc->dtls) != MC_DTLS_STATE_CONNECTED))
+    return;
   MC_LOGI(LOG, "state from=%s to=%s", mc_pc_state_name(pc->state), mc_pc_state_name(s));
   pc->state = s;
   if (pc->cbs.on_connection_state && !pc->free_pending) pc->cbs.on_connection_state(pc, s, pc->user);
@@ -996,6 +1001,7 @@ int mc_pc_get_stats(const mc_pc *pc, struct mc_pc_stats *out) {
   if (!pc || !out) return MC_EINVAL;
   memset(out, 0, sizeof *out);
   out->state = pc->state;
+  pc_media_bitrates(pc, &out->available_outgoing_bitrate_bps, &out->available_incoming_bitrate_bps);
   mc_strcpy(out->ice_state, sizeof out->ice_state,
             pc->ice ? mc_ice_state_name(mc_ice_agent_state(pc->ice)) : "new");
   mc_strcpy(out->dtls_state, sizeof out->dtls_state, pc->dtls ? mc_dtls_state_name(mc_dtls_state(pc->dtls)) : "new");

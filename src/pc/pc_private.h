@@ -115,5 +115,9 @@ void pc_media_receive(mc_pc *pc, const uint8_t *data, size_t len);
 /* DTLS connected and SRTP keyed: reports and feedback start. */
 void pc_media_start(mc_pc *pc);
 void pc_media_free(mc_pc *pc);
+/* The sending estimate (0 when the peer sends no congestion feedback) and
+ * the receive-side estimate (0 before it has one), for
+ * mc_pc_stats.available_outgoing/incoming_bitrate_bps. */
+void pc_media_bitrates(const mc_pc *pc, uint64_t *outgoing_bps, uint64_t *incoming_bps);
 
 #endif

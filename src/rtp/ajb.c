@@ -23,6 +23,9 @@ struct aslot {
 
 struct mc_ajb {
   uint32_t min_delay_ms, max_delay_ms;
+  uint32_t config_min_ms; /* min_delay_ms as configured; lip sync may raise it */
+  bool have_last_fi;
+  int64_t last_fi;        /* the frame the last pop gave out */
   struct aslot slots[AJB_SLOTS];
   bool have_base;
   int64_t ts_last; /* unwrapped timestamp of the newest packet */
@@ -50,11 +53,18 @@ int mc_ajb_new(const struct mc_ajb_config *config, mc_ajb **out) {
   j->max_delay_ms = config && config->max_delay_ms ? config->max_delay_ms : 400;
   if (j->max_delay_ms > (AJB_SLOTS - 4) * AJB_FRAME_MS) j->max_delay_ms = (AJB_SLOTS - 4) * AJB_FRAME_MS;
   if (j->min_delay_ms > j->max_delay_ms) j->min_delay_ms = j->max_delay_ms;
+  j->config_min_ms = j->min_delay_ms;
   *out = j;
   return MC_OK;
 }
 
 void mc_ajb_free(mc_ajb *j) { free(j); }
+
+void mc_ajb_set_min_delay(mc_ajb *j, uint32_t ms) {
+  if (!j) return;
+  if (ms < j->config_min_ms) ms = j->config_min_ms;
+  j->min_delay_ms = MC_MIN(ms, j->max_delay_ms);
+}
 
 static uint32_t target_ms(const mc_ajb *j) {
   uint32_t t = j->peak_ms + AJB_FRAME_MS;
@@ -159,6 +169,7 @@ int mc_ajb_pop(mc_ajb *j, uint64_t now_ms, uint8_t *buf, size_t cap, size_t *len
   (void)now_ms;
   if (!j || !len || !status || (cap && !buf)) return MC_EINVAL;
   *len = 0;
+  j->have_last_fi = false;
   uint32_t target = target_ms(j);
   if (!j->playing) {
     if (!j->have_newest || level_ms(j) < target) {
@@ -193,12 +204,16 @@ int mc_ajb_pop(mc_ajb *j, uint64_t now_ms, uint8_t *buf, size_t cap, size_t *len
     memcpy(buf, s->data, s->len);
     *len = s->len;
     s->used = false;
+    j->have_last_fi = true;
+    j->last_fi = j->next_fi;
     j->next_fi++;
     j->empty_pops = 0;
     j->stats.frames++;
     *status = MC_AJB_FRAME;
     return MC_OK;
   }
+  j->have_last_fi = true;
+  j->last_fi = j->next_fi;
   j->next_fi++;
   j->stats.missing++;
   *status = MC_AJB_MISSING;
@@ -221,6 +236,13 @@ int mc_ajb_peek_next(mc_ajb *j, uint8_t *buf, size_t cap, size_t *len) {
   *len = s->len;
   if (cap < s->len) return MC_ETOOBIG;
   memcpy(buf, s->data, s->len);
+  return MC_OK;
+}
+
+int mc_ajb_last_ts(const mc_ajb *j, uint32_t *ts) {
+  if (!j || !ts) return MC_EINVAL;
+  if (!j->have_last_fi) return MC_ENOTFOUND;
+  *ts = (uint32_t)(j->ts_base + j->last_fi * MC_OPUS_FRAME_SAMPLES);
   return MC_OK;
 }
 

@@ -1,6 +1,6 @@
 /* rtp: RTP and RTCP codecs, VP8 and Opus payloads, receive statistics,
- * jitter buffers, NACK/RTX history and transport-wide congestion control
- * feedback. Pure C over byte buffers, above srtp (packets here are plain:
+ * jitter buffers, NACK/RTX history, transport-wide congestion control
+ * feedback, bandwidth estimation, pacing and lip sync. Pure C over byte buffers, above srtp (packets here are plain:
  * unprotect before parsing, protect after writing) and below sdp/pc.
  *
  * Small modules with one job each, in the spirit of Pion's interceptors:
@@ -16,6 +16,11 @@
  *   history    sender history for NACK answered by RTX (RFC 4588)
  *   ajb        adaptive audio jitter buffer for 20 ms Opus frames
  *   twcc       receive side of transport-wide CC: arrivals -> feedback
+ *   bwe        sender-side bandwidth estimate (delay trendline, loss bound,
+ *              REMB) and the receive-side estimate sent as REMB
+ *   pacer      leaky bucket: audio, then retransmissions, then new video
+ *   sync       lip sync from sender reports (RFC 3550 6.4.1) and the
+ *              video bit rate / size / frame rate fit to an estimate
  *
  * How pc wires them (plain packets: srtp protects after, unprotects before):
  *   send video   mc_vp8_packetize -> mc_rtp_ext_set (mid, abs-send-time,
@@ -623,5 +628,236 @@ void mc_twcc_recorder_record(mc_twcc_recorder *r, uint16_t seq, uint32_t media_s
  * prefix: call again until MC_ENOTFOUND. Call every
  * MC_TWCC_FEEDBACK_INTERVAL_MS. */
 int mc_twcc_recorder_build(mc_twcc_recorder *r, uint8_t *buf, size_t cap, size_t *out_len);
+
+/* ======================================================================
+ * Bandwidth estimation (draft-ietf-rmcat-gcc-02) and pacing
+ * ====================================================================== */
+
+/* Send side: transport-wide feedback -> packet groups (5 ms bursts, gcc-02
+ * 5.2) -> inter-group delay variation -> trendline (slope of the smoothed
+ * accumulated delay over 20 groups, as WebRTC's delay-based estimator) ->
+ * adaptive-threshold over-use detector (gcc-02 5.4) -> AIMD rate control
+ * (gcc-02 5.5: 0.85 x acknowledged bitrate on over-use; +8%/s far from the
+ * last decrease, about half a packet per response time near it; never
+ * above 1.5 x acknowledged + 10 kbit/s). Loss-based bound (gcc-02 6):
+ * loss > 10%: rate * (1 - 0.5 loss), < 2%: +5% (at most once a second),
+ * between: hold; loss comes from the feedback (or RR fraction lost when
+ * there is no transport-wide feedback); the loss-based rate is capped by
+ * the delay-based one. target = min(delay, loss, REMB when received),
+ * clamped to [min_bps, max_bps]. Times are the caller's (microseconds,
+ * monotonic); arrival times in feedback are the peer's clock. */
+struct mc_bwe_config {
+  uint64_t min_bps;   /* 0: 30 kbit/s */
+  uint64_t start_bps; /* 0: 300 kbit/s */
+  uint64_t max_bps;   /* 0: 3 Mbit/s */
+};
+
+enum mc_bwe_usage { MC_BWE_NORMAL = 0, MC_BWE_OVERUSE, MC_BWE_UNDERUSE };
+
+struct mc_bwe_stats {
+  uint64_t target_bps, delay_bps, loss_bps, remb_bps; /* remb 0: none */
+  uint64_t acked_bps;      /* 0 until measured */
+  double trend;            /* modified trend, ms (the detector's input) */
+  double threshold_ms;
+  enum mc_bwe_usage usage;
+  double loss;             /* last loss fraction used, 0..1 */
+  uint32_t rtt_ms;
+  uint64_t feedbacks, overuses, packets_acked, packets_lost;
+};
+
+typedef struct mc_bwe mc_bwe;
+
+int mc_bwe_new(const struct mc_bwe_config *config, mc_bwe **out);
+void mc_bwe_free(mc_bwe *b);
+/* A packet carrying transport-wide seq left at send_us (size: bytes on the
+ * wire, or of the RTP packet: used for the acknowledged bitrate). */
+void mc_bwe_on_packet_sent(mc_bwe *b, uint16_t twcc_seq, size_t size, uint64_t send_us);
+/* Decoded transport-wide feedback (mc_rtcp_twcc_decode) arriving at now_us. */
+void mc_bwe_on_twcc(mc_bwe *b, const struct mc_twcc_status *st, size_t count, uint64_t now_us);
+/* RFC 3550 fraction lost (8-bit) from an RR block about our stream: used
+ * only while no transport-wide feedback came in the last 2 s. */
+void mc_bwe_on_rr_loss(mc_bwe *b, uint8_t fraction_lost, uint64_t now_us);
+void mc_bwe_on_rtt(mc_bwe *b, uint32_t rtt_ms);
+/* The peer's REMB (draft-alvestrand-rmcat-remb-03): an upper bound. */
+void mc_bwe_on_remb(mc_bwe *b, uint64_t bps, uint64_t now_us);
+uint64_t mc_bwe_target_bps(const mc_bwe *b);
+uint64_t mc_bwe_acked_bps(const mc_bwe *b);
+void mc_bwe_get_stats(const mc_bwe *b, struct mc_bwe_stats *out);
+
+/* Receive side, for REMB: the same delay-based detector and AIMD over the
+ * abs-send-time (6.18 fixed seconds, wraps every 64 s) and local arrival
+ * time of every media packet, against the bitrate we receive. A REMB is
+ * due about once a second, or at once when the estimate falls by more
+ * than 3%. */
+typedef struct mc_rbe mc_rbe;
+
+int mc_rbe_new(const struct mc_bwe_config *config, mc_rbe **out);
+void mc_rbe_free(mc_rbe *r);
+void mc_rbe_on_packet(mc_rbe *r, uint32_t abs_send_time, size_t size, uint64_t arrival_us);
+void mc_rbe_on_rtt(mc_rbe *r, uint32_t rtt_ms);
+/* The estimate (0 before the first packet). */
+uint64_t mc_rbe_estimate_bps(const mc_rbe *r);
+/* The bitrate received over the last 500 ms (0 unknown). */
+uint64_t mc_rbe_incoming_bps(const mc_rbe *r);
+/* True when a REMB should go out now, with *bps (then counted as sent). */
+bool mc_rbe_remb_due(mc_rbe *r, uint64_t now_us, uint64_t *bps);
+
+/* Pacer: a leaky bucket at factor x the target (2.5) in bursts of
+ * burst_ms (5 ms). Order: audio (never held by the budget, but counted in
+ * it), then retransmissions, then new video, each FIFO. Bounded: when the
+ * queue holds capacity packets, or its oldest video packet has waited
+ * max_video_delay_ms, every queued new-video packet is dropped (a partial
+ * frame is useless to the decoder and the link is clearly too slow) and
+ * *keyframe_needed is raised: the encoder must restart with a key frame.
+ * Audio or RTX beyond capacity is refused (MC_ETOOBIG). Packets are
+ * copied in (up to MC_PACER_MAX_PACKET bytes). */
+#define MC_PACER_MAX_PACKET 1500
+
+enum mc_pacer_class { MC_PACER_AUDIO = 0, MC_PACER_RTX, MC_PACER_VIDEO, MC_PACER_CLASSES };
+
+struct mc_pacer_config {
+  size_t capacity;             /* packets (0: 2048) */
+  double factor;               /* pacing rate / target (0: 2.5) */
+  uint32_t burst_ms;           /* 0: 5 */
+  uint32_t max_video_delay_ms; /* 0: 2000 */
+};
+
+struct mc_pacer_stats {
+  uint64_t pacing_bps;
+  size_t queued_packets, queued_bytes;
+  uint64_t sent_packets, sent_bytes, dropped_video, overflows;
+  uint64_t max_queue_us; /* longest wait of a sent packet */
+};
+
+typedef struct mc_pacer mc_pacer;
+
+int mc_pacer_new(const struct mc_pacer_config *config, mc_pacer **out);
+void mc_pacer_free(mc_pacer *p);
+/* The target the pacing rate follows (pacing = factor x target). */
+void mc_pacer_set_target(mc_pacer *p, uint64_t target_bps);
+/* Queues one packet; tag is the caller's (e.g. which track). */
+int mc_pacer_push(mc_pacer *p, enum mc_pacer_class cls, uint32_t tag, const uint8_t *pkt, size_t len,
+                  uint64_t now_us, bool *keyframe_needed);
+/* The next packet that may leave at now_us into buf: 0, or MC_ENOTFOUND
+ * when the queue is empty or the budget is spent (see next_us). */
+int mc_pacer_pop(mc_pacer *p, uint64_t now_us, uint8_t *buf, size_t cap, size_t *len, enum mc_pacer_class *cls,
+                 uint32_t *tag);
+/* When a pop may succeed next (now_us when it can now); UINT64_MAX when
+ * the queue is empty. */
+uint64_t mc_pacer_next_us(const mc_pacer *p, uint64_t now_us);
+void mc_pacer_get_stats(const mc_pacer *p, struct mc_pacer_stats *out);
+
+/* ======================================================================
+ * Lip sync (RFC 3550 6.4.1) and fitting video into the sending estimate
+ * (sync.c)
+ * ====================================================================== */
+
+/* The peer's sender reports put each track's RTP timestamps on one sender
+ * wall clock (NTP). For what is played, transit = local play time - capture
+ * time on that clock; the offset between the two machines' clocks is the
+ * same for both tracks, so transit(video) - transit(audio) is the A/V
+ * offset (positive: video is late). Audio later: pictures are held up to
+ * max_video_delay_ms after they are ready; video later: the audio jitter
+ * buffer is given a minimum delay (mc_ajb_set_min_delay), raised and
+ * released in steps because the audio transit follows it only as the
+ * buffer fills. Control uses the pictures' ready times (the hold is ours
+ * to choose, so it does not feed back); the offset reported uses their
+ * shown times (after correction). No sender report on either track, or a
+ * track silent for MC_SYNC_STALE_MS: no correction. Times are the
+ * caller's monotonic microseconds; one owner (the net thread). */
+#define MC_SYNC_MAX_VIDEO_DELAY_MS 300
+#define MC_SYNC_MAX_AUDIO_DELAY_MS 300
+#define MC_SYNC_STALE_MS 2000
+#define MC_SYNC_DEADBAND_MS 10     /* smaller errors are left alone (a hold change skips or repeats) */
+#define MC_SYNC_AUDIO_STEP_MS 1000 /* the audio delay moves at most once a second ... */
+#define MC_SYNC_AUDIO_GAIN 0.5     /* ... by half the error: no overshoot while the buffer fills */
+#define MC_SYNC_SMOOTHING 0.05     /* weight of one play event in the transit averages */
+
+struct mc_sync_config {
+  uint32_t max_video_delay_ms; /* 0: MC_SYNC_MAX_VIDEO_DELAY_MS */
+  uint32_t max_audio_delay_ms; /* 0: MC_SYNC_MAX_AUDIO_DELAY_MS */
+  uint32_t video_clock_hz;     /* 0: 90000 */
+  uint32_t audio_clock_hz;     /* 0: 48000 */
+};
+
+enum mc_sync_track { MC_SYNC_AUDIO = 0, MC_SYNC_VIDEO };
+
+struct mc_sync_state {
+  bool measured;           /* both tracks have a sender report and recent play events */
+  double offset_ms;        /* shown video minus played audio transit, smoothed (after correction) */
+  double base_offset_ms;   /* the same with video ready times (before the hold) */
+  uint32_t video_delay_ms; /* hold each picture this long after it is ready */
+  uint32_t audio_delay_ms; /* minimum delay for the audio jitter buffer; 0: its own */
+  uint64_t video_events, audio_events, sender_reports;
+};
+
+typedef struct mc_sync mc_sync;
+
+int mc_sync_new(const struct mc_sync_config *config, mc_sync **out);
+void mc_sync_free(mc_sync *s);
+/* The peer's last sender report on a track: its wall clock ntp (32.32) at
+ * RTP timestamp rtp_ts. The same report given again changes nothing. */
+void mc_sync_on_sender_report(mc_sync *s, enum mc_sync_track t, uint64_t ntp, uint32_t rtp_ts);
+/* Audio with RTP timestamp rtp_ts reached the speaker (or was measured,
+ * headless) at play_us. */
+void mc_sync_on_audio_played(mc_sync *s, uint32_t rtp_ts, uint64_t play_us);
+/* The picture with RTP timestamp rtp_ts was decoded at ready_us and shown
+ * at shown_us. */
+void mc_sync_on_video_shown(mc_sync *s, uint32_t rtp_ts, uint64_t ready_us, uint64_t shown_us);
+/* Recomputes the correction; audio_jb_ms is the audio jitter buffer's
+ * present target delay (where a raised minimum starts from). */
+void mc_sync_update(mc_sync *s, uint32_t audio_jb_ms, uint64_t now_us);
+void mc_sync_get(const mc_sync *s, struct mc_sync_state *out);
+
+/* An audio jitter buffer's minimum delay from now on (lip sync); 0
+ * restores the configured one. Clamped to its maximum. */
+void mc_ajb_set_min_delay(mc_ajb *j, uint32_t ms);
+/* The RTP timestamp of the frame the last mc_ajb_pop gave out (status
+ * MC_AJB_FRAME or MC_AJB_MISSING): what is played now. MC_ENOTFOUND when
+ * that pop gave out nothing. */
+int mc_ajb_last_ts(const mc_ajb *j, uint32_t *ts);
+
+/* Fitting VP8 into the sending estimate (issue 7): video gets the estimate
+ * minus the audio share, clamped to [MC_FIT_MIN_KBPS, max_kbps]. Lower
+ * budgets step the picture down; thresholds are kbit/s for a 640x480
+ * source and scale with the source's pixels:
+ *   level 0  full size, full rate    budget >= 250
+ *   level 1  1/2 size, full rate     budget >= 150
+ *   level 2  1/2 size, 15 fps        budget >= 100
+ *   level 3  1/4 size, 15 fps        otherwise
+ * and below MC_FIT_PAUSE_KBPS (absolute) no video at all until the budget
+ * is back over MC_FIT_RESUME_KBPS. Down at once; up one level at a time,
+ * only with MC_FIT_UP_MARGIN over the threshold and MC_FIT_UP_HOLD_MS
+ * after the last change, so a wobbling estimate does not flip the size
+ * (each size change costs a key frame and re-creates the encoder). The
+ * first estimate is the estimator's start value, not a measurement: it
+ * sets the bit rate only, the picture stays full size. */
+#define MC_FIT_REF_PIXELS (640 * 480)
+#define MC_FIT_LEVELS 4
+#define MC_FIT_PAUSE_KBPS 50
+#define MC_FIT_RESUME_KBPS 80
+#define MC_FIT_MIN_KBPS 30
+#define MC_FIT_LOW_FPS 15
+#define MC_FIT_UP_MARGIN 1.25
+#define MC_FIT_UP_HOLD_MS 4000
+
+struct mc_fit_config {
+  int width, height, fps; /* the source's */
+  int max_kbps;
+  uint32_t audio_bps;     /* the audio share (0 when no audio is sent) */
+};
+
+struct mc_fit {
+  int level;              /* 0..MC_FIT_LEVELS-1 */
+  bool paused;
+  int width, height, fps, kbps; /* what the encoder should use */
+  uint64_t changed_ms;    /* when level or pause last changed */
+  uint64_t up_after_ms;   /* no step up (or resume) before this */
+  bool set;               /* false in a zeroed fit: the first call sets it */
+};
+
+/* Updates *f for an estimate of bps at now_ms; true when the size, frame
+ * rate or pause changed (the bit rate alone: false). */
+bool mc_fit_video(const struct mc_fit_config *c, uint64_t bps, uint64_t now_ms, struct mc_fit *f);
 
 #endif

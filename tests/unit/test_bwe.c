@@ -1,0 +1,498 @@
+/* Bandwidth estimation and pacing under a simulated bottleneck: a sender
+ * that encodes at the target through the pacer, a FIFO link draining at a
+ * fixed rate with a finite buffer, random loss, transport-wide feedback
+ * every 50 ms through the real recorder, writer, parser and decoder. The
+ * clock is the simulation's (1 ms steps): nothing here reads the time. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "rtp/rtp.h"
+
+#define SIM_MAX_INFLIGHT 8192
+#define SIM_OVERHEAD 40 /* bytes of IP/UDP/SRTP per packet on the link */
+
+struct sim_pkt {
+  uint16_t seq;
+  size_t size;
+  uint64_t enq_us, arrive_us;
+};
+
+struct sim_fb {
+  uint8_t buf[1500];
+  size_t len;
+  uint64_t at_us;
+};
+
+struct sim {
+  /* profile */
+  uint64_t (*capacity)(uint64_t t_us); /* bits per second */
+  size_t buffer_bytes;
+  double loss;
+  uint64_t owd_us;
+  uint64_t jitter_us;
+  uint64_t remb_bps; /* 0: none */
+  /* state */
+  mc_bwe *bwe;
+  mc_pacer *pacer;
+  mc_twcc_recorder *rec;
+  uint64_t rng;
+  uint16_t seq;
+  struct sim_pkt queue[SIM_MAX_INFLIGHT];
+  size_t qhead, qcount, qbytes;
+  double credit;
+  struct sim_pkt flight[SIM_MAX_INFLIGHT];
+  size_t fhead, fcount;
+  uint64_t last_arrive;
+  struct sim_fb fbs[64];
+  size_t fbhead, fbcount;
+  uint64_t next_frame_us, next_audio_us, next_fb_us;
+  uint64_t now;
+  /* measurements */
+  uint64_t delivered_bytes, queued_waits, wait_over_300ms, max_wait_us;
+  uint64_t keyframes;
+};
+
+static uint32_t sim_rand(struct sim *s) {
+  s->rng ^= s->rng << 13;
+  s->rng ^= s->rng >> 7;
+  s->rng ^= s->rng << 17;
+  return (uint32_t)(s->rng >> 11);
+}
+
+static double sim_uniform(struct sim *s) { return (sim_rand(s) & 0xffffff) / (double)0x1000000; }
+
+static void sim_init(struct sim *s, uint64_t seed) {
+  CHECK(mc_bwe_new(NULL, &s->bwe) == 0);
+  CHECK(mc_pacer_new(NULL, &s->pacer) == 0);
+  CHECK(mc_twcc_recorder_new(0x1234, &s->rec) == 0);
+  s->rng = seed | 1;
+  s->seq = 65000; /* wraps during the run */
+  mc_bwe_on_rtt(s->bwe, (uint32_t)(2 * s->owd_us / 1000));
+}
+
+static void sim_free(struct sim *s) {
+  mc_bwe_free(s->bwe);
+  mc_pacer_free(s->pacer);
+  mc_twcc_recorder_free(s->rec);
+}
+
+static void sim_push(struct sim *s, enum mc_pacer_class cls, size_t len, uint64_t now) {
+  uint8_t pkt[MC_PACER_MAX_PACKET];
+  memset(pkt, 0xab, len);
+  bool kf = false;
+  mc_pacer_push(s->pacer, cls, 0, pkt, len, now, &kf);
+  if (kf) s->keyframes++;
+}
+
+static void on_fb(const struct mc_rtcp_packet *p, void *user) {
+  struct sim *s = user;
+  if (p->kind != MC_RTCP_KIND_TWCC) return;
+  static struct mc_twcc_status st[MC_TWCC_MAX_PACKETS];
+  size_t n = 0;
+  if (mc_rtcp_twcc_decode(&p->u.twcc, st, MC_TWCC_MAX_PACKETS, &n) == 0) mc_bwe_on_twcc(s->bwe, st, n, s->now);
+}
+
+/* One millisecond of the world. */
+static void sim_step(struct sim *s, uint64_t now) {
+  s->now = now;
+  uint64_t target = mc_bwe_target_bps(s->bwe);
+  /* the encoder: 30 fps video at the target less audio, 20 ms audio */
+  if (now >= s->next_frame_us) {
+    s->next_frame_us += 33333;
+    /* the target covers everything on the wire: audio's 48 kbit/s and
+     * the per-packet overhead come off the video budget */
+    double bits = ((double)target - 48000) / 30;
+    size_t bytes = bits > 800 ? (size_t)(bits / 8) : 100;
+    size_t n = (bytes + 1199) / 1200;
+    bytes = bytes > n * SIM_OVERHEAD + 50 ? bytes - n * SIM_OVERHEAD : 50;
+    for (size_t i = 0; i < n; i++) sim_push(s, MC_PACER_VIDEO, bytes / n, now);
+  }
+  if (now >= s->next_audio_us) {
+    s->next_audio_us += 20000;
+    sim_push(s, MC_PACER_AUDIO, 80, now);
+  }
+  /* the pacer hands packets to the link */
+  uint8_t buf[MC_PACER_MAX_PACKET];
+  size_t len;
+  while (mc_pacer_pop(s->pacer, now, buf, sizeof buf, &len, NULL, NULL) == 0) {
+    uint16_t seq = s->seq++;
+    size_t wire = len + SIM_OVERHEAD;
+    mc_bwe_on_packet_sent(s->bwe, seq, wire, now);
+    if (s->qbytes + wire > s->buffer_bytes || s->qcount == SIM_MAX_INFLIGHT) continue; /* tail drop */
+    struct sim_pkt *q = &s->queue[(s->qhead + s->qcount++) % SIM_MAX_INFLIGHT];
+    q->seq = seq;
+    q->size = wire;
+    q->enq_us = now;
+    s->qbytes += wire;
+  }
+  /* the bottleneck drains */
+  s->credit += (double)s->capacity(now) / 8 / 1000;
+  while (s->qcount && s->credit >= (double)s->queue[s->qhead].size) {
+    struct sim_pkt p = s->queue[s->qhead];
+    s->qhead = (s->qhead + 1) % SIM_MAX_INFLIGHT;
+    s->qcount--;
+    s->qbytes -= p.size;
+    s->credit -= (double)p.size;
+    uint64_t wait = now - p.enq_us;
+    s->queued_waits++;
+    if (wait > 300000) s->wait_over_300ms++;
+    if (wait > s->max_wait_us) s->max_wait_us = wait;
+    s->delivered_bytes += p.size;
+    if (s->loss > 0 && sim_uniform(s) < s->loss) continue;
+    uint64_t j = s->jitter_us ? sim_rand(s) % s->jitter_us : 0;
+    p.arrive_us = now + s->owd_us + j;
+    if (p.arrive_us < s->last_arrive) p.arrive_us = s->last_arrive;
+    s->last_arrive = p.arrive_us;
+    if (s->fcount < SIM_MAX_INFLIGHT) s->flight[(s->fhead + s->fcount++) % SIM_MAX_INFLIGHT] = p;
+  }
+  if (!s->qcount) s->credit = 0;
+  /* the receiver */
+  while (s->fcount && s->flight[s->fhead].arrive_us <= now) {
+    struct sim_pkt *p = &s->flight[s->fhead];
+    mc_twcc_recorder_record(s->rec, p->seq, 0x5678, p->arrive_us);
+    s->fhead = (s->fhead + 1) % SIM_MAX_INFLIGHT;
+    s->fcount--;
+  }
+  if (now >= s->next_fb_us) {
+    s->next_fb_us = now + MC_TWCC_FEEDBACK_INTERVAL_MS * 1000;
+    uint8_t fb[1500];
+    size_t fl;
+    while (s->fbcount < 64 && mc_twcc_recorder_build(s->rec, fb, sizeof fb, &fl) == 0) {
+      struct sim_fb *f = &s->fbs[(s->fbhead + s->fbcount++) % 64];
+      memcpy(f->buf, fb, fl);
+      f->len = fl;
+      f->at_us = now + s->owd_us;
+    }
+  }
+  while (s->fbcount && s->fbs[s->fbhead].at_us <= now) {
+    struct sim_fb *f = &s->fbs[s->fbhead];
+    CHECK(mc_rtcp_parse(f->buf, f->len, on_fb, s) == 0);
+    if (s->remb_bps) mc_bwe_on_remb(s->bwe, s->remb_bps, now);
+    s->fbhead = (s->fbhead + 1) % 64;
+    s->fbcount--;
+  }
+  mc_pacer_set_target(s->pacer, mc_bwe_target_bps(s->bwe));
+}
+
+static uint64_t cap_500k(uint64_t t) { (void)t; return 500000; }
+static uint64_t cap_drop(uint64_t t) { return t < 20000000 || t >= 40000000 ? 2000000 : 300000; }
+static uint64_t cap_10m(uint64_t t) { (void)t; return 10000000; }
+
+/* A 500 kbit/s bottleneck: the target settles below the link (60..100%),
+ * the queue stays short. */
+static void test_bottleneck(void) {
+  struct sim s = {.capacity = cap_500k, .buffer_bytes = 60000, .owd_us = 20000};
+  sim_init(&s, 1);
+  uint64_t sum = 0, n = 0, lo = UINT64_MAX, hi = 0;
+  uint64_t waits_before = 0, over_before = 0;
+  for (uint64_t t = 0; t < 90000; t++) {
+    sim_step(&s, t * 1000);
+    if (t == 30000) {
+      waits_before = s.queued_waits;
+      over_before = s.wait_over_300ms;
+    }
+    if (t >= 30000 && t % 100 == 0) {
+      uint64_t b = mc_bwe_target_bps(s.bwe);
+      sum += b;
+      n++;
+      if (b < lo) lo = b;
+      if (b > hi) hi = b;
+    }
+  }
+  uint64_t mean = sum / n;
+  fprintf(stderr, "bottleneck 500k: target mean %llu min %llu max %llu, max queue wait %llu ms\n",
+          (unsigned long long)mean, (unsigned long long)lo, (unsigned long long)hi,
+          (unsigned long long)s.max_wait_us / 1000);
+  CHECK(mean >= 300000 && mean <= 500000);
+  CHECK(lo >= 200000);
+  CHECK(hi <= 600000);
+  /* after convergence, under 2% of packets wait over 300 ms at the bottleneck */
+  CHECK((s.wait_over_300ms - over_before) * 50 <= s.queued_waits - waits_before);
+  struct mc_bwe_stats st;
+  mc_bwe_get_stats(s.bwe, &st);
+  CHECK(st.overuses > 0);
+  CHECK(st.acked_bps > 250000 && st.acked_bps < 550000);
+  sim_free(&s);
+}
+
+/* 2 Mbit/s, then 300 kbit/s from 20 s to 40 s, then 2 Mbit/s again. */
+static void test_capacity_drop(void) {
+  struct sim s = {.capacity = cap_drop, .buffer_bytes = 100000, .owd_us = 20000};
+  sim_init(&s, 2);
+  uint64_t at_drop = 0, below_at = 0, at_40 = 0, at_end = 0, over_28 = 0, over_40 = 0;
+  for (uint64_t t = 0; t < 70000; t++) {
+    sim_step(&s, t * 1000);
+    uint64_t b = mc_bwe_target_bps(s.bwe);
+    if (t == 28000) over_28 = s.wait_over_300ms;
+    if (t == 40000) over_40 = s.wait_over_300ms;
+    if (t == 19999) at_drop = b;
+    if (t >= 20000 && !below_at && b < 300000) below_at = t;
+    if (t == 39999) at_40 = b;
+    if (t == 69999) at_end = b;
+  }
+  fprintf(stderr, "drop: before %llu, below 300k after %llu ms, at 40 s %llu, at 70 s %llu\n",
+          (unsigned long long)at_drop, (unsigned long long)(below_at - 20000), (unsigned long long)at_40,
+          (unsigned long long)at_end);
+  CHECK(at_drop > 800000);
+  CHECK(below_at > 0);
+  /* within 40 feedback intervals (2 s) of the drop */
+  CHECK(below_at - 20000 <= 40 * MC_TWCC_FEEDBACK_INTERVAL_MS);
+  CHECK(at_40 < 330000);
+  /* the queue built by the drop (about 2.5 s) is gone 8 s after it */
+  CHECK(over_28 > 0);
+  CHECK_EQ_INT(over_40 - over_28, 0);
+  CHECK(at_end > 2 * at_40);
+  sim_free(&s);
+}
+
+static void run_loss(double loss, uint64_t *end, uint64_t *min_after_10s) {
+  struct sim s = {.capacity = cap_10m, .buffer_bytes = 200000, .owd_us = 20000, .loss = loss};
+  sim_init(&s, 3);
+  *min_after_10s = UINT64_MAX;
+  for (uint64_t t = 0; t < 40000; t++) {
+    sim_step(&s, t * 1000);
+    uint64_t b = mc_bwe_target_bps(s.bwe);
+    if (t >= 10000 && b < *min_after_10s) *min_after_10s = b;
+  }
+  *end = mc_bwe_target_bps(s.bwe);
+  sim_free(&s);
+}
+
+/* Random loss on an uncongested link: 5% does not collapse the target,
+ * 20% brings it down. */
+static void test_loss(void) {
+  uint64_t end5, min5, end20, min20;
+  run_loss(0.05, &end5, &min5);
+  run_loss(0.20, &end20, &min20);
+  fprintf(stderr, "loss 5%%: end %llu min %llu; loss 20%%: end %llu\n", (unsigned long long)end5,
+          (unsigned long long)min5, (unsigned long long)end20);
+  CHECK(min5 >= 250000);
+  CHECK(end20 < 150000);
+  CHECK(end5 > 4 * end20);
+}
+
+/* REMB caps the target, even when transport-wide feedback says more. */
+static void test_remb(void) {
+  struct sim s = {.capacity = cap_10m, .buffer_bytes = 200000, .owd_us = 10000, .remb_bps = 400000};
+  sim_init(&s, 4);
+  uint64_t hi = 0;
+  for (uint64_t t = 0; t < 30000; t++) {
+    sim_step(&s, t * 1000);
+    uint64_t b = mc_bwe_target_bps(s.bwe);
+    if (b > hi) hi = b;
+  }
+  CHECK(hi <= 400000);
+  CHECK(mc_bwe_target_bps(s.bwe) == 400000);
+  sim_free(&s);
+
+  /* REMB alone (no transport-wide feedback) is the target as is */
+  mc_bwe *b = NULL;
+  CHECK(mc_bwe_new(&(struct mc_bwe_config){.max_bps = 2000000}, &b) == 0);
+  CHECK(mc_bwe_target_bps(b) == 300000);
+  mc_bwe_on_remb(b, 1200000, 0);
+  CHECK(mc_bwe_target_bps(b) == 1200000);
+  mc_bwe_on_remb(b, 9000000, 1000);
+  CHECK(mc_bwe_target_bps(b) == 2000000);
+  mc_bwe_on_remb(b, 1000, 2000);
+  CHECK(mc_bwe_target_bps(b) == 30000);
+  /* RR loss over 10% lowers it; under 2% lets it back up */
+  mc_bwe_on_remb(b, 1000000, 3000);
+  mc_bwe_on_rr_loss(b, 64, 4000); /* 25% */
+  CHECK(mc_bwe_target_bps(b) == 875000);
+  mc_bwe_on_rr_loss(b, 0, 2000000);
+  CHECK(mc_bwe_target_bps(b) > 875000);
+  mc_bwe_free(b);
+}
+
+/* A 300 ms stall (a busy host: nothing arrives, then the backlog at 2.5
+ * Mbit/s) is one delay spike: at most an ordinary decrease, not a
+ * collapse. */
+static void test_stall(void) {
+  mc_bwe *b = NULL;
+  CHECK(mc_bwe_new(&(struct mc_bwe_config){.start_bps = 1000000}, &b) == 0);
+  mc_bwe_on_rtt(b, 40);
+  struct mc_twcc_status st[16];
+  size_t n = 0;
+  uint16_t seq = 0;
+  uint64_t before = 0, last = 0;
+  for (uint64_t t = 0; t < 10000000; t += 10000) {
+    uint64_t arrive = t + 20000;
+    if (arrive >= 5000000 && arrive < 5300000) arrive = 5300000;
+    if (last && arrive < last + 4000) arrive = last + 4000;
+    last = arrive;
+    mc_bwe_on_packet_sent(b, seq, 1250, t);
+    st[n++] = (struct mc_twcc_status){.seq = seq++, .received = true, .arrival_us = (int64_t)arrive};
+    if (n == 5) { /* feedback every 50 ms, 20 ms on its way back */
+      mc_bwe_on_twcc(b, st, n, t + 40000);
+      n = 0;
+    }
+    if (t == 4900000) before = mc_bwe_target_bps(b);
+  }
+  uint64_t after = mc_bwe_target_bps(b);
+  struct mc_bwe_stats s;
+  mc_bwe_get_stats(b, &s);
+  fprintf(stderr, "stall: before %llu after %llu overuses %llu\n", (unsigned long long)before,
+          (unsigned long long)after, (unsigned long long)s.overuses);
+  CHECK(before > 900000);
+  CHECK(after >= before * 3 / 4);
+  mc_bwe_free(b);
+}
+
+/* Feedback about packets never sent, duplicates and nonsense do no harm. */
+static void test_bwe_edges(void) {
+  mc_bwe *b = NULL;
+  CHECK(mc_bwe_new(NULL, &b) == 0);
+  struct mc_twcc_status st[3] = {{.seq = 7, .received = true, .arrival_us = 1000},
+                                 {.seq = 8, .received = false},
+                                 {.seq = 9, .received = true, .arrival_us = -5000000000LL}};
+  mc_bwe_on_twcc(b, st, 3, 1000);
+  CHECK(mc_bwe_target_bps(b) == 300000);
+  struct mc_bwe_stats s;
+  mc_bwe_get_stats(b, &s);
+  CHECK(s.packets_acked == 0 && s.packets_lost == 0);
+  mc_bwe_on_packet_sent(b, 7, 1200, 0);
+  mc_bwe_on_twcc(b, st, 3, 2000);
+  mc_bwe_on_twcc(b, st, 3, 3000);
+  mc_bwe_get_stats(b, &s);
+  CHECK_EQ_INT(s.packets_acked, 1);
+  mc_bwe_on_twcc(b, NULL, 3, 1000);
+  mc_bwe_free(b);
+  mc_bwe_on_twcc(NULL, st, 3, 1000);
+  CHECK(mc_bwe_target_bps(NULL) == 0);
+}
+
+/* Receive side: abs-send-time over a 500 kbit/s bottleneck fed at 1
+ * Mbit/s; the estimate drops under the link and a REMB goes out at once. */
+static void test_rbe(void) {
+  mc_rbe *r = NULL;
+  CHECK(mc_rbe_new(NULL, &r) == 0);
+  CHECK(mc_rbe_estimate_bps(r) == 0);
+  uint64_t bps = 0;
+  CHECK(!mc_rbe_remb_due(r, 0, &bps));
+  /* 2 s at 400 kbit/s, uncongested, starting near the 64 s wrap */
+  uint64_t base_us = 63000000;
+  uint64_t link_free = 0;
+  int remb_count = 0;
+  uint64_t last_remb = 0;
+  for (uint64_t t = 0; t < 2000; t += 10) {
+    uint64_t send = base_us + t * 1000;
+    mc_rbe_on_packet(r, mc_rtp_abs_send_time_from_us(send), 500, t * 1000 + 30000);
+    if (mc_rbe_remb_due(r, t * 1000 + 30000, &bps)) remb_count++, last_remb = bps;
+  }
+  CHECK(remb_count >= 1 && remb_count <= 2);
+  CHECK(last_remb > 300000 && last_remb < 700000);
+  /* now 1 Mbit/s of 1000-byte packets into a 500 kbit/s link */
+  bool decreased = false;
+  link_free = 2030000;
+  for (uint64_t t = 2000; t < 6000; t += 8) {
+    uint64_t send = base_us + t * 1000;
+    uint64_t arrive = t * 1000 + 30000;
+    if (link_free > arrive) arrive = link_free;
+    link_free = arrive + 16000; /* 1000 bytes at 500 kbit/s */
+    mc_rbe_on_packet(r, mc_rtp_abs_send_time_from_us(send), 1000, arrive);
+    if (mc_rbe_remb_due(r, arrive, &bps) && bps < last_remb * 97 / 100) decreased = true;
+    if (decreased) break;
+  }
+  CHECK(decreased);
+  CHECK(mc_rbe_estimate_bps(r) < 500000);
+  CHECK(mc_rbe_incoming_bps(r) > 300000 && mc_rbe_incoming_bps(r) < 700000);
+  mc_rbe_free(r);
+}
+
+/* Pacer: the rate over a window, the priority order and the bounds. */
+static void test_pacer(void) {
+  mc_pacer *p = NULL;
+  CHECK(mc_pacer_new(&(struct mc_pacer_config){.capacity = 512}, &p) == 0);
+  mc_pacer_set_target(p, 400000); /* pacing 1 Mbit/s = 125000 bytes/s */
+  uint8_t pkt[1000], buf[1500];
+  memset(pkt, 1, sizeof pkt);
+  bool kf;
+  for (int i = 0; i < 300; i++) CHECK(mc_pacer_push(p, MC_PACER_VIDEO, (uint32_t)i, pkt, 1000, 0, &kf) == 0);
+  CHECK(!kf);
+  size_t sent = 0, len;
+  uint32_t tag, expect_tag = 0;
+  bool in_order = true;
+  for (uint64_t t = 0; t <= 1000000; t += 1000) {
+    while (mc_pacer_pop(p, t, buf, sizeof buf, &len, NULL, &tag) == 0) {
+      sent += len;
+      if (tag != expect_tag++) in_order = false;
+    }
+  }
+  CHECK(in_order);
+  CHECK(sent >= 124000 && sent <= 127000);
+  struct mc_pacer_stats st;
+  mc_pacer_get_stats(p, &st);
+  CHECK_EQ_INT(st.pacing_bps, 1000000);
+  CHECK_EQ_INT(st.queued_packets, 300 - sent / 1000);
+  /* budget spent: next_us is in the future, and the pop then succeeds */
+  uint64_t next = mc_pacer_next_us(p, 1000000);
+  CHECK(next >= 1000000 && next <= 1010000);
+  mc_pacer_free(p);
+
+  /* order: audio, then RTX, then new video, whatever the push order */
+  CHECK(mc_pacer_new(NULL, &p) == 0);
+  mc_pacer_set_target(p, 100000);
+  CHECK(mc_pacer_push(p, MC_PACER_VIDEO, 1, pkt, 1000, 0, NULL) == 0);
+  CHECK(mc_pacer_push(p, MC_PACER_RTX, 2, pkt, 1000, 0, NULL) == 0);
+  CHECK(mc_pacer_push(p, MC_PACER_AUDIO, 3, pkt, 100, 0, NULL) == 0);
+  CHECK(mc_pacer_push(p, MC_PACER_VIDEO, 4, pkt, 1000, 0, NULL) == 0);
+  CHECK(mc_pacer_push(p, MC_PACER_AUDIO, 5, pkt, 100, 0, NULL) == 0);
+  uint32_t order[5];
+  int k = 0;
+  enum mc_pacer_class cls;
+  for (uint64_t t = 0; t < 1000000 && k < 5; t += 1000)
+    while (k < 5 && mc_pacer_pop(p, t, buf, sizeof buf, &len, &cls, &order[k]) == 0) k++;
+  CHECK_EQ_INT(k, 5);
+  CHECK(order[0] == 3 && order[1] == 5 && order[2] == 2 && order[3] == 1 && order[4] == 4);
+  /* audio is never held by the budget */
+  CHECK(mc_pacer_push(p, MC_PACER_VIDEO, 6, pkt, 1000, 1000000, NULL) == 0);
+  CHECK(mc_pacer_pop(p, 1000000, buf, sizeof buf, &len, &cls, &tag) == 0);
+  CHECK(mc_pacer_push(p, MC_PACER_VIDEO, 7, pkt, 1000, 1000000, NULL) == 0);
+  CHECK(mc_pacer_push(p, MC_PACER_AUDIO, 8, pkt, 100, 1000000, NULL) == 0);
+  CHECK(mc_pacer_pop(p, 1000000, buf, sizeof buf, &len, &cls, &tag) == 0);
+  CHECK(tag == 8 && cls == MC_PACER_AUDIO);
+  CHECK(mc_pacer_pop(p, 1000000, buf, sizeof buf, &len, &cls, &tag) == MC_ENOTFOUND);
+  mc_pacer_free(p);
+
+  /* bounds: a full queue drops its new video and asks for a key frame */
+  CHECK(mc_pacer_new(&(struct mc_pacer_config){.capacity = 8, .max_video_delay_ms = 500}, &p) == 0);
+  mc_pacer_set_target(p, 10000);
+  for (int i = 0; i < 6; i++) CHECK(mc_pacer_push(p, MC_PACER_VIDEO, 0, pkt, 1000, 0, &kf) == 0 && !kf);
+  CHECK(mc_pacer_push(p, MC_PACER_AUDIO, 0, pkt, 100, 0, &kf) == 0);
+  CHECK(mc_pacer_push(p, MC_PACER_RTX, 0, pkt, 1000, 0, &kf) == 0);
+  CHECK(mc_pacer_push(p, MC_PACER_VIDEO, 9, pkt, 1000, 0, &kf) == 0);
+  CHECK(kf);
+  mc_pacer_get_stats(p, &st);
+  CHECK_EQ_INT(st.queued_packets, 3);
+  CHECK_EQ_INT(st.dropped_video, 6);
+  for (int i = 0; i < 5; i++) CHECK(mc_pacer_push(p, MC_PACER_AUDIO, 0, pkt, 100, 0, &kf) == 0 && !kf);
+  CHECK(mc_pacer_push(p, MC_PACER_AUDIO, 0, pkt, 100, 0, &kf) == 0 && kf); /* displaces the video */
+  CHECK(mc_pacer_push(p, MC_PACER_AUDIO, 0, pkt, 100, 0, &kf) == MC_ETOOBIG);
+  mc_pacer_free(p);
+  CHECK(mc_pacer_new(&(struct mc_pacer_config){.capacity = 8, .max_video_delay_ms = 500}, &p) == 0);
+  mc_pacer_set_target(p, 10000);
+  CHECK(mc_pacer_push(p, MC_PACER_VIDEO, 0, pkt, 1000, 0, &kf) == 0 && !kf);
+  CHECK(mc_pacer_push(p, MC_PACER_VIDEO, 0, pkt, 1000, 0, &kf) == 0 && !kf);
+  CHECK(mc_pacer_push(p, MC_PACER_VIDEO, 0, pkt, 1000, 499000, &kf) == 0 && !kf);
+  CHECK(mc_pacer_push(p, MC_PACER_VIDEO, 5, pkt, 1000, 500000, &kf) == 0 && kf);
+  mc_pacer_get_stats(p, &st);
+  CHECK_EQ_INT(st.queued_packets, 1);
+  CHECK(mc_pacer_push(p, MC_PACER_VIDEO, 0, pkt, 1501, 0, &kf) == MC_ETOOBIG);
+  CHECK(mc_pacer_push(p, (enum mc_pacer_class)7, 0, pkt, 10, 0, &kf) == MC_EINVAL);
+  CHECK(mc_pacer_pop(p, 500000, buf, 10, &len, &cls, &tag) == MC_ETOOBIG);
+  mc_pacer_free(p);
+  mc_pacer_free(NULL);
+}
+
+int main(void) {
+  test_pacer();
+  test_bwe_edges();
+  test_stall();
+  test_remb();
+  test_rbe();
+  test_bottleneck();
+  test_capacity_drop();
+  test_loss();
+  return CHECK_DONE();
+}
