@@ -538,7 +538,14 @@ static int make_pc(struct call *c) {
   s->has_video = call_media_has_video(c->media);
   s->has_audio = call_media_has_audio(c->media);
   call_view_unlock(c->view);
-  if (c->o->echo) return 0; /* the test mode keeps every channel to itself */
+  if (c->o->echo) {
+    /* The test mode keeps every channel to itself; the offerer still opens
+     * "chat", which the test pages expect. */
+    struct mc_dc_config dc = MC_DC_CONFIG_DEFAULT;
+    dc.label = "chat";
+    mc_pc_dc ch;
+    return c->offerer ? mc_pc_create_data_channel(c->pc, &dc, &ch) : 0;
+  }
   struct call_channels_callbacks ccb = {.on_chat = on_chat, .on_peer_state = on_peer_state,
                                         .on_file_received = on_file_received, .on_file_sent = on_file_sent};
   rc = call_channels_new(c->pc, c->offerer, c->o->download_dir, &ccb, c, &c->chans);
