@@ -255,10 +255,13 @@ function pageRx(r) {
 function medcallRx(st) {
   const v = st.video || {}, a = st.audio || {};
   const secs = st.timeline && st.timeline.length ? st.timeline[st.timeline.length - 1].t : null;
-  // Its JSON has the count of gaps over 500 ms and the longest gap, not
-  // their sum: exact for 0 or 1 freeze, a lower bound beyond.
+  // Without freezeTotalMs its JSON has the count of gaps over 500 ms and
+  // the longest gap, not their sum: exact for 0 or 1 freeze, a lower bound
+  // beyond.
   const n = v.freezeCount || 0;
-  return { fps: secs ? v.framesDecoded / secs : null, freezes: n, freezeS: n ? v.maxFrameGapMs / 1000 : 0, freezeExact: n <= 1,
+  const total = typeof v.freezeTotalMs === 'number' ? v.freezeTotalMs : n ? v.maxFrameGapMs : 0;
+  return { fps: secs ? v.framesDecoded / secs : null, freezes: n, freezeS: total / 1000,
+           freezeExact: n <= 1 || typeof v.freezeTotalMs === 'number',
            p50: v.glassToGlassP50Ms, p95: v.glassToGlassP95Ms,
            conceal: a.framesPlayed ? a.concealedFrames / a.framesPlayed : null, secs };
 }
@@ -286,7 +289,7 @@ function table(dir) {
       const s = data[from], r = data[to];
       const name = `${sides[from].kind === 'medcall' ? 'medcall' : 'Chromium'}->${sides[to].kind === 'medcall' ? 'medcall' : 'Chromium'}`;
       if (!s || !r) {
-        rows.push([c.profile, c.call, label, name, c.error || 'no result', '', '', '', '', '', '']);
+        rows.push([c.profile, c.call, label, name, c.error || 'no result', '', '', '', '', '', '', '']);
         continue;
       }
       // Sender's mean rate from 2 s after the impairment to the end.
@@ -302,11 +305,11 @@ function table(dir) {
       const x = r.rx;
       rows.push([c.profile, c.call, label, name, f1(x.fps), `${x.freezes} / ${x.freezeExact ? '' : '>='}${f1(x.freezeS)}`,
         `${f0(x.p50)} / ${f0(x.p95)}`, `${f0(mean)} / ${c.link}`, adapt || '-',
-        x.conceal === null ? '-' : (x.conceal * 100).toFixed(1), f0(x.secs)]);
+        x.conceal === null ? '-' : (x.conceal * 100).toFixed(1), f0(x.secs), c.load === undefined ? '-' : f1(c.load)]);
     }
   }
   const head = ['profile', 'call', 'dir', 'sender->receiver', 'fps', 'freezes n / s', 'g2g p50 / p95 ms',
-    'sent kbit/s / link', 'adapt s (low kbit/s)', 'conceal %', 'secs'];
+    'sent kbit/s / link', 'adapt s (low kbit/s)', 'conceal %', 'secs', 'load'];
   const wd = head.map((h, i) => Math.max(h.length, ...rows.map((l) => String(l[i]).length)));
   const fmt = (l) => '| ' + l.map((x, i) => String(x).padEnd(wd[i])).join(' | ') + ' |';
   console.log(`\nquality under impaired links (patient's router nat-b, both ways); 640x480 30 fps, ` +
@@ -319,6 +322,7 @@ function table(dir) {
   console.log('g2g: capture stamp to decoded (medcall) or rendered (Chromium). sent: sender\'s mean rate on the selected pair from 2 s after');
   console.log('the impairment on. adapt (drop300k): seconds from the drop until a 1 s sample of the sender\'s rate is under the new rate;');
   console.log('in brackets its mean rate from 5 s after the drop to the recovery. conceal: share of played audio concealed.');
+  console.log('secs: the receiver\'s measured time from connected. load: the machine\'s 1-minute load average when the call ended.');
 }
 
 if (MODE === 'doctor' || MODE === 'patient') runPage();

@@ -172,13 +172,14 @@ run_call() {
   local n rc
   for n in "$d" "$p"; do rc=0; wait "${PID[$n]}" || rc=$?; [ "$rc" = 0 ] || lab_log "[$id] $n exited with status $rc"; done
   impair_clear nat-b
+  local load1; load1=$(cut -d' ' -f1 /proc/loadavg)
   [ -n "$err" ] && lab_log "[$id] $err: $(tail -n 3 "$LAB_RUN/$d.out" "$LAB_RUN/$p.out" 2>/dev/null | tr '\n' ' ')"
   jq -n --arg profile "$profile" --arg call "$call" --arg link "$link_rate" --argjson impairedAt "$t_imp" \
     --argjson dropAt "$drop" --argjson lowKbps "$low" --argjson dropForS "$DROP_FOR_S" --arg error "$err" \
     --arg dk "$dk" --arg pk "$pk" --arg d "$d.json" --arg p "$p.json" --argjson td "$t_d" --argjson tp "$t_p" \
-    --argjson maxKbps "$MAX_KBPS" --argjson startKbps "$START_KBPS" \
+    --argjson maxKbps "$MAX_KBPS" --argjson startKbps "$START_KBPS" --argjson load "$load1" \
     '{profile: $profile, call: $call, link: $link, impairedAt: $impairedAt, dropAt: $dropAt, lowKbps: $lowKbps,
-      dropForS: $dropForS, error: (if $error == "" then null else $error end), maxKbps: $maxKbps, startKbps: $startKbps,
+      dropForS: $dropForS, error: (if $error == "" then null else $error end), maxKbps: $maxKbps, startKbps: $startKbps, load: $load,
       doctor: {kind: $dk, file: $d, connectedAt: $td}, patient: {kind: $pk, file: $p, connectedAt: $tp}}' \
     >"$LAB_RUN/call-$id.meta.json"
   lab_log "[$id] done"

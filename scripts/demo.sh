@@ -10,14 +10,19 @@
 # patient sends the pattern and a quiet 440 Hz tone, so the doctor's window
 # shows video and plays sound without the two windows' microphones and
 # speakers feeding each other. MEDCALL_DEMO_SECONDS=N ends the call after N
-# seconds connected (used by the tests).
+# seconds connected, and MEDCALL_DEMO_APP=PATH uses that medcall binary
+# instead of installing and building (both used by tests/ui/demo_ui.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh
-if [ -d build ]; then meson setup --reconfigure build >/dev/null; else meson setup build >/dev/null; fi
-ninja -C build >/dev/null
-app=./build/src/app/medcall
+if [ -n "${MEDCALL_DEMO_APP:-}" ]; then
+  app=$MEDCALL_DEMO_APP
+else
+  bash scripts/install-deps.sh
+  if [ -d build ]; then meson setup --reconfigure build >/dev/null; else meson setup build >/dev/null; fi
+  ninja -C build >/dev/null
+  app=./build/src/app/medcall
+fi
 
 state=$(mktemp -d /tmp/medcall-demo.XXXXXX)
 pids=()
@@ -66,6 +71,6 @@ pids+=($!)
 echo "demo: a patient joined in a second window. Close the doctor's window (or Ctrl-C) to end."
 
 # Show the doctor's lines as they come; end when the doctor's app exits.
-tail -n +1 -f "$state/doctor.out" --pid "${pids[0]}" | sed 's/^/doctor: /' &
+tail -n +1 -f "$state/doctor.out" --pid "${pids[0]}" | sed -u 's/^/doctor: /' &
 wait "${pids[0]}" || true
 sleep 0.5

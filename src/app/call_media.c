@@ -166,7 +166,7 @@ struct call_media {
   pthread_mutex_t vst_mu;    /* guards the decode statistics below */
   uint64_t frames_decoded, decode_errors, frames_waiting_key, stamps_read, stamp_errors, stamps_out_of_order;
   uint64_t frames_shown;
-  uint64_t last_decoded_ms, max_gap_ms, freezes; /* gaps between decoded frames; a freeze is one over 500 ms */
+  uint64_t last_decoded_ms, max_gap_ms, freezes, freeze_ms; /* gaps between decoded frames; a freeze is one over 500 ms */
   uint32_t last_stamp;
   bool have_stamp;
   uint32_t *latencies;      /* stamp to shown */
@@ -782,7 +782,10 @@ static void decode_one(struct call_media *m, const struct coded *c) {
     if (m->last_decoded_ms) {
       uint64_t gap = now_ms - m->last_decoded_ms;
       if (gap > m->max_gap_ms) m->max_gap_ms = gap;
-      if (gap > 500) m->freezes++;
+      if (gap > 500) {
+        m->freezes++;
+        m->freeze_ms += gap;
+      }
     }
     m->last_decoded_ms = now_ms;
     m->width_in = pic.width;
@@ -1038,7 +1041,7 @@ void call_media_stats_json(struct call_media *m, json_t *root) {
   pthread_mutex_lock(&m->vst_mu);
   percentiles(m->latencies, m->nlat, &p50, &p95);
   percentiles(m->dec_latencies, m->ndlat, &dp50, &dp95);
-  json_t *video = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I}",
+  json_t *video = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
       "framesEncoded", (json_int_t)atomic_load(&m->frames_encoded), "keyFramesEncoded",
       (json_int_t)atomic_load(&m->keyframes_encoded), "framesDecoded", (json_int_t)m->frames_decoded,
       "decodeErrors", (json_int_t)m->decode_errors, "stampsRead", (json_int_t)m->stamps_read, "stampErrors",
@@ -1046,7 +1049,7 @@ void call_media_stats_json(struct call_media *m, json_t *root) {
       (json_int_t)m->frames_shown, "frameWidth", m->width_in, "frameHeight", m->height_in,
       "glassToGlassP50Ms", (json_int_t)dp50, "glassToGlassP95Ms", (json_int_t)dp95, "glassToGlassShownP50Ms",
       (json_int_t)p50, "glassToGlassShownP95Ms", (json_int_t)p95, "maxFrameGapMs", (json_int_t)m->max_gap_ms,
-      "freezeCount", (json_int_t)m->freezes);
+      "freezeCount", (json_int_t)m->freezes, "freezeTotalMs", (json_int_t)m->freeze_ms);
   json_object_set_new(video, "framesWaitingKeyFrame", json_integer((json_int_t)m->frames_waiting_key));
   pthread_mutex_unlock(&m->vst_mu);
   const struct mc_sync_state *s = &m->sync_st;
