@@ -644,13 +644,14 @@ static void send_reports(mc_pc *pc) {
  * rate may not grow past 1.5 x what is acknowledged (gcc-02 5.5), so
  * without traffic the estimate could never climb back to where video
  * resumes. WebRTC probes with padding for the same reason. Padding-only
- * packets (RFC 3550 5.1 P bit, no payload) on the video SSRC, up to 70% of
- * the target, only while the media uses less than half of it and the
- * target is under 300 kbit/s: enough to climb past the point where video
+ * packets (RFC 3550 5.1 P bit, no payload) on the video SSRC, up to 90% of
+ * the target, only while the media uses less than 85% of it and the
+ * target is under 300 kbit/s (audio alone is ~55 kbit/s on the wire, so a
+ * lower share would leave a paused call stuck where 1.5 x audio caps it): enough to climb past the point where video
  * resumes (mc_fit: 80 kbit/s of video plus audio), never a standing cost
  * for an encoder that is simply capped below a high estimate. */
-#define PAD_SHARE 0.7
-#define PAD_BELOW 0.5
+#define PAD_SHARE 0.9
+#define PAD_BELOW 0.85
 #define PAD_MAX_TARGET_BPS 300000.0
 #define PAD_MAX_PACKETS_PER_TICK 10
 

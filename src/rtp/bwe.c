@@ -42,7 +42,10 @@
  * second): from 300 kbit/s, 8% a second needs 22 s to reach 2 Mbit/s. The
  * 1.5 x acknowledged bound still applies, and the first over-use ends it. */
 #define AIMD_ETA_START 1.5
-#define AIMD_MIN_INCREASE_BPS 4000.0
+/* Near convergence at low rates half a (small) packet per response time is
+ * a few kbit/s a second: a minimum keeps recovery from an audio-only dip
+ * to seconds, not minutes. */
+#define AIMD_MIN_INCREASE_BPS 10000.0
 #define AIMD_ACKED_BOUND 1.5
 #define AIMD_ACKED_SLACK_BPS 10000.0
 /* Beyond gcc-02: a decrease to 0.85 x acknowledged drains a standing queue
@@ -382,7 +385,7 @@ static void aimd_update(struct aimd *a, enum mc_bwe_usage usage, double acked, d
       inc = per_s * dt_s;
     } else {
       inc = a->rate * (pow(a->have_decrease ? AIMD_ETA : AIMD_ETA_START, dt_s) - 1.0);
-      if (inc < 1000.0 * dt_s) inc = 1000.0 * dt_s;
+      if (inc < AIMD_MIN_INCREASE_BPS * dt_s) inc = AIMD_MIN_INCREASE_BPS * dt_s;
     }
     double next = a->rate + inc;
     if (acked > 0) {
@@ -521,6 +524,11 @@ static void loss_update(mc_bwe *b, double p, int64_t now_us) {
   } else if (p < LOSS_LOW) {
     if (b->last_loss_inc_us && now_us - b->last_loss_inc_us < LOSS_INCREASE_US) return;
     b->loss_bps *= 1.05;
+    /* Little loss at what the path now delivers: no reason to hold the
+     * bound under it (after a collapse, 5% a second from the floor would
+     * take half a minute to let the delay-based rate lead again). */
+    double delivered = 1.5 * (double)b->acked_bps;
+    if (b->loss_bps < delivered) b->loss_bps = delivered;
     b->last_loss_inc_us = now_us;
   }
   if (b->loss_bps < (double)b->cfg.min_bps) b->loss_bps = (double)b->cfg.min_bps;
