@@ -659,13 +659,18 @@ void call_media_set_camera_off(struct call_media *m, bool off) {
 bool call_media_has_video(const struct call_media *m) { return m && m->venc; }
 bool call_media_has_audio(const struct call_media *m) { return m && m->aenc; }
 
+#define FIT_BUDGET_PCT 90
+
 void call_media_set_target_bitrate(struct call_media *m, uint64_t bps) {
   if (!m || !m->venc) return;
   struct mc_fit_config fc = {.width = m->o.width, .height = m->o.height, .fps = m->o.fps,
                              .max_kbps = m->o.bitrate_kbps,
                              .audio_bps = m->aenc && !m->mic_muted ? AUDIO_SHARE_BPS : 0};
   int old_kbps = m->fit.kbps;
-  bool changed = mc_fit_video(&fc, bps, mc_now_ms(), &m->fit);
+  /* The estimate counts what leaves on the wire: RTP/SRTP headers and
+   * extensions, NACK repairs and the encoder's overshoot come out of it
+   * before the encoders get their share. */
+  bool changed = mc_fit_video(&fc, bps / 100 * FIT_BUDGET_PCT, mc_now_ms(), &m->fit);
   if (changed)
     MC_LOGI(LOG, "video: fit to estimate bps=%llu width=%d height=%d fps=%d kbps=%d paused=%d",
             (unsigned long long)bps, m->fit.width, m->fit.height, m->fit.fps, m->fit.kbps, m->fit.paused);

@@ -39,6 +39,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lab.sh"
 # shellcheck source=scenarios.sh
 source "$here/scenarios.sh"
+# shellcheck source=call_lib.sh
+source "$here/call_lib.sh"
 
 names="call-symmetric-relay call-eim call-media-relay call-media-loss call-media-burst call-media-embedded call-reconnect"
 if [ "${1:-}" = "--list" ]; then printf '%s\n' $names; exit 0; fi
@@ -48,7 +50,6 @@ lab_require
 [ -x "${MEDCALL:-}" ] && [ -x "${MEDCALL_SERVER:-}" ] || lab_die "MEDCALL and MEDCALL_SERVER must name the binaries"
 
 BYTES=${LAB_CALL_BYTES:-3000000}
-SERVER_PORT=8443
 lab_init
 failures=0
 fail() { echo "lab: FAIL [$name]: $*" >&2; failures=$((failures + 1)); }
@@ -61,41 +62,13 @@ case $name in
   call-media-embedded) topo_same_lan ;;
 esac
 lab_turn_start secret
-pub=$(lab_ns_name pub)
-ip netns exec "$pub" "$MEDCALL_SERVER" --open --listen "$LAB_TURN_IP:$SERVER_PORT" \
-  --state-dir "$LAB_RUN/server-state" --turn-url "turn:$LAB_TURN_IP:3478?transport=udp" \
-  --turn-secret "$LAB_AUTH_SECRET" >"$LAB_RUN/server.out" 2>&1 &
-LAB_TURN_PIDS+=($!)
-# lws may listen on a v4-mapped IPv6 socket, which ss shows differently: ask
-# the server itself (a TCP connect) instead.
-for i in $(seq 1 100); do
-  lab_exec pub timeout 1 bash -c "exec 3<>/dev/tcp/$LAB_TURN_IP/$SERVER_PORT" 2>/dev/null && break
-  [ "$i" = 100 ] && { cat "$LAB_RUN/server.out" >&2; lab_die "medcall-server does not listen on $LAB_TURN_IP:$SERVER_PORT"; }
-  sleep 0.05
-done
+call_server_start
+SERVER_PORT=$CALL_SERVER_PORT
 
-declare -A PID=()
-# start NAME HOST ARGS...: medcall in HOST's namespace, stdout to NAME.out.
-start() {
-  local n=$1 host=$2; shift 2
-  lab_exec "$host" env MEDCALL_LOG="${MEDCALL_LOG:-info}" XDG_STATE_HOME="${XDG_STATE_HOME:-$LAB_RUN/state-$n}" \
-    SDL_AUDIODRIVER="${SDL_AUDIODRIVER:-dummy}" SDL_DISKAUDIOFILEIN="${SDL_DISKAUDIOFILEIN:-}" \
-    SDL_DISKAUDIOFILE="${SDL_DISKAUDIOFILE:-}" \
-    stdbuf -oL timeout 90 "$MEDCALL" "$@" \
-    >"$LAB_RUN/$n.out" 2>"$LAB_RUN/$n.err" &
-  PID[$n]=$!
-}
-# wait_line NAME REGEX SECONDS
-wait_line() {
-  local i
-  for i in $(seq 1 $(($3 * 20))); do
-    grep -Eq "$2" "$LAB_RUN/$1.out" 2>/dev/null && return 0
-    kill -0 "${PID[$1]}" 2>/dev/null || { grep -Eq "$2" "$LAB_RUN/$1.out" 2>/dev/null; return; }
-    sleep 0.05
-  done
-  return 1
-}
-line() { grep -E "^$2" "$LAB_RUN/$1.out" | tail -n 1 || true; }
+# Shorter names for call_lib.sh's helpers, as this file uses them throughout.
+start() { call_start "$@"; }
+wait_line() { call_wait_line "$@"; }
+line() { call_line "$@"; }
 
 # count NAME REGEX: lines of NAME's output matching REGEX.
 count() { grep -Ec "$2" "$LAB_RUN/$1.out" 2>/dev/null || true; }

@@ -103,7 +103,7 @@ le() { awk "BEGIN { exit !($1 <= $2) }"; }
 
 for profile in clean loss5 lossy-rtt burst10 rate500k; do
   impair_profile nat-b "$profile"
-  out=$(rtt 1000)
+  out=$(rtt 500)
   echo "impair: $profile: $out"
   loss=$(field "$out" loss) p50=$(field "$out" p50) p05=$(field "$out" p05)
   case $profile in

@@ -4,15 +4,15 @@
 # endpoint-independent NATs, a direct path; nat-b, the patient's router,
 # applies an impairment (impair.sh) both ways. Both send the stamped pattern
 # at 640x480 and a tone; --stats-json has a per-second timeline.
-#   quality-rate500k: 500 kbit/s each way. Over the last 15 s each side's
+#   quality-rate500k: 500 kbit/s each way. Over the last 12 s each side's
 #     sending rate settles under the link (median <= 500 kbit/s) yet uses it
 #     (>= 150), the receivers lose under 5 % of packets, and still decode
 #     most frames.
-#   quality-drop: 2 Mbit/s, 300 kbit/s from 12 s to 27 s, then 2 Mbit/s:
+#   quality-drop: 2 Mbit/s, 300 kbit/s from 10 s to 22 s, then 2 Mbit/s:
 #     the patient's estimate is under 300 kbit/s within 5 s of the drop
 #     (100 feedback intervals of 50 ms at most), and climbs back after the
 #     recovery (its last value at least twice its lowest under the drop).
-#   quality-audio-only: 2 Mbit/s, 80 kbit/s from 10 s to 22 s, then 2
+#   quality-audio-only: 2 Mbit/s, 80 kbit/s from 8 s to 18 s, then 2
 #     Mbit/s: video pauses (the doctor decodes no frame for at least 3 s in
 #     a row) while audio goes on, and resumes by itself afterwards.
 # Figures are printed; bounds are about behaviour, never about speed.
@@ -43,9 +43,9 @@ lab_turn_start secret
 call_server_start
 
 case $name in
-  quality-rate500k) seconds=35 ;;
-  quality-drop) seconds=45 ;;
-  quality-audio-only) seconds=45 ;;
+  quality-rate500k) seconds=30 ;;
+  quality-drop) seconds=38 ;;
+  quality-audio-only) seconds=42 ;;
 esac
 media=(--headless --video-source pattern --video-size 640x480 --fps 30 --bitrate 1500 --duration "$seconds")
 # shellcheck disable=SC2046
@@ -59,9 +59,9 @@ call_wait_line patient '^state: connected' 20 || fail "the patient did not conne
 
 case $name in
   quality-rate500k) impair_profile nat-b rate500k ;;
-  quality-drop) IMPAIR_DROP_AT_S=12 IMPAIR_DROP_FOR_S=15 impair_profile nat-b drop300k ;;
+  quality-drop) IMPAIR_DROP_AT_S=10 IMPAIR_DROP_FOR_S=12 impair_profile nat-b drop300k ;;
   quality-audio-only)
-    impair_rate_schedule nat-b 2000 80 10 12 ;;
+    impair_rate_schedule nat-b 2000 80 8 10 ;;
 esac
 
 declare -A RC=()
@@ -88,8 +88,8 @@ case $name in
     for n in doctor patient; do
       j=$LAB_RUN/$n.json
       last=$(jq '[.timeline[].t] | max' "$j")
-      m=$(jq -r --argjson from "$((${last%.*} - 15))" '.timeline[] | select(.t >= $from) | .sentKbps' "$j" | median)
-      echo "lab: [$name] $n: median sending rate over the last 15 s: $m kbit/s (link 500)"
+      m=$(jq -r --argjson from "$((${last%.*} - 12))" '.timeline[] | select(.t >= $from) | .sentKbps' "$j" | median)
+      echo "lab: [$name] $n: median sending rate over the last 12 s: $m kbit/s (link 500)"
       le "$m" 500 || fail "$n sends $m kbit/s through a 500 kbit/s link"
       ge "$m" 150 || fail "$n sends only $m kbit/s through a 500 kbit/s link"
       lost=$(jq '[.tracks[] | select(.receiving) | .packetsLost] | add // 0' "$j")
@@ -104,7 +104,7 @@ case $name in
     # connected about 1-2 s before the impairment started: the timeline's t
     # counts from connected, the schedule from when it was applied.
     t0=$(jq '[.timeline[] | select(.targetKbps > 0)] | .[0].t // 0' "$j")
-    drop_at=12 back_at=27
+    drop_at=10 back_at=22
     under=$(jq -r --argjson a "$drop_at" '[.timeline[] | select(.t >= $a and .targetKbps > 0 and .targetKbps <= 300)] | .[0].t // "none"' "$j")
     echo "lab: [$name] patient: estimate under 300 kbit/s at t=$under s (drop applied about t=$drop_at..$((drop_at + 2)))"
     [ "$under" != none ] && le "$under" $((drop_at + 2 + 5)) || fail "the estimate did not follow the drop within 5 s (t=$under)"
