@@ -332,7 +332,7 @@
       let m;
       try { m = JSON.parse(ev.data); } catch (e) { return; }
       if (!m || m.type !== 'state' || typeof m.mic !== 'boolean' || typeof m.camera !== 'boolean') return;
-      st.peerState = { mic: m.mic, camera: m.camera };
+      st.peerState = { mic: m.mic, camera: m.camera, videoPaused: m.videoPaused === true };
       showPeerState();
     };
   }
@@ -353,6 +353,9 @@
     av.classList.toggle('person', !ini);
     av.hidden = !p || p.camera;
     $('peer-mic').hidden = !p || p.mic;
+    // The doctor's connection is too slow for video (their app paused it):
+    // say so, so a still picture is not taken for a broken call.
+    $('peer-video-paused').hidden = !p || !p.videoPaused || !p.camera;
   }
 
   // ---- files over "file" channels ----

@@ -72,6 +72,7 @@ struct call_view_state {
   bool mic_muted, camera_off;           /* ours */
   bool has_video, has_audio;            /* we have a camera / microphone source */
   bool peer_mic_muted, peer_camera_off; /* as the peer announced (control channel) */
+  bool video_paused, peer_video_paused; /* for bandwidth: ours (the estimate), the peer's (announced) */
   bool peer_video_seen;                 /* at least one remote picture arrived */
   int quality_bars;         /* 0..4 from RTT, loss and bit rate; -1 unknown */
   char stats_text[1024];    /* the statistics overlay, lines separated by '\n' */
@@ -150,8 +151,9 @@ void window_layout(int w, int h, bool chat_open, struct window_layout *out);
 /* ---- chat, peer state and files over data channels (channels.c) ----
  * "chat": opened in-band by the offerer; each text message is one chat line.
  * "control": pre-negotiated, id 1, both sides: JSON text messages
- *   {"type":"state","mic":BOOL,"camera":BOOL}, sent when it opens and on
- *   every change.
+ *   {"type":"state","mic":BOOL,"camera":BOOL,"videoPaused":BOOL}, sent when
+ *   it opens and on every change ("videoPaused", optional, false when
+ *   absent: the sender's connection is too slow for video, sound goes on).
  * "file": one in-band channel per file; its protocol is JSON
  *   {"name":NAME,"size":BYTES,"mime":TYPE}; binary messages carry the bytes
  *   in order; the sender closes the channel after the last one. A received
@@ -161,7 +163,8 @@ void window_layout(int w, int h, bool chat_open, struct window_layout *out);
 struct call_channels;
 struct call_channels_callbacks {
   void (*on_chat)(void *user, const char *text);
-  void (*on_peer_state)(void *user, bool mic_on, bool camera_on);
+  /* video_paused: the peer's connection is too slow for video (its sound goes on). */
+  void (*on_peer_state)(void *user, bool mic_on, bool camera_on, bool video_paused);
   /* A file arrived (error NULL, saved_path set) or failed part way (error: a sentence). */
   void (*on_file_received)(void *user, const char *name, const char *saved_path, uint64_t size, const char *error);
   /* A file we sent left completely (error NULL) or could not be sent. */
@@ -181,6 +184,8 @@ bool call_channels_on_buffered_amount_low(struct call_channels *c, mc_pc_dc ch);
 bool call_channels_on_close(struct call_channels *c, mc_pc_dc ch);
 int call_channels_send_chat(struct call_channels *c, const char *text);
 int call_channels_send_state(struct call_channels *c, bool mic_on, bool camera_on);
+/* Our video paused for bandwidth (or resumed): sent with the state. */
+int call_channels_set_video_paused(struct call_channels *c, bool paused);
 /* Starts sending a file (at most 64 MiB); progress through callbacks. */
 int call_channels_send_file(struct call_channels *c, const char *path);
 /* Notes (channels.c): chat lines and the state given before their channel
@@ -199,7 +204,7 @@ struct call_file_header {
 int call_channels_parse_file_header(const uint8_t *buf, size_t len, struct call_file_header *out);
 /* A control message: 0 and the state, MC_ENOTFOUND for a well-formed
  * message of another type (ignored), MC_EPARSE otherwise. */
-int call_channels_parse_state(const uint8_t *buf, size_t len, bool *mic_on, bool *camera_on);
+int call_channels_parse_state(const uint8_t *buf, size_t len, bool *mic_on, bool *camera_on, bool *video_paused);
 /* The base name of a peer's file name, safe to create in a directory:
  * no path, no control characters, valid UTF-8, no leading dots, at most
  * cap-1 bytes (the extension kept); "file" when nothing is left. */
@@ -239,6 +244,8 @@ void call_media_set_mic_muted(struct call_media *m, bool muted);
 void call_media_set_camera_off(struct call_media *m, bool off);
 bool call_media_has_video(const struct call_media *m);
 bool call_media_has_audio(const struct call_media *m);
+/* Video is paused because the estimate is too low for it (issue 7). */
+bool call_media_video_paused(const struct call_media *m);
 /* The sending estimate changed (issue 7): fit the encoders into bps. */
 void call_media_set_target_bitrate(struct call_media *m, uint64_t bps);
 /* Adds "tracks", "video" and "audio" objects to a statistics document. */

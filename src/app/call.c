@@ -322,15 +322,31 @@ static void on_chat(void *user, const char *text) {
   call_view_add_chat(c->view, false, false, text);
 }
 
-static void on_peer_state(void *user, bool mic_on, bool camera_on) {
+static void on_peer_state(void *user, bool mic_on, bool camera_on, bool video_paused) {
   struct call *c = user;
   struct call_view_state *s = call_view_lock(c->view);
   bool changed = !c->peer_state_known || s->peer_mic_muted == mic_on || s->peer_camera_off == camera_on;
+  bool paused_changed = s->peer_video_paused != video_paused;
   s->peer_mic_muted = !mic_on;
   s->peer_camera_off = !camera_on;
+  s->peer_video_paused = video_paused;
   call_view_unlock(c->view);
   c->peer_state_known = true;
   if (changed) say("peer: mic %s camera %s", mic_on ? "on" : "off", camera_on ? "on" : "off");
+  if (paused_changed) say("peer-video: %s", video_paused ? "paused (their connection is too slow)" : "resumed");
+}
+
+/* The estimate paused our video (or let it resume): say so here and to the
+ * peer, so neither side takes a frozen picture for a broken call. */
+static void check_video_paused(struct call *c) {
+  bool paused = call_media_video_paused(c->media);
+  struct call_view_state *s = call_view_lock(c->view);
+  bool changed = s->video_paused != paused;
+  s->video_paused = paused;
+  call_view_unlock(c->view);
+  if (!changed) return;
+  say("video: %s", paused ? "paused (the connection is too slow; sound goes on)" : "resumed");
+  if (c->chans) call_channels_set_video_paused(c->chans, paused);
 }
 
 static void on_file_received(void *user, const char *name, const char *saved_path, uint64_t size, const char *error) {
@@ -466,6 +482,7 @@ static void on_target_bitrate(mc_pc *pc, uint64_t bps, void *user) {
   (void)pc;
   struct call *c = user;
   call_media_set_target_bitrate(c->media, bps);
+  check_video_paused(c);
 }
 
 /* ---- signaling ---- */

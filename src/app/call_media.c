@@ -658,6 +658,7 @@ void call_media_set_camera_off(struct call_media *m, bool off) {
 
 bool call_media_has_video(const struct call_media *m) { return m && m->venc; }
 bool call_media_has_audio(const struct call_media *m) { return m && m->aenc; }
+bool call_media_video_paused(const struct call_media *m) { return m && m->venc && m->fit.set && m->fit.paused; }
 
 #define FIT_BUDGET_PCT 90
 

@@ -61,7 +61,7 @@ struct call_channels {
   void *user;
   mc_pc_dc control, chat;
   bool control_open, chat_open;
-  bool state_set, mic_on, camera_on;
+  bool state_set, mic_on, camera_on, video_paused;
   char *chat_queue[CHAT_QUEUE_MAX];
   int chat_queued;
   struct file_out out[MAX_TRANSFERS];
@@ -230,7 +230,7 @@ out:
   return rc;
 }
 
-int call_channels_parse_state(const uint8_t *buf, size_t len, bool *mic_on, bool *camera_on) {
+int call_channels_parse_state(const uint8_t *buf, size_t len, bool *mic_on, bool *camera_on, bool *video_paused) {
   json_t *j = parse_object(buf, len);
   if (!j) return MC_EPARSE;
   int rc = MC_EPARSE;
@@ -241,9 +241,11 @@ int call_channels_parse_state(const uint8_t *buf, size_t len, bool *mic_on, bool
     goto out;
   }
   json_t *mic = json_object_get(j, "mic"), *cam = json_object_get(j, "camera");
-  if (!json_is_boolean(mic) || !json_is_boolean(cam)) goto out;
+  json_t *vp = json_object_get(j, "videoPaused");
+  if (!json_is_boolean(mic) || !json_is_boolean(cam) || (vp && !json_is_boolean(vp))) goto out;
   if (mic_on) *mic_on = json_is_true(mic);
   if (camera_on) *camera_on = json_is_true(cam);
+  if (video_paused) *video_paused = vp && json_is_true(vp);
   rc = MC_OK;
 out:
   json_decref(j);
@@ -544,9 +546,9 @@ static void file_in_data(struct call_channels *c, struct file_in *f, const uint8
 /* ---- chat and control ---- */
 
 static void send_state_now(struct call_channels *c) {
-  char msg[64];
-  int n = snprintf(msg, sizeof msg, "{\"type\":\"state\",\"mic\":%s,\"camera\":%s}", c->mic_on ? "true" : "false",
-                   c->camera_on ? "true" : "false");
+  char msg[96];
+  int n = snprintf(msg, sizeof msg, "{\"type\":\"state\",\"mic\":%s,\"camera\":%s,\"videoPaused\":%s}",
+                   c->mic_on ? "true" : "false", c->camera_on ? "true" : "false", c->video_paused ? "true" : "false");
   int rc = mc_pc_dc_send(c->pc, c->control, msg, (size_t)n, false);
   if (rc != 0) MC_LOGW(LOG, "state not sent err=%s", mc_strerror(rc));
   else MC_LOGD(LOG, "state sent mic=%d camera=%d", (int)c->mic_on, (int)c->camera_on);
@@ -580,6 +582,13 @@ int call_channels_send_state(struct call_channels *c, bool mic_on, bool camera_o
   c->mic_on = mic_on;
   c->camera_on = camera_on;
   if (c->control_open) send_state_now(c);
+  return MC_OK;
+}
+
+int call_channels_set_video_paused(struct call_channels *c, bool paused) {
+  if (!c) return MC_EINVAL;
+  c->video_paused = paused;
+  if (c->control_open && c->state_set) send_state_now(c);
   return MC_OK;
 }
 
@@ -638,9 +647,9 @@ bool call_channels_on_message(struct call_channels *c, mc_pc_dc ch, const uint8_
     return true;
   }
   if (ch == c->control) {
-    bool mic = false, cam = false;
-    int rc = binary ? MC_EPARSE : call_channels_parse_state(data, len, &mic, &cam);
-    if (rc == 0 && c->cbs.on_peer_state) c->cbs.on_peer_state(c->user, mic, cam);
+    bool mic = false, cam = false, paused = false;
+    int rc = binary ? MC_EPARSE : call_channels_parse_state(data, len, &mic, &cam, &paused);
+    if (rc == 0 && c->cbs.on_peer_state) c->cbs.on_peer_state(c->user, mic, cam, paused);
     else if (rc == MC_EPARSE) MC_LOGW(LOG, "control message not understood len=%zu", len);
     return true;
   }

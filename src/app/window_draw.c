@@ -126,6 +126,15 @@ static void draw_peer(struct win *w) {
     snprintf(t, sizeof t, "%s's microphone is off", s->peer_name[0] ? s->peer_name : "The other side");
     draw_notice(w, t, row++);
   }
+  /* Video paused for bandwidth (issue 7): a still picture must not look
+   * like a broken call. */
+  if (s->peer_video_paused && !s->peer_camera_off) {
+    char t[160];
+    snprintf(t, sizeof t, "%s's connection is too slow for video; sound goes on",
+             s->peer_name[0] ? s->peer_name : "The other side");
+    draw_notice(w, t, row++);
+  }
+  if (s->video_paused) draw_notice(w, "Your connection is too slow for video; you are still heard", row++);
   if (s->phase == CALL_PHASE_RECONNECTING) {
     const struct window_rect *r = &w->lay.remote;
     int lh = win_text_line_height(&w->text, WIN_FONT_BIG);

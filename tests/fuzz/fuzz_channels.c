@@ -34,7 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_ASSERT(h.mime[0] && strlen(h.mime) < sizeof h.mime);
   }
   bool mic = false, cam = false;
-  int rc = call_channels_parse_state(data, size, &mic, &cam);
+  bool paused = false;
+  int rc = call_channels_parse_state(data, size, &mic, &cam, &paused);
   FUZZ_ASSERT(rc == MC_OK || rc == MC_ENOTFOUND || rc == MC_EPARSE);
 
   char *text = malloc(size + 1);

@@ -14,7 +14,9 @@
 #     recovery (its last value at least twice its lowest under the drop).
 #   quality-audio-only: 2 Mbit/s, 80 kbit/s from 8 s to 18 s, then 2
 #     Mbit/s: video pauses (the doctor decodes no frame for at least 3 s in
-#     a row) while audio goes on, and resumes by itself afterwards.
+#     a row) while audio goes on, and resumes by itself afterwards; each
+#     side prints `video: paused` / `resumed` and hears the same of the
+#     other (`peer-video:`), which its window shows.
 # Figures are printed; bounds are about behaviour, never about speed.
 # Env: MEDCALL, MEDCALL_SERVER, LAB_DELAYER. Exit: 0 pass, 1 fail, 77 skip.
 set -euo pipefail
@@ -122,6 +124,17 @@ case $name in
     tail_fps=$(jq -r '[.timeline[] | .framesPerSecond] | .[-6:-1] | add / length' "$j")
     echo "lab: [$name] doctor: frame rate over the last seconds ${tail_fps}"
     ge "$tail_fps" 5 || fail "video did not resume after the link recovered (${tail_fps} frames/s)"
+    # Both sides were told, and told the other (a still picture must not
+    # look like a broken call): "video: paused" then "resumed", and the
+    # peer's "peer-video:" lines.
+    for n in doctor patient; do
+      for what in 'video: paused' 'video: resumed' 'peer-video: paused' 'peer-video: resumed'; do
+        grep -q "^$what" "$LAB_RUN/$n.out" || fail "$n did not print '$what'"
+      done
+      p=$(grep -n '^video: paused' "$LAB_RUN/$n.out" | head -n 1 | cut -d: -f1)
+      r=$(grep -n '^video: resumed' "$LAB_RUN/$n.out" | tail -n 1 | cut -d: -f1)
+      [ -n "$p" ] && [ -n "$r" ] && [ "$r" -gt "$p" ] || fail "$n: video did not resume after it paused"
+    done
     hz=$(jq '.audio.dominantHz' "$j")
     jq -e '.audio.dominantHz > 648 and .audio.dominantHz < 672' "$j" >/dev/null || fail "the doctor did not hear the tone ($hz)" ;;
 esac

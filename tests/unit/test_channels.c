@@ -46,7 +46,7 @@ struct peer {
   char chat[8][256];
   int chats;
   int states;
-  bool mic_on, camera_on;
+  bool mic_on, camera_on, video_paused;
   struct received_file files[8];
   int nfiles;
   struct received_file sent[8];
@@ -131,8 +131,9 @@ static void cc_chat(void *user, const char *text) {
   if (p->chats < 8) mc_strcpy(p->chat[p->chats], sizeof p->chat[0], text);
   p->chats++;
 }
-static void cc_state(void *user, bool mic_on, bool camera_on) {
+static void cc_state(void *user, bool mic_on, bool camera_on, bool video_paused) {
   struct peer *p = user;
+  p->video_paused = video_paused;
   p->states++;
   p->mic_on = mic_on;
   p->camera_on = camera_on;
@@ -274,6 +275,7 @@ static bool chats_in(void) { return peers[1].chats >= 1 && peers[0].chats >= 2; 
 static bool first_states(void) { return peers[0].states >= 1 && peers[1].states >= 1; }
 static int want_states;
 static bool more_states(void) { return peers[0].states >= want_states && peers[1].states >= want_states; }
+static bool b_states(void) { return peers[1].states >= want_states; }
 static int want_files_b, want_sent_a;
 static bool b_files(void) { return peers[1].nfiles >= want_files_b && peers[0].nsent >= want_sent_a; }
 static bool b_files_only(void) { return peers[1].nfiles >= want_files_b; }
@@ -336,6 +338,16 @@ static void test_call(void) {
   CHECK(run_until(more_states, STEP_MS));
   CHECK(!peers[1].mic_on && !peers[1].camera_on);
   CHECK(peers[0].mic_on && peers[0].camera_on);
+  CHECK(!peers[1].video_paused);
+  fprintf(stderr, "-- video paused for bandwidth, then resumed\n");
+  CHECK_EQ_INT(call_channels_set_video_paused(peers[0].ch, true), 0);
+  want_states = 3;
+  CHECK(run_until(b_states, STEP_MS));
+  CHECK(peers[1].video_paused && !peers[1].mic_on); /* the rest of the state is kept */
+  CHECK_EQ_INT(call_channels_set_video_paused(peers[0].ch, false), 0);
+  want_states = 4;
+  CHECK(run_until(b_states, STEP_MS));
+  CHECK(!peers[1].video_paused);
   CHECK_EQ_INT(peers[0].chats, 3);
   CHECK_STR(peers[0].chat[2], "and once open");
 
@@ -526,15 +538,20 @@ static void test_names(void) {
   for (size_t i = 0; i < MC_ARRAY_LEN(bad); i++)
     CHECK_EQ_INT(call_channels_parse_file_header((const uint8_t *)bad[i], strlen(bad[i]), &h), MC_EPARSE);
 
-  bool mic = true, cam = true;
+  bool mic = true, cam = true, paused = true;
   const char *st = "{\"type\":\"state\",\"mic\":false,\"camera\":true}";
-  CHECK_EQ_INT(call_channels_parse_state((const uint8_t *)st, strlen(st), &mic, &cam), 0);
-  CHECK(!mic && cam);
+  CHECK_EQ_INT(call_channels_parse_state((const uint8_t *)st, strlen(st), &mic, &cam, &paused), 0);
+  CHECK(!mic && cam && !paused); /* videoPaused is optional: absent means false */
+  const char *vp = "{\"type\":\"state\",\"mic\":true,\"camera\":true,\"videoPaused\":true}";
+  CHECK_EQ_INT(call_channels_parse_state((const uint8_t *)vp, strlen(vp), &mic, &cam, &paused), 0);
+  CHECK(mic && cam && paused);
+  const char *badvp = "{\"type\":\"state\",\"mic\":true,\"camera\":true,\"videoPaused\":\"yes\"}";
+  CHECK_EQ_INT(call_channels_parse_state((const uint8_t *)badvp, strlen(badvp), &mic, &cam, &paused), MC_EPARSE);
   const char *other = "{\"type\":\"hello\"}";
-  CHECK_EQ_INT(call_channels_parse_state((const uint8_t *)other, strlen(other), &mic, &cam), MC_ENOTFOUND);
+  CHECK_EQ_INT(call_channels_parse_state((const uint8_t *)other, strlen(other), &mic, &cam, &paused), MC_ENOTFOUND);
   const char *badst = "{\"type\":\"state\",\"mic\":1,\"camera\":true}";
-  CHECK_EQ_INT(call_channels_parse_state((const uint8_t *)badst, strlen(badst), &mic, &cam), MC_EPARSE);
-  CHECK_EQ_INT(call_channels_parse_state((const uint8_t *)"nope", 4, &mic, &cam), MC_EPARSE);
+  CHECK_EQ_INT(call_channels_parse_state((const uint8_t *)badst, strlen(badst), &mic, &cam, &paused), MC_EPARSE);
+  CHECK_EQ_INT(call_channels_parse_state((const uint8_t *)"nope", 4, &mic, &cam, &paused), MC_EPARSE);
 }
 
 int main(void) {
