@@ -325,7 +325,7 @@ static void on_chat(void *user, const char *text) {
 static void on_peer_state(void *user, bool mic_on, bool camera_on, bool video_paused) {
   struct call *c = user;
   struct call_view_state *s = call_view_lock(c->view);
-  bool changed = !c->peer_state_known || s->peer_mic_muted == mic_on || s->peer_camera_off == camera_on;
+  bool changed = !c->peer_state_known || s->peer_mic_muted != !mic_on || s->peer_camera_off != !camera_on;
   bool paused_changed = s->peer_video_paused != video_paused;
   s->peer_mic_muted = !mic_on;
   s->peer_camera_off = !camera_on;

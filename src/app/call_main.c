@@ -5,6 +5,7 @@
  * the call runs on the main thread and nothing is drawn. */
 #include <SDL.h>
 #include <getopt.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,14 +150,19 @@ static int push_arg(struct cli *cl, const char *s) {
   return 0;
 }
 
-static int config_line(const char *name, const char *value, void *user, char *why, size_t why_cap) {
-  struct cli *cl = user;
-  const struct option *opt = NULL;
+/* The long option a config file line names, when a config file may set it. */
+static const struct option *config_option(const char *name) {
   for (size_t i = 0; i < MC_ARRAY_LEN(config_names); i++)
     if (!strcmp(name, config_names[i]))
-      for (opt = longopts; opt->name && strcmp(opt->name, name); opt++) {
-      }
-  if (!opt || !opt->name) {
+      for (const struct option *o = longopts; o->name; o++)
+        if (!strcmp(o->name, name)) return o;
+  return NULL;
+}
+
+static int config_line(const char *name, const char *value, void *user, char *why, size_t why_cap) {
+  struct cli *cl = user;
+  const struct option *opt = config_option(name);
+  if (!opt) {
     snprintf(why, why_cap, "\"%s\" is not an option a config file can set", name);
     return MC_EINVAL;
   }
@@ -390,7 +396,7 @@ static void free_cli(struct cli *cl) {
     free(cl->o.ice[i].url);
     free(cl->o.ice[i].username);
     if (cl->o.ice[i].credential) {
-      memset(cl->o.ice[i].credential, 0, strlen(cl->o.ice[i].credential));
+      OPENSSL_cleanse(cl->o.ice[i].credential, strlen(cl->o.ice[i].credential));
       free(cl->o.ice[i].credential);
     }
   }

@@ -327,6 +327,15 @@ static void on_pace(uv_timer_t *timer) {
   pc_leave(pc);
 }
 
+/* A new packet on t's SSRC: its payload type, the next sequence number. */
+static void new_packet(struct pc_track *t, uint32_t rtp_timestamp, struct mc_rtp_packet *p) {
+  memset(p, 0, sizeof *p);
+  p->h.pt = (uint8_t)t->pt;
+  p->h.seq = t->seq++;
+  p->h.ts = rtp_timestamp;
+  p->h.ssrc = t->ssrc;
+}
+
 int mc_pc_send_frame(mc_pc *pc, mc_pc_track ti, const uint8_t *data, size_t len, uint32_t rtp_timestamp,
                      bool keyframe) {
   (void)keyframe;
@@ -339,11 +348,7 @@ int mc_pc_send_frame(mc_pc *pc, mc_pc_track ti, const uint8_t *data, size_t len,
   int rc = 0;
   struct mc_rtp_packet p;
   if (t->kind == MC_MEDIA_AUDIO) {
-    memset(&p, 0, sizeof p);
-    p.h.pt = (uint8_t)t->pt;
-    p.h.seq = t->seq++;
-    p.h.ts = rtp_timestamp;
-    p.h.ssrc = t->ssrc;
+    new_packet(t, rtp_timestamp, &p);
     p.payload = data;
     p.payload_len = len;
     rc = send_rtp(pc, t, &p, true);
@@ -355,12 +360,8 @@ int mc_pc_send_frame(mc_pc *pc, mc_pc_track ti, const uint8_t *data, size_t len,
       bool marker = false;
       rc = mc_vp8_packetize(t->picture_id, data, len, MEDIA_MAX_PAYLOAD, i, payload, sizeof payload, &plen, &marker);
       if (rc != 0) break;
-      memset(&p, 0, sizeof p);
+      new_packet(t, rtp_timestamp, &p);
       p.h.marker = marker;
-      p.h.pt = (uint8_t)t->pt;
-      p.h.seq = t->seq++;
-      p.h.ts = rtp_timestamp;
-      p.h.ssrc = t->ssrc;
       p.payload = payload;
       p.payload_len = plen;
       rc = send_rtp(pc, t, &p, true);
@@ -676,11 +677,7 @@ static void send_padding(mc_pc *pc, uint64_t now_ms) {
   if (n > PAD_MAX_PACKETS_PER_TICK) n = PAD_MAX_PACKETS_PER_TICK;
   for (int i = 0; i < n; i++) {
     struct mc_rtp_packet p;
-    memset(&p, 0, sizeof p);
-    p.h.pt = (uint8_t)t->pt;
-    p.h.seq = t->seq++;
-    p.h.ts = t->last_rtp_ts;
-    p.h.ssrc = t->ssrc;
+    new_packet(t, t->last_rtp_ts, &p);
     p.padding_len = 255;
     if (send_rtp(pc, t, &p, false) != 0) break;
   }
