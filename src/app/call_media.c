@@ -143,7 +143,15 @@ struct call_media {
   struct codedq sendq;
   atomic_uint_fast64_t frames_encoded, keyframes_encoded, send_dropped, frames_not_sent;
   atomic_int enc_width, enc_height, enc_fps, enc_kbps;
+  /* the encoder's overshoot per fit level (mc_fit_meter), written by the
+   * encode thread; refit asks the net thread to fit again with it */
+  atomic_uint overshoot_pct[MC_FIT_LEVELS];
+  atomic_bool refit;
+  uint64_t last_target_bps; /* net thread */
   /* ---- the encode thread's own ---- */
+  int enc_level;
+  struct mc_fit_meter meter;
+  uint64_t overshoot_forget_ms;
   mc_pattern *pattern;
   mc_y4m *y4m;
   mc_camera *cam;
@@ -391,6 +399,7 @@ int call_media_new(uv_loop_t *loop, mc_pc *pc, const struct call_media_opts *opt
   atomic_init(&m->enc_height, o->height);
   atomic_init(&m->enc_fps, o->fps);
   atomic_init(&m->enc_kbps, o->bitrate_kbps);
+  for (int i = 0; i < MC_FIT_LEVELS; i++) atomic_init(&m->overshoot_pct[i], 100);
   m->vts_base = mc_random_u32();
   m->ats = mc_random_u32();
   if (rc == 0) {
@@ -433,6 +442,11 @@ static const struct mc_i420 *next_picture(struct call_media *m, uint64_t now_us,
 }
 
 static void apply_fit(struct call_media *m, const struct mc_fit *f) {
+  int level = f->set ? f->level : 0;
+  if (level != m->enc_level) {
+    m->enc_level = level;
+    memset(&m->meter, 0, sizeof m->meter);
+  }
   int w = f->set ? f->width : m->o.width, h = f->set ? f->height : m->o.height;
   int fps = f->set ? f->fps : m->o.fps, kbps = f->set ? f->kbps : m->o.bitrate_kbps;
   if (w != atomic_load(&m->enc_width) || h != atomic_load(&m->enc_height)) {
@@ -452,6 +466,35 @@ static void apply_fit(struct call_media *m, const struct mc_fit *f) {
     atomic_store(&m->enc_fps, fps);
   if (kbps != atomic_load(&m->enc_kbps) && mc_vp8_encoder_set_bitrate(m->venc, kbps) == 0)
     atomic_store(&m->enc_kbps, kbps);
+}
+
+/* Encode thread: what the encoder produced against what it was asked for
+ * (see mc_fit_meter in rtp.h); other levels' overshoot is forgotten a
+ * point at a time. */
+static void note_overshoot(struct call_media *m, size_t bytes, uint64_t now_ms) {
+  uint16_t pct = 0;
+  bool changed = false;
+  if (mc_fit_meter_add(&m->meter, bytes, atomic_load(&m->enc_kbps), atomic_load(&m->enc_fps), &pct)) {
+    unsigned old = atomic_load(&m->overshoot_pct[m->enc_level]);
+    unsigned next = mc_fit_overshoot_update((uint16_t)old, pct);
+    if (next != old) {
+      atomic_store(&m->overshoot_pct[m->enc_level], next);
+      changed = true;
+      if (next > 110 && old <= 110)
+        MC_LOGI(LOG, "video: encoder over its target level=%d pct=%u", m->enc_level, next);
+    }
+  }
+  if (now_ms - m->overshoot_forget_ms >= MC_FIT_OVERSHOOT_FORGET_MS) {
+    m->overshoot_forget_ms = now_ms;
+    for (int i = 0; i < MC_FIT_LEVELS; i++) {
+      unsigned v = atomic_load(&m->overshoot_pct[i]);
+      if (i != m->enc_level && v > 100) {
+        atomic_store(&m->overshoot_pct[i], v - 1);
+        changed = true;
+      }
+    }
+  }
+  if (changed) atomic_store(&m->refit, true);
 }
 
 static void encode_one(struct call_media *m, uint64_t now_us, bool silent, bool camera_off) {
@@ -492,6 +535,7 @@ static void encode_one(struct call_media *m, uint64_t now_us, bool silent, bool 
   if (mc_vp8_encoder_encode(m->venc, in, pts, &ef) != 0 || !ef.data || ef.len == 0) return;
   atomic_fetch_add(&m->frames_encoded, 1);
   if (ef.keyframe) atomic_fetch_add(&m->keyframes_encoded, 1);
+  else note_overshoot(m, ef.len, now_us / 1000);
   struct coded c = {.data = malloc(ef.len), .len = ef.len, .ts = m->vts_base + (uint32_t)pts, .key = ef.keyframe};
   if (!c.data) return;
   memcpy(c.data, ef.data, ef.len);
@@ -558,6 +602,7 @@ static void on_send_async(uv_async_t *a) {
     if (m->sending && mc_pc_send_frame(m->pc, m->vtrack, c.data, c.len, c.ts, c.key) == 0) m->video_frames_sent++;
     free(c.data);
   }
+  if (atomic_exchange(&m->refit, false) && m->last_target_bps) call_media_set_target_bitrate(m, m->last_target_bps);
 }
 
 static void stop_encoder(struct call_media *m) {
@@ -664,9 +709,13 @@ bool call_media_video_paused(const struct call_media *m) { return m && m->venc &
 
 void call_media_set_target_bitrate(struct call_media *m, uint64_t bps) {
   if (!m || !m->venc) return;
+  m->last_target_bps = bps;
+  uint16_t overshoot[MC_FIT_LEVELS];
+  for (int i = 0; i < MC_FIT_LEVELS; i++) overshoot[i] = (uint16_t)atomic_load(&m->overshoot_pct[i]);
   struct mc_fit_config fc = {.width = m->o.width, .height = m->o.height, .fps = m->o.fps,
                              .max_kbps = m->o.bitrate_kbps,
-                             .audio_bps = m->aenc && !m->mic_muted ? AUDIO_SHARE_BPS : 0};
+                             .audio_bps = m->aenc && !m->mic_muted ? AUDIO_SHARE_BPS : 0,
+                             .overshoot_pct = overshoot};
   int old_kbps = m->fit.kbps;
   /* The estimate counts what leaves on the wire: RTP/SRTP headers and
    * extensions, NACK repairs and the encoder's overshoot come out of it
@@ -1067,6 +1116,9 @@ void call_media_stats_json(struct call_media *m, json_t *root) {
   json_object_set_new(video, "sendHeight", json_integer(atomic_load(&m->enc_height)));
   json_object_set_new(video, "sendFramesPerSecond", json_integer(atomic_load(&m->enc_fps)));
   json_object_set_new(video, "targetBitrateKbps", json_integer(atomic_load(&m->enc_kbps)));
+  json_t *over = json_array();
+  for (int i = 0; i < MC_FIT_LEVELS; i++) json_array_append_new(over, json_integer(atomic_load(&m->overshoot_pct[i])));
+  json_object_set_new(video, "encoderOvershootPct", over);
   json_object_set_new(video, "avSyncMeasured", json_boolean(s->measured));
   json_object_set_new(video, "avSyncOffsetMs", s->measured ? json_real(s->offset_ms) : json_null());
   json_object_set_new(video, "avSyncOffsetUncorrectedMs", s->measured ? json_real(s->base_offset_ms) : json_null());

@@ -87,6 +87,8 @@ struct pc_media {
   bool reported_target;
   /* what the encoders hand us, over the last 0.5..1 s (two buckets) */
   uint64_t push_cur, push_prev, push_bucket_ms;
+  double pad_credit; /* bytes of padding owed (see send_padding) */
+  uint64_t pad_last_ms;
   struct mc_twcc_status *twcc_st; /* MC_TWCC_MAX_PACKETS, for decoding feedback */
 };
 
@@ -655,9 +657,14 @@ static void send_reports(mc_pc *pc) {
 #define PAD_BELOW 0.85
 #define PAD_MAX_TARGET_BPS 300000.0
 #define PAD_MAX_PACKETS_PER_TICK 10
+/* a padding packet on the wire: 255 bytes of padding, the RTP header with
+ * its extensions, the SRTP tag */
+#define PAD_PACKET_BYTES 300.0
 
 static void send_padding(mc_pc *pc, uint64_t now_ms) {
   struct pc_media *m = pc->media;
+  uint64_t elapsed_ms = m->pad_last_ms ? now_ms - m->pad_last_ms : MEDIA_TICK_MS;
+  m->pad_last_ms = now_ms;
   struct mc_bwe_stats st;
   mc_bwe_get_stats(m->bwe, &st);
   if (!m->cc_feedback || st.feedbacks == 0) return;
@@ -666,22 +673,29 @@ static void send_padding(mc_pc *pc, uint64_t now_ms) {
     if (m->tracks[i].sending && m->tracks[i].kind == MC_MEDIA_VIDEO && m->tracks[i].packets_sent &&
         m->tracks[i].ext_twcc > 0)
       t = &m->tracks[i];
-  if (!t) return;
   struct mc_pacer_stats ps;
   mc_pacer_get_stats(m->pacer, &ps);
-  if (ps.queued_packets) return;
   double media = (double)push_rate(m, now_ms), target = (double)st.target_bps;
-  if (media >= PAD_BELOW * target || target >= PAD_MAX_TARGET_BPS) return;
-  double bytes = (PAD_SHARE * target - media) * MEDIA_TICK_MS / 1000.0 / 8.0;
-  int n = (int)(bytes / 255.0) + 1;
-  if (n > PAD_MAX_PACKETS_PER_TICK) n = PAD_MAX_PACKETS_PER_TICK;
-  for (int i = 0; i < n; i++) {
+  if (!t || ps.queued_packets || media >= PAD_BELOW * target || target >= PAD_MAX_TARGET_BPS) {
+    m->pad_credit = 0;
+    return;
+  }
+  /* What is owed accumulates over ticks: a packet per tick whatever the
+   * gap (as this once did) is 120 kbit/s of padding, which on a 300
+   * kbit/s link after a drop kept the bottleneck queue full. */
+  if (elapsed_ms > 4 * MEDIA_TICK_MS) elapsed_ms = 4 * MEDIA_TICK_MS;
+  m->pad_credit += (PAD_SHARE * target - media) * (double)elapsed_ms / 1000.0 / 8.0;
+  int n = 0;
+  while (m->pad_credit >= PAD_PACKET_BYTES && n < PAD_MAX_PACKETS_PER_TICK) {
     struct mc_rtp_packet p;
     new_packet(t, t->last_rtp_ts, &p);
     p.padding_len = 255;
     if (send_rtp(pc, t, &p, false) != 0) break;
+    m->pad_credit -= PAD_PACKET_BYTES;
+    n++;
   }
-  pace_flush(pc);
+  if (m->pad_credit > PAD_PACKET_BYTES) m->pad_credit = PAD_PACKET_BYTES;
+  if (n) pace_flush(pc);
 }
 
 /* draft-alvestrand-rmcat-remb-03: our estimate for every stream we receive. */

@@ -58,6 +58,19 @@
 #define QUEUE_DRAIN_US 2000000.0
 #define QUEUE_MIN_FACTOR 0.5
 #define OWD_BUCKET_US 10000000
+/* Beyond gcc-02: a queue that never drains. The trendline sees growth, not
+ * a level: a bottleneck whose buffer is full (a token bucket at 95% of its
+ * rate, tail-dropping) shows a flat delay and some loss, between the loss
+ * controller's 2% and 10%, so neither detector acts while the audio and
+ * video sit 150 ms behind and lose packets. When even the smallest one-way
+ * delay of the last 250-500 ms is STANDING_QUEUE_US over the path's
+ * minimum, that is treated as over-use. Jitter alone lifts that smallest
+ * delay by a few ms (the lab's 50 +- 15 ms: under 10 ms). A standing queue
+ * that outlives STANDING_REBASE_US of decreases is a longer path (a route
+ * or relay change), not a queue: its delay becomes the new minimum. */
+#define STANDING_QUEUE_US 50000
+#define RECENT_BUCKET_US 250000
+#define STANDING_REBASE_US 5000000
 /* gcc-02 6: loss-based controller */
 #define LOSS_HIGH 0.10
 #define LOSS_LOW 0.02
@@ -156,10 +169,14 @@ struct delay_det {
   int64_t last_th_ms;
   bool have_th_time;
   enum mc_bwe_usage usage;
-  uint64_t overuses;
+  uint64_t overuses, standing_overuses;
   /* one-way delay (clock offset included) and its recent minimum */
   bool have_owd;
   int64_t owd_min_cur, owd_min_prev, owd_bucket_start, owd_last;
+  /* the smallest one-way delay of the last 250-500 ms, and since when it
+   * stands over the minimum */
+  bool have_recent_prev, standing;
+  int64_t recent_min_cur, recent_min_prev, recent_start, standing_since;
 };
 
 static void det_init(struct delay_det *d) {
@@ -174,6 +191,8 @@ static void det_owd(struct delay_det *d, int64_t send_us, int64_t arrival_us) {
     d->have_owd = true;
     d->owd_min_cur = d->owd_min_prev = owd;
     d->owd_bucket_start = arrival_us;
+    d->recent_min_cur = owd;
+    d->recent_start = arrival_us;
   } else if (arrival_us - d->owd_bucket_start >= OWD_BUCKET_US) {
     d->owd_min_prev = d->owd_min_cur;
     d->owd_min_cur = owd;
@@ -181,13 +200,51 @@ static void det_owd(struct delay_det *d, int64_t send_us, int64_t arrival_us) {
   }
   if (owd < d->owd_min_cur) d->owd_min_cur = owd;
   d->owd_last = owd;
+  if (arrival_us - d->recent_start >= RECENT_BUCKET_US) {
+    d->recent_min_prev = d->recent_min_cur;
+    d->have_recent_prev = true;
+    d->recent_min_cur = owd;
+    d->recent_start = arrival_us;
+  } else if (owd < d->recent_min_cur) {
+    d->recent_min_cur = owd;
+  }
+}
+
+static int64_t det_owd_min(const struct delay_det *d) {
+  return d->owd_min_cur < d->owd_min_prev ? d->owd_min_cur : d->owd_min_prev;
+}
+
+/* True while the queue has not drained below STANDING_QUEUE_US for the
+ * last 250-500 ms (see STANDING_QUEUE_US). */
+static bool det_standing_queue(struct delay_det *d, int64_t now_us) {
+  if (!d->have_owd || !d->have_recent_prev) return false;
+  int64_t recent = d->recent_min_cur < d->recent_min_prev ? d->recent_min_cur : d->recent_min_prev;
+  if (recent - det_owd_min(d) <= STANDING_QUEUE_US) {
+    d->standing = false;
+    return false;
+  }
+  if (!d->standing) {
+    d->standing = true;
+    d->standing_since = now_us;
+  } else if (now_us - d->standing_since >= STANDING_REBASE_US) {
+    d->owd_min_cur = d->owd_min_prev = recent;
+    d->standing = false;
+    return false;
+  }
+  d->standing_overuses++;
+  return true;
+}
+
+/* The detector's verdict, a standing queue counting as over-use. */
+static enum mc_bwe_usage det_usage(struct delay_det *d, int64_t now_us) {
+  if (d->usage == MC_BWE_OVERUSE) return MC_BWE_OVERUSE;
+  return det_standing_queue(d, now_us) ? MC_BWE_OVERUSE : d->usage;
 }
 
 /* Queueing delay now: one-way delay over its recent minimum. */
 static double det_queue_us(const struct delay_det *d) {
   if (!d->have_owd) return 0;
-  int64_t min = d->owd_min_cur < d->owd_min_prev ? d->owd_min_cur : d->owd_min_prev;
-  return (double)(d->owd_last - min);
+  return (double)(d->owd_last - det_owd_min(d));
 }
 
 static void det_update_threshold(struct delay_det *d, double m, int64_t now_ms) {
@@ -447,8 +504,8 @@ struct mc_bwe {
   double loss_bps, last_loss;
   uint64_t lost_acc, total_acc;
   int64_t last_loss_inc_us, last_loss_dec_us, last_loss_eval_us;
-  bool have_twcc;
-  int64_t last_twcc_us;
+  bool have_twcc, have_decrease;
+  int64_t last_twcc_us, last_decrease_us; /* the target's last decrease */
   /* REMB */
   double remb_bps;
   bool have_remb;
@@ -546,6 +603,17 @@ void mc_bwe_on_twcc(mc_bwe *b, const struct mc_twcc_status *st, size_t count, ui
     struct sent_pkt *s = &b->sent[st[i].seq % SENT_RING];
     if (!s->used || s->seq != st[i].seq) continue; /* not ours, or too old */
     known++;
+    /* Loss counts only for packets sent after the target last went down
+     * (for delay or for loss): those sent before were sent at a rate
+     * already corrected. After a capacity drop, with a second of queue,
+     * the same burst of loss would otherwise cut a rate the delay-based
+     * decrease had already brought under the link once or twice more
+     * (the lab's drop to 300 kbit/s: down to 111 kbit/s, video paused). */
+    bool counts = !b->have_decrease || s->send_us >= b->last_decrease_us;
+    if (counts) {
+      b->total_acc++;
+      if (!st[i].received) b->lost_acc++;
+    }
     if (!st[i].received) {
       lost++;
       continue;
@@ -567,9 +635,8 @@ void mc_bwe_on_twcc(mc_bwe *b, const struct mc_twcc_status *st, size_t count, ui
   uint64_t ab = rate_get(&b->acked);
   if (ab) b->acked_bps = ab;
   uint64_t before = mc_bwe_target_bps(b);
-  aimd_update(&b->aimd, b->det.usage, (double)b->acked_bps, det_queue_us(&b->det), now);
-  b->lost_acc += lost;
-  b->total_acc += known;
+  enum mc_bwe_usage usage = det_usage(&b->det, now);
+  aimd_update(&b->aimd, usage, (double)b->acked_bps, det_queue_us(&b->det), now);
   if (b->total_acc >= LOSS_MIN_PACKETS && now - b->last_loss_eval_us >= LOSS_WINDOW_US) {
     double p = (double)b->lost_acc / (double)b->total_acc;
     loss_update(b, p, now);
@@ -577,7 +644,11 @@ void mc_bwe_on_twcc(mc_bwe *b, const struct mc_twcc_status *st, size_t count, ui
     b->last_loss_eval_us = now;
   }
   uint64_t after = mc_bwe_target_bps(b);
-  if (after != before && b->det.usage == MC_BWE_OVERUSE)
+  if (after < before) {
+    b->have_decrease = true;
+    b->last_decrease_us = now;
+  }
+  if (after != before && usage == MC_BWE_OVERUSE)
     MC_LOGD("bwe", "overuse target=%llu acked=%llu trend=%.2f th=%.2f", (unsigned long long)after,
             (unsigned long long)b->acked_bps, b->det.modified, b->det.threshold_ms);
 }
@@ -617,6 +688,7 @@ void mc_bwe_get_stats(const mc_bwe *b, struct mc_bwe_stats *out) {
   out->rtt_ms = b->rtt_ms;
   out->feedbacks = b->feedbacks;
   out->overuses = b->det.overuses;
+  out->standing_overuses = b->det.standing_overuses;
   out->packets_acked = b->packets_acked;
   out->packets_lost = b->packets_lost;
 }
@@ -682,7 +754,7 @@ void mc_rbe_on_packet(mc_rbe *r, uint32_t abs_send_time, size_t size, uint64_t a
     }
     return;
   }
-  aimd_update(&r->aimd, r->det.usage, (double)in, det_queue_us(&r->det), arr);
+  aimd_update(&r->aimd, det_usage(&r->det, arr), (double)in, det_queue_us(&r->det), arr);
 }
 
 void mc_rbe_on_rtt(mc_rbe *r, uint32_t rtt_ms) {

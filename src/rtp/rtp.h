@@ -663,6 +663,7 @@ struct mc_bwe_stats {
   double loss;             /* last loss fraction used, 0..1 */
   uint32_t rtt_ms;
   uint64_t feedbacks, overuses, packets_acked, packets_lost;
+  uint64_t standing_overuses; /* feedbacks that found a standing queue (over-use too) */
 };
 
 typedef struct mc_bwe mc_bwe;
@@ -831,7 +832,18 @@ int mc_ajb_last_ts(const mc_ajb *j, uint32_t *ts);
  * after the last change, so a wobbling estimate does not flip the size
  * (each size change costs a key frame and re-creates the encoder). The
  * first estimate is the estimator's start value, not a measurement: it
- * sets the bit rate only, the picture stays full size. */
+ * sets the bit rate only, the picture stays full size.
+ *
+ * An encoder cannot always meet its target: VP8 at its coarsest quantizer
+ * still needs about 390 kbit/s for the lab's busy pattern at 640x480, so
+ * asked for 290 it sends a third more and keeps the bottleneck full. The
+ * encoder's overshoot at each level (delta frames' bits over what the
+ * target allowed them, measured with mc_fit_meter) raises that level's
+ * threshold (and, at the last level, the pause and resume thresholds)
+ * by the same factor: the picture steps down to where the encoder does
+ * fit. A level's overshoot is forgotten slowly while the call runs at
+ * another level (MC_FIT_OVERSHOOT_FORGET_MS a point), so a scene that got
+ * simpler is tried again after a minute or so. */
 #define MC_FIT_REF_PIXELS (640 * 480)
 #define MC_FIT_LEVELS 4
 #define MC_FIT_PAUSE_KBPS 50
@@ -840,11 +852,16 @@ int mc_ajb_last_ts(const mc_ajb *j, uint32_t *ts);
 #define MC_FIT_LOW_FPS 15
 #define MC_FIT_UP_MARGIN 1.25
 #define MC_FIT_UP_HOLD_MS 4000
+#define MC_FIT_OVERSHOOT_MAX_PCT 300
+#define MC_FIT_OVERSHOOT_FORGET_MS 1000
 
 struct mc_fit_config {
   int width, height, fps; /* the source's */
   int max_kbps;
   uint32_t audio_bps;     /* the audio share (0 when no audio is sent) */
+  /* per level, the encoder's output over its target in percent (100: on
+   * target; values under 100 count as 100); NULL: 100 everywhere */
+  const uint16_t *overshoot_pct;
 };
 
 struct mc_fit {
@@ -859,5 +876,20 @@ struct mc_fit {
 /* Updates *f for an estimate of bps at now_ms; true when the size, frame
  * rate or pause changed (the bit rate alone: false). */
 bool mc_fit_video(const struct mc_fit_config *c, uint64_t bps, uint64_t now_ms, struct mc_fit *f);
+
+/* The encoder's overshoot, a second of delta frames at a time (key frames
+ * are left out: their size is the rate controller's plan, not a miss). */
+struct mc_fit_meter {
+  uint64_t bits, allowed_bits;
+  int frames;
+};
+
+/* One delta frame of `bytes` encoded with a target of kbps at fps. True
+ * when a second's worth is complete: *pct is the output over the target
+ * in percent (then the meter starts over). */
+bool mc_fit_meter_add(struct mc_fit_meter *mm, size_t bytes, int kbps, int fps, uint16_t *pct);
+/* Folds a measurement into a level's overshoot (the mean of the old value
+ * and the new one, at least 100, at most MC_FIT_OVERSHOOT_MAX_PCT). */
+uint16_t mc_fit_overshoot_update(uint16_t old_pct, uint16_t measured_pct);
 
 #endif

@@ -1,6 +1,7 @@
 /* Lip sync from the peer's sender reports (RFC 3550 6.4.1), and the fit of
  * VP8 into the sending estimate. Policy in rtp.h. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "rtp/rtp.h"
 #include "util/util.h"
@@ -152,9 +153,14 @@ static const struct {
   int above_kbps;   /* this level needs at least this much (640x480) */
 } fit_levels[MC_FIT_LEVELS] = {{1, false, 250}, {2, false, 150}, {2, true, 100}, {4, true, 0}};
 
+static double overshoot(const struct mc_fit_config *c, int level) {
+  if (!c->overshoot_pct || c->overshoot_pct[level] <= 100) return 1.0;
+  return MC_MIN(c->overshoot_pct[level], MC_FIT_OVERSHOOT_MAX_PCT) / 100.0;
+}
+
 static int level_kbps(const struct mc_fit_config *c, int level) {
   double px = (double)c->width * c->height / MC_FIT_REF_PIXELS;
-  return (int)(fit_levels[level].above_kbps * px);
+  return (int)(fit_levels[level].above_kbps * px * overshoot(c, level));
 }
 
 static int even_dim(int full, int div, int min) {
@@ -173,7 +179,8 @@ bool mc_fit_video(const struct mc_fit_config *c, uint64_t bps, uint64_t now_ms, 
       level = i;
       break;
     }
-  bool paused = vk < MC_FIT_PAUSE_KBPS;
+  double last = overshoot(c, MC_FIT_LEVELS - 1);
+  bool paused = vk < MC_FIT_PAUSE_KBPS * last;
   struct mc_fit old = *f;
   if (!f->set) {
     f->set = true;
@@ -186,7 +193,7 @@ bool mc_fit_video(const struct mc_fit_config *c, uint64_t bps, uint64_t now_ms, 
     if (paused) {
       f->paused = true;
     } else if (f->paused) {
-      if (vk >= MC_FIT_RESUME_KBPS && held) f->paused = false;
+      if (vk >= MC_FIT_RESUME_KBPS * last && held) f->paused = false;
     }
     if (level > f->level) {
       f->level = level;
@@ -209,4 +216,21 @@ bool mc_fit_video(const struct mc_fit_config *c, uint64_t bps, uint64_t now_ms, 
   f->kbps = (int)k;
   return !old.set || old.width != f->width || old.height != f->height || old.fps != f->fps ||
          old.paused != f->paused;
+}
+
+bool mc_fit_meter_add(struct mc_fit_meter *mm, size_t bytes, int kbps, int fps, uint16_t *pct) {
+  if (!mm || kbps <= 0 || fps <= 0) return false;
+  mm->bits += (uint64_t)bytes * 8;
+  mm->allowed_bits += (uint64_t)kbps * 1000 / (uint64_t)fps;
+  if (++mm->frames < fps) return false;
+  uint64_t p = mm->allowed_bits ? mm->bits * 100 / mm->allowed_bits : 100;
+  if (pct) *pct = (uint16_t)MC_MIN(p, 1000u);
+  memset(mm, 0, sizeof *mm);
+  return true;
+}
+
+uint16_t mc_fit_overshoot_update(uint16_t old_pct, uint16_t measured_pct) {
+  unsigned o = old_pct < 100 ? 100 : old_pct, m = measured_pct < 100 ? 100 : measured_pct;
+  unsigned v = (o + m + 1) / 2;
+  return (uint16_t)MC_MIN(v, (unsigned)MC_FIT_OVERSHOOT_MAX_PCT);
 }

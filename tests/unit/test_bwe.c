@@ -246,6 +246,30 @@ static void test_capacity_drop(void) {
   sim_free(&s);
 }
 
+/* The same drop into a small buffer (the lab's token bucket at 300 kbit/s
+ * holds about 20 KB): the queue overflows before the sender slows, and a
+ * burst of loss arrives with the delay. The delay-based decrease brings
+ * the rate under what the path delivers; the loss of packets sent before
+ * it must not cut that rate once or twice more (in the lab: to 111
+ * kbit/s, and video paused). */
+static void test_drop_small_buffer(void) {
+  struct sim s = {.capacity = cap_drop, .buffer_bytes = 20000, .owd_us = 20000};
+  sim_init(&s, 3);
+  uint64_t lowest = UINT64_MAX;
+  for (uint64_t t = 0; t < 40000; t++) {
+    sim_step(&s, t * 1000);
+    uint64_t b = mc_bwe_target_bps(s.bwe);
+    if (t >= 20000 && b < lowest) lowest = b;
+  }
+  struct mc_bwe_stats st;
+  mc_bwe_get_stats(s.bwe, &st);
+  fprintf(stderr, "drop into 20 KB: lowest %llu, %llu of %llu packets lost\n", (unsigned long long)lowest,
+          (unsigned long long)st.packets_lost, (unsigned long long)(st.packets_lost + st.packets_acked));
+  CHECK(st.packets_lost > 0);
+  CHECK(lowest >= 180000);
+  sim_free(&s);
+}
+
 static void run_loss(double loss, uint64_t *end, uint64_t *min_after_10s) {
   struct sim s = {.capacity = cap_10m, .buffer_bytes = 200000, .owd_us = 20000, .loss = loss};
   sim_init(&s, 3);
@@ -337,6 +361,68 @@ static void test_stall(void) {
   CHECK(before > 900000);
   CHECK(after >= before * 3 / 4);
   mc_bwe_free(b);
+}
+
+/* 1 Mbit/s offered (1250 bytes every 10 ms) with feedback every 50 ms;
+ * the one-way delay is 20 ms plus queue_ms(t), packets in order. */
+static uint64_t run_queue(uint64_t (*queue_us)(uint64_t t, uint32_t *rng), uint64_t until_us, uint64_t *at,
+                          size_t nat, uint64_t *targets, struct mc_bwe_stats *out) {
+  mc_bwe *b = NULL;
+  CHECK(mc_bwe_new(&(struct mc_bwe_config){.start_bps = 1000000}, &b) == 0);
+  mc_bwe_on_rtt(b, 100);
+  struct mc_twcc_status st[16];
+  size_t n = 0, k = 0;
+  uint16_t seq = 0;
+  uint64_t last = 0;
+  uint32_t rng = 12345;
+  for (uint64_t t = 0; t < until_us; t += 10000) {
+    uint64_t arrive = t + 20000 + queue_us(t, &rng);
+    if (arrive < last) arrive = last;
+    last = arrive;
+    mc_bwe_on_packet_sent(b, seq, 1250, t);
+    st[n++] = (struct mc_twcc_status){.seq = seq++, .received = true, .arrival_us = (int64_t)arrive};
+    if (n == 5) {
+      mc_bwe_on_twcc(b, st, n, arrive + 20000);
+      n = 0;
+    }
+    while (k < nat && t == at[k]) targets[k++] = mc_bwe_target_bps(b);
+  }
+  mc_bwe_get_stats(b, out);
+  uint64_t end = mc_bwe_target_bps(b);
+  mc_bwe_free(b);
+  return end;
+}
+
+static uint64_t queue_none(uint64_t t, uint32_t *rng) { (void)t; (void)rng; return 0; }
+/* 15 ms of jitter each way, as the lab's lossy-rtt profile */
+static uint64_t queue_jitter(uint64_t t, uint32_t *rng) {
+  (void)t;
+  *rng = *rng * 1103515245u + 12345u;
+  return (*rng >> 16) % 30000;
+}
+/* from 3 s a full buffer: 120 ms of queue that never drains */
+static uint64_t queue_standing(uint64_t t, uint32_t *rng) { (void)rng; return t >= 3000000 ? 120000 : 0; }
+
+/* A queue that stands (a full bottleneck buffer: flat delay, nothing for
+ * the trendline) is over-use until it drains; one that outlives 5 s of
+ * decreases is a longer path and becomes the new minimum; jitter alone is
+ * never mistaken for one. */
+static void test_standing_queue(void) {
+  uint64_t at[3] = {2990000, 7000000, 14000000}, tq[3], tn[3], tj[3];
+  struct mc_bwe_stats sq, sn, sj;
+  run_queue(queue_standing, 14010000, at, 3, tq, &sq);
+  run_queue(queue_none, 14010000, at, 3, tn, &sn);
+  run_queue(queue_jitter, 14010000, at, 3, tj, &sj);
+  fprintf(stderr, "standing queue: %llu -> %llu -> %llu (standing %llu); flat %llu -> %llu; jitter %llu -> %llu (standing %llu)\n",
+          (unsigned long long)tq[0], (unsigned long long)tq[1], (unsigned long long)tq[2],
+          (unsigned long long)sq.standing_overuses, (unsigned long long)tn[0], (unsigned long long)tn[1],
+          (unsigned long long)tj[0], (unsigned long long)tj[1], (unsigned long long)sj.standing_overuses);
+  CHECK(tq[0] > 1000000);
+  CHECK(sq.standing_overuses > 0);
+  CHECK(tq[1] <= 900000);      /* decreased to 0.85 x delivered and held there */
+  CHECK(tq[2] > tq[1] + 50000); /* rebased: growing again */
+  CHECK(sn.standing_overuses == 0 && tn[1] >= 1400000);
+  CHECK(sj.standing_overuses == 0);
 }
 
 /* Feedback about packets never sent, duplicates and nonsense do no harm. */
@@ -489,6 +575,8 @@ int main(void) {
   test_pacer();
   test_bwe_edges();
   test_stall();
+  test_standing_queue();
+  test_drop_small_buffer();
   test_remb();
   test_rbe();
   test_bottleneck();

@@ -413,6 +413,56 @@ static void test_fit_scales(void) {
   CHECK(f.level == 0 && f.width == 320);
 }
 
+/* An encoder that cannot get down to its target at a level makes that
+ * level need more: the picture steps down to where it fits. */
+static void test_fit_overshoot(void) {
+  uint16_t over[MC_FIT_LEVELS] = {100, 100, 100, 100};
+  struct mc_fit_config c = {.width = 640, .height = 480, .fps = 30, .max_kbps = 1500, .audio_bps = 56000,
+                            .overshoot_pct = over};
+  struct mc_fit f;
+  fit_at(&c, 380000 * 9 / 10, &f); /* 286 kbit/s for video: full size while it fits */
+  CHECK_EQ_INT(f.level, 0);
+  over[0] = 135; /* 390 kbit/s out when asked for 290 */
+  uint64_t now = 20;
+  CHECK(mc_fit_video(&c, 380000 * 9 / 10, now, &f));
+  CHECK(f.level == 1 && f.width == 320 && f.kbps == 286);
+  /* back up only where full size fits with the margin: 250 x 1.35 x 1.25 */
+  now += MC_FIT_UP_HOLD_MS;
+  CHECK(!mc_fit_video(&c, 56000 + 400000, now, &f));
+  CHECK_EQ_INT(f.level, 1);
+  CHECK(mc_fit_video(&c, 56000 + 425000, now += 10, &f));
+  CHECK_EQ_INT(f.level, 0);
+  /* the last level's overshoot raises the pause and resume thresholds */
+  uint16_t last[MC_FIT_LEVELS] = {100, 100, 100, 200};
+  c.overshoot_pct = last;
+  fit_at(&c, 56000 + 90000, &f);
+  CHECK(f.paused);
+  c.overshoot_pct = NULL;
+  fit_at(&c, 56000 + 90000, &f);
+  CHECK(!f.paused && f.level == 3);
+  /* over 300% counts as 300% */
+  uint16_t huge[MC_FIT_LEVELS] = {1000, 100, 100, 100};
+  c.overshoot_pct = huge;
+  fit_at(&c, 56000 + 760000, &f);
+  CHECK_EQ_INT(f.level, 0);
+
+  /* the meter: a second of delta frames against the target */
+  struct mc_fit_meter mm;
+  memset(&mm, 0, sizeof mm);
+  uint16_t pct = 0;
+  for (int i = 0; i < 29; i++) CHECK(!mc_fit_meter_add(&mm, 1500, 300, 30, &pct));
+  CHECK(mc_fit_meter_add(&mm, 1500, 300, 30, &pct)); /* 12 kbit each, 10 allowed */
+  CHECK_EQ_INT(pct, 120);
+  CHECK_EQ_INT(mm.frames, 0);
+  for (int i = 0; i < 15; i++) mc_fit_meter_add(&mm, 500, 300, 15, &pct);
+  CHECK_EQ_INT(pct, 20);
+  CHECK(!mc_fit_meter_add(&mm, 100, 0, 30, &pct));
+  CHECK(!mc_fit_meter_add(NULL, 100, 300, 30, &pct));
+  CHECK_EQ_INT(mc_fit_overshoot_update(100, 140), 120);
+  CHECK_EQ_INT(mc_fit_overshoot_update(120, 20), 110); /* under target counts as on target */
+  CHECK_EQ_INT(mc_fit_overshoot_update(300, 1000), MC_FIT_OVERSHOOT_MAX_PCT);
+}
+
 int main(void) {
   test_sync_holds_video();
   test_sync_wrap();
@@ -426,5 +476,6 @@ int main(void) {
   test_fit_start();
   test_fit_levels();
   test_fit_scales();
+  test_fit_overshoot();
   return CHECK_DONE();
 }
