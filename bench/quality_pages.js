@@ -260,9 +260,13 @@ function medcallRx(st) {
   // beyond.
   const n = v.freezeCount || 0;
   const total = typeof v.freezeTotalMs === 'number' ? v.freezeTotalMs : n ? v.maxFrameGapMs : 0;
-  return { fps: secs ? v.framesDecoded / secs : null, freezes: n, freezeS: total / 1000,
+  // Shown: after lip sync's hold, as Chromium's figures are after its
+  // render; older builds only had the decode time.
+  const shown = typeof v.glassToGlassShownP50Ms === 'number' && v.framesShown > 0;
+  return { fps: secs ? (shown ? v.framesShown : v.framesDecoded) / secs : null, freezes: n, freezeS: total / 1000,
            freezeExact: n <= 1 || typeof v.freezeTotalMs === 'number',
-           p50: v.glassToGlassP50Ms, p95: v.glassToGlassP95Ms,
+           p50: shown ? v.glassToGlassShownP50Ms : v.glassToGlassP50Ms,
+           p95: shown ? v.glassToGlassShownP95Ms : v.glassToGlassP95Ms,
            conceal: a.framesPlayed ? a.concealedFrames / a.framesPlayed : null, secs };
 }
 
@@ -319,7 +323,7 @@ function table(dir) {
   for (const l of rows) console.log(fmt(l));
   console.log('fps: frames per second at the receiver (medcall: decoded, headless; Chromium: rendered, requestVideoFrameCallback).');
   console.log('freezes: gaps over 500 ms between those frames, count / total seconds (medcall\'s JSON has count and longest gap: ">=" is a lower bound).');
-  console.log('g2g: capture stamp to decoded (medcall) or rendered (Chromium). sent: sender\'s mean rate on the selected pair from 2 s after');
+  console.log('g2g: capture stamp to shown (medcall: after lip sync\'s hold, headless) or rendered (Chromium). sent: sender\'s mean rate on the selected pair from 2 s after');
   console.log('the impairment on. adapt (drop300k): seconds from the drop until a 1 s sample of the sender\'s rate is under the new rate;');
   console.log('in brackets its mean rate from 5 s after the drop to the recovery. conceal: share of played audio concealed.');
   console.log('secs: the receiver\'s measured time from connected. load: the machine\'s 1-minute load average when the call ended.');

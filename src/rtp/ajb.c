@@ -10,7 +10,18 @@
 #define AJB_MAX_PACKET 1500
 #define AJB_FRAME_MS 20
 #define AJB_SAMPLES_PER_MS 48
-#define AJB_PEAK_DECAY_MS 250 /* peak delay shrinks 1 ms per 250 ms */
+/* Delay is measured over the fastest packet of the last 1-2 s (two 1 s
+ * buckets), so a queue that builds and then stands (a bottleneck) costs a
+ * burst of late packets once, not a standing audio delay. The target is
+ * the 95th percentile of that delay over a histogram of 10 ms buckets
+ * that forgets 1% a packet (a time constant of 2 s at 50 packets a
+ * second): a 100 ms spike on every fifth packet is still covered after 2
+ * s of calm, a standing queue is forgotten within about 4 s. */
+#define AJB_MIN_BUCKET_MS 1000
+#define AJB_HIST_MS 10
+#define AJB_HIST_BUCKETS 64 /* 0..630 ms, the last one open */
+#define AJB_FORGET 0.99
+#define AJB_QUANTILE 0.95
 #define AJB_REBUFFER_POPS 10  /* consecutive empty pops before re-buffering */
 
 struct aslot {
@@ -38,10 +49,11 @@ struct mc_ajb {
   bool stretched_last;
   /* delay estimate */
   bool have_transit;
-  int64_t min_transit; /* samples */
-  uint64_t last_arrival_ms;
-  uint32_t peak_ms;
-  uint64_t peak_decay_at_ms;
+  int64_t min_cur, min_prev; /* samples, fastest in this bucket and the last */
+  uint64_t min_bucket_ms;
+  double hist[AJB_HIST_BUCKETS];
+  uint64_t delays; /* delays measured */
+  uint32_t delay_ms; /* the quantile */
   struct mc_ajb_stats stats;
 };
 
@@ -67,7 +79,7 @@ void mc_ajb_set_min_delay(mc_ajb *j, uint32_t ms) {
 }
 
 static uint32_t target_ms(const mc_ajb *j) {
-  uint32_t t = j->peak_ms + AJB_FRAME_MS;
+  uint32_t t = j->delay_ms + AJB_FRAME_MS;
   return MC_MIN(MC_MAX(t, j->min_delay_ms), j->max_delay_ms);
 }
 
@@ -96,23 +108,33 @@ static void update_delay(mc_ajb *j, int64_t ext_ts, uint64_t arrival_ms) {
   int64_t transit = (int64_t)arrival_ms * AJB_SAMPLES_PER_MS - ext_ts;
   if (!j->have_transit) {
     j->have_transit = true;
-    j->min_transit = transit;
-    j->last_arrival_ms = arrival_ms;
-    j->peak_decay_at_ms = arrival_ms + AJB_PEAK_DECAY_MS;
-    return;
+    j->min_cur = j->min_prev = transit;
+    j->min_bucket_ms = arrival_ms;
+  } else if (arrival_ms >= j->min_bucket_ms + AJB_MIN_BUCKET_MS) {
+    j->min_prev = j->min_cur;
+    j->min_cur = transit;
+    j->min_bucket_ms = arrival_ms;
+  } else if (transit < j->min_cur) {
+    j->min_cur = transit;
   }
-  /* forget the fastest packet slowly (1 ms per second) so clock drift and
-   * route changes do not pin the estimate */
-  if (arrival_ms > j->last_arrival_ms)
-    j->min_transit += (int64_t)(arrival_ms - j->last_arrival_ms) * AJB_SAMPLES_PER_MS / 1000;
-  j->last_arrival_ms = MC_MAX(j->last_arrival_ms, arrival_ms);
-  if (transit < j->min_transit) j->min_transit = transit;
-  uint32_t d = (uint32_t)MC_MIN((transit - j->min_transit) / AJB_SAMPLES_PER_MS, (int64_t)UINT32_MAX);
-  while (arrival_ms >= j->peak_decay_at_ms) {
-    if (j->peak_ms) j->peak_ms--;
-    j->peak_decay_at_ms += AJB_PEAK_DECAY_MS;
+  int64_t min = MC_MIN(j->min_cur, j->min_prev);
+  int64_t d = (transit - min) / AJB_SAMPLES_PER_MS;
+  size_t bucket = (size_t)MC_MIN(d / AJB_HIST_MS, (int64_t)AJB_HIST_BUCKETS - 1);
+  /* the first packets weigh more, so the estimate is usable at once */
+  double w = MC_MAX(1.0 - AJB_FORGET, 2.0 / (double)(j->delays + 2));
+  j->delays++;
+  double below = 0;
+  uint32_t q = 0;
+  bool found = false;
+  for (size_t i = 0; i < AJB_HIST_BUCKETS; i++) {
+    j->hist[i] = j->hist[i] * (1.0 - w) + (i == bucket ? w : 0.0);
+    below += j->hist[i];
+    if (!found && below >= AJB_QUANTILE) {
+      found = true;
+      q = (uint32_t)(i * AJB_HIST_MS);
+    }
   }
-  if (d > j->peak_ms) j->peak_ms = d;
+  j->delay_ms = q;
 }
 
 int mc_ajb_push(mc_ajb *j, uint16_t seq, uint32_t ts, const uint8_t *data, size_t len, uint64_t arrival_ms) {

@@ -558,11 +558,13 @@ int mc_rtx_unwrap(const uint8_t *rtx, size_t len, uint32_t media_ssrc, uint8_t m
  * ====================================================================== */
 
 /* Policy: packets are placed by RTP timestamp on a 20 ms grid. Each
- * arrival's delay relative to the fastest packet seen (transit - min
- * transit, the minimum forgotten slowly) feeds a peak estimate that jumps up
- * at once and decays by 1 ms every 250 ms ("grows with jitter, shrinks
- * slowly"). The target delay is peak + one frame, within [min_delay_ms,
- * max_delay_ms] (40..400). Playout starts once the buffer holds the
+ * arrival's delay relative to the fastest packet of the last 1-2 s
+ * (transit - that minimum: a queue that builds and then stands is not
+ * jitter, and would otherwise keep the audio that much later for good)
+ * goes into a histogram (10 ms buckets) that forgets 1% per packet
+ * (about 2 s); its 95th percentile is the delay to cover. The target
+ * delay is that + one frame, within [min_delay_ms, max_delay_ms]
+ * (40..400). Playout starts once the buffer holds the
  * target; each pop gives one frame or MISSING (the decoder conceals, or
  * decodes FEC from the next packet: mc_ajb_peek_next); when more than
  * target + 2 frames are buffered one frame is dropped per pop (speed-up);
