@@ -85,6 +85,7 @@ distinct_at_least() { [ "$("$XSHOT" distinct "$DIR/shot.ppm" $(rect "$1" ${3:-})
 distinct_at_most() { [ "$("$XSHOT" distinct "$DIR/shot.ppm" $(rect "$1"))" -le "$2" ]; }
 colour_at_least() { [ "$("$XSHOT" match "$DIR/shot.ppm" $(rect "$1") $2)" -ge "$3" ]; } # per mille
 changed_since() { [ "$("$XSHOT" diff "$DIR/$1.ppm" "$DIR/shot.ppm" $(rect "$2"))" -ge "$3" ]; }
+changed_at_most() { [ "$("$XSHOT" diff "$DIR/$1.ppm" "$DIR/shot.ppm" $(rect "$2"))" -le "$3" ]; }
 
 # ==== 1. a whole call: knock, admit, video, keys, chat, avatar, hang up ====
 start
@@ -153,6 +154,22 @@ eventually "peer camera off: the avatar replaces the picture" colour_at_least re
 not_stamp "$LAST" || fail "the picture is still shown under the avatar"
 send peer_camera_off 0
 eventually "peer camera on again: the picture is back" stamp_is "$LAST"
+
+# Video paused for bandwidth (issue 7): a band of text over the bottom of
+# the still picture, for the peer's pause and for ours; gone when resumed.
+shot && cp "$DIR/shot.ppm" "$DIR/before_pause.ppm"
+send peer_video_paused 1
+wait_line '^ok peer_video_paused$'
+eventually "peer's video paused: a notice over the picture" changed_since before_pause remote 10
+stamp_is "$LAST" || fail "the paused notice hid the picture's stamp"
+cp "$DIR/shot.ppm" "$DIR/peer_paused.ppm"
+send video_paused 1
+wait_line '^ok video_paused$'
+eventually "our video paused too: a second notice" changed_since peer_paused remote 10
+send peer_video_paused 0
+send video_paused 0
+wait_line '^ok video_paused$'
+eventually "both resumed: the notices are gone" changed_at_most before_pause remote 1
 
 WID=$(xdotool search --name "^$TITLE\$" | head -n1)
 read -r MX MY MW MH < <(rect mic)

@@ -7,7 +7,8 @@
  * (mute toggles mic_muted, hang up ends the call...).
  *
  * Directives: wait | knock NAME | connect | publish N | reconnecting |
- *   peer_camera_off 0|1 | peer_mic_muted 0|1 | chat mine|peer|file TEXT |
+ *   peer_camera_off 0|1 | peer_mic_muted 0|1 | peer_video_paused 0|1 |
+ *   video_paused 0|1 | chat mine|peer|file TEXT |
  *   drop PATH (a file dropped on the window) | deaf 0|1 (ignore hang up) |
  *   end REASON | quit | echo TEXT. Each is answered "ok WORD".
  *
@@ -165,6 +166,10 @@ static void directive(struct driver *d, char *line) {
     s->peer_camera_off = atoi(arg) != 0;
   } else if (strcmp(line, "peer_mic_muted") == 0) {
     s->peer_mic_muted = atoi(arg) != 0;
+  } else if (strcmp(line, "peer_video_paused") == 0) {
+    s->peer_video_paused = atoi(arg) != 0;
+  } else if (strcmp(line, "video_paused") == 0) {
+    s->video_paused = atoi(arg) != 0;
   } else if (strcmp(line, "end") == 0) {
     s->phase = CALL_PHASE_ENDED;
     snprintf(s->end_reason, sizeof s->end_reason, "%s", arg);
