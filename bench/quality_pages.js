@@ -120,6 +120,7 @@ function qualityHooks(cfg) {
       }
       if (s.type === 'inbound-rtp' && s.kind === 'audio') {
         o.aConcealed = s.concealedSamples || 0; o.aSamples = s.totalSamplesReceived || 0;
+        o.aInserted = s.insertedSamplesForDeceleration || 0;
       }
     });
     o.rendered = window.M.rendered.length;
@@ -250,7 +251,8 @@ function pageRx(r) {
   const a = r.timeline.filter((s) => s.aSamples !== null);
   const last = a[a.length - 1];
   return { fps: fr.length / secs, freezes: n, freezeS: total / 1000, freezeExact: true, p50: pct(lat, 0.5), p95: pct(lat, 0.95),
-           conceal: last && last.aSamples ? last.aConcealed / last.aSamples : null, secs };
+           conceal: last && last.aSamples ? last.aConcealed / last.aSamples : null,
+           stretch: last && last.aSamples && last.aInserted !== undefined ? last.aInserted / last.aSamples : null, secs };
 }
 function medcallRx(st) {
   const v = st.video || {}, a = st.audio || {};
@@ -267,7 +269,8 @@ function medcallRx(st) {
            freezeExact: n <= 1 || typeof v.freezeTotalMs === 'number',
            p50: shown ? v.glassToGlassShownP50Ms : v.glassToGlassP50Ms,
            p95: shown ? v.glassToGlassShownP95Ms : v.glassToGlassP95Ms,
-           conceal: a.framesPlayed ? a.concealedFrames / a.framesPlayed : null, secs };
+           conceal: a.framesPlayed ? a.concealedFrames / a.framesPlayed : null,
+           stretch: a.framesPlayed && typeof a.stretchedFrames === 'number' ? a.stretchedFrames / a.framesPlayed : null, secs };
 }
 
 function table(dir) {
@@ -309,11 +312,11 @@ function table(dir) {
       const x = r.rx;
       rows.push([c.profile, c.call, label, name, f1(x.fps), `${x.freezes} / ${x.freezeExact ? '' : '>='}${f1(x.freezeS)}`,
         `${f0(x.p50)} / ${f0(x.p95)}`, `${f0(mean)} / ${c.link}`, adapt || '-',
-        x.conceal === null ? '-' : (x.conceal * 100).toFixed(1), f0(x.secs), c.load === undefined ? '-' : f1(c.load)]);
+        (x.conceal === null ? '-' : (x.conceal * 100).toFixed(1)) + (x.stretch === null || x.stretch === undefined ? '' : ' (' + (x.stretch * 100).toFixed(1) + ')'), f0(x.secs), c.load === undefined ? '-' : f1(c.load)]);
     }
   }
   const head = ['profile', 'call', 'dir', 'sender->receiver', 'fps', 'freezes n / s', 'g2g p50 / p95 ms',
-    'sent kbit/s / link', 'adapt s (low kbit/s)', 'conceal %', 'secs', 'load'];
+    'sent kbit/s / link', 'adapt s (low kbit/s)', 'conceal % (stretch)', 'secs', 'load'];
   const wd = head.map((h, i) => Math.max(h.length, ...rows.map((l) => String(l[i]).length)));
   const fmt = (l) => '| ' + l.map((x, i) => String(x).padEnd(wd[i])).join(' | ') + ' |';
   console.log(`\nquality under impaired links (patient's router nat-b, both ways); 640x480 30 fps, ` +
@@ -325,7 +328,8 @@ function table(dir) {
   console.log('freezes: gaps over 500 ms between those frames, count / total seconds (medcall\'s JSON has count and longest gap: ">=" is a lower bound).');
   console.log('g2g: capture stamp to shown (medcall: after lip sync\'s hold, headless) or rendered (Chromium). sent: sender\'s mean rate on the selected pair from 2 s after');
   console.log('the impairment on. adapt (drop300k): seconds from the drop until a 1 s sample of the sender\'s rate is under the new rate;');
-  console.log('in brackets its mean rate from 5 s after the drop to the recovery. conceal: share of played audio concealed.');
+  console.log('in brackets its mean rate from 5 s after the drop to the recovery. conceal: share of played audio concealed for missing packets;\n' +
+    '(stretch): share played while the jitter buffer grew its delay (medcall stretchedFrames; Chromium insertedSamplesForDeceleration).');
   console.log('secs: the receiver\'s measured time from connected. load: the machine\'s 1-minute load average when the call ended.');
 }
 

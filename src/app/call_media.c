@@ -119,7 +119,7 @@ struct call_media {
   mc_opus_decoder *adec;
   mc_ajb *ajb;       /* received Opus packets until their playout time */
   uv_timer_t ptimer; /* playout: one 20 ms frame per tick */
-  uint64_t frames_played, frames_concealed, frames_fec, frames_silent;
+  uint64_t frames_played, frames_concealed, frames_fec, frames_silent, frames_stretched;
   uint64_t astart_us, aframes, pstart_us, pframes; /* real-clock pacing of send and playout */
   int16_t *audio;
   size_t audio_len, audio_pos;
@@ -959,8 +959,10 @@ static void play_one(struct call_media *m) {
     if (rc == 0) m->frames_concealed++;
     break;
   case MC_AJB_STRETCH:
+    /* not a loss: the buffer grows its delay (WebRTC counts its
+     * equivalent apart too, as samples inserted for deceleration) */
     rc = mc_opus_decoder_conceal(m->adec, pcm, MC_OPUS_MAX_FRAME, &frames);
-    if (rc == 0) m->frames_concealed++;
+    if (rc == 0) m->frames_stretched++;
     break;
   }
   if (rc != 0 || frames < MC_AUDIO_FRAME) return;
@@ -1141,6 +1143,7 @@ void call_media_stats_json(struct call_media *m, json_t *root) {
       "jitterBufferDropped", (json_int_t)js.dropped, "jitterBufferTargetMs", (int)js.target_ms,
       "latePackets", (json_int_t)js.late);
   json_object_set_new(audio, "framesMuted", json_integer((json_int_t)m->audio_frames_muted));
+  json_object_set_new(audio, "stretchedFrames", json_integer((json_int_t)m->frames_stretched));
   json_object_set_new(audio, "avSyncOffsetMs", s->measured ? json_real(s->offset_ms) : json_null());
   json_object_set_new(audio, "syncDelayMs", json_integer(s->audio_delay_ms));
   json_object_set_new(root, "audio", audio);
