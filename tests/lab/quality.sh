@@ -11,7 +11,9 @@
 #   quality-drop: 2 Mbit/s, 300 kbit/s from 10 s to 22 s, then 2 Mbit/s:
 #     the patient's estimate is under 300 kbit/s within 5 s of the drop
 #     (100 feedback intervals of 50 ms at most), and climbs back after the
-#     recovery (its last value at least twice its lowest under the drop).
+#     recovery (its last value at least twice its lowest under the drop);
+#     from 6 s into the drop, round trips stay short (median <= 250 ms: no
+#     standing queue) and the doctor still gets video (median >= 5 fps).
 #   quality-audio-only: 2 Mbit/s, 80 kbit/s from 8 s to 18 s, then 2
 #     Mbit/s: video pauses (the doctor decodes no frame for at least 3 s in
 #     a row) while audio goes on, and resumes by itself afterwards; each
@@ -114,7 +116,18 @@ case $name in
     end=$(jq -r '[.timeline[] | select(.targetKbps > 0) | .targetKbps] | last // 0' "$j")
     up=$(jq -r --argjson a "$back_at" '[.timeline[] | select(.t >= $a and .targetKbps >= 600)] | .[0].t // "none"' "$j")
     echo "lab: [$name] patient: lowest estimate under the drop $low kbit/s, at the end $end; above 600 again at t=$up (link back about t=$back_at..$((back_at + 2)))"
-    ge "$end" "$(awk "BEGIN { print 2 * $low }")" || fail "the estimate did not climb back after the link recovered ($low -> $end kbit/s)" ;;
+    ge "$end" "$(awk "BEGIN { print 2 * $low }")" || fail "the estimate did not climb back after the link recovered ($low -> $end kbit/s)"
+    # Under the drop, once settled, what is sent fits the link: no standing
+    # queue (a sender over the link keeps the 300 kbit/s token bucket's 20
+    # KB full: round trips of 0.5-1 s) and the video goes on.
+    for n in doctor patient; do
+      rtt=$(jq -r --argjson a "$((drop_at + 6))" --argjson b "$back_at" '.timeline[] | select(.t >= $a and .t < $b) | .roundTripMs' "$LAB_RUN/$n.json" | median)
+      echo "lab: [$name] $n: median round trip from t=$((drop_at + 6)) to t=$back_at: $rtt ms"
+      [ "$rtt" != -1 ] && le "$rtt" 250 || fail "$n: a standing queue under the drop (median round trip $rtt ms)"
+    done
+    fps=$(jq -r --argjson a "$((drop_at + 6))" --argjson b "$back_at" '.timeline[] | select(.t >= $a and .t < $b) | .framesPerSecond' "$LAB_RUN/doctor.json" | median)
+    echo "lab: [$name] doctor: median frame rate from t=$((drop_at + 6)) to t=$back_at: $fps"
+    ge "$fps" 5 || fail "the doctor saw (almost) no video under the drop ($fps frames/s)" ;;
   quality-audio-only)
     j=$LAB_RUN/doctor.json
     # the longest run of seconds in which the doctor decoded no frame
