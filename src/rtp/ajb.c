@@ -48,9 +48,7 @@ struct mc_ajb {
   unsigned empty_pops;
   bool stretched_last;
   /* delay estimate */
-  bool have_transit;
-  int64_t min_cur, min_prev; /* samples, fastest in this bucket and the last */
-  uint64_t min_bucket_ms;
+  struct mc_window_min min_transit; /* samples, fastest of the last 1-2 s */
   double hist[AJB_HIST_BUCKETS];
   uint64_t delays; /* delays measured */
   uint32_t delay_ms; /* the quantile */
@@ -106,19 +104,8 @@ static void clear(mc_ajb *j) {
 
 static void update_delay(mc_ajb *j, int64_t ext_ts, uint64_t arrival_ms) {
   int64_t transit = (int64_t)arrival_ms * AJB_SAMPLES_PER_MS - ext_ts;
-  if (!j->have_transit) {
-    j->have_transit = true;
-    j->min_cur = j->min_prev = transit;
-    j->min_bucket_ms = arrival_ms;
-  } else if (arrival_ms >= j->min_bucket_ms + AJB_MIN_BUCKET_MS) {
-    j->min_prev = j->min_cur;
-    j->min_cur = transit;
-    j->min_bucket_ms = arrival_ms;
-  } else if (transit < j->min_cur) {
-    j->min_cur = transit;
-  }
-  int64_t min = MC_MIN(j->min_cur, j->min_prev);
-  int64_t d = (transit - min) / AJB_SAMPLES_PER_MS;
+  mc_window_min_add(&j->min_transit, transit, (int64_t)arrival_ms, AJB_MIN_BUCKET_MS);
+  int64_t d = (transit - mc_window_min_get(&j->min_transit)) / AJB_SAMPLES_PER_MS;
   size_t bucket = (size_t)MC_MIN(d / AJB_HIST_MS, (int64_t)AJB_HIST_BUCKETS - 1);
   /* the first packets weigh more, so the estimate is usable at once */
   double w = MC_MAX(1.0 - AJB_FORGET, 2.0 / (double)(j->delays + 2));

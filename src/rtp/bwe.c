@@ -170,13 +170,13 @@ struct delay_det {
   bool have_th_time;
   enum mc_bwe_usage usage;
   uint64_t overuses, standing_overuses;
-  /* one-way delay (clock offset included) and its recent minimum */
-  bool have_owd;
-  int64_t owd_min_cur, owd_min_prev, owd_bucket_start, owd_last;
-  /* the smallest one-way delay of the last 250-500 ms, and since when it
-   * stands over the minimum */
-  bool have_recent_prev, standing;
-  int64_t recent_min_cur, recent_min_prev, recent_start, standing_since;
+  /* one-way delay (clock offset included), its minimum over the last
+   * 10-20 s and over the last 250-500 ms, and since when the latter stands
+   * over the former */
+  int64_t owd_last;
+  struct mc_window_min owd_min, recent_min;
+  bool standing;
+  int64_t standing_since;
 };
 
 static void det_init(struct delay_det *d) {
@@ -187,39 +187,17 @@ static void det_init(struct delay_det *d) {
 
 static void det_owd(struct delay_det *d, int64_t send_us, int64_t arrival_us) {
   int64_t owd = arrival_us - send_us;
-  if (!d->have_owd) {
-    d->have_owd = true;
-    d->owd_min_cur = d->owd_min_prev = owd;
-    d->owd_bucket_start = arrival_us;
-    d->recent_min_cur = owd;
-    d->recent_start = arrival_us;
-  } else if (arrival_us - d->owd_bucket_start >= OWD_BUCKET_US) {
-    d->owd_min_prev = d->owd_min_cur;
-    d->owd_min_cur = owd;
-    d->owd_bucket_start = arrival_us;
-  }
-  if (owd < d->owd_min_cur) d->owd_min_cur = owd;
+  mc_window_min_add(&d->owd_min, owd, arrival_us, OWD_BUCKET_US);
+  mc_window_min_add(&d->recent_min, owd, arrival_us, RECENT_BUCKET_US);
   d->owd_last = owd;
-  if (arrival_us - d->recent_start >= RECENT_BUCKET_US) {
-    d->recent_min_prev = d->recent_min_cur;
-    d->have_recent_prev = true;
-    d->recent_min_cur = owd;
-    d->recent_start = arrival_us;
-  } else if (owd < d->recent_min_cur) {
-    d->recent_min_cur = owd;
-  }
-}
-
-static int64_t det_owd_min(const struct delay_det *d) {
-  return d->owd_min_cur < d->owd_min_prev ? d->owd_min_cur : d->owd_min_prev;
 }
 
 /* True while the queue has not drained below STANDING_QUEUE_US for the
  * last 250-500 ms (see STANDING_QUEUE_US). */
 static bool det_standing_queue(struct delay_det *d, int64_t now_us) {
-  if (!d->have_owd || !d->have_recent_prev) return false;
-  int64_t recent = d->recent_min_cur < d->recent_min_prev ? d->recent_min_cur : d->recent_min_prev;
-  if (recent - det_owd_min(d) <= STANDING_QUEUE_US) {
+  if (!d->recent_min.rolled) return false;
+  int64_t recent = mc_window_min_get(&d->recent_min);
+  if (recent - mc_window_min_get(&d->owd_min) <= STANDING_QUEUE_US) {
     d->standing = false;
     return false;
   }
@@ -227,7 +205,7 @@ static bool det_standing_queue(struct delay_det *d, int64_t now_us) {
     d->standing = true;
     d->standing_since = now_us;
   } else if (now_us - d->standing_since >= STANDING_REBASE_US) {
-    d->owd_min_cur = d->owd_min_prev = recent;
+    d->owd_min.cur = d->owd_min.prev = recent;
     d->standing = false;
     return false;
   }
@@ -243,8 +221,8 @@ static enum mc_bwe_usage det_usage(struct delay_det *d, int64_t now_us) {
 
 /* Queueing delay now: one-way delay over its recent minimum. */
 static double det_queue_us(const struct delay_det *d) {
-  if (!d->have_owd) return 0;
-  return (double)(d->owd_last - det_owd_min(d));
+  if (!d->owd_min.have) return 0;
+  return (double)(d->owd_last - mc_window_min_get(&d->owd_min));
 }
 
 static void det_update_threshold(struct delay_det *d, double m, int64_t now_ms) {

@@ -29,6 +29,30 @@ static inline void mc_put_be64(uint8_t *p, uint64_t v) {
   mc_put_be32(p, (uint32_t)(v >> 32)); mc_put_be32(p + 4, (uint32_t)v);
 }
 
+/* ---- the minimum of a value over a sliding window, in two buckets ----
+ * The current bucket and the last complete one, each `window` long (same
+ * unit as `now`): the minimum covers the last one to two windows, and an
+ * old minimum is forgotten without keeping every sample. */
+struct mc_window_min {
+  bool have, rolled; /* a value seen; a bucket completed */
+  int64_t cur, prev, start;
+};
+static inline void mc_window_min_add(struct mc_window_min *w, int64_t value, int64_t now, int64_t window) {
+  if (!w->have) {
+    w->have = true;
+    w->cur = w->prev = value;
+    w->start = now;
+  } else if (now - w->start >= window) {
+    w->prev = w->cur;
+    w->cur = value;
+    w->start = now;
+    w->rolled = true;
+  } else if (value < w->cur) {
+    w->cur = value;
+  }
+}
+static inline int64_t mc_window_min_get(const struct mc_window_min *w) { return MC_MIN(w->cur, w->prev); }
+
 /* ---- time ---- */
 uint64_t mc_now_ms(void);  /* monotonic milliseconds */
 uint64_t mc_now_us(void);  /* monotonic microseconds */

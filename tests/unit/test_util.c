@@ -22,6 +22,20 @@ int main(void) {
   CHECK_MEM(dec, "hello", 5);
   CHECK(mc_base64_decode("aGVsbG8", 7, dec, sizeof dec) < 0);
 
+  /* a minimum over one to two windows of 10 */
+  struct mc_window_min wm = {0};
+  mc_window_min_add(&wm, 50, 0, 10);
+  CHECK(wm.have && !wm.rolled && mc_window_min_get(&wm) == 50);
+  mc_window_min_add(&wm, 30, 5, 10);
+  mc_window_min_add(&wm, 70, 10, 10); /* a new bucket: 30 is still in the last one */
+  CHECK(wm.rolled && mc_window_min_get(&wm) == 30);
+  mc_window_min_add(&wm, 60, 15, 10);
+  CHECK(mc_window_min_get(&wm) == 30);
+  mc_window_min_add(&wm, 80, 20, 10); /* 30's bucket is gone */
+  CHECK(mc_window_min_get(&wm) == 60);
+  mc_window_min_add(&wm, 40, 21, 10);
+  CHECK(mc_window_min_get(&wm) == 40);
+
   char ice[23];
   CHECK_EQ_INT(mc_random_ice_chars(ice, 22), MC_OK);
   CHECK_EQ_INT(strlen(ice), 22);
