@@ -30,6 +30,7 @@ int mc_devices_main(int argc, char **argv);
 #include <stdint.h>
 
 #include "medcall/pc.h"
+#include "signal/signal.h"
 
 typedef struct json_t json_t;
 typedef struct uv_loop_s uv_loop_t;
@@ -48,6 +49,8 @@ enum call_phase {
   CALL_PHASE_CONNECTING,
   CALL_PHASE_CONNECTED,
   CALL_PHASE_RECONNECTING,  /* the path broke: ICE restart under way */
+  CALL_PHASE_AWAY,          /* the other side left or is gone: doctor: "waiting for NAME to come
+                               back" (the room stays); patient: "the doctor will be back" */
   CALL_PHASE_ENDED,         /* end_reason says why */
 };
 
@@ -63,7 +66,12 @@ struct call_view_state {
   enum call_phase phase;
   bool doctor;
   char link[512];           /* doctor: the patient's link, once the room exists */
-  char peer_name[64];       /* who knocks / who we talk to ("" unknown) */
+  char peer_name[64];       /* who we talk to ("" unknown) */
+  /* doctor: the oldest knock not answered yet (in the lobby or during a
+   * call); A admits it, D declines it. knock_name "" when none. */
+  char knock_name[64];
+  bool knock_returning;     /* the name of the patient in (or last in) the call: "NAME is back" */
+  int knocks_waiting;       /* knocks not answered, this one included */
   char verification[8];     /* "123 456" once DTLS is up (both sides show it) */
   bool relayed;             /* the selected pair goes through a TURN relay */
   char route[64];           /* e.g. "direct (host - srflx)", "relayed (relay - host)" */
@@ -233,7 +241,8 @@ int call_media_parse_source(const char *arg, bool video, struct call_media_opts 
 int call_media_new(uv_loop_t *loop, mc_pc *pc, const struct call_media_opts *o, struct call_media **out);
 /* The call connected: frames start to flow. */
 void call_media_start(struct call_media *m);
-void call_media_on_frame(struct call_media *m, mc_pc_track t, const uint8_t *data, size_t len, uint32_t ts,
+/* A received frame; true when it is a video frame. */
+bool call_media_on_frame(struct call_media *m, mc_pc_track t, const uint8_t *data, size_t len, uint32_t ts,
                          bool keyframe);
 void call_media_on_keyframe_request(struct call_media *m, mc_pc_track t);
 /* Stops sending; what is in flight from the peer is still received. */
@@ -262,7 +271,7 @@ struct call_opts {
   bool doctor;
   const char *ws_url;        /* signaling address */
   const uint8_t *pin_sha256; /* the built-in server's certificate, or NULL */
-  const char *room;          /* join: the room id */
+  const char *room;          /* join: the room id; call: a room to take back (--room) */
   const char *token, *name, *stats_json, *download_dir;
   const char *chat_text, *send_file; /* headless: sent once the call is up */
   bool insecure, relay_only, echo, auto_admit;
@@ -279,6 +288,19 @@ int call_run(const struct call_opts *o, struct call_view *view);
 /* 0..4 bars from the selected pair's round-trip time, the share of
  * packets lost over the last interval and whether anything arrives. */
 int call_quality_bars(double rtt_ms, double loss_pct, bool receiving);
+
+/* ---- sessions kept across a restart of the app (call_store.c) ---- */
+enum call_store_kind { CALL_STORE_DOCTOR = 0, CALL_STORE_PATIENT };
+struct call_stored {
+  char room[MC_SIGNAL_ID_LEN_MAX + 1];
+  char session[MC_SIGNAL_ID_LEN_MAX + 1];
+  char link[512];
+};
+/* key: the signaling URL (doctor) or the room id (patient). Files in the
+ * state directory's calls/, 0600. load: MC_ENOTFOUND when none. */
+int call_store_save(enum call_store_kind kind, const char *key, const struct call_stored *s);
+int call_store_load(enum call_store_kind kind, const char *key, struct call_stored *out);
+void call_store_forget(enum call_store_kind kind, const char *key);
 
 /* ---- medcall-server inside the app (embedded_server.c) ---- */
 struct call_server;

@@ -9,8 +9,14 @@
  *
  * A broken path is repaired, not ended: "disconnected" for 2 s (or
  * "failed") makes the offerer restart ICE; a dropped signaling connection is
- * reopened and the session resumed; only 30 s without recovery ends the
- * call. */
+ * reopened and the session resumed (a server that restarts says goaway
+ * first). Only the doctor ends a consultation (or --duration): a patient who
+ * leaves, is replaced or is gone for long leaves the doctor "waiting for
+ * NAME to come back" with the room open; a doctor who is gone leaves the
+ * patient waiting for the doctor. Sessions are kept in the state directory
+ * (call_store.c), so a restarted app takes its place back; a peer that
+ * started over (a restarted app, a reloaded page) gets a new peer
+ * connection (docs/app.md "Coming back"). */
 #include <jansson.h>
 #include <stdarg.h>
 #include <openssl/crypto.h>
@@ -32,10 +38,13 @@
 #define SEND_LOW_WATER (256 * 1024)
 #define DRAIN_MS 1000
 #define RESTART_AFTER_MS 2000     /* disconnected this long: restart ICE */
-#define RECOVER_WITHIN_MS 30000   /* not connected again by then: the call ends */
+#define RECOVER_WITHIN_MS 30000   /* not connected again by then: "waiting for NAME to come back" */
 #define SIGNAL_RETRY_MS 1000
 #define STATS_INTERVAL_MS 1000
 #define OFFER_ANSWER_WAIT_MS 10000 /* an offer unanswered this long is given up */
+#define GOAWAY_JITTER_MS 500      /* clients of a restarting server do not come back all at once */
+#define MAX_KNOCKS 4              /* as many as the server lets wait */
+#define INTERRUPTION_MS 1000      /* no video for longer: an interruption, said when it ends */
 
 struct call {
   const struct call_opts *o;
@@ -52,6 +61,24 @@ struct call {
   bool offerer;
   uint64_t offer_sent_ms; /* an offer awaits its answer since; 0 none */
   bool ever_connected, connected;
+  bool media_started; /* this peer connection's media */
+  bool peer_present;  /* the other side's signaling connection, as the server says */
+  char peer_name[MC_SIGNAL_NAME_MAX + 1];
+  /* doctor: knocks not answered yet, oldest first */
+  struct knock {
+    char id[MC_SIGNAL_KNOCK_ID_MAX + 1];
+    char name[MC_SIGNAL_NAME_MAX + 1];
+    bool returning;
+  } knocks[MAX_KNOCKS];
+  int nknocks;
+  /* the session kept in the state directory (call_store.c) */
+  enum call_store_kind store_kind;
+  char store_key[512];
+  char room[MC_SIGNAL_ID_LEN_MAX + 1];
+  char link[512];
+  bool reclaim; /* doctor --room without a stored session: take it back with the token */
+  bool link_shown;
+  char away_why[96]; /* the last "away:" said */
   bool ending;
   int exit_code;
   bool mic_muted, camera_off;
@@ -65,6 +92,10 @@ struct call {
 
   /* once a second while connected: the call's course, for --stats-json */
   json_t *timeline;
+  /* video received across every peer connection of the call: gaps over
+   * INTERRUPTION_MS (--stats-json "interruptions") */
+  uint64_t last_video_ms;
+  json_t *interruptions;
   /* statistics of the last interval, for the quality bars and the overlay */
   uint64_t last_bytes_sent, last_bytes_received, last_stats_ms, connected_at_ms;
   int64_t last_lost;
@@ -87,6 +118,7 @@ struct call {
 static void call_end(struct call *c, int code, const char *why);
 static void on_duration(uv_timer_t *t);
 static void open_signaling(struct call *c);
+static void on_sig_retry(uv_timer_t *t);
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...) {
@@ -234,7 +266,9 @@ static void make_offer(struct call *c) {
  * answerer answers the offer that brings it. */
 static void restart_ice(struct call *c) {
   if (!c->pc || c->ending || c->connected || !c->offerer) return;
-  if (!c->sig_open) return; /* resumed later: peer-back or resumed restarts then */
+  /* resumed later: peer-back or resumed restarts then (an offer to a peer
+   * that is away is dropped by the server) */
+  if (!c->sig_open || !c->peer_present) return;
   /* An answer still on its way would be taken for the next offer's. */
   if (c->offer_sent_ms && mc_now_ms() - c->offer_sent_ms < OFFER_ANSWER_WAIT_MS) return;
   if (mc_pc_restart_ice(c->pc) != 0) {
@@ -252,12 +286,28 @@ static void on_restart_timer(uv_timer_t *t) {
   if (!c->connected && !c->ending) uv_timer_start(&c->restart_timer, on_restart_timer, 5000, 0);
 }
 
+/* Who the other side is, for "waiting for NAME to come back". */
+static const char *peer_label(const struct call *c) {
+  return c->o->doctor ? (c->peer_name[0] ? c->peer_name : "the patient") : "the doctor";
+}
+
+/* The other side is gone for now; the call is not over (only the doctor
+ * ends it). The doctor keeps the room and waits; the patient waits for the
+ * doctor. */
+static void show_away(struct call *c, const char *why) {
+  struct call_view_state *v = call_view_lock(c->view);
+  bool changed = v->phase != CALL_PHASE_AWAY || strcmp(c->away_why, why) != 0;
+  v->phase = CALL_PHASE_AWAY;
+  call_view_unlock(c->view);
+  mc_strcpy(c->away_why, sizeof c->away_why, why);
+  if (changed) say("away: %s; waiting for %s to come back", why, peer_label(c));
+}
+
 static void on_recover_deadline(uv_timer_t *t) {
   struct call *c = t->data;
   if (c->connected || c->ending) return;
-  fprintf(stderr, "medcall: the connection was lost and could not be restored within %d s\n",
-          RECOVER_WITHIN_MS / 1000);
-  call_end(c, MC_APP_EXIT_FAIL, "connection lost");
+  /* Restarts go on every 5 s: a laptop that wakes, a phone back in range. */
+  show_away(c, "the connection is lost");
 }
 
 static void send_headless_extras(struct call *c) {
@@ -281,13 +331,17 @@ static void on_connection_state(mc_pc *pc, enum mc_pc_state s, void *user) {
     show_connection(c, first);
     struct call_view_state *v = call_view_lock(c->view);
     v->phase = CALL_PHASE_CONNECTED;
+    c->away_why[0] = '\0';
     if (first) v->connected_wall_ms = (uint64_t)mc_wall_ms();
     if (first) c->connected_at_ms = mc_now_ms();
     call_view_unlock(c->view);
+    if (!c->media_started) {
+      c->media_started = true;
+      call_media_start(c->media);
+    }
     if (first) {
       c->ever_connected = true;
       open_bulk(c);
-      call_media_start(c->media);
       send_headless_extras(c);
       if (c->o->duration_s > 0)
         uv_timer_start(&c->duration_timer, on_duration, (uint64_t)(c->o->duration_s * 1000), 0);
@@ -306,12 +360,20 @@ static void on_connection_state(mc_pc *pc, enum mc_pc_state s, void *user) {
     bool was_connected = c->connected;
     c->connected = false;
     set_phase(c, CALL_PHASE_RECONNECTING);
+    /* Gone from the server too: nothing to repair before it comes back. */
+    if (!c->peer_present) show_away(c, c->o->doctor ? "the patient's connection dropped" : "the doctor's connection dropped");
     if (was_connected) uv_timer_start(&c->recover_timer, on_recover_deadline, RECOVER_WITHIN_MS, 0);
     if (s == MC_PC_STATE_FAILED) uv_timer_start(&c->restart_timer, on_restart_timer, 0, 0);
     else if (was_connected) uv_timer_start(&c->restart_timer, on_restart_timer, RESTART_AFTER_MS, 0);
     return;
   }
-  if (s == MC_PC_STATE_CLOSED && !c->ending) call_end(c, MC_APP_EXIT_OK, "the other side hung up");
+  /* The peer closed its connection (hung up, or started over): signaling
+   * says which; the consultation itself ends only by the doctor. */
+  if (s == MC_PC_STATE_CLOSED && !c->ending) {
+    c->connected = false;
+    uv_timer_stop(&c->restart_timer);
+    show_away(c, c->o->doctor ? "the patient closed the connection" : "the doctor closed the connection");
+  }
 }
 
 /* ---- chat, peer state and files (channels.c) ---- */
@@ -469,7 +531,17 @@ static void on_track(mc_pc *pc, mc_pc_track t, enum mc_pc_kind kind, void *user)
 static void on_frame(mc_pc *pc, mc_pc_track t, const uint8_t *data, size_t len, uint32_t ts, bool key, void *user) {
   (void)pc;
   struct call *c = user;
-  call_media_on_frame(c->media, t, data, len, ts, key);
+  if (!call_media_on_frame(c->media, t, data, len, ts, key)) return;
+  uint64_t now = mc_now_ms();
+  if (c->last_video_ms && now - c->last_video_ms > INTERRUPTION_MS) {
+    uint64_t gap = now - c->last_video_ms;
+    say("video: flowing again after %llu ms", (unsigned long long)gap);
+    if (!c->interruptions) c->interruptions = json_array();
+    json_array_append_new(c->interruptions,
+                          json_pack("{s:f, s:I}", "endS", (double)(now - c->connected_at_ms) / 1000.0, "ms",
+                                    (json_int_t)gap));
+  }
+  c->last_video_ms = now;
 }
 
 static void on_keyframe_request(mc_pc *pc, mc_pc_track t, void *user) {
@@ -495,8 +567,22 @@ static void add_ice_server(struct call *c, const char *url, const char *user, co
   c->nice++;
 }
 
-static void parse_ice_servers(struct call *c, json_t *arr) {
-  if (!json_is_array(arr)) return;
+static void clear_ice_servers(struct call *c) {
+  for (size_t i = 0; i < c->nice; i++) {
+    free(c->ice[i].url);
+    free(c->ice[i].username);
+    if (c->ice[i].credential) {
+      OPENSSL_cleanse(c->ice[i].credential, strlen(c->ice[i].credential));
+      free(c->ice[i].credential);
+    }
+  }
+  c->nice = 0;
+}
+
+/* The server's ICE servers (fresh credentials with every admission), then
+ * those of the options. */
+static void set_ice_servers(struct call *c, json_t *arr) {
+  clear_ice_servers(c);
   size_t i;
   json_t *s;
   json_array_foreach(arr, i, s) {
@@ -511,12 +597,12 @@ static void parse_ice_servers(struct call *c, json_t *arr) {
     }
     json_decref(list);
   }
+  for (size_t k = 0; k < c->o->nice; k++)
+    add_ice_server(c, c->o->ice[k].url, c->o->ice[k].username, c->o->ice[k].credential);
 }
 
 static int make_pc(struct call *c) {
   struct mc_pc_ice_server servers[CALL_MAX_ICE_SERVERS];
-  for (size_t i = 0; i < c->o->nice; i++)
-    add_ice_server(c, c->o->ice[i].url, c->o->ice[i].username, c->o->ice[i].credential);
   for (size_t i = 0; i < c->nice; i++)
     servers[i] = (struct mc_pc_ice_server){c->ice[i].url, c->ice[i].username, c->ice[i].credential};
   struct mc_pc_config cfg = {
@@ -551,6 +637,9 @@ static int make_pc(struct call *c) {
     fprintf(stderr, "medcall: could not set up the media: %s\n", mc_strerror(rc));
     return rc;
   }
+  /* The new connection starts with what the user chose in the old one. */
+  call_media_set_mic_muted(c->media, c->mic_muted);
+  call_media_set_camera_off(c->media, c->camera_off);
   struct call_view_state *s = call_view_lock(c->view);
   s->has_video = call_media_has_video(c->media);
   s->has_audio = call_media_has_audio(c->media);
@@ -570,11 +659,32 @@ static int make_pc(struct call *c) {
   return rc;
 }
 
-static void on_admitted(struct call *c, json_t *m) {
-  if (c->pc) return;
-  c->offerer = json_is_true(json_object_get(m, "offerer"));
-  parse_ice_servers(c, json_object_get(m, "ice_servers"));
-  say("admitted: %s", c->offerer ? "offerer" : "answerer");
+/* The peer connection and everything riding on it go; the call goes on
+ * (a new peer joins, or the same one starts over). */
+static void drop_pc(struct call *c) {
+  if (!c->pc) return;
+  call_channels_free(c->chans);
+  c->chans = NULL;
+  call_media_free(c->media);
+  c->media = NULL;
+  mc_pc_free(c->pc);
+  c->pc = NULL;
+  c->connected = c->media_started = c->peer_state_known = false;
+  c->offer_sent_ms = 0;
+  c->send_ch = c->recv_ch = -1;
+  uv_timer_stop(&c->restart_timer);
+  uv_timer_stop(&c->recover_timer);
+  struct call_view_state *v = call_view_lock(c->view);
+  v->peer_mic_muted = v->peer_camera_off = v->peer_video_paused = false;
+  v->verification[0] = '\0';
+  call_view_unlock(c->view);
+}
+
+/* A new peer connection for this session: the doctor offers, the patient
+ * waits for the offer. */
+static void start_pc(struct call *c, json_t *ice_servers) {
+  drop_pc(c);
+  set_ice_servers(c, ice_servers);
   set_phase(c, CALL_PHASE_CONNECTING);
   if (make_pc(c) != 0) {
     call_end(c, MC_APP_EXIT_FAIL, "failed");
@@ -583,8 +693,43 @@ static void on_admitted(struct call *c, json_t *m) {
   if (c->offerer) make_offer(c);
 }
 
+/* The DTLS fingerprint of an SDP ("sha-256 AB:CD:..."), "" when none. */
+static void sdp_fingerprint(const char *sdp, char *out, size_t cap) {
+  out[0] = '\0';
+  const char *p = sdp ? strstr(sdp, "a=fingerprint:") : NULL;
+  if (!p) return;
+  p += strlen("a=fingerprint:");
+  size_t n = strcspn(p, "\r\n");
+  if (n < cap) {
+    memcpy(out, p, n);
+    out[n] = '\0';
+  }
+}
+
+/* A description whose certificate is not the one our connection knows
+ * comes from a peer that started over (a restarted app, a reloaded page):
+ * DTLS cannot change its certificate, so the connection must be new. */
+static bool peer_started_over(struct call *c, const char *sdp) {
+  struct mc_pc_stats st;
+  if (!c->pc || mc_pc_get_stats(c->pc, &st) != 0 || !st.remote_fingerprint[0]) return false;
+  char fp[256];
+  sdp_fingerprint(sdp, fp, sizeof fp);
+  const char *hex = strchr(fp, ' ');
+  return hex && strcasecmp(hex + 1, st.remote_fingerprint) != 0;
+}
+
 static void on_offer(struct call *c, const char *sdp) {
   if (!c->pc) return;
+  if (peer_started_over(c, sdp)) {
+    say("reconnecting: %s started over", peer_label(c));
+    /* the ICE servers already issued stay valid for the new connection */
+    drop_pc(c);
+    set_phase(c, CALL_PHASE_CONNECTING);
+    if (make_pc(c) != 0) {
+      call_end(c, MC_APP_EXIT_FAIL, "failed");
+      return;
+    }
+  }
   int rc = mc_pc_set_remote_description(c->pc, MC_PC_OFFER, sdp);
   char *answer = NULL;
   if (rc == 0) rc = mc_pc_create_answer(c->pc, &answer);
@@ -599,15 +744,55 @@ static void on_offer(struct call *c, const char *sdp) {
   mc_free(answer);
 }
 
-static void on_sig_open(mc_signal_client *s, void *user) {
-  (void)s;
-  struct call *c = user;
-  c->sig_open = true;
+static void on_answer(struct call *c, const char *sdp) {
+  c->offer_sent_ms = 0;
+  if (!c->pc || !sdp) return;
+  if (peer_started_over(c, sdp)) {
+    /* Our offer reached a patient that had started over: offer anew from a
+     * connection of our own that is new as well. */
+    say("reconnecting: %s started over", peer_label(c));
+    drop_pc(c);
+    set_phase(c, CALL_PHASE_CONNECTING);
+    if (make_pc(c) != 0) call_end(c, MC_APP_EXIT_FAIL, "failed");
+    else make_offer(c);
+    return;
+  }
+  if (mc_pc_set_remote_description(c->pc, MC_PC_ANSWER, sdp) != 0) {
+    fprintf(stderr, "medcall: %s\n", mc_pc_last_error(c->pc));
+    call_end(c, MC_APP_EXIT_FAIL, "failed");
+  }
+}
+
+static void save_session(struct call *c) {
+  if (!c->session[0] || !c->room[0]) return;
+  struct call_stored st = {0};
+  mc_strcpy(st.room, sizeof st.room, c->room);
+  mc_strcpy(st.session, sizeof st.session, c->session);
+  mc_strcpy(st.link, sizeof st.link, c->link);
+  int rc = call_store_save(c->store_kind, c->store_key, &st);
+  if (rc != 0) MC_LOGW(LOG, "session not kept in the state directory err=%s", mc_strerror(rc));
+  OPENSSL_cleanse(&st, sizeof st);
+}
+
+static void remember_session(struct call *c, json_t *m) {
+  const char *session = json_string_value(json_object_get(m, "session"));
+  const char *room = json_string_value(json_object_get(m, "room"));
+  const char *link = json_string_value(json_object_get(m, "link"));
+  if (session) mc_strcpy(c->session, sizeof c->session, session);
+  if (room) mc_strcpy(c->room, sizeof c->room, room);
+  if (link) mc_strcpy(c->link, sizeof c->link, link);
+  save_session(c);
+}
+
+static void send_hello(struct call *c) {
   if (c->session[0]) {
-    sig_send(c, json_pack("{s:s, s:s}", "type", "resume", "session", c->session));
+    /* fresh: this process holds no peer connection for the session (a
+     * restarted app): the doctor must start a new one. */
+    sig_send(c, json_pack("{s:s, s:s, s:b}", "type", "resume", "session", c->session, "fresh", c->pc == NULL));
   } else if (c->o->doctor) {
     json_t *m = json_pack("{s:s}", "type", "create");
     if (c->o->token) json_object_set_new(m, "token", json_string(c->o->token));
+    if (c->reclaim) json_object_set_new(m, "room", json_string(c->o->room));
     sig_send(c, m);
   } else {
     sig_send(c, json_pack("{s:s, s:s, s:s}", "type", "join", "room", c->o->room, "name",
@@ -615,18 +800,215 @@ static void on_sig_open(mc_signal_client *s, void *user) {
   }
 }
 
-static void remember_session(struct call *c, json_t *m) {
-  const char *session = json_string_value(json_object_get(m, "session"));
-  if (session) mc_strcpy(c->session, sizeof c->session, session);
+static void on_sig_open(mc_signal_client *s, void *user) {
+  (void)s;
+  struct call *c = user;
+  c->sig_open = true;
+  send_hello(c);
 }
 
-static void on_knock(struct call *c, const char *name) {
-  say("knock: %s", name ? name : "");
-  struct call_view_state *s = call_view_lock(c->view);
-  mc_strcpy(s->peer_name, sizeof s->peer_name, name ? name : "");
-  s->phase = CALL_PHASE_KNOCKING;
+/* ---- knocks (doctor) ---- */
+
+/* Whether a patient is in the call now: a knock then waits for the doctor. */
+static bool patient_in_call(const struct call *c) { return c->pc && c->connected && c->peer_present; }
+
+static void show_knocks(struct call *c) {
+  struct call_view_state *v = call_view_lock(c->view);
+  v->knocks_waiting = c->nknocks;
+  mc_strcpy(v->knock_name, sizeof v->knock_name, c->nknocks ? c->knocks[0].name : "");
+  v->knock_returning = c->nknocks && c->knocks[0].returning;
+  if (c->nknocks && v->phase == CALL_PHASE_WAITING) v->phase = CALL_PHASE_KNOCKING;
+  else if (!c->nknocks && v->phase == CALL_PHASE_KNOCKING) v->phase = CALL_PHASE_WAITING;
   call_view_unlock(c->view);
-  if (c->o->auto_admit) sig_send(c, json_pack("{s:s}", "type", "admit"));
+}
+
+static void forget_knock(struct call *c, const char *id) {
+  for (int i = 0; i < c->nknocks; i++)
+    if (!strcmp(c->knocks[i].id, id)) {
+      memmove(&c->knocks[i], &c->knocks[i + 1], (size_t)(c->nknocks - i - 1) * sizeof c->knocks[0]);
+      c->nknocks--;
+      break;
+    }
+  show_knocks(c);
+}
+
+/* The doctor's answer to the oldest knock (the one the window shows). */
+static void answer_knock(struct call *c, bool admit) {
+  if (!c->nknocks) return;
+  char id[sizeof c->knocks[0].id];
+  mc_strcpy(id, sizeof id, c->knocks[0].id);
+  say("%s: %s", admit ? "admit" : "decline", c->knocks[0].name);
+  sig_send(c, json_pack("{s:s, s:s}", "type", admit ? "admit" : "decline", "knock", id));
+  forget_knock(c, id);
+}
+
+static void on_knock(struct call *c, json_t *m) {
+  const char *name = json_string_value(json_object_get(m, "name"));
+  const char *id = json_string_value(json_object_get(m, "knock"));
+  bool returning = json_is_true(json_object_get(m, "returning"));
+  if (!name || !id) return;
+  for (int i = 0; i < c->nknocks; i++)
+    if (!strcmp(c->knocks[i].id, id)) return; /* told again after a resume */
+  if (c->nknocks == MAX_KNOCKS) return;
+  struct knock *k = &c->knocks[c->nknocks++];
+  mc_strcpy(k->id, sizeof k->id, id);
+  mc_strcpy(k->name, sizeof k->name, name);
+  k->returning = returning;
+  if (returning) say("back: %s is back", name);
+  else say("knock: %s", name);
+  show_knocks(c);
+  /* Without a window nobody decides: the first knock is let in while
+   * nobody is in the call, and a knock during a call (a second tab, a
+   * stranger with the link) is turned away. */
+  if (c->o->auto_admit) answer_knock(c, !patient_in_call(c));
+}
+
+/* The patient in the call is gone from the room (left, or the doctor let
+ * another knock in); the room stays open for it to come back. */
+static void on_patient_left(struct call *c, const char *reason) {
+  if (reason && !strcmp(reason, "replaced")) return; /* admitted follows */
+  drop_pc(c);
+  c->peer_present = false;
+  show_away(c, reason && !strcmp(reason, "left") ? "the patient left" : "the patient is gone");
+}
+
+static void on_admitted(struct call *c, json_t *m) {
+  c->offerer = json_is_true(json_object_get(m, "offerer"));
+  json_t *peer = json_object_get(m, "peer");
+  const char *name = json_string_value(json_object_get(peer, "name"));
+  c->peer_present = json_is_true(json_object_get(peer, "present")) || json_object_get(peer, "present") == NULL;
+  if (name) {
+    mc_strcpy(c->peer_name, sizeof c->peer_name, name);
+    struct call_view_state *v = call_view_lock(c->view);
+    mc_strcpy(v->peer_name, sizeof v->peer_name, name);
+    call_view_unlock(c->view);
+  }
+  say("admitted: %s", c->offerer ? "offerer" : "answerer");
+  start_pc(c, json_object_get(m, "ice_servers"));
+}
+
+/* Our session is ours again (after a dropped connection, a restarted
+ * server or a restarted app). */
+static void on_resumed(struct call *c, json_t *m) {
+  say("signaling: resumed");
+  c->sig_retries = 0;
+  remember_session(c, m);
+  const char *state = json_string_value(json_object_get(m, "state"));
+  json_t *peer = json_object_get(m, "peer");
+  c->peer_present = json_is_true(json_object_get(peer, "present"));
+  const char *name = json_string_value(json_object_get(peer, "name"));
+  if (name) mc_strcpy(c->peer_name, sizeof c->peer_name, name);
+  struct call_view_state *v = call_view_lock(c->view);
+  if (c->o->doctor) mc_strcpy(v->link, sizeof v->link, c->link);
+  if (name) mc_strcpy(v->peer_name, sizeof v->peer_name, name);
+  call_view_unlock(c->view);
+  if (c->o->doctor && !c->link_shown && c->link[0]) {
+    c->link_shown = true;
+    say("link: %s", c->link);
+  }
+  if (!state || strcmp(state, "admitted") != 0) {
+    /* Nobody in the call any more (the patient left while we were away). */
+    if (c->pc) on_patient_left(c, "gone");
+    else if (!c->o->doctor) {
+      say("waiting: for the doctor to admit you");
+      set_phase(c, CALL_PHASE_WAITING);
+    } else {
+      set_phase(c, c->peer_name[0] ? CALL_PHASE_AWAY : CALL_PHASE_WAITING);
+      show_knocks(c);
+    }
+    return;
+  }
+  c->offerer = json_is_true(json_object_get(m, "offerer"));
+  if (!c->pc || json_is_true(json_object_get(peer, "fresh"))) {
+    /* We are new (a restarted app), or the peer is: a new connection. */
+    if (c->pc) say("reconnecting: %s started over", peer_label(c));
+    start_pc(c, json_object_get(m, "ice_servers"));
+    if (!c->peer_present) show_away(c, c->o->doctor ? "the patient is not connected" : "the doctor is not connected");
+    return;
+  }
+  if (!c->peer_present && !c->connected) show_away(c, "the other side is not connected");
+  c->offer_sent_ms = 0; /* an offer sent while we were away was lost */
+  restart_ice(c);
+}
+
+static void on_peer_back(struct call *c, json_t *m) {
+  c->peer_present = true;
+  if (json_is_true(json_object_get(m, "fresh")) && c->pc) {
+    /* The peer started over and holds no connection: the doctor offers from
+     * a new one; the patient waits for that offer. */
+    say("reconnecting: %s started over", peer_label(c));
+    drop_pc(c);
+    set_phase(c, CALL_PHASE_CONNECTING);
+    if (make_pc(c) != 0) call_end(c, MC_APP_EXIT_FAIL, "failed");
+    else if (c->offerer) make_offer(c);
+    return;
+  }
+  if (!c->pc) {
+    if (c->o->doctor) return; /* a patient not in the call */
+    set_phase(c, CALL_PHASE_CONNECTING);
+    return;
+  }
+  if (!c->connected) set_phase(c, CALL_PHASE_RECONNECTING);
+  c->offer_sent_ms = 0;
+  restart_ice(c);
+}
+
+/* The server is restarting: reconnect after its hint and resume. */
+static void on_goaway(struct call *c, json_t *m) {
+  json_int_t retry = json_integer_value(json_object_get(m, "retry_ms"));
+  if (retry <= 0 || retry > 60000) retry = 1000;
+  say("signaling: the server is restarting; reconnecting");
+  c->sig_open = false;
+  if (c->sig) {
+    mc_signal_client_free(c->sig);
+    c->sig = NULL;
+  }
+  c->sig_retries = 1;
+  uv_timer_start(&c->sig_timer, on_sig_retry, (uint64_t)retry + mc_random_u32() % GOAWAY_JITTER_MS, 0);
+}
+
+static const char *ended_text(const struct call *c, const char *reason) {
+  if (!reason) return "the consultation ended";
+  if (!strcmp(reason, "ended-by-doctor")) return c->o->doctor ? "you ended the consultation" : "the doctor ended the consultation";
+  if (!strcmp(reason, "replaced")) return "the doctor let you in again from another window or device";
+  if (!strcmp(reason, "resumed-elsewhere")) return "this consultation continues in another window";
+  if (!strcmp(reason, "doctor-gone")) return "the doctor is no longer connected";
+  if (!strcmp(reason, "expired")) return "the room link expired";
+  if (!strcmp(reason, "left")) return "you left the consultation";
+  return "the consultation ended";
+}
+
+static void on_error_message(struct call *c, json_t *m) {
+  const char *code = json_string_value(json_object_get(m, "code"));
+  const char *msg = json_string_value(json_object_get(m, "message"));
+  if (code && !strcmp(code, "unknown-session")) {
+    if (!c->pc && !c->ever_connected) {
+      /* A session kept from an earlier run that the server no longer has:
+       * start over (a new room; a new knock). */
+      call_store_forget(c->store_kind, c->store_key);
+      c->session[0] = '\0';
+      c->link[0] = '\0';
+      say("signaling: the earlier session is gone; starting a new one");
+      send_hello(c);
+      return;
+    }
+    if (c->pc) {
+      /* The server forgot us (restarted without its rooms): media does not
+       * need it. */
+      say("signaling: the server no longer knows this call; media continues");
+      c->session[0] = '\0';
+      return;
+    }
+    call_end(c, MC_APP_EXIT_OK, "the consultation has ended");
+    return;
+  }
+  if (code && !strcmp(code, "wrong-state") && c->o->doctor) {
+    /* A knock answered twice (it left meanwhile): nothing to do. */
+    MC_LOGI(LOG, "server refused a message code=wrong-state");
+    return;
+  }
+  fprintf(stderr, "medcall: the server refused: %s\n", msg ? msg : "unknown error");
+  call_end(c, MC_APP_EXIT_FAIL, "refused by the server");
 }
 
 static void on_sig_message(mc_signal_client *s, const char *text, size_t len, void *user) {
@@ -643,10 +1025,10 @@ static void on_sig_message(mc_signal_client *s, const char *text, size_t len, vo
   MC_LOGD(LOG, "signal message type=%s", type);
   if (strcmp(type, "created") == 0) {
     remember_session(c, m);
-    const char *link = json_string_value(json_object_get(m, "link"));
-    say("link: %s", link ? link : "");
+    c->link_shown = true;
+    say("link: %s", c->link);
     struct call_view_state *v = call_view_lock(c->view);
-    mc_strcpy(v->link, sizeof v->link, link ? link : "");
+    mc_strcpy(v->link, sizeof v->link, c->link);
     v->phase = CALL_PHASE_WAITING;
     call_view_unlock(c->view);
   } else if (strcmp(type, "waiting") == 0) {
@@ -654,25 +1036,21 @@ static void on_sig_message(mc_signal_client *s, const char *text, size_t len, vo
     say("waiting: for the doctor to admit you");
     set_phase(c, CALL_PHASE_WAITING);
   } else if (strcmp(type, "knock") == 0) {
-    on_knock(c, json_string_value(json_object_get(m, "name")));
+    on_knock(c, m);
   } else if (strcmp(type, "admitted") == 0) {
     on_admitted(c, m);
   } else if (strcmp(type, "resumed") == 0) {
-    say("signaling: resumed");
-    c->sig_retries = 0;
-    restart_ice(c);
+    on_resumed(c, m);
   } else if (strcmp(type, "peer-back") == 0) {
-    restart_ice(c);
+    on_peer_back(c, m);
+  } else if (strcmp(type, "peer-away") == 0) {
+    c->peer_present = false;
+    if (c->pc && !c->connected) show_away(c, "the other side's connection dropped");
   } else if (strcmp(type, "offer") == 0) {
     const char *sdp = json_string_value(json_object_get(m, "sdp"));
     if (sdp) on_offer(c, sdp);
   } else if (strcmp(type, "answer") == 0) {
-    const char *sdp = json_string_value(json_object_get(m, "sdp"));
-    c->offer_sent_ms = 0;
-    if (sdp && c->pc && mc_pc_set_remote_description(c->pc, MC_PC_ANSWER, sdp) != 0) {
-      fprintf(stderr, "medcall: %s\n", mc_pc_last_error(c->pc));
-      call_end(c, MC_APP_EXIT_FAIL, "failed");
-    }
+    on_answer(c, json_string_value(json_object_get(m, "sdp")));
   } else if (strcmp(type, "candidate") == 0) {
     const char *cand = json_string_value(json_object_get(m, "candidate"));
     const char *mid = json_string_value(json_object_get(m, "sdpMid"));
@@ -681,28 +1059,21 @@ static void on_sig_message(mc_signal_client *s, const char *text, size_t len, vo
     fprintf(stderr, "medcall: the doctor declined the call\n");
     call_end(c, MC_APP_EXIT_FAIL, "the doctor could not let you in now");
   } else if (strcmp(type, "peer-left") == 0) {
-    if (c->pc) call_end(c, c->ever_connected ? MC_APP_EXIT_OK : MC_APP_EXIT_FAIL, "the other side left");
-    else {
-      /* A patient who knocked and went away: wait for the next one. */
-      say("left: the patient stopped waiting");
-      set_phase(c, CALL_PHASE_WAITING);
+    const char *knock = json_string_value(json_object_get(m, "knock"));
+    if (knock) {
+      say("left: a knock stopped waiting");
+      forget_knock(c, knock);
+    } else {
+      on_patient_left(c, json_string_value(json_object_get(m, "reason")));
     }
+  } else if (strcmp(type, "goaway") == 0) {
+    on_goaway(c, m);
   } else if (strcmp(type, "ended") == 0) {
     const char *reason = json_string_value(json_object_get(m, "reason"));
-    call_end(c, c->ever_connected ? MC_APP_EXIT_OK : MC_APP_EXIT_FAIL,
-             reason && !strcmp(reason, "ended-by-doctor") ? "the doctor ended the consultation"
-                                                            : "the other side left");
+    if (c->o->doctor || (reason && strcmp(reason, "left") != 0)) call_store_forget(c->store_kind, c->store_key);
+    call_end(c, c->ever_connected ? MC_APP_EXIT_OK : MC_APP_EXIT_FAIL, ended_text(c, reason));
   } else if (strcmp(type, "error") == 0) {
-    const char *code = json_string_value(json_object_get(m, "code"));
-    const char *msg = json_string_value(json_object_get(m, "message"));
-    if (code && !strcmp(code, "unknown-session") && c->ever_connected) {
-      /* The server forgot us (restarted): media does not need it. */
-      say("signaling: the server no longer knows this call; media continues");
-      c->session[0] = '\0';
-    } else {
-      fprintf(stderr, "medcall: the server refused: %s\n", msg ? msg : "unknown error");
-      call_end(c, MC_APP_EXIT_FAIL, "refused by the server");
-    }
+    on_error_message(c, m);
   }
   json_decref(m);
 }
@@ -728,17 +1099,13 @@ static void on_sig_close(mc_signal_client *s, int err, const char *sentence, voi
     return;
   }
   /* Media does not need the server once connected; the session is kept
-   * for the grace period, so reconnect and resume (docs/signaling.md). */
+   * (docs/signaling.md "Reconnecting"), so reconnect and resume for as long
+   * as the call lasts. */
   if (c->sig_retries == 0) {
     say("signaling: reconnecting");
     MC_LOGI(LOG, "signaling lost: %s", err ? sentence : "closed");
   }
   c->sig_retries++;
-  if (!c->ever_connected && c->sig_retries > 15) {
-    fprintf(stderr, "medcall: the signaling server cannot be reached any more\n");
-    call_end(c, MC_APP_EXIT_FAIL, "signaling failed");
-    return;
-  }
   uv_timer_start(&c->sig_timer, on_sig_retry, SIGNAL_RETRY_MS * (uint64_t)MC_MIN(c->sig_retries, 5), 0);
 }
 
@@ -750,7 +1117,7 @@ static void open_signaling(struct call *c) {
   int rc = mc_signal_client_new(c->loop, &sc, &scb, c, &c->sig);
   if (rc != 0) {
     c->sig = NULL;
-    if (!c->ever_connected) {
+    if (!c->ever_connected && !c->session[0]) {
       fprintf(stderr, "medcall: cannot use the signaling address %s: %s\n", c->o->ws_url, mc_strerror(rc));
       call_end(c, MC_APP_EXIT_FAIL, "signaling failed");
     } else {
@@ -808,11 +1175,8 @@ static void on_wake(uv_async_t *a) {
   while (call_view_next_command(c->view, &cmd)) {
     if (c->ending) continue;
     switch (cmd.kind) {
-    case CALL_CMD_ADMIT: sig_send(c, json_pack("{s:s}", "type", "admit")); break;
-    case CALL_CMD_DECLINE:
-      sig_send(c, json_pack("{s:s}", "type", "decline"));
-      set_phase(c, CALL_PHASE_WAITING);
-      break;
+    case CALL_CMD_ADMIT: answer_knock(c, true); break;
+    case CALL_CMD_DECLINE: answer_knock(c, false); break;
     case CALL_CMD_TOGGLE_MIC: toggle_mic(c); break;
     case CALL_CMD_TOGGLE_CAMERA: toggle_camera(c); break;
     case CALL_CMD_HANG_UP: call_end(c, c->ever_connected ? MC_APP_EXIT_OK : MC_APP_EXIT_FAIL, "you hung up"); break;
@@ -914,6 +1278,7 @@ static void write_stats(struct call *c) {
       (json_int_t)st.available_outgoing_bitrate_bps);
   if (j) call_media_stats_json(c->media, j);
   if (j && c->timeline) json_object_set(j, "timeline", c->timeline);
+  if (j) json_object_set_new(j, "interruptions", c->interruptions ? json_incref(c->interruptions) : json_array());
   if (j && json_dump_file(j, c->o->stats_json, JSON_INDENT(2)) != 0)
     fprintf(stderr, "medcall: could not write statistics to %s\n", c->o->stats_json);
   json_decref(j);
@@ -941,6 +1306,9 @@ static void call_end(struct call *c, int code, const char *why) {
   say("ended: %s", why);
   write_stats(c);
   if (c->sig_open) sig_send(c, json_pack("{s:s}", "type", c->o->doctor ? "end" : "leave"));
+  /* Ended on purpose: the next start begins anew. A killed process never
+   * gets here, and its next start takes the place back. */
+  call_store_forget(c->store_kind, c->store_key);
   call_channels_free(c->chans);
   c->chans = NULL;
   call_media_free(c->media);
@@ -986,6 +1354,27 @@ static void on_signal(uv_signal_t *s, int signum) {
   call_view_unlock(c->view);
 }
 
+/* A session an earlier run of this program left (it was killed): the
+ * patient's for this room, the doctor's for this server (or for --room).
+ * A doctor's --room without one takes the room back with the token. */
+static void take_stored_session(struct call *c) {
+  c->store_kind = c->o->doctor ? CALL_STORE_DOCTOR : CALL_STORE_PATIENT;
+  mc_strcpy(c->store_key, sizeof c->store_key, c->o->doctor ? c->o->ws_url : c->o->room);
+  if (!c->o->doctor) mc_strcpy(c->room, sizeof c->room, c->o->room);
+  struct call_stored st;
+  bool have = call_store_load(c->store_kind, c->store_key, &st) == 0;
+  if (have && c->o->doctor && c->o->room && strcmp(st.room, c->o->room) != 0) have = false;
+  if (have) {
+    mc_strcpy(c->session, sizeof c->session, st.session);
+    mc_strcpy(c->room, sizeof c->room, st.room);
+    mc_strcpy(c->link, sizeof c->link, st.link);
+    say("signaling: taking back the session of an earlier run");
+  } else if (c->o->doctor && c->o->room) {
+    c->reclaim = true;
+  }
+  OPENSSL_cleanse(&st, sizeof st);
+}
+
 int call_run(const struct call_opts *o, struct call_view *view) {
   struct call *c = calloc(1, sizeof *c);
   if (!c) return MC_APP_EXIT_FAIL;
@@ -1009,21 +1398,17 @@ int call_run(const struct call_opts *o, struct call_view *view) {
   c->wake.data = c;
   call_view_set_waker(view, wake_call, &c->wake);
   uv_timer_start(&c->stats_timer, on_stats_timer, STATS_INTERVAL_MS, STATS_INTERVAL_MS);
+  take_stored_session(c);
   open_signaling(c);
   uv_run(c->loop, UV_RUN_DEFAULT);
   call_view_set_waker(view, NULL, NULL);
   int code = c->exit_code;
-  for (size_t i = 0; i < c->nice; i++) {
-    free(c->ice[i].url);
-    free(c->ice[i].username);
-    if (c->ice[i].credential) {
-      OPENSSL_cleanse(c->ice[i].credential, strlen(c->ice[i].credential));
-      free(c->ice[i].credential);
-    }
-  }
+  clear_ice_servers(c);
+  OPENSSL_cleanse(c->session, sizeof c->session);
   if (c->sha) EVP_MD_CTX_free(c->sha);
   if (c->recv_sha) EVP_MD_CTX_free(c->recv_sha);
   json_decref(c->timeline);
+  json_decref(c->interruptions);
   free(c);
   return code;
 }

@@ -73,7 +73,9 @@ const char mc_call_usage[] =
     "\n"
     "Creates a consultation room and shows the patient's link (also printed as\n"
     "a line 'link: URL'); when the patient knocks, admit them (A) and the call\n"
-    "starts.\n"
+    "starts. The room stays open until you hang up: a patient who leaves or\n"
+    "drops can come back. If medcall was killed during a consultation, the\n"
+    "next 'medcall call' with the same server takes the room back.\n"
     "\n"
     "  --server URL        a medcall-server's signaling address, wss://HOST:PORT/ws;\n"
     "                      without it medcall runs the server itself, on a free port\n"
@@ -82,6 +84,9 @@ const char mc_call_usage[] =
     "                      self-signed certificate)\n"
     "  --token T           the doctor token the server was started with (prefer\n"
     "                      the config file: a command line is visible to others)\n"
+    "  --room ROOM         take back the room ROOM (the last part of its link): from\n"
+    "                      this machine's state directory, or with --token from\n"
+    "                      another machine\n"
     "  --auto-admit        admit the first patient who knocks (always so without\n"
     "                      a window)\n"
     COMMON_USAGE;
@@ -98,7 +103,7 @@ const char mc_join_usage[] =
 enum {
   O_SERVER = 1, O_TOKEN, O_NAME, O_INSECURE, O_RELAY, O_DURATION, O_ECHO, O_SEND, O_STATS, O_VIDEO, O_AUDIO,
   O_SIZE, O_FPS, O_BITRATE, O_HEADLESS, O_AUTO_ADMIT, O_NO_WINDOW, O_CHAT, O_SEND_FILE, O_DOWNLOAD_DIR,
-  O_ICE_SERVER, O_CONFIG, O_FULLSCREEN, O_SERVER_PIN, O_WINDOW
+  O_ICE_SERVER, O_CONFIG, O_FULLSCREEN, O_SERVER_PIN, O_WINDOW, O_ROOM
 };
 
 static const struct option longopts[] = {
@@ -114,7 +119,7 @@ static const struct option longopts[] = {
     {"send-file", required_argument, NULL, O_SEND_FILE}, {"download-dir", required_argument, NULL, O_DOWNLOAD_DIR},
     {"ice-server", required_argument, NULL, O_ICE_SERVER}, {"config", required_argument, NULL, O_CONFIG},
     {"fullscreen", no_argument, NULL, O_FULLSCREEN},     {"server-pin", required_argument, NULL, O_SERVER_PIN},
-    {"window", required_argument, NULL, O_WINDOW},
+    {"window", required_argument, NULL, O_WINDOW},     {"room", required_argument, NULL, O_ROOM},
     {NULL, 0, NULL, 0},
 };
 
@@ -265,6 +270,14 @@ static int parse_opts(struct cli *cl, int argc, char **argv) {
     case O_SEND_FILE: o->send_file = optarg; break;
     case O_DOWNLOAD_DIR: o->download_dir = optarg; break;
     case O_CONFIG: break; /* read before */
+    case O_ROOM:
+      if (!o->doctor || !mc_signal_id_valid(optarg, strlen(optarg))) {
+        fprintf(stderr, o->doctor ? "medcall: --room wants a room id (the last part of the room link)\n"
+                                  : "medcall: --room is for 'medcall call'; 'join' takes the link\n");
+        return -1;
+      }
+      o->room = optarg;
+      break;
     case O_WINDOW: {
       int n = 0;
       cl->win.placed = false;

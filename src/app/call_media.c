@@ -733,15 +733,15 @@ void call_media_set_target_bitrate(struct call_media *m, uint64_t bps) {
 
 /* ---- video in: net thread to decode thread ---- */
 
-void call_media_on_frame(struct call_media *m, mc_pc_track t, const uint8_t *data, size_t len, uint32_t ts,
+bool call_media_on_frame(struct call_media *m, mc_pc_track t, const uint8_t *data, size_t len, uint32_t ts,
                          bool keyframe) {
-  if (!m || m->closing || !data || !len) return;
+  if (!m || m->closing || !data || !len) return false;
   struct mc_pc_track_stats st;
-  if (mc_pc_get_track_stats(m->pc, t, &st) != 0) return;
+  if (mc_pc_get_track_stats(m->pc, t, &st) != 0) return false;
   if (st.kind == MC_PC_VIDEO) {
     m->rx_vtrack = t;
     struct coded c = {.data = malloc(len), .len = len, .ts = ts, .key = keyframe, .gap_before = m->recv_gap};
-    if (!c.data) return;
+    if (!c.data) return true;
     memcpy(c.data, data, len);
     pthread_mutex_lock(&m->recvq.mu);
     bool queued = codedq_push_locked(&m->recvq, &c);
@@ -763,6 +763,7 @@ void call_media_on_frame(struct call_media *m, mc_pc_track t, const uint8_t *dat
     m->audio_packets_received++;
     mc_ajb_push(m->ajb, (uint16_t)(ts / MC_AUDIO_FRAME), ts, data, len, mc_now_ms());
   }
+  return st.kind == MC_PC_VIDEO;
 }
 
 /* ---- video decode thread ---- */

@@ -3,7 +3,10 @@
  * only for this doctor's call), on a free port on every interface so a
  * patient on the same network can open the link, with the self-signed
  * certificate kept in the state directory. Our own client pins that
- * certificate's fingerprint instead of trusting any. */
+ * certificate's fingerprint instead of trusting any. The port is kept in
+ * the state directory too and taken again at the next start: a doctor's
+ * app that was killed and started again serves the same link, and the
+ * server's snapshot (rooms-PORT.json) gives the room back. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -22,18 +25,26 @@ struct call_server {
   mc_server_thread *thread;
 };
 
-/* A TCP port free on every interface right now. */
-static int free_port(uint16_t *out) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return MC_EIO;
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY), .sin_port = 0};
-  socklen_t len = sizeof a;
-  int rc = bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0
-               ? 0
-               : MC_EIO;
-  close(fd);
-  if (rc == 0) *out = ntohs(a.sin_port);
-  return rc;
+/* A TCP port free on every interface right now: want if it is, else any.
+ * SO_REUSEADDR as the server's own socket has it, so the port of a killed
+ * run (its connections in TIME_WAIT) counts as free. */
+static int free_port(uint16_t want, uint16_t *out) {
+  for (int attempt = want ? 0 : 1; attempt < 2; attempt++) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return MC_EIO;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY),
+                            .sin_port = htons(attempt == 0 ? want : 0)};
+    socklen_t len = sizeof a;
+    bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0;
+    close(fd);
+    if (ok) {
+      *out = ntohs(a.sin_port);
+      return 0;
+    }
+  }
+  return MC_EIO;
 }
 
 /* The address a patient on this network would reach: the first IPv4
@@ -62,9 +73,17 @@ int call_server_start(struct call_server **out, char *ws_url, size_t ws_cap, uin
   struct call_server *s = calloc(1, sizeof *s);
   if (!s) return MC_ENOMEM;
   mc_server_config_init(&s->cfg);
-  uint16_t port = 0;
-  char host[64], why[256], url[128];
-  int rc = free_port(&port);
+  uint16_t port = 0, last = 0;
+  char host[64], why[256], url[128], state[4096], port_file[4200];
+  bool have_state = mc_state_dir(NULL, state, sizeof state) == 0;
+  snprintf(port_file, sizeof port_file, "%s/embedded-server-port", have_state ? state : "");
+  char *text = NULL;
+  if (have_state && mc_read_file(port_file, 16, &text, NULL) == 0) {
+    unsigned long v = strtoul(text, NULL, 10);
+    if (v > 0 && v < 65536) last = (uint16_t)v;
+  }
+  free(text);
+  int rc = free_port(last, &port);
   if (rc != 0) {
     fprintf(stderr, "medcall: no free TCP port for the built-in signaling server\n");
     goto fail;
@@ -103,6 +122,11 @@ int call_server_start(struct call_server **out, char *ws_url, size_t ws_cap, uin
     goto fail;
   }
   snprintf(ws_url, ws_cap, "wss://127.0.0.1:%u/ws", port);
+  if (have_state && port != last) {
+    char num[16];
+    snprintf(num, sizeof num, "%u\n", port);
+    mc_write_file_atomic(port_file, num, strlen(num), 0600);
+  }
   *out = s;
   return 0;
 fail:

@@ -163,7 +163,7 @@ static enum outcome on_key(struct win *w, const SDL_KeyboardEvent *k) {
     return KEEP_GOING;
   }
   if (k->repeat) return KEEP_GOING;
-  bool knocking = w->st->phase == CALL_PHASE_KNOCKING;
+  bool knocking = w->st->doctor && w->st->knock_name[0];
   switch (k->keysym.sym) {
   case SDLK_m: press_button(w, WINDOW_BTN_MIC); break;
   case SDLK_v: press_button(w, WINDOW_BTN_CAMERA); break;
@@ -189,7 +189,9 @@ static enum outcome on_key(struct win *w, const SDL_KeyboardEvent *k) {
 
 static void on_click(struct win *w, int px, int py) {
   if (w->st->phase == CALL_PHASE_ENDED) return;
-  if (w->st->phase == CALL_PHASE_KNOCKING) {
+  bool lobby = w->st->phase != CALL_PHASE_CONNECTING && w->st->phase != CALL_PHASE_CONNECTED &&
+               w->st->phase != CALL_PHASE_RECONNECTING;
+  if (lobby && w->st->doctor && w->st->knock_name[0]) {
     SDL_Rect k[2];
     win_knock_buttons(&w->lay, k);
     if (inside(px, py, k[0].x, k[0].y, k[0].w, k[0].h)) post(w, CALL_CMD_ADMIT, NULL);

@@ -115,6 +115,14 @@ static void draw_notice(struct win *w, const char *text, int row) {
   SDL_RenderCopy(w->ren, t, NULL, &dst);
 }
 
+/* "NAME is back" or "NAME is waiting to join", and how many more wait. */
+static void knock_text(const struct call_view_state *s, char *buf, size_t cap) {
+  int n = snprintf(buf, cap, s->knock_returning ? "%s is back" : "%s is waiting to join",
+                   s->knock_name[0] ? s->knock_name : "The patient");
+  if (s->knocks_waiting > 1 && n > 0 && (size_t)n < cap)
+    snprintf(buf + n, cap - (size_t)n, " (%d more waiting)", s->knocks_waiting - 1);
+}
+
 static void draw_peer(struct win *w) {
   const struct call_view_state *s = w->st;
   bool picture = w->remote_tex && w->remote_seq > 0 && !s->peer_camera_off;
@@ -135,6 +143,14 @@ static void draw_peer(struct win *w) {
     draw_notice(w, t, row++);
   }
   if (s->video_paused) draw_notice(w, "Your connection is too slow for video; you are still heard", row++);
+  /* Someone knocks during the call (the patient on a second device, a
+   * relative): the doctor decides without leaving the call. */
+  if (s->doctor && s->knock_name[0]) {
+    char t[320], k[200];
+    knock_text(s, k, sizeof k);
+    snprintf(t, sizeof t, "%s — A admit (replaces the call) · D decline", k);
+    draw_notice(w, t, row++);
+  }
   if (s->phase == CALL_PHASE_RECONNECTING) {
     const struct window_rect *r = &w->lay.remote;
     int lh = win_text_line_height(&w->text, WIN_FONT_BIG);
@@ -159,44 +175,44 @@ static void draw_button(struct win *w, SDL_Rect b, SDL_Color bg, bool crossed, c
   if (key) win_text_draw(&w->text, w->ren, WIN_FONT_SMALL, key, C_DIM, b.x + b.w / 2, y + lh, WIN_ALIGN_CENTER, 0);
 }
 
-/* Before the call: who waits for whom, the link, the knock. */
+/* Before the call, or between two: who waits for whom, the link, the knock. */
 static void draw_lobby(struct win *w) {
   const struct call_view_state *s = w->st;
   const struct window_rect *r = &w->lay.remote;
   int cx = r->x + r->w / 2, y = r->y + r->h / 4, wrap = r->w * 9 / 10;
-  switch (s->phase) {
-  case CALL_PHASE_STARTING:
+  char t[200];
+  if (s->phase == CALL_PHASE_STARTING) {
     win_text_draw(&w->text, w->ren, WIN_FONT_BIG, "Reaching the server…", C_TEXT, cx, y, WIN_ALIGN_CENTER, wrap);
-    break;
-  case CALL_PHASE_WAITING:
-    if (!s->doctor) {
-      win_text_draw(&w->text, w->ren, WIN_FONT_BIG, "Waiting for the doctor to let you in", C_TEXT, cx, y,
-                    WIN_ALIGN_CENTER, wrap);
-      break;
-    }
-    y += win_text_draw(&w->text, w->ren, WIN_FONT_BIG, "Waiting for the patient", C_TEXT, cx, y, WIN_ALIGN_CENTER,
-                       wrap);
-    if (!s->link[0]) break;
-    y += pad(w);
-    y += win_text_draw(&w->text, w->ren, WIN_FONT_BODY, "Send the patient this link:", C_DIM, cx, y,
-                       WIN_ALIGN_CENTER, wrap);
-    /* In full, never shortened: the doctor reads it out or types it. */
-    y += win_text_draw(&w->text, w->ren, WIN_FONT_BOLD, s->link, C_TEXT, cx, y, WIN_ALIGN_CENTER, wrap);
-    win_text_draw(&w->text, w->ren, WIN_FONT_SMALL, "Press C to copy it", C_DIM, cx, y + pad(w), WIN_ALIGN_CENTER,
-                  wrap);
-    break;
-  case CALL_PHASE_KNOCKING: {
-    char t[160];
-    snprintf(t, sizeof t, "%s is waiting to join", s->peer_name[0] ? s->peer_name : "The patient");
+    return;
+  }
+  if (s->doctor && s->knock_name[0]) {
+    knock_text(s, t, sizeof t);
     win_text_draw(&w->text, w->ren, WIN_FONT_BIG, t, C_TEXT, cx, y, WIN_ALIGN_CENTER, wrap);
     SDL_Rect k[2];
     win_knock_buttons(&w->lay, k);
     draw_button(w, k[0], C_GREEN, false, "Admit", "A");
     draw_button(w, k[1], C_RED, false, "Decline", "D");
-    break;
+    return;
   }
-  default: break;
+  if (!s->doctor) {
+    const char *title = s->phase == CALL_PHASE_AWAY ? "The doctor will be back; please stay"
+                                                     : "Waiting for the doctor to let you in";
+    win_text_draw(&w->text, w->ren, WIN_FONT_BIG, title, C_TEXT, cx, y, WIN_ALIGN_CENTER, wrap);
+    return;
   }
+  if (s->phase == CALL_PHASE_AWAY)
+    snprintf(t, sizeof t, "Waiting for %s to come back", s->peer_name[0] ? s->peer_name : "the patient");
+  else
+    snprintf(t, sizeof t, "Waiting for the patient");
+  y += win_text_draw(&w->text, w->ren, WIN_FONT_BIG, t, C_TEXT, cx, y, WIN_ALIGN_CENTER, wrap);
+  if (!s->link[0]) return;
+  y += pad(w);
+  y += win_text_draw(&w->text, w->ren, WIN_FONT_BODY, "Send the patient this link:", C_DIM, cx, y,
+                     WIN_ALIGN_CENTER, wrap);
+  /* In full, never shortened: the doctor reads it out or types it. */
+  y += win_text_draw(&w->text, w->ren, WIN_FONT_BOLD, s->link, C_TEXT, cx, y, WIN_ALIGN_CENTER, wrap);
+  win_text_draw(&w->text, w->ren, WIN_FONT_SMALL, "Press C to copy it", C_DIM, cx, y + pad(w), WIN_ALIGN_CENTER,
+                wrap);
 }
 
 static void draw_self_view(struct win *w) {
@@ -227,8 +243,15 @@ static const char *phase_text(const struct win *w, char *buf, size_t cap) {
   switch (s->phase) {
   case CALL_PHASE_STARTING: return "Connecting to the server…";
   case CALL_PHASE_WAITING: return s->doctor ? "Waiting for the patient" : "Waiting for the doctor to let you in";
-  case CALL_PHASE_KNOCKING:
-    snprintf(buf, cap, "%s is waiting — A admit · D decline", s->peer_name[0] ? s->peer_name : "The patient");
+  case CALL_PHASE_KNOCKING: {
+    char k[160];
+    knock_text(s, k, sizeof k);
+    snprintf(buf, cap, "%s — A admit · D decline", k);
+    return buf;
+  }
+  case CALL_PHASE_AWAY:
+    if (!s->doctor) return "The doctor will be back";
+    snprintf(buf, cap, "Waiting for %s to come back", s->peer_name[0] ? s->peer_name : "the patient");
     return buf;
   case CALL_PHASE_CONNECTING: return "Connecting…";
   case CALL_PHASE_CONNECTED: return s->relayed ? "Connected through a relay" : "Connected directly";
@@ -242,6 +265,7 @@ static SDL_Color phase_color(const struct call_view_state *s) {
   switch (s->phase) {
   case CALL_PHASE_CONNECTED: return C_GREEN;
   case CALL_PHASE_KNOCKING:
+  case CALL_PHASE_AWAY:
   case CALL_PHASE_RECONNECTING: return C_YELLOW;
   case CALL_PHASE_ENDED: return C_RED;
   default: return C_DIM;
@@ -269,7 +293,7 @@ static void draw_status(struct win *w) {
   int p = pad(w), lh = win_text_line_height(&w->text, WIN_FONT_BODY), ty = st->y + (st->h - lh) / 2;
   int dot = lh / 2;
   fill(w->ren, (SDL_Rect){st->x + p, st->y + (st->h - dot) / 2, dot, dot}, phase_color(s));
-  char buf[160];
+  char buf[256];
   win_text_draw(&w->text, w->ren, WIN_FONT_BODY, phase_text(w, buf, sizeof buf), C_TEXT, st->x + 2 * p + dot, ty,
                 WIN_ALIGN_LEFT, 0);
 

@@ -44,29 +44,6 @@ fail:
   return rc;
 }
 
-static int mkdir_p(const char *path) {
-  char buf[4096];
-  if (mc_strcpy(buf, sizeof buf, path) < 0) return MC_ETOOBIG;
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    if (mkdir(buf, 0700) < 0 && errno != EEXIST) return MC_EIO;
-    *p = '/';
-  }
-  if (mkdir(buf, 0700) < 0 && errno != EEXIST) return MC_EIO;
-  return MC_OK;
-}
-
-static int default_state_dir(char *out, size_t cap) {
-  const char *xdg = getenv("XDG_STATE_HOME");
-  const char *home = getenv("HOME");
-  int n;
-  if (xdg && xdg[0] == '/') n = snprintf(out, cap, "%s/medcall", xdg);
-  else if (home && home[0]) n = snprintf(out, cap, "%s/.local/state/medcall", home);
-  else return MC_ENOTFOUND;
-  return n > 0 && (size_t)n < cap ? MC_OK : MC_ETOOBIG;
-}
-
 static int add_san(X509 *x) {
   char san[512] = "DNS:localhost,IP:127.0.0.1,IP:::1";
   char host[256];
@@ -153,10 +130,7 @@ int mc_server_cert_ensure(const struct mc_server_config *cfg, char *cert_out, si
     return mc_server_cert_fingerprint(cert_out, fp_out, fp_cap);
   }
   char dir[4096];
-  if (cfg->state_dir) rc = mc_strcpy(dir, sizeof dir, cfg->state_dir);
-  else rc = default_state_dir(dir, sizeof dir);
-  if (rc < 0) return rc;
-  if ((rc = mkdir_p(dir)) < 0) return rc;
+  if ((rc = mc_state_dir(cfg->state_dir, dir, sizeof dir)) < 0) return rc;
   int n1 = snprintf(cert_out, cert_cap, "%s/cert.pem", dir);
   int n2 = snprintf(key_out, key_cap, "%s/key.pem", dir);
   if (n1 < 0 || (size_t)n1 >= cert_cap || n2 < 0 || (size_t)n2 >= key_cap) return MC_ETOOBIG;

@@ -29,7 +29,8 @@ static const struct opt opts[] = {
                                               "ECDSA P-256 certificate is made once and kept in the state directory."},
     {"key", OPT_STR, OFF(key_path), "FILE", "PEM private key of --cert."},
     {"state-dir", OPT_STR, OFF(state_dir), "DIR",
-     "Where the self-signed certificate is kept (default $XDG_STATE_HOME/medcall or ~/.local/state/medcall)."},
+     "Where the self-signed certificate and the rooms kept across a restart live (default $XDG_STATE_HOME/medcall or "
+     "~/.local/state/medcall)."},
     {"web-root", OPT_STR, OFF(web_root), "DIR",
      "Directory of the patient page (assets/web); /r/ROOM serves its room.html."},
     {"public-url", OPT_STR, OFF(public_url), "URL",
@@ -63,6 +64,9 @@ static const struct opt opts[] = {
      "A WebSocket silent this long is sent a ping (default 20s)."},
     {"idle-timeout", OPT_DURATION, OFF(idle_timeout_s), "DURATION",
      "A WebSocket that sent nothing, not even a pong, for this long is closed (default 40s); longer than --idle-ping."},
+    {"drain-timeout", OPT_DURATION, OFF(drain_timeout_s), "DURATION",
+     "On SIGTERM, clients are told to reconnect (goaway) and the rooms are saved; the server exits once they have "
+     "left or after this long (default 10s)."},
     {"config", OPT_CONFIG, 0, "FILE", "Read options from FILE: one \"name = value\" per line, names as above."},
     {"help", OPT_HELP, 0, NULL, "Print this help."},
 };
@@ -84,6 +88,7 @@ void mc_server_config_init(struct mc_server_config *cfg) {
   cfg->max_queue = 1 << 20;
   cfg->idle_ping_s = MC_SERVER_DEFAULT_IDLE_PING_S;
   cfg->idle_timeout_s = MC_SERVER_DEFAULT_IDLE_TIMEOUT_S;
+  cfg->drain_timeout_s = MC_SERVER_DEFAULT_DRAIN_TIMEOUT_S;
 }
 
 void mc_server_config_free(struct mc_server_config *cfg) {
@@ -265,6 +270,8 @@ int mc_server_config_check(const struct mc_server_config *cfg, char *why, size_t
 
 int mc_server_config_parse_args(struct mc_server_config *cfg, int argc, char **argv, char *why, size_t why_cap) {
   int rc;
+  cfg->argc = argc;
+  cfg->argv = argv;
   /* The file first, so the command line overrides it. */
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -298,4 +305,39 @@ int mc_server_config_parse_args(struct mc_server_config *cfg, int argc, char **a
   if (cfg->help) return MC_OK;
   if (!cfg->listen_host && !(cfg->listen_host = strdup("0.0.0.0"))) return MC_ENOMEM;
   return mc_server_config_check(cfg, why, why_cap);
+}
+
+static bool same_str(const char *a, const char *b) { return (!a && !b) || (a && b && !strcmp(a, b)); }
+
+int mc_server_config_reload(struct mc_server_config *cfg, char *why, size_t why_cap) {
+  struct mc_server_config fresh;
+  mc_server_config_init(&fresh);
+  int rc = mc_server_config_parse_args(&fresh, cfg->argc, cfg->argv, why, why_cap);
+  if (rc < 0) {
+    mc_server_config_free(&fresh);
+    return rc;
+  }
+  bool moved = !same_str(fresh.listen_host, cfg->listen_host) || fresh.port != cfg->port ||
+               !same_str(fresh.state_dir, cfg->state_dir);
+  /* The socket and the state directory stay as they were started. */
+  char *keep_host = cfg->listen_host, *keep_dir = cfg->state_dir;
+  uint16_t keep_port = cfg->port;
+  cfg->listen_host = fresh.listen_host;
+  cfg->state_dir = fresh.state_dir;
+  fresh.listen_host = keep_host;
+  fresh.state_dir = keep_dir;
+  fresh.port = keep_port;
+  mc_server_config_free(cfg);
+  *cfg = fresh;
+  if (moved) snprintf(why, why_cap, "--listen and --state-dir take effect only at a restart");
+  else if (why_cap) why[0] = '\0';
+  return MC_OK;
+}
+
+int mc_server_snapshot_path(const struct mc_server_config *cfg, char *out, size_t cap) {
+  char dir[4096];
+  int rc = mc_state_dir(cfg->state_dir, dir, sizeof dir);
+  if (rc < 0) return rc;
+  int n = snprintf(out, cap, "%s/rooms-%u.json", dir, cfg->port);
+  return n > 0 && (size_t)n < cap ? MC_OK : MC_ETOOBIG;
 }

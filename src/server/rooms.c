@@ -1,9 +1,15 @@
 /* Rooms and the waiting room: the state machine of docs/signaling.md.
- * A room holds one doctor session and at most one patient session; a
- * patient waits until the doctor admits it, and only then do descriptions
- * and candidates flow. Sessions outlive their connection by the grace
- * period so a peer can resume. No sockets here: connections are opaque
- * handles reached through mc_rooms_io, and time is passed in. */
+ * A room holds one doctor session, at most one admitted patient and a short
+ * list of patients knocking; only the doctor and the admitted patient
+ * exchange descriptions and candidates. The doctor decides who is in the
+ * call: a patient who comes back without its session knocks again (the
+ * knock says "returning" when the name is the one in the call), and a
+ * second knock never displaces the admitted patient unless the doctor
+ * admits it. Sessions outlive their connection: a waiting patient's and
+ * the doctor's for the grace period, the admitted patient's for as long as
+ * the doctor keeps the room (the doctor ends a consultation, not a dropped
+ * connection). No sockets here: connections are opaque handles reached
+ * through mc_rooms_io, and time is passed in. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,16 +30,25 @@ struct mc_session {
   enum role role;
   enum pstate state;
   char name[MC_SIGNAL_NAME_MAX + 1];
+  char knock[MC_SIGNAL_KNOCK_ID_MAX + 1]; /* a waiting patient's public id */
+  bool returning;     /* knocked with the name of the patient in (or last in) the call */
+  bool fresh;         /* holds no peer connection: the offerer must start a new one */
   struct room *room;
   mc_session *hnext;  /* next in its hash bucket */
+  mc_session *wnext;  /* next in the room's waiting list */
   void *conn;         /* NULL while away */
   mc_session **slot;  /* the connection's pointer to us */
-  uint64_t away_deadline_ms;
+  uint64_t away_deadline_ms; /* 0: no deadline (present, or the admitted patient) */
 };
 
 struct room {
   char id[MC_SIGNAL_ID_LEN_MIN + 1];
-  mc_session *doctor, *patient;
+  mc_session *doctor, *patient; /* patient: the admitted one */
+  mc_session *waiting;          /* knocking, oldest first */
+  unsigned nwaiting;
+  uint32_t knocks;              /* knock ids are this counter */
+  char last_name[MC_SIGNAL_NAME_MAX + 1]; /* the last admitted patient's */
+  char link[512];
   uint64_t expires_ms; /* only while no patient is admitted */
   struct room *prev, *next; /* all rooms, for the tick */
   struct room *hnext;        /* next in its hash bucket */
@@ -43,13 +58,21 @@ struct room {
  * tables keep that flat when there are thousands. Ids are random, so a plain
  * FNV-1a spreads them. */
 #define ID_BUCKETS 4096
+/* Knocks a room holds at once: enough for a patient coming back while a
+ * second device or a relative knocks too, few enough that a link holder
+ * cannot flood the doctor. */
+#define MAX_WAITING 4
+/* A snapshot larger than this is not ours. */
+#define SNAPSHOT_MAX (64u << 20)
+#define SNAPSHOT_VERSION 1
 
 struct mc_rooms {
-  const struct mc_server_config *cfg;
+  struct mc_server_config *cfg;
   struct mc_rooms_io io;
   void *user;
   struct room *head;
   size_t count;
+  bool draining, dirty;
   struct room *room_tab[ID_BUCKETS];
   mc_session *sess_tab[ID_BUCKETS];
   unsigned char token_hash[32];
@@ -85,20 +108,34 @@ static void room_insert(mc_rooms *r, struct room *rm) {
   r->room_tab[h] = rm;
 }
 
+static void room_link(mc_rooms *r, struct room *rm) {
+  rm->next = r->head;
+  rm->prev = NULL;
+  if (r->head) r->head->prev = rm;
+  r->head = rm;
+  r->count++;
+  room_insert(r, rm);
+}
+
 static void sha256(const char *s, unsigned char out[32]) {
   unsigned int n = 0;
   EVP_Digest(s, strlen(s), out, &n, EVP_sha256(), NULL);
 }
 
-int mc_rooms_new(const struct mc_server_config *cfg, const struct mc_rooms_io *io, void *user, mc_rooms **out) {
+int mc_rooms_new(struct mc_server_config *cfg, const struct mc_rooms_io *io, void *user, mc_rooms **out) {
   mc_rooms *r = calloc(1, sizeof *r);
   if (!r) return MC_ENOMEM;
   r->cfg = cfg;
   r->io = *io;
   r->user = user;
-  if (cfg->doctor_token) sha256(cfg->doctor_token, r->token_hash);
+  mc_rooms_config_changed(r);
   *out = r;
   return MC_OK;
+}
+
+void mc_rooms_config_changed(mc_rooms *r) {
+  memset(r->token_hash, 0, sizeof r->token_hash);
+  if (r->cfg->doctor_token) sha256(r->cfg->doctor_token, r->token_hash);
 }
 
 static void send_text(mc_rooms *r, void *conn, const char *text) {
@@ -150,6 +187,7 @@ static json_t *ice_servers(mc_rooms *r, const mc_session *s) {
   return arr;
 }
 
+/* The other side of the call: the doctor's peer is the admitted patient. */
 static mc_session *peer_of(const mc_session *s) {
   return s->role == ROLE_DOCTOR ? s->room->patient : s->room->doctor;
 }
@@ -157,6 +195,7 @@ static mc_session *peer_of(const mc_session *s) {
 static json_t *peer_info(const mc_session *p) {
   json_t *o = json_pack("{s:s, s:b}", "role", role_name(p->role), "present", p->conn != NULL);
   if (p->role == ROLE_PATIENT) json_object_set_new(o, "name", json_string(p->name));
+  if (p->fresh) json_object_set_new(o, "fresh", json_true());
   return o;
 }
 
@@ -172,16 +211,28 @@ static void send_admitted(mc_rooms *r, mc_session *s) {
 static void send_knock(mc_rooms *r, mc_session *doctor, const mc_session *patient) {
   json_t *o = msg(MC_SIG_KNOCK);
   json_object_set_new(o, "name", json_string(patient->name));
+  json_object_set_new(o, "knock", json_string(patient->knock));
+  json_object_set_new(o, "returning", json_boolean(patient->returning));
   send_obj(r, doctor->conn, o);
 }
 
 static void send_peer_event(mc_rooms *r, mc_session *to, enum mc_signal_type t, const mc_session *about,
                             const char *reason) {
-  if (!to || !to->conn) return;
+  if (!to || !to->conn || r->draining) return;
   json_t *o = msg(t);
   json_object_set_new(o, "role", json_string(role_name(about->role)));
   if (reason) json_object_set_new(o, "reason", json_string(reason));
+  if (about->state == ST_WAITING && about->role == ROLE_PATIENT)
+    json_object_set_new(o, "knock", json_string(about->knock));
+  if (t == MC_SIG_PEER_BACK && about->fresh) json_object_set_new(o, "fresh", json_true());
   send_obj(r, to->conn, o);
+}
+
+/* The doctor's connection went or came back: the patient in the call and
+ * those knocking (who wait for the doctor) are told. */
+static void doctor_event_to_patients(mc_rooms *r, struct room *rm, enum mc_signal_type t) {
+  send_peer_event(r, rm->patient, t, rm->doctor, NULL);
+  for (mc_session *w = rm->waiting; w; w = w->wnext) send_peer_event(r, w, t, rm->doctor, NULL);
 }
 
 static void send_ended(mc_rooms *r, void *conn, const char *reason) {
@@ -215,14 +266,31 @@ static void free_session(mc_rooms *r, mc_session *s) {
   unbind(s);
   OPENSSL_cleanse(s->id, sizeof s->id);
   free(s);
+  r->dirty = true;
+}
+
+static void unlink_waiting(struct room *rm, mc_session *s) {
+  for (mc_session **p = &rm->waiting; *p; p = &(*p)->wnext)
+    if (*p == s) {
+      *p = s->wnext;
+      s->wnext = NULL;
+      rm->nwaiting--;
+      return;
+    }
 }
 
 static void end_room(mc_rooms *r, struct room *rm, const char *reason) {
   MC_LOGI("server", "room ended room=%.*s reason=%s", ROOM_TAG(rm), reason);
   if (rm->doctor) send_ended(r, rm->doctor->conn, reason);
   if (rm->patient) send_ended(r, rm->patient->conn, reason);
+  for (mc_session *w = rm->waiting; w; w = w->wnext) send_ended(r, w->conn, reason);
   free_session(r, rm->doctor);
   free_session(r, rm->patient);
+  while (rm->waiting) {
+    mc_session *w = rm->waiting;
+    rm->waiting = w->wnext;
+    free_session(r, w);
+  }
   for (struct room **p = &r->room_tab[id_hash(rm->id)]; *p; p = &(*p)->hnext)
     if (*p == rm) {
       *p = rm->hnext;
@@ -234,30 +302,63 @@ static void end_room(mc_rooms *r, struct room *rm, const char *reason) {
   r->count--;
   OPENSSL_cleanse(rm->id, sizeof rm->id);
   free(rm);
+  r->dirty = true;
 }
 
-/* The patient leaves the room for good; the link stays usable until its ttl. */
+static void restart_expiry(mc_rooms *r, struct room *rm, uint64_t now_ms) {
+  rm->expires_ms = now_ms + (uint64_t)r->cfg->room_ttl_s * 1000;
+}
+
+/* The admitted patient leaves the call for good (it left, or the doctor let
+ * another in); the link stays usable until its ttl. */
 static void drop_patient(mc_rooms *r, struct room *rm, const char *reason, uint64_t now_ms) {
   mc_session *p = rm->patient;
   if (!p) return;
   MC_LOGI("server", "patient left room=%.*s reason=%s", ROOM_TAG(rm), reason);
+  mc_strcpy(rm->last_name, sizeof rm->last_name, p->name);
   send_peer_event(r, rm->doctor, MC_SIG_PEER_LEFT, p, reason);
   rm->patient = NULL;
   free_session(r, p);
-  rm->expires_ms = now_ms + (uint64_t)r->cfg->room_ttl_s * 1000;
+  restart_expiry(r, rm, now_ms);
+}
+
+/* A knocking patient stops waiting (left, timed out, declined). */
+static void drop_waiting(mc_rooms *r, struct room *rm, mc_session *w, const char *reason) {
+  MC_LOGI("server", "knock withdrawn room=%.*s reason=%s", ROOM_TAG(rm), reason);
+  unlink_waiting(rm, w);
+  if (strcmp(reason, "declined") != 0) send_peer_event(r, rm->doctor, MC_SIG_PEER_LEFT, w, reason);
+  free_session(r, w);
 }
 
 void mc_rooms_end_all(mc_rooms *r, const char *reason) {
   while (r->head) end_room(r, r->head, reason);
 }
 
+/* Frees without telling anyone: a server that stops keeps its rooms in
+ * the snapshot (mc_rooms_save), and its clients resume on the next one. */
 void mc_rooms_free(mc_rooms *r) {
   if (!r) return;
-  mc_rooms_end_all(r, "server-shutdown");
+  r->draining = true;
+  while (r->head) {
+    struct room *rm = r->head;
+    mc_session *held[] = {rm->doctor, rm->patient};
+    for (size_t i = 0; i < MC_ARRAY_LEN(held); i++)
+      if (held[i]) held[i]->conn = NULL, held[i]->slot = NULL;
+    for (mc_session *w = rm->waiting; w; w = w->wnext) w->conn = NULL, w->slot = NULL;
+    end_room(r, rm, "server-shutdown");
+  }
   free(r);
 }
 
 size_t mc_rooms_count(const mc_rooms *r) { return r->count; }
+
+void mc_rooms_set_draining(mc_rooms *r, bool draining) { r->draining = draining; }
+
+bool mc_rooms_take_dirty(mc_rooms *r) {
+  bool d = r->dirty;
+  r->dirty = false;
+  return d;
+}
 
 static struct room *find_room(mc_rooms *r, const char *id) {
   if (strlen(id) != MC_SIGNAL_ID_LEN_MIN) return NULL;
@@ -310,9 +411,72 @@ static bool token_ok(mc_rooms *r, const char *token) {
   return CRYPTO_memcmp(h, r->token_hash, sizeof h) == 0;
 }
 
+static const char *room_state(const struct room *rm) {
+  return rm->patient ? "admitted" : rm->waiting ? "waiting" : "open";
+}
+
+/* What a doctor or patient learns when it (re)gains its session. */
+static void send_resumed(mc_rooms *r, mc_session *s) {
+  struct room *rm = s->room;
+  mc_session *peer = s->state == ST_WAITING && s->role == ROLE_PATIENT ? rm->doctor : peer_of(s);
+  json_t *o = msg(MC_SIG_RESUMED);
+  json_object_set_new(o, "room", json_string(rm->id));
+  json_object_set_new(o, "session", json_string(s->id));
+  json_object_set_new(o, "role", json_string(role_name(s->role)));
+  bool in_call = rm->patient && (s->role == ROLE_DOCTOR || s == rm->patient);
+  const char *state = s->role == ROLE_DOCTOR ? room_state(rm) : s->state == ST_ADMITTED ? "admitted" : "waiting";
+  json_object_set_new(o, "state", json_string(state));
+  json_object_set_new(o, "grace", json_integer(r->cfg->grace_s));
+  if (s->role == ROLE_DOCTOR) json_object_set_new(o, "link", json_string(rm->link));
+  if (peer) json_object_set_new(o, "peer", peer_info(peer));
+  if (in_call) {
+    json_object_set_new(o, "offerer", json_boolean(s->role == ROLE_DOCTOR));
+    json_object_set_new(o, "ice_servers", ice_servers(r, s));
+  }
+  send_obj(r, s->conn, o);
+}
+
+/* A session is taken by a new connection; the old one, if still open, is
+ * told (the newest holder wins: the old one may be the half-open connection
+ * of a phone that changed networks). */
+static void take_session(mc_rooms *r, mc_session *s, void *conn, mc_session **slot) {
+  if (s->conn) {
+    send_ended(r, s->conn, "resumed-elsewhere");
+    unbind(s);
+  }
+  bind_conn(s, conn, slot);
+}
+
+static void knocks_to_doctor(mc_rooms *r, struct room *rm) {
+  for (mc_session *w = rm->waiting; w; w = w->wnext) send_knock(r, rm->doctor, w);
+}
+
+/* create with a room id: the doctor takes its room back from another
+ * machine with the doctor token (a server where anyone may create rooms
+ * lets nobody take one). */
+static void on_reclaim(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_msg *m) {
+  struct room *rm = find_room(r, m->room);
+  if (r->cfg->open || !token_ok(r, m->token)) {
+    MC_LOGW("server", "room reclaim refused reason=%s", r->cfg->open ? "open-server" : "bad-token");
+    FAIL(MC_SIGERR_UNAUTHORIZED);
+  }
+  if (!rm) FAIL(MC_SIGERR_NO_ROOM);
+  mc_session *d = rm->doctor;
+  take_session(r, d, conn, slot);
+  d->fresh = true;
+  send_resumed(r, d);
+  doctor_event_to_patients(r, rm, MC_SIG_PEER_BACK);
+  knocks_to_doctor(r, rm);
+  MC_LOGI("server", "room reclaimed room=%.*s", ROOM_TAG(rm));
+}
+
 static void on_create(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_msg *m, const char *host,
                       uint64_t now_ms) {
   if (*slot) FAIL(MC_SIGERR_WRONG_STATE);
+  if (m->room) {
+    on_reclaim(r, conn, slot, m);
+    return;
+  }
   if (!token_ok(r, m->token)) {
     MC_LOGW("server", "create refused reason=bad-token");
     FAIL(MC_SIGERR_UNAUTHORIZED);
@@ -328,19 +492,15 @@ static void on_create(mc_rooms *r, void *conn, mc_session **slot, const mc_signa
   d->role = ROLE_DOCTOR;
   d->room = rm;
   rm->doctor = d;
-  rm->expires_ms = now_ms + (uint64_t)r->cfg->room_ttl_s * 1000;
-  rm->next = r->head;
-  if (r->head) r->head->prev = rm;
-  r->head = rm;
-  r->count++;
-  room_insert(r, rm);
+  restart_expiry(r, rm, now_ms);
+  make_link(r, rm, host, rm->link, sizeof rm->link);
+  room_link(r, rm);
   sess_insert(r, d);
   bind_conn(d, conn, slot);
-  char link[512];
-  make_link(r, rm, host, link, sizeof link);
+  r->dirty = true;
   json_t *o = msg(MC_SIG_CREATED);
   json_object_set_new(o, "room", json_string(rm->id));
-  json_object_set_new(o, "link", json_string(link));
+  json_object_set_new(o, "link", json_string(rm->link));
   json_object_set_new(o, "session", json_string(d->id));
   json_object_set_new(o, "role", json_string("doctor"));
   json_object_set_new(o, "expires", json_integer((json_int_t)(mc_wall_ms() / 1000 + r->cfg->room_ttl_s)));
@@ -353,7 +513,7 @@ static void on_join(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_
   if (*slot) FAIL(MC_SIGERR_WRONG_STATE);
   struct room *rm = find_room(r, m->room);
   if (!rm) FAIL(MC_SIGERR_NO_ROOM);
-  if (rm->patient) {
+  if (rm->nwaiting >= MAX_WAITING) {
     MC_LOGI("server", "join refused room=%.*s reason=room-full", ROOM_TAG(rm));
     FAIL(MC_SIGERR_ROOM_FULL);
   }
@@ -366,9 +526,15 @@ static void on_join(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_
   p->state = ST_WAITING;
   p->room = rm;
   mc_strcpy(p->name, sizeof p->name, m->name);
-  rm->patient = p;
+  snprintf(p->knock, sizeof p->knock, "%u", ++rm->knocks);
+  p->returning = (rm->patient && !strcmp(rm->patient->name, p->name)) || !strcmp(rm->last_name, p->name);
+  mc_session **tail = &rm->waiting;
+  while (*tail) tail = &(*tail)->wnext;
+  *tail = p;
+  rm->nwaiting++;
   sess_insert(r, p);
   bind_conn(p, conn, slot);
+  r->dirty = true;
   json_t *o = msg(MC_SIG_WAITING);
   json_object_set_new(o, "room", json_string(rm->id));
   json_object_set_new(o, "session", json_string(p->id));
@@ -377,7 +543,7 @@ static void on_join(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_
   json_object_set_new(o, "doctor_present", json_boolean(rm->doctor->conn != NULL));
   send_obj(r, conn, o);
   send_knock(r, rm->doctor, p);
-  MC_LOGI("server", "patient knocked room=%.*s", ROOM_TAG(rm));
+  MC_LOGI("server", "patient knocked room=%.*s returning=%d waiting=%u", ROOM_TAG(rm), p->returning, rm->nwaiting);
 }
 
 static void on_resume(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_msg *m) {
@@ -385,30 +551,19 @@ static void on_resume(mc_rooms *r, void *conn, mc_session **slot, const mc_signa
   mc_session *s = find_session(r, m->session);
   if (!s) FAIL(MC_SIGERR_UNKNOWN_SESSION);
   bool was_away = s->conn == NULL;
-  if (!was_away) {
-    /* The old connection may be half-open (a phone changed networks): the
-     * newest holder of the session id wins. */
-    send_ended(r, s->conn, "resumed-elsewhere");
-    unbind(s);
-  }
-  bind_conn(s, conn, slot);
+  take_session(r, s, conn, slot);
   struct room *rm = s->room;
-  mc_session *peer = peer_of(s);
-  json_t *o = msg(MC_SIG_RESUMED);
-  json_object_set_new(o, "room", json_string(rm->id));
-  json_object_set_new(o, "session", json_string(s->id));
-  json_object_set_new(o, "role", json_string(role_name(s->role)));
-  const char *state = !rm->patient ? "open" : rm->patient->state == ST_ADMITTED ? "admitted" : "waiting";
-  json_object_set_new(o, "state", json_string(state));
-  if (peer) json_object_set_new(o, "peer", peer_info(peer));
-  if (rm->patient && rm->patient->state == ST_ADMITTED) {
-    json_object_set_new(o, "offerer", json_boolean(s->role == ROLE_DOCTOR));
-    json_object_set_new(o, "ice_servers", ice_servers(r, s));
+  bool in_call = s->role == ROLE_DOCTOR || s == rm->patient;
+  if (in_call) s->fresh = m->fresh;
+  r->dirty = true;
+  send_resumed(r, s);
+  if (s->role == ROLE_DOCTOR) {
+    if (was_away || m->fresh) doctor_event_to_patients(r, rm, MC_SIG_PEER_BACK);
+    knocks_to_doctor(r, rm);
+  } else if (s == rm->patient) {
+    if (was_away || m->fresh) send_peer_event(r, rm->doctor, MC_SIG_PEER_BACK, s, NULL);
   }
-  send_obj(r, conn, o);
-  if (was_away) send_peer_event(r, peer, MC_SIG_PEER_BACK, s, NULL);
-  if (s->role == ROLE_DOCTOR && rm->patient && rm->patient->state == ST_WAITING) send_knock(r, s, rm->patient);
-  MC_LOGI("server", "session resumed room=%.*s role=%s", ROOM_TAG(rm), role_name(s->role));
+  MC_LOGI("server", "session resumed room=%.*s role=%s fresh=%d", ROOM_TAG(rm), role_name(s->role), m->fresh);
 }
 
 /* The pre-call check gathers a relay candidate before the patient knocks, so
@@ -423,19 +578,35 @@ static void on_ice(mc_rooms *r, void *conn, const mc_signal_msg *m) {
   send_obj(r, conn, o);
 }
 
+static mc_session *find_knock(struct room *rm, const char *knock) {
+  if (!knock) return rm->waiting;
+  for (mc_session *w = rm->waiting; w; w = w->wnext)
+    if (!strcmp(w->knock, knock)) return w;
+  return NULL;
+}
+
 static void on_admit(mc_rooms *r, void *conn, mc_session *s, const mc_signal_msg *m, uint64_t now_ms) {
   struct room *rm = s->room;
-  mc_session *p = rm->patient;
-  if (!p || p->state != ST_WAITING) FAIL(MC_SIGERR_WRONG_STATE);
+  mc_session *p = find_knock(rm, m->knock);
+  if (!p) FAIL(MC_SIGERR_WRONG_STATE);
   if (m->type == MC_SIG_DECLINE) {
     MC_LOGI("server", "patient declined room=%.*s", ROOM_TAG(rm));
     send_obj(r, p->conn, msg(MC_SIG_DECLINED));
-    rm->patient = NULL;
-    free_session(r, p);
-    rm->expires_ms = now_ms + (uint64_t)r->cfg->room_ttl_s * 1000;
+    drop_waiting(r, rm, p, "declined");
     return;
   }
+  if (rm->patient) {
+    /* The doctor let someone else in (most often the same patient on a new
+     * device or without its session): the one in the call is told. */
+    send_ended(r, rm->patient->conn, "replaced");
+    drop_patient(r, rm, "replaced", now_ms);
+  }
+  unlink_waiting(rm, p);
   p->state = ST_ADMITTED;
+  p->away_deadline_ms = 0;
+  p->fresh = false;
+  rm->patient = p;
+  r->dirty = true;
   MC_LOGI("server", "patient admitted room=%.*s", ROOM_TAG(rm));
   send_admitted(r, p);
   send_admitted(r, s);
@@ -444,12 +615,27 @@ static void on_admit(mc_rooms *r, void *conn, mc_session *s, const mc_signal_msg
 static void on_relay(mc_rooms *r, void *conn, mc_session *s, const mc_signal_msg *m, const uint8_t *raw,
                      size_t raw_len) {
   struct room *rm = s->room;
-  if (!rm->patient || rm->patient->state != ST_ADMITTED)
-    FAIL(MC_SIGERR_NOT_ADMITTED);
+  if (!rm->patient || (s->role == ROLE_PATIENT && s != rm->patient)) FAIL(MC_SIGERR_NOT_ADMITTED);
   mc_session *peer = peer_of(s);
   /* A peer that is away gets nothing: on peer-back the two renegotiate
    * (docs/signaling.md "Reconnecting"), so stale candidates are worthless. */
-  if (peer && peer->conn) r->io.send(peer->conn, (const char *)raw, raw_len, r->user);
+  if (!peer || !peer->conn) return;
+  if (m->type == MC_SIG_OFFER && peer->fresh) {
+    peer->fresh = false;
+    r->dirty = true;
+  }
+  r->io.send(peer->conn, (const char *)raw, raw_len, r->user);
+}
+
+static void on_leave(mc_rooms *r, void *conn, mc_session *s, uint64_t now_ms) {
+  struct room *rm = s->room;
+  if (s->role == ROLE_DOCTOR) {
+    end_room(r, rm, "ended-by-doctor");
+    return;
+  }
+  send_ended(r, conn, "left");
+  if (s == rm->patient) drop_patient(r, rm, "left", now_ms);
+  else drop_waiting(r, rm, s, "left");
 }
 
 void mc_rooms_on_message(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_msg *m, const uint8_t *raw,
@@ -486,9 +672,7 @@ void mc_rooms_on_message(mc_rooms *r, void *conn, mc_session **slot, const mc_si
     if (s->role != ROLE_DOCTOR) FAIL(MC_SIGERR_NOT_DOCTOR);
     { end_room(r, rm, "ended-by-doctor"); return; }
   case MC_SIG_LEAVE:
-    if (s->role == ROLE_DOCTOR) { end_room(r, rm, "ended-by-doctor"); return; }
-    send_ended(r, conn, "left");
-    { drop_patient(r, rm, "left", now_ms); return; }
+    { on_leave(r, conn, s, now_ms); return; }
   case MC_SIG_OFFER:
   case MC_SIG_ANSWER:
   case MC_SIG_CANDIDATE:
@@ -502,25 +686,176 @@ void mc_rooms_on_close(mc_rooms *r, mc_session **slot, uint64_t now_ms) {
   mc_session *s = *slot;
   if (!s) return;
   unbind(s);
-  s->away_deadline_ms = now_ms + (uint64_t)r->cfg->grace_s * 1000;
-  MC_LOGI("server", "peer away room=%.*s role=%s grace_s=%u", ROOM_TAG(s->room), role_name(s->role),
-          r->cfg->grace_s);
-  send_peer_event(r, peer_of(s), MC_SIG_PEER_AWAY, s, NULL);
+  struct room *rm = s->room;
+  /* The admitted patient keeps its place until the doctor decides: a
+   * phone's tab may be gone for minutes while the call itself goes on. */
+  if (s != rm->patient) s->away_deadline_ms = now_ms + (uint64_t)r->cfg->grace_s * 1000;
+  r->dirty = true;
+  MC_LOGI("server", "peer away room=%.*s role=%s grace_s=%u", ROOM_TAG(rm), role_name(s->role), r->cfg->grace_s);
+  if (s->role == ROLE_DOCTOR) doctor_event_to_patients(r, rm, MC_SIG_PEER_AWAY);
+  else if (s == rm->patient) send_peer_event(r, rm->doctor, MC_SIG_PEER_AWAY, s, NULL);
+}
+
+static bool expired(const mc_session *s, uint64_t now_ms) {
+  return !s->conn && s->away_deadline_ms && now_ms >= s->away_deadline_ms;
 }
 
 void mc_rooms_tick(mc_rooms *r, uint64_t now_ms) {
+  if (r->draining) return;
   struct room *next;
   for (struct room *rm = r->head; rm; rm = next) {
     next = rm->next;
-    mc_session *d = rm->doctor, *p = rm->patient;
-    if (!d->conn && now_ms >= d->away_deadline_ms) {
+    if (expired(rm->doctor, now_ms)) {
       end_room(r, rm, "doctor-gone");
       continue;
     }
-    if (p && !p->conn && now_ms >= p->away_deadline_ms) {
-      drop_patient(r, rm, "timeout", now_ms);
-      p = NULL;
+    mc_session *wnext;
+    for (mc_session *w = rm->waiting; w; w = wnext) {
+      wnext = w->wnext;
+      if (expired(w, now_ms)) drop_waiting(r, rm, w, "timeout");
     }
-    if ((!p || p->state != ST_ADMITTED) && now_ms >= rm->expires_ms) end_room(r, rm, "expired");
+    if (!rm->patient && now_ms >= rm->expires_ms) end_room(r, rm, "expired");
   }
+}
+
+/* ---- the snapshot: rooms across a restart of the server ----
+ * Times are kept as wall-clock milliseconds (the monotonic clock starts
+ * again with the process). Every session is away in a snapshot: its
+ * connection ends with the process that writes it. */
+
+static json_t *session_json(const mc_session *s, uint64_t now_ms, uint64_t wall, uint32_t grace_s) {
+  json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:b}", "id", s->id, "name", s->name, "knock", s->knock,
+                        "returning", s->returning, "fresh", s->fresh);
+  /* The admitted patient has no deadline; one away keeps what is left of
+   * its grace; one present now gets a whole grace period from the restart. */
+  uint64_t deadline = 0;
+  if (s->room->patient != s) {
+    if (!s->conn && s->away_deadline_ms)
+      deadline = wall + (s->away_deadline_ms > now_ms ? s->away_deadline_ms - now_ms : 0);
+    else
+      deadline = wall + (uint64_t)grace_s * 1000;
+  }
+  json_object_set_new(o, "awayUntil", json_integer((json_int_t)deadline));
+  return o;
+}
+
+int mc_rooms_save(mc_rooms *r, const char *path, uint64_t now_ms) {
+  uint64_t wall = mc_wall_ms();
+  json_t *rooms = json_array();
+  for (struct room *rm = r->head; rm; rm = rm->next) {
+    json_t *waiting = json_array();
+    for (mc_session *w = rm->waiting; w; w = w->wnext)
+      json_array_append_new(waiting, session_json(w, now_ms, wall, r->cfg->grace_s));
+    uint64_t expires = rm->patient ? 0 : wall + (rm->expires_ms > now_ms ? rm->expires_ms - now_ms : 0);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:I, s:o, s:o}", "id", rm->id, "link", rm->link, "lastName",
+                          rm->last_name, "knocks", (json_int_t)rm->knocks, "expires", (json_int_t)expires,
+                          "doctor", session_json(rm->doctor, now_ms, wall, r->cfg->grace_s), "waiting", waiting);
+    if (rm->patient) json_object_set_new(o, "patient", session_json(rm->patient, now_ms, wall, r->cfg->grace_s));
+    json_array_append_new(rooms, o);
+  }
+  json_t *root = json_pack("{s:i, s:I, s:o}", "version", SNAPSHOT_VERSION, "saved", (json_int_t)wall, "rooms", rooms);
+  char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
+  json_decref(root);
+  if (!text) return MC_ENOMEM;
+  /* Session ids are secrets: the file is the server's alone. */
+  int rc = mc_write_file_atomic(path, text, strlen(text), 0600);
+  OPENSSL_cleanse(text, strlen(text));
+  free(text);
+  if (rc == 0) MC_LOGD("server", "snapshot written rooms=%zu", r->count);
+  return rc;
+}
+
+/* One session from a snapshot, or NULL when it is malformed or its grace
+ * passed while the server was down. */
+static mc_session *session_from_json(mc_rooms *r, json_t *o, struct room *rm, enum role role, enum pstate st,
+                                     uint64_t now_ms, uint64_t wall) {
+  const char *id = json_string_value(json_object_get(o, "id"));
+  const char *name = json_string_value(json_object_get(o, "name"));
+  const char *knock = json_string_value(json_object_get(o, "knock"));
+  json_t *until = json_object_get(o, "awayUntil");
+  if (!id || !mc_signal_id_valid(id, strlen(id)) || strlen(id) != MC_SIGNAL_ID_LEN_MIN || !json_is_integer(until) ||
+      find_session(r, id))
+    return NULL;
+  uint64_t deadline = (uint64_t)json_integer_value(until);
+  if (deadline && deadline <= wall) return NULL;
+  mc_session *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  memcpy(s->id, id, MC_SIGNAL_ID_LEN_MIN);
+  s->role = role;
+  s->state = st;
+  s->room = rm;
+  if (name) mc_strcpy(s->name, sizeof s->name, name);
+  if (knock) mc_strcpy(s->knock, sizeof s->knock, knock);
+  s->returning = json_is_true(json_object_get(o, "returning"));
+  s->fresh = json_is_true(json_object_get(o, "fresh"));
+  s->away_deadline_ms = deadline ? now_ms + (deadline - wall) : 0;
+  sess_insert(r, s);
+  return s;
+}
+
+int mc_rooms_load(mc_rooms *r, const char *path, uint64_t now_ms, size_t *loaded) {
+  char *text = NULL;
+  size_t len = 0;
+  *loaded = 0;
+  int rc = mc_read_file(path, SNAPSHOT_MAX, &text, &len);
+  if (rc < 0) return rc;
+  json_error_t jerr;
+  json_t *root = json_loadb(text, len, 0, &jerr);
+  OPENSSL_cleanse(text, len);
+  free(text);
+  uint64_t wall = mc_wall_ms();
+  json_t *saved = json_object_get(root, "saved");
+  if (!json_is_object(root) || json_integer_value(json_object_get(root, "version")) != SNAPSHOT_VERSION ||
+      !json_is_integer(saved)) {
+    json_decref(root);
+    return MC_EPARSE;
+  }
+  /* A snapshot older than the grace period holds no session anyone may
+   * still resume (docs/server.md "Restarting"). */
+  if ((uint64_t)json_integer_value(saved) + (uint64_t)r->cfg->grace_s * 1000 < wall) {
+    json_decref(root);
+    return MC_ETIMEDOUT;
+  }
+  size_t i;
+  json_t *o;
+  json_array_foreach(json_object_get(root, "rooms"), i, o) {
+    const char *id = json_string_value(json_object_get(o, "id"));
+    const char *link = json_string_value(json_object_get(o, "link"));
+    if (!id || strlen(id) != MC_SIGNAL_ID_LEN_MIN || !mc_signal_id_valid(id, strlen(id)) || find_room(r, id) ||
+        r->count >= r->cfg->max_rooms)
+      continue;
+    struct room *rm = calloc(1, sizeof *rm);
+    if (!rm) break;
+    memcpy(rm->id, id, MC_SIGNAL_ID_LEN_MIN);
+    if (link) mc_strcpy(rm->link, sizeof rm->link, link);
+    const char *last = json_string_value(json_object_get(o, "lastName"));
+    if (last) mc_strcpy(rm->last_name, sizeof rm->last_name, last);
+    rm->knocks = (uint32_t)json_integer_value(json_object_get(o, "knocks"));
+    rm->doctor = session_from_json(r, json_object_get(o, "doctor"), rm, ROLE_DOCTOR, ST_ADMITTED, now_ms, wall);
+    if (!rm->doctor) {
+      free(rm);
+      continue;
+    }
+    json_t *p = json_object_get(o, "patient");
+    if (p) rm->patient = session_from_json(r, p, rm, ROLE_PATIENT, ST_ADMITTED, now_ms, wall);
+    uint64_t expires = (uint64_t)json_integer_value(json_object_get(o, "expires"));
+    rm->expires_ms = now_ms + (expires > wall ? expires - wall : 0);
+    if (!rm->patient && expires == 0) restart_expiry(r, rm, now_ms);
+    mc_session **tail = &rm->waiting;
+    size_t k;
+    json_t *w;
+    json_array_foreach(json_object_get(o, "waiting"), k, w) {
+      if (rm->nwaiting >= MAX_WAITING) break;
+      mc_session *s = session_from_json(r, w, rm, ROLE_PATIENT, ST_WAITING, now_ms, wall);
+      if (!s) continue;
+      *tail = s;
+      tail = &s->wnext;
+      rm->nwaiting++;
+    }
+    room_link(r, rm);
+    (*loaded)++;
+  }
+  json_decref(root);
+  MC_LOGI("server", "snapshot loaded rooms=%zu", *loaded);
+  return MC_OK;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <uv.h>
 
@@ -27,6 +28,8 @@
 #define RX_KEEP 4096
 /* Application data of our pings (RFC 6455 5.5.2), at most 125 bytes. */
 #define PING_DATA "medcall"
+/* Rooms changed are written to the snapshot at most this often. */
+#define SNAPSHOT_EVERY_MS 1000
 
 struct ipent {
   char addr[64];
@@ -66,7 +69,7 @@ struct conn {
 };
 
 struct srv {
-  const struct mc_server_config *cfg;
+  struct mc_server_config *cfg;
   struct lws_context *ctx;
   mc_rooms *rooms;
   struct ipent *ips[IP_BUCKETS];
@@ -80,14 +83,22 @@ struct srv {
    * loop for seconds (docs/server.md, "Load"). */
   struct conn *idle_head, *idle_tail;
   bool stopping;
+  /* SIGTERM: clients were sent goaway; the loop stops once they left or at
+   * drain_deadline_ms. */
+  bool draining;
+  uint64_t drain_deadline_ms;
+  char snapshot[4200]; /* "" when there is no state directory */
+  uint64_t last_snapshot_ms;
+  SSL_CTX *ssl_ctx; /* the vhost's, for SIGHUP's new certificate */
+  uv_loop_t *loop;
   lws_sorted_usec_list_t tick;
 };
 
-
-/* SIGTERM and SIGINT arrive as libuv signal watchers, on the loop. */
-static void on_uv_signal(uv_signal_t *h, int signum) {
-  MC_LOGI("server", "signal received signum=%d", signum);
-  uv_stop(h->loop);
+static void save_snapshot(struct srv *s) {
+  if (!s->snapshot[0]) return;
+  int rc = mc_rooms_save(s->rooms, s->snapshot, mc_now_ms());
+  if (rc < 0) MC_LOGW("server", "snapshot not written err=%s", mc_strerror(rc));
+  s->last_snapshot_ms = mc_now_ms();
 }
 
 static void on_flush_deadline(uv_timer_t *t) { uv_stop(t->loop); }
@@ -366,7 +377,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
   switch (reason) {
   case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
     if (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_GET_URI) < 0 || strcmp(buf, "/ws") != 0) return -1;
-    if (s->stopping || s->nconns >= s->cfg->max_conns) return -1;
+    if (s->stopping || s->draining || s->nconns >= s->cfg->max_conns) return -1;
     if (lws_get_peer_simple(wsi, buf, sizeof buf)) {
       struct ipent *e = ip_get(s, buf, false);
       if (e && e->conns >= s->cfg->max_conns_per_ip) {
@@ -407,6 +418,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     c->ip = NULL;
     c->ws = false;
     s->nconns--;
+    return 0;
+  case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+    /* user is the vhost's SSL_CTX: kept so SIGHUP can give it a new
+     * certificate without a new listening socket. */
+    if (s) s->ssl_ctx = user;
     return 0;
   case LWS_CALLBACK_HTTP:
     return on_http(s, wsi);
@@ -456,7 +472,61 @@ static void on_tick(lws_sorted_usec_list_t *sul) {
   uint64_t now = mc_now_ms();
   mc_rooms_tick(s->rooms, now);
   if (!s->stopping) check_idle(s, now);
+  if (now - s->last_snapshot_ms >= SNAPSHOT_EVERY_MS && mc_rooms_take_dirty(s->rooms)) save_snapshot(s);
+  if (s->draining && (s->nconns == 0 || now >= s->drain_deadline_ms)) {
+    MC_LOGI("server", "drained conns_left=%zu", s->nconns);
+    uv_stop(s->loop);
+    return;
+  }
   lws_sul_schedule(s->ctx, 0, &s->tick, on_tick, TICK_MS * LWS_US_PER_MS);
+}
+
+/* SIGTERM: every client is told to reconnect elsewhere or later and resume
+ * (docs/signaling.md "goaway"); nobody is told that anyone left. */
+static void begin_drain(struct srv *s) {
+  s->draining = true;
+  s->drain_deadline_ms = mc_now_ms() + (uint64_t)s->cfg->drain_timeout_s * 1000;
+  mc_rooms_set_draining(s->rooms, true);
+  char text[96];
+  snprintf(text, sizeof text, "{\"v\":%d,\"type\":\"goaway\",\"retry_ms\":%d}", MC_SIGNAL_VERSION,
+           MC_SERVER_GOAWAY_RETRY_MS);
+  size_t n = 0;
+  for (struct conn *c = s->idle_head; c; c = c->idle_next, n++) io_send(c, text, strlen(text), s);
+  MC_LOGI("server", "draining conns=%zu timeout_s=%u", n, s->cfg->drain_timeout_s);
+  save_snapshot(s);
+}
+
+/* SIGHUP: the config file and the certificate again, connections kept. */
+static void reload(struct srv *s) {
+  char why[512];
+  if (mc_server_config_reload(s->cfg, why, sizeof why) < 0) {
+    MC_LOGW("server", "reload refused: %s", why);
+    fprintf(stderr, "medcall-server: reload refused, the running configuration stays: %s\n", why);
+    return;
+  }
+  if (why[0]) fprintf(stderr, "medcall-server: %s\n", why);
+  mc_rooms_config_changed(s->rooms);
+  char cert[4096], key[4096], fp[100];
+  bool generated = false;
+  int rc = mc_server_cert_ensure(s->cfg, cert, sizeof cert, key, sizeof key, fp, sizeof fp, &generated);
+  /* Both files are checked together on a scratch context first: a key that
+   * does not match its certificate must not half-replace the live pair. */
+  SSL_CTX *probe = rc == 0 ? SSL_CTX_new(TLS_server_method()) : NULL;
+  bool ok = probe && SSL_CTX_use_certificate_chain_file(probe, cert) == 1 &&
+            SSL_CTX_use_PrivateKey_file(probe, key, SSL_FILETYPE_PEM) == 1 && SSL_CTX_check_private_key(probe) == 1;
+  SSL_CTX_free(probe);
+  if (ok && s->ssl_ctx)
+    ok = SSL_CTX_use_certificate_chain_file(s->ssl_ctx, cert) == 1 &&
+         SSL_CTX_use_PrivateKey_file(s->ssl_ctx, key, SSL_FILETYPE_PEM) == 1;
+  if (!ok) {
+    fprintf(stderr, "medcall-server: the certificate %s or its key could not be loaded; the previous one stays.\n",
+            cert);
+    MC_LOGW("server", "reload: certificate not loaded");
+    return;
+  }
+  MC_LOGI("server", "reloaded");
+  printf("medcall-server: reloaded; certificate SHA-256 fingerprint %s\n", fp);
+  fflush(stdout);
 }
 
 static void lws_log_to_ours(int level, const char *line) {
@@ -470,7 +540,7 @@ static void lws_log_to_ours(int level, const char *line) {
  * wake-up instead of signals, and silent on stdout (the app's lines are
  * its own). */
 struct mc_server_thread {
-  const struct mc_server_config *cfg;
+  struct mc_server_config *cfg;
   pthread_t thread;
   pthread_mutex_t lock;
   pthread_cond_t cond;
@@ -484,9 +554,26 @@ static void on_stop_async(uv_async_t *a) {
   uv_stop(a->loop);
 }
 
-static int server_run(const struct mc_server_config *cfg, struct mc_server_thread *emb);
+/* SIGTERM and SIGINT drain (a second one stops at once); SIGHUP reloads.
+ * They arrive as libuv signal watchers, on the loop. */
+static void on_uv_signal(uv_signal_t *h, int signum) {
+  struct srv *s = h->data;
+  MC_LOGI("server", "signal received signum=%d", signum);
+  if (signum == SIGHUP) {
+    reload(s);
+  } else if (!s->draining) {
+    printf("medcall-server: stopping: clients were told to reconnect; waiting up to %u s for them to leave\n",
+           s->cfg->drain_timeout_s);
+    fflush(stdout);
+    begin_drain(s);
+  } else {
+    uv_stop(h->loop);
+  }
+}
 
-int mc_server_run(const struct mc_server_config *cfg) { return server_run(cfg, NULL); }
+static int server_run(struct mc_server_config *cfg, struct mc_server_thread *emb);
+
+int mc_server_run(struct mc_server_config *cfg) { return server_run(cfg, NULL); }
 
 static void *server_thread_main(void *arg) {
   struct mc_server_thread *t = arg;
@@ -501,7 +588,7 @@ static void *server_thread_main(void *arg) {
   return NULL;
 }
 
-int mc_server_start_thread(const struct mc_server_config *cfg, mc_server_thread **out) {
+int mc_server_start_thread(struct mc_server_config *cfg, mc_server_thread **out) {
   struct mc_server_thread *t = calloc(1, sizeof *t);
   if (!t) return MC_ENOMEM;
   t->cfg = cfg;
@@ -535,7 +622,7 @@ void mc_server_stop_thread(mc_server_thread *t) {
   free(t);
 }
 
-static int server_run(const struct mc_server_config *cfg, struct mc_server_thread *emb) {
+static int server_run(struct mc_server_config *cfg, struct mc_server_thread *emb) {
   struct srv s = {.cfg = cfg};
   char cert[4096], key[4096], fp[100];
   bool generated = false;
@@ -553,6 +640,23 @@ static int server_run(const struct mc_server_config *cfg, struct mc_server_threa
 
   struct mc_rooms_io io = {io_send};
   if (mc_rooms_new(cfg, &io, &s, &s.rooms) < 0) return 1;
+
+  /* The rooms of the last run (docs/server.md "Restarting"), loaded before
+   * the first client can connect. */
+  int snapshot_rc = MC_ENOTFOUND;
+  if (mc_server_snapshot_path(cfg, s.snapshot, sizeof s.snapshot) < 0) s.snapshot[0] = '\0';
+  if (s.snapshot[0]) {
+    size_t loaded = 0;
+    snapshot_rc = mc_rooms_load(s.rooms, s.snapshot, mc_now_ms(), &loaded);
+    if (snapshot_rc == 0 && !emb) {
+      printf("medcall-server: %zu room%s taken over from the last run\n", loaded, loaded == 1 ? "" : "s");
+      fflush(stdout);
+    } else if (snapshot_rc == MC_ETIMEDOUT) {
+      MC_LOGI("server", "snapshot older than the grace period: not loaded");
+    } else if (snapshot_rc != MC_ENOTFOUND && snapshot_rc != 0) {
+      MC_LOGW("server", "snapshot not loaded err=%s", mc_strerror(snapshot_rc));
+    }
+  }
 
   /* Zero turns lws's per-connection validity timers off (they would default
    * to 300 s / 310 s without a policy): check_idle does that job. */
@@ -572,6 +676,7 @@ static int server_run(const struct mc_server_config *cfg, struct mc_server_threa
     mc_rooms_free(s.rooms);
     return 1;
   }
+  s.loop = &loop;
   void *foreign_loops[1] = {&loop};
   info.foreign_loops = foreign_loops;
   info.port = cfg->port;
@@ -597,8 +702,11 @@ static int server_run(const struct mc_server_config *cfg, struct mc_server_threa
     uv_loop_close(&loop);
     return 1;
   }
+  /* Loaded or not, the snapshot is the past once we listen: what this run
+   * changes replaces it. */
+  if (snapshot_rc != MC_ENOTFOUND) save_snapshot(&s);
   signal(SIGPIPE, SIG_IGN);
-  uv_signal_t sig_term, sig_int;
+  uv_signal_t sig_term, sig_int, sig_hup;
   uv_async_t stop_async;
   uv_timer_t flush_timer;
   uv_timer_init(&loop, &flush_timer);
@@ -610,10 +718,13 @@ static int server_run(const struct mc_server_config *cfg, struct mc_server_threa
     pthread_cond_broadcast(&emb->cond);
     pthread_mutex_unlock(&emb->lock);
   } else {
-    uv_signal_init(&loop, &sig_term);
-    uv_signal_init(&loop, &sig_int);
-    uv_signal_start(&sig_term, on_uv_signal, SIGTERM);
-    uv_signal_start(&sig_int, on_uv_signal, SIGINT);
+    uv_signal_t *sigs[] = {&sig_term, &sig_int, &sig_hup};
+    int nums[] = {SIGTERM, SIGINT, SIGHUP};
+    for (size_t i = 0; i < MC_ARRAY_LEN(sigs); i++) {
+      uv_signal_init(&loop, sigs[i]);
+      sigs[i]->data = &s;
+      uv_signal_start(sigs[i], on_uv_signal, nums[i]);
+    }
   }
   lws_sul_schedule(s.ctx, 0, &s.tick, on_tick, TICK_MS * LWS_US_PER_MS);
   MC_LOGI("server", "listening addr=%s port=%u auth=%s turn_urls=%zu", h, cfg->port,
@@ -627,9 +738,10 @@ static int server_run(const struct mc_server_config *cfg, struct mc_server_threa
 
   MC_LOGI("server", "shutting down rooms=%zu conns=%zu", mc_rooms_count(s.rooms), s.nconns);
   lws_sul_cancel(&s.tick);
-  /* Tell every peer, then give the queued "ended" messages a moment to go
-   * out before the sockets close. */
-  mc_rooms_end_all(s.rooms, "server-shutdown");
+  /* The rooms live on in the snapshot; clients still connected resume on
+   * the next run. Queued messages get a moment to go out. */
+  mc_rooms_set_draining(s.rooms, true);
+  save_snapshot(&s);
   s.stopping = true;
   uv_timer_start(&flush_timer, on_flush_deadline, SHUTDOWN_FLUSH_MS, 0);
   uv_run(&loop, UV_RUN_DEFAULT);
@@ -641,6 +753,7 @@ static int server_run(const struct mc_server_config *cfg, struct mc_server_threa
   } else {
     close_handle((uv_handle_t *)&sig_term);
     close_handle((uv_handle_t *)&sig_int);
+    close_handle((uv_handle_t *)&sig_hup);
   }
   close_handle((uv_handle_t *)&flush_timer);
   lws_context_destroy(s.ctx);

@@ -26,6 +26,11 @@
  * the timeout is closed, so a vanished peer starts its grace period. */
 #define MC_SERVER_DEFAULT_IDLE_PING_S 20
 #define MC_SERVER_DEFAULT_IDLE_TIMEOUT_S 40
+/* After SIGTERM the server waits this long for its clients to leave (each
+ * was sent goaway) before it exits anyway. */
+#define MC_SERVER_DEFAULT_DRAIN_TIMEOUT_S 10
+/* The goaway message's hint: reconnect after about this long. */
+#define MC_SERVER_GOAWAY_RETRY_MS 1000
 
 struct mc_server_config {
   char *listen_host; /* numeric address to bind, "0.0.0.0" by default */
@@ -48,7 +53,12 @@ struct mc_server_config {
   uint32_t max_conns_per_ip, max_conns, max_rooms;
   size_t max_queue; /* bytes waiting for a slow client before it is dropped */
   uint32_t idle_ping_s, idle_timeout_s; /* ping after, close after this much silence */
+  uint32_t drain_timeout_s;             /* SIGTERM: wait this long for clients to leave */
   bool help;
+  /* The command line parse_args read, kept to read it again on SIGHUP
+   * (pointers into main's argv, never freed). */
+  int argc;
+  char **argv;
 };
 
 void mc_server_config_init(struct mc_server_config *cfg);
@@ -66,6 +76,12 @@ int mc_server_config_load(struct mc_server_config *cfg, const char *path, char *
  * override it (--turn-url adds to those of the file). Checks the result
  * (mc_server_config_check) unless --help was given. */
 int mc_server_config_parse_args(struct mc_server_config *cfg, int argc, char **argv, char *why, size_t why_cap);
+/* SIGHUP: reads the command line and config file again into a fresh
+ * config and moves what may change while running into cfg (everything but
+ * the listening address and the state directory, which stay; a change to
+ * them is named in why). MC_EINVAL with a sentence when the new config is
+ * refused: cfg is then unchanged. */
+int mc_server_config_reload(struct mc_server_config *cfg, char *why, size_t why_cap);
 /* Consistency: a way to create rooms, TURN options that fit together. */
 int mc_server_config_check(const struct mc_server_config *cfg, char *why, size_t why_cap);
 void mc_server_usage(FILE *out);
@@ -97,6 +113,10 @@ int mc_turn_rest_credentials(const char *secret, uint64_t expiry_unix_s, const c
  * Content-Type. */
 int mc_web_resolve(const char *web_root, const char *uri, char *path_out, size_t path_cap, const char **mime);
 
+/* The snapshot of rooms and sessions kept across restarts:
+ * STATE_DIR/rooms-PORT.json (docs/server.md "Restarting"). */
+int mc_server_snapshot_path(const struct mc_server_config *cfg, char *out, size_t cap);
+
 /* ---- rooms ---- */
 typedef struct mc_rooms mc_rooms;
 typedef struct mc_session mc_session;
@@ -109,7 +129,10 @@ struct mc_rooms_io {
   void (*send)(void *conn, const char *text, size_t len, void *user);
 };
 
-int mc_rooms_new(const struct mc_server_config *cfg, const struct mc_rooms_io *io, void *user, mc_rooms **out);
+/* cfg is read live (a SIGHUP may change it); call config_changed after. */
+int mc_rooms_new(struct mc_server_config *cfg, const struct mc_rooms_io *io, void *user, mc_rooms **out);
+void mc_rooms_config_changed(mc_rooms *r);
+/* Frees every room without telling anyone (they live on in the snapshot). */
 void mc_rooms_free(mc_rooms *r);
 /* One validated message from conn. *slot is the connection's session (NULL
  * before create/join/resume); rooms update it. raw is the message text, relayed
@@ -124,20 +147,35 @@ void mc_rooms_tick(mc_rooms *r, uint64_t now_ms);
 size_t mc_rooms_count(const mc_rooms *r);
 /* Ends every room, telling each connected peer "ended" with reason. */
 void mc_rooms_end_all(mc_rooms *r, const char *reason);
+/* While draining (the server is stopping and its clients will resume on
+ * the next one) nobody is told that a peer went away, and no grace period
+ * ends. */
+void mc_rooms_set_draining(mc_rooms *r, bool draining);
+/* True once after anything worth a new snapshot changed. */
+bool mc_rooms_take_dirty(mc_rooms *r);
+/* Writes every room and session to path (0600, atomically). */
+int mc_rooms_save(mc_rooms *r, const char *path, uint64_t now_ms);
+/* Adds the rooms of a snapshot; sessions come back away, with what was
+ * left of their grace. MC_ENOTFOUND no file, MC_ETIMEDOUT older than the
+ * grace period (nothing loaded), MC_EPARSE not a snapshot. */
+int mc_rooms_load(mc_rooms *r, const char *path, uint64_t now_ms, size_t *loaded);
 /* Sends an error message to conn. */
 void mc_rooms_send_error(mc_rooms *r, void *conn, enum mc_signal_error e, enum mc_signal_type ref);
 
 /* ---- the server ---- */
-/* Runs until SIGTERM or SIGINT; returns 0 after a clean shutdown. */
-int mc_server_run(const struct mc_server_config *cfg);
+/* Runs until SIGTERM or SIGINT (then drains: goaway to every client, the
+ * snapshot written, exit once they left or after --drain-timeout); SIGHUP
+ * reloads the config and the certificate. Returns 0 after a clean
+ * shutdown. */
+int mc_server_run(struct mc_server_config *cfg);
 
 /* The same server embedded in another program (medcall call without
  * --server): on a thread and loop of its own, no signal handling, nothing
  * printed. Returns once it listens (0) or failed to start (MC_EIO, the
  * reason logged). cfg must outlive it. */
 typedef struct mc_server_thread mc_server_thread;
-int mc_server_start_thread(const struct mc_server_config *cfg, mc_server_thread **out);
-/* Ends every room ("server-shutdown"), closes, joins the thread, frees. */
+int mc_server_start_thread(struct mc_server_config *cfg, mc_server_thread **out);
+/* Writes the snapshot, closes, joins the thread, frees. */
 void mc_server_stop_thread(mc_server_thread *t);
 
 #endif

@@ -18,6 +18,7 @@ static const char *const type_names[MC_SIG_TYPE_COUNT] = {
     [MC_SIG_PEER_AWAY] = "peer-away", [MC_SIG_PEER_BACK] = "peer-back", [MC_SIG_PEER_LEFT] = "peer-left",
     [MC_SIG_ENDED] = "ended",         [MC_SIG_PONG] = "pong",           [MC_SIG_ERROR] = "error",
     [MC_SIG_ICE] = "ice",             [MC_SIG_ICE_SERVERS] = "ice-servers",
+    [MC_SIG_GOAWAY] = "goaway",
 };
 
 static const struct {
@@ -33,7 +34,7 @@ static const struct {
     [MC_SIGERR_RATE_LIMITED] = {"rate-limited", "Too many messages: this one was dropped; slow down."},
     [MC_SIGERR_UNAUTHORIZED] = {"unauthorized", "Creating a room needs the doctor token this server is configured with."},
     [MC_SIGERR_NO_ROOM] = {"no-room", "This room link does not exist or is no longer valid; ask for a new link."},
-    [MC_SIGERR_ROOM_FULL] = {"room-full", "This room already has its doctor and patient; nobody else can join it."},
+    [MC_SIGERR_ROOM_FULL] = {"room-full", "Too many people are already waiting to join this room; try again in a moment."},
     [MC_SIGERR_NOT_ADMITTED] = {"not-admitted", "Descriptions and candidates flow only once the doctor has admitted the patient."},
     [MC_SIGERR_WRONG_STATE] = {"wrong-state", "This message is not valid at this point of the session."},
     [MC_SIGERR_NOT_DOCTOR] = {"not-doctor", "Only the doctor of the room may do this."},
@@ -180,6 +181,14 @@ int mc_signal_parse(const uint8_t *buf, size_t len, mc_signal_msg *msg, enum mc_
   switch (type) {
   case MC_SIG_CREATE:
     msg->token = get_str(root, "token", 0, MC_SIGNAL_TOKEN_MAX, &bad, NULL);
+    msg->room = get_str(root, "room", 0, MC_SIGNAL_ID_LEN_MAX, &bad, &n);
+    if (msg->room && !mc_signal_id_valid(msg->room, n)) bad = true;
+    break;
+  case MC_SIG_ADMIT:
+  case MC_SIG_DECLINE:
+    msg->knock = get_str(root, "knock", 1, MC_SIGNAL_KNOCK_ID_MAX, &bad, &n);
+    for (size_t i = 0; msg->knock && i < n; i++)
+      if (!is_b64url(msg->knock[i])) bad = true;
     break;
   case MC_SIG_JOIN:
     msg->room = get_str(root, "room", 0, MC_SIGNAL_ID_LEN_MAX, &bad, &n);
@@ -194,6 +203,11 @@ int mc_signal_parse(const uint8_t *buf, size_t len, mc_signal_msg *msg, enum mc_
   case MC_SIG_RESUME:
     msg->session = get_str(root, "session", 0, MC_SIGNAL_ID_LEN_MAX, &bad, &n);
     if (!msg->session || !mc_signal_id_valid(msg->session, n)) bad = true;
+    {
+      json_t *fresh = json_object_get(root, "fresh");
+      if (fresh && !json_is_boolean(fresh)) bad = true;
+      msg->fresh = json_is_true(fresh);
+    }
     break;
   case MC_SIG_OFFER:
   case MC_SIG_ANSWER:

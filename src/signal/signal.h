@@ -23,6 +23,7 @@
 #define MC_SIGNAL_CANDIDATE_MAX 1024
 #define MC_SIGNAL_MID_MAX 64
 #define MC_SIGNAL_DEFAULT_MAX_MESSAGE 65536
+#define MC_SIGNAL_KNOCK_ID_MAX 16   /* a knock's id: public, not a secret */
 
 enum mc_signal_type {
   MC_SIG_UNKNOWN = 0,
@@ -53,6 +54,7 @@ enum mc_signal_type {
   MC_SIG_PONG,
   MC_SIG_ERROR,
   MC_SIG_ICE_SERVERS,
+  MC_SIG_GOAWAY, /* the server is restarting: reconnect after retry_ms and resume */
   MC_SIG_TYPE_COUNT,
 };
 
@@ -92,9 +94,11 @@ const char *mc_signal_error_sentence(enum mc_signal_error e);
 typedef struct mc_signal_msg {
   enum mc_signal_type type;
   const char *token;   /* create: optional */
-  const char *room;    /* join, ice */
+  const char *room;    /* join, ice; create: optional (take a room back with the token) */
   const char *name;    /* join */
   const char *session; /* resume */
+  bool fresh;          /* resume: this client holds no peer connection (a restarted app, a reloaded page) */
+  const char *knock;   /* admit, decline: optional, which knock (default: the oldest) */
   const char *sdp;     /* offer, answer */
   const char *candidate; /* candidate: "" means end of candidates */
   const char *sdp_mid;   /* candidate: optional */

@@ -80,6 +80,19 @@ int mc_strcpy(char *dst, size_t cap, const char *src);
 /* Constant-time comparison for secrets. */
 bool mc_secure_equal(const void *a, const void *b, size_t len);
 
+/* ---- files kept between runs (files.c) ---- */
+/* mkdir -p with mode for every directory it creates. */
+int mc_mkdir_p(const char *path, unsigned mode);
+/* The state directory: given when not NULL/empty, else
+ * $XDG_STATE_HOME/medcall, else ~/.local/state/medcall; created 0700.
+ * MC_ENOTFOUND when neither variable gives one. */
+int mc_state_dir(const char *given, char *out, size_t cap);
+/* Writes path whole (a temporary file, fsync, rename) with mode. */
+int mc_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
+/* Reads at most max bytes (MC_ETOOBIG beyond), NUL-terminated; free *out.
+ * MC_ENOTFOUND when the file does not exist. */
+int mc_read_file(const char *path, size_t max, char **out, size_t *len_out);
+
 /* ---- config files: "name = value" lines, '#' comments, a name alone is a
  * flag (value NULL) ---- */
 /* Returns 0, or negative to stop; why gets a sentence (the reader prefixes

@@ -331,17 +331,22 @@ async function scenario(name, srv, turn) {
         'mute silences the patient at the doctor, unmute brings the sound back', { live, muted, back });
       check(muteBtn.pressed === 'true' && muteBtn.text === 'Unmute', 'mute button shows its state', muteBtn);
 
-      // A third visitor with the same link gets a clear refusal; the doctor
-      // hears nothing of it.
+      // A third visitor with the same link knocks; the doctor hears of it
+      // (the call goes on) and declines; the visitor is told in words.
       const third = await pctx.newPage();
       await third.goto(created.link + '#name=Eve&autojoin=1');
-      await step('a third visitor is refused', () => third.waitForFunction(
-        () => !document.getElementById('alert').hidden, { timeout: STEP_MS }));
-      const refusal = await third.evaluate(() => ({ alert: document.getElementById('alert').textContent,
-                                                   state: document.body.dataset.state }));
-      const knocks = await doctor.evaluate(() => window.D.msgs.filter((m) => m.type === 'knock').length);
-      check(/already has its doctor and patient/.test(refusal.alert) && refusal.state !== 'waiting' &&
-        refusal.state !== 'call' && knocks === 1, 'third visitor: room-full, shown in words, no knock', { refusal, knocks });
+      await step('a third visitor knocks', () => doctor.waitForFunction(
+        () => window.D.msgs.filter((m) => m.type === 'knock').length === 2, { timeout: STEP_MS, polling: 100 }));
+      const eve = await doctor.evaluate(() => window.D.msgs.filter((m) => m.type === 'knock')[1]);
+      check(eve.name === 'Eve' && eve.returning === false && typeof eve.knock === 'string',
+        'third visitor: a knock with its own id, not returning', eve);
+      await doctor.evaluate((id) => window.D.send({ type: 'decline', knock: id }), eve.knock);
+      await step('the third visitor is told it was declined', () => third.waitForFunction(
+        () => document.body.dataset.state === 'end', { timeout: STEP_MS, polling: 100 }));
+      const refusal = await third.$eval('#end-text', (e) => e.textContent);
+      check(refusal === 'The doctor could not let you in now.', 'third visitor: declined, shown in words', refusal);
+      const stillIn = await patient.evaluate(() => ({ state: document.body.dataset.state, pc: window.medcall.pc.connectionState }));
+      check(stillIn.state === 'call' && stillIn.pc === 'connected', 'the patient in the call is not disturbed', stillIn);
       await third.close();
 
       // The doctor ends the room: the patient sees the end screen.

@@ -149,7 +149,8 @@ static void directive(struct driver *d, char *line) {
     snprintf(s->link, sizeof s->link, "https://192.0.2.10:8443/r/9f2c4e7a1b3d5f60#k=Zm9vYmFyYmF6cXV4");
   } else if (strcmp(line, "knock") == 0) {
     s->phase = CALL_PHASE_KNOCKING;
-    snprintf(s->peer_name, sizeof s->peer_name, "%s", arg);
+    snprintf(s->knock_name, sizeof s->knock_name, "%s", arg);
+    s->knocks_waiting = 1;
   } else if (strcmp(line, "connect") == 0) {
     s->phase = CALL_PHASE_CONNECTED;
     s->connected_wall_ms = mc_wall_ms();

@@ -126,6 +126,23 @@ static int proc_stop(struct test_proc *p, int grace_ms) {
   return -1;
 }
 
+/* Waits up to ms for p to exit by itself; its exit status as proc_stop's,
+ * or -1 (still running: left to the caller). */
+__attribute__((unused)) static int proc_wait_exit(struct test_proc *p, int ms) {
+  if (p->pid <= 0) return -1;
+  int status = 0;
+  for (int i = 0; i < ms / (PROC_POLL_US / 1000); i++) {
+    if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+      for (size_t k = 0; k < MC_ARRAY_LEN(all_procs); k++)
+        if (all_procs[k] == p) all_procs[k] = NULL;
+      p->pid = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    usleep(PROC_POLL_US);
+  }
+  return -1;
+}
+
 /* rm -rf dir (the test's own mkdtemp directory), then dir is "". Not for a
  * signal handler. */
 static void proc_remove_dir(char *dir) {

@@ -43,7 +43,7 @@ static char tmpdir[128];
 
 static void kill_all(void) {
   proc_kill_all(true);
-  proc_remove_dir(tmpdir);
+  if (!getenv("KEEP_TMP")) proc_remove_dir(tmpdir);
 }
 
 static void on_fatal(int sig) {
@@ -689,14 +689,19 @@ static void test_call_flow(bool coturn_up) {
   EXPECT_ERR_DROP(p, "not-doctor");
   CHECK(tc_quiet(d, 100));
 
-  /* a third peer is refused */
+  /* a second knock while Ana waits: the doctor hears of it and decides */
   struct tc *x = tc_open(srv_a.port, "/ws");
   tc_sendf(x, "{\"v\":1,\"type\":\"join\",\"room\":\"%s\",\"name\":\"Eve\"}", room);
-  j = EXPECT_ERR(x, "room-full");
-  CHECK(strstr(jstr(j, "message"), "nobody else") != NULL);
+  EXPECT_DROP(x, "waiting");
+  j = EXPECT(d, "knock");
+  CHECK_STR(jstr(j, "name"), "Eve");
+  CHECK(json_is_false(json_object_get(j, "returning")));
+  char eve_knock[32];
+  mc_strcpy(eve_knock, sizeof eve_knock, jstr(j, "knock"));
+  CHECK(eve_knock[0] != '\0');
   json_decref(j);
-  CHECK(tc_quiet(d, 100)); /* no knock for the refused one */
 
+  /* admit without a knock id admits the oldest knock: Ana */
   tc_send(d, "{\"v\":1,\"type\":\"admit\"}");
   j = EXPECT(p, "admitted");
   CHECK_STR(jstr(j, "role"), "patient");
@@ -710,6 +715,14 @@ static void test_call_flow(bool coturn_up) {
   CHECK_STR(jstr(json_object_get(j, "peer"), "name"), "Ana L\xc3\xba" "cia");
   check_ice_servers(j, false);
   json_decref(j);
+  CHECK(tc_quiet(x, 50)); /* Eve still waits, told nothing */
+  /* an unknown knock id is refused; Eve's is declined by its id */
+  tc_send(d, "{\"v\":1,\"type\":\"admit\",\"knock\":\"999\"}");
+  EXPECT_ERR_DROP(d, "wrong-state");
+  tc_send(d, "{\"v\":1,\"type\":\"admit\",\"knock\":\"no/slash\"}");
+  EXPECT_ERR_DROP(d, "bad-field");
+  tc_sendf(d, "{\"v\":1,\"type\":\"decline\",\"knock\":\"%s\"}", eve_knock);
+  EXPECT_DROP(x, "declined");
   tc_send(d, "{\"v\":1,\"type\":\"admit\"}");
   EXPECT_ERR_DROP(d, "wrong-state");
 
@@ -846,11 +859,15 @@ static void test_decline_and_leave(void) {
   char psess[64];
   mc_strcpy(psess, sizeof psess, jstr(j, "session"));
   json_decref(j);
-  EXPECT_DROP(d, "knock");
+  j = EXPECT(d, "knock");
+  char dan_knock[32];
+  mc_strcpy(dan_knock, sizeof dan_knock, jstr(j, "knock"));
+  json_decref(j);
   tc_close(p);
-  EXPECT_DROP(d, "peer-away");
+  /* a knock that drops is not news until its grace passes */
   j = EXPECT(d, "peer-left");
   CHECK_STR(jstr(j, "reason"), "timeout");
+  CHECK_STR(jstr(j, "knock"), dan_knock);
   json_decref(j);
   p = tc_open(srv_a.port, "/ws");
   tc_sendf(p, "{\"v\":1,\"type\":\"resume\",\"session\":\"%s\"}", psess);
@@ -1116,21 +1133,367 @@ static void test_room_ttl(void) {
   tc_close(d);
 }
 
-static void test_sigterm(void) {
-  struct tc *c = tc_open(srv_b.port, "/ws");
-  char room[64], dsess[64];
-  struct tc *d = doctor_create(srv_b.port, NULL, room, dsess);
-  CHECK_EQ_INT(c->state, 1);
-  CHECK_EQ_INT(proc_stop(&srv_b, STOP_GRACE_MS), 0);
-  json_t *j = EXPECT(d, "ended");
-  CHECK_STR(jstr(j, "reason"), "server-shutdown");
+/* The admitted patient who comes back: with its session it resumes (a
+ * reload: fresh, so the doctor starts a new peer connection); without it, it
+ * knocks as "returning" and the doctor decides; its grace never runs out
+ * while the doctor keeps the room. */
+static void test_coming_back(void) {
+  char room[64], dsess[64], psess[64];
+  struct tc *d = doctor_create(srv_a.port, doctor_token, room, dsess);
+  struct tc *p = tc_open(srv_a.port, "/ws");
+  tc_sendf(p, "{\"v\":1,\"type\":\"join\",\"room\":\"%s\",\"name\":\"Ana\"}", room);
+  json_t *j = EXPECT(p, "waiting");
+  mc_strcpy(psess, sizeof psess, jstr(j, "session"));
   json_decref(j);
-  PUMP_UNTIL(c->state == 2 && d->state == 2);
-  CHECK_EQ_INT(c->state, 2);
-  CHECK_EQ_INT(d->state, 2);
-  CHECK(file_contains(srv_b.log, "stopped"));
-  tc_close(c);
+  j = EXPECT(d, "knock");
+  CHECK(json_is_false(json_object_get(j, "returning")));
+  json_decref(j);
+  tc_send(d, "{\"v\":1,\"type\":\"admit\"}");
+  EXPECT_DROP(p, "admitted");
+  EXPECT_DROP(d, "admitted");
+
+  /* gone for longer than the grace (2 s on server A): still in the call */
+  tc_close(p);
+  EXPECT_DROP(d, "peer-away");
+  CHECK(tc_quiet(d, 2800));
+
+  /* the same name knocks from a new tab: returning; a stranger: not */
+  struct tc *p2 = tc_open(srv_a.port, "/ws");
+  tc_sendf(p2, "{\"v\":1,\"type\":\"join\",\"room\":\"%s\",\"name\":\"Ana\"}", room);
+  EXPECT_DROP(p2, "waiting");
+  j = EXPECT(d, "knock");
+  CHECK_STR(jstr(j, "name"), "Ana");
+  CHECK(json_is_true(json_object_get(j, "returning")));
+  char back_knock[32];
+  mc_strcpy(back_knock, sizeof back_knock, jstr(j, "knock"));
+  json_decref(j);
+  struct tc *m = tc_open(srv_a.port, "/ws");
+  tc_sendf(m, "{\"v\":1,\"type\":\"join\",\"room\":\"%s\",\"name\":\"Mallory\"}", room);
+  EXPECT_DROP(m, "waiting");
+  j = EXPECT(d, "knock");
+  CHECK(json_is_false(json_object_get(j, "returning")));
+  json_decref(j);
+
+  /* the reloaded page resumes its session, fresh: the doctor is told */
+  p = tc_open(srv_a.port, "/ws");
+  tc_sendf(p, "{\"v\":1,\"type\":\"resume\",\"session\":\"%s\",\"fresh\":true}", psess);
+  j = EXPECT(p, "resumed");
+  CHECK_STR(jstr(j, "state"), "admitted");
+  CHECK(json_is_true(json_object_get(json_object_get(j, "peer"), "present")));
+  json_decref(j);
+  j = EXPECT(d, "peer-back");
+  CHECK(json_is_true(json_object_get(j, "fresh")));
+  json_decref(j);
+  tc_send(p, "{\"v\":1,\"type\":\"resume\",\"session\":\"AAAAAAAAAAAAAAAAAAAAAA\",\"fresh\":1}");
+  EXPECT_ERR_DROP(p, "bad-field"); /* fresh is a boolean */
+  /* a doctor reconnecting before its new offer learns the patient is fresh */
+  struct tc *d2 = tc_open(srv_a.port, "/ws");
+  tc_sendf(d2, "{\"v\":1,\"type\":\"resume\",\"session\":\"%s\"}", dsess);
+  j = EXPECT(d2, "resumed");
+  CHECK_STR(jstr(j, "state"), "admitted");
+  CHECK(strstr(jstr(j, "link"), room) != NULL);
+  CHECK(json_is_true(json_object_get(json_object_get(j, "peer"), "fresh")));
+  json_decref(j);
+  EXPECT_DROP(d, "ended");
   tc_close(d);
+  d = d2;
+  /* the two pending knocks are told again to the resumed doctor */
+  EXPECT_DROP(d, "knock");
+  EXPECT_DROP(d, "knock");
+  tc_sendf(d, "{\"v\":1,\"type\":\"offer\",\"sdp\":\"%s\"}", offer_sdp);
+  EXPECT_DROP(p, "offer");
+
+  /* the doctor lets the returning knock in: the old place is replaced */
+  tc_sendf(d, "{\"v\":1,\"type\":\"admit\",\"knock\":\"%s\"}", back_knock);
+  j = EXPECT(p, "ended");
+  CHECK_STR(jstr(j, "reason"), "replaced");
+  json_decref(j);
+  j = EXPECT(d, "peer-left");
+  CHECK_STR(jstr(j, "reason"), "replaced");
+  json_decref(j);
+  j = EXPECT(d, "admitted");
+  CHECK_STR(jstr(json_object_get(j, "peer"), "name"), "Ana");
+  json_decref(j);
+  EXPECT_DROP(p2, "admitted");
+  tc_sendf(p, "{\"v\":1,\"type\":\"resume\",\"session\":\"%s\"}", psess);
+  EXPECT_ERR_DROP(p, "unknown-session");
+  /* Mallory was never let in */
+  tc_sendf(m, "{\"v\":1,\"type\":\"answer\",\"sdp\":\"%s\"}", offer_sdp);
+  EXPECT_ERR_DROP(m, "not-admitted");
+  CHECK(tc_quiet(d, 50) && tc_quiet(p2, 50));
+
+  /* at most four knocks wait at once */
+  struct tc *k[4];
+  for (int i = 0; i < 4; i++) {
+    k[i] = tc_open(srv_a.port, "/ws");
+    tc_sendf(k[i], "{\"v\":1,\"type\":\"join\",\"room\":\"%s\",\"name\":\"K%d\"}", room, i);
+    if (i < 3) {
+      EXPECT_DROP(k[i], "waiting");
+      EXPECT_DROP(d, "knock");
+    }
+  }
+  EXPECT_ERR_DROP(k[3], "room-full");
+  for (int i = 0; i < 4; i++) tc_close(k[i]);
+  tc_close(m);
+  tc_close(p);
+  tc_send(d, "{\"v\":1,\"type\":\"end\"}");
+  EXPECT_DROP(p2, "ended");
+  tc_close(p2);
+  tc_close(d);
+}
+
+/* A doctor takes its room back from another machine with the doctor
+ * token; without the token, or on an open server, nobody can. */
+static void test_reclaim(void) {
+  char room[64], dsess[64];
+  struct tc *d = doctor_create(srv_a.port, doctor_token, room, dsess);
+  struct tc *o = tc_open(srv_a.port, "/ws");
+  tc_sendf(o, "{\"v\":1,\"type\":\"create\",\"token\":\"wrong\",\"room\":\"%s\"}", room);
+  EXPECT_ERR_DROP(o, "unauthorized");
+  tc_sendf(o, "{\"v\":1,\"type\":\"create\",\"token\":\"%s\",\"room\":\"AAAAAAAAAAAAAAAAAAAAAA\"}", doctor_token);
+  EXPECT_ERR_DROP(o, "no-room");
+  tc_sendf(o, "{\"v\":1,\"type\":\"create\",\"token\":\"%s\",\"room\":\"%s\"}", doctor_token, room);
+  json_t *j = EXPECT(o, "resumed");
+  CHECK_STR(jstr(j, "role"), "doctor");
+  CHECK_STR(jstr(j, "session"), dsess);
+  CHECK_STR(jstr(j, "state"), "open");
+  json_decref(j);
+  j = EXPECT(d, "ended");
+  CHECK_STR(jstr(j, "reason"), "resumed-elsewhere");
+  json_decref(j);
+  tc_send(o, "{\"v\":1,\"type\":\"end\"}");
+  EXPECT_DROP(o, "ended");
+  tc_close(o);
+  tc_close(d);
+  /* server B is open: a room id alone takes nothing */
+  d = doctor_create(srv_b.port, NULL, room, dsess);
+  o = tc_open(srv_b.port, "/ws");
+  tc_sendf(o, "{\"v\":1,\"type\":\"create\",\"room\":\"%s\"}", room);
+  EXPECT_ERR_DROP(o, "unauthorized");
+  tc_close(o);
+  tc_close(d);
+}
+
+/* SIGTERM: goaway to every client, the rooms kept in the state directory;
+ * the next run takes them over and everyone resumes; nobody is told that
+ * anyone left. A snapshot older than the grace period is not used. */
+static void test_restart(void) {
+  static struct test_proc srv_d;
+  char state[200];
+  snprintf(state, sizeof state, "%s/state-d", tmpdir);
+  const char *args[] = {"--open", "--grace", "3s", "--state-dir", state, NULL};
+  CHECK(start_server(&srv_d, "d", args));
+  uint16_t port = srv_d.port;
+  char room[64], dsess[64], psess[64];
+  struct tc *d = doctor_create(port, NULL, room, dsess);
+  struct tc *p = tc_open(port, "/ws");
+  struct tc *w = tc_open(port, "/ws");
+  tc_sendf(p, "{\"v\":1,\"type\":\"join\",\"room\":\"%s\",\"name\":\"Ana\"}", room);
+  json_t *j = EXPECT(p, "waiting");
+  mc_strcpy(psess, sizeof psess, jstr(j, "session"));
+  json_decref(j);
+  EXPECT_DROP(d, "knock");
+  tc_send(d, "{\"v\":1,\"type\":\"admit\"}");
+  EXPECT_DROP(p, "admitted");
+  EXPECT_DROP(d, "admitted");
+  tc_sendf(w, "{\"v\":1,\"type\":\"join\",\"room\":\"%s\",\"name\":\"Bea\"}", room);
+  j = EXPECT(w, "waiting");
+  char wsess[64];
+  mc_strcpy(wsess, sizeof wsess, jstr(j, "session"));
+  json_decref(j);
+  EXPECT_DROP(d, "knock");
+
+  kill(srv_d.pid, SIGTERM);
+  struct tc *all[] = {d, p, w};
+  for (size_t i = 0; i < MC_ARRAY_LEN(all); i++) {
+    j = EXPECT(all[i], "goaway");
+    CHECK(json_integer_value(json_object_get(j, "retry_ms")) > 0);
+    json_decref(j);
+  }
+  /* while draining nobody hears that anyone went away */
+  tc_close(p);
+  CHECK(tc_quiet(d, 300));
+  struct tc *late = tc_open(port, "/ws");
+  CHECK(late->state == 2); /* no new WebSocket while draining */
+  tc_close(late);
+  CHECK_EQ_INT(proc_wait_exit(&srv_d, 1000), -1); /* two clients are still there */
+  tc_close(d);
+  tc_close(w);
+  CHECK_EQ_INT(proc_wait_exit(&srv_d, 3000), 0);
+  CHECK(file_contains(srv_d.log, "drained"));
+  char snap[300];
+  snprintf(snap, sizeof snap, "%s/rooms-%u.json", state, port);
+  struct stat st;
+  CHECK(stat(snap, &st) == 0 && (st.st_mode & 0777) == 0600);
+
+  /* started again: the room, the call and the knock are there */
+  srv_d.port = port;
+  const char *argv[] = {server_bin, "--listen", NULL, "--state-dir", state, "--web-root", web_root, "--open",
+                        "--grace", "3s", NULL};
+  char listen[64];
+  snprintf(listen, sizeof listen, "127.0.0.1:%u", port);
+  argv[2] = listen;
+  CHECK(proc_spawn(&srv_d, argv));
+  CHECK(file_contains(srv_d.log, "1 room taken over"));
+  d = tc_open(port, "/ws");
+  tc_sendf(d, "{\"v\":1,\"type\":\"resume\",\"session\":\"%s\"}", dsess);
+  j = EXPECT(d, "resumed");
+  CHECK_STR(jstr(j, "state"), "admitted");
+  CHECK(json_is_false(json_object_get(json_object_get(j, "peer"), "present")));
+  json_decref(j);
+  EXPECT_DROP(d, "knock"); /* Bea still waits */
+  p = tc_open(port, "/ws");
+  tc_sendf(p, "{\"v\":1,\"type\":\"resume\",\"session\":\"%s\"}", psess);
+  j = EXPECT(p, "resumed");
+  CHECK_STR(jstr(j, "state"), "admitted");
+  CHECK(json_is_true(json_object_get(json_object_get(j, "peer"), "present")));
+  json_decref(j);
+  EXPECT_DROP(d, "peer-back");
+  tc_sendf(d, "{\"v\":1,\"type\":\"offer\",\"sdp\":\"%s\"}", offer_sdp);
+  EXPECT_DROP(p, "offer");
+  /* Bea did not come back within her grace: the doctor hears so */
+  j = EXPECT(d, "peer-left");
+  CHECK_STR(jstr(j, "reason"), "timeout");
+  json_decref(j);
+  w = tc_open(port, "/ws");
+  tc_sendf(w, "{\"v\":1,\"type\":\"resume\",\"session\":\"%s\"}", wsess);
+  EXPECT_ERR_DROP(w, "unknown-session");
+  tc_close(w);
+  tc_close(d);
+  tc_close(p);
+
+  /* down for longer than the grace: the snapshot is the past */
+  CHECK_EQ_INT(proc_stop(&srv_d, STOP_GRACE_MS), 0);
+  sleep(4);
+  CHECK(proc_spawn(&srv_d, argv));
+  CHECK(!file_contains(srv_d.log, "taken over"));
+  p = tc_open(port, "/ws");
+  tc_sendf(p, "{\"v\":1,\"type\":\"resume\",\"session\":\"%s\"}", psess);
+  EXPECT_ERR_DROP(p, "unknown-session");
+  tc_close(p);
+  /* a second SIGTERM does not wait for the drain */
+  struct tc *stay = tc_open(port, "/ws");
+  kill(srv_d.pid, SIGTERM);
+  EXPECT_DROP(stay, "goaway");
+  kill(srv_d.pid, SIGTERM);
+  CHECK_EQ_INT(proc_wait_exit(&srv_d, 2000), 0);
+  tc_close(stay);
+}
+
+/* The SHA-256 fingerprint ("AB:CD:...") of the certificate a new TLS
+ * connection to port is shown; "" when none. */
+static void served_fingerprint(uint16_t port, char out[100]) {
+  out[0] = '\0';
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  SSL *ssl = NULL;
+  if (ctx && fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+    ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    if (SSL_connect(ssl) == 1) {
+      X509 *x = SSL_get1_peer_certificate(ssl);
+      unsigned char md[32];
+      unsigned n = 0;
+      if (x && X509_digest(x, EVP_sha256(), md, &n) && n == 32)
+        for (unsigned i = 0; i < n; i++) snprintf(out + 3 * i, 4, "%02X%s", md[i], i + 1 < n ? ":" : "");
+      X509_free(x);
+    }
+  }
+  if (ssl) SSL_free(ssl);
+  if (fd >= 0) close(fd);
+  SSL_CTX_free(ctx);
+}
+
+static void make_cert(const char *dir, char fp[100]) {
+  struct mc_server_config c;
+  mc_server_config_init(&c);
+  c.state_dir = strdup(dir);
+  char cert[300], key[300];
+  bool gen = false;
+  CHECK_EQ_INT(mc_server_cert_ensure(&c, cert, sizeof cert, key, sizeof key, fp, 100, &gen), 0);
+  mc_server_config_free(&c);
+}
+
+static void write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  if (f) {
+    fputs(text, f);
+    fclose(f);
+  }
+}
+
+static int created_grace(uint16_t port) {
+  char room[64], sess[64];
+  struct tc *d = doctor_create(port, NULL, room, sess);
+  tc_send(d, "{\"v\":1,\"type\":\"end\"}");
+  EXPECT_DROP(d, "ended");
+  tc_send(d, "{\"v\":1,\"type\":\"create\"}");
+  json_t *j = EXPECT(d, "created");
+  int grace = (int)json_integer_value(json_object_get(j, "grace"));
+  json_decref(j);
+  tc_close(d);
+  return grace;
+}
+
+/* SIGHUP: the config file and the certificate again, connections kept; a
+ * refused config or a key that does not fit changes nothing. */
+static void test_sighup(void) {
+  char dir_a[200], dir_b[200], dir_e[200], fp_a[100], fp_b[100], conf[300], cmd[1200], got[100];
+  snprintf(dir_a, sizeof dir_a, "%s/cert-a", tmpdir);
+  snprintf(dir_b, sizeof dir_b, "%s/cert-b", tmpdir);
+  snprintf(dir_e, sizeof dir_e, "%s/e", tmpdir);
+  make_cert(dir_a, fp_a);
+  make_cert(dir_b, fp_b);
+  CHECK(strcmp(fp_a, fp_b) != 0);
+  mkdir(dir_e, 0700);
+  snprintf(cmd, sizeof cmd, "cp '%s/cert.pem' '%s/key.pem' '%s/'", dir_a, dir_a, dir_e);
+  CHECK_EQ_INT(system(cmd), 0);
+  snprintf(conf, sizeof conf, "%s/e.conf", tmpdir);
+  char text[1000];
+  snprintf(text, sizeof text, "open\ngrace = 2s\ncert = %s/cert.pem\nkey = %s/key.pem\n", dir_e, dir_e);
+  write_text(conf, text);
+  struct test_proc e = {0};
+  const char *args[] = {"--config", conf, NULL};
+  CHECK(start_server(&e, "e", args));
+  served_fingerprint(e.port, got);
+  CHECK_STR(got, fp_a);
+  CHECK_EQ_INT(created_grace(e.port), 2);
+  struct tc *held = tc_open(e.port, "/ws");
+
+  /* a new certificate and a new grace */
+  snprintf(text, sizeof text, "open\ngrace = 7s\ncert = %s/cert.pem\nkey = %s/key.pem\n", dir_e, dir_e);
+  write_text(conf, text);
+  snprintf(cmd, sizeof cmd, "cp '%s/cert.pem' '%s/key.pem' '%s/'", dir_b, dir_b, dir_e);
+  CHECK_EQ_INT(system(cmd), 0);
+  kill(e.pid, SIGHUP);
+  for (int i = 0; i < 100 && !file_contains(e.log, "reloaded"); i++) usleep(20000);
+  CHECK(file_contains(e.log, "reloaded"));
+  served_fingerprint(e.port, got);
+  CHECK_STR(got, fp_b);
+  CHECK_EQ_INT(created_grace(e.port), 7);
+  tc_send(held, "{\"v\":1,\"type\":\"ping\"}");
+  EXPECT_DROP(held, "pong"); /* the connection made before is still served */
+
+  /* a config that does not parse is refused as a whole */
+  write_text(conf, "open\ngrace = soon\n");
+  kill(e.pid, SIGHUP);
+  for (int i = 0; i < 100 && !file_contains(e.log, "reload refused"); i++) usleep(20000);
+  CHECK(file_contains(e.log, "reload refused"));
+  CHECK_EQ_INT(created_grace(e.port), 7);
+  /* a key that does not fit its certificate leaves the old pair */
+  snprintf(text, sizeof text, "open\ngrace = 7s\ncert = %s/cert.pem\nkey = %s/key.pem\n", dir_a, dir_b);
+  write_text(conf, text);
+  kill(e.pid, SIGHUP);
+  for (int i = 0; i < 100 && !file_contains(e.log, "could not be loaded"); i++) usleep(20000);
+  CHECK(file_contains(e.log, "could not be loaded"));
+  served_fingerprint(e.port, got);
+  CHECK_STR(got, fp_b);
+  tc_send(held, "{\"v\":1,\"type\":\"ping\"}");
+  EXPECT_DROP(held, "pong");
+  tc_close(held);
+  CHECK_EQ_INT(proc_stop(&e, STOP_GRACE_MS), 0);
 }
 
 /* A WebSocket client by hand (RFC 6455 4.1), so that it can do what lws's
@@ -1406,6 +1769,8 @@ int main(int argc, char **argv) {
     test_create_auth();
     test_call_flow(coturn_up);
     test_decline_and_leave();
+    test_coming_back();
+    test_reclaim();
     test_malformed();
     test_slow_client();
   }
@@ -1413,8 +1778,9 @@ int main(int argc, char **argv) {
     test_rate_limit();
     test_conns_per_ip();
     test_room_ttl();
-    test_sigterm();
   }
+  test_restart();
+  test_sighup();
   test_idle();
   lws_sul_cancel(&waker);
   lws_context_destroy(cctx);
