@@ -32,6 +32,7 @@
   const FILE_CHUNK = 16 * 1024;
   const FILE_HIGH = 1024 * 1024;
   const FILE_LOW = 256 * 1024;
+  const FILE_CONFIRM_WAIT = 10000;
 
   function show(state) {
     st.state = state;
@@ -446,8 +447,11 @@
         rec.sent += chunk.byteLength;
         if (dc.bufferedAmount > FILE_HIGH) await waitLow(dc);
       }
-      // Everything handed over: the close follows the last byte.
-      if (dc.readyState === 'open') dc.close();
+      // Everything handed over. The receiver closes the channel once it has
+      // every byte, which is our success; one that does not (older
+      // receivers) gets our close 10 s after the last byte left.
+      while (dc.readyState === 'open' && dc.bufferedAmount > 0) await new Promise((r) => setTimeout(r, 100));
+      if (dc.readyState === 'open') setTimeout(() => { if (dc.readyState === 'open') dc.close(); }, FILE_CONFIRM_WAIT);
     } catch (e) {
       fail('it could not be read.');
       dc.close();
@@ -478,6 +482,8 @@
       rec.blob = blob; // kept for tests: the page's CSP (connect-src) refuses fetch(blob:)
       rec.url = URL.createObjectURL(blob);
       rec.done = true;
+      // Closing confirms the whole file to the sender.
+      if (dc.readyState === 'open') dc.close();
       addFileNote('Doctor', '', { url: rec.url, name, size: rec.size });
     };
     if (!ok || h.size > FILE_MAX) { fail(); return; }

@@ -164,7 +164,8 @@ void window_layout(int w, int h, bool chat_open, struct window_layout *out);
  *   absent: the sender's connection is too slow for video, sound goes on).
  * "file": one in-band channel per file; its protocol is JSON
  *   {"name":NAME,"size":BYTES,"mime":TYPE}; binary messages carry the bytes
- *   in order; the sender closes the channel after the last one. A received
+ *   in order; the receiver closes the channel once it has them all (the
+ *   sender's success), or the sender 10 s after the last byte. A received
  *   file is saved in the download directory under its base name (made safe,
  *   never overwriting: "name (2).pdf"). The patient page does the same
  *   (docs/signaling.md "Data channels"). */
@@ -194,6 +195,9 @@ int call_channels_send_chat(struct call_channels *c, const char *text);
 int call_channels_send_state(struct call_channels *c, bool mic_on, bool camera_on);
 /* Our video paused for bandwidth (or resumed): sent with the state. */
 int call_channels_set_video_paused(struct call_channels *c, bool paused);
+/* Once a second: a file whose receiver did not confirm it (by closing its
+ * channel) within 10 s of the last byte is closed by us. */
+void call_channels_tick(struct call_channels *c, uint64_t now_ms);
 /* Starts sending a file (at most 64 MiB); progress through callbacks. */
 int call_channels_send_file(struct call_channels *c, const char *path);
 /* Notes (channels.c): chat lines and the state given before their channel

@@ -96,6 +96,7 @@ struct call {
    * INTERRUPTION_MS (--stats-json "interruptions") */
   uint64_t last_video_ms;
   json_t *interruptions;
+  json_t *last_pc_stats; /* --stats-json: of the connection dropped last */
   /* statistics of the last interval, for the quality bars and the overlay */
   uint64_t last_bytes_sent, last_bytes_received, last_stats_ms, connected_at_ms;
   int64_t last_lost;
@@ -661,8 +662,14 @@ static int make_pc(struct call *c) {
 
 /* The peer connection and everything riding on it go; the call goes on
  * (a new peer joins, or the same one starts over). */
+static json_t *pc_stats_json(struct call *c);
+
 static void drop_pc(struct call *c) {
   if (!c->pc) return;
+  if (c->o->stats_json) {
+    json_decref(c->last_pc_stats);
+    c->last_pc_stats = pc_stats_json(c);
+  }
   call_channels_free(c->chans);
   c->chans = NULL;
   call_media_free(c->media);
@@ -1200,6 +1207,7 @@ int call_quality_bars(double rtt_ms, double loss_pct, bool receiving) {
 
 static void on_stats_timer(uv_timer_t *t) {
   struct call *c = t->data;
+  call_channels_tick(c->chans, mc_now_ms());
   if (!c->pc || !c->ever_connected) return;
   struct mc_pc_stats st;
   if (mc_pc_get_stats(c->pc, &st) != 0) return;
@@ -1259,8 +1267,8 @@ static void on_stats_timer(uv_timer_t *t) {
 
 /* ---- ending ---- */
 
-static void write_stats(struct call *c) {
-  if (!c->o->stats_json || !c->pc) return;
+/* The figures of the current peer connection and its media. */
+static json_t *pc_stats_json(struct call *c) {
   struct mc_pc_stats st;
   mc_pc_get_stats(c->pc, &st);
   json_t *j = json_pack(
@@ -1277,9 +1285,18 @@ static void write_stats(struct call *c) {
       "srtpPacketsReceived", (json_int_t)st.srtp_packets_received, "availableOutgoingBitrate",
       (json_int_t)st.available_outgoing_bitrate_bps);
   if (j) call_media_stats_json(c->media, j);
-  if (j && c->timeline) json_object_set(j, "timeline", c->timeline);
-  if (j) json_object_set_new(j, "interruptions", c->interruptions ? json_incref(c->interruptions) : json_array());
-  if (j && json_dump_file(j, c->o->stats_json, JSON_INDENT(2)) != 0)
+  return j;
+}
+
+/* --stats-json: the last peer connection's figures (the current one, or
+ * the one dropped last when the peer is gone), and the call's course. */
+static void write_stats(struct call *c) {
+  if (!c->o->stats_json) return;
+  json_t *j = c->pc ? pc_stats_json(c) : json_incref(c->last_pc_stats);
+  if (!j) return;
+  if (c->timeline) json_object_set(j, "timeline", c->timeline);
+  json_object_set_new(j, "interruptions", c->interruptions ? json_incref(c->interruptions) : json_array());
+  if (json_dump_file(j, c->o->stats_json, JSON_INDENT(2)) != 0)
     fprintf(stderr, "medcall: could not write statistics to %s\n", c->o->stats_json);
   json_decref(j);
 }
@@ -1409,6 +1426,7 @@ int call_run(const struct call_opts *o, struct call_view *view) {
   if (c->recv_sha) EVP_MD_CTX_free(c->recv_sha);
   json_decref(c->timeline);
   json_decref(c->interruptions);
+  json_decref(c->last_pc_stats);
   free(c);
   return code;
 }

@@ -33,6 +33,10 @@
 #define CHAT_MAX (64 * 1024)            /* longer received chat lines are cut */
 #define UNIQUE_TRIES 1000
 #define SAVED_NAME_MAX 200 /* bytes: "name (1000).ext" stays within NAME_MAX (255) */
+/* The receiver confirms a whole file by closing its channel; a receiver
+ * that does not (one written before that rule) gets the sender's close this
+ * long after the last byte left. */
+#define FILE_CONFIRM_WAIT_MS 10000
 
 /* A transfer that ended while its channel is still closing keeps its slot
  * (closing) until the close event, so late events are still recognised. */
@@ -42,6 +46,7 @@ struct file_out {
   int fd;
   char name[256];
   uint64_t size, sent;
+  uint64_t drained_ms; /* all sent and nothing buffered since; 0 not yet */
 };
 
 struct file_in {
@@ -375,12 +380,32 @@ static void file_out_pump(struct call_channels *c, struct file_out *f) {
     f->sent += (uint64_t)n;
   }
   if (!f->closing && !f->all_sent && f->sent >= f->size) {
-    /* The close goes after what is buffered: the peer gets every byte, then
-     * the close. Success is reported when the close completes. */
+    /* Every byte is handed over; the receiver closes the channel once it has
+     * them all, and that close is the success. Closing here at once could
+     * lose the bytes: a browser that is busy when the channel opens may
+     * take the close before its page has read any of them. */
     f->all_sent = true;
     close(f->fd);
     f->fd = -1;
-    mc_pc_dc_close(c->pc, f->ch);
+  }
+}
+
+void call_channels_tick(struct call_channels *c, uint64_t now_ms) {
+  if (!c) return;
+  for (int i = 0; i < MAX_TRANSFERS; i++) {
+    struct file_out *f = &c->out[i];
+    if (!f->used || !f->all_sent || f->closing) continue;
+    if (mc_pc_dc_buffered_amount(c->pc, f->ch) > 0) {
+      f->drained_ms = 0;
+    } else if (!f->drained_ms) {
+      f->drained_ms = now_ms;
+    } else if (now_ms - f->drained_ms >= FILE_CONFIRM_WAIT_MS) {
+      /* A receiver that does not confirm: the close after the last byte,
+       * as before the rule. Success is reported when it completes. */
+      MC_LOGI(LOG, "file not confirmed by the receiver; closing ch=%d", f->ch);
+      f->drained_ms = UINT64_MAX;
+      mc_pc_dc_close(c->pc, f->ch);
+    }
   }
 }
 
@@ -476,6 +501,8 @@ static void file_in_complete(struct call_channels *c, struct file_in *f, bool cl
   }
   f->tmp[0] = '\0';
   f->done = true;
+  /* Closing confirms the whole file to the sender (docs/signaling.md "file"). */
+  if (closing) mc_pc_dc_close(c->pc, f->ch);
   MC_LOGI(LOG, "file received bytes=%llu", (unsigned long long)f->size);
   if (c->cbs.on_file_received) c->cbs.on_file_received(c->user, f->name, path, f->size, NULL);
 }

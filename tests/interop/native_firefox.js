@@ -224,8 +224,14 @@ async function medcallOffers(srv) {
     await dataChecks(page, mc, 'medcall offers');
 
     await page.evaluate(() => { window.P.send({ type: 'leave' }); window.P.pc.close(); });
+    // The doctor decides when a consultation ends: the room stays open for
+    // the patient to come back, and medcall says so.
+    const away = await lib.waitLine(mc, /^away: the patient (left|closed)/, 'medcall waits for the patient', STEP_MS);
+    check(/waiting for .* to come back$/.test(away), 'medcall keeps the room when the patient leaves', away);
+    check(mc.exitCode === null, 'medcall call is still running after the patient left', mc.exitCode);
+    mc.kill('SIGTERM');
     const ex = await exitWithin(mc, STEP_MS);
-    check(ex.code === 0, 'medcall call ends with status 0 when the patient leaves', ex);
+    check(ex.code === 0, 'medcall call ends with status 0 when the doctor ends it', ex);
     const stats = JSON.parse(fs.readFileSync(path.join(state.tmp, 'doctor-stats.json'), 'utf8'));
     check(stats.selectedCandidatePair.localCandidateType === 'host' && stats.messagesReceived >= MESSAGES,
       'medcall --stats-json: selected pair and message counts', { pair: stats.selectedCandidatePair, received: stats.messagesReceived });
