@@ -2,6 +2,12 @@
 // JavaScript, no build step. Speaks the protocol of docs/signaling.md over
 // wss://HOST/ws. Role-agnostic where it can be: the peer with "offerer" makes
 // the offer (the doctor, per the protocol).
+//
+// Interruptions are ridden out, not ended (docs/app.md "Coming back"): the
+// session is kept in sessionStorage, so a reload resumes it; the WebSocket
+// is reopened with backoff for as long as the call lasts while the
+// RTCPeerConnection goes on; a doctor who started over (a restarted app)
+// gets a new RTCPeerConnection. Only the doctor ends the consultation.
 'use strict';
 
 (function () {
@@ -15,13 +21,15 @@
     'doctor-gone': 'The doctor is no longer connected.',
     'resumed-elsewhere': 'This consultation was opened in another window.',
     'server-shutdown': 'The server was stopped. Try the link again in a moment.',
+    'replaced': 'The doctor let you in again from another window or device.',
     'declined': 'The doctor could not let you in now.',
   };
 
   // Exposed for automated tests and kiosks; nothing here is secret beyond
   // what the page itself holds.
   const st = window.medcall = {
-    state: 'loading', ws: null, session: null, grace: 30, iceServers: [], offerer: false,
+    state: 'loading', ws: null, session: null, grace: 30, iceServers: [], offerer: false, name: '',
+    doctorPresent: true, resets: 0,
     pc: null, dc: null, local: null, pendingCandidates: [], remoteSet: false,
     connection: 'none', chat: [], closing: false,
     // Data channels (docs/signaling.md "Data channels"): the verification
@@ -47,9 +55,51 @@
     $('alert').hidden = !text;
   }
 
+  // The session of this tab (a reload keeps it; another tab has its own).
+  const KEY = 'medcall:' + room;
+  function storeSession(session, name) {
+    try {
+      if (session) sessionStorage.setItem(KEY, JSON.stringify({ session, name }));
+      else sessionStorage.removeItem(KEY);
+    } catch (e) { /* private mode: no resume after a reload */ }
+  }
+  function storedSession() {
+    try { return JSON.parse(sessionStorage.getItem(KEY) || 'null'); } catch (e) { return null; }
+  }
+
+  // A duplicated tab copies sessionStorage: it must not take the call from
+  // the tab that holds it (the doctor decides who is in the call), so it
+  // asks first and knocks instead when the session is in use.
+  const tabs = window.BroadcastChannel ? new BroadcastChannel(KEY) : null;
+  if (tabs) tabs.onmessage = (ev) => {
+    if (ev.data && ev.data.type === 'who' && st.session && ev.data.session === st.session && st.state !== 'end')
+      tabs.postMessage({ type: 'mine', session: st.session });
+  };
+  function sessionInUse(session) {
+    if (!tabs) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => { tabs.removeEventListener('message', on); resolve(false); }, 300);
+      const on = (ev) => {
+        if (ev.data && ev.data.type === 'mine' && ev.data.session === session) {
+          clearTimeout(t); tabs.removeEventListener('message', on); resolve(true);
+        }
+      };
+      tabs.addEventListener('message', on);
+      tabs.postMessage({ type: 'who', session });
+    });
+  }
+
+  // What is happening, in words (a live region): reconnecting to the
+  // server, the connection lost and tried again, the doctor away.
+  function notice(text) {
+    $('notice').textContent = text || '';
+    $('notice').hidden = !text;
+  }
+
   function finish(reason) {
     if (st.state === 'end') return;
     st.closing = true;
+    storeSession(null);
     if (st.pc) st.pc.close();
     if (st.local) st.local.getTracks().forEach((t) => t.stop());
     $('end-text').textContent = REASONS[reason] || reason || '';
@@ -63,7 +113,23 @@
     if (st.ws && st.ws.readyState === WebSocket.OPEN) st.ws.send(JSON.stringify(msg));
   }
 
-  let retries = 0;
+  let retries = 0, retryTimer = null;
+  // Reconnects with backoff (1, 2, 4, 8 s, then every 10 s, with jitter)
+  // and resumes: while waiting or in a call, for as long as it lasts.
+  function reconnect(delayMs) {
+    if (retryTimer || st.closing || st.state === 'end') return;
+    const ms = delayMs != null ? delayMs : Math.min(10000, 1000 * Math.pow(2, Math.min(retries, 4)));
+    retries++;
+    retryTimer = setTimeout(() => { retryTimer = null; connect(resumeOrJoin); }, ms + Math.random() * 500);
+  }
+
+  // After a reconnection: our session back (fresh when this page holds no
+  // peer connection for it), or a new knock when it is gone.
+  function resumeOrJoin() {
+    if (st.session) send({ type: 'resume', session: st.session, fresh: !st.pc });
+    else if (st.name) send({ type: 'join', room, name: st.name });
+  }
+
   function connect(onopen) {
     const ws = new WebSocket('wss://' + location.host + '/ws');
     st.ws = ws;
@@ -76,14 +142,14 @@
       if (h) h(m);
     };
     ws.onclose = () => {
-      if (st.closing || st.state === 'end') return;
-      // RFC-free but documented in docs/signaling.md "Reconnecting": resume
-      // within the grace period keeps our place.
-      if (st.session && retries * 2 < st.grace) {
-        retries++;
-        alertText('Connection to the server lost; reconnecting…');
-        setTimeout(() => connect(() => send({ type: 'resume', session: st.session })), 1000);
-      } else if (st.state === 'check') {
+      if (ws !== st.ws || st.closing || st.state === 'end') return;
+      if (st.session && (st.state === 'call' || st.state === 'waiting')) {
+        // docs/signaling.md "Reconnecting": the place is kept; the call
+        // itself does not need the server.
+        if (st.state === 'call') notice('Reconnecting to the server… The call goes on.');
+        else alertText('Connection to the server lost; reconnecting…');
+        reconnect();
+      } else if (st.state === 'check' || st.state === 'loading') {
         alertText('Cannot reach the server. Check your internet connection and reload the page.');
       } else {
         finish('The connection to the server was lost.');
@@ -95,7 +161,8 @@
     'ice-servers': (m) => { st.iceServers = m.ice_servers || []; relayCheck(); },
     'waiting': (m) => {
       st.session = m.session; st.grace = m.grace || 30;
-      try { sessionStorage.setItem('medcall:' + room, m.session); } catch (e) { /* private mode */ }
+      storeSession(m.session, st.name);
+      alertText('');
       $('waiting-text').textContent = m.doctor_present
         ? 'The doctor has been told you are here and will let you in.'
         : 'The doctor is not connected yet; please wait.';
@@ -105,11 +172,31 @@
     'admitted': (m) => startCall(m),
     'resumed': (m) => {
       alertText('');
+      st.grace = m.grace || st.grace;
+      storeSession(st.session, st.name);
+      st.doctorPresent = !m.peer || m.peer.present !== false;
       if (m.state === 'admitted' && !st.pc) startCall(m);
       else if (m.state === 'waiting') show('waiting');
+      if (st.state === 'call') {
+        notice(st.doctorPresent ? (st.pc.connectionState === 'connected' ? '' : 'Connection lost, trying again…')
+          : 'The doctor will be back. Please stay on this page.');
+      }
+    },
+    'goaway': (m) => {
+      // The server is restarting: come back after its hint, resume.
+      if (st.state === 'call') notice('Reconnecting to the server… The call goes on.');
+      const ws = st.ws;
+      st.ws = null;
+      if (ws) ws.close();
+      reconnect(typeof m.retry_ms === 'number' && m.retry_ms > 0 && m.retry_ms < 60000 ? m.retry_ms : 1000);
     },
     'offer': async (m) => {
       if (!st.pc) return;
+      // An offer from a doctor who started over (a restarted app) carries
+      // another certificate: DTLS cannot change it, so a new connection.
+      const before = sdpFingerprint(st.pc.remoteDescription && st.pc.remoteDescription.sdp);
+      const now = sdpFingerprint(m.sdp);
+      if (before && now && before !== now) resetPc();
       await st.pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
       st.remoteSet = true;
       await flushCandidates();
@@ -129,14 +216,38 @@
       if (st.remoteSet) st.pc.addIceCandidate(c).catch(() => {});
       else st.pendingCandidates.push(c);
     },
-    'peer-away': () => { $('conn').textContent = 'The doctor\'s connection dropped; waiting for them to come back…'; },
-    'peer-back': () => {
-      $('conn').textContent = 'The doctor is back; reconnecting…';
-      if (st.offerer && st.pc) makeOffer(true);
+    'peer-away': () => {
+      st.doctorPresent = false;
+      if (st.state === 'waiting') $('waiting-text').textContent = 'The doctor is not connected right now; please wait.';
+      if (st.pc && st.pc.connectionState !== 'connected') notice('The doctor will be back. Please stay on this page.');
     },
-    'peer-left': () => { $('conn').textContent = 'The other person left.'; },
+    'peer-back': (m) => {
+      st.doctorPresent = true;
+      if (st.state === 'waiting') $('waiting-text').textContent = 'The doctor has been told you are here and will let you in.';
+      if (!st.pc) return;
+      if (m.fresh) {
+        // The doctor's app started over: its next offer is for a new connection.
+        notice('The doctor is back; reconnecting…');
+        resetPc();
+      } else if (st.pc.connectionState !== 'connected') {
+        notice('The doctor is back; reconnecting…');
+        if (st.offerer) makeOffer(true);
+      }
+    },
+    'peer-left': () => { notice('The other person left.'); },
     'ended': (m) => finish(m.reason),
     'error': (m) => {
+      if (m.code === 'unknown-session' && m.ref === 'resume') {
+        // Our place is gone (the grace passed, or the room ended): knock
+        // again when we know our name; the doctor decides.
+        st.session = null;
+        storeSession(null);
+        if (st.pc) { resetPc(); }
+        if (st.name) { send({ type: 'join', room, name: st.name }); show('waiting'); return; }
+        show('check');
+        send({ type: 'ice', room });
+        return;
+      }
       alertText(m.message || m.code);
       if (m.code === 'no-room' || m.code === 'room-full') {
         $('join').disabled = true;
@@ -222,21 +333,42 @@
   function startCall(m) {
     st.offerer = !!m.offerer;
     st.peerName = (m.peer && typeof m.peer.name === 'string') ? m.peer.name : '';
-    const pc = st.pc = new RTCPeerConnection({ iceServers: m.ice_servers || [] });
+    st.iceServers = m.ice_servers || st.iceServers;
+    createPc();
+    $('self').srcObject = st.local;
+    $('mute').disabled = !(st.local && st.local.getAudioTracks().length);
+    $('camera').disabled = !(st.local && st.local.getVideoTracks().length);
+    show('call');
+    if (!st.indicatorTimer) st.indicatorTimer = setInterval(updateIndicator, 1000);
+  }
+
+  // The peer connection and its channels; the offerer offers at once.
+  function createPc() {
+    const pc = st.pc = new RTCPeerConnection({ iceServers: st.iceServers || [] });
+    st.remoteSet = false;
+    st.pendingCandidates = [];
     if (st.local) st.local.getTracks().forEach((t) => pc.addTrack(t, st.local));
     else { pc.addTransceiver('audio', { direction: 'recvonly' }); pc.addTransceiver('video', { direction: 'recvonly' }); }
-    pc.ontrack = (ev) => { $('remote').srcObject = ev.streams[0] || new MediaStream([ev.track]); };
+    pc.ontrack = (ev) => { if (pc === st.pc) $('remote').srcObject = ev.streams[0] || new MediaStream([ev.track]); };
     pc.onicecandidate = (ev) => {
+      if (pc !== st.pc) return;
       if (ev.candidate) send({ type: 'candidate', candidate: ev.candidate.candidate, sdpMid: ev.candidate.sdpMid,
                                sdpMLineIndex: ev.candidate.sdpMLineIndex });
       else send({ type: 'candidate', candidate: '' });
     };
     pc.onconnectionstatechange = () => {
+      if (pc !== st.pc) return;
       if (pc.connectionState === 'failed' && st.offerer) makeOffer(true);
-      if (pc.connectionState === 'connected') showVerification();
+      if (pc.connectionState === 'connected') { showVerification(); notice(''); }
+      if (pc.connectionState === 'disconnected' || pc.connectionState === 'failed') {
+        // The doctor restarts the connection (ICE restart) when both are
+        // reachable again; until then, say so.
+        notice(st.doctorPresent ? 'Connection lost, trying again…' : 'The doctor will be back. Please stay on this page.');
+      }
       updateIndicator();
     };
     pc.ondatachannel = (ev) => {
+      if (pc !== st.pc) { ev.channel.close(); return; }
       if (ev.channel.label === 'chat') setupChat(ev.channel);
       else if (ev.channel.label === 'file') receiveFile(ev.channel);
       else ev.channel.close();
@@ -244,11 +376,20 @@
     // Pre-negotiated on both sides, so it exists before the offer/answer.
     setupControl(pc.createDataChannel('control', { negotiated: true, id: 1 }));
     if (st.offerer) { setupChat(pc.createDataChannel('chat')); makeOffer(false); }
-    $('self').srcObject = st.local;
-    $('mute').disabled = !(st.local && st.local.getAudioTracks().length);
-    $('camera').disabled = !(st.local && st.local.getVideoTracks().length);
-    show('call');
-    st.indicatorTimer = setInterval(updateIndicator, 1000);
+    return pc;
+  }
+
+  // The doctor started over: the old connection goes, a new one waits for
+  // its offer (the chat log stays).
+  function resetPc() {
+    const old = st.pc;
+    st.resets++;
+    st.pc = null;
+    if (old) old.close();
+    st.peerState = null;
+    showPeerState();
+    $('verify').hidden = true;
+    createPc();
   }
 
   async function makeOffer(restart) {
@@ -526,6 +667,7 @@
     const name = $('name').value.trim();
     if (!name) { $('name').focus(); return; }
     alertText('');
+    st.name = name;
     send({ type: 'join', room, name });
   }
 
@@ -540,6 +682,8 @@
     $('speaker-test').onclick = speakerTest;
     $('cancel').onclick = () => { send({ type: 'leave' }); finish('left'); };
     $('hangup').onclick = () => { send({ type: 'leave' }); finish('left'); };
+    const stored = storedSession();
+    const resumable = stored && typeof stored.session === 'string' && !(await sessionInUse(stored.session));
     $('mute').onclick = () => toggle($('mute'), 'audio', 'Unmute', 'Mute');
     $('camera').onclick = () => toggle($('camera'), 'video', 'Camera on', 'Camera off');
     $('chat-form').onsubmit = (ev) => {
@@ -557,6 +701,16 @@
       files.forEach((f) => sendFile(f));
     };
     const autojoin = frag.get('autojoin') === '1' && frag.get('name');
+    if (resumable) {
+      // A reload (or a tab restored after the phone discarded it): our
+      // place back without a new knock.
+      st.session = stored.session;
+      st.name = typeof stored.name === 'string' ? stored.name : '';
+      if (st.name) $('name').value = st.name;
+      await getMedia();
+      connect(() => send({ type: 'resume', session: st.session, fresh: true }));
+      return;
+    }
     if (!autojoin) show('check');
     await getMedia();
     connect(() => {

@@ -107,14 +107,10 @@ async function startCoturn(secret) {
 
 async function startServer(SERVER, WEB_ROOT, turnPort, secret) {
   const port = await freePort();
-  const p = start('medcall-server', [SERVER, '--open', '--listen', '127.0.0.1:' + port,
+  const argv = [SERVER, '--open', '--listen', '127.0.0.1:' + port,
     '--state-dir', path.join(state.tmp, 'state'), '--web-root', WEB_ROOT,
-    '--turn-url', `turn:127.0.0.1:${turnPort}?transport=udp`, '--turn-secret', secret, '--turn-ttl', '10m'],
-  path.join(state.tmp, 'server.log'));
-  await until(() => {
-    if (p.exitCode !== null) throw new Error('medcall-server exited: ' + tail(p.logPath));
-    return /listening on https:\/\/127\.0\.0\.1:\d+/.test(tail(p.logPath, 100));
-  }, 15000, 'medcall-server to listen');
+    '--turn-url', `turn:127.0.0.1:${turnPort}?transport=udp`, '--turn-secret', secret, '--turn-ttl', '10m'];
+  const p = await spawnServer(argv, 'server.log');
   // The fingerprint it prints is the one of the certificate it keeps: that
   // is what a doctor compares with the browser's.
   const certPem = fs.readFileSync(path.join(state.tmp, 'state', 'cert.pem'), 'utf8');
@@ -126,7 +122,24 @@ async function startServer(SERVER, WEB_ROOT, turnPort, secret) {
   const spki = crypto.createHash('sha256')
     .update(cert.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
   log('medcall-server pid', p.pid, 'port', port);
-  return { proc: p, port, spki };
+  return { proc: p, port, spki, argv };
+}
+
+async function spawnServer(argv, logName) {
+  const p = start('medcall-server', argv, path.join(state.tmp, logName));
+  await until(() => {
+    if (p.exitCode !== null) throw new Error('medcall-server exited: ' + tail(p.logPath));
+    return /listening on https:\/\/127\.0\.0\.1:\d+/.test(tail(p.logPath, 100));
+  }, 15000, 'medcall-server to listen');
+  return p;
+}
+
+// The same server again (same port, state directory and options), after
+// it stopped: srv.proc is the new process.
+async function restartServer(srv, logName) {
+  srv.proc = await spawnServer(srv.argv, logName);
+  log('medcall-server restarted pid', srv.proc.pid);
+  return srv;
 }
 
 // ---- page helpers (installed into every page before its scripts run) ----
@@ -257,4 +270,4 @@ async function launchChromium(puppeteer, executablePath, spki, extraArgs = []) {
   return browser;
 }
 
-module.exports = { launchChromium, startMedcall, waitLine, exitWithin, newPage, closeAll, runTest, pageHelpers, state, log, check, step, start, tail, until, tcpOpen, freePort, startCoturn, startServer };
+module.exports = { launchChromium, startMedcall, waitLine, exitWithin, newPage, closeAll, runTest, pageHelpers, state, log, check, step, start, tail, until, tcpOpen, freePort, startCoturn, startServer, restartServer };
