@@ -231,6 +231,9 @@ struct mc_pc_stats {
   char remote_candidate_type[8];
   char local_address[64];        /* "IP:port" */
   char remote_address[64];
+  /* The TURN server our side of the selected pair goes through, as its URL
+   * was configured (W3C RTCIceCandidateStats.url); "" when not relayed. */
+  char relay_url[256];
   uint64_t ice_connected_ms;     /* from set_local_description to ICE connected */
   uint64_t dtls_connected_ms;    /* from set_local_description to DTLS connected */
   uint64_t bytes_sent, bytes_received; /* on the selected pair */

@@ -29,6 +29,7 @@
 #include "app/app.h"
 #include "dtls/dtls.h"
 #include "medcall/pc.h"
+#include "net/net.h"
 #include "signal/signal.h"
 #include "util/util.h"
 
@@ -41,10 +42,11 @@
 #define RECOVER_WITHIN_MS 30000   /* not connected again by then: "waiting for NAME to come back" */
 #define SIGNAL_RETRY_MS 1000
 #define STATS_INTERVAL_MS 1000
-#define OFFER_ANSWER_WAIT_MS 10000 /* an offer unanswered this long is given up */
 #define GOAWAY_JITTER_MS 500      /* clients of a restarting server do not come back all at once */
 #define MAX_KNOCKS 4              /* as many as the server lets wait */
 #define INTERRUPTION_MS 1000      /* no video for longer: an interruption, said when it ends */
+#define NET_SETTLE_MS 300         /* interface changes come in bursts: act once they settle */
+#define MAX_KNOWN_ADDRS 32
 
 struct call {
   const struct call_opts *o;
@@ -78,6 +80,14 @@ struct call {
   char link[512];
   bool reclaim; /* doctor --room without a stored session: take it back with the token */
   bool link_shown;
+  char relay_url[256]; /* the TURN server carrying the call, "" direct */
+  /* interface changes (netwatch): the addresses we know, a change pending */
+  mc_net_watch *netwatch;
+  mc_addr addrs[MAX_KNOWN_ADDRS];
+  size_t naddrs;
+  bool net_changed, net_lost; /* a change pending; an address of ours went */
+  bool net_restart;           /* restart ICE once signaling is back */
+  uv_timer_t net_timer;
   char away_why[96]; /* the last "away:" said */
   bool ending;
   int exit_code;
@@ -120,6 +130,7 @@ static void call_end(struct call *c, int code, const char *why);
 static void on_duration(uv_timer_t *t);
 static void open_signaling(struct call *c);
 static void on_sig_retry(uv_timer_t *t);
+static void restart_for_network(struct call *c);
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...) {
@@ -239,6 +250,16 @@ static void show_connection(struct call *c, bool print) {
     say("dtls: %s %s", st.dtls_client ? "client" : "server", st.srtp_cipher);
     if (code[0]) say("verify: %s", code);
   }
+  /* Which TURN server carries the call, and the one that stopped when a
+   * repair moved it (a relay server that died mid-call is named). */
+  if (st.has_selected_pair && strcmp(st.relay_url, c->relay_url) != 0) {
+    if (c->relay_url[0])
+      say("relay: %s stopped carrying the call; it goes on %s%s", c->relay_url,
+          st.relay_url[0] ? "through " : "directly", st.relay_url);
+    else
+      say("relay: through %s", st.relay_url);
+    mc_strcpy(c->relay_url, sizeof c->relay_url, st.relay_url);
+  }
   struct call_view_state *s = call_view_lock(c->view);
   mc_strcpy(s->verification, sizeof s->verification, code);
   s->relayed = relayed;
@@ -270,8 +291,12 @@ static void restart_ice(struct call *c) {
   /* resumed later: peer-back or resumed restarts then (an offer to a peer
    * that is away is dropped by the server) */
   if (!c->sig_open || !c->peer_present) return;
-  /* An answer still on its way would be taken for the next offer's. */
-  if (c->offer_sent_ms && mc_now_ms() - c->offer_sent_ms < OFFER_ANSWER_WAIT_MS) return;
+  /* An offer still waits for its answer: signaling is reliable while both
+   * connections are up, so a second offer could only cross the answer to
+   * the first (a peer asleep for 30 s answers every offer it finds when it
+   * wakes). An offer lost with a connection is forgotten on resumed or
+   * peer-back, which restart again. */
+  if (c->offer_sent_ms) return;
   if (mc_pc_restart_ice(c->pc) != 0) {
     MC_LOGW(LOG, "ice restart refused: %s", mc_pc_last_error(c->pc));
     return;
@@ -679,6 +704,7 @@ static void drop_pc(struct call *c) {
   c->connected = c->media_started = c->peer_state_known = false;
   c->offer_sent_ms = 0;
   c->send_ch = c->recv_ch = -1;
+  c->relay_url[0] = '\0';
   uv_timer_stop(&c->restart_timer);
   uv_timer_stop(&c->recover_timer);
   struct call_view_state *v = call_view_lock(c->view);
@@ -700,7 +726,8 @@ static void start_pc(struct call *c, json_t *ice_servers) {
   if (c->offerer) make_offer(c);
 }
 
-/* The DTLS fingerprint of an SDP ("sha-256 AB:CD:..."), "" when none. */
+/* The DTLS fingerprint of an SDP as mc_pc_stats has it ("sha-256
+ * AB:CD:..."), "" when none. */
 static void sdp_fingerprint(const char *sdp, char *out, size_t cap) {
   out[0] = '\0';
   const char *p = sdp ? strstr(sdp, "a=fingerprint:") : NULL;
@@ -721,8 +748,7 @@ static bool peer_started_over(struct call *c, const char *sdp) {
   if (!c->pc || mc_pc_get_stats(c->pc, &st) != 0 || !st.remote_fingerprint[0]) return false;
   char fp[256];
   sdp_fingerprint(sdp, fp, sizeof fp);
-  const char *hex = strchr(fp, ' ');
-  return hex && strcasecmp(hex + 1, st.remote_fingerprint) != 0;
+  return fp[0] && strcasecmp(fp, st.remote_fingerprint) != 0;
 }
 
 static void on_offer(struct call *c, const char *sdp) {
@@ -752,8 +778,14 @@ static void on_offer(struct call *c, const char *sdp) {
 }
 
 static void on_answer(struct call *c, const char *sdp) {
-  c->offer_sent_ms = 0;
   if (!c->pc || !sdp) return;
+  if (!c->offer_sent_ms) {
+    /* The answer to an offer that was given up (sent while the peer was
+     * away): the offer that replaced it has an answer of its own coming. */
+    MC_LOGI(LOG, "an answer to an earlier offer was ignored");
+    return;
+  }
+  c->offer_sent_ms = 0;
   if (peer_started_over(c, sdp)) {
     /* Our offer reached a patient that had started over: offer anew from a
      * connection of our own that is new as well. */
@@ -935,6 +967,11 @@ static void on_resumed(struct call *c, json_t *m) {
   }
   if (!c->peer_present && !c->connected) show_away(c, "the other side is not connected");
   c->offer_sent_ms = 0; /* an offer sent while we were away was lost */
+  if (c->net_restart) {
+    c->net_restart = false;
+    restart_for_network(c);
+    return;
+  }
   restart_ice(c);
 }
 
@@ -1307,9 +1344,12 @@ static void on_end_timer(uv_timer_t *t) {
     mc_signal_client_free(c->sig);
     c->sig = NULL;
   }
+  mc_net_watch_stop(c->netwatch);
+  c->netwatch = NULL;
   uv_handle_t *handles[] = {(uv_handle_t *)&c->duration_timer, (uv_handle_t *)&c->end_timer,
                             (uv_handle_t *)&c->restart_timer,  (uv_handle_t *)&c->recover_timer,
                             (uv_handle_t *)&c->sig_timer,      (uv_handle_t *)&c->stats_timer,
+                            (uv_handle_t *)&c->net_timer,
                             (uv_handle_t *)&c->sigint,         (uv_handle_t *)&c->sigterm,
                             (uv_handle_t *)&c->wake};
   for (size_t i = 0; i < MC_ARRAY_LEN(handles); i++) uv_close(handles[i], NULL);
@@ -1371,6 +1411,90 @@ static void on_signal(uv_signal_t *s, int signum) {
   call_view_unlock(c->view);
 }
 
+/* ---- the network under us changes ---- */
+
+/* An address that ICE could use: not loopback, not link-local. */
+static bool usable_addr(const mc_addr *a) { return !mc_addr_is_loopback(a) && !mc_addr_is_link_local(a); }
+
+static int known_addr(const struct call *c, const mc_addr *a) {
+  for (size_t i = 0; i < c->naddrs; i++)
+    if (mc_addr_ip_equal(&c->addrs[i], a)) return (int)i;
+  return -1;
+}
+
+/* The offerer's ICE restart for a network change, at once (RFC 8445 9),
+ * instead of waiting for consent to fail. */
+static void restart_for_network(struct call *c) {
+  if (!c->pc || !c->ever_connected || !c->offerer || !c->sig_open || !c->peer_present || c->offer_sent_ms) {
+    MC_LOGI(LOG, "network changed; no restart now (offerer=%d connected=%d)", c->offerer, c->connected);
+    return;
+  }
+  if (mc_pc_restart_ice(c->pc) != 0) {
+    MC_LOGW(LOG, "ice restart refused: %s", mc_pc_last_error(c->pc));
+    return;
+  }
+  say("reconnecting: the network changed");
+  make_offer(c);
+}
+
+/* A laptop moved from Wi-Fi to wired, a phone to another network: the
+ * selected pair's local address may be gone, or a better path has come.
+ * An address gone takes the signaling connection with it, silently (TCP
+ * from an address that no longer exists): that is reopened at once, and
+ * the offerer restarts ICE when it has resumed; a new address alone is a
+ * restart now. The answerer's peer restarts when its checks stop being
+ * answered. */
+static void on_net_settled(uv_timer_t *t) {
+  struct call *c = t->data;
+  if (!c->net_changed || c->ending) return;
+  c->net_changed = false;
+  if (c->net_lost && c->sig && (c->session[0] || c->ever_connected)) {
+    c->net_lost = false;
+    c->net_restart = true;
+    say("signaling: the network changed; reconnecting");
+    c->sig_open = false;
+    mc_signal_client_free(c->sig);
+    c->sig = NULL;
+    c->sig_retries = 1;
+    uv_timer_start(&c->sig_timer, on_sig_retry, 0, 0);
+    return;
+  }
+  c->net_lost = false;
+  restart_for_network(c);
+}
+
+static void on_net_change(const struct mc_net_change *ch, void *user) {
+  struct call *c = user;
+  if (ch->kind != MC_NET_ADDR_ADDED && ch->kind != MC_NET_ADDR_REMOVED) return;
+  if (!usable_addr(&ch->addr)) return;
+  int i = known_addr(c, &ch->addr);
+  if (ch->kind == MC_NET_ADDR_ADDED) {
+    if (i >= 0) return; /* the kernel says it again when its lifetimes change */
+    if (c->naddrs < MAX_KNOWN_ADDRS) c->addrs[c->naddrs++] = ch->addr;
+  } else {
+    if (i < 0) return;
+    c->addrs[i] = c->addrs[--c->naddrs];
+    c->net_lost = true;
+  }
+  char as[MC_ADDR_STRLEN];
+  MC_LOGI(LOG, "network change kind=%s addr=%s", ch->kind == MC_NET_ADDR_ADDED ? "added" : "removed",
+          mc_addr_ip_str(&ch->addr, as));
+  c->net_changed = true;
+  uv_timer_start(&c->net_timer, on_net_settled, NET_SETTLE_MS, 0);
+}
+
+static void watch_network(struct call *c) {
+  size_t n = 0;
+  if (mc_net_local_addresses(c->addrs, MAX_KNOWN_ADDRS, &n) == 0) c->naddrs = n;
+  size_t k = 0;
+  for (size_t i = 0; i < c->naddrs; i++)
+    if (usable_addr(&c->addrs[i])) c->addrs[k++] = c->addrs[i];
+  c->naddrs = k;
+  int rc = mc_net_watch_start(c->loop, on_net_change, c, &c->netwatch);
+  /* Without it a network change is noticed by consent, a few seconds later. */
+  if (rc != 0) MC_LOGW(LOG, "interface changes are not watched err=%s", mc_strerror(rc));
+}
+
 /* A session an earlier run of this program left (it was killed): the
  * patient's for this room, the doctor's for this server (or for --room).
  * A doctor's --room without one takes the room back with the token. */
@@ -1401,7 +1525,7 @@ int call_run(const struct call_opts *o, struct call_view *view) {
   c->exit_code = MC_APP_EXIT_FAIL;
   c->loop = uv_default_loop();
   uv_timer_t *timers[] = {&c->duration_timer, &c->end_timer, &c->restart_timer,
-                          &c->recover_timer,  &c->sig_timer, &c->stats_timer};
+                          &c->recover_timer,  &c->sig_timer, &c->stats_timer, &c->net_timer};
   for (size_t i = 0; i < MC_ARRAY_LEN(timers); i++) {
     uv_timer_init(c->loop, timers[i]);
     timers[i]->data = c;
@@ -1416,6 +1540,7 @@ int call_run(const struct call_opts *o, struct call_view *view) {
   call_view_set_waker(view, wake_call, &c->wake);
   uv_timer_start(&c->stats_timer, on_stats_timer, STATS_INTERVAL_MS, STATS_INTERVAL_MS);
   take_stored_session(c);
+  watch_network(c);
   open_signaling(c);
   uv_run(c->loop, UV_RUN_DEFAULT);
   call_view_set_waker(view, NULL, NULL);

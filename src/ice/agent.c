@@ -982,9 +982,15 @@ int mc_ice_agent_get_stats(const mc_ice_agent *a, struct mc_ice_stats *out) {
   out->pairs = a->npairs;
   out->last_consent_ms = a->last_consent_ms;
   out->has_selected = a->sel.set;
+  out->selected_relay_url[0] = '\0';
   if (a->sel.set) {
     out->selected_local = a->sel.local_c;
     out->selected_remote = a->sel.remote_c;
+    if (a->sel.relay >= 0 && (size_t)a->sel.relay < a->nrelays) {
+      int server = a->relays[a->sel.relay].server;
+      if (server >= 0 && (size_t)server < a->nservers)
+        mc_strcpy(out->selected_relay_url, sizeof out->selected_relay_url, a->servers[server].url);
+    }
   }
   return 0;
 }

@@ -259,6 +259,9 @@ struct mc_ice_stats {
   uint64_t bytes_sent, bytes_received;
   bool has_selected;
   mc_ice_candidate selected_local, selected_remote;
+  /* The TURN server the selected pair is relayed through (its URL as
+   * configured), "" when our side is not relayed. */
+  char selected_relay_url[MC_ICE_URL_STRLEN];
 };
 int mc_ice_agent_get_stats(const mc_ice_agent *a, struct mc_ice_stats *out);
 

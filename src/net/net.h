@@ -47,6 +47,47 @@ bool mc_addr_is_any(const mc_addr *a);
  * holds only lo still has a candidate. */
 int mc_net_local_addresses(mc_addr *out, size_t max, size_t *count);
 
+/* ---- interface changes (rtnetlink, Linux), so ICE can restart at once ---- */
+typedef struct mc_net_watch mc_net_watch;
+
+enum mc_net_change_kind { MC_NET_ADDR_ADDED, MC_NET_ADDR_REMOVED, MC_NET_LINK_UP, MC_NET_LINK_DOWN };
+
+struct mc_net_change {
+  enum mc_net_change_kind kind;
+  int ifindex;
+  mc_addr addr; /* for ADDR_* (port 0; IPv6 link-local carries ifindex as its scope id) */
+};
+
+/* What is reported: every IPv4 and IPv6 address added or removed on any
+ * interface, loopback and link-local (169.254/16, fe80::/10) included: the
+ * consumer filters, as mc_net_local_addresses does. An IPv6 address still
+ * in duplicate address detection is reported once DAD has passed (the
+ * kernel announces it again then). ADDR_ADDED can repeat for an address
+ * already known (the kernel re-announces an address when its flags or
+ * lifetimes change, e.g. each router advertisement); compare with what you
+ * hold. LINK_UP / LINK_DOWN: a change of "IFF_UP and IFF_RUNNING" of an
+ * interface, deduplicated per ifindex; an interface that appears down or
+ * disappears while down is no change, one that disappears while up is
+ * LINK_DOWN. Callbacks run on the loop thread. If the kernel drops
+ * notifications (socket overrun), link state is re-read and its changes
+ * reported; lost address changes are logged, not recovered. */
+int mc_net_watch_start(uv_loop_t *loop, void (*on_change)(const struct mc_net_change *ch, void *user), void *user,
+                       mc_net_watch **out);
+/* No callback runs after this returns; safe from inside the callback; memory
+ * is freed once libuv lets go of the handle. */
+void mc_net_watch_stop(mc_net_watch *w);
+
+/* One rtnetlink datagram (a sequence of netlink messages, host byte order),
+ * exposed for tests and fuzzing. Reports, in order: RTM_NEWADDR / RTM_DELADDR
+ * (AF_INET, AF_INET6) as ADDR_ADDED / ADDR_REMOVED; RTM_NEWLINK as the state
+ * it carries, LINK_UP when IFF_UP and IFF_RUNNING are both set, else
+ * LINK_DOWN (a level, not a transition: mc_net_watch dedups); RTM_DELLINK as
+ * LINK_DOWN. Other messages and families are skipped. Returns 0, or
+ * MC_EPARSE at the first malformed message, after the messages before it
+ * have been reported. */
+int mc_net_parse_netlink(const uint8_t *buf, size_t len, void (*on_change)(const struct mc_net_change *, void *),
+                         void *user);
+
 /* ---- UDP ---- */
 typedef struct mc_udp mc_udp;
 typedef void (*mc_udp_recv_cb)(mc_udp *sock, const mc_addr *from, const uint8_t *data, size_t len, void *user);

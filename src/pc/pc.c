@@ -1032,6 +1032,7 @@ int mc_pc_get_stats(const mc_pc *pc, struct mc_pc_stats *out) {
                 mc_ice_cand_type_name(is.selected_remote.type));
       mc_strcpy(out->local_address, sizeof out->local_address, mc_addr_str(&is.selected_local.addr, as));
       mc_strcpy(out->remote_address, sizeof out->remote_address, mc_addr_str(&is.selected_remote.addr, as));
+      mc_strcpy(out->relay_url, sizeof out->relay_url, is.selected_relay_url);
     }
   }
   out->ice_connected_ms = pc->t_ice_ms;
