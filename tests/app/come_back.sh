@@ -139,57 +139,47 @@ wait "$p4"; p4rc=$?
 [ "$(count_lines "$tmp/d.out" "^ended: ")" -eq 1 ] && grep -q "^ended: interrupted" "$tmp/d.out" &&
   ok "the doctor's call ended once, by the doctor" || fail "the doctor's call ended otherwise: $(grep '^ended' "$tmp/d.out")"
 [ "$p4rc" -eq 0 ] && grep -q "^ended: the doctor ended the consultation" "$tmp/p4.out" &&
-  ok "the last patient is told the doctor ended it" || fail "last patient exit $p4rc"
+  ok "the last patient is told the doctor ended it" ||
+  fail "last patient exit $p4rc: $(grep -E '^(ended|away|signaling|state)' "$tmp/p4.out" | tail -5 | tr '\n' '|')"
 decoded=$(jq '.video.framesDecoded' "$tmp/p4.json" 2>/dev/null)
 order=$(jq '.video.stampsOutOfOrder' "$tmp/p4.json" 2>/dev/null)
 [ "${decoded:-0}" -ge 20 ] && [ "${order:-1}" -eq 0 ] && ok "the patient who came back decoded $decoded stamped frames in order" ||
   fail "the patient who came back decoded ${decoded:-none} frames (out of order: ${order:-?})"
 
-# 5. the doctor is killed and started again (external server)
+# 5 and 6. the doctor is killed and started again: with an external server,
+# and with the server built into its app (it dies with the app and comes
+# back on the same port with its rooms)
 doctor() { # state, output, extra args...
   local state=$1 out=$2; shift 2
   XDG_STATE_HOME=$state "$app" call "${media[@]}" --duration 60 "$@" >"$out.out" 2>"$out.err" &
   last_pid=$!
   pids+=("$last_pid")
 }
-doctor "$tmp/doc5" "$tmp/d5" --server "wss://127.0.0.1:$port/ws"
-doc=$last_pid
-wait_line "$tmp/d5.out" "^link: " 10 || fail "no link (5)"
-link=$(sed -n 's/^link: //p' "$tmp/d5.out" | head -1)
-patient Bo "$tmp/p5" "$tmp/p5"
-p5=$last_pid
-wait_line "$tmp/p5.out" "^state: connected" 15 || fail "call 5 did not connect"
-sleep 2
-kill -KILL "$doc"
-sleep 1
-doctor "$tmp/doc5" "$tmp/d5b" --server "wss://127.0.0.1:$port/ws"
-doc=$last_pid
-wait_line "$tmp/d5b.out" "^signaling: resumed" 15 && ok "the restarted doctor took its room back" || fail "the doctor did not resume"
-grep -q "^link: $link" "$tmp/d5b.out" && ok "the restarted doctor shows the same link" || fail "the link changed"
-expect_recovery "doctor killed and restarted (external server)" "$tmp/p5.out" 1
-grep -q "^ended:" "$tmp/p5.out" && fail "the patient's call ended while the doctor was away"
-kill -TERM "$doc"; wait "$doc"
-wait "$p5"
-
-# 6. the doctor's app with the server built in is killed and started again
-doctor "$tmp/doc6" "$tmp/d6"
-doc=$last_pid
-wait_line "$tmp/d6.out" "^link: " 10 || fail "no link (6)"
-link=$(sed -n 's/^link: //p' "$tmp/d6.out" | head -1)
-patient Cy "$tmp/p6" "$tmp/p6"
-p6=$last_pid
-wait_line "$tmp/p6.out" "^state: connected" 15 || fail "call 6 did not connect"
-sleep 2
-kill -KILL "$doc"
-sleep 1
-doctor "$tmp/doc6" "$tmp/d6b"
-doc=$last_pid
-wait_line "$tmp/d6b.out" "^signaling: resumed" 15 && ok "the built-in server came back with the room" ||
-  fail "the doctor with the built-in server did not resume"
-grep -q "^link: $link" "$tmp/d6b.out" && ok "the same link after the restart" || fail "the link changed (6)"
-expect_recovery "doctor killed and restarted (built-in server)" "$tmp/p6.out" 1
-kill -TERM "$doc"; wait "$doc"
-wait "$p6"
+doctor_comes_back() { # label, tag, doctor args...
+  local what=$1 n=$2; shift 2
+  doctor "$tmp/doc$n" "$tmp/d$n" "$@"
+  local doc=$last_pid
+  wait_line "$tmp/d$n.out" "^link: " 10 || fail "no link ($what)"
+  link=$(sed -n 's/^link: //p' "$tmp/d$n.out" | head -1)
+  patient "P$n" "$tmp/p$n" "$tmp/p$n"
+  local pat=$last_pid
+  wait_line "$tmp/p$n.out" "^state: connected" 15 || fail "the call did not connect ($what)"
+  sleep 2
+  kill -KILL "$doc"
+  sleep 1
+  doctor "$tmp/doc$n" "$tmp/d${n}b" "$@"
+  doc=$last_pid
+  wait_line "$tmp/d${n}b.out" "^signaling: resumed" 15 && ok "the restarted doctor took its room back ($what)" ||
+    fail "the doctor did not resume ($what)"
+  grep -q "^link: $link" "$tmp/d${n}b.out" && ok "the restarted doctor shows the same link ($what)" ||
+    fail "the link changed ($what)"
+  expect_recovery "doctor killed and restarted ($what)" "$tmp/p$n.out" 1
+  grep -q "^ended:" "$tmp/p$n.out" && fail "the patient's call ended while the doctor was away ($what)"
+  kill -TERM "$doc"; wait "$doc"
+  wait "$pat"
+}
+doctor_comes_back "external server" 5 --server "wss://127.0.0.1:$port/ws"
+doctor_comes_back "built-in server" 6
 
 echo "interruptions: ${summary[*]}"
 for f in "$tmp"/*.err; do

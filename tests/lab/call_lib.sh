@@ -6,13 +6,14 @@
 CALL_SERVER_PORT=8443
 declare -A PID=()
 
-# call_server_start: medcall-server (open rooms, TURN REST credentials for
-# the coturn lab_turn_start made) on 203.0.113.10:8443.
+# call_server_start [ARGS...]: medcall-server (open rooms, TURN REST
+# credentials for the coturn lab_turn_start made) on 203.0.113.10:8443;
+# ARGS are more options (another --turn-url).
 call_server_start() {
   local pub; pub=$(lab_ns_name pub)
   ip netns exec "$pub" "$MEDCALL_SERVER" --open --listen "$LAB_TURN_IP:$CALL_SERVER_PORT" \
     --state-dir "$LAB_RUN/server-state" --turn-url "turn:$LAB_TURN_IP:3478?transport=udp" \
-    --turn-secret "$LAB_AUTH_SECRET" >"$LAB_RUN/server.out" 2>&1 &
+    --turn-secret "$LAB_AUTH_SECRET" "$@" >"$LAB_RUN/server.out" 2>&1 &
   LAB_TURN_PIDS+=($!)
   # lws may listen on a v4-mapped IPv6 socket, which ss shows differently:
   # ask the server itself (a TCP connect) instead.

@@ -92,15 +92,7 @@ if [ "$name" = interrupt-turn-dies ]; then
   lab_wait_listen pub "$LAB_TURN_IP3" 3478 udp
   extra_turn=(--turn-url "turn:$LAB_TURN_IP3:3478?transport=udp")
 fi
-pub=$(lab_ns_name pub)
-ip netns exec "$pub" "$MEDCALL_SERVER" --open --listen "$LAB_TURN_IP:$CALL_SERVER_PORT" \
-  --state-dir "$LAB_RUN/server-state" --turn-url "turn:$LAB_TURN_IP:3478?transport=udp" "${extra_turn[@]}" \
-  --turn-secret "$LAB_AUTH_SECRET" >"$LAB_RUN/server.out" 2>&1 &
-LAB_TURN_PIDS+=($!)
-for _ in $(seq 1 100); do
-  lab_exec pub timeout 1 bash -c "exec 3<>/dev/tcp/$LAB_TURN_IP/$CALL_SERVER_PORT" 2>/dev/null && break
-  sleep 0.05
-done
+call_server_start "${extra_turn[@]}"
 
 media=(--headless --video-source pattern --fps 15 --duration 60 --insecure)
 CALL_TIMEOUT_S=120 call_start doctor host-a call --server "wss://$LAB_TURN_IP:$CALL_SERVER_PORT/ws" "${media[@]}" \
