@@ -38,6 +38,7 @@
 #define SEND_HIGH_WATER (1024 * 1024)
 #define SEND_LOW_WATER (256 * 1024)
 #define DRAIN_MS 1000
+#define END_FLUSH_MS 3000 /* at most this long for the end/leave message to leave */
 #define RESTART_AFTER_MS 2000     /* disconnected this long: restart ICE */
 #define RECOVER_WITHIN_MS 30000   /* not connected again by then: "waiting for NAME to come back" */
 #define SIGNAL_RETRY_MS 1000
@@ -90,6 +91,8 @@ struct call {
   uv_timer_t net_timer;
   char away_why[96]; /* the last "away:" said */
   bool ending;
+  bool sig_closing;        /* ending: our end/leave and the close frame are on their way */
+  uint64_t end_deadline_ms; /* ending: tear down by then whatever is left */
   int exit_code;
   bool mic_muted, camera_off;
   uv_timer_t duration_timer, end_timer, restart_timer, recover_timer, sig_timer, stats_timer;
@@ -1136,7 +1139,10 @@ static void on_sig_close(mc_signal_client *s, int err, const char *sentence, voi
   (void)s;
   struct call *c = user;
   c->sig_open = false;
-  if (c->ending) return;
+  if (c->ending) {
+    c->sig_closing = false;
+    return;
+  }
   if (!c->ever_connected && !c->session[0]) {
     fprintf(stderr, "medcall: %s\n", err ? sentence : "the signaling server closed the connection");
     call_end(c, MC_APP_EXIT_FAIL, "signaling failed");
@@ -1340,6 +1346,12 @@ static void write_stats(struct call *c) {
 
 static void on_end_timer(uv_timer_t *t) {
   struct call *c = t->data;
+  /* The end (or leave) must reach the server: it is how the other side
+   * learns the consultation is over. */
+  if (c->sig_closing && mc_now_ms() < c->end_deadline_ms) {
+    uv_timer_start(&c->end_timer, on_end_timer, 50, 0);
+    return;
+  }
   if (c->sig) {
     mc_signal_client_free(c->sig);
     c->sig = NULL;
@@ -1362,7 +1374,13 @@ static void call_end(struct call *c, int code, const char *why) {
   print_received(c);
   say("ended: %s", why);
   write_stats(c);
-  if (c->sig_open) sig_send(c, json_pack("{s:s}", "type", c->o->doctor ? "end" : "leave"));
+  if (c->sig_open) {
+    sig_send(c, json_pack("{s:s}", "type", c->o->doctor ? "end" : "leave"));
+    /* What is queued goes out first, then the close frame. */
+    c->sig_closing = true;
+    mc_signal_client_close(c->sig);
+  }
+  c->end_deadline_ms = mc_now_ms() + END_FLUSH_MS;
   /* Ended on purpose: the next start begins anew. A killed process never
    * gets here, and its next start takes the place back. */
   call_store_forget(c->store_kind, c->store_key);
