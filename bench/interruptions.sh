@@ -54,7 +54,7 @@ echo
 echo "| interruption | medcall | Chromium-to-Chromium, same server |"
 echo "|---|---|---|"
 row "patient page reloaded (page: reload to video)" "$(figure 'interruption: page reload: [0-9]+ ms at the page' "$out"/page-*.log | stat)" \
-  "$(grep -oE 'reload fresh ms=[0-9]+' "$out/chromium.log" | grep -oE '[0-9]+' | stat) with the protocol's fresh restart; plain WebRTC (ICE restart of the old connection): $(grep -c 'reload plain lost' "$out/chromium.log") of $RUNS lost"
+  "$(grep -oE 'reload fresh ms=[0-9]+' "$out/chromium.log" | grep -oE '[0-9]+' | stat) (a new connection on peer-back fresh, as medcall); $(grep -oE 'reload plain ms=[0-9]+' "$out/chromium.log" | grep -oE '[0-9]+' | stat) (ICE restart of the old connection: Chromium takes the new certificate); lost: $(grep -c 'reload .* lost' "$out/chromium.log")"
 row "patient page reloaded (at the doctor: gaps over 1 s)" "$(figure 'interruption: page reload: [0-9]+ ms at the doctor' "$out"/page-*.log | stat); under 1 s in $(cat "$out"/page-*.log | grep -c 'page reload: under 1000')" "-"
 row "patient app killed, restarted with its session" "$(figure 'interruption: patient killed, restarted with its session' "$out"/app-*.log | stat)" "-"
 row "patient app killed, restarted without (knock, admit)" "$(figure 'interruption: patient killed, restarted without' "$out"/app-*.log | stat)" "-"
