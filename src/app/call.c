@@ -289,23 +289,31 @@ static void make_offer(struct call *c) {
 
 /* The offerer repairs the path with an ICE restart (RFC 8445 9); the
  * answerer answers the offer that brings it. */
-static void restart_ice(struct call *c) {
-  if (!c->pc || c->ending || c->connected || !c->offerer) return;
+/* The offerer's ICE restart with a new offer; why ends the stdout line.
+ * false when it cannot go now. */
+static bool offer_ice_restart(struct call *c, const char *why) {
+  if (!c->pc || c->ending || !c->offerer) return false;
   /* resumed later: peer-back or resumed restarts then (an offer to a peer
    * that is away is dropped by the server) */
-  if (!c->sig_open || !c->peer_present) return;
+  if (!c->sig_open || !c->peer_present) return false;
   /* An offer still waits for its answer: signaling is reliable while both
    * connections are up, so a second offer could only cross the answer to
    * the first (a peer asleep for 30 s answers every offer it finds when it
    * wakes). An offer lost with a connection is forgotten on resumed or
    * peer-back, which restart again. */
-  if (c->offer_sent_ms) return;
+  if (c->offer_sent_ms) return false;
   if (mc_pc_restart_ice(c->pc) != 0) {
     MC_LOGW(LOG, "ice restart refused: %s", mc_pc_last_error(c->pc));
-    return;
+    return false;
   }
-  say("reconnecting: ice restart");
+  say("reconnecting: %s", why);
   make_offer(c);
+  return true;
+}
+
+/* A broken path: repaired only while it is broken. */
+static void restart_ice(struct call *c) {
+  if (!c->connected) offer_ice_restart(c, "ice restart");
 }
 
 static void on_restart_timer(uv_timer_t *t) {
@@ -1443,16 +1451,8 @@ static int known_addr(const struct call *c, const mc_addr *a) {
 /* The offerer's ICE restart for a network change, at once (RFC 8445 9),
  * instead of waiting for consent to fail. */
 static void restart_for_network(struct call *c) {
-  if (!c->pc || !c->ever_connected || !c->offerer || !c->sig_open || !c->peer_present || c->offer_sent_ms) {
+  if (!c->ever_connected || !offer_ice_restart(c, "the network changed"))
     MC_LOGI(LOG, "network changed; no restart now (offerer=%d connected=%d)", c->offerer, c->connected);
-    return;
-  }
-  if (mc_pc_restart_ice(c->pc) != 0) {
-    MC_LOGW(LOG, "ice restart refused: %s", mc_pc_last_error(c->pc));
-    return;
-  }
-  say("reconnecting: the network changed");
-  make_offer(c);
 }
 
 /* A laptop moved from Wi-Fi to wired, a phone to another network: the
