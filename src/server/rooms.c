@@ -330,10 +330,6 @@ static void drop_waiting(mc_rooms *r, struct room *rm, mc_session *w, const char
   free_session(r, w);
 }
 
-void mc_rooms_end_all(mc_rooms *r, const char *reason) {
-  while (r->head) end_room(r, r->head, reason);
-}
-
 /* Frees without telling anyone: a server that stops keeps its rooms in
  * the snapshot (mc_rooms_save), and its clients resume on the next one. */
 void mc_rooms_free(mc_rooms *r) {

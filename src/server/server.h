@@ -145,8 +145,6 @@ void mc_rooms_on_close(mc_rooms *r, mc_session **slot, uint64_t now_ms);
 /* Ends grace periods and expires unused rooms. */
 void mc_rooms_tick(mc_rooms *r, uint64_t now_ms);
 size_t mc_rooms_count(const mc_rooms *r);
-/* Ends every room, telling each connected peer "ended" with reason. */
-void mc_rooms_end_all(mc_rooms *r, const char *reason);
 /* While draining (the server is stopping and its clients will resume on
  * the next one) nobody is told that a peer went away, and no grace period
  * ends. */
