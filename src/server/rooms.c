@@ -73,12 +73,25 @@ struct mc_rooms {
   struct room *head;
   size_t count;
   bool draining, dirty;
+  bool freeing; /* mc_rooms_free: the rooms live on in the snapshot, nothing happened */
   struct room *room_tab[ID_BUCKETS];
   mc_session *sess_tab[ID_BUCKETS];
   unsigned char token_hash[32];
 };
 
 static const char *role_name(enum role r) { return r == ROLE_DOCTOR ? "doctor" : "patient"; }
+
+static void emit(mc_rooms *r, enum mc_room_event_kind kind, const char *room, const char *role, const char *reason,
+                 void *conn) {
+  if (!r->io.event || r->freeing) return;
+  struct mc_room_event e = {.kind = kind, .room = room, .role = role, .reason = reason, .conn = conn};
+  r->io.event(&e, r->user);
+}
+
+/* An event about session s (its room, role and connection). */
+static void emit_about(mc_rooms *r, enum mc_room_event_kind kind, const mc_session *s, const char *reason) {
+  emit(r, kind, s->room->id, role_name(s->role), reason, s->conn);
+}
 
 /* Logs name a room by its first characters only: the full id is the key to
  * a consultation. */
@@ -155,6 +168,7 @@ static void send_obj(mc_rooms *r, void *conn, json_t *o) {
 static json_t *msg(enum mc_signal_type t) { return json_pack("{s:s}", "type", mc_signal_type_name(t)); }
 
 void mc_rooms_send_error(mc_rooms *r, void *conn, enum mc_signal_error e, enum mc_signal_type ref) {
+  emit(r, MC_ROOM_REJECTED, NULL, NULL, mc_signal_error_name(e), conn);
   char *s = mc_signal_error_json(e, ref);
   send_text(r, conn, s);
   free(s);
@@ -177,11 +191,13 @@ static json_t *ice_servers(mc_rooms *r, const mc_session *s) {
     if (mc_turn_rest_credentials(cfg->turn_secret, expiry, id, user, sizeof user, pass, sizeof pass) == 0) {
       json_object_set_new(entry, "username", json_string(user));
       json_object_set_new(entry, "credential", json_string(pass));
+      emit_about(r, MC_ROOM_TURN_CREDENTIALS, s, NULL);
     }
     OPENSSL_cleanse(pass, sizeof pass);
   } else if (cfg->turn_user) {
     json_object_set_new(entry, "username", json_string(cfg->turn_user));
     json_object_set_new(entry, "credential", json_string(cfg->turn_password));
+    emit_about(r, MC_ROOM_TURN_CREDENTIALS, s, NULL);
   }
   json_array_append_new(arr, entry);
   return arr;
@@ -281,6 +297,7 @@ static void unlink_waiting(struct room *rm, mc_session *s) {
 
 static void end_room(mc_rooms *r, struct room *rm, const char *reason) {
   MC_LOGI("server", "room ended room=%.*s reason=%s", ROOM_TAG(rm), reason);
+  emit(r, MC_ROOM_ENDED, rm->id, NULL, reason, rm->doctor ? rm->doctor->conn : NULL);
   if (rm->doctor) send_ended(r, rm->doctor->conn, reason);
   if (rm->patient) send_ended(r, rm->patient->conn, reason);
   for (mc_session *w = rm->waiting; w; w = w->wnext) send_ended(r, w->conn, reason);
@@ -315,6 +332,7 @@ static void drop_patient(mc_rooms *r, struct room *rm, const char *reason, uint6
   mc_session *p = rm->patient;
   if (!p) return;
   MC_LOGI("server", "patient left room=%.*s reason=%s", ROOM_TAG(rm), reason);
+  emit_about(r, MC_ROOM_LEFT, p, reason);
   mc_strcpy(rm->last_name, sizeof rm->last_name, p->name);
   send_peer_event(r, rm->doctor, MC_SIG_PEER_LEFT, p, reason);
   rm->patient = NULL;
@@ -325,6 +343,7 @@ static void drop_patient(mc_rooms *r, struct room *rm, const char *reason, uint6
 /* A knocking patient stops waiting (left, timed out, declined). */
 static void drop_waiting(mc_rooms *r, struct room *rm, mc_session *w, const char *reason) {
   MC_LOGI("server", "knock withdrawn room=%.*s reason=%s", ROOM_TAG(rm), reason);
+  if (strcmp(reason, "declined") != 0) emit_about(r, MC_ROOM_WITHDRAWN, w, reason);
   unlink_waiting(rm, w);
   if (strcmp(reason, "declined") != 0) send_peer_event(r, rm->doctor, MC_SIG_PEER_LEFT, w, reason);
   free_session(r, w);
@@ -335,6 +354,7 @@ static void drop_waiting(mc_rooms *r, struct room *rm, mc_session *w, const char
 void mc_rooms_free(mc_rooms *r) {
   if (!r) return;
   r->draining = true;
+  r->freeing = true;
   while (r->head) {
     struct room *rm = r->head;
     mc_session *held[] = {rm->doctor, rm->patient};
@@ -347,6 +367,18 @@ void mc_rooms_free(mc_rooms *r) {
 }
 
 size_t mc_rooms_count(const mc_rooms *r) { return r->count; }
+
+size_t mc_rooms_waiting_count(const mc_rooms *r) {
+  size_t n = 0;
+  for (const struct room *rm = r->head; rm; rm = rm->next) n += rm->nwaiting;
+  return n;
+}
+
+size_t mc_rooms_admitted_count(const mc_rooms *r) {
+  size_t n = 0;
+  for (const struct room *rm = r->head; rm; rm = rm->next) n += rm->patient != NULL;
+  return n;
+}
 
 void mc_rooms_set_draining(mc_rooms *r, bool draining) { r->draining = draining; }
 
@@ -454,6 +486,7 @@ static void on_reclaim(mc_rooms *r, void *conn, mc_session **slot, const mc_sign
   struct room *rm = find_room(r, m->room);
   if (r->cfg->open || !token_ok(r, m->token)) {
     MC_LOGW("server", "room reclaim refused reason=%s", r->cfg->open ? "open-server" : "bad-token");
+    if (!r->cfg->open) emit(r, MC_ROOM_BAD_TOKEN, NULL, "doctor", NULL, conn);
     FAIL(MC_SIGERR_UNAUTHORIZED);
   }
   if (!rm) FAIL(MC_SIGERR_NO_ROOM);
@@ -464,6 +497,7 @@ static void on_reclaim(mc_rooms *r, void *conn, mc_session **slot, const mc_sign
   doctor_event_to_patients(r, rm, MC_SIG_PEER_BACK);
   knocks_to_doctor(r, rm);
   MC_LOGI("server", "room reclaimed room=%.*s", ROOM_TAG(rm));
+  emit_about(r, MC_ROOM_RECLAIMED, d, NULL);
 }
 
 static void on_create(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_msg *m, const char *host,
@@ -475,6 +509,7 @@ static void on_create(mc_rooms *r, void *conn, mc_session **slot, const mc_signa
   }
   if (!token_ok(r, m->token)) {
     MC_LOGW("server", "create refused reason=bad-token");
+    emit(r, MC_ROOM_BAD_TOKEN, NULL, "doctor", NULL, conn);
     FAIL(MC_SIGERR_UNAUTHORIZED);
   }
   if (r->count >= r->cfg->max_rooms) FAIL(MC_SIGERR_SERVER_BUSY);
@@ -503,6 +538,7 @@ static void on_create(mc_rooms *r, void *conn, mc_session **slot, const mc_signa
   json_object_set_new(o, "grace", json_integer(r->cfg->grace_s));
   send_obj(r, conn, o);
   MC_LOGI("server", "room created room=%.*s rooms=%zu", ROOM_TAG(rm), r->count);
+  emit_about(r, MC_ROOM_CREATED, d, NULL);
 }
 
 static void on_join(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_msg *m) {
@@ -540,6 +576,7 @@ static void on_join(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_
   send_obj(r, conn, o);
   send_knock(r, rm->doctor, p);
   MC_LOGI("server", "patient knocked room=%.*s returning=%d waiting=%u", ROOM_TAG(rm), p->returning, rm->nwaiting);
+  emit_about(r, MC_ROOM_KNOCKED, p, NULL);
 }
 
 static void on_resume(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_msg *m) {
@@ -560,6 +597,7 @@ static void on_resume(mc_rooms *r, void *conn, mc_session **slot, const mc_signa
     if (was_away || m->fresh) send_peer_event(r, rm->doctor, MC_SIG_PEER_BACK, s, NULL);
   }
   MC_LOGI("server", "session resumed room=%.*s role=%s fresh=%d", ROOM_TAG(rm), role_name(s->role), m->fresh);
+  emit_about(r, was_away ? MC_ROOM_BACK : MC_ROOM_RESUMED, s, m->fresh ? "fresh" : NULL);
 }
 
 /* The pre-call check gathers a relay candidate before the patient knocks, so
@@ -568,7 +606,7 @@ static void on_resume(mc_rooms *r, void *conn, mc_session **slot, const mc_signa
 static void on_ice(mc_rooms *r, void *conn, const mc_signal_msg *m) {
   struct room *rm = find_room(r, m->room);
   if (!rm) FAIL(MC_SIGERR_NO_ROOM);
-  mc_session probe = {.role = ROLE_PATIENT, .room = rm};
+  mc_session probe = {.role = ROLE_PATIENT, .room = rm, .conn = conn};
   json_t *o = msg(MC_SIG_ICE_SERVERS);
   json_object_set_new(o, "ice_servers", ice_servers(r, &probe));
   send_obj(r, conn, o);
@@ -587,6 +625,7 @@ static void on_admit(mc_rooms *r, void *conn, mc_session *s, const mc_signal_msg
   if (!p) FAIL(MC_SIGERR_WRONG_STATE);
   if (m->type == MC_SIG_DECLINE) {
     MC_LOGI("server", "patient declined room=%.*s", ROOM_TAG(rm));
+    emit_about(r, MC_ROOM_DECLINED, p, NULL);
     send_obj(r, p->conn, msg(MC_SIG_DECLINED));
     drop_waiting(r, rm, p, "declined");
     return;
@@ -604,6 +643,7 @@ static void on_admit(mc_rooms *r, void *conn, mc_session *s, const mc_signal_msg
   rm->patient = p;
   r->dirty = true;
   MC_LOGI("server", "patient admitted room=%.*s", ROOM_TAG(rm));
+  emit_about(r, MC_ROOM_ADMITTED, p, NULL);
   send_admitted(r, p);
   send_admitted(r, s);
 }
@@ -621,6 +661,7 @@ static void on_relay(mc_rooms *r, void *conn, mc_session *s, const mc_signal_msg
     r->dirty = true;
   }
   r->io.send(peer->conn, (const char *)raw, raw_len, r->user);
+  emit(r, MC_ROOM_RELAYED, rm->id, role_name(s->role), mc_signal_type_name(m->type), conn);
 }
 
 static void on_leave(mc_rooms *r, void *conn, mc_session *s, uint64_t now_ms) {
@@ -681,6 +722,7 @@ void mc_rooms_on_message(mc_rooms *r, void *conn, mc_session **slot, const mc_si
 void mc_rooms_on_close(mc_rooms *r, mc_session **slot, uint64_t now_ms) {
   mc_session *s = *slot;
   if (!s) return;
+  emit_about(r, MC_ROOM_AWAY, s, NULL);
   unbind(s);
   struct room *rm = s->room;
   /* The admitted patient keeps its place until the doctor decides: a

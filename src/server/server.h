@@ -121,12 +121,45 @@ int mc_server_snapshot_path(const struct mc_server_config *cfg, char *out, size_
 typedef struct mc_rooms mc_rooms;
 typedef struct mc_session mc_session;
 
+/* What happened in a room, for the audit log and the metrics (server.c
+ * decides what each becomes). */
+enum mc_room_event_kind {
+  MC_ROOM_CREATED,   /* a doctor made a room */
+  MC_ROOM_RECLAIMED, /* a doctor took its room back with the token */
+  MC_ROOM_KNOCKED,   /* a patient knocked */
+  MC_ROOM_ADMITTED,  /* the doctor let a knock in */
+  MC_ROOM_DECLINED,  /* the doctor turned a knock away */
+  MC_ROOM_WITHDRAWN, /* a knock ended otherwise (reason: left, timeout) */
+  MC_ROOM_LEFT,      /* the admitted patient left the call (reason: left, replaced) */
+  MC_ROOM_AWAY,      /* a session lost its connection */
+  MC_ROOM_BACK,      /* a session that was away resumed */
+  MC_ROOM_RESUMED,   /* a session moved to a new connection while its old one was open */
+  MC_ROOM_ENDED,     /* the room is gone (reason: ended-by-doctor, doctor-gone, expired) */
+  MC_ROOM_BAD_TOKEN, /* a create or reclaim with a wrong doctor token */
+  MC_ROOM_TURN_CREDENTIALS, /* TURN credentials were handed out */
+  MC_ROOM_RELAYED,   /* an offer, answer or candidate went to the peer */
+  MC_ROOM_REJECTED,  /* an error answer went out (reason: its code) */
+};
+
+/* room is the room's id, a secret (the audit log keeps only a keyed hash of
+ * it); role "doctor" or "patient" or NULL; reason NULL or a word; conn the
+ * connection the event came from or concerns, NULL when it has none. */
+struct mc_room_event {
+  enum mc_room_event_kind kind;
+  const char *room;
+  const char *role;
+  const char *reason;
+  void *conn;
+};
+
 /* How rooms reach connections. conn is the opaque connection handle given to
  * mc_rooms_on_message; send queues text for it and must not block. When a
  * session ends or moves to another connection, rooms set the old
- * connection's slot to NULL. */
+ * connection's slot to NULL. event (may be NULL) hears every
+ * mc_room_event. */
 struct mc_rooms_io {
   void (*send)(void *conn, const char *text, size_t len, void *user);
+  void (*event)(const struct mc_room_event *e, void *user);
 };
 
 /* cfg is read live (a SIGHUP may change it); call config_changed after. */
@@ -145,6 +178,9 @@ void mc_rooms_on_close(mc_rooms *r, mc_session **slot, uint64_t now_ms);
 /* Ends grace periods and expires unused rooms. */
 void mc_rooms_tick(mc_rooms *r, uint64_t now_ms);
 size_t mc_rooms_count(const mc_rooms *r);
+/* Patients knocking in every room, and rooms with a patient admitted. */
+size_t mc_rooms_waiting_count(const mc_rooms *r);
+size_t mc_rooms_admitted_count(const mc_rooms *r);
 /* While draining (the server is stopping and its clients will resume on
  * the next one) nobody is told that a peer went away, and no grace period
  * ends. */
