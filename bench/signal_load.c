@@ -496,7 +496,9 @@ static const char CAND_PREFIX[] = "{\"v\":1,\"type\":\"candidate\"";
 static void on_candidate(int i, const char *s, size_t len) {
   uint64_t t_recv = now_ns();
   struct conn *c = &conns[i];
-  /* Relayed verbatim: our own format, fields r, d, s, t in that order. */
+  /* The server relays only the protocol's fields (docs/signaling.md), so
+   * room, direction, sequence and send time ride in the candidate line as
+   * extension attributes (RFC 8839 5.1), r, d, s, t in that order. */
   char buf[512];
   if (len >= sizeof buf) {
     altered++;
@@ -504,12 +506,12 @@ static void on_candidate(int i, const char *s, size_t len) {
   }
   memcpy(buf, s, len);
   buf[len] = '\0';
-  const char *p = strstr(buf, "\"r\":");
+  const char *p = strstr(buf, " typ host r ");
   int r = -1, d = -1;
   unsigned seq = 0;
   unsigned long long t = 0;
-  if (!p || sscanf(p, "\"r\":%d,\"d\":%d,\"s\":%u,\"t\":%llu}", &r, &d, &seq, &t) != 4 || r != c->room ||
-      d != (c->role == DOCTOR ? 1 : 0) || !strstr(buf, "typ host")) {
+  if (!p || sscanf(p, " typ host r %d d %d s %u t %llu\"", &r, &d, &seq, &t) != 4 || r != c->room ||
+      d != (c->role == DOCTOR ? 1 : 0)) {
     altered++;
     return;
   }
@@ -556,8 +558,8 @@ static void send_candidate(int room_idx, int dir) {
   int from = dir == 0 ? r->doctor : r->patient;
   char m[320];
   snprintf(m, sizeof m,
-           "%s,\"candidate\":\"candidate:1 1 udp 2122260223 127.0.0.%d %d typ host\",\"sdpMid\":\"0\","
-           "\"sdpMLineIndex\":0,\"r\":%d,\"d\":%d,\"s\":%u,\"t\":%llu}",
+           "%s,\"candidate\":\"candidate:1 1 udp 2122260223 127.0.0.%d %d typ host r %d d %d s %u t %llu\","
+           "\"sdpMid\":\"0\",\"sdpMLineIndex\":0}",
            CAND_PREFIX, 1 + room_idx % 250, 10000 + room_idx % 50000, room_idx, dir, r->sent[dir],
            (unsigned long long)now_ns());
   r->sent[dir]++;

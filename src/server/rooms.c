@@ -648,8 +648,10 @@ static void on_admit(mc_rooms *r, void *conn, mc_session *s, const mc_signal_msg
   send_admitted(r, s);
 }
 
-static void on_relay(mc_rooms *r, void *conn, mc_session *s, const mc_signal_msg *m, const uint8_t *raw,
-                     size_t raw_len) {
+/* The peer gets the message rebuilt from the fields the protocol defines
+ * (mc_signal_relay_json), never the sender's text: whatever else a client
+ * puts in a message stays with it (issue 14). */
+static void on_relay(mc_rooms *r, void *conn, mc_session *s, const mc_signal_msg *m) {
   struct room *rm = s->room;
   if (!rm->patient || (s->role == ROLE_PATIENT && s != rm->patient)) FAIL(MC_SIGERR_NOT_ADMITTED);
   mc_session *peer = peer_of(s);
@@ -660,7 +662,10 @@ static void on_relay(mc_rooms *r, void *conn, mc_session *s, const mc_signal_msg
     peer->fresh = false;
     r->dirty = true;
   }
-  r->io.send(peer->conn, (const char *)raw, raw_len, r->user);
+  char *text = mc_signal_relay_json(m);
+  if (!text) FAIL(MC_SIGERR_SERVER_BUSY);
+  send_text(r, peer->conn, text);
+  free(text);
   emit(r, MC_ROOM_RELAYED, rm->id, role_name(s->role), mc_signal_type_name(m->type), conn);
 }
 
@@ -677,6 +682,7 @@ static void on_leave(mc_rooms *r, void *conn, mc_session *s, uint64_t now_ms) {
 
 void mc_rooms_on_message(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_msg *m, const uint8_t *raw,
                          size_t raw_len, const char *host, uint64_t now_ms) {
+  (void)raw, (void)raw_len;
   mc_session *s = *slot;
   switch (m->type) {
   case MC_SIG_PING:
@@ -713,7 +719,7 @@ void mc_rooms_on_message(mc_rooms *r, void *conn, mc_session **slot, const mc_si
   case MC_SIG_OFFER:
   case MC_SIG_ANSWER:
   case MC_SIG_CANDIDATE:
-    { on_relay(r, conn, s, m, raw, raw_len); return; }
+    { on_relay(r, conn, s, m); return; }
   default:
     FAIL(MC_SIGERR_UNKNOWN_TYPE);
   }

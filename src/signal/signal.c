@@ -251,6 +251,31 @@ fail:
   return MC_EPARSE;
 }
 
+char *mc_signal_relay_json(const mc_signal_msg *msg) {
+  if (!msg) return NULL;
+  json_t *o = json_pack("{s:i, s:s}", "v", MC_SIGNAL_VERSION, "type", mc_signal_type_name(msg->type));
+  if (!o) return NULL;
+  int rc = 0;
+  switch (msg->type) {
+  case MC_SIG_OFFER:
+  case MC_SIG_ANSWER:
+    rc = msg->sdp ? json_object_set_new(o, "sdp", json_string(msg->sdp)) : -1;
+    break;
+  case MC_SIG_CANDIDATE:
+    rc = msg->candidate ? json_object_set_new(o, "candidate", json_string(msg->candidate)) : -1;
+    if (rc == 0 && msg->sdp_mid) rc = json_object_set_new(o, "sdpMid", json_string(msg->sdp_mid));
+    if (rc == 0 && msg->sdp_mline_index >= 0)
+      rc = json_object_set_new(o, "sdpMLineIndex", json_integer(msg->sdp_mline_index));
+    break;
+  default:
+    rc = -1;
+    break;
+  }
+  char *s = rc == 0 ? json_dumps(o, JSON_COMPACT) : NULL;
+  json_decref(o);
+  return s;
+}
+
 int mc_signal_peek_type(const uint8_t *buf, size_t len, enum mc_signal_type *type) {
   enum mc_signal_error e;
   enum mc_signal_type t = MC_SIG_UNKNOWN;

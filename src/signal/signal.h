@@ -115,6 +115,15 @@ int mc_signal_parse(const uint8_t *buf, size_t len, mc_signal_msg *msg, enum mc_
                     enum mc_signal_type *type_out);
 void mc_signal_msg_clear(mc_signal_msg *msg);
 
+/* The offer, answer or candidate msg rebuilt from its validated fields, as
+ * the other peer gets it: {"v":1,"type":"offer"|"answer","sdp":..} or
+ * {"v":1,"type":"candidate","candidate":..,"sdpMid":..,"sdpMLineIndex":..}
+ * (sdpMid and sdpMLineIndex only when given and not null). Nothing else the
+ * sender put in the message is passed on. Returns malloc'd NUL-terminated
+ * text the caller frees with free(), or NULL for another type or when out
+ * of memory. */
+char *mc_signal_relay_json(const mc_signal_msg *msg);
+
 /* Reads only "v" and "type" of a server->client message (for clients).
  * MC_EPARSE when it is not a version-1 server message. */
 int mc_signal_peek_type(const uint8_t *buf, size_t len, enum mc_signal_type *type);

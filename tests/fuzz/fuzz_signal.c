@@ -1,11 +1,34 @@
 /* Fuzz target: the signaling message validator (src/signal/). Any input must
  * parse or be refused with a known error code; an accepted message must have
- * the fields its type promises. */
+ * the fields its type promises. An accepted offer, answer or candidate,
+ * rebuilt for the peer (mc_signal_relay_json), must parse again to the same
+ * fields, and nothing else is rebuilt. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "signal/signal.h"
+
+static bool same(const char *a, const char *b) { return (!a && !b) || (a && b && !strcmp(a, b)); }
+
+static void relay_round_trip(const mc_signal_msg *m) {
+  char *text = mc_signal_relay_json(m);
+  bool relayed = m->type == MC_SIG_OFFER || m->type == MC_SIG_ANSWER || m->type == MC_SIG_CANDIDATE;
+  if (!relayed) {
+    if (text) abort();
+    return;
+  }
+  if (!text) abort();
+  mc_signal_msg b;
+  enum mc_signal_error e = MC_SIGERR_NONE;
+  if (mc_signal_parse((const uint8_t *)text, strlen(text), &b, &e, NULL) != 0) abort();
+  if (b.type != m->type || !same(b.sdp, m->sdp) || !same(b.candidate, m->candidate) || !same(b.sdp_mid, m->sdp_mid) ||
+      b.sdp_mline_index != m->sdp_mline_index)
+    abort();
+  mc_signal_msg_clear(&b);
+  free(text);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   mc_signal_msg m;
@@ -30,6 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     default:
       break;
     }
+    relay_round_trip(&m);
     mc_signal_msg_clear(&m);
   } else {
     if (e <= MC_SIGERR_NONE || e >= MC_SIGERR_COUNT) abort();

@@ -230,6 +230,57 @@ static void test_error_json(void) {
   CHECK_EQ_INT(t, MC_SIG_KNOCK);
 }
 
+/* What the peer gets of an offer, answer or candidate (issue 14): the
+ * protocol's fields, rebuilt; nothing else the sender put in. */
+static char *relayed(const char *text) {
+  mc_signal_msg m;
+  enum mc_signal_error e;
+  enum mc_signal_type t;
+  if (parse(text, &m, &e, &t) != 0) return NULL;
+  char *out = mc_signal_relay_json(&m);
+  mc_signal_msg_clear(&m);
+  return out;
+}
+
+static void test_relay_json(void) {
+  char *s = relayed("{\"x\":{\"y\":[1,{\"z\":null}]},\"type\":\"offer\",\"v\":1,\"evil\":\"<script>\","
+                    "\"sdp\":\"v=0\\r\\ns=caf\\u00e9 \\\"q\\\" \\\\ \\/ \xe2\x82\xac\\u0001\\r\\n\"}");
+  CHECK_STR(s ? s : "", "{\"v\":1,\"type\":\"offer\",\"sdp\":\"v=0\\r\\ns=caf\xc3\xa9 \\\"q\\\" \\\\ / \xe2\x82\xac\\u0001\\r\\n\"}");
+  /* what the peer reads back is the sender's sdp, byte for byte */
+  mc_signal_msg a, b;
+  enum mc_signal_error e;
+  enum mc_signal_type t;
+  CHECK_EQ_INT(parse("{\"v\":1,\"type\":\"answer\",\"sdp\":\"v=0\\r\\na=\\u00ff\\t\\\"\\r\\n\",\"sdp2\":1}", &a, &e, &t), 0);
+  char *r = mc_signal_relay_json(&a);
+  CHECK(r != NULL);
+  CHECK_EQ_INT(parse(r ? r : "", &b, &e, &t), 0);
+  CHECK_EQ_INT(b.type, MC_SIG_ANSWER);
+  CHECK(a.sdp && b.sdp && !strcmp(a.sdp, b.sdp));
+  CHECK(r && !strstr(r, "sdp2"));
+  mc_signal_msg_clear(&a);
+  mc_signal_msg_clear(&b);
+  free(r);
+  free(s);
+  s = relayed("{\"v\":1,\"type\":\"candidate\",\"candidate\":\"candidate:1 1 udp 1 192.0.2.1 9 typ host\","
+              "\"sdpMid\":\"0\",\"sdpMLineIndex\":0,\"usernameFragment\":\"abc\",\"foundation\":{}}");
+  CHECK_STR(s ? s : "", "{\"v\":1,\"type\":\"candidate\",\"candidate\":\"candidate:1 1 udp 1 192.0.2.1 9 typ host\","
+                        "\"sdpMid\":\"0\",\"sdpMLineIndex\":0}");
+  free(s);
+  /* nulls and absent fields stay absent; an empty mid is a mid */
+  s = relayed("{\"v\":1,\"type\":\"candidate\",\"candidate\":\"\",\"sdpMid\":null,\"sdpMLineIndex\":null}");
+  CHECK_STR(s ? s : "", "{\"v\":1,\"type\":\"candidate\",\"candidate\":\"\"}");
+  free(s);
+  s = relayed("{\"v\":1,\"type\":\"candidate\",\"candidate\":\"\",\"sdpMid\":\"\",\"sdpMLineIndex\":255}");
+  CHECK_STR(s ? s : "", "{\"v\":1,\"type\":\"candidate\",\"candidate\":\"\",\"sdpMid\":\"\",\"sdpMLineIndex\":255}");
+  free(s);
+  /* only offer, answer and candidate are relayed */
+  s = relayed("{\"v\":1,\"type\":\"ping\"}");
+  CHECK(s == NULL);
+  s = relayed("{\"v\":1,\"type\":\"join\",\"room\":\"" ROOM "\",\"name\":\"Ana\"}");
+  CHECK(s == NULL);
+  CHECK(mc_signal_relay_json(NULL) == NULL);
+}
+
 int main(void) {
   test_names();
   test_ids();
@@ -237,5 +288,6 @@ int main(void) {
   test_refuses();
   test_type_reported();
   test_error_json();
+  test_relay_json();
   return CHECK_DONE();
 }
