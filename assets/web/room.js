@@ -248,6 +248,12 @@
         send({ type: 'ice', room });
         return;
       }
+      if (m.ref === 'ice' && m.code !== 'no-room') {
+        // The check is a courtesy (the room hands out a few a minute): the
+        // call tries the relay anyway.
+        $('relay-status').textContent = 'Connection through the relay server: not checked now; the call will still try it.';
+        return;
+      }
       alertText(m.message || m.code);
       if (m.code === 'no-room' || m.code === 'room-full') {
         $('join').disabled = true;
@@ -317,7 +323,11 @@
     const out = $('relay-status');
     const turn = st.iceServers.filter((s) => [].concat(s.urls).some((u) => /^turns?:/.test(u)));
     if (!turn.length) { out.textContent = 'Relay server: none configured (direct connections only).'; return; }
-    const pc = new RTCPeerConnection({ iceServers: turn, iceTransportPolicy: 'relay' });
+    // A server with fixed relay credentials gives them only once the doctor
+    // lets us in (docs/signaling.md "ice"): nothing to gather with before.
+    const usable = turn.filter((s) => s.username && s.credential);
+    if (!usable.length) { out.textContent = 'Connection through the relay server: tried when the call starts.'; return; }
+    const pc = new RTCPeerConnection({ iceServers: usable, iceTransportPolicy: 'relay' });
     let done = false;
     const end = (text) => { if (!done) { done = true; out.textContent = text; pc.close(); } };
     pc.onicecandidate = (ev) => {

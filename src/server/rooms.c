@@ -25,6 +25,9 @@ enum pstate { ST_WAITING = 0, ST_ADMITTED };
 
 struct room;
 
+/* A room's public tag (struct room): 32 random bits in hex. */
+#define PUBLIC_TAG_LEN 8
+
 struct mc_session {
   char id[MC_SIGNAL_ID_LEN_MIN + 1];
   enum role role;
@@ -49,6 +52,10 @@ struct room {
   uint32_t knocks;              /* knock ids are this counter */
   char last_name[MC_SIGNAL_NAME_MAX + 1]; /* the last admitted patient's */
   char link[512];
+  /* Names the room where its id must not appear (the pre-call check's TURN
+   * usernames, which coturn logs): random, unrelated to the id. */
+  char public_tag[PUBLIC_TAG_LEN + 1];
+  uint64_t precall_tat_ms; /* the pre-call check's rate limit (limit_take) */
   uint64_t expires_ms; /* only while no patient is admitted */
   struct room *prev, *next; /* all rooms, for the tick */
   struct room *hnext;        /* next in its hash bucket */
@@ -62,6 +69,19 @@ struct room {
  * second device or a relative knocks too, few enough that a link holder
  * cannot flood the doctor. */
 #define MAX_WAITING 4
+/* The pre-call check's TURN credentials (issue 14). Gathering a relay
+ * candidate takes a second or two (the patient page gives up after 8 s):
+ * five minutes leave room for a slow network and for the server's and
+ * coturn's clocks to differ a little, and give a link holder who is never
+ * admitted nothing worth keeping (coturn refuses them at the first refresh
+ * after their expiry, so an allocation made with them dies with its
+ * lifetime, 10 minutes by default). */
+#define PRECALL_TURN_TTL_S 300
+/* Pre-call credentials one room hands out: six at once (a patient, a
+ * relative, a second device, a reload or two), then one every 10 s (six a
+ * minute); beyond that the check is answered rate-limited. */
+#define PRECALL_BURST 6
+#define PRECALL_INTERVAL_MS 10000
 /* A snapshot larger than this is not ours. */
 #define SNAPSHOT_MAX (64u << 20)
 #define SNAPSHOT_VERSION 1
@@ -135,6 +155,27 @@ static void sha256(const char *s, unsigned char out[32]) {
   EVP_Digest(s, strlen(s), out, &n, EVP_sha256(), NULL);
 }
 
+/* A rate limit held in one number (GCRA, ITU-T I.371 annex A): tat is when
+ * the allowance would be whole again. A request is let through, and costs
+ * one interval, while tat is at most burst - 1 intervals ahead of now. */
+static bool limit_take(uint64_t *tat, uint64_t now_ms, unsigned burst, uint64_t interval_ms) {
+  uint64_t t = *tat > now_ms ? *tat : now_ms;
+  if (t - now_ms > (uint64_t)(burst - 1) * interval_ms) return false;
+  *tat = t + interval_ms;
+  return true;
+}
+
+static void new_public_tag(struct room *rm) {
+  snprintf(rm->public_tag, sizeof rm->public_tag, "%08x", mc_random_u32());
+}
+
+static bool public_tag_valid(const char *t) {
+  if (!t || strlen(t) != PUBLIC_TAG_LEN) return false;
+  for (; *t; t++)
+    if (!((*t >= '0' && *t <= '9') || (*t >= 'a' && *t <= 'f'))) return false;
+  return true;
+}
+
 int mc_rooms_new(struct mc_server_config *cfg, const struct mc_rooms_io *io, void *user, mc_rooms **out) {
   mc_rooms *r = calloc(1, sizeof *r);
   if (!r) return MC_ENOMEM;
@@ -174,32 +215,42 @@ void mc_rooms_send_error(mc_rooms *r, void *conn, enum mc_signal_error e, enum m
   free(s);
 }
 
-/* The iceServers entry for one peer (W3C RTCIceServer): every configured URL
- * with this peer's own credentials. */
-static json_t *ice_servers(mc_rooms *r, const mc_session *s) {
+/* The iceServers list (W3C RTCIceServer): every configured URL, with TURN
+ * REST credentials for id that live ttl_s, or the static pair when
+ * with_static. *issued tells whether credentials went out. */
+static json_t *ice_server_list(mc_rooms *r, const char *id, uint32_t ttl_s, bool with_static, bool *issued) {
   const struct mc_server_config *cfg = r->cfg;
+  *issued = false;
   json_t *arr = json_array();
   if (!arr || cfg->n_turn_urls == 0) return arr;
   json_t *urls = json_array();
   for (size_t i = 0; i < cfg->n_turn_urls; i++) json_array_append_new(urls, json_string(cfg->turn_urls[i]));
   json_t *entry = json_pack("{s:o}", "urls", urls);
   if (cfg->turn_secret) {
-    char id[40], user[80], pass[64];
-    uint32_t tag = mc_random_u32();
-    snprintf(id, sizeof id, "medcall-%s-%08x", role_name(s->role), tag);
-    uint64_t expiry = mc_wall_ms() / 1000 + cfg->turn_ttl_s;
+    char user[80], pass[64];
+    uint64_t expiry = mc_wall_ms() / 1000 + ttl_s;
     if (mc_turn_rest_credentials(cfg->turn_secret, expiry, id, user, sizeof user, pass, sizeof pass) == 0) {
       json_object_set_new(entry, "username", json_string(user));
       json_object_set_new(entry, "credential", json_string(pass));
-      emit_about(r, MC_ROOM_TURN_CREDENTIALS, s, NULL);
+      *issued = true;
     }
     OPENSSL_cleanse(pass, sizeof pass);
-  } else if (cfg->turn_user) {
+  } else if (cfg->turn_user && with_static) {
     json_object_set_new(entry, "username", json_string(cfg->turn_user));
     json_object_set_new(entry, "credential", json_string(cfg->turn_password));
-    emit_about(r, MC_ROOM_TURN_CREDENTIALS, s, NULL);
+    *issued = true;
   }
   json_array_append_new(arr, entry);
+  return arr;
+}
+
+/* A peer in the call: credentials of its own for --turn-ttl. */
+static json_t *ice_servers(mc_rooms *r, const mc_session *s) {
+  char id[40];
+  snprintf(id, sizeof id, "medcall-%s-%08x", role_name(s->role), mc_random_u32());
+  bool issued;
+  json_t *arr = ice_server_list(r, id, r->cfg->turn_ttl_s, true, &issued);
+  if (issued) emit_about(r, MC_ROOM_TURN_CREDENTIALS, s, NULL);
   return arr;
 }
 
@@ -523,6 +574,7 @@ static void on_create(mc_rooms *r, void *conn, mc_session **slot, const mc_signa
   d->role = ROLE_DOCTOR;
   d->room = rm;
   rm->doctor = d;
+  new_public_tag(rm);
   restart_expiry(r, rm, now_ms);
   make_link(r, rm, host, rm->link, sizeof rm->link);
   room_link(r, rm);
@@ -600,15 +652,28 @@ static void on_resume(mc_rooms *r, void *conn, mc_session **slot, const mc_signa
   emit_about(r, was_away ? MC_ROOM_BACK : MC_ROOM_RESUMED, s, m->fresh ? "fresh" : NULL);
 }
 
-/* The pre-call check gathers a relay candidate before the patient knocks, so
- * anyone holding a live room link may ask for ICE servers; the credentials
- * are this peer's own and as short-lived as those of admitted peers. */
-static void on_ice(mc_rooms *r, void *conn, const mc_signal_msg *m) {
+/* The pre-call check gathers a relay candidate before the patient knocks,
+ * so anyone holding a live room link may ask for ICE servers (issue 14):
+ * TURN REST credentials for a few minutes, whose username names the room by
+ * its public tag, a few a minute per room; never the static credentials, which do
+ * not expire (only the URLs, docs/signaling.md "ice"). */
+static void on_ice(mc_rooms *r, void *conn, const mc_session *s, const mc_signal_msg *m, uint64_t now_ms) {
+  const struct mc_server_config *cfg = r->cfg;
   struct room *rm = find_room(r, m->room);
   if (!rm) FAIL(MC_SIGERR_NO_ROOM);
-  mc_session probe = {.role = ROLE_PATIENT, .room = rm, .conn = conn};
+  bool rest = cfg->turn_secret && cfg->n_turn_urls;
+  if (rest && !limit_take(&rm->precall_tat_ms, now_ms, PRECALL_BURST, PRECALL_INTERVAL_MS)) {
+    MC_LOGD("server", "pre-call check refused room=%.*s reason=rate-limited", ROOM_TAG(rm));
+    FAIL(MC_SIGERR_RATE_LIMITED);
+  }
+  char id[40];
+  snprintf(id, sizeof id, "medcall-precall-%s-%08x", rm->public_tag, mc_random_u32());
+  uint32_t ttl = cfg->turn_ttl_s < PRECALL_TURN_TTL_S ? cfg->turn_ttl_s : PRECALL_TURN_TTL_S;
+  bool issued;
   json_t *o = msg(MC_SIG_ICE_SERVERS);
-  json_object_set_new(o, "ice_servers", ice_servers(r, &probe));
+  json_object_set_new(o, "ice_servers", ice_server_list(r, id, ttl, false, &issued));
+  if (issued)
+    emit(r, MC_ROOM_TURN_CREDENTIALS, rm->id, s && s->room == rm ? role_name(s->role) : NULL, "pre-call", conn);
   send_obj(r, conn, o);
 }
 
@@ -695,7 +760,7 @@ void mc_rooms_on_message(mc_rooms *r, void *conn, mc_session **slot, const mc_si
   case MC_SIG_RESUME:
     { on_resume(r, conn, slot, m); return; }
   case MC_SIG_ICE:
-    { on_ice(r, conn, m); return; }
+    { on_ice(r, conn, s, m, now_ms); return; }
   default:
     break;
   }
@@ -791,9 +856,10 @@ int mc_rooms_save(mc_rooms *r, const char *path, uint64_t now_ms) {
     for (mc_session *w = rm->waiting; w; w = w->wnext)
       json_array_append_new(waiting, session_json(w, now_ms, wall, r->cfg->grace_s));
     uint64_t expires = rm->patient ? 0 : wall + (rm->expires_ms > now_ms ? rm->expires_ms - now_ms : 0);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:I, s:o, s:o}", "id", rm->id, "link", rm->link, "lastName",
-                          rm->last_name, "knocks", (json_int_t)rm->knocks, "expires", (json_int_t)expires,
-                          "doctor", session_json(rm->doctor, now_ms, wall, r->cfg->grace_s), "waiting", waiting);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:o, s:o}", "id", rm->id, "link", rm->link, "tag",
+                          rm->public_tag, "lastName", rm->last_name, "knocks", (json_int_t)rm->knocks, "expires",
+                          (json_int_t)expires, "doctor", session_json(rm->doctor, now_ms, wall, r->cfg->grace_s),
+                          "waiting", waiting);
     if (rm->patient) json_object_set_new(o, "patient", session_json(rm->patient, now_ms, wall, r->cfg->grace_s));
     json_array_append_new(rooms, o);
   }
@@ -874,6 +940,9 @@ int mc_rooms_load(mc_rooms *r, const char *path, uint64_t now_ms, size_t *loaded
     if (link) mc_strcpy(rm->link, sizeof rm->link, link);
     const char *last = json_string_value(json_object_get(o, "lastName"));
     if (last) mc_strcpy(rm->last_name, sizeof rm->last_name, last);
+    const char *tag = json_string_value(json_object_get(o, "tag"));
+    if (public_tag_valid(tag)) mc_strcpy(rm->public_tag, sizeof rm->public_tag, tag);
+    else new_public_tag(rm); /* a snapshot of an older version */
     rm->knocks = (uint32_t)json_integer_value(json_object_get(o, "knocks"));
     rm->doctor = session_from_json(r, json_object_get(o, "doctor"), rm, ROLE_DOCTOR, ST_ADMITTED, now_ms, wall);
     if (!rm->doctor) {

@@ -639,6 +639,34 @@ static void check_ice_servers(json_t *adm, bool with_coturn) {
   CHECK(!turn_allocate(user, bad));
 }
 
+/* The pre-call check's credentials (issue 14): a few minutes, not a
+ * turn-ttl; the username's id part names the room by a tag that is not its
+ * id (coturn logs usernames); coturn takes them. tag gets that tag. */
+static void check_precall_servers(json_t *j, const char *room, bool with_coturn, char *tag, size_t tag_cap) {
+  json_t *s0 = json_array_get(json_object_get(j, "ice_servers"), 0);
+  const char *user = jstr(s0, "username"), *pass = jstr(s0, "credential");
+  unsigned long long expiry = strtoull(user, NULL, 10);
+  uint64_t now = mc_wall_ms() / 1000;
+  check_count++;
+  if (!(expiry >= now + 240 && expiry <= now + 310)) {
+    check_failures++;
+    fprintf(stderr, "pre-call credentials live %lld s, not about 300\n", (long long)expiry - (long long)now);
+  }
+  const char *id = strchr(user, ':') ? strchr(user, ':') + 1 : "";
+  CHECK(!strncmp(id, "medcall-precall-", 16));
+  char prefix[7];
+  snprintf(prefix, sizeof prefix, "%.6s", room);
+  CHECK(!strstr(user, room) && !strstr(user, prefix));
+  const char *t = id + (strlen(id) > 16 ? 16 : strlen(id));
+  const char *dash = strchr(t, '-');
+  snprintf(tag, tag_cap, "%.*s", dash ? (int)(dash - t) : (int)strlen(t), t);
+  CHECK(strlen(tag) == 8);
+  char expect_pass[64], u2[128];
+  mc_turn_rest_credentials(turn_secret, expiry, id, u2, sizeof u2, expect_pass, sizeof expect_pass);
+  CHECK_STR(pass, expect_pass);
+  if (with_coturn) CHECK(turn_allocate(user, pass));
+}
+
 /* Relayed messages are rebuilt from the fields the protocol defines for
  * their type (issue 14): the peer gets exactly those of the sent message
  * (nulls dropped), byte for byte, and nothing else. */
@@ -687,7 +715,8 @@ static void test_call_flow(bool coturn_up) {
   EXPECT_ERR_DROP(p, "no-room");
   tc_sendf(p, "{\"v\":1,\"type\":\"ice\",\"room\":\"%s\"}", room);
   j = EXPECT(p, "ice-servers");
-  check_ice_servers(j, false);
+  char tag[32];
+  check_precall_servers(j, room, false, tag, sizeof tag);
   json_decref(j);
   CHECK(tc_quiet(d, 50)); /* the doctor hears nothing of it */
 
@@ -1281,6 +1310,56 @@ static void test_coming_back(void) {
   tc_close(d);
 }
 
+/* The pre-call check (issue 14): credentials for a few minutes, bound to
+ * the room by a tag, at most a few pairs a minute per room; admitted peers
+ * still get theirs for turn-ttl (check_ice_servers in test_call_flow). */
+static void test_precall_turn(bool coturn_up) {
+  char room[64], dsess[64], room2[64], dsess2[64], tag1[32], tag2[32], tag3[32], user1[128];
+  struct tc *d = doctor_create(srv_a.port, doctor_token, room, dsess);
+  struct tc *d2 = doctor_create(srv_a.port, doctor_token, room2, dsess2);
+  struct tc *p = tc_open(srv_a.port, "/ws");
+  tc_sendf(p, "{\"v\":1,\"type\":\"ice\",\"room\":\"%s\"}", room);
+  json_t *j = EXPECT(p, "ice-servers");
+  check_precall_servers(j, room, coturn_up, tag1, sizeof tag1);
+  mc_strcpy(user1, sizeof user1, jstr(json_array_get(json_object_get(j, "ice_servers"), 0), "username"));
+  json_decref(j);
+  /* each check its own pair, the same room the same tag */
+  tc_sendf(p, "{\"v\":1,\"type\":\"ice\",\"room\":\"%s\"}", room);
+  j = EXPECT(p, "ice-servers");
+  check_precall_servers(j, room, false, tag2, sizeof tag2);
+  CHECK_STR(tag1, tag2);
+  CHECK(strcmp(user1, jstr(json_array_get(json_object_get(j, "ice_servers"), 0), "username")) != 0);
+  json_decref(j);
+  tc_sendf(p, "{\"v\":1,\"type\":\"ice\",\"room\":\"%s\"}", room2);
+  j = EXPECT(p, "ice-servers");
+  check_precall_servers(j, room2, false, tag3, sizeof tag3);
+  CHECK(strcmp(tag1, tag3) != 0);
+  json_decref(j);
+  /* a burst of checks on one room: a few pairs, then rate-limited */
+  int served = 2, limited = 0;
+  for (int i = 0; i < 6; i++) {
+    tc_sendf(p, "{\"v\":1,\"type\":\"ice\",\"room\":\"%s\"}", room);
+    j = tc_next(p);
+    if (!strcmp(jstr(j, "type"), "ice-servers")) served++;
+    else if (!strcmp(jstr(j, "code"), "rate-limited") && !strcmp(jstr(j, "ref"), "ice")) limited++;
+    json_decref(j);
+  }
+  fprintf(stderr, "pre-call check: %d of 8 pairs for one room at once, %d refused (rate-limited)\n", served, limited);
+  CHECK_EQ_INT(served, 6);
+  CHECK_EQ_INT(limited, 2);
+  /* another room has its own allowance */
+  tc_sendf(p, "{\"v\":1,\"type\":\"ice\",\"room\":\"%s\"}", room2);
+  EXPECT_DROP(p, "ice-servers");
+  CHECK(tc_quiet(d, 50) && tc_quiet(d2, 50)); /* the doctors hear nothing of it */
+  tc_close(p);
+  tc_send(d, "{\"v\":1,\"type\":\"end\"}");
+  EXPECT_DROP(d, "ended");
+  tc_send(d2, "{\"v\":1,\"type\":\"end\"}");
+  EXPECT_DROP(d2, "ended");
+  tc_close(d);
+  tc_close(d2);
+}
+
 /* A doctor takes its room back from another machine with the doctor
  * token; without the token, or on an open server, nobody can. */
 static void test_reclaim(void) {
@@ -1699,18 +1778,31 @@ static void test_given_cert(void) {
   snprintf(link, sizeof link, "https://call.example:9443/r/%s", room);
   CHECK_STR(jstr(j, "link"), link);
   json_decref(j);
-  /* static TURN credentials are handed out as configured */
-  tc_sendf(d, "{\"v\":1,\"type\":\"ice\",\"room\":\"%s\"}", room);
-  j = EXPECT(d, "ice-servers");
+  /* static TURN credentials are never handed to a link holder before the
+   * doctor admits it (they do not expire): the pre-call check learns only
+   * the URLs */
+  struct tc *p = tc_open(c.port, "/ws");
+  tc_sendf(p, "{\"v\":1,\"type\":\"ice\",\"room\":\"%s\"}", room);
+  j = EXPECT(p, "ice-servers");
   json_t *s0 = json_array_get(json_object_get(j, "ice_servers"), 0);
   const char *url0 = json_string_value(json_array_get(json_object_get(s0, "urls"), 0));
   CHECK(url0 && !strcmp(url0, "turns:turn.example:5349"));
+  CHECK(!json_object_get(s0, "username") && !json_object_get(s0, "credential"));
+  json_decref(j);
+  /* ...and the admitted patient gets them as configured */
+  tc_sendf(p, "{\"v\":1,\"type\":\"join\",\"room\":\"%s\",\"name\":\"Ana\"}", room);
+  EXPECT_DROP(p, "waiting");
+  EXPECT_DROP(d, "knock");
+  tc_send(d, "{\"v\":1,\"type\":\"admit\"}");
+  EXPECT_DROP(d, "admitted");
+  j = EXPECT(p, "admitted");
+  s0 = json_array_get(json_object_get(j, "ice_servers"), 0);
   CHECK_STR(jstr(s0, "username"), "static-user");
   CHECK_STR(jstr(s0, "credential"), "static-pass-123");
   json_decref(j);
   /* the per-address bucket (6, 1/s) is shared by this address's connections:
-   * 2 messages spent above, 4 more here, then a new connection is limited too */
-  for (int i = 0; i < 4; i++) {
+   * 4 messages spent above, 2 more here, then a new connection is limited too */
+  for (int i = 0; i < 2; i++) {
     tc_send(d, "{\"v\":1,\"type\":\"ping\"}");
     EXPECT_DROP(d, "pong");
   }
@@ -1724,6 +1816,7 @@ static void test_given_cert(void) {
   }
   CHECK(limited >= 1);
   tc_close(e);
+  tc_close(p);
   tc_close(d);
   CHECK_EQ_INT(proc_stop(&c, STOP_GRACE_MS), 0);
   CHECK(!file_contains(c.log, "static-pass-123"));
@@ -1810,6 +1903,7 @@ int main(int argc, char **argv) {
     test_decline_and_leave();
     test_coming_back();
     test_reclaim();
+    test_precall_turn(coturn_up);
     test_malformed();
     test_slow_client();
   }
