@@ -113,7 +113,7 @@
     if (st.ws && st.ws.readyState === WebSocket.OPEN) st.ws.send(JSON.stringify(msg));
   }
 
-  let retries = 0, retryTimer = null;
+  let retries = 0, retryTimer = null, knockTimer = null;
   // Reconnects with backoff (1, 2, 4, 8 s, then every 10 s, with jitter)
   // and resumes: while waiting or in a call, for as long as it lasts.
   function reconnect(delayMs) {
@@ -160,6 +160,8 @@
   const handlers = {
     'ice-servers': (m) => { st.iceServers = m.ice_servers || []; relayCheck(); },
     'waiting': (m) => {
+      clearTimeout(knockTimer);
+      knockTimer = null;
       st.session = m.session; st.grace = m.grace || 30;
       storeSession(m.session, st.name);
       alertText('');
@@ -171,6 +173,8 @@
     'declined': () => finish('declined'),
     'admitted': (m) => startCall(m),
     'resumed': (m) => {
+      clearTimeout(knockTimer);
+      knockTimer = null;
       alertText('');
       st.grace = m.grace || st.grace;
       storeSession(st.session, st.name);
@@ -252,6 +256,20 @@
         // The check is a courtesy (the room hands out a few a minute): the
         // call tries the relay anyway.
         $('relay-status').textContent = 'Connection through the relay server: not checked now; the call will still try it.';
+        return;
+      }
+      if ((m.ref === 'join' && m.code === 'rate-limited') ||
+          (m.ref === 'resume' && (m.code === 'rate-limited' || m.code === 'room-full'))) {
+        // The room lets a few knocks through at a time, and a knock whose
+        // connection dropped gets its place back only if one is free
+        // (docs/signaling.md "join", "resume"): knock again in a moment.
+        alertText('Many people are trying to join this room right now; trying again in a few seconds.');
+        clearTimeout(knockTimer);
+        knockTimer = setTimeout(() => {
+          knockTimer = null;
+          // A connection that dropped meanwhile resumes or knocks by itself.
+          if (st.ws && st.ws.readyState === WebSocket.OPEN) resumeOrJoin();
+        }, 3000 + Math.random() * 2000);
         return;
       }
       alertText(m.message || m.code);

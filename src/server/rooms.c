@@ -36,6 +36,10 @@ struct mc_session {
   char knock[MC_SIGNAL_KNOCK_ID_MAX + 1]; /* a waiting patient's public id */
   bool returning;     /* knocked with the name of the patient in (or last in) the call */
   bool fresh;         /* holds no peer connection: the offerer must start a new one */
+  /* A knock whose connection dropped: it holds no place (not counted for
+   * room-full, not in the doctor's list) until it resumes, if there is room
+   * then. */
+  bool dropped;
   struct room *room;
   mc_session *hnext;  /* next in its hash bucket */
   mc_session *wnext;  /* next in the room's waiting list */
@@ -47,8 +51,8 @@ struct mc_session {
 struct room {
   char id[MC_SIGNAL_ID_LEN_MIN + 1];
   mc_session *doctor, *patient; /* patient: the admitted one */
-  mc_session *waiting;          /* knocking, oldest first */
-  unsigned nwaiting;
+  mc_session *waiting;          /* knocking, oldest first; dropped ones too */
+  unsigned nwaiting;            /* those not dropped: the places taken */
   uint32_t knocks;              /* knock ids are this counter */
   char last_name[MC_SIGNAL_NAME_MAX + 1]; /* the last admitted patient's */
   char link[512];
@@ -56,6 +60,7 @@ struct room {
    * usernames, which coturn logs): random, unrelated to the id. */
   char public_tag[PUBLIC_TAG_LEN + 1];
   uint64_t precall_tat_ms; /* the pre-call check's rate limit (limit_take) */
+  uint64_t knock_tat_ms;   /* the knocks' rate limit */
   uint64_t expires_ms; /* only while no patient is admitted */
   struct room *prev, *next; /* all rooms, for the tick */
   struct room *hnext;        /* next in its hash bucket */
@@ -69,6 +74,14 @@ struct room {
  * second device or a relative knocks too, few enough that a link holder
  * cannot flood the doctor. */
 #define MAX_WAITING 4
+/* Knocks a room lets through to its doctor (issue 14): six at once (the
+ * four places fill in one go, with a reload or two to spare), then one
+ * every 2.5 s (four per 10 s). A join or a dropped knock's return beyond
+ * that is answered rate-limited and the doctor hears nothing: a link
+ * holder who joins and drops in a loop reaches the doctor a few times, not
+ * dozens. */
+#define KNOCK_BURST 6
+#define KNOCK_INTERVAL_MS 2500
 /* The pre-call check's TURN credentials (issue 14). Gathering a relay
  * candidate takes a second or two (the patient page gives up after 8 s):
  * five minutes leave room for a slow network and for the server's and
@@ -341,9 +354,19 @@ static void unlink_waiting(struct room *rm, mc_session *s) {
     if (*p == s) {
       *p = s->wnext;
       s->wnext = NULL;
-      rm->nwaiting--;
+      if (!s->dropped) rm->nwaiting--;
       return;
     }
+}
+
+/* Puts s at the end of the room's waiting list, holding a place. */
+static void append_waiting(struct room *rm, mc_session *s) {
+  mc_session **tail = &rm->waiting;
+  while (*tail) tail = &(*tail)->wnext;
+  *tail = s;
+  s->wnext = NULL;
+  s->dropped = false;
+  rm->nwaiting++;
 }
 
 static void end_room(mc_rooms *r, struct room *rm, const char *reason) {
@@ -391,12 +414,13 @@ static void drop_patient(mc_rooms *r, struct room *rm, const char *reason, uint6
   restart_expiry(r, rm, now_ms);
 }
 
-/* A knocking patient stops waiting (left, timed out, declined). */
+/* A knocking patient stops waiting (left, timed out, declined). The doctor
+ * was told already of a dropped knock. */
 static void drop_waiting(mc_rooms *r, struct room *rm, mc_session *w, const char *reason) {
   MC_LOGI("server", "knock withdrawn room=%.*s reason=%s", ROOM_TAG(rm), reason);
   if (strcmp(reason, "declined") != 0) emit_about(r, MC_ROOM_WITHDRAWN, w, reason);
   unlink_waiting(rm, w);
-  if (strcmp(reason, "declined") != 0) send_peer_event(r, rm->doctor, MC_SIG_PEER_LEFT, w, reason);
+  if (strcmp(reason, "declined") != 0 && !w->dropped) send_peer_event(r, rm->doctor, MC_SIG_PEER_LEFT, w, reason);
   free_session(r, w);
 }
 
@@ -491,7 +515,7 @@ static bool token_ok(mc_rooms *r, const char *token) {
 }
 
 static const char *room_state(const struct room *rm) {
-  return rm->patient ? "admitted" : rm->waiting ? "waiting" : "open";
+  return rm->patient ? "admitted" : rm->nwaiting ? "waiting" : "open";
 }
 
 /* What a doctor or patient learns when it (re)gains its session. */
@@ -527,7 +551,14 @@ static void take_session(mc_rooms *r, mc_session *s, void *conn, mc_session **sl
 }
 
 static void knocks_to_doctor(mc_rooms *r, struct room *rm) {
-  for (mc_session *w = rm->waiting; w; w = w->wnext) send_knock(r, rm->doctor, w);
+  for (mc_session *w = rm->waiting; w; w = w->wnext)
+    if (!w->dropped) send_knock(r, rm->doctor, w);
+}
+
+static bool knock_allowed(struct room *rm, uint64_t now_ms) {
+  if (limit_take(&rm->knock_tat_ms, now_ms, KNOCK_BURST, KNOCK_INTERVAL_MS)) return true;
+  MC_LOGD("server", "knock refused room=%.*s reason=rate-limited", ROOM_TAG(rm));
+  return false;
 }
 
 /* create with a room id: the doctor takes its room back from another
@@ -593,7 +624,7 @@ static void on_create(mc_rooms *r, void *conn, mc_session **slot, const mc_signa
   emit_about(r, MC_ROOM_CREATED, d, NULL);
 }
 
-static void on_join(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_msg *m) {
+static void on_join(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_msg *m, uint64_t now_ms) {
   if (*slot) FAIL(MC_SIGERR_WRONG_STATE);
   struct room *rm = find_room(r, m->room);
   if (!rm) FAIL(MC_SIGERR_NO_ROOM);
@@ -601,6 +632,7 @@ static void on_join(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_
     MC_LOGI("server", "join refused room=%.*s reason=room-full", ROOM_TAG(rm));
     FAIL(MC_SIGERR_ROOM_FULL);
   }
+  if (!knock_allowed(rm, now_ms)) FAIL(MC_SIGERR_RATE_LIMITED);
   mc_session *p = calloc(1, sizeof *p);
   if (!p || mc_signal_new_id(p->id, sizeof p->id) < 0) {
     free(p);
@@ -612,10 +644,7 @@ static void on_join(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_
   mc_strcpy(p->name, sizeof p->name, m->name);
   snprintf(p->knock, sizeof p->knock, "%u", ++rm->knocks);
   p->returning = (rm->patient && !strcmp(rm->patient->name, p->name)) || !strcmp(rm->last_name, p->name);
-  mc_session **tail = &rm->waiting;
-  while (*tail) tail = &(*tail)->wnext;
-  *tail = p;
-  rm->nwaiting++;
+  append_waiting(rm, p);
   sess_insert(r, p);
   bind_conn(p, conn, slot);
   r->dirty = true;
@@ -631,13 +660,25 @@ static void on_join(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_
   emit_about(r, MC_ROOM_KNOCKED, p, NULL);
 }
 
-static void on_resume(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_msg *m) {
+static void on_resume(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_msg *m, uint64_t now_ms) {
   if (*slot) FAIL(MC_SIGERR_WRONG_STATE);
   mc_session *s = find_session(r, m->session);
   if (!s) FAIL(MC_SIGERR_UNKNOWN_SESSION);
+  struct room *rm = s->room;
+  /* A dropped knock knocks again: if there is a place, and as one of the
+   * room's knocks; refused, it stays resumable for the rest of its grace. */
+  bool knocks_again = s->dropped;
+  if (knocks_again) {
+    if (rm->nwaiting >= MAX_WAITING) {
+      MC_LOGI("server", "resume refused room=%.*s reason=room-full", ROOM_TAG(rm));
+      FAIL(MC_SIGERR_ROOM_FULL);
+    }
+    if (!knock_allowed(rm, now_ms)) FAIL(MC_SIGERR_RATE_LIMITED);
+    unlink_waiting(rm, s);
+    append_waiting(rm, s);
+  }
   bool was_away = s->conn == NULL;
   take_session(r, s, conn, slot);
-  struct room *rm = s->room;
   bool in_call = s->role == ROLE_DOCTOR || s == rm->patient;
   if (in_call) s->fresh = m->fresh;
   r->dirty = true;
@@ -647,6 +688,8 @@ static void on_resume(mc_rooms *r, void *conn, mc_session **slot, const mc_signa
     knocks_to_doctor(r, rm);
   } else if (s == rm->patient) {
     if (was_away || m->fresh) send_peer_event(r, rm->doctor, MC_SIG_PEER_BACK, s, NULL);
+  } else if (knocks_again) {
+    send_knock(r, rm->doctor, s);
   }
   MC_LOGI("server", "session resumed room=%.*s role=%s fresh=%d", ROOM_TAG(rm), role_name(s->role), m->fresh);
   emit_about(r, was_away ? MC_ROOM_BACK : MC_ROOM_RESUMED, s, m->fresh ? "fresh" : NULL);
@@ -678,9 +721,8 @@ static void on_ice(mc_rooms *r, void *conn, const mc_session *s, const mc_signal
 }
 
 static mc_session *find_knock(struct room *rm, const char *knock) {
-  if (!knock) return rm->waiting;
   for (mc_session *w = rm->waiting; w; w = w->wnext)
-    if (!strcmp(w->knock, knock)) return w;
+    if (!w->dropped && (!knock || !strcmp(w->knock, knock))) return w;
   return NULL;
 }
 
@@ -756,9 +798,9 @@ void mc_rooms_on_message(mc_rooms *r, void *conn, mc_session **slot, const mc_si
   case MC_SIG_CREATE:
     { on_create(r, conn, slot, m, host, now_ms); return; }
   case MC_SIG_JOIN:
-    { on_join(r, conn, slot, m); return; }
+    { on_join(r, conn, slot, m, now_ms); return; }
   case MC_SIG_RESUME:
-    { on_resume(r, conn, slot, m); return; }
+    { on_resume(r, conn, slot, m, now_ms); return; }
   case MC_SIG_ICE:
     { on_ice(r, conn, s, m, now_ms); return; }
   default:
@@ -803,6 +845,15 @@ void mc_rooms_on_close(mc_rooms *r, mc_session **slot, uint64_t now_ms) {
   MC_LOGI("server", "peer away room=%.*s role=%s grace_s=%u", ROOM_TAG(rm), role_name(s->role), r->cfg->grace_s);
   if (s->role == ROLE_DOCTOR) doctor_event_to_patients(r, rm, MC_SIG_PEER_AWAY);
   else if (s == rm->patient) send_peer_event(r, rm->doctor, MC_SIG_PEER_AWAY, s, NULL);
+  else if (!r->draining) {
+    /* A knock that drops gives its place back at once (issue 14: joining
+     * and dropping in a loop must not keep the room full), and the doctor
+     * sees who knocks now; it knocks again if it resumes within its grace.
+     * A server that stops (draining) keeps every knock where it was. */
+    send_peer_event(r, rm->doctor, MC_SIG_PEER_LEFT, s, "away");
+    s->dropped = true;
+    rm->nwaiting--;
+  }
 }
 
 static bool expired(const mc_session *s, uint64_t now_ms) {
@@ -833,8 +884,8 @@ void mc_rooms_tick(mc_rooms *r, uint64_t now_ms) {
  * connection ends with the process that writes it. */
 
 static json_t *session_json(const mc_session *s, uint64_t now_ms, uint64_t wall, uint32_t grace_s) {
-  json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:b}", "id", s->id, "name", s->name, "knock", s->knock,
-                        "returning", s->returning, "fresh", s->fresh);
+  json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:b, s:b}", "id", s->id, "name", s->name, "knock", s->knock,
+                        "returning", s->returning, "fresh", s->fresh, "dropped", s->dropped);
   /* The admitted patient has no deadline; one away keeps what is left of
    * its grace; one present now gets a whole grace period from the restart. */
   uint64_t deadline = 0;
@@ -898,6 +949,7 @@ static mc_session *session_from_json(mc_rooms *r, json_t *o, struct room *rm, en
   if (knock) mc_strcpy(s->knock, sizeof s->knock, knock);
   s->returning = json_is_true(json_object_get(o, "returning"));
   s->fresh = json_is_true(json_object_get(o, "fresh"));
+  s->dropped = st == ST_WAITING && json_is_true(json_object_get(o, "dropped"));
   s->away_deadline_ms = deadline ? now_ms + (deadline - wall) : 0;
   sess_insert(r, s);
   return s;
@@ -958,12 +1010,13 @@ int mc_rooms_load(mc_rooms *r, const char *path, uint64_t now_ms, size_t *loaded
     size_t k;
     json_t *w;
     json_array_foreach(json_object_get(o, "waiting"), k, w) {
-      if (rm->nwaiting >= MAX_WAITING) break;
+      bool dropped = json_is_true(json_object_get(w, "dropped"));
+      if (!dropped && rm->nwaiting >= MAX_WAITING) continue;
       mc_session *s = session_from_json(r, w, rm, ROLE_PATIENT, ST_WAITING, now_ms, wall);
       if (!s) continue;
       *tail = s;
       tail = &s->wnext;
-      rm->nwaiting++;
+      if (!s->dropped) rm->nwaiting++;
     }
     room_link(r, rm);
     (*loaded)++;

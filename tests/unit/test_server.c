@@ -932,11 +932,14 @@ static void test_decline_and_leave(void) {
   mc_strcpy(dan_knock, sizeof dan_knock, jstr(j, "knock"));
   json_decref(j);
   tc_close(p);
-  /* a knock that drops is not news until its grace passes */
+  /* a knock whose connection drops stops waiting at once (issue 14: it
+   * holds no place while away); the doctor is not told a second time when
+   * its grace passes */
   j = EXPECT(d, "peer-left");
-  CHECK_STR(jstr(j, "reason"), "timeout");
+  CHECK_STR(jstr(j, "reason"), "away");
   CHECK_STR(jstr(j, "knock"), dan_knock);
   json_decref(j);
+  CHECK(tc_quiet(d, 2500));
   p = tc_open(srv_a.port, "/ws");
   tc_sendf(p, "{\"v\":1,\"type\":\"resume\",\"session\":\"%s\"}", psess);
   EXPECT_ERR_DROP(p, "unknown-session");
@@ -1358,6 +1361,160 @@ static void test_precall_turn(bool coturn_up) {
   EXPECT_DROP(d2, "ended");
   tc_close(d);
   tc_close(d2);
+}
+
+static char *join_knock(struct tc *k, const char *room, const char *name) {
+  tc_sendf(k, "{\"v\":1,\"type\":\"join\",\"room\":\"%s\",\"name\":\"%s\"}", room, name);
+  json_t *j = EXPECT(k, "waiting");
+  char *sess = strdup(jstr(j, "session"));
+  json_decref(j);
+  return sess;
+}
+
+/* A knock whose connection drops holds no place (issue 14): the doctor
+ * hears it stopped waiting, another patient may take the place, and the
+ * dropped one comes back within its grace only if there is room. */
+static void test_knock_away(void) {
+  char room[64], dsess[64], ids[5][32];
+  struct tc *d = doctor_create(srv_a.port, doctor_token, room, dsess);
+  struct tc *k[5];
+  char *sess[5];
+  for (int i = 0; i < 4; i++) {
+    char name[8];
+    snprintf(name, sizeof name, "K%d", i);
+    k[i] = tc_open(srv_a.port, "/ws");
+    sess[i] = join_knock(k[i], room, name);
+    json_t *j = EXPECT(d, "knock");
+    mc_strcpy(ids[i], sizeof ids[i], jstr(j, "knock"));
+    json_decref(j);
+  }
+  /* K0 drops: the doctor is told, and K0 can no longer be admitted */
+  tc_close(k[0]);
+  json_t *j = EXPECT(d, "peer-left");
+  CHECK_STR(jstr(j, "reason"), "away");
+  CHECK_STR(jstr(j, "knock"), ids[0]);
+  json_decref(j);
+  tc_sendf(d, "{\"v\":1,\"type\":\"admit\",\"knock\":\"%s\"}", ids[0]);
+  EXPECT_ERR_DROP(d, "wrong-state");
+  /* its place is free: a fifth patient knocks */
+  k[4] = tc_open(srv_a.port, "/ws");
+  sess[4] = join_knock(k[4], room, "K4");
+  j = EXPECT(d, "knock");
+  mc_strcpy(ids[4], sizeof ids[4], jstr(j, "knock"));
+  json_decref(j);
+  /* K0 comes back within its grace: four knock, so no room for it yet */
+  k[0] = tc_open(srv_a.port, "/ws");
+  tc_sendf(k[0], "{\"v\":1,\"type\":\"resume\",\"session\":\"%s\"}", sess[0]);
+  EXPECT_ERR_DROP(k[0], "room-full");
+  CHECK(tc_quiet(d, 50));
+  /* K1 leaves; K0 tries again and is back, with its knock */
+  tc_send(k[1], "{\"v\":1,\"type\":\"leave\"}");
+  EXPECT_DROP(k[1], "ended");
+  j = EXPECT(d, "peer-left");
+  CHECK_STR(jstr(j, "knock"), ids[1]);
+  CHECK_STR(jstr(j, "reason"), "left");
+  json_decref(j);
+  tc_sendf(k[0], "{\"v\":1,\"type\":\"resume\",\"session\":\"%s\"}", sess[0]);
+  j = EXPECT(k[0], "resumed");
+  CHECK_STR(jstr(j, "state"), "waiting");
+  json_decref(j);
+  j = EXPECT(d, "knock");
+  CHECK_STR(jstr(j, "knock"), ids[0]);
+  CHECK_STR(jstr(j, "name"), "K0");
+  json_decref(j);
+  /* the doctor, resuming, is told the four that knock now */
+  struct tc *d2 = tc_open(srv_a.port, "/ws");
+  tc_sendf(d2, "{\"v\":1,\"type\":\"resume\",\"session\":\"%s\"}", dsess);
+  j = EXPECT(d2, "resumed");
+  CHECK_STR(jstr(j, "state"), "waiting");
+  json_decref(j);
+  EXPECT_DROP(d, "ended");
+  tc_close(d);
+  d = d2;
+  int told = 0;
+  for (int i = 0; i < 4; i++) {
+    j = EXPECT(d, "knock");
+    told += strcmp(jstr(j, "knock"), ids[1]) != 0;
+    json_decref(j);
+  }
+  CHECK_EQ_INT(told, 4);
+  CHECK(tc_quiet(d, 50));
+  tc_sendf(d, "{\"v\":1,\"type\":\"admit\",\"knock\":\"%s\"}", ids[0]);
+  EXPECT_DROP(k[0], "admitted");
+  EXPECT_DROP(d, "admitted");
+  tc_send(d, "{\"v\":1,\"type\":\"end\"}");
+  EXPECT_DROP(d, "ended");
+  for (int i = 0; i < 5; i++) {
+    tc_close(k[i]);
+    free(sess[i]);
+  }
+  tc_close(d);
+}
+
+/* The flood of issue 14: a link holder joins and drops (or leaves) in a
+ * loop for 5 s. The doctor hears a bounded number of knocks, and a genuine
+ * patient who knocks afterwards reaches the doctor. */
+static void test_knock_flood(void) {
+  char room[64], dsess[64];
+  struct tc *d = doctor_create(srv_a.port, doctor_token, room, dsess);
+  int joins = 0, waiting = 0, full = 0, limited = 0, knocks = 0;
+  uint64_t until = mc_now_ms() + 5000;
+  while (mc_now_ms() < until) {
+    struct tc *f = tc_open(srv_a.port, "/ws");
+    tc_sendf(f, "{\"v\":1,\"type\":\"join\",\"room\":\"%s\",\"name\":\"Flood\"}", room);
+    joins++;
+    json_t *j = tc_next(f);
+    if (!strcmp(jstr(j, "type"), "waiting")) {
+      waiting++;
+      if (joins % 2) { /* half drop, half leave first */
+        tc_send(f, "{\"v\":1,\"type\":\"leave\"}");
+        json_decref(tc_next(f));
+      }
+    } else if (!strcmp(jstr(j, "code"), "room-full")) full++;
+    else if (!strcmp(jstr(j, "code"), "rate-limited")) limited++;
+    json_decref(j);
+    tc_close(f);
+    while (d->in_head != d->in_tail) {
+      j = tc_next(d);
+      knocks += !strcmp(jstr(j, "type"), "knock");
+      json_decref(j);
+    }
+  }
+  pump_ms(100);
+  while (d->in_head != d->in_tail) {
+    json_t *j = tc_next(d);
+    knocks += !strcmp(jstr(j, "type"), "knock");
+    json_decref(j);
+  }
+  fprintf(stderr, "knock flood: %d joins in 5 s: %d waiting, %d room-full, %d rate-limited; the doctor got %d knocks\n",
+          joins, waiting, full, limited, knocks);
+  CHECK(knocks <= 9);
+  /* a genuine patient afterwards: never room-full; a rate-limited knock
+   * is tried again while the room's allowance comes back */
+  struct tc *g = tc_open(srv_a.port, "/ws");
+  bool in = false, refused_full = false;
+  for (int i = 0; i < 12 && !in && !refused_full; i++) {
+    tc_sendf(g, "{\"v\":1,\"type\":\"join\",\"room\":\"%s\",\"name\":\"Genuine\"}", room);
+    json_t *j = tc_next(g);
+    in = !strcmp(jstr(j, "type"), "waiting");
+    refused_full = !strcmp(jstr(j, "code"), "room-full");
+    json_decref(j);
+    if (!in) pump_ms(500);
+  }
+  CHECK(in);
+  CHECK(!refused_full);
+  bool told = false;
+  for (int i = 0; i < 20 && !told; i++) {
+    json_t *j = tc_next(d);
+    told = !strcmp(jstr(j, "type"), "knock") && !strcmp(jstr(j, "name"), "Genuine");
+    bool none = json_is_null(j);
+    json_decref(j);
+    if (none) break;
+  }
+  CHECK(told);
+  tc_send(d, "{\"v\":1,\"type\":\"end\"}");
+  tc_close(g);
+  tc_close(d);
 }
 
 /* A doctor takes its room back from another machine with the doctor
@@ -1904,6 +2061,8 @@ int main(int argc, char **argv) {
     test_coming_back();
     test_reclaim();
     test_precall_turn(coturn_up);
+    test_knock_away();
+    test_knock_flood();
     test_malformed();
     test_slow_client();
   }
