@@ -308,9 +308,13 @@ void call_store_forget(enum call_store_kind kind, const char *key);
 
 /* ---- medcall-server inside the app (embedded_server.c) ---- */
 struct call_server;
-/* Starts it on a free port on every interface; ws_url gets the address our
- * own client uses, pin the SHA-256 of its certificate. */
+/* Starts it on a free port on every interface, creating rooms only for a
+ * doctor token drawn for this run, and prints a "listen:" line; ws_url gets
+ * the address our own client uses, pin the SHA-256 of its certificate. */
 int call_server_start(struct call_server **out, char *ws_url, size_t ws_cap, uint8_t pin[32]);
+/* The token our own client sends with create (a secret: never printed or
+ * stored); valid until call_server_stop. */
+const char *call_server_token(const struct call_server *s);
 void call_server_stop(struct call_server *s);
 
 #endif

@@ -81,7 +81,8 @@ const char mc_call_usage[] =
     "                      without it medcall runs the server itself, on a free port\n"
     "                      on every interface (a patient on this network can open\n"
     "                      the link in a browser; the browser will warn about the\n"
-    "                      self-signed certificate)\n"
+    "                      self-signed certificate), where only this app creates\n"
+    "                      rooms (a token of its own for each run)\n"
     "  --token T           the doctor token the server was started with (prefer\n"
     "                      the config file: a command line is visible to others)\n"
     "  --room ROOM         take back the room ROOM (the last part of its link): from\n"
@@ -453,6 +454,9 @@ static int run(int argc, char **argv, bool doctor) {
     mc_strcpy(ws_url, sizeof ws_url, cl.server);
   } else if (call_server_start(&server, ws_url, sizeof ws_url, pin) == 0) {
     cl.o.pin_sha256 = pin;
+    /* Our own create (and a --room taken back) carries the run's token:
+     * the built-in server takes no other. */
+    cl.o.token = call_server_token(server);
   } else {
     code = MC_APP_EXIT_FAIL;
     goto out;

@@ -1,12 +1,15 @@
 /* medcall call without --server runs medcall-server inside the app (the
- * same code, on a thread of its own): anyone may create rooms (it listens
- * only for this doctor's call), on a free port on every interface so a
- * patient on the same network can open the link, with the self-signed
+ * same code, on a thread of its own), on a free port on every interface so
+ * a patient on the same network can open the link, with the self-signed
  * certificate kept in the state directory. Our own client pins that
- * certificate's fingerprint instead of trusting any. The port is kept in
- * the state directory too and taken again at the next start: a doctor's
- * app that was killed and started again serves the same link, and the
- * server's snapshot (rooms-PORT.json) gives the room back. */
+ * certificate's fingerprint instead of trusting any. Only the app itself
+ * creates rooms there: the server wants a doctor token drawn afresh for
+ * each run, which never leaves the process (issue 14: anyone on the
+ * network could otherwise make rooms on the doctor's machine). The port is
+ * kept in the state directory too and taken again at the next start: a
+ * doctor's app that was killed and started again serves the same link, and
+ * the server's snapshot (rooms-PORT.json) gives the room back (the app
+ * resumes its stored session, which needs no token). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -15,10 +18,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "app/app.h"
 #include "net/net.h"
 #include "server/server.h"
 #include "util/util.h"
+
+/* 32 random bytes in hex: the doctor token of one run. */
+#define RUN_TOKEN_BYTES 32
 
 struct call_server {
   struct mc_server_config cfg;
@@ -92,8 +100,16 @@ int call_server_start(struct call_server **out, char *ws_url, size_t ws_cap, uin
   snprintf(url, sizeof url, "https://%s:%u", host, port);
   char listen[32];
   snprintf(listen, sizeof listen, "0.0.0.0:%u", port);
-  if ((rc = mc_server_config_set(&s->cfg, "listen", listen, why, sizeof why)) < 0 ||
-      (rc = mc_server_config_set(&s->cfg, "open", NULL, why, sizeof why)) < 0 ||
+  uint8_t raw[RUN_TOKEN_BYTES];
+  char token[2 * RUN_TOKEN_BYTES + 1];
+  if ((rc = mc_random_bytes(raw, sizeof raw)) < 0 || (rc = mc_hex_encode(raw, sizeof raw, token, sizeof token)) < 0) {
+    fprintf(stderr, "medcall: no randomness for the built-in signaling server's token\n");
+    goto fail;
+  }
+  OPENSSL_cleanse(raw, sizeof raw);
+  rc = mc_server_config_set(&s->cfg, "doctor-token", token, why, sizeof why);
+  OPENSSL_cleanse(token, sizeof token);
+  if (rc < 0 || (rc = mc_server_config_set(&s->cfg, "listen", listen, why, sizeof why)) < 0 ||
       (rc = mc_server_config_set(&s->cfg, "web-root", web_root(), why, sizeof why)) < 0 ||
       (rc = mc_server_config_set(&s->cfg, "public-url", url, why, sizeof why)) < 0) {
     fprintf(stderr, "medcall: the built-in signaling server: %s\n", why);
@@ -122,6 +138,9 @@ int call_server_start(struct call_server **out, char *ws_url, size_t ws_cap, uin
     goto fail;
   }
   snprintf(ws_url, ws_cap, "wss://127.0.0.1:%u/ws", port);
+  /* docs/app.md "Lines on standard output" */
+  printf("listen: %s (every IPv4 interface: patients on this network can open the link)\n", listen);
+  fflush(stdout);
   if (have_state && port != last) {
     char num[16];
     snprintf(num, sizeof num, "%u\n", port);
@@ -134,6 +153,8 @@ fail:
   free(s);
   return rc < 0 ? rc : MC_EIO;
 }
+
+const char *call_server_token(const struct call_server *s) { return s ? s->cfg.doctor_token : NULL; }
 
 void call_server_stop(struct call_server *s) {
   if (!s) return;
