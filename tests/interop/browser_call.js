@@ -142,8 +142,12 @@ async function scenario(name, srv, turn) {
       check(pre.cam === 'Camera and microphone: working.', 'pre-call check: camera and microphone working', pre.cam);
       check(pre.name === patientName, 'name prefilled from #name= (UTF-8)', pre.name);
       const checkIce = await patient.evaluate(() => window.medcall.iceServers);
-      check(checkIce.length === 1 && /^\d+:medcall-patient-[0-9a-f]{8}$/.test(checkIce[0].username),
-        'pre-call check got its own TURN REST credentials', checkIce.map((s) => s.urls));
+      // Issue 14: the check's credentials live 5 minutes and name the room
+      // by its tag, never by its id (docs/signaling.md "ice").
+      const checkLife = checkIce.length === 1 ? parseInt(checkIce[0].username, 10) - Date.now() / 1000 : 0;
+      check(checkIce.length === 1 && /^\d+:medcall-precall-[0-9a-f]{8}-[0-9a-f]{8}$/.test(checkIce[0].username) &&
+        checkLife > 240 && checkLife <= 310,
+      'pre-call check got short-lived TURN REST credentials of its own', { urls: checkIce.map((s) => s.urls), s: checkLife });
       turnUsers.push(checkIce[0].username);
       await step('camera preview plays', () => patient.waitForFunction(
         () => document.getElementById('preview').videoWidth > 0, { timeout: STEP_MS }));
@@ -178,6 +182,11 @@ async function scenario(name, srv, turn) {
       /^\d+:medcall-doctor-[0-9a-f]{8}$/.test(ice.username) && typeof ice.credential === 'string',
     'doctor admitted as offerer with TURN REST credentials for this coturn', { offerer: admitted.offerer, urls: ice && ice.urls });
     if (relay) turnUsers.push(ice.username);
+    // The call itself uses the patient's credentials from admitted, not the
+    // pre-call check's short-lived ones.
+    const callIce = await patient.evaluate(() => window.medcall.iceServers);
+    check(callIce.length === 1 && /^\d+:medcall-patient-[0-9a-f]{8}$/.test(callIce[0].username),
+      'the patient page calls with its own credentials from admitted', callIce.map((s) => s.urls));
 
     // ICE + DTLS: both ends connected.
     await step('connectionState connected on both sides', async () => {
