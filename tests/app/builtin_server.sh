@@ -9,16 +9,8 @@
 # Usage: builtin_server.sh MEDCALL
 set -uo pipefail
 app=$1
-tmp=$(mktemp -d /tmp/medcall-builtin.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-export HOME=$tmp XDG_CONFIG_HOME=$tmp/config XDG_STATE_HOME=$tmp/state
-unset DISPLAY WAYLAND_DISPLAY
+. "$(dirname "$0")/lib.sh"
+app_test_init builtin
 fails=0 checks=0
 check() { # description, status (0 = ok)
   checks=$((checks + 1))

@@ -8,16 +8,8 @@
 # Usage: server_down.sh MEDCALL MEDCALL_SERVER WEB_ROOT
 set -uo pipefail
 app=$1 server_bin=$2 web=$3
-tmp=$(mktemp -d /tmp/medcall-down.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-export HOME=$tmp XDG_CONFIG_HOME=$tmp/config XDG_STATE_HOME=$tmp/state
-unset DISPLAY WAYLAND_DISPLAY
+. "$(dirname "$0")/lib.sh"
+app_test_init down
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
