@@ -253,7 +253,9 @@ static void pump_ms(uint64_t ms) {
   while (mc_now_ms() < until) lws_service(cctx, 0);
 }
 
-static struct tc *tc_open(uint16_t port, const char *path) {
+/* A client from source address src (NULL: any): loopback is a /8, so
+ * 127.0.0.N stands for another machine where a limit is per address. */
+static struct tc *tc_open_from(uint16_t port, const char *path, const char *src) {
   struct tc *c = calloc(1, sizeof *c);
   struct lws_client_connect_info ci;
   memset(&ci, 0, sizeof ci);
@@ -266,12 +268,15 @@ static struct tc *tc_open(uint16_t port, const char *path) {
   ci.protocol = NULL; /* no subprotocol header, as a plain browser client would */
   ci.ssl_connection = LCCSCF_USE_SSL | LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
   ci.local_protocol_name = "medcall.v1";
+  ci.iface = src;
   ci.opaque_user_data = c;
   ci.pwsi = &c->wsi;
   if (!lws_client_connect_via_info(&ci)) c->state = 2;
   PUMP_UNTIL(c->state != 0);
   return c;
 }
+
+static struct tc *tc_open(uint16_t port, const char *path) { return tc_open_from(port, path, NULL); }
 
 static void tc_send_len(struct tc *c, const char *text, size_t len) {
   if (!c->wsi || c->out_tail - c->out_head >= INBOX) return;
@@ -1338,21 +1343,30 @@ static void test_precall_turn(bool coturn_up) {
   check_precall_servers(j, room2, false, tag3, sizeof tag3);
   CHECK(strcmp(tag1, tag3) != 0);
   json_decref(j);
-  /* a burst of checks on one room: a few pairs, then rate-limited */
+  /* a burst of checks on one room, each from another address (the limit
+   * is the room's, whoever asks; one per address stays under any limit
+   * per address): a few pairs, then rate-limited */
   int served = 2, limited = 0;
   for (int i = 0; i < 6; i++) {
-    tc_sendf(p, "{\"v\":1,\"type\":\"ice\",\"room\":\"%s\"}", room);
-    j = tc_next(p);
+    char src[32];
+    snprintf(src, sizeof src, "127.0.0.%d", 20 + i);
+    struct tc *q = tc_open_from(srv_a.port, "/ws", src);
+    CHECK_EQ_INT(q->state, 1);
+    tc_sendf(q, "{\"v\":1,\"type\":\"ice\",\"room\":\"%s\"}", room);
+    j = tc_next(q);
     if (!strcmp(jstr(j, "type"), "ice-servers")) served++;
     else if (!strcmp(jstr(j, "code"), "rate-limited") && !strcmp(jstr(j, "ref"), "ice")) limited++;
     json_decref(j);
+    tc_close(q);
   }
   fprintf(stderr, "pre-call check: %d of 8 pairs for one room at once, %d refused (rate-limited)\n", served, limited);
   CHECK_EQ_INT(served, 6);
   CHECK_EQ_INT(limited, 2);
   /* another room has its own allowance */
-  tc_sendf(p, "{\"v\":1,\"type\":\"ice\",\"room\":\"%s\"}", room2);
-  EXPECT_DROP(p, "ice-servers");
+  struct tc *q = tc_open_from(srv_a.port, "/ws", "127.0.0.30");
+  tc_sendf(q, "{\"v\":1,\"type\":\"ice\",\"room\":\"%s\"}", room2);
+  EXPECT_DROP(q, "ice-servers");
+  tc_close(q);
   CHECK(tc_quiet(d, 50) && tc_quiet(d2, 50)); /* the doctors hear nothing of it */
   tc_close(p);
   tc_send(d, "{\"v\":1,\"type\":\"end\"}");
