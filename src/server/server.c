@@ -1265,6 +1265,7 @@ static int server_run(struct mc_server_config *cfg, struct mc_server_thread *emb
   info.user = &s;
   /* A new connection's TLS handshake and first request must fit in this. */
   info.timeout_secs = cfg->handshake_timeout_s;
+  info.timeout_secs_ah_idle = cfg->handshake_timeout_s; /* a connection that says nothing at all */
   info.keepalive_timeout = 5;
   lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
   s.ctx = lws_create_context(&info);
