@@ -221,10 +221,30 @@ async function lifecycle() {
   const unitState = path.join(tmp, 'unit-state');
   fs.mkdirSync(unitState, { mode: 0o700 });
   const f = await startServer(['--listen', `127.0.0.1:${p4}`, '--open', '--web-root', WEB],
-    { env: { ...bare, STATE_DIRECTORY: unitState } });
+    { env: { ...bare, STATE_DIRECTORY: unitState, MEDCALL_LOG: 'info' } });
   check(f.code === null && fs.existsSync(path.join(unitState, 'cert.pem')),
     'with $STATE_DIRECTORY it keeps its certificate there', f.err);
   await stopServer(f);
+
+  // stderr: syslog priorities when it is journald's stream, UTC times
+  // otherwise
+  const errFile = path.join(tmp, 'journal-stream');
+  const fd = fs.openSync(errFile, 'w');
+  const st = fs.fstatSync(fd);
+  const p6 = await freePort();
+  const j = spawn(SERVER, ['--open', '--listen', `127.0.0.1:${p6}`, '--state-dir', path.join(tmp, 'state'), '--web-root',
+    WEB], { env: { ...process.env, MEDCALL_LOG: 'info', JOURNAL_STREAM: `${st.dev}:${st.ino}` }, stdio: ['ignore', 'ignore', fd] });
+  procs.add(j);
+  await waitFor(() => /listening/.test(fs.readFileSync(errFile, 'utf8')));
+  j.kill('SIGTERM');
+  await new Promise((res) => j.on('exit', res));
+  fs.closeSync(fd);
+  const jl = fs.readFileSync(errFile, 'utf8').trim().split('\n');
+  check(jl.length > 1 && jl.every((l) => /^<[3-7]>(debug|info|warn|error) /.test(l)),
+    'under journald each log line starts with its syslog priority', jl.slice(0, 3));
+  const tl = f.err.trim().split('\n').filter((l) => / info /.test(l));
+  check(tl.length > 0 && tl.every((l) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info /.test(l)),
+    'elsewhere each log line starts with the UTC time', tl.slice(0, 2));
 
   // the config file: '#' inside a value is kept; unknown names are FILE:LINE
   const conf = path.join(tmp, 'server.conf');
