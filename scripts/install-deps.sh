@@ -5,9 +5,9 @@ set -euo pipefail
 
 packages=(
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev
-  libssl-dev libuv1-dev zlib1g-dev libwebsockets-dev libwebsockets-evlib-uv libjansson-dev
+  libssl-dev libuv1-dev zlib1g-dev libwebsockets-dev libwebsockets-evlib-uv libjansson-dev libsystemd-dev
   libsrtp2-dev libusrsctp-dev libopus-dev libvpx-dev libyuv-dev libspeexdsp-dev libv4l-dev libsdl2-dev libsdl2-ttf-dev fonts-dejavu-core xvfb xdotool
-  coturn iproute2 iptables libnetfilter-queue-dev openssl jq procps
+  coturn iproute2 iptables libnetfilter-queue-dev openssl jq procps prometheus
   chromium firefox-esr nodejs
 )
 # npm: its own Debian package beside Debian's nodejs; bundled (and conflicting)

@@ -1,5 +1,6 @@
 /* medcall-server options: one table gives the command line, the config file
  * and --help the same names. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -10,7 +11,19 @@
 #include "turn/turn.h"
 #include "util/util.h"
 
-enum opt_kind { OPT_STR, OPT_FLAG, OPT_U32, OPT_DURATION, OPT_SIZE, OPT_LISTEN, OPT_TURN_URL, OPT_CONFIG, OPT_HELP };
+enum opt_kind {
+  OPT_STR,
+  OPT_FLAG,
+  OPT_U32,
+  OPT_DURATION,
+  OPT_SIZE,
+  OPT_LISTEN,
+  OPT_METRICS_LISTEN,
+  OPT_TURN_URL,
+  OPT_CONFIG,
+  OPT_HELP,
+  OPT_VERSION,
+};
 
 struct opt {
   const char *name;
@@ -23,8 +36,9 @@ struct opt {
 #define OFF(f) offsetof(struct mc_server_config, f)
 
 static const struct opt opts[] = {
-    {"listen", OPT_LISTEN, 0, "ADDR:PORT",
-     "Address and port for HTTPS and WSS together (default 0.0.0.0:8443). IPv6 as [::]:8443."},
+    {"listen", OPT_LISTEN, 0, "ADDR:PORT[,...]",
+     "Addresses and ports for HTTPS and WSS together, comma-separated (default 0.0.0.0:8443). IPv6 as [::1]:8443; "
+     "[::]:8443 is every IPv6 address only; give 0.0.0.0:8443,[::]:8443 for both."},
     {"cert", OPT_STR, OFF(cert_path), "FILE", "PEM certificate chain to serve (with --key). Without it a self-signed "
                                               "ECDSA P-256 certificate is made once and kept in the state directory."},
     {"key", OPT_STR, OFF(key_path), "FILE", "PEM private key of --cert."},
@@ -67,8 +81,19 @@ static const struct opt opts[] = {
     {"drain-timeout", OPT_DURATION, OFF(drain_timeout_s), "DURATION",
      "On SIGTERM, clients are told to reconnect (goaway) and the rooms are saved; the server exits once they have "
      "left or after this long (default 10s)."},
-    {"config", OPT_CONFIG, 0, "FILE", "Read options from FILE: one \"name = value\" per line, names as above."},
-    {"help", OPT_HELP, 0, NULL, "Print this help."},
+    {"handshake-timeout", OPT_DURATION, OFF(handshake_timeout_s), "DURATION",
+     "A new connection has this long for its TLS handshake and first request (default 10s)."},
+    {"metrics-listen", OPT_METRICS_LISTEN, 0, "ADDR:PORT[,...]",
+     "Serve /healthz and /metrics (Prometheus text format) over plain HTTP there, e.g. 127.0.0.1:9464 (default: "
+     "off). Keep it off the internet."},
+    {"audit-log", OPT_STR, OFF(audit_log), "FILE",
+     "Append one JSON line per room event (created, knocked, admitted, ended...) with time, role, address and a "
+     "keyed hash of the room; never names, links or tokens. Reopened on SIGHUP."},
+    {"config", OPT_CONFIG, 0, "FILE",
+     "Read options from FILE: one \"name = value\" per line, names as above; '#' starts a comment at the start of a "
+     "line or after a space."},
+    {"version", OPT_VERSION, 0, NULL, "Print the version."},
+    {"help", OPT_HELP, 0, NULL, "Print this help (also -h)."},
 };
 
 void mc_server_config_init(struct mc_server_config *cfg) {
@@ -89,6 +114,7 @@ void mc_server_config_init(struct mc_server_config *cfg) {
   cfg->idle_ping_s = MC_SERVER_DEFAULT_IDLE_PING_S;
   cfg->idle_timeout_s = MC_SERVER_DEFAULT_IDLE_TIMEOUT_S;
   cfg->drain_timeout_s = MC_SERVER_DEFAULT_DRAIN_TIMEOUT_S;
+  cfg->handshake_timeout_s = MC_SERVER_DEFAULT_HANDSHAKE_TIMEOUT_S;
 }
 
 void mc_server_config_free(struct mc_server_config *cfg) {
@@ -153,20 +179,71 @@ static int parse_u64(const char *text, unsigned long long max, unsigned long lon
   return MC_OK;
 }
 
-/* "ADDR:PORT", "[V6]:PORT", or ":PORT" for all IPv4 addresses. */
-static int parse_listen(struct mc_server_config *cfg, const char *v, char *why, size_t cap) {
-  const char *colon = strrchr(v, ':');
+/* One "ADDR:PORT", "[V6]:PORT", or ":PORT" for all IPv4 addresses; the
+ * address must be numeric (the server binds exactly there). */
+static int parse_listen_one(const char *name, const char *v, size_t len, struct mc_listen_addr *out, char *why,
+                            size_t cap) {
+  char item[96];
+  if (len == 0 || len >= sizeof item)
+    return fail(why, cap, "--%s wants ADDR:PORT (e.g. 0.0.0.0:8443 or [::1]:8443), not \"%.*s\".", name,
+                (int)MC_MIN(len, 80), v);
+  memcpy(item, v, len);
+  item[len] = '\0';
+  char *colon = strrchr(item, ':');
   unsigned long long port;
-  if (!colon || parse_u64(colon + 1, 65535, &port) < 0)
-    return fail(why, cap, "--listen wants ADDR:PORT (e.g. 0.0.0.0:8443), not \"%s\".", v);
-  const char *h = v;
-  size_t hl = (size_t)(colon - v);
-  if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') h++, hl -= 2;
-  char *host = hl ? strndup(h, hl) : strdup("0.0.0.0");
+  if (!colon || parse_u64(colon + 1, 65535, &port) < 0 || port == 0)
+    return fail(why, cap, "--%s wants ADDR:PORT (e.g. 0.0.0.0:8443 or [::1]:8443), not \"%s\".", name, item);
+  *colon = '\0';
+  char *h = item;
+  size_t hl = strlen(h);
+  bool bracketed = hl >= 2 && h[0] == '[' && h[hl - 1] == ']';
+  if (bracketed) h[hl - 1] = '\0', h++;
+  unsigned char probe[16];
+  if (!*h) h = "0.0.0.0";
+  bool v4 = inet_pton(AF_INET, h, probe) == 1, v6 = inet_pton(AF_INET6, h, probe) == 1;
+  if ((!v4 && !v6) || (v6 && !bracketed))
+    return fail(why, cap, "--%s: \"%s\" is not a numeric address (IPv4 as 192.0.2.1:8443, IPv6 as [::1]:8443).",
+                name, h);
+  mc_strcpy(out->host, sizeof out->host, h);
+  out->port = (uint16_t)port;
+  return MC_OK;
+}
+
+/* A comma-separated list of addresses; it replaces the one given before. */
+static int parse_listen(const char *name, const char *v, struct mc_listen_addr *list, size_t *n, char *why,
+                        size_t cap) {
+  struct mc_listen_addr parsed[MC_SERVER_MAX_LISTEN];
+  memset(parsed, 0, sizeof parsed); /* compared whole on SIGHUP */
+  size_t count = 0;
+  for (const char *p = v;;) {
+    size_t len = strcspn(p, ",");
+    if (count == MC_SERVER_MAX_LISTEN) return fail(why, cap, "--%s takes at most %d addresses.", name, MC_SERVER_MAX_LISTEN);
+    int rc = parse_listen_one(name, p, len, &parsed[count], why, cap);
+    if (rc < 0) return rc;
+    for (size_t i = 0; i < count; i++)
+      if (parsed[i].port == parsed[count].port && !strcmp(parsed[i].host, parsed[count].host))
+        return fail(why, cap, "--%s names %.*s twice.", name, (int)len, p);
+    count++;
+    if (!p[len]) break;
+    p += len + 1;
+  }
+  memcpy(list, parsed, count * sizeof parsed[0]);
+  *n = count;
+  return MC_OK;
+}
+
+/* listen_host and port mirror the first --listen address. */
+static int mirror_first_listen(struct mc_server_config *cfg) {
+  if (cfg->n_listen == 0) {
+    mc_strcpy(cfg->listen[0].host, sizeof cfg->listen[0].host, "0.0.0.0");
+    cfg->listen[0].port = MC_SERVER_DEFAULT_PORT;
+    cfg->n_listen = 1;
+  }
+  char *host = strdup(cfg->listen[0].host);
   if (!host) return MC_ENOMEM;
   free(cfg->listen_host);
   cfg->listen_host = host;
-  cfg->port = (uint16_t)port;
+  cfg->port = cfg->listen[0].port;
   return MC_OK;
 }
 
@@ -215,8 +292,12 @@ int mc_server_config_set(struct mc_server_config *cfg, const char *name, const c
     if (mc_server_parse_duration(value, (uint32_t *)field) < 0 || *(uint32_t *)field == 0)
       return fail(why, why_cap, "--%s wants a duration such as 30s, 5m or 24h, not \"%s\".", name, value);
     return MC_OK;
-  case OPT_LISTEN:
-    return parse_listen(cfg, value, why, why_cap);
+  case OPT_LISTEN: {
+    int rc = parse_listen(name, value, cfg->listen, &cfg->n_listen, why, why_cap);
+    return rc < 0 ? rc : mirror_first_listen(cfg);
+  }
+  case OPT_METRICS_LISTEN:
+    return parse_listen(name, value, cfg->metrics_listen, &cfg->n_metrics_listen, why, why_cap);
   case OPT_TURN_URL: {
     mc_ice_url url;
     char reason[200];
@@ -234,12 +315,15 @@ int mc_server_config_set(struct mc_server_config *cfg, const char *name, const c
   case OPT_HELP:
     cfg->help = true;
     return MC_OK;
+  case OPT_VERSION:
+    cfg->version = true;
+    return MC_OK;
   }
   return MC_EINVAL;
 }
 
 static int set_from_file(const char *name, const char *value, void *user, char *why, size_t why_cap) {
-  if (!strcmp(name, "config") || !strcmp(name, "help"))
+  if (!strcmp(name, "config") || !strcmp(name, "help") || !strcmp(name, "version"))
     return fail(why, why_cap, "\"%s\" is not allowed in a config file.", name);
   return mc_server_config_set(user, name, value, why, why_cap);
 }
@@ -284,6 +368,7 @@ int mc_server_config_parse_args(struct mc_server_config *cfg, int argc, char **a
   }
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
+    if (!strcmp(a, "-h")) a = "--help";
     if (strncmp(a, "--", 2) != 0) return fail(why, why_cap, "Unexpected argument \"%s\"; see --help.", a);
     char name[64];
     const char *value = NULL;
@@ -302,8 +387,8 @@ int mc_server_config_parse_args(struct mc_server_config *cfg, int argc, char **a
     if (o->kind == OPT_CONFIG) continue;
     if ((rc = mc_server_config_set(cfg, name, value, why, why_cap)) < 0) return rc;
   }
-  if (cfg->help) return MC_OK;
-  if (!cfg->listen_host && !(cfg->listen_host = strdup("0.0.0.0"))) return MC_ENOMEM;
+  if (cfg->help || cfg->version) return MC_OK;
+  if ((rc = mirror_first_listen(cfg)) < 0) return rc;
   return mc_server_config_check(cfg, why, why_cap);
 }
 
@@ -317,19 +402,24 @@ int mc_server_config_reload(struct mc_server_config *cfg, char *why, size_t why_
     mc_server_config_free(&fresh);
     return rc;
   }
-  bool moved = !same_str(fresh.listen_host, cfg->listen_host) || fresh.port != cfg->port ||
+  bool moved = fresh.n_listen != cfg->n_listen || memcmp(fresh.listen, cfg->listen, sizeof cfg->listen) != 0 ||
+               fresh.n_metrics_listen != cfg->n_metrics_listen ||
+               memcmp(fresh.metrics_listen, cfg->metrics_listen, sizeof cfg->metrics_listen) != 0 ||
                !same_str(fresh.state_dir, cfg->state_dir);
-  /* The socket and the state directory stay as they were started. */
+  /* The sockets and the state directory stay as they were started. */
   char *keep_host = cfg->listen_host, *keep_dir = cfg->state_dir;
-  uint16_t keep_port = cfg->port;
   cfg->listen_host = fresh.listen_host;
   cfg->state_dir = fresh.state_dir;
   fresh.listen_host = keep_host;
   fresh.state_dir = keep_dir;
-  fresh.port = keep_port;
+  fresh.port = cfg->port;
+  memcpy(fresh.listen, cfg->listen, sizeof cfg->listen);
+  fresh.n_listen = cfg->n_listen;
+  memcpy(fresh.metrics_listen, cfg->metrics_listen, sizeof cfg->metrics_listen);
+  fresh.n_metrics_listen = cfg->n_metrics_listen;
   mc_server_config_free(cfg);
   *cfg = fresh;
-  if (moved) snprintf(why, why_cap, "--listen and --state-dir take effect only at a restart");
+  if (moved) snprintf(why, why_cap, "--listen, --metrics-listen and --state-dir take effect only at a restart");
   else if (why_cap) why[0] = '\0';
   return MC_OK;
 }

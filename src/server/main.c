@@ -14,6 +14,11 @@ int main(int argc, char **argv) {
     mc_server_config_free(&cfg);
     return 2;
   }
+  if (cfg.version) {
+    printf("medcall-server %s\n", MEDCALL_VERSION);
+    mc_server_config_free(&cfg);
+    return 0;
+  }
   if (cfg.help) {
     mc_server_usage(stdout);
     mc_server_config_free(&cfg);

@@ -1,15 +1,26 @@
 /* medcall-server's network side: one libwebsockets context serving HTTPS
- * (the patient page) and WSS (/ws, the signaling protocol) on one port, in
- * one thread, on a libuv loop of ours. Every write is queued and sent when
- * the socket is writable, so a slow client only ever fills its own bounded
- * queue. */
+ * (the patient page) and WSS (/ws, the signaling protocol), in one thread,
+ * on a libuv loop of ours. The listening sockets are ours, not lws's: we
+ * bind exactly the addresses asked for, say in one sentence when one cannot
+ * be bound, and count every TCP connection per address before its TLS
+ * handshake, then hand it to lws (lws_adopt_descriptor_vhost_via_info).
+ * Every write is queued and sent when the socket is writable, so a slow
+ * client only ever fills its own bounded queue. The same loop serves
+ * /healthz and /metrics over plain HTTP on --metrics-listen and writes the
+ * audit log. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
+#include <systemd/sd-daemon.h>
 #include <uv.h>
 
 #include "server/server.h"
@@ -30,13 +41,62 @@
 #define PING_DATA "medcall"
 /* Rooms changed are written to the snapshot at most this often. */
 #define SNAPSHOT_EVERY_MS 1000
+/* An address's entry (its rate bucket, its wrong-token count) outlives its
+ * connections by this much: reconnecting must not refill the bucket. */
+#define IP_FORGET_MS (10 * 60 * 1000)
+#define IP_SWEEP_EVERY_MS 10000
+/* Wrong doctor tokens: this many from one address within the window lock
+ * the address out of creating rooms, first for LOCKOUT_MIN_MS, doubling on
+ * each further lockout up to LOCKOUT_MAX_MS. */
+#define BAD_TOKENS_ALLOWED 5
+#define BAD_TOKEN_WINDOW_MS (60 * 1000)
+#define LOCKOUT_MIN_MS (30 * 1000)
+#define LOCKOUT_MAX_MS (60 * 60 * 1000)
+/* Warnings about one address at most this often. */
+#define ADDRESS_LOG_EVERY_MS (60 * 1000)
+/* The pre-call check's "ice" request: per address, this many per minute
+ * (a patient opens the page a few times; a script does not get a TURN
+ * account per request). */
+#define ICE_PER_MINUTE 10
+#define ICE_BURST 5
+/* Connections accepted per wake-up of one listening socket, so one busy
+ * listener cannot starve the rest of the loop. */
+#define ACCEPTS_PER_WAKE 64
+/* After EMFILE the listeners rest this long rather than spin. */
+#define ACCEPT_PAUSE_MS 100
 
 struct ipent {
   char addr[64];
-  uint32_t conns;
+  uint32_t conns; /* WebSockets */
+  uint32_t tcp;   /* TCP connections, WebSockets included */
   double tokens;
   uint64_t last_ms;
+  double ice_tokens;
+  uint64_t ice_last_ms;
+  uint64_t seen_ms; /* last connection or message */
+  uint32_t bad_tokens;
+  uint64_t bad_token_since_ms, locked_until_ms, lockout_ms, logged_ms;
   struct ipent *next;
+};
+
+/* One accepted TCP connection, from accept(2) to lws's WSI_DESTROY. Freed
+ * by the tick, never inside an lws callback, so a late callback cannot
+ * touch freed memory. */
+struct tcpconn {
+  struct tcpconn *next; /* in the dead list once released */
+  struct ipent *ip;
+  int fd;
+  bool metrics;   /* on the --metrics-listen side (plain HTTP) */
+  bool tls_done;  /* its TLS handshake completed */
+  bool released;
+};
+
+struct listener {
+  uv_poll_t poll;
+  int fd;
+  bool metrics;
+  struct srv *s;
+  char name[80];
 };
 
 struct outmsg {
@@ -66,14 +126,28 @@ struct conn {
   bool closing;
   enum lws_close_status close_code;
   char host[256];
+  struct tcpconn *tcp;
 };
 
 struct srv {
   struct mc_server_config *cfg;
   struct lws_context *ctx;
+  struct lws_vhost *vhost, *metrics_vhost;
   mc_rooms *rooms;
   struct ipent *ips[IP_BUCKETS];
-  size_t nconns;
+  size_t nconns; /* WebSockets */
+  size_t ntcp;   /* TCP connections */
+  struct listener *listeners;
+  size_t nlisteners;
+  uv_timer_t accept_pause;
+  /* fd -> connection, for the TLS info callback (which only knows the SSL) */
+  struct tcpconn **by_fd;
+  size_t by_fd_cap;
+  struct tcpconn *dead;
+  uint64_t last_ip_sweep_ms;
+  struct mc_server_metrics metrics;
+  mc_audit *audit;
+  bool embedded;
   /* Open WebSockets ordered by when we last heard from them (head: longest
    * silent). Moving one to the tail is O(1) per message, and the tick stops
    * at the first one heard recently, so the idle check costs nothing for
@@ -89,7 +163,7 @@ struct srv {
   uint64_t drain_deadline_ms;
   char snapshot[4200]; /* "" when there is no state directory */
   uint64_t last_snapshot_ms;
-  SSL_CTX *ssl_ctx; /* the vhost's, for SIGHUP's new certificate */
+  SSL_CTX *ssl_ctx; /* the vhost's, for SIGHUP's new certificate and the TLS policy */
   uv_loop_t *loop;
   lws_sorted_usec_list_t tick;
 };
@@ -123,21 +197,34 @@ static struct ipent *ip_get(struct srv *s, const char *addr, bool create) {
   if (!e) return NULL;
   mc_strcpy(e->addr, sizeof e->addr, addr);
   e->tokens = s->cfg->ip_burst;
-  e->last_ms = mc_now_ms();
+  e->ice_tokens = ICE_BURST;
+  e->last_ms = e->ice_last_ms = e->seen_ms = mc_now_ms();
   e->next = s->ips[h];
   s->ips[h] = e;
   return e;
 }
 
-static void ip_release(struct srv *s, struct ipent *e) {
-  if (!e || --e->conns > 0) return;
-  unsigned h = hash_str(e->addr);
-  for (struct ipent **p = &s->ips[h]; *p; p = &(*p)->next)
-    if (*p == e) {
-      *p = e->next;
-      free(e);
-      return;
+/* Entries without connections are kept IP_FORGET_MS after they were last
+ * seen, and while a lockout lasts: an address that disconnects and comes
+ * back finds its bucket as it left it. */
+static void ip_sweep(struct srv *s, uint64_t now) {
+  for (int i = 0; i < IP_BUCKETS; i++)
+    for (struct ipent **p = &s->ips[i]; *p;) {
+      struct ipent *e = *p;
+      if (e->tcp == 0 && e->conns == 0 && now - e->seen_ms > IP_FORGET_MS && now >= e->locked_until_ms) {
+        *p = e->next;
+        free(e);
+      } else {
+        p = &e->next;
+      }
     }
+}
+
+/* At most one warning per address per ADDRESS_LOG_EVERY_MS. */
+static bool ip_log_due(struct ipent *e, uint64_t now) {
+  if (e->logged_ms && now - e->logged_ms < ADDRESS_LOG_EVERY_MS) return false;
+  e->logged_ms = now;
+  return true;
 }
 
 /* Token buckets: rate per second, burst deep. */
@@ -260,6 +347,54 @@ static int write_one(struct conn *c) {
 }
 
 /* ---- input ---- */
+/* Limits kept per address across its connections: an address locked out
+ * after wrong doctor tokens may not create rooms, and the pre-call check's
+ * "ice" (which hands out short-lived TURN credentials) has a bucket of its
+ * own. */
+static bool address_may(struct srv *s, struct conn *c, const mc_signal_msg *m, uint64_t now) {
+  struct ipent *e = c->ip;
+  if (!e) return true;
+  if (m->type == MC_SIG_CREATE && now < e->locked_until_ms) {
+    if (ip_log_due(e, now))
+      MC_LOGW("server", "room creation refused: address locked out after wrong doctor tokens addr=%s left_s=%llu",
+              e->addr, (unsigned long long)((e->locked_until_ms - now) / 1000));
+    return false;
+  }
+  if (m->type == MC_SIG_ICE) {
+    e->ice_tokens += (double)(now - e->ice_last_ms) * ICE_PER_MINUTE / 60000.0;
+    if (e->ice_tokens > ICE_BURST) e->ice_tokens = ICE_BURST;
+    e->ice_last_ms = now;
+    if (e->ice_tokens < 1.0) {
+      s->metrics.rate_limited_address++;
+      return false;
+    }
+    e->ice_tokens -= 1.0;
+  }
+  return true;
+}
+
+/* A wrong doctor token from c's address (rooms told us): after
+ * BAD_TOKENS_ALLOWED within BAD_TOKEN_WINDOW_MS the address is locked out,
+ * each lockout twice as long as the one before. */
+static void bad_token(struct srv *s, struct conn *c, uint64_t now) {
+  s->metrics.bad_tokens++;
+  struct ipent *e = c ? c->ip : NULL;
+  if (!e) return;
+  if (now - e->bad_token_since_ms > BAD_TOKEN_WINDOW_MS) {
+    e->bad_token_since_ms = now;
+    e->bad_tokens = 0;
+  }
+  if (++e->bad_tokens < BAD_TOKENS_ALLOWED) return;
+  e->lockout_ms = e->lockout_ms ? MC_MIN(2 * e->lockout_ms, (uint64_t)LOCKOUT_MAX_MS) : LOCKOUT_MIN_MS;
+  e->locked_until_ms = now + e->lockout_ms;
+  e->bad_tokens = 0;
+  e->bad_token_since_ms = now;
+  s->metrics.lockouts++;
+  e->logged_ms = now;
+  MC_LOGW("server", "wrong doctor tokens: address locked out addr=%s attempts=%d lockout_s=%llu", e->addr,
+          BAD_TOKENS_ALLOWED, (unsigned long long)(e->lockout_ms / 1000));
+}
+
 static void on_complete_message(struct srv *s, struct conn *c) {
   uint64_t now = mc_now_ms();
   bool ok_conn = take_token(&c->tokens, &c->last_ms, s->cfg->rate, s->cfg->burst, now);
@@ -269,10 +404,15 @@ static void on_complete_message(struct srv *s, struct conn *c) {
       close_conn(s, c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "flooding", false);
       return;
     }
-    if (c->drops == 1) MC_LOGW("server", "rate limited scope=%s", ok_conn ? "address" : "connection");
+    if (ok_conn) s->metrics.rate_limited_address++;
+    else s->metrics.rate_limited_connection++;
+    if (c->drops == 1 && (!c->ip || ip_log_due(c->ip, now)))
+      MC_LOGW("server", "rate limited scope=%s addr=%s", ok_conn ? "address" : "connection",
+              c->ip ? c->ip->addr : "?");
     mc_rooms_send_error(s->rooms, c, MC_SIGERR_RATE_LIMITED, MC_SIG_UNKNOWN);
     return;
   }
+  if (c->ip) c->ip->seen_ms = now;
   c->drops = 0;
   if (c->rx_over) {
     mc_rooms_send_error(s->rooms, c, MC_SIGERR_TOO_BIG, MC_SIG_UNKNOWN);
@@ -288,6 +428,11 @@ static void on_complete_message(struct srv *s, struct conn *c) {
   if (mc_signal_parse(c->rx, c->rx_len, &m, &err, &type) < 0) {
     MC_LOGD("server", "bad message code=%s type=%s", mc_signal_error_name(err), mc_signal_type_name(type));
     mc_rooms_send_error(s->rooms, c, err, mc_signal_type_from_client(type) ? type : MC_SIG_UNKNOWN);
+    return;
+  }
+  if (!address_may(s, c, &m, now)) {
+    mc_rooms_send_error(s->rooms, c, MC_SIGERR_RATE_LIMITED, m.type);
+    mc_signal_msg_clear(&m);
     return;
   }
   mc_rooms_on_message(s->rooms, c, &c->session, &m, c->rx, c->rx_len, c->host[0] ? c->host : NULL, now);
@@ -336,37 +481,384 @@ static int on_receive(struct srv *s, struct conn *c, const void *in, size_t len)
 }
 
 /* ---- HTTP ---- */
-static const char security_headers[] =
-    "content-security-policy: default-src 'self'; connect-src 'self' wss:; img-src 'self' data: blob:; "
-    "media-src 'self' blob: mediastream:; frame-ancestors 'none'\x0d\x0a"
-    "x-content-type-options: nosniff\x0d\x0a"
+/* Sent with every answer of the HTTPS side, files and errors alike. */
+static const struct {
+  const char *name, *value;
+} security_headers[] = {
+    {"content-security-policy:", "default-src 'self'; connect-src 'self' wss:; img-src 'self' data: blob:; "
+                                 "media-src 'self' blob: mediastream:; frame-ancestors 'none'; base-uri 'none'; "
+                                 "form-action 'none'"},
+    /* RFC 6797 6.1: a year, renewed on every answer. */
+    {"strict-transport-security:", "max-age=31536000"},
+    {"x-content-type-options:", "nosniff"},
+    {"x-frame-options:", "DENY"},
     /* The room id is in the URL: no Referer may carry it elsewhere. */
-    "referrer-policy: no-referrer\x0d\x0a"
-    "cache-control: no-store\x0d\x0a";
+    {"referrer-policy:", "no-referrer"},
+    {"permissions-policy:", "camera=(self), microphone=(self), display-capture=(self), geolocation=()"},
+    {"cross-origin-opener-policy:", "same-origin"},
+    {"cache-control:", "no-store"},
+};
+
+/* The same headers as raw lines, for lws_serve_http_file. */
+static char security_header_lines[1024];
+
+static void build_security_header_lines(void) {
+  size_t n = 0;
+  for (size_t i = 0; i < MC_ARRAY_LEN(security_headers); i++)
+    n += (size_t)snprintf(security_header_lines + n, sizeof security_header_lines - n, "%s %s\x0d\x0a",
+                          security_headers[i].name, security_headers[i].value);
+}
 
 static int http_done(struct lws *wsi) { return lws_http_transaction_completed(wsi) ? -1 : 0; }
+
+/* Whether wsi came in on a --metrics-listen address. Our own record decides,
+ * not lws's vhost: lws may move a request to another vhost by its Host
+ * header when vhosts share a "port", as ours (none) do. */
+static bool on_metrics_side(struct lws *wsi) {
+  const struct tcpconn *tc = lws_get_opaque_user_data(wsi);
+  return tc && tc->metrics;
+}
+
+/* A whole answer in one go: status, headers (the security ones on the
+ * HTTPS side), body. */
+static int respond(struct lws *wsi, unsigned status, const char *mime, const char *body, size_t len) {
+  unsigned char head[LWS_PRE + 2048], *start = head + LWS_PRE, *p = start, *end = head + sizeof head - 1;
+  if (lws_add_http_common_headers(wsi, status, mime, (lws_filepos_t)len, &p, end)) return -1;
+  if (!on_metrics_side(wsi))
+    for (size_t i = 0; i < MC_ARRAY_LEN(security_headers); i++)
+      if (lws_add_http_header_by_name(wsi, (const unsigned char *)security_headers[i].name,
+                                      (const unsigned char *)security_headers[i].value,
+                                      (int)strlen(security_headers[i].value), &p, end))
+        return -1;
+  if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
+  if (len) {
+    unsigned char *buf = malloc(LWS_PRE + len);
+    if (!buf) return -1;
+    memcpy(buf + LWS_PRE, body, len);
+    /* lws keeps what the socket does not take at once and sends it before
+     * anything else on this connection. */
+    int n = lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
+    free(buf);
+    if (n < 0) return -1;
+  }
+  return http_done(wsi);
+}
+
+static int not_found(struct lws *wsi) {
+  static const char body[] = "Not found.\n";
+  return respond(wsi, HTTP_STATUS_NOT_FOUND, "text/plain; charset=utf-8", body, sizeof body - 1);
+}
+
+static void fill_gauges(struct srv *s) {
+  s->metrics.serving = !s->draining && !s->stopping && s->nlisteners > 0;
+  s->metrics.tcp_connections = s->ntcp;
+  s->metrics.websockets = s->nconns;
+  s->metrics.rooms = mc_rooms_count(s->rooms);
+  s->metrics.patients_waiting = mc_rooms_waiting_count(s->rooms);
+  s->metrics.calls_in_progress = mc_rooms_admitted_count(s->rooms);
+}
+
+/* --metrics-listen: /healthz for load balancers and systemd watchers,
+ * /metrics for Prometheus. */
+static int on_metrics_http(struct srv *s, struct lws *wsi, const char *uri) {
+  fill_gauges(s);
+  if (!strcmp(uri, "/healthz")) {
+    const char *text = s->metrics.serving ? "ok\n" : s->draining || s->stopping ? "draining\n" : "starting\n";
+    return respond(wsi, s->metrics.serving ? HTTP_STATUS_OK : HTTP_STATUS_SERVICE_UNAVAILABLE,
+                   "text/plain; charset=utf-8", text, strlen(text));
+  }
+  if (!strcmp(uri, "/metrics")) {
+    char *text = NULL;
+    size_t len = 0;
+    if (mc_server_metrics_render(&s->metrics, &text, &len) < 0) return -1;
+    int rc = respond(wsi, HTTP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    free(text);
+    return rc;
+  }
+  return not_found(wsi);
+}
 
 static int on_http(struct srv *s, struct lws *wsi) {
   char uri[512];
   if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
-    lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL);
-    return http_done(wsi);
+    static const char body[] = "Only GET is served here.\n";
+    return respond(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8", body, sizeof body - 1);
   }
-  if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) < 0) {
-    lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
-    return http_done(wsi);
-  }
+  if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) < 0) return not_found(wsi);
+  if (on_metrics_side(wsi)) return on_metrics_http(s, wsi, uri);
   char path[4096];
   const char *mime = NULL;
   int rc = s->cfg->web_root ? mc_web_resolve(s->cfg->web_root, uri, path, sizeof path, &mime) : MC_ENOTFOUND;
   if (rc < 0) {
     MC_LOGD("server", "http refused status=404 reason=%s", mc_strerror(rc));
-    lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
-    return http_done(wsi);
+    return not_found(wsi);
   }
-  int n = lws_serve_http_file(wsi, path, mime, security_headers, (int)strlen(security_headers));
+  int n = lws_serve_http_file(wsi, path, mime, security_header_lines, (int)strlen(security_header_lines));
   if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi))) return -1;
   return 0;
+}
+
+/* ---- TCP connections, before lws ---- */
+static void by_fd_set(struct srv *s, int fd, struct tcpconn *tc) {
+  if (fd < 0) return;
+  if ((size_t)fd >= s->by_fd_cap) {
+    if (!tc) return;
+    size_t cap = MC_MAX((size_t)fd + 1, 2 * s->by_fd_cap);
+    struct tcpconn **p = realloc(s->by_fd, cap * sizeof *p);
+    if (!p) return; /* only the TLS handshake count misses it */
+    memset(p + s->by_fd_cap, 0, (cap - s->by_fd_cap) * sizeof *p);
+    s->by_fd = p;
+    s->by_fd_cap = cap;
+  }
+  s->by_fd[fd] = tc;
+}
+
+/* lws is done with the connection (WSI_DESTROY), or never took it. */
+static void tcp_release(struct srv *s, struct tcpconn *tc) {
+  if (!tc || tc->released) return;
+  tc->released = true;
+  if (tc->fd >= 0 && (size_t)tc->fd < s->by_fd_cap && s->by_fd[tc->fd] == tc) s->by_fd[tc->fd] = NULL;
+  if (!tc->metrics) {
+    s->ntcp--;
+    tc->ip->tcp--;
+    tc->ip->seen_ms = mc_now_ms();
+    if (!tc->tls_done) s->metrics.tls_handshake_failures++;
+  }
+  tc->next = s->dead;
+  s->dead = tc;
+}
+
+static void free_dead(struct srv *s) {
+  while (s->dead) {
+    struct tcpconn *tc = s->dead;
+    s->dead = tc->next;
+    free(tc);
+  }
+}
+
+/* Which srv an SSL_CTX belongs to, for the info callback. */
+static int ssl_srv_index = -1;
+static pthread_once_t ssl_srv_once = PTHREAD_ONCE_INIT;
+static void ssl_srv_index_init(void) { ssl_srv_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL); }
+
+static void tls_info(const SSL *ssl, int where, int ret) {
+  (void)ret;
+  if (!(where & SSL_CB_HANDSHAKE_DONE)) return;
+  struct srv *s = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ssl_srv_index);
+  int fd = SSL_get_fd(ssl);
+  if (!s || fd < 0 || (size_t)fd >= s->by_fd_cap || !s->by_fd[fd]) return;
+  struct tcpconn *tc = s->by_fd[fd];
+  if (tc->tls_done) return;
+  tc->tls_done = true;
+  s->metrics.tls_handshakes++;
+}
+
+/* TLS 1.2 with AEAD suites and forward secrecy only, and TLS 1.3 (whose
+ * suites are all AEAD): Mozilla's "intermediate" policy without DHE. */
+#define TLS12_CIPHERS                                                                                          \
+  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"                   \
+  "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#define TLS13_CIPHERS "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+
+static void tls_policy(struct srv *s, SSL_CTX *ctx) {
+  pthread_once(&ssl_srv_once, ssl_srv_index_init);
+  SSL_CTX_set_ex_data(ctx, ssl_srv_index, s);
+  SSL_CTX_set_info_callback(ctx, tls_info);
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 || SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1 ||
+      SSL_CTX_set_ciphersuites(ctx, TLS13_CIPHERS) != 1)
+    MC_LOGW("server", "TLS policy not applied");
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+}
+
+static void pause_accepting(struct srv *s);
+
+static void addr_text(const struct sockaddr_storage *ss, char *out, size_t cap) {
+  mc_strcpy(out, cap, "?");
+  if (ss->ss_family == AF_INET) {
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, (socklen_t)cap);
+  } else if (ss->ss_family == AF_INET6) {
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+    /* A v4-mapped address is the IPv4 client it stands for. */
+    if (IN6_IS_ADDR_V4MAPPED(a)) inet_ntop(AF_INET, &a->s6_addr[12], out, (socklen_t)cap);
+    else inet_ntop(AF_INET6, a, out, (socklen_t)cap);
+  }
+}
+
+/* Counts a new connection against its address and the server before it
+ * costs a TLS handshake, then gives it to lws. lws closes it if no request
+ * completes within --handshake-timeout. */
+static void take_connection(struct srv *s, struct listener *l, int fd, const struct sockaddr_storage *ss) {
+  uint64_t now = mc_now_ms();
+  char addr[64];
+  addr_text(ss, addr, sizeof addr);
+  struct ipent *ip = NULL;
+  if (!l->metrics) {
+    if (s->stopping || s->draining || s->ntcp >= s->cfg->max_conns) {
+      s->metrics.connections_refused++;
+      close(fd);
+      return;
+    }
+    if (!(ip = ip_get(s, addr, true))) {
+      close(fd);
+      return;
+    }
+    ip->seen_ms = now;
+    if (ip->tcp >= s->cfg->max_conns_per_ip) {
+      s->metrics.connections_refused++;
+      if (ip_log_due(ip, now))
+        MC_LOGW("server", "connections refused: too many from one address addr=%s open=%u limit=%u", addr, ip->tcp,
+                s->cfg->max_conns_per_ip);
+      close(fd);
+      return;
+    }
+  }
+  struct tcpconn *tc = calloc(1, sizeof *tc);
+  if (!tc) {
+    close(fd);
+    return;
+  }
+  tc->fd = fd;
+  tc->ip = ip;
+  tc->metrics = l->metrics;
+  if (ip) {
+    ip->tcp++;
+    s->ntcp++;
+  }
+  by_fd_set(s, fd, tc);
+  lws_adopt_desc_t d;
+  memset(&d, 0, sizeof d);
+  d.vh = l->metrics ? s->metrics_vhost : s->vhost;
+  d.type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | (l->metrics ? 0 : LWS_ADOPT_ALLOW_SSL);
+  d.fd.sockfd = fd;
+  d.opaque = tc;
+  if (!lws_adopt_descriptor_vhost_via_info(&d)) tcp_release(s, tc); /* lws closed the socket */
+}
+
+static void on_listener_readable(uv_poll_t *h, int status, int events) {
+  (void)events;
+  struct listener *l = h->data;
+  if (status < 0) return;
+  for (int i = 0; i < ACCEPTS_PER_WAKE; i++) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        MC_LOGW("server", "cannot accept: %s", strerror(errno));
+        pause_accepting(l->s);
+      }
+      return;
+    }
+    take_connection(l->s, l, fd, &ss);
+  }
+}
+
+static void resume_accepting(uv_timer_t *t) {
+  struct srv *s = t->data;
+  for (size_t i = 0; i < s->nlisteners; i++)
+    if (s->listeners[i].fd >= 0) uv_poll_start(&s->listeners[i].poll, UV_READABLE, on_listener_readable);
+}
+
+static void pause_accepting(struct srv *s) {
+  for (size_t i = 0; i < s->nlisteners; i++)
+    if (s->listeners[i].fd >= 0) uv_poll_stop(&s->listeners[i].poll);
+  uv_timer_start(&s->accept_pause, resume_accepting, ACCEPT_PAUSE_MS, 0);
+}
+
+/* Binds one address; on failure a sentence in why that says what to do. */
+static int listener_open(struct srv *s, const struct mc_listen_addr *a, bool metrics, struct listener *l, char *why,
+                         size_t cap) {
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  socklen_t len;
+  bool v6 = strchr(a->host, ':') != NULL;
+  snprintf(l->name, sizeof l->name, "%s://%s%s%s:%u", metrics ? "http" : "https", v6 ? "[" : "", a->host,
+           v6 ? "]" : "", a->port);
+  if (v6) {
+    struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&ss;
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons(a->port);
+    inet_pton(AF_INET6, a->host, &sa->sin6_addr);
+    len = sizeof *sa;
+  } else {
+    struct sockaddr_in *sa = (struct sockaddr_in *)&ss;
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(a->port);
+    inet_pton(AF_INET, a->host, &sa->sin_addr);
+    len = sizeof *sa;
+  }
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    snprintf(why, cap, "Cannot listen on %s: %s.", l->name,
+             errno == EAFNOSUPPORT ? "this machine has no IPv6" : strerror(errno));
+    return MC_EIO;
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  /* [::] means the IPv6 addresses only: the list says exactly where to
+   * listen, and 0.0.0.0 beside it must not collide. */
+  if (v6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 511) < 0) {
+    int e = errno;
+    close(fd);
+    if (e == EADDRINUSE)
+      snprintf(why, cap, "Cannot listen on %s: the port is in use (another medcall-server?); stop it or choose another "
+                         "port with --%slisten.", l->name, metrics ? "metrics-" : "");
+    else if (e == EADDRNOTAVAIL)
+      snprintf(why, cap, "Cannot listen on %s: the address is not one of this machine's; check --%slisten.", l->name,
+               metrics ? "metrics-" : "");
+    else if (e == EACCES)
+      snprintf(why, cap, "Cannot listen on %s: ports below 1024 need CAP_NET_BIND_SERVICE (the systemd unit gives "
+                         "it) or root.", l->name);
+    else snprintf(why, cap, "Cannot listen on %s: %s.", l->name, strerror(e));
+    return MC_EIO;
+  }
+  l->fd = fd;
+  l->metrics = metrics;
+  l->s = s;
+  return MC_OK;
+}
+
+/* Closes the listening sockets (all, or the HTTPS side only). */
+static void listeners_close(struct srv *s, bool https_only) {
+  for (size_t i = 0; i < s->nlisteners; i++) {
+    struct listener *l = &s->listeners[i];
+    if (l->fd < 0 || (https_only && l->metrics)) continue;
+    close_handle((uv_handle_t *)&l->poll);
+    close(l->fd);
+    l->fd = -1;
+  }
+}
+
+/* ---- room events: the audit log and the metrics ---- */
+static const char *const event_names[] = {
+    [MC_ROOM_CREATED] = "created",   [MC_ROOM_RECLAIMED] = "reclaimed", [MC_ROOM_KNOCKED] = "knocked",
+    [MC_ROOM_ADMITTED] = "admitted", [MC_ROOM_DECLINED] = "declined",   [MC_ROOM_WITHDRAWN] = "withdrawn",
+    [MC_ROOM_LEFT] = "left",         [MC_ROOM_AWAY] = "away",           [MC_ROOM_BACK] = "back",
+    [MC_ROOM_RESUMED] = "resumed",   [MC_ROOM_ENDED] = "ended",         [MC_ROOM_BAD_TOKEN] = "bad-token",
+};
+
+static void io_event(const struct mc_room_event *e, void *user) {
+  struct srv *s = user;
+  struct conn *c = e->conn;
+  struct mc_server_metrics *m = &s->metrics;
+  switch (e->kind) {
+  case MC_ROOM_CREATED: m->rooms_created++; break;
+  case MC_ROOM_KNOCKED: m->knocks++; break;
+  case MC_ROOM_ADMITTED: m->calls_admitted++; break;
+  case MC_ROOM_ENDED: m->rooms_ended[mc_server_end_reason_index(e->reason)]++; break;
+  case MC_ROOM_BAD_TOKEN: bad_token(s, c, mc_now_ms()); break;
+  case MC_ROOM_TURN_CREDENTIALS: m->turn_credentials++; return;
+  case MC_ROOM_RELAYED: m->messages_relayed++; return;
+  case MC_ROOM_REJECTED:
+    for (int i = 1; i < MC_SIGERR_COUNT; i++)
+      if (e->reason && !strcmp(e->reason, mc_signal_error_name((enum mc_signal_error)i))) m->messages_rejected[i]++;
+    return;
+  default: break;
+  }
+  if (!s->audit || (size_t)e->kind >= MC_ARRAY_LEN(event_names) || !event_names[e->kind]) return;
+  if (mc_audit_write(s->audit, event_names[e->kind], e->role, c && c->ip ? c->ip->addr : NULL, e->room, e->reason) < 0)
+    MC_LOGW("server", "audit log: a line could not be written");
 }
 
 /* ---- the protocol callback ---- */
@@ -375,19 +867,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
   struct conn *c = user;
   char buf[256];
   switch (reason) {
-  case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+  case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+    /* (Connections per address were counted at accept.) */
+    if (on_metrics_side(wsi)) return -1;
     if (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_GET_URI) < 0 || strcmp(buf, "/ws") != 0) return -1;
     if (s->stopping || s->draining || s->nconns >= s->cfg->max_conns) return -1;
-    if (lws_get_peer_simple(wsi, buf, sizeof buf)) {
-      struct ipent *e = ip_get(s, buf, false);
-      if (e && e->conns >= s->cfg->max_conns_per_ip) {
-        MC_LOGW("server", "connection refused reason=too-many-from-address");
-        return -1;
-      }
-    }
     return 0;
-  }
-  case LWS_CALLBACK_ESTABLISHED:
+  case LWS_CALLBACK_ESTABLISHED: {
+    struct tcpconn *tc = lws_get_opaque_user_data(wsi);
     memset(c, 0, sizeof *c);
     c->wsi = wsi;
     c->ws = true;
@@ -396,10 +883,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     c->heard_ms = c->last_ms;
     idle_append(s, c);
     if (lws_hdr_copy(wsi, c->host, sizeof c->host, WSI_TOKEN_HOST) < 0) c->host[0] = '\0';
-    if (lws_get_peer_simple(wsi, buf, sizeof buf) && (c->ip = ip_get(s, buf, true))) c->ip->conns++;
+    c->tcp = tc;
+    if (tc && (c->ip = tc->ip)) c->ip->conns++;
     s->nconns++;
     MC_LOGD("server", "websocket open conns=%zu", s->nconns);
     return 0;
+  }
   case LWS_CALLBACK_RECEIVE:
     return on_receive(s, c, in, len);
   case LWS_CALLBACK_RECEIVE_PONG:
@@ -414,15 +903,22 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     free_queue(c);
     free(c->rx);
     c->rx = NULL;
-    ip_release(s, c->ip);
+    if (c->ip) c->ip->conns--;
     c->ip = NULL;
     c->ws = false;
     s->nconns--;
     return 0;
+  case LWS_CALLBACK_WSI_DESTROY:
+    tcp_release(s, lws_get_opaque_user_data(wsi));
+    lws_set_opaque_user_data(wsi, NULL);
+    return 0;
   case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
     /* user is the vhost's SSL_CTX: kept so SIGHUP can give it a new
      * certificate without a new listening socket. */
-    if (s) s->ssl_ctx = user;
+    if (s) {
+      s->ssl_ctx = user;
+      tls_policy(s, user);
+    }
     return 0;
   case LWS_CALLBACK_HTTP:
     return on_http(s, wsi);
@@ -472,6 +968,11 @@ static void on_tick(lws_sorted_usec_list_t *sul) {
   uint64_t now = mc_now_ms();
   mc_rooms_tick(s->rooms, now);
   if (!s->stopping) check_idle(s, now);
+  free_dead(s);
+  if (now - s->last_ip_sweep_ms >= IP_SWEEP_EVERY_MS) {
+    s->last_ip_sweep_ms = now;
+    ip_sweep(s, now);
+  }
   if (now - s->last_snapshot_ms >= SNAPSHOT_EVERY_MS && mc_rooms_take_dirty(s->rooms)) save_snapshot(s);
   if (s->draining && (s->nconns == 0 || now >= s->drain_deadline_ms)) {
     MC_LOGI("server", "drained conns_left=%zu", s->nconns);
@@ -485,6 +986,10 @@ static void on_tick(lws_sorted_usec_list_t *sul) {
  * (docs/signaling.md "goaway"); nobody is told that anyone left. */
 static void begin_drain(struct srv *s) {
   s->draining = true;
+  if (!s->embedded) sd_notify(0, "STOPPING=1\nSTATUS=Draining: clients were told to reconnect");
+  /* New connections go to whoever listens next (the restarted server);
+   * /healthz stays and answers 503. */
+  listeners_close(s, true);
   s->drain_deadline_ms = mc_now_ms() + (uint64_t)s->cfg->drain_timeout_s * 1000;
   mc_rooms_set_draining(s->rooms, true);
   char text[96];
@@ -497,7 +1002,28 @@ static void begin_drain(struct srv *s) {
 }
 
 /* SIGHUP: the config file and the certificate again, connections kept. */
+/* systemd.service(5), Type=notify: RELOADING=1 with the monotonic time,
+ * then READY=1 once done, whatever the outcome. */
+static void notify_reloading(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+             (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
+}
+
+static void reload_config_and_cert(struct srv *s);
+
 static void reload(struct srv *s) {
+  notify_reloading();
+  reload_config_and_cert(s);
+  /* logrotate moved the audit log away: a new file at the same path. */
+  if (s->audit && mc_audit_reopen(s->audit) < 0)
+    fprintf(stderr, "medcall-server: the audit log %s could not be reopened; still writing the old file.\n",
+            s->cfg->audit_log);
+  sd_notify(0, "READY=1");
+}
+
+static void reload_config_and_cert(struct srv *s) {
   char why[512];
   if (mc_server_config_reload(s->cfg, why, sizeof why) < 0) {
     MC_LOGW("server", "reload refused: %s", why);
@@ -622,14 +1148,58 @@ void mc_server_stop_thread(mc_server_thread *t) {
   free(t);
 }
 
+/* Every address of --listen and --metrics-listen, bound before anything
+ * else so a port in use stops the start with one sentence. */
+static int open_listeners(struct srv *s, uv_loop_t *loop, char *why, size_t cap) {
+  const struct mc_server_config *cfg = s->cfg;
+  size_t n = cfg->n_listen + cfg->n_metrics_listen;
+  if (!(s->listeners = calloc(n, sizeof *s->listeners))) return MC_ENOMEM;
+  for (size_t i = 0; i < n; i++) s->listeners[i].fd = -1;
+  for (size_t i = 0; i < n; i++) {
+    bool metrics = i >= cfg->n_listen;
+    const struct mc_listen_addr *a = metrics ? &cfg->metrics_listen[i - cfg->n_listen] : &cfg->listen[i];
+    struct listener *l = &s->listeners[i];
+    int rc = listener_open(s, a, metrics, l, why, cap);
+    if (rc < 0) return rc;
+    s->nlisteners = i + 1;
+    uv_poll_init(loop, &l->poll, l->fd);
+    l->poll.data = l;
+    uv_poll_start(&l->poll, UV_READABLE, on_listener_readable);
+  }
+  return MC_OK;
+}
+
+/* Lets the loop finish closing lws's handles and ours, then frees lws. */
+static void destroy_context(struct srv *s, uv_loop_t *loop) {
+  if (s->ctx) {
+    lws_context_destroy(s->ctx);
+    /* lws closes its handles on our loop: let those closes finish, then (lws
+     * 4.1 with a foreign loop) a second destroy frees what waited on them. */
+    uv_run(loop, UV_RUN_DEFAULT);
+    lws_context_destroy(s->ctx);
+    s->ctx = NULL;
+  }
+  uv_run(loop, UV_RUN_DEFAULT);
+}
+
 static int server_run(struct mc_server_config *cfg, struct mc_server_thread *emb) {
-  struct srv s = {.cfg = cfg};
-  char cert[4096], key[4096], fp[100];
+  struct srv s = {.cfg = cfg, .embedded = emb != NULL};
+  char cert[4096], key[4096], fp[100], why[512];
   bool generated = false;
+  int status = 1;
+  if (!cfg->cert_path && mc_state_dir(cfg->state_dir, cert, sizeof cert) == MC_ENOTFOUND) {
+    fprintf(stderr, "medcall-server: no state directory for the self-signed certificate and the rooms: give "
+                    "--state-dir DIR (or --cert and --key), or run it from the systemd unit (StateDirectory=).\n");
+    return 1;
+  }
   int rc = mc_server_cert_ensure(cfg, cert, sizeof cert, key, sizeof key, fp, sizeof fp, &generated);
   if (rc < 0) {
     fprintf(stderr, "medcall-server: cannot load or create the TLS certificate (%s); check --cert/--key or "
                     "--state-dir.\n", mc_strerror(rc));
+    return 1;
+  }
+  if (cfg->audit_log && mc_audit_open(cfg->audit_log, cfg->state_dir, &s.audit, why, sizeof why) < 0) {
+    fprintf(stderr, "medcall-server: %s\n", why);
     return 1;
   }
   if (!emb) {
@@ -637,9 +1207,13 @@ static int server_run(struct mc_server_config *cfg, struct mc_server_thread *emb
     printf("medcall-server: certificate SHA-256 fingerprint %s\n", fp);
     fflush(stdout);
   }
+  build_security_header_lines();
 
-  struct mc_rooms_io io = {io_send};
-  if (mc_rooms_new(cfg, &io, &s, &s.rooms) < 0) return 1;
+  struct mc_rooms_io io = {io_send, io_event};
+  if (mc_rooms_new(cfg, &io, &s, &s.rooms) < 0) {
+    mc_audit_close(s.audit);
+    return 1;
+  }
 
   /* The rooms of the last run (docs/server.md "Restarting"), loaded before
    * the first client can connect. */
@@ -658,6 +1232,20 @@ static int server_run(struct mc_server_config *cfg, struct mc_server_thread *emb
     }
   }
 
+  uv_loop_t loop;
+  if (uv_loop_init(&loop) != 0) {
+    mc_rooms_free(s.rooms);
+    mc_audit_close(s.audit);
+    return 1;
+  }
+  s.loop = &loop;
+  uv_signal_t sig_term, sig_int, sig_hup;
+  uv_async_t stop_async;
+  uv_timer_t flush_timer;
+  uv_timer_init(&loop, &flush_timer);
+  uv_timer_init(&loop, &s.accept_pause);
+  s.accept_pause.data = &s;
+
   /* Zero turns lws's per-connection validity timers off (they would default
    * to 300 s / 310 s without a policy): check_idle does that job. */
   static const lws_retry_bo_t idle = {.secs_since_valid_ping = 0, .secs_since_valid_hangup = 0};
@@ -666,50 +1254,58 @@ static int server_run(struct mc_server_config *cfg, struct mc_server_thread *emb
   /* No LWS_SERVER_OPTION_VALIDATE_UTF8: bad UTF-8 gets a bad-json answer, not a dropped connection. */
   /* libuv (epoll) rather than lws's default poll(): poll walks every socket
    * on each wake-up, which costs milliseconds per message at thousands of
-   * connections. A crash must crash, not spin: NO_SIGSEGV_SIGFPE_SPIN. */
+   * connections. A crash must crash, not spin: NO_SIGSEGV_SIGFPE_SPIN.
+   * Vhosts are made below, without listening sockets of lws's own. */
   info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_LIBUV |
-                 LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
-  /* Our own loop ("foreign" to lws): the app can later run this server on
-   * its net thread's loop, and we own start-up, signals and tear-down. */
-  uv_loop_t loop;
-  if (uv_loop_init(&loop) != 0) {
-    mc_rooms_free(s.rooms);
-    return 1;
-  }
-  s.loop = &loop;
+                 LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+  /* Our own loop ("foreign" to lws): we own start-up, signals and
+   * tear-down. */
   void *foreign_loops[1] = {&loop};
   info.foreign_loops = foreign_loops;
-  info.port = cfg->port;
-  const char *h = cfg->listen_host ? cfg->listen_host : "0.0.0.0";
-  if (!strcmp(h, "0.0.0.0")) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-  else if (strcmp(h, "::") != 0) info.iface = h;
-  info.protocols = protocols;
-  info.ssl_cert_filepath = cert;
-  info.ssl_private_key_filepath = key;
-  info.alpn = "http/1.1";
-  info.vhost_name = "medcall";
   info.user = &s;
-  info.retry_and_idle_policy = &idle;
-  info.timeout_secs = 10;
+  /* A new connection's TLS handshake and first request must fit in this. */
+  info.timeout_secs = cfg->handshake_timeout_s;
+  info.timeout_secs_ah_idle = cfg->handshake_timeout_s; /* a connection that says nothing at all */
+  info.keepalive_timeout = 5;
   lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
   s.ctx = lws_create_context(&info);
   if (!s.ctx) {
-    fprintf(stderr, "medcall-server: cannot start on %s:%u: the port is in use, the address is not one of this "
-                    "machine's, or libwebsockets' libuv plugin is missing (apt-get install libwebsockets-evlib-uv).\n",
-            h, cfg->port);
-    mc_rooms_free(s.rooms);
-    uv_run(&loop, UV_RUN_NOWAIT);
-    uv_loop_close(&loop);
-    return 1;
+    fprintf(stderr, "medcall-server: cannot start libwebsockets; is its libuv plugin installed (apt-get install "
+                    "libwebsockets-evlib-uv)?\n");
+    goto out;
+  }
+  info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+  info.protocols = protocols;
+  info.retry_and_idle_policy = &idle;
+  info.vhost_name = "medcall";
+  info.ssl_cert_filepath = cert;
+  info.ssl_private_key_filepath = key;
+  info.ssl_cipher_list = TLS12_CIPHERS;
+  info.tls1_3_plus_cipher_list = TLS13_CIPHERS;
+  info.alpn = "http/1.1";
+  if (!(s.vhost = lws_create_vhost(s.ctx, &info))) {
+    fprintf(stderr, "medcall-server: cannot use the certificate %s with its key %s.\n", cert, key);
+    goto out;
+  }
+  if (cfg->n_metrics_listen) {
+    info.vhost_name = "metrics";
+    info.ssl_cert_filepath = info.ssl_private_key_filepath = NULL;
+    info.ssl_cipher_list = info.tls1_3_plus_cipher_list = NULL;
+    info.alpn = NULL;
+    info.options &= ~(uint64_t)LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    if (!(s.metrics_vhost = lws_create_vhost(s.ctx, &info))) {
+      fprintf(stderr, "medcall-server: cannot set up the metrics listener.\n");
+      goto out;
+    }
+  }
+  if (open_listeners(&s, &loop, why, sizeof why) < 0) {
+    fprintf(stderr, "medcall-server: %s\n", why);
+    goto out;
   }
   /* Loaded or not, the snapshot is the past once we listen: what this run
    * changes replaces it. */
   if (snapshot_rc != MC_ENOTFOUND) save_snapshot(&s);
   signal(SIGPIPE, SIG_IGN);
-  uv_signal_t sig_term, sig_int, sig_hup;
-  uv_async_t stop_async;
-  uv_timer_t flush_timer;
-  uv_timer_init(&loop, &flush_timer);
   if (emb) {
     uv_async_init(&loop, &stop_async, on_stop_async);
     pthread_mutex_lock(&emb->lock);
@@ -727,17 +1323,22 @@ static int server_run(struct mc_server_config *cfg, struct mc_server_thread *emb
     }
   }
   lws_sul_schedule(s.ctx, 0, &s.tick, on_tick, TICK_MS * LWS_US_PER_MS);
-  MC_LOGI("server", "listening addr=%s port=%u auth=%s turn_urls=%zu", h, cfg->port,
+  MC_LOGI("server", "listening addrs=%zu port=%u auth=%s turn_urls=%zu", cfg->n_listen, cfg->port,
           cfg->open ? "open" : "doctor-token", cfg->n_turn_urls);
   if (!emb) {
-    printf("medcall-server: listening on https://%s:%u\n", h, cfg->port);
+    for (size_t i = 0; i < s.nlisteners; i++)
+      printf("medcall-server: listening on %s%s\n", s.listeners[i].name,
+             s.listeners[i].metrics ? " (/healthz, /metrics)" : "");
     fflush(stdout);
+    sd_notifyf(0, "READY=1\nSTATUS=Serving on %zu address%s", cfg->n_listen, cfg->n_listen == 1 ? "" : "es");
   }
 
   uv_run(&loop, UV_RUN_DEFAULT); /* until a signal stops it */
 
   MC_LOGI("server", "shutting down rooms=%zu conns=%zu", mc_rooms_count(s.rooms), s.nconns);
+  if (!emb) sd_notify(0, "STOPPING=1");
   lws_sul_cancel(&s.tick);
+  listeners_close(&s, false);
   /* The rooms live on in the snapshot; clients still connected resume on
    * the next run. Queued messages get a moment to go out. */
   mc_rooms_set_draining(s.rooms, true);
@@ -755,13 +1356,12 @@ static int server_run(struct mc_server_config *cfg, struct mc_server_thread *emb
     close_handle((uv_handle_t *)&sig_int);
     close_handle((uv_handle_t *)&sig_hup);
   }
+  status = 0;
+out:
+  listeners_close(&s, false);
   close_handle((uv_handle_t *)&flush_timer);
-  lws_context_destroy(s.ctx);
-  /* lws closes its handles on our loop: let those closes finish, then (lws
-   * 4.1 with a foreign loop) a second destroy frees what waited on them. */
-  uv_run(&loop, UV_RUN_DEFAULT);
-  lws_context_destroy(s.ctx);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  close_handle((uv_handle_t *)&s.accept_pause);
+  destroy_context(&s, &loop);
   if (uv_loop_close(&loop) != 0) MC_LOGW("server", "event loop closed with handles left");
   mc_rooms_free(s.rooms);
   for (int i = 0; i < IP_BUCKETS; i++)
@@ -770,6 +1370,10 @@ static int server_run(struct mc_server_config *cfg, struct mc_server_thread *emb
       s.ips[i] = e->next;
       free(e);
     }
+  free_dead(&s);
+  free(s.by_fd);
+  free(s.listeners);
+  mc_audit_close(s.audit);
   MC_LOGI("server", "stopped");
-  return 0;
+  return status;
 }

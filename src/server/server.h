@@ -32,9 +32,29 @@
 /* The goaway message's hint: reconnect after about this long. */
 #define MC_SERVER_GOAWAY_RETRY_MS 1000
 
-struct mc_server_config {
-  char *listen_host; /* numeric address to bind, "0.0.0.0" by default */
+/* One numeric address and port to listen on. */
+#define MC_SERVER_MAX_LISTEN 8
+struct mc_listen_addr {
+  char host[64]; /* "0.0.0.0", "::", "127.0.0.1", "::1" ... (no brackets) */
   uint16_t port;
+};
+
+/* A silent connection may take this long for its TLS handshake and request
+ * before it is closed. */
+#define MC_SERVER_DEFAULT_HANDSHAKE_TIMEOUT_S 10
+
+struct mc_server_config {
+  /* --listen: where HTTPS and WSS are served. listen_host and port repeat
+   * the first address (room links and the snapshot's name use its port). */
+  struct mc_listen_addr listen[MC_SERVER_MAX_LISTEN];
+  size_t n_listen;
+  char *listen_host;
+  uint16_t port;
+  /* --metrics-listen: plain HTTP for /healthz and /metrics; none by default */
+  struct mc_listen_addr metrics_listen[MC_SERVER_MAX_LISTEN];
+  size_t n_metrics_listen;
+  char *audit_log; /* --audit-log FILE, NULL: none */
+  uint32_t handshake_timeout_s;
   char *cert_path, *key_path; /* NULL: a self-signed pair in state_dir */
   char *state_dir;
   char *web_root;
@@ -54,7 +74,7 @@ struct mc_server_config {
   size_t max_queue; /* bytes waiting for a slow client before it is dropped */
   uint32_t idle_ping_s, idle_timeout_s; /* ping after, close after this much silence */
   uint32_t drain_timeout_s;             /* SIGTERM: wait this long for clients to leave */
-  bool help;
+  bool help, version;
   /* The command line parse_args read, kept to read it again on SIGHUP
    * (pointers into main's argv, never freed). */
   int argc;
@@ -196,6 +216,40 @@ int mc_rooms_save(mc_rooms *r, const char *path, uint64_t now_ms);
 int mc_rooms_load(mc_rooms *r, const char *path, uint64_t now_ms, size_t *loaded);
 /* Sends an error message to conn. */
 void mc_rooms_send_error(mc_rooms *r, void *conn, enum mc_signal_error e, enum mc_signal_type ref);
+
+/* ---- metrics (metrics.c) ---- */
+/* Rooms end for these reasons; anything else counts as "other". */
+#define MC_SERVER_END_REASONS 4
+extern const char *const mc_server_end_reasons[MC_SERVER_END_REASONS];
+size_t mc_server_end_reason_index(const char *reason);
+
+struct mc_server_metrics {
+  bool serving; /* false while starting or draining */
+  uint64_t tcp_connections, websockets, rooms, patients_waiting, calls_in_progress; /* gauges */
+  uint64_t connections_refused, rooms_created, knocks, calls_admitted, messages_relayed;
+  uint64_t rooms_ended[MC_SERVER_END_REASONS];
+  uint64_t messages_rejected[MC_SIGERR_COUNT];
+  uint64_t rate_limited_connection, rate_limited_address;
+  uint64_t bad_tokens, lockouts, turn_credentials, tls_handshakes, tls_handshake_failures;
+};
+/* The Prometheus text exposition (format 0.0.4) of m plus this process's
+ * CPU, memory and descriptors; *out is malloc'd. */
+int mc_server_metrics_render(const struct mc_server_metrics *m, char **out, size_t *out_len);
+
+/* ---- audit log (audit.c) ---- */
+typedef struct mc_audit mc_audit;
+/* Opens path for appending and loads (or makes) the key of the room
+ * references in the state directory. A sentence in why on failure. */
+int mc_audit_open(const char *path, const char *state_dir, mc_audit **out, char *why, size_t cap);
+/* SIGHUP after a rotation: a new file at the same path. */
+int mc_audit_reopen(mc_audit *a);
+void mc_audit_close(mc_audit *a);
+/* One line {"time","event","role","addr","room","reason"}; NULL fields are
+ * left out. room_id is hashed (mc_audit_room_ref), never written. */
+int mc_audit_write(mc_audit *a, const char *event, const char *role, const char *addr, const char *room_id,
+                   const char *reason);
+/* 32 hex digits of HMAC-SHA256(key, room_id). */
+void mc_audit_room_ref(const mc_audit *a, const char *room_id, char *out, size_t cap);
 
 /* ---- the server ---- */
 /* Runs until SIGTERM or SIGINT (then drains: goaway to every client, the

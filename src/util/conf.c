@@ -1,5 +1,6 @@
 /* "name = value" files: the server's config and the app's share one reader,
- * so both accept the same syntax (# comments, blank lines, a name alone for
+ * so both accept the same syntax ('#' comments at the start of a line or
+ * after whitespace, blank lines, a name alone for
  * a flag). */
 #include <ctype.h>
 #include <errno.h>
@@ -25,8 +26,13 @@ int mc_conf_read(const char *path, mc_conf_fn fn, void *user, char *why, size_t 
   int lineno = 0, rc = MC_OK;
   while (fgets(line, sizeof line, f)) {
     lineno++;
-    char *hash = strchr(line, '#');
-    if (hash) *hash = '\0';
+    /* A comment starts a line or follows whitespace, so a value may hold
+     * '#' (a token such as Xk9#q2Lr). */
+    for (char *p = line; *p; p++)
+      if (*p == '#' && (p == line || isspace((unsigned char)p[-1]))) {
+        *p = '\0';
+        break;
+      }
     char *s = trim(line);
     if (!*s) continue;
     char *eq = strchr(s, '=');

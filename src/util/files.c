@@ -27,8 +27,13 @@ int mc_mkdir_p(const char *path, unsigned mode) {
 int mc_state_dir(const char *given, char *out, size_t cap) {
   const char *xdg = getenv("XDG_STATE_HOME");
   const char *home = getenv("HOME");
+  /* systemd's StateDirectory= (systemd.exec(5)): a colon-separated list
+   * when several are named; ours is the first. */
+  const char *unit = getenv("STATE_DIRECTORY");
+  size_t unit_len = unit ? strcspn(unit, ":") : 0;
   int n;
   if (given && given[0]) n = snprintf(out, cap, "%s", given);
+  else if (unit && unit[0] == '/') n = snprintf(out, cap, "%.*s", (int)unit_len, unit);
   /* XDG Base Directory: "If $XDG_STATE_HOME is either not set or empty, a
    * default equal to $HOME/.local/state should be used"; relative paths are
    * invalid and ignored. */

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "util/util.h"
 
@@ -15,7 +17,21 @@ static const char *const level_names[] = {"debug", "info", "warn", "error", "off
 void mc_log_set_level(enum mc_log_level level) { current_level = level; }
 enum mc_log_level mc_log_get_level(void) { return current_level; }
 
+/* systemd sets JOURNAL_STREAM to "DEVICE:INODE" of the stream it connected
+ * to stderr (systemd.exec(5)); when stderr is still that stream, journald
+ * reads a "<N>" prefix as the syslog priority and stamps the time itself. */
+static bool journald_stderr(void) {
+  const char *v = getenv("JOURNAL_STREAM");
+  unsigned long long dev, ino;
+  struct stat st;
+  if (!v || sscanf(v, "%llu:%llu", &dev, &ino) != 2 || fstat(2, &st) != 0) return false;
+  return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+static int journald = -1; /* not known yet */
+
 void mc_log_init_from_env(void) {
+  journald = journald_stderr();
   const char *v = getenv("MEDCALL_LOG");
   if (!v) return;
   for (int i = 0; i <= MC_LOG_OFF; i++)
@@ -38,9 +54,20 @@ void mc_log(enum mc_log_level level, const char *component, const char *fmt, ...
     current_sink(level, component, line, current_sink_user);
     return;
   }
-  uint64_t ms = mc_now_ms();
-  fprintf(stderr, "%llu.%03llu %s %s: %s\n", (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
-          level_names[level], component, line);
+  if (journald < 0) journald = journald_stderr();
+  if (journald) {
+    /* syslog(3) priorities: debug 7, info 6, warning 4, err 3. */
+    static const int priority[] = {7, 6, 4, 3};
+    fprintf(stderr, "<%d>%s %s: %s\n", priority[level], level_names[level], component, line);
+    return;
+  }
+  struct timespec ts;
+  struct tm tm;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  gmtime_r(&ts.tv_sec, &tm);
+  char when[32];
+  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+  fprintf(stderr, "%s.%03ldZ %s %s: %s\n", when, ts.tv_nsec / 1000000, level_names[level], component, line);
 }
 
 const char *mc_strerror(int err) {

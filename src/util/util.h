@@ -83,9 +83,10 @@ bool mc_secure_equal(const void *a, const void *b, size_t len);
 /* ---- files kept between runs (files.c) ---- */
 /* mkdir -p with mode for every directory it creates. */
 int mc_mkdir_p(const char *path, unsigned mode);
-/* The state directory: given when not NULL/empty, else
- * $XDG_STATE_HOME/medcall, else ~/.local/state/medcall; created 0700.
- * MC_ENOTFOUND when neither variable gives one. */
+/* The state directory: given when not NULL/empty, else systemd's
+ * $STATE_DIRECTORY, else $XDG_STATE_HOME/medcall, else
+ * ~/.local/state/medcall; created 0700. MC_ENOTFOUND when no variable
+ * gives one. */
 int mc_state_dir(const char *given, char *out, size_t cap);
 /* Writes path whole (a temporary file, fsync, rename) with mode. */
 int mc_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
