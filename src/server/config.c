@@ -60,7 +60,7 @@ static const struct opt opts[] = {
      "A STUN/TURN server handed to admitted peers, e.g. turn:turn.example:3478?transport=udp. Repeatable."},
     {"turn-secret", OPT_STR, OFF(turn_secret), "SECRET",
      "Shared secret of coturn's use-auth-secret: time-limited credentials by the TURN REST convention."},
-    {"turn-ttl", OPT_DURATION, OFF(turn_ttl_s), "DURATION", "Lifetime of TURN REST credentials (default 24h)."},
+    {"turn-ttl", OPT_DURATION, OFF(turn_ttl_s), "DURATION", "Lifetime of TURN REST credentials of admitted peers (default 24h); the pre-call check's last 5 minutes."},
     {"turn-user", OPT_STR, OFF(turn_user), "USER", "Static TURN username (instead of --turn-secret)."},
     {"turn-password", OPT_STR, OFF(turn_password), "PASSWORD", "Static TURN password, with --turn-user."},
     {"max-message", OPT_SIZE, OFF(max_message), "BYTES",

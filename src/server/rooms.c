@@ -787,9 +787,8 @@ static void on_leave(mc_rooms *r, void *conn, mc_session *s, uint64_t now_ms) {
   else drop_waiting(r, rm, s, "left");
 }
 
-void mc_rooms_on_message(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_msg *m, const uint8_t *raw,
-                         size_t raw_len, const char *host, uint64_t now_ms) {
-  (void)raw, (void)raw_len;
+void mc_rooms_on_message(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_msg *m, const char *host,
+                         uint64_t now_ms) {
   mc_session *s = *slot;
   switch (m->type) {
   case MC_SIG_PING:

@@ -435,7 +435,7 @@ static void on_complete_message(struct srv *s, struct conn *c) {
     mc_signal_msg_clear(&m);
     return;
   }
-  mc_rooms_on_message(s->rooms, c, &c->session, &m, c->rx, c->rx_len, c->host[0] ? c->host : NULL, now);
+  mc_rooms_on_message(s->rooms, c, &c->session, &m, c->host[0] ? c->host : NULL, now);
   mc_signal_msg_clear(&m);
 }
 

@@ -188,12 +188,13 @@ void mc_rooms_config_changed(mc_rooms *r);
 /* Frees every room without telling anyone (they live on in the snapshot). */
 void mc_rooms_free(mc_rooms *r);
 /* One validated message from conn. *slot is the connection's session (NULL
- * before create/join/resume); rooms update it. raw is the message text; it
- * is not used (an offer, answer or candidate reaches the peer rebuilt from
- * msg's fields: mc_signal_relay_json). host is the Host header of the
- * connection's upgrade request (may be NULL), used for the room link. */
-void mc_rooms_on_message(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_msg *msg, const uint8_t *raw,
-                         size_t raw_len, const char *host, uint64_t now_ms);
+ * before create/join/resume); rooms update it. An offer, answer or
+ * candidate reaches the peer rebuilt from msg's fields
+ * (mc_signal_relay_json), never as the client wrote it. host is the Host
+ * header of the connection's upgrade request (may be NULL), used for the
+ * room link. */
+void mc_rooms_on_message(mc_rooms *r, void *conn, mc_session **slot, const mc_signal_msg *msg, const char *host,
+                         uint64_t now_ms);
 /* The connection holding *slot closed: its session starts its grace period. */
 void mc_rooms_on_close(mc_rooms *r, mc_session **slot, uint64_t now_ms);
 /* Ends grace periods and expires unused rooms. */
