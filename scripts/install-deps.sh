@@ -30,7 +30,7 @@ run=(libwebsockets-evlib-uv fonts-dejavu-core)
 # packaging and unit checks for the install suite, promtool for metrics.
 tests=(
   clang libclang-rt-14-dev xvfb xdotool
-  coturn iproute2 iptables libnetfilter-queue-dev openssl jq procps
+  coturn iproute2 iptables libnetfilter-queue-dev openssl jq procps curl
   chromium firefox-esr nodejs
   debhelper dpkg-dev lintian desktop-file-utils systemd prometheus
 )
