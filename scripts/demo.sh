@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 if [ -n "${MEDCALL_DEMO_APP:-}" ]; then
   app=$MEDCALL_DEMO_APP
 else
-  bash scripts/install-deps.sh
+  bash scripts/install-deps.sh --demo
   if [ -d build ]; then meson setup --reconfigure build >/dev/null; else meson setup build >/dev/null; fi
   ninja -C build >/dev/null
   app=./build/src/app/medcall

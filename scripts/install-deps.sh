@@ -1,18 +1,47 @@
 #!/usr/bin/env bash
-# Installs the Debian packages medcall builds and tests with. Safe to run
-# again: it only calls apt-get when something is missing.
+# Installs the Debian packages medcall needs. Safe to run again: it only
+# calls apt-get when something is missing.
+#
+#   install-deps.sh          everything: build, demo and the whole test suite
+#                            (scripts/test.sh)
+#   install-deps.sh --demo   only what the build and the demo need
+#                            (scripts/demo.sh): no browsers, fuzzer
+#                            toolchain, coturn, Xvfb or packaging tools
 set -euo pipefail
 
-packages=(
-  meson ninja-build pkg-config gcc clang libclang-rt-14-dev
-  libssl-dev libuv1-dev zlib1g-dev libwebsockets-dev libwebsockets-evlib-uv libjansson-dev libsystemd-dev
-  libsrtp2-dev libusrsctp-dev libopus-dev libvpx-dev libyuv-dev libspeexdsp-dev libv4l-dev libsdl2-dev libsdl2-ttf-dev fonts-dejavu-core xvfb xdotool
-  coturn iproute2 iptables libnetfilter-queue-dev openssl jq procps prometheus
-  chromium firefox-esr nodejs
+mode=all
+case "${1:-}" in
+  '') ;;
+  --demo) mode=demo ;;
+  *) echo "usage: install-deps.sh [--demo]" >&2; exit 2 ;;
+esac
+
+# The build: compiler, meson, and the libraries meson.build asks for.
+build=(
+  meson ninja-build pkg-config gcc
+  libssl-dev libuv1-dev zlib1g-dev libwebsockets-dev libjansson-dev libsystemd-dev
+  libsrtp2-dev libusrsctp-dev libopus-dev libvpx-dev libyuv-dev libspeexdsp-dev libv4l-dev libsdl2-dev libsdl2-ttf-dev
 )
-# npm: its own Debian package beside Debian's nodejs; bundled (and conflicting)
-# when nodejs comes from NodeSource.
-command -v npm >/dev/null 2>&1 || packages+=(npm)
+# Running medcall: libwebsockets' libuv plugin (loaded at run time) and the
+# window's font.
+run=(libwebsockets-evlib-uv fonts-dejavu-core)
+# The test suite: the clang ASan+UBSan and libFuzzer build, Xvfb for the ui
+# suite, coturn and network tools for the lab, browsers for interop,
+# packaging and unit checks for the install suite, promtool for metrics.
+tests=(
+  clang libclang-rt-14-dev xvfb xdotool
+  coturn iproute2 iptables libnetfilter-queue-dev openssl jq procps curl
+  chromium firefox-esr nodejs
+  debhelper dpkg-dev lintian desktop-file-utils systemd prometheus
+)
+
+packages=("${build[@]}" "${run[@]}")
+if [ "$mode" = all ]; then
+  packages+=("${tests[@]}")
+  # npm: its own Debian package beside Debian's nodejs; bundled (and
+  # conflicting) when nodejs comes from NodeSource.
+  command -v npm >/dev/null 2>&1 || packages+=(npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: unit, fuzz (replay with gcc, then libFuzzer under
 # ASan+UBSan with clang), lab (network namespaces + coturn; needs root),
-# interop (headless Chromium through medcall-server and coturn; needs root).
+# interop (headless Chromium through medcall-server and coturn; needs root),
+# ui (Xvfb), install (an installed tree, the Debian packages, the systemd
+# unit; in the gcc build's log like every suite but the ASan ones).
 # Installs what it needs; safe to run twice. Prints "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."

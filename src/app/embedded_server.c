@@ -70,13 +70,6 @@ static void link_host(char *out, size_t cap) {
     }
 }
 
-static const char *web_root(void) {
-  const char *env = getenv("MEDCALL_WEB_ROOT");
-  if (env && *env) return env;
-  if (access(MEDCALL_WEB_ROOT_INSTALLED "/room.html", R_OK) == 0) return MEDCALL_WEB_ROOT_INSTALLED;
-  return MEDCALL_WEB_ROOT_SOURCE;
-}
-
 int call_server_start(struct call_server **out, char *ws_url, size_t ws_cap, uint8_t pin[32]) {
   struct call_server *s = calloc(1, sizeof *s);
   if (!s) return MC_ENOMEM;
@@ -109,8 +102,10 @@ int call_server_start(struct call_server **out, char *ws_url, size_t ws_cap, uin
   OPENSSL_cleanse(raw, sizeof raw);
   rc = mc_server_config_set(&s->cfg, "doctor-token", token, why, sizeof why);
   OPENSSL_cleanse(token, sizeof token);
+  /* The page: MEDCALL_WEB_ROOT, else the server's default (installed, or this source tree's). */
+  const char *web = getenv("MEDCALL_WEB_ROOT");
   if (rc < 0 || (rc = mc_server_config_set(&s->cfg, "listen", listen, why, sizeof why)) < 0 ||
-      (rc = mc_server_config_set(&s->cfg, "web-root", web_root(), why, sizeof why)) < 0 ||
+      (web && *web && (rc = mc_server_config_set(&s->cfg, "web-root", web, why, sizeof why)) < 0) ||
       (rc = mc_server_config_set(&s->cfg, "public-url", url, why, sizeof why)) < 0) {
     fprintf(stderr, "medcall: the built-in signaling server: %s\n", why);
     goto fail;

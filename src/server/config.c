@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "server/server.h"
 #include "turn/turn.h"
@@ -46,7 +47,8 @@ static const struct opt opts[] = {
      "Where the self-signed certificate and the rooms kept across a restart live (default $XDG_STATE_HOME/medcall or "
      "~/.local/state/medcall)."},
     {"web-root", OPT_STR, OFF(web_root), "DIR",
-     "Directory of the patient page (assets/web); /r/ROOM serves its room.html."},
+     "Directory of the patient page; /r/ROOM serves its room.html (default " MEDCALL_WEB_ROOT_INSTALLED
+     " when installed, else the source tree's assets/web)."},
     {"public-url", OPT_STR, OFF(public_url), "URL",
      "Base of the room links, e.g. https://call.clinic.example:8443 (default: the Host the doctor connected to)."},
     {"doctor-token", OPT_STR, OFF(doctor_token), "TOKEN",
@@ -115,6 +117,9 @@ void mc_server_config_init(struct mc_server_config *cfg) {
   cfg->idle_timeout_s = MC_SERVER_DEFAULT_IDLE_TIMEOUT_S;
   cfg->drain_timeout_s = MC_SERVER_DEFAULT_DRAIN_TIMEOUT_S;
   cfg->handshake_timeout_s = MC_SERVER_DEFAULT_HANDSHAKE_TIMEOUT_S;
+  /* The installed page when there is one; a build tree serves its own. */
+  cfg->web_root = strdup(access(MEDCALL_WEB_ROOT_INSTALLED "/room.html", R_OK) == 0 ? MEDCALL_WEB_ROOT_INSTALLED
+                                                                                     : MEDCALL_WEB_ROOT_SOURCE);
 }
 
 void mc_server_config_free(struct mc_server_config *cfg) {
