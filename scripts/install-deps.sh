@@ -32,7 +32,7 @@ tests=(
   clang libclang-rt-14-dev xvfb xdotool
   coturn iproute2 iptables libnetfilter-queue-dev openssl jq procps curl
   chromium firefox-esr nodejs
-  debhelper dpkg-dev lintian desktop-file-utils systemd prometheus
+  debhelper dpkg-dev lintian desktop-file-utils systemd prometheus python3
 )
 
 packages=("${build[@]}" "${run[@]}")

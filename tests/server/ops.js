@@ -226,6 +226,37 @@ async function lifecycle() {
     'with $STATE_DIRECTORY it keeps its certificate there', f.err);
   await stopServer(f);
 
+  // systemd's Type=notify (sd_notify(3)): READY=1 once it listens,
+  // RELOADING=1 then READY=1 around a SIGHUP, STOPPING=1 on SIGTERM. The
+  // receiving end is a datagram socket, as systemd's is (python3: node has
+  // no AF_UNIX datagrams).
+  const sock = path.join(tmp, 'notify.sock');
+  const recv = spawn('python3', ['-c', [
+    'import socket, sys',
+    's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+    's.bind(sys.argv[1])',
+    'print("bound", flush=True)',
+    'while True:',
+    '    print(s.recv(4096).decode().replace("\\n", " "), flush=True)'].join('\n'), sock]);
+  procs.add(recv);
+  let notes = '';
+  recv.stdout.on('data', (d) => { notes += d; });
+  await waitFor(() => notes.includes('bound'));
+  const p7 = await freePort();
+  const n = await startServer(baseArgs(p7, ['--open']), { env: { ...process.env, NOTIFY_SOCKET: sock } });
+  await waitFor(() => notes.includes('READY=1'));
+  const listeningWhenReady = (await tcpConnect(p7)).ok;
+  n.proc.kill('SIGHUP');
+  await waitFor(() => (notes.match(/READY=1/g) || []).length >= 2);
+  n.proc.kill('SIGTERM');
+  await waitFor(() => notes.includes('STOPPING=1'));
+  await Promise.race([n.exited, sleep(WAIT_MS)]);
+  const seq = notes.split('\n').map((l) => (l.match(/READY=1|RELOADING=1|STOPPING=1/) || [])[0]).filter(Boolean);
+  check(JSON.stringify(seq.slice(0, 4)) === JSON.stringify(['READY=1', 'RELOADING=1', 'READY=1', 'STOPPING=1']) &&
+    listeningWhenReady && /MONOTONIC_USEC=\d+/.test(notes),
+  'sd_notify: READY once listening, RELOADING and READY around SIGHUP, STOPPING on SIGTERM', notes);
+  recv.kill();
+
   // stderr: syslog priorities when it is journald's stream, UTC times
   // otherwise
   const errFile = path.join(tmp, 'journal-stream');
