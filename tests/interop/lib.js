@@ -254,8 +254,11 @@ async function closeAll(browser) {
 // Headless Chromium with fake camera and microphone, trusting exactly the
 // server's certificate (by its SPKI hash), loopback candidates allowed, and
 // background pages kept rendering and decoding like a foreground tab.
-// extraArgs: what one test needs beyond that.
+// extraArgs: what one test needs beyond that. The patient page speaks the
+// browser's language: English unless extraArgs name another (headless
+// Chromium takes navigator.languages from --accept-lang, not from --lang).
 async function launchChromium(puppeteer, executablePath, spki, extraArgs = []) {
+  const lang = extraArgs.some((a) => /^--(lang|accept-lang)=/.test(a)) ? [] : ['--lang=en-US', '--accept-lang=en-US,en'];
   const browser = await puppeteer.launch({
     executablePath,
     headless: true,
@@ -264,7 +267,7 @@ async function launchChromium(puppeteer, executablePath, spki, extraArgs = []) {
       '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
       '--allow-loopback-in-peer-connection', `--ignore-certificate-errors-spki-list=${spki}`,
       '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
-      '--disable-backgrounding-occluded-windows', ...extraArgs],
+      '--disable-backgrounding-occluded-windows', ...lang, ...extraArgs],
   });
   log('chromium', await browser.version());
   return browser;
