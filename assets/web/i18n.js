@@ -333,10 +333,29 @@
     }
   };
 
+  // The switch ("한국어 | English") in every <nav class="lang-switch">: each
+  // language named in itself, so a patient finds their own whatever the page
+  // speaks now.
+  const NAMES = { ko: '한국어', en: 'English' };
+  document.querySelectorAll('nav.lang-switch').forEach((nav) => {
+    LANGS.forEach((lang, i) => {
+      if (i) {
+        const bar = document.createElement('span');
+        bar.setAttribute('aria-hidden', 'true');
+        bar.textContent = '|';
+        nav.append(bar);
+      }
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.lang = lang;
+      b.dataset.setLang = lang;
+      b.textContent = NAMES[lang];
+      b.addEventListener('click', () => api.setLang(lang, true));
+      nav.append(b);
+    });
+  });
+
   let stored = null;
   try { stored = sessionStorage.getItem(STORE); } catch (e) { stored = null; }
   api.setLang(pick(stored, location.hash, navigator.languages || [navigator.language]), false);
-  document.querySelectorAll('[data-set-lang]').forEach((b) => {
-    b.addEventListener('click', () => api.setLang(b.dataset.setLang, true));
-  });
 })(typeof window !== 'undefined' ? window : globalThis);

@@ -8,8 +8,7 @@
 //   room.js) that the catalogs lack, a key pieced together at run time that
 //   cannot be checked, a catalog key nobody uses;
 // - English in the HTML that differs from the English catalog, or text in
-//   the HTML outside a keyed element (other than the names of the page and
-//   of the two languages);
+//   the HTML outside a keyed element (other than the product's name);
 // - an error code or `ended` reason of docs/signaling.md without its
 //   sentence (error.CODE, end.reason.REASON) named in room.js;
 // - room.js showing the server's `message`, or setting markup or literal
@@ -24,8 +23,8 @@ const { loadI18n, signalingNames, htmlUse, scriptKeys } = require('./page_string
 
 const WEB_ROOT = process.argv[2] || path.join(__dirname, '..', '..', 'assets', 'web');
 const DOCS = process.argv[3] || path.join(__dirname, '..', '..', 'docs');
-// Text the HTML shows as is: the product's name, each language's own name.
-const AS_IS = new Set(['medcall', '한국어', 'English', '|']);
+// Text the HTML shows as is: the product's name.
+const AS_IS = new Set(['medcall']);
 // Entries that are the same in both languages (units after a number).
 const NEUTRAL = new Set(['file.size.mb', 'file.size.kb']);
 
