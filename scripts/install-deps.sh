@@ -26,12 +26,13 @@ build=(
 # window's font.
 run=(libwebsockets-evlib-uv fonts-dejavu-core)
 # The test suite: the clang ASan+UBSan and libFuzzer build, Xvfb for the ui
-# suite, coturn and network tools for the lab, browsers for interop,
-# packaging and unit checks for the install suite, promtool for metrics.
+# suite, coturn and network tools for the lab, browsers for interop (and
+# a font with Hangul, for the patient page in Korean), packaging and unit
+# checks for the install suite, promtool for metrics.
 tests=(
   clang libclang-rt-14-dev xvfb xdotool
   coturn iproute2 iptables libnetfilter-queue-dev openssl jq procps curl
-  chromium firefox-esr nodejs
+  chromium firefox-esr nodejs fonts-noto-cjk
   debhelper dpkg-dev lintian desktop-file-utils systemd prometheus python3
 )
 

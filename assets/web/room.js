@@ -8,22 +8,51 @@
 // is reopened with backoff for as long as the call lasts while the
 // RTCPeerConnection goes on; a doctor who started over (a restarted app)
 // gets a new RTCPeerConnection. Only the doctor ends the consultation.
+//
+// Its words are in Korean and English (i18n.js, loaded first): each string
+// is set by key with put(), so the language switch redraws all of them; a
+// server error is said from its code, never in the server's English.
 'use strict';
 
 (function () {
   const $ = (id) => document.getElementById(id);
   const room = (location.pathname.match(/^\/r\/([A-Za-z0-9_-]{22,64})$/) || [])[1];
   const frag = new URLSearchParams(location.hash.slice(1));
+  // Every word the page shows comes from i18n.js, by key (written out here
+  // so tests/interop/page_catalogs.js finds each one).
+  const put = window.I18N.put;
+  // Why it ended (docs/signaling.md "ended", and the page's own reasons).
   const REASONS = {
-    'ended-by-doctor': 'The doctor ended the consultation.',
-    'left': 'You left the consultation.',
-    'expired': 'This link has expired. Ask the clinic for a new one.',
-    'doctor-gone': 'The doctor is no longer connected.',
-    'resumed-elsewhere': 'This consultation was opened in another window.',
-    'server-shutdown': 'The server was stopped. Try the link again in a moment.',
-    'replaced': 'The doctor let you in again from another window or device.',
-    'declined': 'The doctor could not let you in now.',
+    'ended-by-doctor': 'end.reason.ended-by-doctor',
+    'left': 'end.reason.left',
+    'expired': 'end.reason.expired',
+    'doctor-gone': 'end.reason.doctor-gone',
+    'resumed-elsewhere': 'end.reason.resumed-elsewhere',
+    'server-shutdown': 'end.reason.server-shutdown',
+    'replaced': 'end.reason.replaced',
+    'declined': 'end.reason.declined',
+    'connection-lost': 'end.reason.connection-lost',
   };
+  // docs/signaling.md "error": each code as the page's own sentence; the
+  // server's English `message` is never shown.
+  const ERRORS = {
+    'bad-json': 'error.bad-json',
+    'bad-version': 'error.bad-version',
+    'unknown-type': 'error.unknown-type',
+    'bad-field': 'error.bad-field',
+    'too-big': 'error.too-big',
+    'rate-limited': 'error.rate-limited',
+    'unauthorized': 'error.unauthorized',
+    'no-room': 'error.no-room',
+    'room-full': 'error.room-full',
+    'not-admitted': 'error.not-admitted',
+    'wrong-state': 'error.wrong-state',
+    'not-doctor': 'error.not-doctor',
+    'unknown-session': 'error.unknown-session',
+    'server-busy': 'error.server-busy',
+  };
+  // Who said a chat line or sent a file (st.chat keeps the English id).
+  const WHO = { Doctor: 'chat.who.doctor', You: 'chat.who.you' };
 
   // Exposed for automated tests and kiosks; nothing here is secret beyond
   // what the page itself holds.
@@ -50,9 +79,9 @@
     if (h && !h.classList.contains('visually-hidden')) { h.tabIndex = -1; h.focus(); }
   }
 
-  function alertText(text) {
-    $('alert').textContent = text || '';
-    $('alert').hidden = !text;
+  function alertText(key, params) {
+    put($('alert'), key, params);
+    $('alert').hidden = !key;
   }
 
   // The session of this tab (a reload keeps it; another tab has its own).
@@ -91,9 +120,9 @@
 
   // What is happening, in words (a live region): reconnecting to the
   // server, the connection lost and tried again, the doctor away.
-  function notice(text) {
-    $('notice').textContent = text || '';
-    $('notice').hidden = !text;
+  function notice(key) {
+    put($('notice'), key);
+    $('notice').hidden = !key;
   }
 
   function finish(reason) {
@@ -102,7 +131,7 @@
     storeSession(null);
     if (st.pc) st.pc.close();
     if (st.local) st.local.getTracks().forEach((t) => t.stop());
-    $('end-text').textContent = REASONS[reason] || reason || '';
+    put($('end-text'), REASONS[reason] || 'end.reason.other');
     show('end');
     if (st.ws) st.ws.close();
   }
@@ -146,13 +175,13 @@
       if (st.session && (st.state === 'call' || st.state === 'waiting')) {
         // docs/signaling.md "Reconnecting": the place is kept; the call
         // itself does not need the server.
-        if (st.state === 'call') notice('Reconnecting to the server… The call goes on.');
-        else alertText('Connection to the server lost; reconnecting…');
+        if (st.state === 'call') notice('notice.reconnecting');
+        else alertText('alert.reconnecting');
         reconnect();
       } else if (st.state === 'check' || st.state === 'loading') {
-        alertText('Cannot reach the server. Check your internet connection and reload the page.');
+        alertText('alert.unreachable');
       } else {
-        finish('The connection to the server was lost.');
+        finish('connection-lost');
       }
     };
   }
@@ -164,10 +193,8 @@
       knockTimer = null;
       st.session = m.session; st.grace = m.grace || 30;
       storeSession(m.session, st.name);
-      alertText('');
-      $('waiting-text').textContent = m.doctor_present
-        ? 'The doctor has been told you are here and will let you in.'
-        : 'The doctor is not connected yet; please wait.';
+      alertText(null);
+      put($('waiting-text'), m.doctor_present ? 'waiting.told' : 'waiting.not-yet');
       show('waiting');
     },
     'declined': () => finish('declined'),
@@ -175,20 +202,20 @@
     'resumed': (m) => {
       clearTimeout(knockTimer);
       knockTimer = null;
-      alertText('');
+      alertText(null);
       st.grace = m.grace || st.grace;
       storeSession(st.session, st.name);
       st.doctorPresent = !m.peer || m.peer.present !== false;
       if (m.state === 'admitted' && !st.pc) startCall(m);
       else if (m.state === 'waiting') show('waiting');
       if (st.state === 'call') {
-        notice(st.doctorPresent ? (st.pc.connectionState === 'connected' ? '' : 'Connection lost, trying again…')
-          : 'The doctor will be back. Please stay on this page.');
+        notice(st.doctorPresent ? (st.pc.connectionState === 'connected' ? null : 'notice.retrying')
+          : 'notice.doctor-away');
       }
     },
     'goaway': (m) => {
       // The server is restarting: come back after its hint, resume.
-      if (st.state === 'call') notice('Reconnecting to the server… The call goes on.');
+      if (st.state === 'call') notice('notice.reconnecting');
       const ws = st.ws;
       st.ws = null;
       if (ws) ws.close();
@@ -222,23 +249,23 @@
     },
     'peer-away': () => {
       st.doctorPresent = false;
-      if (st.state === 'waiting') $('waiting-text').textContent = 'The doctor is not connected right now; please wait.';
-      if (st.pc && st.pc.connectionState !== 'connected') notice('The doctor will be back. Please stay on this page.');
+      if (st.state === 'waiting') put($('waiting-text'), 'waiting.away');
+      if (st.pc && st.pc.connectionState !== 'connected') notice('notice.doctor-away');
     },
     'peer-back': (m) => {
       st.doctorPresent = true;
-      if (st.state === 'waiting') $('waiting-text').textContent = 'The doctor has been told you are here and will let you in.';
+      if (st.state === 'waiting') put($('waiting-text'), 'waiting.told');
       if (!st.pc) return;
       if (m.fresh) {
         // The doctor's app started over: its next offer is for a new connection.
-        notice('The doctor is back; reconnecting…');
+        notice('notice.doctor-back');
         resetPc();
       } else if (st.pc.connectionState !== 'connected') {
-        notice('The doctor is back; reconnecting…');
+        notice('notice.doctor-back');
         if (st.offerer) makeOffer(true);
       }
     },
-    'peer-left': () => { notice('The other person left.'); },
+    'peer-left': () => { notice('notice.peer-left'); },
     'ended': (m) => finish(m.reason),
     'error': (m) => {
       if (m.code === 'unknown-session' && m.ref === 'resume') {
@@ -255,7 +282,7 @@
       if (m.ref === 'ice' && m.code !== 'no-room') {
         // The check is a courtesy (the room hands out a few a minute): the
         // call tries the relay anyway.
-        $('relay-status').textContent = 'Connection through the relay server: not checked now; the call will still try it.';
+        put($('relay-status'), 'check.relay.skipped');
         return;
       }
       if ((m.ref === 'join' && m.code === 'rate-limited') ||
@@ -263,7 +290,7 @@
         // The room lets a few knocks through at a time, and a knock whose
         // connection dropped gets its place back only if one is free
         // (docs/signaling.md "join", "resume"): knock again in a moment.
-        alertText('Many people are trying to join this room right now; trying again in a few seconds.');
+        alertText('alert.busy');
         clearTimeout(knockTimer);
         knockTimer = setTimeout(() => {
           knockTimer = null;
@@ -272,7 +299,7 @@
         }, 3000 + Math.random() * 2000);
         return;
       }
-      alertText(m.message || m.code);
+      alertText(ERRORS[m.code] || 'error.other', { code: String(m.code).slice(0, 32) });
       if (m.code === 'no-room' || m.code === 'room-full') {
         $('join').disabled = true;
         if (st.state === 'waiting') show('check');
@@ -290,15 +317,14 @@
   async function getMedia() {
     try {
       st.local = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
-      $('cam-status').textContent = 'Camera and microphone: working.';
+      put($('cam-status'), 'check.camera.working');
     } catch (e) {
       try {
         st.local = await navigator.mediaDevices.getUserMedia({ audio: true });
-        $('cam-status').textContent = 'Camera: not available (' + e.name + '). You can still join with sound only.';
+        put($('cam-status'), 'check.camera.audio-only', { error: e.name });
       } catch (e2) {
         st.local = null;
-        $('cam-status').textContent = 'Camera and microphone: not available (' + e2.name +
-          '). Allow them in your browser\'s settings, then reload the page.';
+        put($('cam-status'), 'check.camera.none', { error: e2.name });
       }
     }
     if (st.local) { $('preview').srcObject = st.local; meterLoop(st.local); }
@@ -332,7 +358,7 @@
     osc.start();
     osc.stop(ctx.currentTime + 1);
     osc.onended = () => ctx.close();
-    $('speaker-status').textContent = 'Playing a tone for one second. Did you hear it? If not, check your volume.';
+    put($('speaker-status'), 'check.speaker.playing');
   }
 
   // Gathers candidates through the relay only: a relay candidate proves the
@@ -340,21 +366,21 @@
   async function relayCheck() {
     const out = $('relay-status');
     const turn = st.iceServers.filter((s) => [].concat(s.urls).some((u) => /^turns?:/.test(u)));
-    if (!turn.length) { out.textContent = 'Relay server: none configured (direct connections only).'; return; }
+    if (!turn.length) { put(out, 'check.relay.none'); return; }
     // A server with fixed relay credentials gives them only once the doctor
     // lets us in (docs/signaling.md "ice"): nothing to gather with before.
     const usable = turn.filter((s) => s.username && s.credential);
-    if (!usable.length) { out.textContent = 'Connection through the relay server: tried when the call starts.'; return; }
+    if (!usable.length) { put(out, 'check.relay.later'); return; }
     const pc = new RTCPeerConnection({ iceServers: usable, iceTransportPolicy: 'relay' });
     let done = false;
-    const end = (text) => { if (!done) { done = true; out.textContent = text; pc.close(); } };
+    const end = (key) => { if (!done) { done = true; put(out, key); pc.close(); } };
     pc.onicecandidate = (ev) => {
-      if (ev.candidate && / typ relay/.test(ev.candidate.candidate)) end('Connection through the relay server: working.');
-      else if (!ev.candidate) end('Connection through the relay server: not reachable. A direct connection may still work.');
+      if (ev.candidate && / typ relay/.test(ev.candidate.candidate)) end('check.relay.working');
+      else if (!ev.candidate) end('check.relay.unreachable');
     };
     pc.createDataChannel('check');
     await pc.setLocalDescription(await pc.createOffer());
-    setTimeout(() => end('Connection through the relay server: no answer. A direct connection may still work.'), 8000);
+    setTimeout(() => end('check.relay.no-answer'), 8000);
   }
 
   // ---- the call ----
@@ -387,11 +413,11 @@
     pc.onconnectionstatechange = () => {
       if (pc !== st.pc) return;
       if (pc.connectionState === 'failed' && st.offerer) makeOffer(true);
-      if (pc.connectionState === 'connected') { showVerification(); notice(''); }
+      if (pc.connectionState === 'connected') { showVerification(); notice(null); }
       if (pc.connectionState === 'disconnected' || pc.connectionState === 'failed') {
         // The doctor restarts the connection (ICE restart) when both are
         // reachable again; until then, say so.
-        notice(st.doctorPresent ? 'Connection lost, trying again…' : 'The doctor will be back. Please stay on this page.');
+        notice(st.doctorPresent ? 'notice.retrying' : 'notice.doctor-away');
       }
       updateIndicator();
     };
@@ -431,10 +457,11 @@
     const pc = st.pc;
     if (!pc || st.state !== 'call') return;
     if (pc.connectionState !== 'connected') {
-      const text = { new: 'Connecting…', connecting: 'Connecting…', disconnected: 'Connection interrupted; trying again…',
-                     failed: 'Connection failed.', closed: 'Closed.' }[pc.connectionState] || pc.connectionState;
+      const key = { new: 'call.conn.connecting', connecting: 'call.conn.connecting',
+                    disconnected: 'call.conn.interrupted', failed: 'call.conn.failed',
+                    closed: 'call.conn.closed' }[pc.connectionState] || 'call.conn.connecting';
       st.connection = pc.connectionState;
-      if (!/doctor/.test($('conn').textContent) || pc.connectionState !== 'connecting') $('conn').textContent = text;
+      put($('conn'), key);
       return;
     }
     const stats = await pc.getStats();
@@ -445,7 +472,7 @@
     const l = stats.get(pair.localCandidateId), r = stats.get(pair.remoteCandidateId);
     const relayed = (l && l.candidateType === 'relay') || (r && r.candidateType === 'relay');
     st.connection = relayed ? 'relayed' : 'direct';
-    $('conn').textContent = relayed ? 'Connected through a relay server.' : 'Connected directly.';
+    put($('conn'), relayed ? 'call.conn.relayed' : 'call.conn.direct');
   }
 
   function setupChat(dc) {
@@ -551,27 +578,33 @@
     return { name, text: make(name) };
   }
 
+  // A size as a parameter of a sentence, said in the page's language.
   function sizeText(n) {
-    if (n >= 1048576) return (n / 1048576).toFixed(1) + ' MB';
-    if (n >= 1024) return Math.round(n / 1024) + ' KB';
-    return n + ' bytes';
+    if (n >= 1048576) return { key: 'file.size.mb', params: { n: (n / 1048576).toFixed(1) } };
+    if (n >= 1024) return { key: 'file.size.kb', params: { n: Math.round(n / 1024) } };
+    return { key: 'file.size.bytes', params: { n } };
   }
 
-  function addFileNote(who, text, link) {
+  // who: 'You' or 'Doctor'; a sentence (key, params), or a link to a file.
+  function addFileNote(who, key, params, link) {
     const li = document.createElement('li');
     li.className = 'file';
     const w = document.createElement('span');
     w.className = 'who';
-    w.textContent = who + ':';
+    put(w, WHO[who]);
     li.append(w);
+    const body = document.createElement('span');
     if (link) {
       const a = document.createElement('a');
       a.href = link.url;
       a.download = link.name;
       a.textContent = link.name;
-      li.append(a, document.createTextNode(' (' + sizeText(link.size) + ')'));
+      const size = sizeText(link.size);
+      put(body, size.key, size.params);
+      li.append(a, ' (', body, ')');
     } else {
-      li.append(document.createTextNode(text));
+      put(body, key, params);
+      li.append(body);
     }
     $('chat-log').append(li);
     $('chat-log').scrollTop = $('chat-log').scrollHeight;
@@ -588,7 +621,7 @@
   async function sendFile(file) {
     if (!st.pc || st.pc.connectionState !== 'connected') return;
     if (file.size > FILE_MAX) {
-      addFileNote('You', 'The file "' + fileBaseName(file.name) + '" is larger than 64 MiB and cannot be sent.');
+      addFileNote('You', 'file.too-big', { name: fileBaseName(file.name) });
       return;
     }
     const h = fileHeader(file);
@@ -597,16 +630,16 @@
     const dc = st.pc.createDataChannel('file', { protocol: h.text });
     dc.binaryType = 'arraybuffer';
     dc.bufferedAmountLowThreshold = FILE_LOW;
-    const fail = (why) => {
+    const fail = (key) => {
       if (rec.done || rec.error) return;
-      rec.error = 'The file "' + h.name + '" could not be sent: ' + why;
-      addFileNote('You', rec.error);
+      rec.error = key;
+      addFileNote('You', key, { name: h.name });
     };
     dc.onclose = () => {
       if (rec.sent === file.size && !rec.error) {
         rec.done = true;
-        addFileNote('You', 'sent "' + h.name + '" (' + sizeText(file.size) + ').');
-      } else fail('the connection closed.');
+        addFileNote('You', 'file.sent', { name: h.name, size: sizeText(file.size) });
+      } else fail('file.send-closed');
     };
     await new Promise((resolve) => { dc.onopen = resolve; dc.addEventListener('close', resolve); });
     try {
@@ -622,7 +655,7 @@
       while (dc.readyState === 'open' && dc.bufferedAmount > 0) await new Promise((r) => setTimeout(r, 100));
       if (dc.readyState === 'open') setTimeout(() => { if (dc.readyState === 'open') dc.close(); }, FILE_CONFIRM_WAIT);
     } catch (e) {
-      fail('it could not be read.');
+      fail('file.send-unreadable');
       dc.close();
     }
   }
@@ -638,9 +671,9 @@
     const chunks = [];
     const fail = () => {
       if (rec.done || rec.error) return;
-      rec.error = 'file ' + name + ' could not be received';
+      rec.error = 'file.receive-failed';
       chunks.length = 0;
-      addFileNote('Doctor', 'The ' + rec.error + '.');
+      addFileNote('Doctor', 'file.receive-failed', { name });
       if (dc.readyState !== 'closed') dc.close();
     };
     const complete = () => {
@@ -653,7 +686,7 @@
       rec.done = true;
       // Closing confirms the whole file to the sender.
       if (dc.readyState === 'open') dc.close();
-      addFileNote('Doctor', '', { url: rec.url, name, size: rec.size });
+      addFileNote('Doctor', null, null, { url: rec.url, name, size: rec.size });
     };
     if (!ok || h.size > FILE_MAX) { fail(); return; }
     dc.onmessage = (ev) => {
@@ -675,33 +708,33 @@
     const li = document.createElement('li');
     const w = document.createElement('span');
     w.className = 'who';
-    w.textContent = who + ':';
+    put(w, WHO[who]);
     li.append(w, document.createTextNode(text)); // text, never markup
     $('chat-log').append(li);
     $('chat-log').scrollTop = $('chat-log').scrollHeight;
   }
 
   // ---- controls ----
-  function toggle(button, kind, onLabel, offLabel) {
+  function toggle(button, kind, onKey, offKey) {
     const tracks = st.local ? (kind === 'audio' ? st.local.getAudioTracks() : st.local.getVideoTracks()) : [];
     const pressed = button.getAttribute('aria-pressed') !== 'true';
     tracks.forEach((t) => { t.enabled = !pressed; });
     button.setAttribute('aria-pressed', String(pressed));
-    button.textContent = pressed ? onLabel : offLabel;
+    put(button, pressed ? onKey : offKey);
     sendState();
   }
 
   function join() {
     const name = $('name').value.trim();
     if (!name) { $('name').focus(); return; }
-    alertText('');
+    alertText(null);
     st.name = name;
     send({ type: 'join', room, name });
   }
 
   async function main() {
     if (!room) {
-      alertText('This link is not complete. Open the whole link your clinic sent you.');
+      alertText('alert.link-incomplete');
       show('end');
       return;
     }
@@ -712,8 +745,8 @@
     $('hangup').onclick = () => { send({ type: 'leave' }); finish('left'); };
     const stored = storedSession();
     const resumable = stored && typeof stored.session === 'string' && !(await sessionInUse(stored.session));
-    $('mute').onclick = () => toggle($('mute'), 'audio', 'Unmute', 'Mute');
-    $('camera').onclick = () => toggle($('camera'), 'video', 'Camera on', 'Camera off');
+    $('mute').onclick = () => toggle($('mute'), 'audio', 'call.unmute', 'call.mute');
+    $('camera').onclick = () => toggle($('camera'), 'video', 'call.camera-on', 'call.camera-off');
     $('chat-form').onsubmit = (ev) => {
       ev.preventDefault();
       const text = $('chat-input').value;

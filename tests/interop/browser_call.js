@@ -36,52 +36,8 @@ let tmp = null;
 let browser = null;
 const turnUsers = []; // TURN REST usernames whose allocation coturn must have accepted
 const lib = require('./lib');
-const { state, log, check, step, start, tail, until, startCoturn, pageHelpers } = lib;
+const { state, log, check, step, start, tail, until, startCoturn, pageHelpers, doctorClient } = lib;
 const startServer = (turnPort, secret) => lib.startServer(SERVER, WEB_ROOT, turnPort, secret);
-
-// The doctor: a client written from docs/signaling.md alone, in page JS.
-function doctorClient(opts) {
-  const D = window.D = { msgs: [], chat: [], pc: null, dc: null, errors: [] };
-  const ws = D.ws = new WebSocket('wss://' + location.host + '/ws');
-  const send = D.send = (m) => { m.v = 1; ws.send(JSON.stringify(m)); };
-  D.opened = new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = () => reject(new Error('ws error')); });
-  D.closed = false;
-  ws.onclose = () => { D.closed = true; };
-  ws.onmessage = async (ev) => {
-    const m = JSON.parse(ev.data);
-    D.msgs.push(m);
-    try {
-      if (m.type === 'admitted') await call(m);
-      else if (m.type === 'answer') await D.pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
-      else if (m.type === 'candidate' && m.candidate) {
-        await D.pc.addIceCandidate({ candidate: m.candidate, sdpMid: m.sdpMid, sdpMLineIndex: m.sdpMLineIndex });
-      }
-    } catch (e) { D.errors.push(m.type + ': ' + e.message); }
-  };
-  async function call(m) {
-    const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
-    const pc = D.pc = new RTCPeerConnection({ iceServers: m.ice_servers,
-                                              iceTransportPolicy: opts.relay ? 'relay' : 'all' });
-    stream.getTracks().forEach((t) => pc.addTrack(t, stream));
-    const video = document.createElement('video');
-    video.id = 'doctor-remote'; video.autoplay = true; video.muted = true; video.playsInline = true;
-    document.body.append(video);
-    pc.ontrack = (e) => { video.srcObject = e.streams[0]; };
-    pc.onicecandidate = (e) => send(e.candidate
-      ? { type: 'candidate', candidate: e.candidate.candidate, sdpMid: e.candidate.sdpMid,
-          sdpMLineIndex: e.candidate.sdpMLineIndex }
-      : { type: 'candidate', candidate: '' });
-    // docs/signaling.md "Data channels": "control" is pre-negotiated as id 1
-    // on both sides (it holds that id, so an in-band channel never takes it);
-    // the offerer opens "chat".
-    D.control = pc.createDataChannel('control', { negotiated: true, id: 1 });
-    const dc = D.dc = pc.createDataChannel('chat');
-    dc.onmessage = (e) => D.chat.push(e.data);
-    await pc.setLocalDescription(await pc.createOffer());
-    send({ type: 'offer', sdp: pc.localDescription.sdp });
-  }
-  return D.opened.then(() => true);
-}
 
 // ---- the scenarios ----
 

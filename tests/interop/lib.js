@@ -195,6 +195,54 @@ function pageHelpers() {
   };
 }
 
+// The doctor: a client written from docs/signaling.md alone, in page JS
+// (page.evaluate(doctorClient, opts)); it admits nobody by itself: the test
+// sends admit. opts.relay: relay candidates only; opts.width/height: the
+// camera's size (default 640x480).
+function doctorClient(opts) {
+  const D = window.D = { msgs: [], chat: [], pc: null, dc: null, errors: [] };
+  const ws = D.ws = new WebSocket('wss://' + location.host + '/ws');
+  const send = D.send = (m) => { m.v = 1; ws.send(JSON.stringify(m)); };
+  D.opened = new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = () => reject(new Error('ws error')); });
+  D.closed = false;
+  ws.onclose = () => { D.closed = true; };
+  ws.onmessage = async (ev) => {
+    const m = JSON.parse(ev.data);
+    D.msgs.push(m);
+    try {
+      if (m.type === 'admitted') await call(m);
+      else if (m.type === 'answer') await D.pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+      else if (m.type === 'candidate' && m.candidate) {
+        await D.pc.addIceCandidate({ candidate: m.candidate, sdpMid: m.sdpMid, sdpMLineIndex: m.sdpMLineIndex });
+      }
+    } catch (e) { D.errors.push(m.type + ': ' + e.message); }
+  };
+  async function call(m) {
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: true,
+      video: { width: opts.width || 640, height: opts.height || 480 } });
+    const pc = D.pc = new RTCPeerConnection({ iceServers: m.ice_servers,
+                                              iceTransportPolicy: opts.relay ? 'relay' : 'all' });
+    stream.getTracks().forEach((t) => pc.addTrack(t, stream));
+    const video = document.createElement('video');
+    video.id = 'doctor-remote'; video.autoplay = true; video.muted = true; video.playsInline = true;
+    document.body.append(video);
+    pc.ontrack = (e) => { video.srcObject = e.streams[0]; };
+    pc.onicecandidate = (e) => send(e.candidate
+      ? { type: 'candidate', candidate: e.candidate.candidate, sdpMid: e.candidate.sdpMid,
+          sdpMLineIndex: e.candidate.sdpMLineIndex }
+      : { type: 'candidate', candidate: '' });
+    // docs/signaling.md "Data channels": "control" is pre-negotiated as id 1
+    // on both sides (it holds that id, so an in-band channel never takes it);
+    // the offerer opens "chat".
+    D.control = pc.createDataChannel('control', { negotiated: true, id: 1 });
+    const dc = D.dc = pc.createDataChannel('chat');
+    dc.onmessage = (e) => D.chat.push(e.data);
+    await pc.setLocalDescription(await pc.createOffer());
+    send({ type: 'offer', sdp: pc.localDescription.sdp });
+  }
+  return D.opened.then(() => true);
+}
+
 // Runs main() under an overall time limit; cleanup() always runs; the
 // process exits 0 only when main finished and no check failed.
 function runTest(main, cleanup, overallMs, passLabel) {
@@ -254,8 +302,11 @@ async function closeAll(browser) {
 // Headless Chromium with fake camera and microphone, trusting exactly the
 // server's certificate (by its SPKI hash), loopback candidates allowed, and
 // background pages kept rendering and decoding like a foreground tab.
-// extraArgs: what one test needs beyond that.
+// extraArgs: what one test needs beyond that. The patient page speaks the
+// browser's language: English unless extraArgs name another (headless
+// Chromium takes navigator.languages from --accept-lang, not from --lang).
 async function launchChromium(puppeteer, executablePath, spki, extraArgs = []) {
+  const lang = extraArgs.some((a) => /^--(lang|accept-lang)=/.test(a)) ? [] : ['--lang=en-US', '--accept-lang=en-US,en'];
   const browser = await puppeteer.launch({
     executablePath,
     headless: true,
@@ -264,10 +315,10 @@ async function launchChromium(puppeteer, executablePath, spki, extraArgs = []) {
       '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
       '--allow-loopback-in-peer-connection', `--ignore-certificate-errors-spki-list=${spki}`,
       '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
-      '--disable-backgrounding-occluded-windows', ...extraArgs],
+      '--disable-backgrounding-occluded-windows', ...lang, ...extraArgs],
   });
   log('chromium', await browser.version());
   return browser;
 }
 
-module.exports = { launchChromium, startMedcall, waitLine, exitWithin, newPage, closeAll, runTest, pageHelpers, state, log, check, step, start, tail, until, tcpOpen, freePort, startCoturn, startServer, restartServer };
+module.exports = { doctorClient, launchChromium, startMedcall, waitLine, exitWithin, newPage, closeAll, runTest, pageHelpers, state, log, check, step, start, tail, until, tcpOpen, freePort, startCoturn, startServer, restartServer };
