@@ -46,7 +46,7 @@ fi
 echo "configure, build and install: $(($(date +%s) - start)) s"
 
 for f in bin/medcall bin/medcall-server \
-         share/medcall/web/room.html share/medcall/web/room.js share/medcall/web/style.css share/medcall/web/index.html \
+         share/medcall/web/room.html share/medcall/web/room.js share/medcall/web/i18n.js share/medcall/web/style.css share/medcall/web/index.html \
          share/man/man1/medcall.1 share/man/man8/medcall-server.8 \
          lib/systemd/system/medcall-server.service lib/sysusers.d/medcall-server.conf \
          share/medcall/examples/server.conf share/medcall/examples/turnserver.conf \

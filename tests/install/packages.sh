@@ -62,7 +62,7 @@ has "$server" /usr/bin/medcall-server /lib/systemd/system/medcall-server.service
   /usr/share/medcall/examples/server.conf /usr/share/medcall/examples/turnserver.conf
 has "$app" /usr/bin/medcall /usr/share/man/man1/medcall.1.gz /usr/share/applications/medcall.desktop \
   /usr/share/icons/hicolor/scalable/apps/medcall.svg
-has "$web" /usr/share/medcall/web/room.html /usr/share/medcall/web/room.js /usr/share/medcall/web/style.css \
+has "$web" /usr/share/medcall/web/room.html /usr/share/medcall/web/room.js /usr/share/medcall/web/i18n.js /usr/share/medcall/web/style.css \
   /usr/share/medcall/web/index.html
 dpkg -c "$server" | grep -q "medcall/web" && fail "medcall-server carries the page (medcall-web's)"
 dpkg -c "$app" | grep -qE "medcall-server|/etc/" && fail "medcall carries server files"
