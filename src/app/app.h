@@ -141,6 +141,15 @@ struct window_opts {
  * close button; closing during a call hangs up first) or the state says
  * quit. 0, or -1 with a sentence on stderr when no window could open. */
 int window_run(struct call_view *v, const struct window_opts *o);
+/* What the window's text has drawn since the program started, for tests
+ * (tests/ui): strings rendered, their characters, how many of those were
+ * Hangul, and how many no installed font has (drawn as boxes); px: the
+ * sizes last set (body, bold, small, big). Counts only, never the text. */
+struct window_text_stats {
+  uint64_t strings, chars, hangul, missing;
+  int px[4];
+};
+void window_text_stats(struct window_text_stats *out);
 /* The window's parts for a drawable of w x h pixels: tests find the
  * remote picture and the controls in a screenshot with the same function. */
 struct window_rect { int x, y, w, h; };

@@ -362,7 +362,7 @@ static int open_window(struct win *w, const struct window_opts *o) {
 static void close_window(struct win *w) {
   if (w->remote_tex) SDL_DestroyTexture(w->remote_tex);
   if (w->self_tex) SDL_DestroyTexture(w->self_tex);
-  if (w->text.font[0]) win_text_close(&w->text);
+  win_text_close(&w->text);
   if (w->ren) SDL_DestroyRenderer(w->ren);
   if (w->window) SDL_DestroyWindow(w->window);
   /* Only video: the call may still be using SDL audio on its threads. */

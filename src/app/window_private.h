@@ -23,13 +23,19 @@ struct win_text_entry {
   int w, h;
   uint64_t used;      /* frame number of the last use: the oldest is evicted */
 };
+/* Each style's fallback chain (window_text.c): its first font, the one for
+ * Hangul, DejaVu by its path; fewer when some are the same or missing. */
+#define WIN_FONT_CHAIN 3
 struct win_text {
-  TTF_Font *font[WIN_FONT_COUNT];
+  bool open;
+  TTF_Font *font[WIN_FONT_COUNT][WIN_FONT_CHAIN];
+  int n[WIN_FONT_COUNT];       /* fonts in each chain, at least 1 once open */
   int px[WIN_FONT_COUNT];
   struct win_text_entry cache[WIN_TEXT_CACHE];
   uint64_t frame;
 };
-/* Opens the fonts; -1 with a sentence in why when there is none. */
+/* Opens the fonts (fontconfig's, else DejaVu by its path); -1 with a
+ * sentence in why when there is none. */
 int win_text_open(struct win_text *t, char *why, size_t why_cap);
 void win_text_close(struct win_text *t);
 /* Sets the body size in pixels (others follow); drops cached textures. */
@@ -42,6 +48,11 @@ SDL_Texture *win_text_get(struct win_text *t, SDL_Renderer *r, enum win_font f, 
 int win_text_draw(struct win_text *t, SDL_Renderer *r, enum win_font f, const char *s, SDL_Color c, int x,
                   int y, enum win_align a, int wrap);
 int win_text_line_height(struct win_text *t, enum win_font f);
+/* The width of s on one line, measured as it is drawn (run by run). */
+int win_text_width(struct win_text *t, enum win_font f, const char *s);
+/* Where the byte offset of s falls in its texture (wrapped at wrap as
+ * win_text_get does): the left of the character there, the top of its line. */
+void win_text_caret(struct win_text *t, enum win_font f, const char *s, int wrap, size_t offset, int *x, int *y);
 
 /* ---- the window ---- */
 struct win {
