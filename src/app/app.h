@@ -143,11 +143,10 @@ struct window_opts {
 int window_run(struct call_view *v, const struct window_opts *o);
 /* What the window's text has drawn since the program started, for tests
  * (tests/ui): strings rendered, their characters, how many of those were
- * Hangul, and how many no installed font has (drawn as boxes); px: the
- * sizes last set (body, bold, small, big). Counts only, never the text. */
+ * Hangul, and how many no installed font has (drawn as boxes). Counts
+ * only, never the text. */
 struct window_text_stats {
   uint64_t strings, chars, hangul, missing;
-  int px[4];
 };
 void window_text_stats(struct window_text_stats *out);
 /* The window's parts for a drawable of w x h pixels: tests find the
@@ -164,6 +163,10 @@ struct window_layout {
   struct window_rect chat;        /* chat panel when open (else w = 0) */
 };
 void window_layout(int w, int h, bool chat_open, struct window_layout *out);
+/* The text's sizes in pixels (body, bold, small, big) in that layout at
+ * scale pixels per point: tests render reference text at the window's. */
+#define WINDOW_TEXT_SIZES 4
+void window_text_sizes(const struct window_layout *l, float scale, int px[WINDOW_TEXT_SIZES]);
 
 /* ---- chat, peer state and files over data channels (channels.c) ----
  * "chat": opened in-band by the offerer; each text message is one chat line.

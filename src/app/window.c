@@ -307,11 +307,20 @@ static void measure(struct win *w) {
   w->out_h = oh > 0 ? oh : 1;
   w->scale = ww > 0 ? (float)w->out_w / (float)ww : 1.0f;
   window_layout(w->out_w, w->out_h, w->chat_open, &w->lay);
+  int px[WINDOW_TEXT_SIZES];
+  window_text_sizes(&w->lay, w->scale, px);
+  win_text_set_size(&w->text, px);
+}
+
+void window_text_sizes(const struct window_layout *l, float scale, int px[WINDOW_TEXT_SIZES]) {
   /* The body text fills about half the status line, which already scales
    * with the pixel height; never below 12 points (times the pixel ratio). */
-  int body = w->lay.status.h * 46 / 100;
-  int floor_px = (int)(12.0f * w->scale);
-  win_text_set_size(&w->text, body > floor_px ? body : floor_px);
+  int body = l->status.h * 46 / 100, floor_px = (int)(12.0f * scale);
+  if (body < floor_px) body = floor_px;
+  if (body < 8) body = 8;
+  px[0] = px[1] = body;
+  px[2] = body * 5 / 6;
+  px[3] = body * 8 / 5;
 }
 
 /* ---- open, run, close ---- */

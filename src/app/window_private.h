@@ -13,6 +13,8 @@
 enum win_font { WIN_FONT_BODY = 0, WIN_FONT_BOLD, WIN_FONT_SMALL, WIN_FONT_BIG, WIN_FONT_COUNT };
 enum win_align { WIN_ALIGN_LEFT = 0, WIN_ALIGN_CENTER, WIN_ALIGN_RIGHT };
 
+_Static_assert(WIN_FONT_COUNT == WINDOW_TEXT_SIZES, "window_text_sizes gives one size per style");
+
 #define WIN_TEXT_CACHE 96
 struct win_text_entry {
   char *s;            /* owned copy of the string; NULL: slot free */
@@ -38,8 +40,8 @@ struct win_text {
  * sentence in why when there is none. */
 int win_text_open(struct win_text *t, char *why, size_t why_cap);
 void win_text_close(struct win_text *t);
-/* Sets the body size in pixels (others follow); drops cached textures. */
-void win_text_set_size(struct win_text *t, int body_px);
+/* Sets each style's size in pixels (window_text_sizes); drops cached textures. */
+void win_text_set_size(struct win_text *t, const int px[WIN_FONT_COUNT]);
 /* The texture of s (cached until evicted); NULL for "" or on failure. */
 SDL_Texture *win_text_get(struct win_text *t, SDL_Renderer *r, enum win_font f, const char *s, SDL_Color c,
                           int wrap, int *w, int *h);

@@ -32,7 +32,6 @@ static const bool slot_bold[WIN_FONT_COUNT] = {false, true, false, true};
 
 /* What was drawn since the program started (window_text_stats). */
 static atomic_ullong stat_strings, stat_chars, stat_hangul, stat_missing;
-static atomic_int stat_px[WIN_FONT_COUNT];
 
 struct font_file {
   char path[PATH_MAX];
@@ -159,14 +158,11 @@ void win_text_close(struct win_text *t) {
   t->open = false;
 }
 
-void win_text_set_size(struct win_text *t, int body_px) {
-  if (body_px < 8) body_px = 8;
-  int want[WIN_FONT_COUNT] = {body_px, body_px, body_px * 5 / 6, body_px * 8 / 5};
-  if (memcmp(want, t->px, sizeof want) == 0) return;
+void win_text_set_size(struct win_text *t, const int px[WIN_FONT_COUNT]) {
+  if (memcmp(px, t->px, sizeof t->px) == 0) return;
   for (int i = 0; i < WIN_FONT_COUNT; i++) {
-    t->px[i] = want[i];
-    atomic_store(&stat_px[i], want[i]);
-    for (int k = 0; k < t->n[i]; k++) TTF_SetFontSize(t->font[i][k], want[i]);
+    t->px[i] = px[i];
+    for (int k = 0; k < t->n[i]; k++) TTF_SetFontSize(t->font[i][k], px[i]);
   }
   for (int i = 0; i < WIN_TEXT_CACHE; i++) drop_entry(&t->cache[i]);
 }
@@ -532,5 +528,4 @@ void window_text_stats(struct window_text_stats *out) {
   out->chars = atomic_load(&stat_chars);
   out->hangul = atomic_load(&stat_hangul);
   out->missing = atomic_load(&stat_missing);
-  for (int i = 0; i < WIN_FONT_COUNT; i++) out->px[i] = atomic_load(&stat_px[i]);
 }

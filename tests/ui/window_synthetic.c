@@ -239,6 +239,9 @@ static int print_layout(int w, int h, int pw, int ph, bool chat) {
   static const char *const names[WINDOW_BTN_COUNT] = {"mic", "camera", "chat_button", "stats", "fullscreen", "hang_up"};
   for (int i = 0; i < WINDOW_BTN_COUNT; i++)
     print_rect(names[i], l.button[i].x, l.button[i].y, l.button[i].w, l.button[i].h);
+  int px[WINDOW_TEXT_SIZES];
+  window_text_sizes(&l, 1.0f, px);
+  printf("text_px %d %d %d %d\n", px[0], px[1], px[2], px[3]);
   return 0;
 }
 
