@@ -72,6 +72,13 @@ struct win {
   bool video_up;               /* our SDL_InitSubSystem(VIDEO) succeeded */
   bool chat_open, stats_open, fullscreen, hanging_up;
   char input[500];             /* the chat message being typed; fits a chat line */
+  /* Typing through an input method (Korean, issue 15): what it composes
+   * and has not committed yet (SDL_TEXTEDITING), shown after input; a
+   * composition Enter sent before the method committed it, and when. */
+  char composing[256];
+  char flushed[256];
+  uint32_t flushed_at;
+  SDL_Rect ime_rect;           /* where the input method was last told the caret is (points) */
   uint64_t now_ms;             /* monotonic, this frame */
   uint64_t chat_seen_ms;       /* wall time of the newest chat line seen in the open panel */
 };
