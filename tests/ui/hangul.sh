@@ -1,0 +1,32 @@
+# Sourced by the Hangul tests of tests/ui (korean_ui.sh, korean_call.sh):
+# the user's language, and finding a word in a screenshot as fontconfig's
+# font draws it. Needs XSHOT, TEXTREF, DIR and fail() from the script.
+
+# ui_language en|ko: the environment of a user whose language that is. The
+# UI's strings follow it once translated (gettext reads LANGUAGE and
+# LANG); fontconfig's first font does already (Noto Sans CJK KR for ko).
+ui_language() {
+  case "$1" in
+    en) export LANG=C.UTF-8 LANGUAGE=en ;;
+    ko) export LANG=ko_KR.UTF-8 LANGUAGE=ko ;;
+    *) fail "unknown UI language $1 (en or ko)" ;;
+  esac
+}
+
+# Colours of src/app/window_draw.c, as "R G B".
+C_TEXT="235 235 235" C_BG="20 22 26" C_PANEL="28 30 36" C_MINE="150 200 255" C_YELLOW="225 185 50"
+C_AVATAR="60 110 170"
+
+# word_at SHOT X Y W H LANG WEIGHT PX "FG" "BG" WORD: WORD, as fontconfig's
+# sans-serif font for LANG (ko: the Hangul one) draws it at PX pixels in FG
+# on BG, is in the rectangle pixel for pixel (at least 95 % of its text
+# pixels and of all its pixels); prints what xshot find says. Boxes, or the
+# word in another font, are not found.
+word_at() {
+  local shot=$1 x=$2 y=$3 w=$4 h=$5 lang=$6 weight=$7 px=$8 fg=$9 bg=${10} word=${11} got
+  "$TEXTREF" "$lang" "$weight" "$px" "$word" "${fg// /,}" "${bg// /,}" "$DIR/ref.ppm" >"$DIR/ref.font" || return 1
+  got=$("$XSHOT" find "$shot" "$x" "$y" "$w" "$h" "$DIR/ref.ppm" $bg) || return 1
+  echo "$got" >"$DIR/found"
+  read -r ink all _ _ <<<"$got"
+  [ "$ink" -ge 950 ] && [ "$all" -ge 950 ]
+}
