@@ -30,3 +30,18 @@ word_at() {
   read -r ink all _ _ <<<"$got"
   [ "$ink" -ge 950 ] && [ "$all" -ge 950 ]
 }
+
+# type_hangul TEXT: types TEXT with xdotool into the focused window.
+# xdotool types a character no key has by remapping a spare key for it and
+# mapping it back at once, which races the application's lookup of the key
+# (characters went missing): each character gets a key of its own first
+# (xshot keymap). xdotool reads TEXT in its own locale, one that exists.
+type_hangul() {
+  "$XSHOT" keymap "$1" || fail "could not give the characters of '$1' keys"
+  LC_ALL=C.UTF-8 xdotool type --delay 30 "$1"
+}
+
+# same_bytes GOT WANT WHAT: fails with both in hex unless they are the same bytes.
+same_bytes() {
+  [ "$1" = "$2" ] || fail "$3: got '$1' ($(printf %s "$1" | od -An -tx1 | tr -d '\n')), want '$2' ($(printf %s "$2" | od -An -tx1 | tr -d '\n'))"
+}

@@ -69,15 +69,11 @@ eventually() { # WHAT CMD...: CMD succeeds on a fresh screenshot within 15 s
   fail "$what (last screenshot: $DIR/failed.ppm; the reference: $DIR/ref.ppm, $(cat "$DIR/ref.font" 2>/dev/null))"
 }
 key() { xdotool key --clearmodifiers "$@"; }
-# xdotool reads its text in its own locale, which must be one that exists.
-typing() { LC_ALL=C.UTF-8 xdotool type --delay 30 "$1"; }
 # Each Hangul word at its place: in the remote area or the open chat panel.
 in_remote() { word_at "$DIR/shot.ppm" $(rect remote) "$@"; }
 in_chat() { word_at "$DIR/shot.ppm" $(rect chat chat) "$@"; }
 sent_exactly() { # TEXT: the window's last chat command carries TEXT, byte for byte
-  local got
-  got=$(sed -n 's/^cmd chat //p' "$DIR/out.log" | tail -n 1)
-  [ "$got" = "$1" ] || fail "sent '$got' ($(printf %s "$got" | od -An -tx1 | tr -d '\n')), typed '$1' ($(printf %s "$1" | od -An -tx1 | tr -d '\n'))"
+  same_bytes "$(sed -n 's/^cmd chat //p' "$DIR/out.log" | tail -n 1)" "$1" "the chat line the window sent"
 }
 chat_commands() { grep -c '^cmd chat ' "$DIR/out.log"; }
 wait_chat() { # N: the Nth chat command has come
@@ -109,12 +105,8 @@ send chat peer 안녕하세요 선생님, 잘 들리세요?
 wait_line '^ok chat$'
 key Return
 sleep 0.3 # the panel opens and text input starts before typing
-# xdotool types a character no key has by remapping a spare key for it and
-# mapping it back at once, which races the window's lookup of the key: give
-# each Hangul character a key of its own first (xshot keymap).
 TYPED="네, 잘 들립니다"
-"$XSHOT" keymap "$TYPED" || fail "could not give the Hangul characters keys"
-typing "$TYPED"
+type_hangul "$TYPED"
 key Return
 wait_chat 1
 sent_exactly "$TYPED"
@@ -149,7 +141,7 @@ key Return
 send commit 한국
 wait_chat 2
 sent_exactly "한국"
-typing ok
+type_hangul ok
 key Return
 wait_chat 3
 sent_exactly "ok"
