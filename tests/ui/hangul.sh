@@ -1,6 +1,6 @@
-# Sourced by the Hangul tests of tests/ui (korean_ui.sh, korean_call.sh):
-# the user's language, and finding a word in a screenshot as fontconfig's
-# font draws it. Needs XSHOT, TEXTREF, DIR and fail() from the script.
+# Sourced by the Hangul tests of tests/ui (korean_ui.sh, korean_call.sh),
+# after lib.sh: the user's language, finding a word in a screenshot as
+# fontconfig's font draws it, typing Hangul. Needs XSHOT and TEXTREF.
 
 # ui_language en|ko: the environment of a user whose language that is. The
 # UI's strings follow it once translated (gettext reads LANGUAGE and
@@ -30,6 +30,10 @@ word_at() {
   read -r ink all _ _ <<<"$got"
   [ "$ink" -ge 950 ] && [ "$all" -ge 950 ]
 }
+# After each check that passed: how well and where the word was found;
+# after a failure: the reference and its font.
+ui_on_pass() { if [ -s "$DIR/found" ]; then echo "    found (text pixels, all pixels per mille; x y): $(cat "$DIR/found")"; rm -f "$DIR/found"; fi; }
+ui_on_fail_reference() { [ -s "$DIR/ref.font" ] && echo "--- the last reference: $DIR/ref.ppm, $(cat "$DIR/ref.font")"; }
 
 # type_hangul TEXT: types TEXT with xdotool into the focused window.
 # xdotool types a character no key has by remapping a spare key for it and

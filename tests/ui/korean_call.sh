@@ -15,36 +15,18 @@
 # The last argument is the user's language (default en).
 set -u
 APP=${1:?medcall} XSHOT=${2:?xshot} SYN=${3:?window_synthetic} TEXTREF=${4:?textref} UI_LANG=${5:-en}
-for tool in Xvfb xdotool; do
-  command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed (scripts/install-deps.sh)"; exit 1; }
-done
-DIR=$(mktemp -d /tmp/medcall-korean-call.XXXXXX)
-pids=()
-FAILED=0
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  if [ "${KEEP:-0}" = 1 ] || [ "$FAILED" = 1 ]; then echo "kept in $DIR"; else rm -rf "$DIR"; fi
-}
-trap cleanup EXIT
-fail() {
-  FAILED=1
-  echo "FAIL: $*"
-  for f in doctor patient; do echo "--- $f stdout"; cat "$DIR/$f.out"; echo "--- $f stderr"; tail -n 15 "$DIR/$f.err"; done
-  exit 1
-}
-pass() { echo "ok: $*"; }
+. "$(dirname "$0")/lib.sh"
+ui_need Xvfb xdotool
 . "$(dirname "$0")/hangul.sh"
 ui_language "$UI_LANG"
 # The app's own language option, once it has one: LANG_ARGS=(--lang "$UI_LANG").
 LANG_ARGS=()
 echo "UI language: $UI_LANG (LANG=$LANG)"
-
-Xvfb -displayfd 5 -screen 0 1024x600x24 -nolisten tcp 5>"$DIR/display" 2>"$DIR/xvfb.log" &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$DIR/display" ] && break; sleep 0.1; done
-[ -s "$DIR/display" ] || fail "Xvfb did not start: $(cat "$DIR/xvfb.log")"
-export DISPLAY=:$(head -n1 "$DIR/display")
+ui_start medcall-korean-call 1024x600
+ui_on_fail() {
+  ui_on_fail_reference
+  for f in doctor patient; do echo "--- $f stdout"; cat "$DIR/$f.out"; echo "--- $f stderr"; tail -n 15 "$DIR/$f.err"; done
+}
 export SDL_RENDER_DRIVER=software SDL_AUDIODRIVER=dummy HOME=$DIR XDG_CONFIG_HOME=$DIR/config XDG_STATE_HOME=$DIR/state
 unset WAYLAND_DISPLAY
 
@@ -60,38 +42,27 @@ head -c 200000 /dev/urandom >"$DIR/$FILE"
 DOC="medcall - doctor"
 "$APP" call "${LANG_ARGS[@]}" --window 800x500+0+0 --video-source none --audio-source tone:440 --duration 90 \
   >"$DIR/doctor.out" 2>"$DIR/doctor.err" &
-pids+=($!)
 doc=$!
-wait_line() { # NAME REGEX SECONDS
-  for _ in $(seq $(($3 * 10))); do grep -Eq "$2" "$DIR/$1.out" 2>/dev/null && return 0; sleep 0.1; done
-  return 1
-}
-wait_line doctor '^link: ' 20 || fail "the doctor's app printed no link"
+ui_pids+=($doc)
+wait_out doctor '^link: ' 20 || fail "the doctor's app printed no link"
 link=$(sed -n 's/^link: //p' "$DIR/doctor.out")
 "$APP" join "${LANG_ARGS[@]}" "$link" --insecure --name "$NAME" --no-window --video-source none --audio-source tone:660 \
   --chat "$HELLO" --send-file "$DIR/$FILE" --duration 90 >"$DIR/patient.out" 2>"$DIR/patient.err" &
-pids+=($!)
 pat=$!
+ui_pids+=($pat)
 
-shot() { "$XSHOT" grab "$DOC" "$DIR/doc.ppm" 2>/dev/null; }
+SHOT=$DIR/doc.ppm
+shot() { "$XSHOT" grab "$DOC" "$SHOT" 2>/dev/null; }
 rect() { # NAME [chat]: a part of the doctor's window
   "$SYN" --layout 800 500 640 480 ${2:-} | awk -v n="$1" '$1 == n {print $2, $3, $4, $5}'
 }
 read -r _ PX_BODY _ _ PX_BIG < <("$SYN" --layout 800 500 640 480 | grep '^text_px ')
-eventually() { # WHAT CMD...: true on a fresh screenshot of the doctor within 20 s
-  local what=$1; shift
-  for _ in $(seq 80); do
-    if shot && "$@"; then pass "$what ($(cat "$DIR/found" 2>/dev/null))"; rm -f "$DIR/found"; return 0; fi
-    sleep 0.25
-  done
-  cp "$DIR/doc.ppm" "$DIR/failed.ppm" 2>/dev/null
-  fail "$what (screenshot kept: $DIR/failed.ppm; the reference: $DIR/ref.ppm, $(cat "$DIR/ref.font" 2>/dev/null))"
-}
+UI_TRIES=80
 in_remote() { word_at "$DIR/doc.ppm" $(rect remote ${CHAT:-}) "$@"; }
 in_chat() { word_at "$DIR/doc.ppm" $(rect chat chat) "$@"; }
 
 # ==== 김민수 knocks; the doctor reads the name and admits ====
-wait_line doctor '^knock: ' 30 || fail "the patient's knock did not reach the doctor"
+wait_out doctor '^knock: ' 30 || fail "the patient's knock did not reach the doctor"
 same_bytes "$(sed -n 's/^knock: //p' "$DIR/doctor.out" | head -n 1)" "$NAME" "the name the doctor was given"
 eventually "the doctor's window shows 김민수 knocking, in Hangul" in_remote ko bold "$PX_BIG" "$C_TEXT" "$C_BG" "$NAME"
 dwin=$(xdotool search --name "^$DOC\$" | head -n 1)
@@ -99,14 +70,14 @@ dwin=$(xdotool search --name "^$DOC\$" | head -n 1)
 xdotool windowfocus --sync "$dwin" 2>/dev/null
 xdotool mousemove --window "$dwin" 400 100
 xdotool key --window "$dwin" --clearmodifiers a
-wait_line doctor '^state: connected' 30 || fail "A did not admit the patient (or the call did not connect)"
+wait_out doctor '^state: connected' 30 || fail "A did not admit the patient (or the call did not connect)"
 pass "A admitted 김민수; the call connected"
 
 # ==== what the patient wrote and sent arrives exactly ====
-wait_line doctor '^chat: ' 20 || fail "the patient's chat line did not arrive"
+wait_out doctor '^chat: ' 20 || fail "the patient's chat line did not arrive"
 same_bytes "$(sed -n 's/^chat: //p' "$DIR/doctor.out" | head -n 1)" "$HELLO" "the patient's chat line at the doctor"
 pass "the patient's Korean chat line arrived byte for byte"
-wait_line doctor '^file: ' 30 || fail "the patient's file did not arrive"
+wait_out doctor '^file: ' 30 || fail "the patient's file did not arrive"
 want="file: $FILE 200000 bytes saved $DIR/다운로드/$FILE"
 same_bytes "$(grep '^file: ' "$DIR/doctor.out" | head -n 1)" "$want" "the file line"
 cmp -s "$DIR/$FILE" "$DIR/다운로드/$FILE" || fail "the saved file differs from the one sent"
@@ -118,7 +89,7 @@ xdotool key --window "$dwin" --clearmodifiers Return
 sleep 0.3 # the panel opens and text input starts before typing
 type_hangul "$REPLY"
 xdotool key --window "$dwin" --clearmodifiers Return
-wait_line patient '^chat: ' 20 || fail "the doctor's chat line did not reach the patient"
+wait_out patient '^chat: ' 20 || fail "the doctor's chat line did not reach the patient"
 same_bytes "$(sed -n 's/^chat: //p' "$DIR/patient.out" | head -n 1)" "$REPLY" "the doctor's chat line at the patient"
 pass "Korean typed in the doctor's window reached the patient byte for byte"
 
@@ -137,16 +108,10 @@ cp "$DIR/doc.ppm" "$DIR/chat.ppm"
 xdotool key --window "$dwin" --clearmodifiers Escape
 sleep 0.2
 xdotool key --window "$dwin" --clearmodifiers Escape
-wait_line doctor '^ended: ' 10 || fail "Esc did not hang up"
-wait_line patient '^ended: ' 10 || fail "the patient's call did not end"
+wait_out doctor '^ended: ' 10 || fail "Esc did not hang up"
+wait_out patient '^ended: ' 10 || fail "the patient's call did not end"
 sleep 0.5
 "$XSHOT" close "$DOC" 2>/dev/null
-for p in "$doc" "$pat"; do
-  for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-done
-wait "$doc"; drc=$?
-wait "$pat"; prc=$?
-[ "$drc" = 0 ] || fail "the doctor exited with $drc"
-[ "$prc" = 0 ] || fail "the patient exited with $prc"
+exited_0 "$doc" "$pat"
 pass "Esc hung up; both exited 0"
 echo "PASS ($UI_LANG)"

@@ -13,37 +13,23 @@
 set -u
 SYN=${1:?window_synthetic} XSHOT=${2:?xshot} TEXTREF=${3:?textref} UI_LANG=${4:-en}
 TITLE=medcall-korean-test
-for tool in Xvfb xdotool; do
-  command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed (apt-get install xvfb xdotool)"; exit 1; }
-done
-DIR=$(mktemp -d /tmp/medcall-korean.XXXXXX)
-XVFB_PID= SYN_PID=
-FAILED=0
-cleanup() {
-  [ -n "$SYN_PID" ] && kill "$SYN_PID" 2>/dev/null
-  [ -n "$XVFB_PID" ] && kill "$XVFB_PID" 2>/dev/null
-  exec 7>&- 2>/dev/null
-  if [ "${KEEP:-0}" = 1 ] || [ "$FAILED" = 1 ]; then echo "screenshots and logs kept in $DIR"; else rm -rf "$DIR"; fi
-}
-trap cleanup EXIT
-fail() { FAILED=1; echo "FAIL: $*"; echo "--- driver output"; cat "$DIR/out.log" 2>/dev/null; echo "--- stderr";
-         tail -n 20 "$DIR/err.log" 2>/dev/null; exit 1; }
-pass() { echo "ok: $*"; }
+. "$(dirname "$0")/lib.sh"
+ui_need Xvfb xdotool
 . "$(dirname "$0")/hangul.sh"
 ui_language "$UI_LANG"
 echo "UI language: $UI_LANG (LANG=$LANG)"
-
-Xvfb -displayfd 5 -screen 0 1280x800x24 -nolisten tcp 5>"$DIR/display" 2>"$DIR/xvfb.log" &
-XVFB_PID=$!
-for _ in $(seq 100); do [ -s "$DIR/display" ] && break; sleep 0.1; done
-[ -s "$DIR/display" ] || fail "Xvfb did not start: $(cat "$DIR/xvfb.log")"
-export DISPLAY=:$(head -n1 "$DIR/display")
+ui_start medcall-korean 1280x800
+ui_on_fail() {
+  ui_on_fail_reference
+  echo "--- driver output"; cat "$DIR/out.log" 2>/dev/null; echo "--- stderr"; tail -n 20 "$DIR/err.log" 2>/dev/null
+}
 # The references are blended as SDL's software renderer blends.
 export SDL_RENDER_DRIVER=software SDL_AUDIODRIVER=dummy
 
 rm -f "$DIR/ctl" && mkfifo "$DIR/ctl"
 "$SYN" --title "$TITLE" --size 960x600 <"$DIR/ctl" >"$DIR/out.log" 2>>"$DIR/err.log" &
 SYN_PID=$!
+ui_pids+=("$SYN_PID")
 exec 7>"$DIR/ctl"
 send() { echo "$*" >&7; }
 wait_line() { # REGEX [SECONDS]: a line of the driver's output
@@ -52,22 +38,14 @@ wait_line() { # REGEX [SECONDS]: a line of the driver's output
   fail "no line matching '$1' from the driver"
 }
 wait_line '^started$'
-shot() { "$XSHOT" grab "$TITLE" "$DIR/shot.ppm" 2>/dev/null; }
+SHOT=$DIR/shot.ppm
+shot() { "$XSHOT" grab "$TITLE" "$SHOT" 2>/dev/null; }
 for _ in $(seq 100); do shot && break; sleep 0.1; done
 shot || fail "the window never appeared on $DISPLAY"
 rect() { # NAME [chat]: a rectangle of the window's layout
   "$SYN" --layout 960 600 640 480 ${2:-} | awk -v n="$1" '$1 == n {print $2, $3, $4, $5}'
 }
 read -r _ PX_BODY _ _ PX_BIG < <("$SYN" --layout 960 600 640 480 | grep '^text_px ')
-eventually() { # WHAT CMD...: CMD succeeds on a fresh screenshot within 15 s
-  local what=$1; shift
-  for _ in $(seq 60); do
-    if shot && "$@"; then pass "$what ($(cat "$DIR/found" 2>/dev/null))"; rm -f "$DIR/found"; return 0; fi
-    sleep 0.25
-  done
-  cp "$DIR/shot.ppm" "$DIR/failed.ppm" 2>/dev/null
-  fail "$what (last screenshot: $DIR/failed.ppm; the reference: $DIR/ref.ppm, $(cat "$DIR/ref.font" 2>/dev/null))"
-}
 key() { xdotool key --clearmodifiers "$@"; }
 # Each Hangul word at its place: in the remote area or the open chat panel.
 in_remote() { word_at "$DIR/shot.ppm" $(rect remote) "$@"; }
