@@ -21,10 +21,12 @@ build=(
   meson ninja-build pkg-config gcc
   libssl-dev libuv1-dev zlib1g-dev libwebsockets-dev libjansson-dev libsystemd-dev
   libsrtp2-dev libusrsctp-dev libopus-dev libvpx-dev libyuv-dev libspeexdsp-dev libv4l-dev libsdl2-dev libsdl2-ttf-dev
+  libfontconfig-dev
 )
 # Running medcall: libwebsockets' libuv plugin (loaded at run time) and the
-# window's font.
-run=(libwebsockets-evlib-uv fonts-dejavu-core)
+# window's fonts: DejaVu, and Noto Sans CJK for Hangul (patients' names,
+# chat, file names, the Korean UI), which DejaVu does not have.
+run=(libwebsockets-evlib-uv fonts-dejavu-core fonts-noto-cjk)
 # The test suite: the clang ASan+UBSan and libFuzzer build, Xvfb for the ui
 # suite, coturn and network tools for the lab, browsers for interop (and
 # a font with Hangul, for the patient page in Korean), packaging and unit

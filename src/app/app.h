@@ -141,6 +141,14 @@ struct window_opts {
  * close button; closing during a call hangs up first) or the state says
  * quit. 0, or -1 with a sentence on stderr when no window could open. */
 int window_run(struct call_view *v, const struct window_opts *o);
+/* What the window's text has drawn since the program started, for tests
+ * (tests/ui): strings rendered, their characters, how many of those were
+ * Hangul, and how many no installed font has (drawn as boxes). Counts
+ * only, never the text. */
+struct window_text_stats {
+  uint64_t strings, chars, hangul, missing;
+};
+void window_text_stats(struct window_text_stats *out);
 /* The window's parts for a drawable of w x h pixels: tests find the
  * remote picture and the controls in a screenshot with the same function. */
 struct window_rect { int x, y, w, h; };
@@ -155,6 +163,10 @@ struct window_layout {
   struct window_rect chat;        /* chat panel when open (else w = 0) */
 };
 void window_layout(int w, int h, bool chat_open, struct window_layout *out);
+/* The text's sizes in pixels (body, bold, small, big) in that layout at
+ * scale pixels per point: tests render reference text at the window's. */
+#define WINDOW_TEXT_SIZES 4
+void window_text_sizes(const struct window_layout *l, float scale, int px[WINDOW_TEXT_SIZES]);
 
 /* ---- chat, peer state and files over data channels (channels.c) ----
  * "chat": opened in-band by the offerer; each text message is one chat line.
@@ -180,7 +192,7 @@ struct call_channels_callbacks {
   void (*on_file_sent)(void *user, const char *name, uint64_t size, const char *error);
 };
 /* Creates "control" (and "chat" when offerer) on pc before the first
- * offer or answer. download_dir NULL: $XDG_DOWNLOAD_DIR, ~/Downloads, ~. */
+ * offer or answer. download_dir NULL: call_download_dir's. */
 int call_channels_new(mc_pc *pc, bool offerer, const char *download_dir, const struct call_channels_callbacks *cbs,
                       void *user, struct call_channels **out);
 void call_channels_free(struct call_channels *c);
@@ -221,6 +233,21 @@ int call_channels_parse_state(const uint8_t *buf, size_t len, bool *mic_on, bool
  * no path, no control characters, valid UTF-8, no leading dots, at most
  * cap-1 bytes (the extension kept); "file" when nothing is left. */
 void call_channels_safe_name(const char *name, char *out, size_t cap);
+
+/* ---- the desktop's folders (user_dirs.c) ---- */
+/* Where received files go: the desktop's download folder as
+ * `xdg-user-dir DOWNLOAD` reports it (XDG_DOWNLOAD_DIR in
+ * $XDG_CONFIG_HOME/user-dirs.dirs, else ~/.config/user-dirs.dirs), else
+ * $XDG_DOWNLOAD_DIR, else ~/Downloads, else ~: the first that is a folder
+ * ("." without a home). */
+void call_download_dir(char *out, size_t cap);
+/* The value of XDG_<name>_DIR in the text of a user-dirs.dirs file, with
+ * $HOME as home; the last line that sets it wins. Only the file's form is
+ * taken (XDG_NAME_DIR="$HOME/..." or "/...", '#' comments, shell escapes
+ * \" \\ \$ \` only, valid UTF-8): other lines are skipped. 0, MC_ENOTFOUND
+ * when no line sets it, MC_ETOOBIG when it does not fit cap. */
+int call_user_dirs_lookup(const uint8_t *buf, size_t len, const char *name, const char *home, char *out,
+                          size_t cap);
 
 enum call_video_source { CALL_VIDEO_PATTERN = 0, CALL_VIDEO_FILE, CALL_VIDEO_CAMERA, CALL_VIDEO_NONE };
 enum call_audio_source { CALL_AUDIO_TONE = 0, CALL_AUDIO_FILE, CALL_AUDIO_MIC, CALL_AUDIO_NONE };

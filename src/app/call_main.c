@@ -40,7 +40,8 @@
   "  --fps N             frames per second sent (default 30)\n" \
   "  --bitrate KBPS      VP8 starting bit rate (default 1000)\n" \
   "  --download-dir DIR  where files the other side sends are saved (default\n" \
-  "                      $XDG_DOWNLOAD_DIR, ~/Downloads or ~)\n" \
+  "                      the desktop's download folder, as xdg-user-dir\n" \
+  "                      DOWNLOAD says; else $XDG_DOWNLOAD_DIR, ~/Downloads or ~)\n" \
   "  --fullscreen        start with the window full screen\n" \
   "  --window WxH[+X+Y]  the window's size, and where it opens (default\n" \
   "                      1024x640, centred)\n" \

@@ -259,23 +259,6 @@ out:
 
 /* ---- life ---- */
 
-static void default_dir(char *out, size_t cap) {
-  const char *xdg = getenv("XDG_DOWNLOAD_DIR");
-  struct stat st;
-  if (xdg && *xdg && stat(xdg, &st) == 0 && S_ISDIR(st.st_mode)) {
-    mc_strcpy(out, cap, xdg);
-    return;
-  }
-  const char *home = getenv("HOME");
-  if (!home || !*home) {
-    mc_strcpy(out, cap, ".");
-    return;
-  }
-  snprintf(out, cap, "%s/Downloads", home);
-  if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) return;
-  mc_strcpy(out, cap, home);
-}
-
 int call_channels_new(mc_pc *pc, bool offerer, const char *download_dir, const struct call_channels_callbacks *cbs,
                       void *user, struct call_channels **out) {
   if (!pc || !out) return MC_EINVAL;
@@ -289,7 +272,7 @@ int call_channels_new(mc_pc *pc, bool offerer, const char *download_dir, const s
   c->user = user;
   c->control = c->chat = -1;
   if (download_dir && *download_dir) mc_strcpy(c->dir, sizeof c->dir, download_dir);
-  else default_dir(c->dir, sizeof c->dir);
+  else call_download_dir(c->dir, sizeof c->dir);
   for (int i = 0; i < MAX_TRANSFERS; i++) {
     c->out[i].fd = c->in[i].fd = -1;
     c->out[i].ch = c->in[i].ch = -1;

@@ -17,6 +17,9 @@
 /* The close button during a call hangs up, then waits this long for the
  * call to say it ended before closing anyway. */
 #define CLOSE_GRACE_MS 3000
+/* Enter with a composition pending sends it; the input method's commit of
+ * the same text arriving within this is that composition, not new text. */
+#define FLUSH_GRACE_MS 500
 
 void window_layout(int w, int h, bool chat_open, struct window_layout *out) {
   memset(out, 0, sizeof *out);
@@ -88,10 +91,16 @@ static void hang_up(struct win *w) {
 
 static void set_chat_open(struct win *w, bool open) {
   w->chat_open = open;
+  w->composing[0] = 0;
   /* Text input only while the panel is open: otherwise SDL turns the
-   * M, V, S... hot keys into text as well. */
-  if (open) SDL_StartTextInput();
-  else SDL_StopTextInput();
+   * M, V, S... hot keys into text as well. Starting it is also what asks
+   * the input method (ibus, fcitx) to compose for us. */
+  if (open) {
+    SDL_StartTextInput();
+  } else {
+    SDL_StopTextInput();
+    w->ime_rect = (SDL_Rect){0};
+  }
 }
 
 static void toggle_fullscreen(struct win *w) {
@@ -132,11 +141,31 @@ static void append_text(struct win *w, const char *t) {
   if (have + add < sizeof w->input) memcpy(w->input + have, t, add + 1);
 }
 
+/* Committed text (typed, or the input method's commit). */
+static void on_text(struct win *w, const SDL_TextInputEvent *e) {
+  if (w->flushed[0]) {
+    bool again = strcmp(e->text, w->flushed) == 0 && e->timestamp - w->flushed_at < FLUSH_GRACE_MS;
+    w->flushed[0] = 0;
+    if (again) return;
+  }
+  if (strcmp(e->text, w->composing) == 0) w->composing[0] = 0;
+  append_text(w, e->text);
+}
+
 static void on_chat_key(struct win *w, const SDL_KeyboardEvent *k) {
   switch (k->keysym.sym) {
   case SDLK_ESCAPE: set_chat_open(w, false); break; /* closes the panel, never hangs up */
   case SDLK_RETURN:
   case SDLK_KP_ENTER:
+    /* What is being composed is part of the message. An input method may
+     * pass Enter on before committing it (ibus does, with SDL): its commit
+     * then follows, and on_text drops it once. */
+    if (w->composing[0]) {
+      append_text(w, w->composing);
+      mc_strcpy(w->flushed, sizeof w->flushed, w->composing);
+      w->flushed_at = k->timestamp;
+      w->composing[0] = 0;
+    }
     if (w->input[0]) {
       post(w, CALL_CMD_CHAT, w->input);
       w->input[0] = 0;
@@ -144,7 +173,10 @@ static void on_chat_key(struct win *w, const SDL_KeyboardEvent *k) {
       set_chat_open(w, false);
     }
     break;
-  case SDLK_BACKSPACE: drop_last_char(w->input); break;
+  case SDLK_BACKSPACE:
+    /* While composing, Backspace edits the composition: the method's. */
+    if (!w->composing[0]) drop_last_char(w->input);
+    break;
   case SDLK_v:
     if (k->keysym.mod & KMOD_CTRL) {
       char *clip = SDL_GetClipboardText();
@@ -233,7 +265,14 @@ static enum outcome on_event(struct win *w, const SDL_Event *e, struct closing *
   switch (e->type) {
   case SDL_KEYDOWN: return on_key(w, &e->key);
   case SDL_TEXTINPUT:
-    if (w->chat_open) append_text(w, e->text.text);
+    if (w->chat_open) on_text(w, &e->text);
+    break;
+  case SDL_TEXTEDITING:
+    if (w->chat_open) mc_strcpy(w->composing, sizeof w->composing, e->edit.text);
+    break;
+  case SDL_TEXTEDITING_EXT: /* a composition longer than SDL_TEXTEDITING carries */
+    if (w->chat_open && e->editExt.text) mc_strcpy(w->composing, sizeof w->composing, e->editExt.text);
+    SDL_free(e->editExt.text);
     break;
   case SDL_MOUSEBUTTONUP:
     if (e->button.button == SDL_BUTTON_LEFT) {
@@ -307,11 +346,20 @@ static void measure(struct win *w) {
   w->out_h = oh > 0 ? oh : 1;
   w->scale = ww > 0 ? (float)w->out_w / (float)ww : 1.0f;
   window_layout(w->out_w, w->out_h, w->chat_open, &w->lay);
+  int px[WINDOW_TEXT_SIZES];
+  window_text_sizes(&w->lay, w->scale, px);
+  win_text_set_size(&w->text, px);
+}
+
+void window_text_sizes(const struct window_layout *l, float scale, int px[WINDOW_TEXT_SIZES]) {
   /* The body text fills about half the status line, which already scales
    * with the pixel height; never below 12 points (times the pixel ratio). */
-  int body = w->lay.status.h * 46 / 100;
-  int floor_px = (int)(12.0f * w->scale);
-  win_text_set_size(&w->text, body > floor_px ? body : floor_px);
+  int body = l->status.h * 46 / 100, floor_px = (int)(12.0f * scale);
+  if (body < floor_px) body = floor_px;
+  if (body < 8) body = 8;
+  px[0] = px[1] = body;
+  px[2] = body * 5 / 6;
+  px[3] = body * 8 / 5;
 }
 
 /* ---- open, run, close ---- */
@@ -329,6 +377,9 @@ static int open_window(struct win *w, const struct window_opts *o) {
     return -1;
   }
   SDL_SetHint(SDL_HINT_MOUSE_FOCUS_CLICKTHROUGH, "1");
+  /* The input method's whole composition, however long: the chat input
+   * shows it (SDL_TEXTEDITING_EXT). */
+  SDL_SetHint(SDL_HINT_IME_SUPPORT_EXTENDED_TEXT, "1");
   SDL_SetHint(SDL_HINT_RENDER_SCALE_QUALITY, "linear");
   Uint32 flags = SDL_WINDOW_RESIZABLE | SDL_WINDOW_ALLOW_HIGHDPI |
                  (o && o->fullscreen ? SDL_WINDOW_FULLSCREEN_DESKTOP : 0);
@@ -362,7 +413,7 @@ static int open_window(struct win *w, const struct window_opts *o) {
 static void close_window(struct win *w) {
   if (w->remote_tex) SDL_DestroyTexture(w->remote_tex);
   if (w->self_tex) SDL_DestroyTexture(w->self_tex);
-  if (w->text.font[0]) win_text_close(&w->text);
+  win_text_close(&w->text);
   if (w->ren) SDL_DestroyRenderer(w->ren);
   if (w->window) SDL_DestroyWindow(w->window);
   /* Only video: the call may still be using SDL audio on its threads. */

@@ -375,6 +375,26 @@ static void draw_controls(struct win *w) {
 
 /* ---- panels over the picture ---- */
 
+/* What the input method composes, not yet committed, is underlined in the
+ * input (text drawn at x, y, wrapped at wrap); the method is told where the
+ * caret is, for its candidate window. */
+static void draw_composition(struct win *w, const char *typed, int wrap, int x, int y) {
+  size_t start = strlen(w->input), end = start + strlen(w->composing);
+  int x0, y0, x1, y1, lh = win_text_line_height(&w->text, WIN_FONT_BODY);
+  win_text_caret(&w->text, WIN_FONT_BODY, typed, wrap, start, &x0, &y0);
+  win_text_caret(&w->text, WIN_FONT_BODY, typed, wrap, end, &x1, &y1);
+  if (end > start) {
+    int thick = w->text.px[WIN_FONT_BODY] / 12 + 1;
+    fill(w->ren, (SDL_Rect){x + (y0 == y1 ? x0 : 0), y + y1 + lh - thick, x1 - (y0 == y1 ? x0 : 0), thick}, C_YELLOW);
+  }
+  float s = w->scale > 0 ? w->scale : 1.0f;
+  SDL_Rect caret = {(int)((x + x1) / s), (int)((y + y1) / s), 1, (int)(lh / s)};
+  if (memcmp(&caret, &w->ime_rect, sizeof caret) != 0) {
+    w->ime_rect = caret;
+    SDL_SetTextInputRect(&caret);
+  }
+}
+
 static void draw_chat(struct win *w) {
   const struct call_view_state *s = w->st;
   SDL_Rect panel = sdl_rect(w->lay.chat);
@@ -386,8 +406,8 @@ static void draw_chat(struct win *w) {
                                         WIN_ALIGN_LEFT, 0) + p / 2;
 
   /* The input box at the bottom, the hint above it, the lines above that. */
-  char typed[sizeof w->input + 8];
-  snprintf(typed, sizeof typed, "%s|", w->input);
+  char typed[sizeof w->input + sizeof w->composing + 8];
+  snprintf(typed, sizeof typed, "%s%s|", w->input, w->composing);
   int iw, ih;
   SDL_Texture *it = win_text_get(&w->text, w->ren, WIN_FONT_BODY, typed, C_TEXT, wrap - p, &iw, &ih);
   if (ih < lh) ih = lh;
@@ -395,6 +415,7 @@ static void draw_chat(struct win *w) {
   fill(w->ren, box, C_BG);
   outline(w->ren, box, C_BLUE);
   if (it) SDL_RenderCopy(w->ren, it, NULL, &(SDL_Rect){box.x + p / 2, box.y + p / 2, iw, ih});
+  draw_composition(w, typed, wrap - p, box.x + p / 2, box.y + p / 2);
   int hw, hh;
   SDL_Texture *hint = win_text_get(&w->text, w->ren, WIN_FONT_SMALL,
                                    "Enter sends · Esc closes · drop a file to send it", C_DIM, wrap, &hw, &hh);

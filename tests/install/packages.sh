@@ -81,6 +81,7 @@ for d in "$server" "$app"; do
   done
 done
 case ", $(dpkg-deb -f "$app" Depends)," in *", fonts-dejavu-core,"*) ;; *) fail "medcall does not depend on its font" ;; esac
+case ", $(dpkg-deb -f "$app" Depends)," in *", fonts-noto-cjk | fonts-nanum,"*) ;; *) fail "medcall does not depend on a font with Hangul" ;; esac
 dpkg-deb -f "$server" Suggests | grep -q coturn || fail "medcall-server does not suggest coturn"
 dpkg-deb -f "$server" Depends | grep -qE "SDL|vpx|opus" && fail "medcall-server depends on media libraries"
 [ "$fails" -eq 0 ] && ok "files, conffiles and dependencies as expected"

@@ -16,28 +16,11 @@ APP=${1:?medcall} XSHOT=${2:?xshot} SYN=${3:?window_synthetic}
 for tool in Xvfb xdotool jq; do
   command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed (scripts/install-deps.sh)"; exit 1; }
 done
-DIR=$(mktemp -d /tmp/medcall-callui.XXXXXX)
-pids=()
-FAILED=0
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  if [ "${KEEP:-0}" = 1 ] || [ "$FAILED" = 1 ]; then echo "kept in $DIR"; else rm -rf "$DIR"; fi
-}
-trap cleanup EXIT
-fail() {
-  FAILED=1
-  echo "FAIL: $*"
+. "$(dirname "$0")/lib.sh"
+ui_start medcall-callui 1640x600
+ui_on_fail() {
   for f in doctor patient; do echo "--- $f stdout"; cat "$DIR/$f.out"; echo "--- $f stderr"; tail -n 15 "$DIR/$f.err"; done
-  exit 1
 }
-pass() { echo "ok: $*"; }
-
-Xvfb -displayfd 5 -screen 0 1640x600x24 -nolisten tcp 5>"$DIR/display" 2>"$DIR/xvfb.log" &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$DIR/display" ] && break; sleep 0.1; done
-[ -s "$DIR/display" ] || fail "Xvfb did not start: $(cat "$DIR/xvfb.log")"
-export DISPLAY=:$(head -n1 "$DIR/display")
 export SDL_RENDER_DRIVER=software SDL_AUDIODRIVER=dummy HOME=$DIR XDG_CONFIG_HOME=$DIR/config XDG_STATE_HOME=$DIR/state
 unset WAYLAND_DISPLAY
 
@@ -46,34 +29,22 @@ SECONDS_CALL=40
 "$APP" call --auto-admit --window 800x500+0+0 --video-source pattern --audio-source tone:440 --duration "$SECONDS_CALL" \
   --stats-json "$DIR/doctor.json" >"$DIR/doctor.out" 2>"$DIR/doctor.err" &
 doc=$!
-pids+=($doc)
-wait_line() { # NAME REGEX SECONDS
-  for _ in $(seq $(($3 * 10))); do grep -Eq "$2" "$DIR/$1.out" 2>/dev/null && return 0; sleep 0.1; done
-  return 1
-}
-wait_line doctor '^link: ' 20 || fail "the doctor's app printed no link"
+ui_pids+=($doc)
+wait_out doctor '^link: ' 20 || fail "the doctor's app printed no link"
 link=$(sed -n 's/^link: //p' "$DIR/doctor.out")
 "$APP" join "$link" --insecure --name "Pat Patient" --window 800x500+820+0 --video-source pattern --audio-source tone:660 \
   --duration "$SECONDS_CALL" --stats-json "$DIR/patient.json" >"$DIR/patient.out" 2>"$DIR/patient.err" &
 pat=$!
-pids+=($pat)
-wait_line doctor '^state: connected' 30 || fail "the doctor did not connect"
-wait_line patient '^state: connected' 30 || fail "the patient did not connect"
+ui_pids+=($pat)
+wait_out doctor '^state: connected' 30 || fail "the doctor did not connect"
+wait_out patient '^state: connected' 30 || fail "the patient did not connect"
 t_connected=$(date +%s)
 pass "two windows connected"
 
-shot() { "$XSHOT" grab "$1" "$DIR/$2.ppm" 2>/dev/null; }
+shot() { "$XSHOT" grab "$DOC" "$DIR/doc.ppm" 2>/dev/null; } # the doctor's window
+SHOT=$DIR/doc.ppm
 rect() { # rect PPM NAME: a part of that screenshot's layout
   "$SYN" --layout $("$XSHOT" size "$DIR/$1.ppm") 640 480 | awk -v n="$2" '$1 == n {print $2, $3, $4, $5}'
-}
-eventually() { # WHAT CMD...: true on a fresh screenshot of the doctor within 15 s
-  local what=$1; shift
-  for _ in $(seq 60); do
-    if shot "$DOC" doc && "$@"; then pass "$what"; return 0; fi
-    sleep 0.25
-  done
-  cp "$DIR/doc.ppm" "$DIR/failed.ppm" 2>/dev/null
-  fail "$what (screenshot kept: $DIR/failed.ppm)"
 }
 fresh_stamp() { # the stamp on the doctor's screen is the patient's capture time, a few seconds old at most
   local s now
@@ -97,13 +68,13 @@ sleep $(( t_connected + 8 - $(date +%s) > 0 ? t_connected + 8 - $(date +%s) : 0 
 pwin=$(xdotool search --name "^$PAT\$" | head -n 1)
 [ -n "$pwin" ] || fail "no patient window"
 xdotool windowfocus --sync "$pwin" 2>/dev/null; xdotool key --window "$pwin" --clearmodifiers m
-wait_line patient '^mic: off' 10 || fail "M in the patient's window did not mute"
-wait_line doctor '^peer: mic off' 10 || fail "the doctor was not told the patient's mic is off"
+wait_out patient '^mic: off' 10 || fail "M in the patient's window did not mute"
+wait_out doctor '^peer: mic off' 10 || fail "the doctor was not told the patient's mic is off"
 pass "M mutes: the doctor is told"
 
 xdotool key --window "$pwin" --clearmodifiers v
-wait_line patient '^camera: off' 10 || fail "V in the patient's window did not turn the camera off"
-wait_line doctor '^peer: mic off camera off' 10 || fail "the doctor was not told the camera is off"
+wait_out patient '^camera: off' 10 || fail "V in the patient's window did not turn the camera off"
+wait_out doctor '^peer: mic off camera off' 10 || fail "the doctor was not told the camera is off"
 eventually "the doctor's window shows the avatar instead of the picture" avatar_shown
 no_stamp || fail "the doctor's window still shows a live picture with the camera off"
 pass "camera off: no live picture on the doctor's screen"
@@ -111,18 +82,12 @@ pass "camera off: no live picture on the doctor's screen"
 # Esc in the doctor's window hangs up: both calls end normally.
 dwin=$(xdotool search --name "^$DOC\$" | head -n 1)
 xdotool windowfocus --sync "$dwin" 2>/dev/null; xdotool key --window "$dwin" --clearmodifiers Escape
-wait_line doctor '^ended: you hung up' 10 || fail "Esc did not hang up"
-wait_line patient '^ended: ' 10 || fail "the patient's call did not end"
+wait_out doctor '^ended: you hung up' 10 || fail "Esc did not hang up"
+wait_out patient '^ended: ' 10 || fail "the patient's call did not end"
 # The end screens stay until closed: close both windows as a person would.
 sleep 1
 "$XSHOT" close "$DOC" 2>/dev/null; "$XSHOT" close "$PAT" 2>/dev/null
-for p in "$doc" "$pat"; do
-  for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-done
-wait "$doc"; drc=$?
-wait "$pat"; prc=$?
-[ "$drc" = 0 ] || fail "the doctor exited with $drc"
-[ "$prc" = 0 ] || fail "the patient exited with $prc"
+exited_0 "$doc" "$pat"
 pass "Esc hung up; both exited 0 after closing their end screens"
 
 # Audio at the doctor: the patient muted about 8 s into the call, so the

@@ -7,26 +7,14 @@ set -u
 APP=${1:?medcall} XSHOT=${2:?xshot} SYN=${3:?window_synthetic}
 here=$(cd "$(dirname "$0")" && pwd)
 command -v Xvfb >/dev/null || { echo "FAIL: Xvfb is not installed (scripts/install-deps.sh)"; exit 1; }
-DIR=$(mktemp -d /tmp/medcall-demo-ui.XXXXXX)
-pids=()
-FAILED=0
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  if [ "$FAILED" = 1 ] || [ "${KEEP:-0}" = 1 ]; then echo "kept in $DIR"; else rm -rf "$DIR"; fi
-}
-trap cleanup EXIT
-fail() { FAILED=1; echo "FAIL: $*"; echo "--- demo output"; cat "$DIR/demo.out"; exit 1; }
-
-Xvfb -displayfd 5 -screen 0 1366x768x24 -nolisten tcp 5>"$DIR/display" 2>"$DIR/xvfb.log" &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$DIR/display" ] && break; sleep 0.1; done
-[ -s "$DIR/display" ] || fail "Xvfb did not start"
-export DISPLAY=:$(head -n1 "$DIR/display") SDL_RENDER_DRIVER=software SDL_AUDIODRIVER=dummy
+. "$here/lib.sh"
+ui_start medcall-demo-ui 1366x768
+ui_on_fail() { echo "--- demo output"; cat "$DIR/demo.out"; }
+export SDL_RENDER_DRIVER=software SDL_AUDIODRIVER=dummy
 export HOME=$DIR XDG_CONFIG_HOME=$DIR/config XDG_STATE_HOME=$DIR/state
 MEDCALL_DEMO_APP=$APP MEDCALL_DEMO_SECONDS=15 bash "$here/../../scripts/demo.sh" >"$DIR/demo.out" 2>&1 &
 demo=$!
-pids+=($demo)
+ui_pids+=($demo)
 for _ in $(seq 300); do grep -q "^doctor: state: connected" "$DIR/demo.out" && break; sleep 0.1; done
 grep -q "^doctor: state: connected" "$DIR/demo.out" || fail "the demo's call did not connect"
 grep -q "^demo: the doctor's window is open; the room link: https://" "$DIR/demo.out" || fail "the demo printed no link"

@@ -16,26 +16,11 @@ for tool in Xvfb xdotool; do
   command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed (apt-get install xvfb xdotool)"; exit 1; }
 done
 
-DIR=$(mktemp -d /tmp/medcall-ui.XXXXXX)
-XVFB_PID= SYN_PID=
-cleanup() {
-  [ -n "$SYN_PID" ] && kill "$SYN_PID" 2>/dev/null
-  [ -n "$XVFB_PID" ] && kill "$XVFB_PID" 2>/dev/null
-  exec 7>&- 2>/dev/null
-  if [ "${KEEP:-0}" = 1 ] || [ "${FAILED:-0}" = 1 ]; then echo "screenshots and logs kept in $DIR"; else rm -rf "$DIR"; fi
-}
-trap cleanup EXIT
-FAILED=0 STEP=0
-fail() { FAILED=1; echo "FAIL: $*"; echo "--- driver output"; cat "$DIR/out.log" 2>/dev/null; echo "--- stderr";
-         tail -n 20 "$DIR/err.log" 2>/dev/null; exit 1; }
-pass() { echo "ok: $*"; }
-
-# Xvfb picks a free display and writes its number when it is ready.
-Xvfb -displayfd 5 -screen 0 1280x800x24 -nolisten tcp 5>"$DIR/display" 2>"$DIR/xvfb.log" &
-XVFB_PID=$!
-for _ in $(seq 100); do [ -s "$DIR/display" ] && break; sleep 0.1; done
-[ -s "$DIR/display" ] || fail "Xvfb did not start: $(cat "$DIR/xvfb.log")"
-export DISPLAY=:$(head -n1 "$DIR/display")
+. "$(dirname "$0")/lib.sh"
+ui_start medcall-ui 1280x800
+SYN_PID=
+STEP=0
+ui_on_fail() { echo "--- driver output"; cat "$DIR/out.log" 2>/dev/null; echo "--- stderr"; tail -n 20 "$DIR/err.log" 2>/dev/null; }
 # Xvfb has no GPU: the window must work with SDL's software renderer
 # (UI_RENDER_DRIVER=opengl tries Mesa's software OpenGL instead).
 export SDL_RENDER_DRIVER=${UI_RENDER_DRIVER:-software} SDL_AUDIODRIVER=dummy
@@ -45,6 +30,7 @@ start() { # start ARGS...: the synthetic call with its window
   rm -f "$DIR/ctl" "$DIR/out.log" && mkfifo "$DIR/ctl"
   "$SYN" --title "$TITLE" --size 960x600 "$@" <"$DIR/ctl" >"$DIR/out.log" 2>>"$DIR/err.log" &
   SYN_PID=$!
+  ui_pids+=("$SYN_PID")
   exec 7>"$DIR/ctl"
   wait_line '^started$'
 }
@@ -55,23 +41,13 @@ wait_line() { # wait_line REGEX [SECONDS]: a line of the driver's output
   fail "no line matching '$1' from the driver"
 }
 count_lines() { grep -Ec "$1" "$DIR/out.log" 2>/dev/null; }
+SHOT=$DIR/shot.ppm
 shot() { "$XSHOT" grab "$TITLE" "$DIR/${1:-shot}.ppm" 2>/dev/null; }
 rect() { # rect NAME [chat]: a rectangle of the layout of the current screenshot
   "$SYN" --layout $("$XSHOT" size "$DIR/shot.ppm") 640 480 ${2:-} | awk -v n="$1" '$1 == n {print $2, $3, $4, $5}'
 }
-eventually() { # eventually WHAT CMD...: CMD succeeds on a fresh screenshot within 15 s
-  local what=$1; shift
-  for _ in $(seq 60); do
-    if shot && "$@"; then
-      STEP=$((STEP + 1)) && cp "$DIR/shot.ppm" "$DIR/step$STEP.ppm" # kept with KEEP=1 or on failure
-      pass "$what"
-      return 0
-    fi
-    sleep 0.25
-  done
-  cp "$DIR/shot.ppm" "$DIR/failed.ppm" 2>/dev/null
-  fail "$what (last screenshot: $DIR/failed.ppm)"
-}
+# Each screenshot that passed is kept (with KEEP=1 or on failure).
+ui_on_pass() { STEP=$((STEP + 1)) && cp "$DIR/shot.ppm" "$DIR/step$STEP.ppm"; }
 key() { xdotool key --clearmodifiers "$@"; }
 
 # ---- checks on the screenshot ----

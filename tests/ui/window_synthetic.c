@@ -6,16 +6,22 @@
  * ("cmd toggle_mic", "cmd chat TEXT", ...), reacting to it as a call would
  * (mute toggles mic_muted, hang up ends the call...).
  *
- * Directives: wait | knock NAME | connect | publish N | reconnecting |
+ * Directives: wait | knock NAME | peer NAME (the peer's name in the call) |
+ *   connect | publish N | reconnecting |
  *   peer_camera_off 0|1 | peer_mic_muted 0|1 | peer_video_paused 0|1 |
  *   video_paused 0|1 | chat mine|peer|file TEXT |
  *   drop PATH (a file dropped on the window) | deaf 0|1 (ignore hang up) |
+ *   compose TEXT | commit TEXT (what an input method sends: the
+ *   composition so far, SDL_TEXTEDITING; its commit, SDL_TEXTINPUT) |
  *   end REASON | quit | echo TEXT. Each is answered "ok WORD".
+ *   glyphs: answered "glyphs strings=N chars=N hangul=N missing=N", what
+ *   the window's text drew so far (window_text_stats).
  *
  *   window_synthetic [--title T] [--size WxH] [--close-after MS]
  *   window_synthetic --layout W H PIC_W PIC_H [chat]
- *     prints the layout's rectangles for a drawable of W x H pixels and
- *     "picture X Y W H": where a PIC_W x PIC_H remote picture lands. */
+ *     prints the layout's rectangles for a drawable of W x H pixels,
+ *     "picture X Y W H": where a PIC_W x PIC_H remote picture lands, and
+ *     "text_px BODY BOLD SMALL BIG": the text's sizes in pixels. */
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -138,6 +144,28 @@ static void directive(struct driver *d, char *line) {
     say("ok drop");
     return;
   }
+  if (strcmp(line, "compose") == 0 || strcmp(line, "commit") == 0) {
+    /* What SDL delivers from ibus or fcitx; SDL_PushEvent stamps the time. */
+    SDL_Event e = {0};
+    if (strcmp(line, "commit") == 0) {
+      e.type = SDL_TEXTINPUT;
+      snprintf(e.text.text, sizeof e.text.text, "%s", arg);
+    } else {
+      e.type = SDL_TEXTEDITING;
+      snprintf(e.edit.text, sizeof e.edit.text, "%s", arg);
+      e.edit.start = (Sint32)strlen(arg);
+    }
+    SDL_PushEvent(&e);
+    say("ok %s", line);
+    return;
+  }
+  if (strcmp(line, "glyphs") == 0) {
+    struct window_text_stats g;
+    window_text_stats(&g);
+    say("glyphs strings=%llu chars=%llu hangul=%llu missing=%llu", (unsigned long long)g.strings,
+        (unsigned long long)g.chars, (unsigned long long)g.hangul, (unsigned long long)g.missing);
+    return;
+  }
   if (strcmp(line, "deaf") == 0) {
     d->deaf = atoi(arg) != 0;
     say("ok deaf");
@@ -151,6 +179,8 @@ static void directive(struct driver *d, char *line) {
     s->phase = CALL_PHASE_KNOCKING;
     snprintf(s->knock_name, sizeof s->knock_name, "%s", arg);
     s->knocks_waiting = 1;
+  } else if (strcmp(line, "peer") == 0) {
+    snprintf(s->peer_name, sizeof s->peer_name, "%s", arg);
   } else if (strcmp(line, "connect") == 0) {
     s->phase = CALL_PHASE_CONNECTED;
     s->connected_wall_ms = mc_wall_ms();
@@ -239,6 +269,9 @@ static int print_layout(int w, int h, int pw, int ph, bool chat) {
   static const char *const names[WINDOW_BTN_COUNT] = {"mic", "camera", "chat_button", "stats", "fullscreen", "hang_up"};
   for (int i = 0; i < WINDOW_BTN_COUNT; i++)
     print_rect(names[i], l.button[i].x, l.button[i].y, l.button[i].w, l.button[i].h);
+  int px[WINDOW_TEXT_SIZES];
+  window_text_sizes(&l, 1.0f, px);
+  printf("text_px %d %d %d %d\n", px[0], px[1], px[2], px[3]);
   return 0;
 }
 

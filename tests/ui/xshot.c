@@ -10,6 +10,19 @@
  *   xshot distinct IN.ppm X Y W H    prints the number of distinct colours (max 1000)
  *   xshot match IN.ppm X Y W H R G B prints per mille of pixels within 12 of R G B
  *   xshot diff A.ppm B.ppm X Y W H   prints per mille of pixels differing by more than 24
+ *   xshot find IN.ppm X Y W H REF.ppm R G B
+ *                                    finds REF (tests/ui/textref: text on the
+ *                                    background R G B) in the rectangle; prints
+ *                                    "INK ALL X Y": per mille of REF's text pixels
+ *                                    and of all its pixels within 24 of the
+ *                                    screenshot's at the best place, and where;
+ *                                    "0 0 -1 -1" (exit 1) when no place has 90 %
+ *   xshot keymap TEXT                binds each character of TEXT that no key has
+ *                                    to a spare keycode (keysym U+XXXX), so that
+ *                                    xdotool type finds a key for it: otherwise it
+ *                                    remaps a scratch key per character and maps
+ *                                    it back at once, and an application that
+ *                                    looks the key up after that gets nothing
  *
  * Exit status 0 on success, 1 when the thing asked for is not there (no
  * such window, no stamp), 2 for bad arguments. */
@@ -231,15 +244,98 @@ static int diff(const struct image *a, const struct image *b, int rx, int ry, in
   return 0;
 }
 
+/* The best place of ref in the rectangle: the most pixels within 24, and
+ * at least 90 %. A place is given up as soon as it misses more than that
+ * or than the best so far. */
+static int find(const struct image *im, int rx, int ry, int rw, int rh, const struct image *ref, int br, int bg,
+                int bb) {
+  long total = (long)ref->w * ref->h, best = -1, ink_best = 0, ink_total = 0;
+  int bx = 0, by = 0;
+  for (long i = 0; i < total; i++) {
+    const uint8_t *q = ref->rgb + i * 3;
+    ink_total += !near(q[0], br, 24) || !near(q[1], bg, 24) || !near(q[2], bb, 24);
+  }
+  for (int y = ry; y + ref->h <= ry + rh; y++)
+    for (int x = rx; x + ref->w <= rx + rw; x++) {
+      long miss = 0, ink = 0, allowed = best < 0 ? total / 10 : total - best;
+      for (int j = 0; j < ref->h && miss <= allowed; j++)
+        for (int i = 0; i < ref->w; i++) {
+          const uint8_t *p = px(im, x + i, y + j), *q = ref->rgb + ((size_t)j * ref->w + i) * 3;
+          bool text = !near(q[0], br, 24) || !near(q[1], bg, 24) || !near(q[2], bb, 24);
+          if (near(p[0], q[0], 24) && near(p[1], q[1], 24) && near(p[2], q[2], 24)) ink += text;
+          else miss++;
+        }
+      if (miss <= allowed && total - miss > best) {
+        best = total - miss;
+        ink_best = ink;
+        bx = x;
+        by = y;
+      }
+    }
+  if (best < 0) {
+    printf("0 0 -1 -1\n");
+    return 1;
+  }
+  printf("%ld %ld %d %d\n", ink_total ? ink_best * 1000 / ink_total : 0, best * 1000 / total, bx, by);
+  return 0;
+}
+
+/* The next character of s (UTF-8, assumed valid: the test's own text). */
+static unsigned long next_char(const unsigned char **s) {
+  const unsigned char *p = *s;
+  int len = p[0] < 0x80 ? 1 : p[0] < 0xE0 ? 2 : p[0] < 0xF0 ? 3 : 4;
+  unsigned long c = len == 1 ? p[0] : p[0] & (0x7F >> len);
+  for (int i = 1; i < len && p[i]; i++) c = c << 6 | (p[i] & 0x3F);
+  *s = p + len;
+  return c;
+}
+
+static int keymap(const char *text) {
+  Display *dpy = XOpenDisplay(NULL);
+  if (!dpy) return 1;
+  int lo, hi, per;
+  XDisplayKeycodes(dpy, &lo, &hi);
+  KeySym *map = XGetKeyboardMapping(dpy, (KeyCode)lo, hi - lo + 1, &per);
+  int rc = map ? 0 : 1, next = hi;
+  for (const unsigned char *p = (const unsigned char *)text; *p && rc == 0;) {
+    unsigned long c = next_char(&p);
+    /* X keysyms: Latin-1 as itself, the rest 0x01000000 + code point. */
+    KeySym ks = c < 0x100 ? (KeySym)c : (KeySym)(0x01000000 | c);
+    bool have = false;
+    for (int i = 0; i < (hi - lo + 1) * per && !have; i++) have = map[i] == ks;
+    if (have) continue;
+    /* From the top, leaving the lowest empty keys to xdotool's scratch use. */
+    while (next >= lo) {
+      bool empty = true;
+      for (int j = 0; j < per; j++) empty = empty && map[(next - lo) * per + j] == NoSymbol;
+      if (empty) break;
+      next--;
+    }
+    if (next < lo) {
+      fprintf(stderr, "xshot: no spare keycode left\n");
+      rc = 1;
+      break;
+    }
+    KeySym both[2] = {ks, ks};
+    XChangeKeyboardMapping(dpy, next, 2, both, 1);
+    for (int j = 0; j < per; j++) map[(next - lo) * per + j] = j < 2 ? ks : NoSymbol;
+  }
+  if (map) XFree(map);
+  XSync(dpy, False);
+  XCloseDisplay(dpy);
+  return rc;
+}
+
 static int usage(void) {
-  fprintf(stderr, "usage: xshot grab NAME|--root OUT.ppm | close NAME | size IN | stamp IN X Y W H PW PH | distinct IN X Y W H |"
-                  " match IN X Y W H R G B | diff A B X Y W H\n");
+  fprintf(stderr, "usage: xshot grab NAME|--root OUT.ppm | close NAME | keymap TEXT | size IN | stamp IN X Y W H PW PH | distinct IN X Y W H |"
+                  " match IN X Y W H R G B | diff A B X Y W H | find IN X Y W H REF R G B\n");
   return 2;
 }
 
 int main(int argc, char **argv) {
   if (argc == 4 && strcmp(argv[1], "grab") == 0) return grab(argv[2], argv[3]);
   if (argc == 3 && strcmp(argv[1], "close") == 0) return close_window(argv[2]);
+  if (argc == 3 && strcmp(argv[1], "keymap") == 0) return keymap(argv[2]);
   if (argc < 3) return usage();
   int arg[8] = {0};
   int first = strcmp(argv[1], "diff") == 0 ? 4 : 3;
@@ -259,6 +355,9 @@ int main(int argc, char **argv) {
     rc = match(&a, arg[0], arg[1], arg[2], arg[3], arg[4], arg[5], arg[6]);
   } else if (strcmp(argv[1], "diff") == 0 && nargs == 4) {
     if (load(argv[3], &b) == 0) rc = diff(&a, &b, arg[0], arg[1], arg[2], arg[3]);
+  } else if (strcmp(argv[1], "find") == 0 && argc == 11) {
+    if (load(argv[7], &b) == 0)
+      rc = find(&a, arg[0], arg[1], arg[2], arg[3], &b, atoi(argv[8]), atoi(argv[9]), atoi(argv[10]));
   } else {
     rc = usage();
   }
