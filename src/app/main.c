@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "app/i18n.h"
 #include "util/util.h"
 
 static const struct mc_app_command commands[] = {
@@ -31,6 +32,9 @@ static const struct mc_app_command *find_command(const char *name) {
 int main(int argc, char **argv) {
   mc_log_set_level(MC_LOG_WARN);
   mc_log_init_from_env();
+  /* The language before the first word is printed. */
+  app_i18n_init();
+  if (app_i18n_take_lang_option(&argc, argv) != 0) return MC_APP_EXIT_USAGE;
   if (argc < 2) {
     print_overview(stderr);
     return MC_APP_EXIT_USAGE;
