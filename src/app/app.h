@@ -3,25 +3,27 @@
 #ifndef MC_APP_H
 #define MC_APP_H
 
+#include <stdio.h>
+
 struct mc_app_command {
   const char *name;
-  const char *summary; /* one line for "medcall --help" */
-  const char *usage;   /* full help for "medcall NAME --help" */
+  const char *summary; /* one line for "medcall --help" (marked N_(), shown translated) */
+  void (*usage)(FILE *out); /* full help for "medcall NAME --help", in the user's language */
   int (*run)(int argc, char **argv); /* argv[0] is the command name */
 };
 
 /* Exit statuses shared by every command. */
 enum { MC_APP_EXIT_OK = 0, MC_APP_EXIT_FAIL = 1, MC_APP_EXIT_USAGE = 2 };
 
-extern const char mc_diagnose_usage[];
+void mc_diagnose_usage(FILE *out);
 int mc_diagnose_main(int argc, char **argv);
 
-extern const char mc_call_usage[];
-extern const char mc_join_usage[];
+void mc_call_usage(FILE *out);
+void mc_join_usage(FILE *out);
 int mc_call_main(int argc, char **argv);
 int mc_join_main(int argc, char **argv);
 
-extern const char mc_devices_usage[];
+void mc_devices_usage(FILE *out);
 int mc_devices_main(int argc, char **argv);
 
 /* ---- the media of a call (call_media.c) ---- */
