@@ -176,10 +176,14 @@ struct call_channels_callbacks {
   void (*on_chat)(void *user, const char *text);
   /* video_paused: the peer's connection is too slow for video (its sound goes on). */
   void (*on_peer_state)(void *user, bool mic_on, bool camera_on, bool video_paused);
-  /* A file arrived (error NULL, saved_path set) or failed part way (error: a sentence). */
-  void (*on_file_received)(void *user, const char *name, const char *saved_path, uint64_t size, const char *error);
-  /* A file we sent left completely (error NULL) or could not be sent. */
-  void (*on_file_sent)(void *user, const char *name, uint64_t size, const char *error);
+  /* A file arrived (error NULL, saved_path set) or failed part way (error:
+   * a sentence in English, for the "file-failed:" line; shown: the same in
+   * the user's language, for the window). */
+  void (*on_file_received)(void *user, const char *name, const char *saved_path, uint64_t size, const char *error,
+                           const char *shown);
+  /* A file we sent left completely (error NULL) or could not be sent (error
+   * and shown as above). */
+  void (*on_file_sent)(void *user, const char *name, uint64_t size, const char *error, const char *shown);
 };
 /* Creates "control" (and "chat" when offerer) on pc before the first
  * offer or answer. download_dir NULL: $XDG_DOWNLOAD_DIR, ~/Downloads, ~. */
