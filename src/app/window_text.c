@@ -85,6 +85,7 @@ static struct win_text_entry *free_entry(struct win_text *t) {
 
 SDL_Texture *win_text_get(struct win_text *t, SDL_Renderer *r, enum win_font f, const char *s, SDL_Color c,
                           int wrap, int *w, int *h) {
+  win_trace_text(s);
   *w = *h = 0;
   if (!s || !*s) return NULL;
   struct win_text_entry *e = find_entry(t, f, s, c, wrap);
