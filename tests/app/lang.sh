@@ -20,17 +20,7 @@ export MEDCALL_LOCALEDIR=$2
 . "$(dirname "$0")/lib.sh"
 app_test_init lang
 unset LANGUAGE LC_ALL LC_MESSAGES LANG LOCPATH
-fails=0 checks=0
-check() { # description, status (0 = ok)
-  checks=$((checks + 1))
-  if [ "$2" -ne 0 ]; then
-    fails=$((fails + 1))
-    echo "FAIL: $1"
-    [ -f "$tmp/err" ] && sed 's/^/  stderr: /' "$tmp/err" | head -n 5
-  else
-    echo "ok: $1"
-  fi
-}
+app_check_detail() { [ -f "$tmp/err" ] && sed 's/^/  stderr: /' "$tmp/err" | head -n 5; }
 run() { # expected-status, [VAR=value...] medcall args...
   local want=$1; shift
   local envs=()
