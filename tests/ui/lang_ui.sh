@@ -7,17 +7,19 @@
 # Korean (looked up with gettext(1) in the build tree's catalogs), never
 # the English, and no English msgid of the catalog is drawn at all. Then
 # --lang en draws the English. Screenshots of each screen are saved as PNG
-# in OUTDIR.
+# in OUTDIR. Last, the real medcall in Korean (a short call with a headless
+# patient): its window's title and the end reason the call gives it are
+# the catalog's.
 #
 # Glyphs are not checked here: with DejaVu (the window's font until it
 # comes from fontconfig) Hangul is drawn as boxes; the fonts' own test
 # checks that the drawn text is text.
 #
-#   lang_ui.sh WINDOW_SYNTHETIC XSHOT LOCALEDIR OUTDIR
+#   lang_ui.sh WINDOW_SYNTHETIC XSHOT LOCALEDIR OUTDIR MEDCALL
 set -u
 SYN=${1:?window_synthetic} XSHOT=${2:?xshot}
 export MEDCALL_LOCALEDIR=${3:?localedir}
-OUT=${4:?outdir}
+OUT=${4:?outdir} APP=${5:?medcall}
 TITLE=medcall-ui-lang
 for tool in Xvfb xdotool gettext python3; do
   command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed (scripts/install-deps.sh)"; exit 1; }
@@ -27,7 +29,9 @@ mkdir -p "$OUT"
 
 DIR=$(mktemp -d /tmp/medcall-uilang.XXXXXX)
 XVFB_PID= SYN_PID=
+APP_PIDS=()
 cleanup() {
+  for p in "${APP_PIDS[@]}"; do kill "$p" 2>/dev/null; done
   [ -n "$SYN_PID" ] && kill "$SYN_PID" 2>/dev/null
   [ -n "$XVFB_PID" ] && kill "$XVFB_PID" 2>/dev/null
   exec 7>&- 2>/dev/null
@@ -183,4 +187,30 @@ send quit
 wait_line '^window_run rc=0$'
 wait "$SYN_PID" || fail "window_synthetic exited with an error"
 SYN_PID=
+
+# ==== the real app in Korean: the title, and the end reason from the call ====
+export HOME=$DIR/home XDG_CONFIG_HOME=$DIR/home/config XDG_STATE_HOME=$DIR/home/state
+MEDCALL_UI_TRACE=$DIR/trace-app "$APP" --lang ko call --auto-admit --window 800x500+0+0 --video-source pattern \
+  --audio-source tone --fps 15 --duration 3 >"$DIR/doc.out" 2>"$DIR/doc.err" &
+doc=$!
+APP_PIDS+=("$doc")
+for _ in $(seq 150); do grep -q '^link: ' "$DIR/doc.out" && break; sleep 0.1; done
+link=$(sed -n 's/^link: //p' "$DIR/doc.out")
+[ -n "$link" ] || fail "the doctor's app printed no link: $(cat "$DIR/doc.err")"
+"$APP" join "$link" --insecure --headless --video-source pattern --audio-source none --fps 15 --duration 3 \
+  >"$DIR/pat.out" 2>"$DIR/pat.err" &
+APP_PIDS+=("$!")
+title=$(ko "medcall - doctor")
+for _ in $(seq 100); do "$XSHOT" id "$title" >/dev/null 2>&1 && break; sleep 0.1; done
+"$XSHOT" id "$title" >/dev/null 2>&1 || fail "no window titled \"$title\""
+pass "the doctor's window is titled \"$title\""
+# --duration: the call ends, the end screen shows, the window closes 3 s later.
+for _ in $(seq 300); do kill -0 "$doc" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$doc" 2>/dev/null && fail "the doctor's app did not end 30 s after its call: $(cat "$DIR/doc.out")"
+wait "$doc" || fail "the doctor's app exited with an error: $(cat "$DIR/doc.err")"
+grep -q '^ended: duration reached$' "$DIR/doc.out" || fail "no 'ended: duration reached' on stdout: $(cat "$DIR/doc.out")"
+reason=$(ko "The call ended: %s" "$(ko "duration reached")")
+grep -Fxq -- "$reason" "$DIR/trace-app" || fail "the end screen did not say \"$reason\": $(cat "$DIR/trace-app")"
+grep -Fxq -- "$(ko "The call has ended")" "$DIR/trace-app" || fail "the end screen's title is not Korean"
+pass "stdout says 'ended: duration reached'; the end screen says \"$reason\""
 echo "all Korean window checks passed"
