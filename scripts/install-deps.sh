@@ -16,9 +16,10 @@ case "${1:-}" in
   *) echo "usage: install-deps.sh [--demo]" >&2; exit 2 ;;
 esac
 
-# The build: compiler, meson, and the libraries meson.build asks for.
+# The build: compiler, meson, the libraries meson.build asks for, and
+# gettext (msgfmt compiles po/, xgettext the template).
 build=(
-  meson ninja-build pkg-config gcc
+  meson ninja-build pkg-config gcc gettext
   libssl-dev libuv1-dev zlib1g-dev libwebsockets-dev libjansson-dev libsystemd-dev
   libsrtp2-dev libusrsctp-dev libopus-dev libvpx-dev libyuv-dev libspeexdsp-dev libv4l-dev libsdl2-dev libsdl2-ttf-dev
   libfontconfig-dev
@@ -30,12 +31,15 @@ run=(libwebsockets-evlib-uv fonts-dejavu-core fonts-noto-cjk)
 # The test suite: the clang ASan+UBSan and libFuzzer build, Xvfb for the ui
 # suite, coturn and network tools for the lab, browsers for interop (and
 # a font with Hangul, for the patient page in Korean), packaging and unit
-# checks for the install suite, promtool for metrics.
+# checks for the install suite, promtool for metrics, locales' sources for
+# the Korean and decimal-comma locales tests/app/lang.sh makes with
+# localedef.
 tests=(
   clang libclang-rt-14-dev xvfb xdotool
   coturn iproute2 iptables libnetfilter-queue-dev openssl jq procps curl
   chromium firefox-esr nodejs fonts-noto-cjk
   debhelper dpkg-dev lintian desktop-file-utils systemd prometheus python3
+  locales
 )
 
 packages=("${build[@]}" "${run[@]}")

@@ -3,25 +3,27 @@
 #ifndef MC_APP_H
 #define MC_APP_H
 
+#include <stdio.h>
+
 struct mc_app_command {
   const char *name;
-  const char *summary; /* one line for "medcall --help" */
-  const char *usage;   /* full help for "medcall NAME --help" */
+  const char *summary; /* one line for "medcall --help" (marked N_(), shown translated) */
+  void (*usage)(FILE *out); /* full help for "medcall NAME --help", in the user's language */
   int (*run)(int argc, char **argv); /* argv[0] is the command name */
 };
 
 /* Exit statuses shared by every command. */
 enum { MC_APP_EXIT_OK = 0, MC_APP_EXIT_FAIL = 1, MC_APP_EXIT_USAGE = 2 };
 
-extern const char mc_diagnose_usage[];
+void mc_diagnose_usage(FILE *out);
 int mc_diagnose_main(int argc, char **argv);
 
-extern const char mc_call_usage[];
-extern const char mc_join_usage[];
+void mc_call_usage(FILE *out);
+void mc_join_usage(FILE *out);
 int mc_call_main(int argc, char **argv);
 int mc_join_main(int argc, char **argv);
 
-extern const char mc_devices_usage[];
+void mc_devices_usage(FILE *out);
 int mc_devices_main(int argc, char **argv);
 
 /* ---- the media of a call (call_media.c) ---- */
@@ -186,10 +188,14 @@ struct call_channels_callbacks {
   void (*on_chat)(void *user, const char *text);
   /* video_paused: the peer's connection is too slow for video (its sound goes on). */
   void (*on_peer_state)(void *user, bool mic_on, bool camera_on, bool video_paused);
-  /* A file arrived (error NULL, saved_path set) or failed part way (error: a sentence). */
-  void (*on_file_received)(void *user, const char *name, const char *saved_path, uint64_t size, const char *error);
-  /* A file we sent left completely (error NULL) or could not be sent. */
-  void (*on_file_sent)(void *user, const char *name, uint64_t size, const char *error);
+  /* A file arrived (error NULL, saved_path set) or failed part way (error:
+   * a sentence in English, for the "file-failed:" line; shown: the same in
+   * the user's language, for the window). */
+  void (*on_file_received)(void *user, const char *name, const char *saved_path, uint64_t size, const char *error,
+                           const char *shown);
+  /* A file we sent left completely (error NULL) or could not be sent (error
+   * and shown as above). */
+  void (*on_file_sent)(void *user, const char *name, uint64_t size, const char *error, const char *shown);
 };
 /* Creates "control" (and "chat" when offerer) on pc before the first
  * offer or answer. download_dir NULL: call_download_dir's. */

@@ -27,6 +27,7 @@
 #include <uv.h>
 
 #include "app/app.h"
+#include "app/i18n.h"
 #include "dtls/dtls.h"
 #include "medcall/pc.h"
 #include "net/net.h"
@@ -129,6 +130,7 @@ struct call {
   EVP_MD_CTX *recv_sha;
 };
 
+/* why: a phrase marked N_(), printed as is ("ended: WHY") and shown translated. */
 static void call_end(struct call *c, int code, const char *why);
 static void on_duration(uv_timer_t *t);
 static void open_signaling(struct call *c);
@@ -191,7 +193,7 @@ static void pump_send(struct call *c) {
     }
     int rc = mc_pc_dc_send(c->pc, c->send_ch, chunk, n, true);
     if (rc != 0) {
-      fprintf(stderr, "medcall: sending on the data channel failed: %s\n", mc_strerror(rc));
+      fprintf(stderr, _("medcall: sending on the data channel failed: %s\n"), app_strerror(rc));
       c->sending = false;
       return;
     }
@@ -213,7 +215,7 @@ static void open_bulk(struct call *c) {
   struct mc_dc_config dc = MC_DC_CONFIG_DEFAULT;
   dc.label = "bulk";
   if (mc_pc_create_data_channel(c->pc, &dc, &c->send_ch) != 0) {
-    fprintf(stderr, "medcall: could not open a data channel for --send-bytes\n");
+    fputs(_("medcall: could not open a data channel for --send-bytes\n"), stderr);
     c->send_ch = -1;
   }
 }
@@ -277,9 +279,9 @@ static void make_offer(struct call *c) {
   int rc = mc_pc_create_offer(c->pc, &offer);
   if (rc == 0) rc = mc_pc_set_local_description(c->pc, MC_PC_OFFER, offer);
   if (rc != 0) {
-    fprintf(stderr, "medcall: could not make an offer: %s\n", mc_pc_last_error(c->pc));
+    fprintf(stderr, _("medcall: could not make an offer: %s\n"), mc_pc_last_error(c->pc));
     mc_free(offer);
-    call_end(c, MC_APP_EXIT_FAIL, "failed");
+    call_end(c, MC_APP_EXIT_FAIL, N_("failed"));
     return;
   }
   sig_send(c, json_pack("{s:s, s:s}", "type", "offer", "sdp", offer));
@@ -351,7 +353,7 @@ static void send_headless_extras(struct call *c) {
   if (c->o->send_file && !c->sent_file && c->chans) {
     c->sent_file = true;
     int rc = call_channels_send_file(c->chans, c->o->send_file);
-    if (rc != 0) fprintf(stderr, "medcall: cannot send %s: %s\n", c->o->send_file, mc_strerror(rc));
+    if (rc != 0) fprintf(stderr, _("medcall: cannot send %s: %s\n"), c->o->send_file, app_strerror(rc));
   }
 }
 
@@ -389,8 +391,8 @@ static void on_connection_state(mc_pc *pc, enum mc_pc_state s, void *user) {
     if (!c->ever_connected) {
       if (s == MC_PC_STATE_FAILED) {
         const char *why = mc_pc_last_error(pc);
-        fprintf(stderr, "medcall: the call failed: %s\n", why[0] ? why : "the connection broke");
-        call_end(c, MC_APP_EXIT_FAIL, "failed");
+        fprintf(stderr, _("medcall: the call failed: %s\n"), why[0] ? why : _("the connection broke"));
+        call_end(c, MC_APP_EXIT_FAIL, N_("failed"));
       }
       return;
     }
@@ -448,28 +450,33 @@ static void check_video_paused(struct call *c) {
   if (c->chans) call_channels_set_video_paused(c->chans, paused);
 }
 
-static void on_file_received(void *user, const char *name, const char *saved_path, uint64_t size, const char *error) {
+static void on_file_received(void *user, const char *name, const char *saved_path, uint64_t size, const char *error,
+                             const char *shown) {
   struct call *c = user;
   char line[512];
   if (error) {
     say("file-failed: %s: %s", name, error);
-    snprintf(line, sizeof line, "%s could not be received: %s", name, error);
+    mc_strcpy(line, sizeof line, shown);
   } else {
     say("file: %s %llu bytes saved %s", name, (unsigned long long)size, saved_path);
-    snprintf(line, sizeof line, "%s received (%llu bytes), saved as %s", name, (unsigned long long)size, saved_path);
+    snprintf(line, sizeof line,
+             ngettext("%s received (%llu byte), saved as %s", "%s received (%llu bytes), saved as %s",
+                      (unsigned long)size),
+             name, (unsigned long long)size, saved_path);
   }
   call_view_add_chat(c->view, false, true, line);
 }
 
-static void on_file_sent(void *user, const char *name, uint64_t size, const char *error) {
+static void on_file_sent(void *user, const char *name, uint64_t size, const char *error, const char *shown) {
   struct call *c = user;
   char line[512];
   if (error) {
     say("file-failed: %s: %s", name, error);
-    snprintf(line, sizeof line, "%s could not be sent: %s", name, error);
+    mc_strcpy(line, sizeof line, shown);
   } else {
     say("file-sent: %s %llu bytes", name, (unsigned long long)size);
-    snprintf(line, sizeof line, "%s sent (%llu bytes)", name, (unsigned long long)size);
+    snprintf(line, sizeof line, ngettext("%s sent (%llu byte)", "%s sent (%llu bytes)", (unsigned long)size), name,
+             (unsigned long long)size);
   }
   call_view_add_chat(c->view, true, true, line);
 }
@@ -664,14 +671,14 @@ static int make_pc(struct call *c) {
   };
   int rc = mc_pc_new(&cfg, &cbs, c, &c->pc);
   if (rc != 0) {
-    fprintf(stderr, "medcall: could not set up the call: %s\n", mc_strerror(rc));
+    fprintf(stderr, _("medcall: could not set up the call: %s\n"), app_strerror(rc));
     return rc;
   }
   struct call_media_opts mo = c->o->media;
   mo.view = c->view;
   rc = call_media_new(c->loop, c->pc, &mo, &c->media);
   if (rc != 0) {
-    fprintf(stderr, "medcall: could not set up the media: %s\n", mc_strerror(rc));
+    fprintf(stderr, _("medcall: could not set up the media: %s\n"), app_strerror(rc));
     return rc;
   }
   /* The new connection starts with what the user chose in the old one. */
@@ -692,7 +699,7 @@ static int make_pc(struct call *c) {
   struct call_channels_callbacks ccb = {.on_chat = on_chat, .on_peer_state = on_peer_state,
                                         .on_file_received = on_file_received, .on_file_sent = on_file_sent};
   rc = call_channels_new(c->pc, c->offerer, c->o->download_dir, &ccb, c, &c->chans);
-  if (rc != 0) fprintf(stderr, "medcall: could not set up chat and file transfer: %s\n", mc_strerror(rc));
+  if (rc != 0) fprintf(stderr, _("medcall: could not set up chat and file transfer: %s\n"), app_strerror(rc));
   return rc;
 }
 
@@ -731,7 +738,7 @@ static void start_pc(struct call *c, json_t *ice_servers) {
   set_ice_servers(c, ice_servers);
   set_phase(c, CALL_PHASE_CONNECTING);
   if (make_pc(c) != 0) {
-    call_end(c, MC_APP_EXIT_FAIL, "failed");
+    call_end(c, MC_APP_EXIT_FAIL, N_("failed"));
     return;
   }
   if (c->offerer) make_offer(c);
@@ -770,7 +777,7 @@ static void on_offer(struct call *c, const char *sdp) {
     drop_pc(c);
     set_phase(c, CALL_PHASE_CONNECTING);
     if (make_pc(c) != 0) {
-      call_end(c, MC_APP_EXIT_FAIL, "failed");
+      call_end(c, MC_APP_EXIT_FAIL, N_("failed"));
       return;
     }
   }
@@ -781,7 +788,7 @@ static void on_offer(struct call *c, const char *sdp) {
   if (rc != 0) {
     fprintf(stderr, "medcall: %s\n", mc_pc_last_error(c->pc));
     mc_free(answer);
-    call_end(c, MC_APP_EXIT_FAIL, "failed");
+    call_end(c, MC_APP_EXIT_FAIL, N_("failed"));
     return;
   }
   sig_send(c, json_pack("{s:s, s:s}", "type", "answer", "sdp", answer));
@@ -803,13 +810,13 @@ static void on_answer(struct call *c, const char *sdp) {
     say("reconnecting: %s started over", peer_label(c));
     drop_pc(c);
     set_phase(c, CALL_PHASE_CONNECTING);
-    if (make_pc(c) != 0) call_end(c, MC_APP_EXIT_FAIL, "failed");
+    if (make_pc(c) != 0) call_end(c, MC_APP_EXIT_FAIL, N_("failed"));
     else make_offer(c);
     return;
   }
   if (mc_pc_set_remote_description(c->pc, MC_PC_ANSWER, sdp) != 0) {
     fprintf(stderr, "medcall: %s\n", mc_pc_last_error(c->pc));
-    call_end(c, MC_APP_EXIT_FAIL, "failed");
+    call_end(c, MC_APP_EXIT_FAIL, N_("failed"));
   }
 }
 
@@ -994,7 +1001,7 @@ static void on_peer_back(struct call *c, json_t *m) {
     say("reconnecting: %s started over", peer_label(c));
     drop_pc(c);
     set_phase(c, CALL_PHASE_CONNECTING);
-    if (make_pc(c) != 0) call_end(c, MC_APP_EXIT_FAIL, "failed");
+    if (make_pc(c) != 0) call_end(c, MC_APP_EXIT_FAIL, N_("failed"));
     else if (c->offerer) make_offer(c);
     return;
   }
@@ -1023,14 +1030,15 @@ static void on_goaway(struct call *c, json_t *m) {
 }
 
 static const char *ended_text(const struct call *c, const char *reason) {
-  if (!reason) return "the consultation ended";
-  if (!strcmp(reason, "ended-by-doctor")) return c->o->doctor ? "you ended the consultation" : "the doctor ended the consultation";
-  if (!strcmp(reason, "replaced")) return "the doctor let you in again from another window or device";
-  if (!strcmp(reason, "resumed-elsewhere")) return "this consultation continues in another window";
-  if (!strcmp(reason, "doctor-gone")) return "the doctor is no longer connected";
-  if (!strcmp(reason, "expired")) return "the room link expired";
-  if (!strcmp(reason, "left")) return "you left the consultation";
-  return "the consultation ended";
+  if (!reason) return N_("the consultation ended");
+  if (!strcmp(reason, "ended-by-doctor"))
+    return c->o->doctor ? N_("you ended the consultation") : N_("the doctor ended the consultation");
+  if (!strcmp(reason, "replaced")) return N_("the doctor let you in again from another window or device");
+  if (!strcmp(reason, "resumed-elsewhere")) return N_("this consultation continues in another window");
+  if (!strcmp(reason, "doctor-gone")) return N_("the doctor is no longer connected");
+  if (!strcmp(reason, "expired")) return N_("the room link expired");
+  if (!strcmp(reason, "left")) return N_("you left the consultation");
+  return N_("the consultation ended");
 }
 
 static void on_error_message(struct call *c, json_t *m) {
@@ -1054,7 +1062,7 @@ static void on_error_message(struct call *c, json_t *m) {
       c->session[0] = '\0';
       return;
     }
-    call_end(c, MC_APP_EXIT_OK, "the consultation has ended");
+    call_end(c, MC_APP_EXIT_OK, N_("the consultation has ended"));
     return;
   }
   if (code && !strcmp(code, "wrong-state") && c->o->doctor) {
@@ -1062,8 +1070,9 @@ static void on_error_message(struct call *c, json_t *m) {
     MC_LOGI(LOG, "server refused a message code=wrong-state");
     return;
   }
-  fprintf(stderr, "medcall: the server refused: %s\n", msg ? msg : "unknown error");
-  call_end(c, MC_APP_EXIT_FAIL, "refused by the server");
+  /* the server's own message: protocol text, shown as sent */
+  fprintf(stderr, _("medcall: the server refused: %s\n"), msg ? msg : _("unknown error"));
+  call_end(c, MC_APP_EXIT_FAIL, N_("refused by the server"));
 }
 
 static void on_sig_message(mc_signal_client *s, const char *text, size_t len, void *user) {
@@ -1111,8 +1120,8 @@ static void on_sig_message(mc_signal_client *s, const char *text, size_t len, vo
     const char *mid = json_string_value(json_object_get(m, "sdpMid"));
     if (c->pc && cand) mc_pc_add_remote_candidate(c->pc, mid, cand);
   } else if (strcmp(type, "declined") == 0) {
-    fprintf(stderr, "medcall: the doctor declined the call\n");
-    call_end(c, MC_APP_EXIT_FAIL, "the doctor could not let you in now");
+    fputs(_("medcall: the doctor declined the call\n"), stderr);
+    call_end(c, MC_APP_EXIT_FAIL, N_("the doctor could not let you in now"));
   } else if (strcmp(type, "peer-left") == 0) {
     const char *knock = json_string_value(json_object_get(m, "knock"));
     if (knock) {
@@ -1152,8 +1161,8 @@ static void on_sig_close(mc_signal_client *s, int err, const char *sentence, voi
     return;
   }
   if (!c->ever_connected && !c->session[0]) {
-    fprintf(stderr, "medcall: %s\n", err ? sentence : "the signaling server closed the connection");
-    call_end(c, MC_APP_EXIT_FAIL, "signaling failed");
+    fprintf(stderr, "medcall: %s\n", err ? sentence : _("the signaling server closed the connection"));
+    call_end(c, MC_APP_EXIT_FAIL, N_("signaling failed"));
     return;
   }
   /* Media does not need the server once connected; the session is kept
@@ -1176,8 +1185,8 @@ static void open_signaling(struct call *c) {
   if (rc != 0) {
     c->sig = NULL;
     if (!c->ever_connected && !c->session[0]) {
-      fprintf(stderr, "medcall: cannot use the signaling address %s: %s\n", c->o->ws_url, mc_strerror(rc));
-      call_end(c, MC_APP_EXIT_FAIL, "signaling failed");
+      fprintf(stderr, _("medcall: cannot use the signaling address %s: %s\n"), c->o->ws_url, app_strerror(rc));
+      call_end(c, MC_APP_EXIT_FAIL, N_("signaling failed"));
     } else {
       c->sig_retries++;
       uv_timer_start(&c->sig_timer, on_sig_retry, SIGNAL_RETRY_MS * 5, 0);
@@ -1209,7 +1218,7 @@ static void toggle_camera(struct call *c) {
 
 static void send_chat(struct call *c, const char *text) {
   if (!c->chans || call_channels_send_chat(c->chans, text) != 0) {
-    call_view_add_chat(c->view, true, false, "(not connected: the message was not sent)");
+    call_view_add_chat(c->view, true, false, _("(not connected: the message was not sent)"));
     return;
   }
   call_view_add_chat(c->view, true, false, text);
@@ -1221,9 +1230,9 @@ static void send_file(struct call *c, const char *path) {
   const char *slash = strrchr(path, '/');
   char base[256];
   mc_strcpy(base, sizeof base, slash ? slash + 1 : path);
-  if (rc == 0) snprintf(line, sizeof line, "sending %s", base);
-  else if (rc == MC_ETOOBIG) snprintf(line, sizeof line, "%s is larger than 64 MiB and was not sent", base);
-  else snprintf(line, sizeof line, "%s could not be sent: %s", base, c->chans ? mc_strerror(rc) : "not connected");
+  if (rc == 0) snprintf(line, sizeof line, _("sending %s"), base);
+  else if (rc == MC_ETOOBIG) snprintf(line, sizeof line, _("%s is larger than 64 MiB and was not sent"), base);
+  else snprintf(line, sizeof line, _("%s could not be sent: %s"), base, c->chans ? app_strerror(rc) : _("not connected"));
   call_view_add_chat(c->view, true, true, line);
 }
 
@@ -1237,7 +1246,7 @@ static void on_wake(uv_async_t *a) {
     case CALL_CMD_DECLINE: answer_knock(c, false); break;
     case CALL_CMD_TOGGLE_MIC: toggle_mic(c); break;
     case CALL_CMD_TOGGLE_CAMERA: toggle_camera(c); break;
-    case CALL_CMD_HANG_UP: call_end(c, c->ever_connected ? MC_APP_EXIT_OK : MC_APP_EXIT_FAIL, "you hung up"); break;
+    case CALL_CMD_HANG_UP: call_end(c, c->ever_connected ? MC_APP_EXIT_OK : MC_APP_EXIT_FAIL, N_("you hung up")); break;
     case CALL_CMD_CHAT: send_chat(c, cmd.text); break;
     case CALL_CMD_SEND_FILE: send_file(c, cmd.text); break;
     }
@@ -1307,11 +1316,14 @@ static void on_stats_timer(uv_timer_t *t) {
   }
   struct call_view_state *s = call_view_lock(c->view);
   s->quality_bars = call_quality_bars(rtt_ms, loss_pct, receiving);
+  /* TRANSLATORS: the statistics overlay (S), one figure a line; candidate
+     types (host, srflx, relay), addresses, DTLS, codec and cipher names stay
+     as they are. */
   snprintf(s->stats_text, sizeof s->stats_text,
-           "pair: %s %s -> %s %s\nsecurity: DTLS %s, %s\ncodecs: %s\nsending: %.0f kbit/s (estimate %.0f)\n"
-           "receiving: %.0f kbit/s, %.1f frames/s\nround trip: %.0f ms\nloss: %.1f %%\njitter: %.1f ms",
+           _("pair: %s %s -> %s %s\nsecurity: DTLS %s, %s\ncodecs: %s\nsending: %.0f kbit/s (estimate %.0f)\n"
+             "receiving: %.0f kbit/s, %.1f frames/s\nround trip: %.0f ms\nloss: %.1f %%\njitter: %.1f ms"),
            st.local_candidate_type, st.local_address, st.remote_candidate_type, st.remote_address,
-           st.dtls_client ? "client" : "server", st.srtp_cipher, codecs[0] ? codecs : "-", out_kbps,
+           st.dtls_client ? _("client") : _("server"), st.srtp_cipher, codecs[0] ? codecs : "-", out_kbps,
            (double)st.available_outgoing_bitrate_bps / 1000, in_kbps, fps, rtt_ms, loss_pct, jitter_ms);
   call_view_unlock(c->view);
 }
@@ -1348,7 +1360,7 @@ static void write_stats(struct call *c) {
   if (c->timeline) json_object_set(j, "timeline", c->timeline);
   json_object_set_new(j, "interruptions", c->interruptions ? json_incref(c->interruptions) : json_array());
   if (json_dump_file(j, c->o->stats_json, JSON_INDENT(2)) != 0)
-    fprintf(stderr, "medcall: could not write statistics to %s\n", c->o->stats_json);
+    fprintf(stderr, _("medcall: could not write statistics to %s\n"), c->o->stats_json);
   json_decref(j);
 }
 
@@ -1402,8 +1414,8 @@ static void call_end(struct call *c, int code, const char *why) {
   }
   struct call_view_state *s = call_view_lock(c->view);
   s->phase = CALL_PHASE_ENDED;
-  snprintf(s->end_reason, sizeof s->end_reason, "%s%s", code == MC_APP_EXIT_OK ? "The call ended: " : "",
-           why);
+  if (code == MC_APP_EXIT_OK) snprintf(s->end_reason, sizeof s->end_reason, _("The call ended: %s"), _(why));
+  else mc_strcpy(s->end_reason, sizeof s->end_reason, _(why));
   call_view_unlock(c->view);
   /* Give the leave/end message and DTLS close_notify a moment on the wire. */
   uv_timer_start(&c->end_timer, on_end_timer, 200, 0);
@@ -1411,7 +1423,7 @@ static void call_end(struct call *c, int code, const char *why) {
 
 static void on_duration_drained(uv_timer_t *t) {
   struct call *c = t->data;
-  call_end(c, c->ever_connected ? MC_APP_EXIT_OK : MC_APP_EXIT_FAIL, "duration reached");
+  call_end(c, c->ever_connected ? MC_APP_EXIT_OK : MC_APP_EXIT_FAIL, N_("duration reached"));
 }
 
 /* At the end of --duration our media stops first and the call ends a
@@ -1430,7 +1442,7 @@ static void on_duration(uv_timer_t *t) {
 static void on_signal(uv_signal_t *s, int signum) {
   (void)signum;
   struct call *c = s->data;
-  call_end(c, c->ever_connected ? MC_APP_EXIT_OK : MC_APP_EXIT_FAIL, "interrupted");
+  call_end(c, c->ever_connected ? MC_APP_EXIT_OK : MC_APP_EXIT_FAIL, N_("interrupted"));
   /* Ctrl-C in the terminal closes the window too. */
   struct call_view_state *v = call_view_lock(c->view);
   v->quit = true;

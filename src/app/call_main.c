@@ -12,95 +12,119 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "app/i18n.h"
 #include "signal/signal.h"
 #include "util/util.h"
 
-#define COMMON_USAGE \
-  "  --config FILE       read options from FILE instead of the default\n" \
-  "                      $XDG_CONFIG_HOME/medcall/medcall.conf (~/.config/...):\n" \
-  "                      'name = value' lines with the long names below\n" \
-  "                      (server, token, name, video-source, audio-source,\n" \
-  "                      ice-server, download-dir, ...); the command line wins\n" \
-  "  --insecure          accept a self-signed server certificate (development)\n" \
-  "  --server-pin FP     accept the server's certificate only when its SHA-256\n" \
-  "                      fingerprint is FP (AB:CD:... as medcall-server prints it\n" \
-  "                      at start): a self-signed server without --insecure\n" \
-  "  --relay-only        connect only through a TURN relay\n" \
-  "  --ice-server 'URL [USERNAME CREDENTIAL]'\n" \
-  "                      a STUN or TURN server to use besides the server's own\n" \
-  "                      (repeat for more; credentials belong in the config file)\n" \
-  "  --video-source S    camera[:DEVICE] (default /dev/video0), pattern (moving\n" \
-  "                      picture with its capture time stamped in the top row),\n" \
-  "                      file:PATH (Y4M) or none (default: camera when there is a\n" \
-  "                      window, else none; a missing camera means sound only)\n" \
-  "  --audio-source S    mic[:DEVICE] (through echo cancellation), tone[:HZ]\n" \
-  "                      (default 440 Hz), file:PATH (WAV, 48 kHz, 16-bit) or\n" \
-  "                      none (default: mic when there is a window, else none)\n" \
-  "  --video-size WxH    picture size sent (default 640x480)\n" \
-  "  --fps N             frames per second sent (default 30)\n" \
-  "  --bitrate KBPS      VP8 starting bit rate (default 1000)\n" \
-  "  --download-dir DIR  where files the other side sends are saved (default\n" \
-  "                      the desktop's download folder, as xdg-user-dir\n" \
-  "                      DOWNLOAD says; else $XDG_DOWNLOAD_DIR, ~/Downloads or ~)\n" \
-  "  --fullscreen        start with the window full screen\n" \
-  "  --window WxH[+X+Y]  the window's size, and where it opens (default\n" \
-  "                      1024x640, centred)\n" \
-  "  --no-window         no window; sound still plays on the speakers\n" \
-  "  --headless          no window and no speakers: what arrives is measured only\n" \
-  "                      (for tests and benchmarks; implies --auto-admit)\n" \
-  "\n" \
-  "Window keys: M microphone, V camera, Enter chat, S statistics, F full screen,\n" \
-  "Esc hang up (on the end screen: close); A/D admit or decline a knock. Drop\n" \
-  "a file on the window to send it.\n" \
-  "\n" \
-  "For tests and scripts:\n" \
-  "  --duration S        hang up after S seconds connected (media stops sending\n" \
-  "                      then, the call ends a second later)\n" \
-  "  --stats-json FILE   write the call's statistics as JSON at the end\n" \
-  "  --chat TEXT         send TEXT as a chat message once the chat opens\n" \
-  "  --send-file PATH    send the file once connected\n" \
-  "  --echo              send every data-channel message back as it came\n" \
-  "  --send-bytes N      once connected, open a data channel \"bulk\", send N bytes\n" \
-  "                      on it with backpressure, print 'sent: N bytes sha256 HEX'\n" \
-  "\n" \
-  "Lines on standard output: link:, knock:, state:, pair:, verify: (the code\n" \
-  "both sides compare aloud), chat:, peer:, file:, reconnecting:, ended:.\n" \
-  "MEDCALL_LOG=warn|info|debug adds a diagnostic log on standard error.\n" \
-  "Exit status: 0 when the call connected and ended normally, 1 when it could\n" \
-  "not connect or failed, 2 on a usage error.\n"
+/* --help, in paragraphs (one msgid each: translators see the common
+ * options once for call and join). */
+static const char *const options_usage = N_(
+    "  --config FILE       read options from FILE instead of the default\n"
+    "                      $XDG_CONFIG_HOME/medcall/medcall.conf (~/.config/...):\n"
+    "                      'name = value' lines with the long names below\n"
+    "                      (server, token, name, video-source, audio-source,\n"
+    "                      ice-server, download-dir, lang, ...); the command line\n"
+    "                      wins\n"
+    "  --lang ko|en        the language of the window and messages (default: from\n"
+    "                      LANGUAGE, LC_ALL, LC_MESSAGES or LANG)\n"
+    "  --insecure          accept a self-signed server certificate (development)\n"
+    "  --server-pin FP     accept the server's certificate only when its SHA-256\n"
+    "                      fingerprint is FP (AB:CD:... as medcall-server prints it\n"
+    "                      at start): a self-signed server without --insecure\n"
+    "  --relay-only        connect only through a TURN relay\n"
+    "  --ice-server 'URL [USERNAME CREDENTIAL]'\n"
+    "                      a STUN or TURN server to use besides the server's own\n"
+    "                      (repeat for more; credentials belong in the config file)\n"
+    "  --video-source S    camera[:DEVICE] (default /dev/video0), pattern (moving\n"
+    "                      picture with its capture time stamped in the top row),\n"
+    "                      file:PATH (Y4M) or none (default: camera when there is a\n"
+    "                      window, else none; a missing camera means sound only)\n"
+    "  --audio-source S    mic[:DEVICE] (through echo cancellation), tone[:HZ]\n"
+    "                      (default 440 Hz), file:PATH (WAV, 48 kHz, 16-bit) or\n"
+    "                      none (default: mic when there is a window, else none)\n"
+    "  --video-size WxH    picture size sent (default 640x480)\n"
+    "  --fps N             frames per second sent (default 30)\n"
+    "  --bitrate KBPS      VP8 starting bit rate (default 1000)\n"
+    "  --download-dir DIR  where files the other side sends are saved (default\n"
+    "                      the desktop's download folder, as xdg-user-dir\n"
+    "                      DOWNLOAD says; else $XDG_DOWNLOAD_DIR, ~/Downloads or ~)\n"
+    "  --fullscreen        start with the window full screen\n"
+    "  --window WxH[+X+Y]  the window's size, and where it opens (default\n"
+    "                      1024x640, centred)\n"
+    "  --no-window         no window; sound still plays on the speakers\n"
+    "  --headless          no window and no speakers: what arrives is measured only\n"
+    "                      (for tests and benchmarks; implies --auto-admit)\n"
+    "\n");
 
-const char mc_call_usage[] =
-    "usage: medcall call [--server URL [--token T]] [options]\n"
-    "\n"
-    "Creates a consultation room and shows the patient's link (also printed as\n"
-    "a line 'link: URL'); when the patient knocks, admit them (A) and the call\n"
-    "starts. The room stays open until you hang up: a patient who leaves or\n"
-    "drops can come back. If medcall was killed during a consultation, the\n"
-    "next 'medcall call' with the same server takes the room back.\n"
-    "\n"
-    "  --server URL        a medcall-server's signaling address, wss://HOST:PORT/ws;\n"
-    "                      without it medcall runs the server itself, on a free port\n"
-    "                      on every interface (a patient on this network can open\n"
-    "                      the link in a browser; the browser will warn about the\n"
-    "                      self-signed certificate), where only this app creates\n"
-    "                      rooms (a token of its own for each run)\n"
-    "  --token T           the doctor token the server was started with (prefer\n"
-    "                      the config file: a command line is visible to others)\n"
-    "  --room ROOM         take back the room ROOM (the last part of its link): from\n"
-    "                      this machine's state directory, or with --token from\n"
-    "                      another machine\n"
-    "  --auto-admit        admit the first patient who knocks (always so without\n"
-    "                      a window)\n"
-    COMMON_USAGE;
+static const char *const keys_usage = N_(
+    "Window keys: M microphone, V camera, Enter chat, S statistics, F full screen,\n"
+    "Esc hang up (on the end screen: close); A/D admit or decline a knock. Drop\n"
+    "a file on the window to send it.\n"
+    "\n");
 
-const char mc_join_usage[] =
-    "usage: medcall join LINK [--name NAME] [options]\n"
-    "\n"
-    "Joins the consultation at LINK (https://HOST:PORT/r/ROOM), waits until the\n"
-    "doctor admits you, and connects.\n"
-    "\n"
-    "  --name NAME         the name the doctor sees (default \"medcall\")\n"
-    COMMON_USAGE;
+static const char *const test_usage = N_(
+    "For tests and scripts:\n"
+    "  --duration S        hang up after S seconds connected (media stops sending\n"
+    "                      then, the call ends a second later)\n"
+    "  --stats-json FILE   write the call's statistics as JSON at the end\n"
+    "  --chat TEXT         send TEXT as a chat message once the chat opens\n"
+    "  --send-file PATH    send the file once connected\n"
+    "  --echo              send every data-channel message back as it came\n"
+    "  --send-bytes N      once connected, open a data channel \"bulk\", send N bytes\n"
+    "                      on it with backpressure, print 'sent: N bytes sha256 HEX'\n"
+    "\n");
+
+static const char *const output_usage = N_(
+    "Lines on standard output (in English, whatever the language): link:, knock:,\n"
+    "state:, pair:, verify: (the code both sides compare aloud), chat:, peer:,\n"
+    "file:, reconnecting:, ended:.\n"
+    "MEDCALL_LOG=warn|info|debug adds a diagnostic log on standard error.\n"
+    "Exit status: 0 when the call connected and ended normally, 1 when it could\n"
+    "not connect or failed, 2 on a usage error.\n");
+
+static void common_usage(FILE *out) {
+  fputs(_(options_usage), out);
+  fputs(_(keys_usage), out);
+  fputs(_(test_usage), out);
+  fputs(_(output_usage), out);
+}
+
+void mc_call_usage(FILE *out) {
+  fputs(_("usage: medcall call [--server URL [--token T]] [options]\n"
+          "\n"
+          "Creates a consultation room and shows the patient's link (also printed as\n"
+          "a line 'link: URL'); when the patient knocks, admit them (A) and the call\n"
+          "starts. The room stays open until you hang up: a patient who leaves or\n"
+          "drops can come back. If medcall was killed during a consultation, the\n"
+          "next 'medcall call' with the same server takes the room back.\n"
+          "\n"
+          "  --server URL        a medcall-server's signaling address, wss://HOST:PORT/ws;\n"
+          "                      without it medcall runs the server itself, on a free port\n"
+          "                      on every interface (a patient on this network can open\n"
+          "                      the link in a browser; the browser will warn about the\n"
+          "                      self-signed certificate), where only this app creates\n"
+          "                      rooms (a token of its own for each run)\n"
+          "  --token T           the doctor token the server was started with (prefer\n"
+          "                      the config file: a command line is visible to others)\n"
+          "  --room ROOM         take back the room ROOM (the last part of its link): from\n"
+          "                      this machine's state directory, or with --token from\n"
+          "                      another machine\n"
+          "  --auto-admit        admit the first patient who knocks (always so without\n"
+          "                      a window)\n"),
+        out);
+  common_usage(out);
+}
+
+void mc_join_usage(FILE *out) {
+  fputs(_("usage: medcall join LINK [--name NAME] [options]\n"
+          "\n"
+          "Joins the consultation at LINK (https://HOST:PORT/r/ROOM), waits until the\n"
+          "doctor admits you, and connects.\n"
+          "\n"
+          "  --name NAME         the name the doctor sees (default \"medcall\")\n"),
+        out);
+  common_usage(out);
+}
 
 enum {
   O_SERVER = 1, O_TOKEN, O_NAME, O_INSECURE, O_RELAY, O_DURATION, O_ECHO, O_SEND, O_STATS, O_VIDEO, O_AUDIO,
@@ -168,15 +192,24 @@ static const struct option *config_option(const char *name) {
 
 static int config_line(const char *name, const char *value, void *user, char *why, size_t why_cap) {
   struct cli *cl = user;
+  /* The language is chosen before the options are parsed; --lang wins. */
+  if (!strcmp(name, "lang")) {
+    if (!value || (strcmp(value, "ko") != 0 && strcmp(value, "en") != 0)) {
+      snprintf(why, why_cap, _("\"lang\" wants one of %s, not '%s'"), APP_LANGS, value ? value : "");
+      return MC_EINVAL;
+    }
+    if (!app_i18n_lang_from_command_line()) app_i18n_set_lang(value);
+    return 0;
+  }
   const struct option *opt = config_option(name);
   if (!opt) {
-    snprintf(why, why_cap, "\"%s\" is not an option a config file can set", name);
+    snprintf(why, why_cap, _("\"%s\" is not an option a config file can set"), name);
     return MC_EINVAL;
   }
   if (opt->has_arg == no_argument) {
     if (value && (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0"))) return 0;
   } else if (!value || !*value) {
-    snprintf(why, why_cap, "\"%s\" wants a value: %s = VALUE", name, name);
+    snprintf(why, why_cap, _("\"%s\" wants a value: %s = VALUE"), name, name);
     return MC_EINVAL;
   }
   char flag[64];
@@ -212,11 +245,11 @@ static int add_ice_option(struct call_opts *o, const char *arg) {
   char url[512] = "", user[256] = "", cred[256] = "";
   int n = sscanf(arg, "%511s %255s %255s", url, user, cred);
   if (n < 1 || (strncmp(url, "stun:", 5) && strncmp(url, "turn:", 5) && strncmp(url, "turns:", 6)) || n == 2) {
-    fprintf(stderr, "medcall: --ice-server wants 'stun:HOST[:PORT]' or 'turn:HOST[:PORT] USERNAME CREDENTIAL'\n");
+    fputs(_("medcall: --ice-server wants 'stun:HOST[:PORT]' or 'turn:HOST[:PORT] USERNAME CREDENTIAL'\n"), stderr);
     return -1;
   }
   if (o->nice >= CALL_MAX_ICE_SERVERS) {
-    fprintf(stderr, "medcall: at most %d --ice-server\n", CALL_MAX_ICE_SERVERS);
+    fprintf(stderr, _("medcall: at most %d --ice-server\n"), CALL_MAX_ICE_SERVERS);
     return -1;
   }
   o->ice[o->nice].url = strdup(url);
@@ -274,8 +307,9 @@ static int parse_opts(struct cli *cl, int argc, char **argv) {
     case O_CONFIG: break; /* read before */
     case O_ROOM:
       if (!o->doctor || !mc_signal_id_valid(optarg, strlen(optarg))) {
-        fprintf(stderr, o->doctor ? "medcall: --room wants a room id (the last part of the room link)\n"
-                                  : "medcall: --room is for 'medcall call'; 'join' takes the link\n");
+        fputs(o->doctor ? _("medcall: --room wants a room id (the last part of the room link)\n")
+                        : _("medcall: --room is for 'medcall call'; 'join' takes the link\n"),
+              stderr);
         return -1;
       }
       o->room = optarg;
@@ -286,7 +320,8 @@ static int parse_opts(struct cli *cl, int argc, char **argv) {
       if (sscanf(optarg, "%dx%d%n", &cl->win.width, &cl->win.height, &n) != 2 || cl->win.width < 320 ||
           cl->win.height < 240 || cl->win.width > 7680 || cl->win.height > 4320 ||
           (optarg[n] && (sscanf(optarg + n, "+%d+%d", &cl->win.x, &cl->win.y) != 2 || cl->win.x < 0 || cl->win.y < 0))) {
-        fprintf(stderr, "medcall: --window wants WIDTHxHEIGHT (at least 320x240), optionally +X+Y, not '%s'\n", optarg);
+        fprintf(stderr, _("medcall: --window wants WIDTHxHEIGHT (at least 320x240), optionally +X+Y, not '%s'\n"),
+                optarg);
         return -1;
       }
       cl->win.placed = optarg[n] != '\0';
@@ -294,7 +329,7 @@ static int parse_opts(struct cli *cl, int argc, char **argv) {
     }
     case O_SERVER_PIN:
       if (parse_pin(optarg, cl->pin) != 0) {
-        fprintf(stderr, "medcall: --server-pin wants the 32-byte SHA-256 fingerprint as hex (AB:CD:...)\n");
+        fputs(_("medcall: --server-pin wants the 32-byte SHA-256 fingerprint as hex (AB:CD:...)\n"), stderr);
         return -1;
       }
       cl->pinned = true;
@@ -313,33 +348,33 @@ static int parse_opts(struct cli *cl, int argc, char **argv) {
     case O_SIZE:
       if (sscanf(optarg, "%dx%d", &o->media.width, &o->media.height) != 2 || o->media.width < 16 ||
           o->media.height < 16 || o->media.width > 3840 || o->media.height > 2160) {
-        fprintf(stderr, "medcall: --video-size wants WIDTHxHEIGHT (16x16 to 3840x2160), not '%s'\n", optarg);
+        fprintf(stderr, _("medcall: --video-size wants WIDTHxHEIGHT (16x16 to 3840x2160), not '%s'\n"), optarg);
         return -1;
       }
       break;
     case O_FPS:
       if (parse_int(optarg, 1, 60, &o->media.fps) != 0) {
-        fprintf(stderr, "medcall: --fps wants 1..60, not '%s'\n", optarg);
+        fprintf(stderr, _("medcall: --fps wants 1..60, not '%s'\n"), optarg);
         return -1;
       }
       break;
     case O_BITRATE:
       if (parse_int(optarg, 30, 20000, &o->media.bitrate_kbps) != 0) {
-        fprintf(stderr, "medcall: --bitrate wants 30..20000 kbit/s, not '%s'\n", optarg);
+        fprintf(stderr, _("medcall: --bitrate wants 30..20000 kbit/s, not '%s'\n"), optarg);
         return -1;
       }
       break;
     case O_DURATION:
       o->duration_s = strtod(optarg, &end);
       if (!end || *end || o->duration_s <= 0) {
-        fprintf(stderr, "medcall: --duration wants a number of seconds above 0, not '%s'\n", optarg);
+        fprintf(stderr, _("medcall: --duration wants a number of seconds above 0, not '%s'\n"), optarg);
         return -1;
       }
       break;
     case O_SEND:
       o->send_bytes = strtoull(optarg, &end, 10);
       if (!end || *end) {
-        fprintf(stderr, "medcall: --send-bytes wants a number of bytes, not '%s'\n", optarg);
+        fprintf(stderr, _("medcall: --send-bytes wants a number of bytes, not '%s'\n"), optarg);
         return -1;
       }
       break;
@@ -348,12 +383,12 @@ static int parse_opts(struct cli *cl, int argc, char **argv) {
   }
   if (!o->doctor) {
     if (optind != argc - 1) {
-      fprintf(stderr, "medcall: join wants exactly one LINK (the room link the doctor sent)\n");
+      fputs(_("medcall: join wants exactly one LINK (the room link the doctor sent)\n"), stderr);
       return -1;
     }
     cl->link = argv[optind];
   } else if (optind != argc) {
-    fprintf(stderr, "medcall: unexpected argument '%s'\n", argv[optind]);
+    fprintf(stderr, _("medcall: unexpected argument '%s'\n"), argv[optind]);
     return -1;
   }
   if (o->media.headless) o->auto_admit = true;
@@ -387,18 +422,18 @@ static int run_with_window(struct cli *cl, struct call_view *view) {
   struct net_thread t = {.o = &cl->o, .view = view, .code = MC_APP_EXIT_FAIL};
   pthread_t th;
   if (pthread_create(&th, NULL, net_main, &t) != 0) {
-    fprintf(stderr, "medcall: could not start the call's thread\n");
+    fputs(_("medcall: could not start the call's thread\n"), stderr);
     return MC_APP_EXIT_FAIL;
   }
   struct window_opts wo = cl->win;
-  wo.title = cl->o.doctor ? "medcall - doctor" : "medcall - patient";
+  wo.title = cl->o.doctor ? _("medcall - doctor") : _("medcall - patient");
   wo.fullscreen = cl->fullscreen;
   wo.close_after_end_ms = cl->o.duration_s > 0 ? 3000 : -1;
   if (window_run(view, &wo) == 0) {
     struct call_command hang = {.kind = CALL_CMD_HANG_UP};
     call_view_post(view, &hang);
   } else {
-    fprintf(stderr, "medcall: no window could open; the call goes on without one (Ctrl-C hangs up)\n");
+    fputs(_("medcall: no window could open; the call goes on without one (Ctrl-C hangs up)\n"), stderr);
   }
   pthread_join(th, NULL);
   return t.code;
@@ -435,7 +470,7 @@ static int run(int argc, char **argv, bool doctor) {
   if (rc == 0) rc = read_config(&cl, argc, argv);
   for (int i = 1; rc == 0 && i < argc; i++) rc = push_arg(&cl, argv[i]);
   if (rc != 0 || parse_opts(&cl, cl.nargs, cl.args) != 0) {
-    fputs(doctor ? "see 'medcall call --help'\n" : "see 'medcall join --help'\n", stderr);
+    fputs(doctor ? _("see 'medcall call --help'\n") : _("see 'medcall join --help'\n"), stderr);
     goto out;
   }
   bool window = !cl.o.media.headless && !cl.no_window && display_present();
@@ -447,7 +482,8 @@ static int run(int argc, char **argv, bool doctor) {
   if (!doctor) {
     char why[200];
     if (mc_signal_parse_link(cl.link, ws_url, sizeof ws_url, room, sizeof room, why, sizeof why) != 0) {
-      fprintf(stderr, "medcall: %s\n", why);
+      /* its sentences are in the catalog too (po/meson.build) */
+      fprintf(stderr, "medcall: %s\n", _(why));
       goto out;
     }
     cl.o.room = room;
@@ -469,7 +505,7 @@ static int run(int argc, char **argv, bool doctor) {
   code = MC_APP_EXIT_FAIL;
   if (call_view_new(doctor, &view) != 0) goto out;
   if (window && SDL_InitSubSystem(SDL_INIT_VIDEO) != 0) {
-    fprintf(stderr, "medcall: no window (%s); the call goes on without one\n", SDL_GetError());
+    fprintf(stderr, _("medcall: no window (%s); the call goes on without one\n"), SDL_GetError());
     window = false;
   }
   /* Without a window nobody could press Admit: the first knock is let in. */

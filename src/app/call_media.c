@@ -40,6 +40,7 @@
 #include <uv.h>
 
 #include "app/app.h"
+#include "app/i18n.h"
 #include "media/media.h"
 #include "rtp/rtp.h"
 #include "util/util.h"
@@ -199,7 +200,7 @@ int call_media_parse_source(const char *arg, bool video, struct call_media_opts 
       o->video = CALL_VIDEO_CAMERA;
       o->video_path = arg[6] == ':' ? arg + 7 : NULL;
     } else {
-      fprintf(stderr, "medcall: --video-source wants camera[:DEVICE], pattern, file:PATH or none, not '%s'\n", arg);
+      fprintf(stderr, _("medcall: --video-source wants camera[:DEVICE], pattern, file:PATH or none, not '%s'\n"), arg);
       return -1;
     }
     return 0;
@@ -212,7 +213,7 @@ int call_media_parse_source(const char *arg, bool video, struct call_media_opts 
       char *end = NULL;
       o->tone_hz = strtod(arg + 5, &end);
       if (!end || *end || o->tone_hz < 50 || o->tone_hz > 8000) {
-        fprintf(stderr, "medcall: --audio-source tone:HZ wants 50..8000 Hz, not '%s'\n", arg + 5);
+        fprintf(stderr, _("medcall: --audio-source tone:HZ wants 50..8000 Hz, not '%s'\n"), arg + 5);
         return -1;
       }
     }
@@ -223,7 +224,7 @@ int call_media_parse_source(const char *arg, bool video, struct call_media_opts 
     o->audio = CALL_AUDIO_MIC;
     o->audio_path = arg[3] == ':' ? arg + 4 : NULL;
   } else {
-    fprintf(stderr, "medcall: --audio-source wants mic[:DEVICE], tone[:HZ], file:PATH or none, not '%s'\n", arg);
+    fprintf(stderr, _("medcall: --audio-source wants mic[:DEVICE], tone[:HZ], file:PATH or none, not '%s'\n"), arg);
     return -1;
   }
   return 0;
@@ -298,7 +299,7 @@ static int open_video(struct call_media *m) {
   case CALL_VIDEO_CAMERA: {
     struct mc_camera_config cc = {.device = o->video_path, .width = o->width, .height = o->height, .fps = o->fps};
     if (mc_camera_open(&cc, &m->cam, why, sizeof why) != 0) {
-      fprintf(stderr, "medcall: %s; the call goes on without video\n", why);
+      fprintf(stderr, _("medcall: %s; the call goes on without video\n"), why);
       o->video = CALL_VIDEO_NONE;
     }
     return 0;
@@ -317,13 +318,13 @@ static int open_audio(struct call_media *m) {
   char why[200] = "";
   int rc = 0;
   if (!o->headless && mc_speaker_open(&(struct mc_audio_config){.channels = 1}, &m->spk, why, sizeof why) != 0)
-    fprintf(stderr, "medcall: %s; the other side will not be heard\n", why);
+    fprintf(stderr, _("medcall: %s; the other side will not be heard\n"), why);
   switch (o->audio) {
   case CALL_AUDIO_NONE:
     break;
   case CALL_AUDIO_MIC:
     if (mc_mic_open(&(struct mc_audio_config){.device = o->audio_path, .channels = 1}, &m->mic, why, sizeof why) != 0) {
-      fprintf(stderr, "medcall: %s; the call goes on without sound from here\n", why);
+      fprintf(stderr, _("medcall: %s; the call goes on without sound from here\n"), why);
       o->audio = CALL_AUDIO_NONE;
     } else {
       rc = mc_apm_new(NULL, &m->apm);
@@ -420,7 +421,7 @@ static const struct mc_i420 *next_picture(struct call_media *m, uint64_t now_us,
     bool got = false;
     int rc = mc_camera_read(m->cam, view, &got);
     if (rc == MC_EIO) {
-      fprintf(stderr, "medcall: the camera went away; the call goes on without video\n");
+      fputs(_("medcall: the camera went away; the call goes on without video\n"), stderr);
       m->cam_failed = true;
       return NULL;
     }
@@ -669,7 +670,7 @@ void call_media_start(struct call_media *m) {
   m->sending = true;
   if (m->venc) {
     if (pthread_create(&m->enc_thread, NULL, encode_main, m) == 0) m->enc_running = true;
-    else fprintf(stderr, "medcall: could not start the video encoder; the call goes on without video\n");
+    else fputs(_("medcall: could not start the video encoder; the call goes on without video\n"), stderr);
   }
   if (m->aenc) uv_timer_start(&m->atimer, send_audio, 0, m->mic ? 10 : 20);
   uv_timer_start(&m->ptimer, play_audio, 20, 20);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "app/app.h"
+#include "app/i18n.h"
 #include "util/util.h"
 
 #define LOG "channels"
@@ -327,10 +328,12 @@ static struct file_in *in_of(struct call_channels *c, mc_pc_dc ch) {
 
 /* ---- sending files ---- */
 
-/* closing: the channel is still ours to close (not called from its close event). */
+/* closing: the channel is still ours to close (not called from its close
+ * event). error: a phrase marked N_(), NULL for success. */
 static void file_out_end(struct call_channels *c, struct file_out *f, const char *error, bool closing) {
-  char name[256];
+  char name[256], shown[512] = "";
   mc_strcpy(name, sizeof name, f->name);
+  if (error) snprintf(shown, sizeof shown, _("%s could not be sent: %s"), name, _(error));
   uint64_t size = error ? f->sent : f->size;
   if (f->fd >= 0) close(f->fd);
   mc_pc_dc ch = f->ch;
@@ -343,7 +346,7 @@ static void file_out_end(struct call_channels *c, struct file_out *f, const char
     mc_pc_dc_close(c->pc, ch);
   }
   MC_LOGI(LOG, "file sent ok=%d bytes=%llu", !error, (unsigned long long)size);
-  if (c->cbs.on_file_sent) c->cbs.on_file_sent(c->user, name, size, error);
+  if (c->cbs.on_file_sent) c->cbs.on_file_sent(c->user, name, size, error, error ? shown : NULL);
 }
 
 static void file_out_pump(struct call_channels *c, struct file_out *f) {
@@ -352,12 +355,13 @@ static void file_out_pump(struct call_channels *c, struct file_out *f) {
     size_t want = (size_t)MC_MIN((uint64_t)FILE_CHUNK, f->size - f->sent);
     ssize_t n = pread(f->fd, chunk, want, (off_t)f->sent);
     if (n <= 0) {
-      file_out_end(c, f, n == 0 ? "the file became shorter while it was sent" : "the file could not be read", true);
+      file_out_end(c, f, n == 0 ? N_("the file became shorter while it was sent") : N_("the file could not be read"),
+                   true);
       return;
     }
     int rc = mc_pc_dc_send(c->pc, f->ch, chunk, (size_t)n, true);
     if (rc != 0) {
-      file_out_end(c, f, "the connection did not take the file", true);
+      file_out_end(c, f, N_("the connection did not take the file"), true);
       return;
     }
     f->sent += (uint64_t)n;
@@ -450,11 +454,14 @@ fail:
 
 /* ---- receiving files ---- */
 
-/* closing: as for file_out_end. */
-static void file_in_fail(struct call_channels *c, struct file_in *f, const char *why, bool closing) {
-  char name[256], error[512];
+/* closing: as for file_out_end. why: in English, why_shown in the user's
+ * language (_() of a phrase marked N_(), or formatted by the caller). */
+static void file_in_fail(struct call_channels *c, struct file_in *f, const char *why, const char *why_shown,
+                         bool closing) {
+  char name[256], error[512], shown[512];
   mc_strcpy(name, sizeof name, f->name);
   snprintf(error, sizeof error, "The file \"%s\" could not be received: %s.", name, why);
+  snprintf(shown, sizeof shown, _("The file \"%s\" could not be received: %s."), name, why_shown);
   uint64_t got = f->got;
   mc_pc_dc ch = f->ch;
   file_in_discard(f);
@@ -467,19 +474,20 @@ static void file_in_fail(struct call_channels *c, struct file_in *f, const char 
     mc_pc_dc_close(c->pc, ch);
   }
   MC_LOGW(LOG, "file not received bytes=%llu", (unsigned long long)got);
-  if (c->cbs.on_file_received) c->cbs.on_file_received(c->user, name, NULL, got, error);
+  if (c->cbs.on_file_received) c->cbs.on_file_received(c->user, name, NULL, got, error, shown);
 }
 
 static void file_in_complete(struct call_channels *c, struct file_in *f, bool closing) {
   char path[PATH_MAX];
   if (f->fd >= 0 && close(f->fd) != 0) {
     f->fd = -1;
-    file_in_fail(c, f, "it could not be written to the disk", closing);
+    file_in_fail(c, f, N_("it could not be written to the disk"), _("it could not be written to the disk"), closing);
     return;
   }
   f->fd = -1;
   if (reserve_unique(c->dir, f->name, path, sizeof path) != 0 || rename(f->tmp, path) != 0) {
-    file_in_fail(c, f, "it could not be saved in the download folder", closing);
+    file_in_fail(c, f, N_("it could not be saved in the download folder"),
+                 _("it could not be saved in the download folder"), closing);
     return;
   }
   f->tmp[0] = '\0';
@@ -487,7 +495,7 @@ static void file_in_complete(struct call_channels *c, struct file_in *f, bool cl
   /* Closing confirms the whole file to the sender (docs/signaling.md "file"). */
   if (closing) mc_pc_dc_close(c->pc, f->ch);
   MC_LOGI(LOG, "file received bytes=%llu", (unsigned long long)f->size);
-  if (c->cbs.on_file_received) c->cbs.on_file_received(c->user, f->name, path, f->size, NULL);
+  if (c->cbs.on_file_received) c->cbs.on_file_received(c->user, f->name, path, f->size, NULL, NULL);
 }
 
 static void file_in_start(struct call_channels *c, mc_pc_dc ch, const char *protocol) {
@@ -497,12 +505,14 @@ static void file_in_start(struct call_channels *c, mc_pc_dc ch, const char *prot
     if (!c->in[i].used) f = &c->in[i];
   int rc = call_channels_parse_file_header((const uint8_t *)protocol, strlen(protocol), &h);
   const char *why = NULL;
-  if (rc != 0) why = "the sender's description of it was not understood";
-  else if (h.size > CALL_FILE_MAX) why = "it is larger than 64 MiB";
-  else if (!f) why = "too many files are arriving at once";
+  if (rc != 0) why = N_("the sender's description of it was not understood");
+  else if (h.size > CALL_FILE_MAX) why = N_("it is larger than 64 MiB");
+  else if (!f) why = N_("too many files are arriving at once");
   if (why) {
-    char error[512];
+    char error[512], shown[512];
     snprintf(error, sizeof error, "The file \"%s\" could not be received: %s.", rc == 0 ? h.name : "file", why);
+    snprintf(shown, sizeof shown, _("The file \"%s\" could not be received: %s."), rc == 0 ? h.name : "file",
+             _(why));
     if (f) {
       memset(f, 0, sizeof *f);
       f->used = f->closing = true;
@@ -511,7 +521,7 @@ static void file_in_start(struct call_channels *c, mc_pc_dc ch, const char *prot
     }
     mc_pc_dc_close(c->pc, ch);
     MC_LOGW(LOG, "file refused rc=%d", rc);
-    if (c->cbs.on_file_received) c->cbs.on_file_received(c->user, rc == 0 ? h.name : "file", NULL, 0, error);
+    if (c->cbs.on_file_received) c->cbs.on_file_received(c->user, rc == 0 ? h.name : "file", NULL, 0, error, shown);
     return;
   }
   memset(f, 0, sizeof *f);
@@ -524,7 +534,8 @@ static void file_in_start(struct call_channels *c, mc_pc_dc ch, const char *prot
   f->fd = n > 0 && (size_t)n < sizeof f->tmp ? mkstemps(f->tmp, 5) : -1;
   if (f->fd < 0) {
     f->tmp[0] = '\0';
-    file_in_fail(c, f, "the download folder cannot be written to", true);
+    file_in_fail(c, f, N_("the download folder cannot be written to"), _("the download folder cannot be written to"),
+                 true);
     return;
   }
   MC_LOGI(LOG, "file arriving bytes=%llu ch=%d", (unsigned long long)f->size, ch);
@@ -533,18 +544,21 @@ static void file_in_start(struct call_channels *c, mc_pc_dc ch, const char *prot
 static void file_in_data(struct call_channels *c, struct file_in *f, const uint8_t *data, size_t len, bool binary) {
   if (f->done || f->closing) return;
   if (!binary) {
-    file_in_fail(c, f, "the sender did not follow the file protocol", true);
+    file_in_fail(c, f, N_("the sender did not follow the file protocol"),
+                 _("the sender did not follow the file protocol"), true);
     return;
   }
   if (len > f->size - f->got) {
-    file_in_fail(c, f, "the sender sent more than it announced", true);
+    file_in_fail(c, f, N_("the sender sent more than it announced"), _("the sender sent more than it announced"),
+                 true);
     return;
   }
   for (size_t off = 0; off < len;) {
     ssize_t n = write(f->fd, data + off, len - off);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      file_in_fail(c, f, "it could not be written to the disk (is it full?)", true);
+      file_in_fail(c, f, N_("it could not be written to the disk (is it full?)"),
+                   _("it could not be written to the disk (is it full?)"), true);
       return;
     }
     off += (size_t)n;
@@ -702,7 +716,9 @@ bool call_channels_on_close(struct call_channels *c, mc_pc_dc ch) {
   }
   if (o) {
     if (o->all_sent) file_out_end(c, o, NULL, false);
-    else file_out_end(c, o, o->opened ? "the other side stopped the transfer" : "the transfer could not start", false);
+    else
+      file_out_end(c, o, o->opened ? N_("the other side stopped the transfer") : N_("the transfer could not start"),
+                   false);
     return true;
   }
   struct file_in *f = in_of(c, ch);
@@ -719,10 +735,14 @@ bool call_channels_on_close(struct call_channels *c, mc_pc_dc ch) {
         f->ch = -1;
       }
     } else {
-      char why[128];
+      char why[128], why_shown[256];
       snprintf(why, sizeof why, "the sender stopped after %llu of %llu bytes", (unsigned long long)f->got,
                (unsigned long long)f->size);
-      file_in_fail(c, f, why, false);
+      snprintf(why_shown, sizeof why_shown,
+               ngettext("the sender stopped after %llu of %llu byte", "the sender stopped after %llu of %llu bytes",
+                        (unsigned long)f->size),
+               (unsigned long long)f->got, (unsigned long long)f->size);
+      file_in_fail(c, f, why, why_shown, false);
     }
     return true;
   }

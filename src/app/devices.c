@@ -5,18 +5,23 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "app/i18n.h"
 #include "media/media.h"
 
-const char mc_devices_usage[] =
-    "usage: medcall devices\n"
-    "\n"
-    "Lists the cameras (device path, name, formats and sizes), microphones and\n"
-    "speakers this computer offers, one per line:\n"
-    "  camera: /dev/video0 \"Integrated Camera\" YUYV 640x480 1280x720; MJPG 1280x720\n"
-    "  microphone: \"Built-in Audio Analog Stereo\"\n"
-    "  speaker: \"Built-in Audio Analog Stereo\"\n"
-    "Use them with --video-source camera:/dev/videoN and --audio-source mic:NAME.\n"
-    "SDL_AUDIODRIVER chooses the audio system (pulseaudio, pipewire, alsa, ...).\n";
+void mc_devices_usage(FILE *out) {
+  fputs(_(
+      "usage: medcall devices\n"
+      "\n"
+      "Lists the cameras (device path, name, formats and sizes), microphones and\n"
+      "speakers this computer offers, one per line:\n"
+      "  camera: /dev/video0 \"Integrated Camera\" YUYV 640x480 1280x720; MJPG 1280x720\n"
+      "  microphone: \"Built-in Audio Analog Stereo\"\n"
+      "  speaker: \"Built-in Audio Analog Stereo\"\n"
+      "Use them with --video-source camera:/dev/videoN and --audio-source mic:NAME.\n"
+      "SDL_AUDIODRIVER chooses the audio system (pulseaudio, pipewire, alsa, ...).\n"
+      "The lines are in English whatever the language: scripts read them.\n"),
+        out);
+}
 
 static void print_camera(const struct mc_camera_info *c) {
   printf("camera: %s \"%s\"", c->path, c->name);
@@ -44,7 +49,8 @@ static void print_audio(bool capture) {
 
 int mc_devices_main(int argc, char **argv) {
   if (argc > 1) {
-    fprintf(stderr, "medcall devices: unexpected argument '%s'\n\n%s", argv[1], mc_devices_usage);
+    fprintf(stderr, _("medcall devices: unexpected argument '%s'\n\n"), argv[1]);
+    mc_devices_usage(stderr);
     return MC_APP_EXIT_USAGE;
   }
   static struct mc_camera_info cams[MC_CAMERA_MAX];

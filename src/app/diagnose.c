@@ -4,11 +4,13 @@
  * CreatePermission, data through Send/Data indications, ChannelBind, and
  * data through ChannelData between the two allocations (RTT, loss, payloads
  * compared byte for byte). Then which candidate types this network offers. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "app/app.h"
+#include "app/i18n.h"
 #include "net/net.h"
 #include "turn/turn.h"
 
@@ -25,27 +27,31 @@
 #define DEFAULT_TIMEOUT_MS 5000
 #define DEFAULT_PROBES 20
 
-const char mc_diagnose_usage[] =
-    "usage: medcall diagnose --ice-server URL [--ice-server URL ...]\n"
-    "                        [--ice-username U --ice-credential P] [--insecure]\n"
-    "                        [--json] [--timeout-ms N] [--probes N]\n"
-    "\n"
-    "Checks each STUN/TURN server step by step and says which candidate types\n"
-    "(host, srflx, relay/udp, relay/tcp, relay/tls) this network can offer.\n"
-    "\n"
-    "  --ice-server URL      stun:host[:port], stuns:host[:port],\n"
-    "                        turn:host[:port][?transport=udp|tcp], turns:host[:port]\n"
-    "                        (a turn: URL without ?transport= is checked over UDP and TCP)\n"
-    "  --ice-username U      TURN username (long-term credentials)\n"
-    "  --ice-credential P    TURN password (never printed or logged)\n"
-    "  --insecure            do not verify the TLS certificate of turns:/stuns: servers\n"
-    "  --json                print one JSON object instead of text\n"
-    "  --timeout-ms N        give up on each request after N ms (default 5000)\n"
-    "  --probes N            ChannelData probes sent each way (default 20, at most 200)\n"
-    "\n"
-    "Exit status: 0 when every check passed (each TURN server relayed data on each\n"
-    "transport checked, each STUN server answered the Binding); 1 when a check\n"
-    "failed; 2 on a usage error. See docs/diagnose.md.\n";
+void mc_diagnose_usage(FILE *out) {
+  fputs(_(
+      "usage: medcall diagnose --ice-server URL [--ice-server URL ...]\n"
+      "                        [--ice-username U --ice-credential P] [--insecure]\n"
+      "                        [--json] [--timeout-ms N] [--probes N]\n"
+      "\n"
+      "Checks each STUN/TURN server step by step and says which candidate types\n"
+      "(host, srflx, relay/udp, relay/tcp, relay/tls) this network can offer.\n"
+      "\n"
+      "  --ice-server URL      stun:host[:port], stuns:host[:port],\n"
+      "                        turn:host[:port][?transport=udp|tcp], turns:host[:port]\n"
+      "                        (a turn: URL without ?transport= is checked over UDP and TCP)\n"
+      "  --ice-username U      TURN username (long-term credentials)\n"
+      "  --ice-credential P    TURN password (never printed or logged)\n"
+      "  --insecure            do not verify the TLS certificate of turns:/stuns: servers\n"
+      "  --json                print one JSON object instead of text\n"
+      "  --timeout-ms N        give up on each request after N ms (default 5000)\n"
+      "  --probes N            ChannelData probes sent each way (default 20, at most 200)\n"
+      "\n"
+      "Exit status: 0 when every check passed (each TURN server relayed data on each\n"
+      "transport checked, each STUN server answered the Binding); 1 when a check\n"
+      "failed; 2 on a usage error. The report is in English whatever the language\n"
+      "(it goes into tickets). See docs/diagnose.md.\n"),
+        out);
+}
 
 struct opts {
   const char *urls[MAX_URLS];
@@ -716,8 +722,15 @@ static void print_json(FILE *f, const struct target *targets, size_t n, bool all
 
 /* ---- command line ---- */
 
-static int usage_error(const char *msg, const char *arg) {
-  fprintf(stderr, "medcall diagnose: %s%s%s\n\n%s", msg, arg ? " " : "", arg ? arg : "", mc_diagnose_usage);
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("medcall diagnose: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputs("\n\n", stderr);
+  mc_diagnose_usage(stderr);
   return MC_APP_EXIT_USAGE;
 }
 
@@ -760,11 +773,11 @@ int mc_diagnose_main(int argc, char **argv) {
                  strcmp(a, "--ice-credential") == 0 || strcmp(a, "--timeout-ms") == 0 ||
                  strcmp(a, "--probes") == 0;
     if (takes && !val) {
-      if (i + 1 >= argc) return usage_error("missing value after", a);
+      if (i + 1 >= argc) return usage_error(_("missing value after %s"), a);
       val = argv[++i];
     }
     if (strcmp(a, "--ice-server") == 0) {
-      if (o.nurls == MAX_URLS) return usage_error("too many --ice-server options", NULL);
+      if (o.nurls == MAX_URLS) return usage_error("%s", _("too many --ice-server options"));
       o.urls[o.nurls++] = val;
     } else if (strcmp(a, "--ice-username") == 0) {
       o.username = val;
@@ -772,23 +785,23 @@ int mc_diagnose_main(int argc, char **argv) {
       o.password = val;
     } else if (strcmp(a, "--timeout-ms") == 0) {
       long v;
-      if (parse_uint(val, 1, 600000, &v) < 0) return usage_error("--timeout-ms takes 1..600000, not", val);
+      if (parse_uint(val, 1, 600000, &v) < 0) return usage_error(_("--timeout-ms takes 1..600000, not %s"), val);
       o.timeout_ms = (uint32_t)v;
     } else if (strcmp(a, "--probes") == 0) {
       long v;
-      if (parse_uint(val, 1, MAX_PROBES, &v) < 0) return usage_error("--probes takes 1..200, not", val);
+      if (parse_uint(val, 1, MAX_PROBES, &v) < 0) return usage_error(_("--probes takes 1..200, not %s"), val);
       o.probes = (int)v;
     } else if (strcmp(a, "--insecure") == 0 && !val) {
       o.insecure = true;
     } else if (strcmp(a, "--json") == 0 && !val) {
       o.json = true;
     } else {
-      return usage_error("unknown option", a);
+      return usage_error(_("unknown option %s"), a);
     }
   }
-  if (o.nurls == 0) return usage_error("give at least one --ice-server URL", NULL);
+  if (o.nurls == 0) return usage_error("%s", _("give at least one --ice-server URL"));
   if ((o.username == NULL) != (o.password == NULL))
-    return usage_error("--ice-username and --ice-credential go together", NULL);
+    return usage_error("%s", _("--ice-username and --ice-credential go together"));
 
   static struct target targets[MAX_TARGETS];
   size_t nt = 0;
@@ -797,7 +810,7 @@ int mc_diagnose_main(int argc, char **argv) {
     mc_ice_url url;
     char why[200];
     if (mc_ice_url_parse(o.urls[i], strlen(o.urls[i]), &url, why, sizeof why) < 0) {
-      fprintf(stderr, "medcall diagnose: bad --ice-server '%s': %s\n", o.urls[i], why);
+      fprintf(stderr, _("medcall diagnose: bad --ice-server '%s': %s\n"), o.urls[i], why);
       return MC_APP_EXIT_USAGE;
     }
     enum mc_turn_transport trs[2];

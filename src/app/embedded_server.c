@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 
 #include "app/app.h"
+#include "app/i18n.h"
 #include "net/net.h"
 #include "server/server.h"
 #include "util/util.h"
@@ -86,7 +87,7 @@ int call_server_start(struct call_server **out, char *ws_url, size_t ws_cap, uin
   free(text);
   int rc = free_port(last, &port);
   if (rc != 0) {
-    fprintf(stderr, "medcall: no free TCP port for the built-in signaling server\n");
+    fputs(_("medcall: no free TCP port for the built-in signaling server\n"), stderr);
     goto fail;
   }
   link_host(host, sizeof host);
@@ -96,7 +97,7 @@ int call_server_start(struct call_server **out, char *ws_url, size_t ws_cap, uin
   uint8_t raw[RUN_TOKEN_BYTES];
   char token[2 * RUN_TOKEN_BYTES + 1];
   if ((rc = mc_random_bytes(raw, sizeof raw)) < 0 || (rc = mc_hex_encode(raw, sizeof raw, token, sizeof token)) < 0) {
-    fprintf(stderr, "medcall: no randomness for the built-in signaling server's token\n");
+    fputs(_("medcall: no randomness for the built-in signaling server's token\n"), stderr);
     goto fail;
   }
   OPENSSL_cleanse(raw, sizeof raw);
@@ -107,15 +108,15 @@ int call_server_start(struct call_server **out, char *ws_url, size_t ws_cap, uin
   if (rc < 0 || (rc = mc_server_config_set(&s->cfg, "listen", listen, why, sizeof why)) < 0 ||
       (web && *web && (rc = mc_server_config_set(&s->cfg, "web-root", web, why, sizeof why)) < 0) ||
       (rc = mc_server_config_set(&s->cfg, "public-url", url, why, sizeof why)) < 0) {
-    fprintf(stderr, "medcall: the built-in signaling server: %s\n", why);
+    fprintf(stderr, _("medcall: the built-in signaling server: %s\n"), why);
     goto fail;
   }
   char cert[4096], key[4096], fp[128];
   bool generated = false;
   rc = mc_server_cert_ensure(&s->cfg, cert, sizeof cert, key, sizeof key, fp, sizeof fp, &generated);
   if (rc < 0) {
-    fprintf(stderr, "medcall: cannot create the built-in server's certificate in the state directory (%s)\n",
-            mc_strerror(rc));
+    fprintf(stderr, _("medcall: cannot create the built-in server's certificate in the state directory (%s)\n"),
+            app_strerror(rc));
     goto fail;
   }
   /* "AB:CD:..." -> 32 bytes */
@@ -129,7 +130,7 @@ int call_server_start(struct call_server **out, char *ws_url, size_t ws_cap, uin
   }
   rc = mc_server_start_thread(&s->cfg, &s->thread);
   if (rc != 0) {
-    fprintf(stderr, "medcall: the built-in signaling server did not start on port %u\n", port);
+    fprintf(stderr, _("medcall: the built-in signaling server did not start on port %u\n"), port);
     goto fail;
   }
   snprintf(ws_url, ws_cap, "wss://127.0.0.1:%u/ws", port);

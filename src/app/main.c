@@ -4,22 +4,27 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "app/i18n.h"
 #include "util/util.h"
 
 static const struct mc_app_command commands[] = {
-    {"call", "create a consultation room, print its link and connect the patient", mc_call_usage, mc_call_main},
-    {"join", "join a consultation from its room link", mc_join_usage, mc_join_main},
-    {"diagnose", "check STUN/TURN servers and what this network can offer", mc_diagnose_usage,
+    {"call", N_("create a consultation room, print its link and connect the patient"), mc_call_usage,
+     mc_call_main},
+    {"join", N_("join a consultation from its room link"), mc_join_usage, mc_join_main},
+    {"diagnose", N_("check STUN/TURN servers and what this network can offer"), mc_diagnose_usage,
      mc_diagnose_main},
-    {"devices", "list cameras, microphones and speakers", mc_devices_usage, mc_devices_main},
+    {"devices", N_("list cameras, microphones and speakers"), mc_devices_usage, mc_devices_main},
 };
 
 static void print_overview(FILE *f) {
-  fprintf(f, "usage: medcall COMMAND [OPTIONS]\n\ncommands:\n");
+  fputs(_("usage: medcall COMMAND [OPTIONS]\n\ncommands:\n"), f);
   for (size_t i = 0; i < MC_ARRAY_LEN(commands); i++)
-    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-  fprintf(f, "\n'medcall COMMAND --help' describes a command.\n"
-             "MEDCALL_LOG=debug|info|warn|error|off sets the log level (default warn).\n");
+    fprintf(f, "  %-10s %s\n", commands[i].name, _(commands[i].summary));
+  fputs(_("\n'medcall COMMAND --help' describes a command.\n"
+          "--lang ko|en (with any command) chooses the language of the window and\n"
+          "messages; without it LANGUAGE, LC_ALL, LC_MESSAGES and LANG do.\n"
+          "MEDCALL_LOG=debug|info|warn|error|off sets the log level (default warn).\n"),
+        f);
 }
 
 static const struct mc_app_command *find_command(const char *name) {
@@ -31,6 +36,9 @@ static const struct mc_app_command *find_command(const char *name) {
 int main(int argc, char **argv) {
   mc_log_set_level(MC_LOG_WARN);
   mc_log_init_from_env();
+  /* The language before the first word is printed. */
+  app_i18n_init();
+  if (app_i18n_take_lang_option(&argc, argv) != 0) return MC_APP_EXIT_USAGE;
   if (argc < 2) {
     print_overview(stderr);
     return MC_APP_EXIT_USAGE;
@@ -50,18 +58,18 @@ int main(int argc, char **argv) {
       print_overview(argc > 2 ? stderr : stdout);
       return argc > 2 ? MC_APP_EXIT_USAGE : MC_APP_EXIT_OK;
     }
-    fputs(cmd->usage, stdout);
+    cmd->usage(stdout);
     return MC_APP_EXIT_OK;
   }
   const struct mc_app_command *cmd = find_command(name);
   if (!cmd) {
-    fprintf(stderr, "medcall: unknown command '%s'\n\n", name);
+    fprintf(stderr, _("medcall: unknown command '%s'\n\n"), name);
     print_overview(stderr);
     return MC_APP_EXIT_USAGE;
   }
   for (int i = 2; i < argc; i++) {
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      fputs(cmd->usage, stdout);
+      cmd->usage(stdout);
       return MC_APP_EXIT_OK;
     }
   }

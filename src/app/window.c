@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/i18n.h"
 #include "app/window_private.h"
 #include "util/util.h"
 
@@ -367,7 +368,7 @@ void window_text_sizes(const struct window_layout *l, float scale, int px[WINDOW
 static int open_window(struct win *w, const struct window_opts *o) {
   char why[256];
   if (SDL_InitSubSystem(SDL_INIT_VIDEO) != 0) {
-    fprintf(stderr, "medcall: no display to show the call on (SDL: %s); set DISPLAY or use --headless.\n",
+    fprintf(stderr, _("medcall: no display to show the call on (SDL: %s); set DISPLAY or use --headless.\n"),
             SDL_GetError());
     return -1;
   }
@@ -391,7 +392,7 @@ static int open_window(struct win *w, const struct window_opts *o) {
   }
   w->window = SDL_CreateWindow(o && o->title ? o->title : "medcall", x, y, ww, wh, flags);
   if (!w->window) {
-    fprintf(stderr, "medcall: cannot open a window (SDL: %s).\n", SDL_GetError());
+    fprintf(stderr, _("medcall: cannot open a window (SDL: %s).\n"), SDL_GetError());
     return -1;
   }
   w->fullscreen = o && o->fullscreen;
@@ -399,7 +400,7 @@ static int open_window(struct win *w, const struct window_opts *o) {
   w->ren = SDL_CreateRenderer(w->window, -1, SDL_RENDERER_ACCELERATED);
   if (!w->ren) w->ren = SDL_CreateRenderer(w->window, -1, SDL_RENDERER_SOFTWARE);
   if (!w->ren) {
-    fprintf(stderr, "medcall: cannot draw in the window (SDL: %s).\n", SDL_GetError());
+    fprintf(stderr, _("medcall: cannot draw in the window (SDL: %s).\n"), SDL_GetError());
     return -1;
   }
   SDL_SetRenderDrawBlendMode(w->ren, SDL_BLENDMODE_BLEND);
@@ -438,7 +439,7 @@ int window_run(struct call_view *v, const struct window_opts *o) {
   struct win w = {.view = v};
   w.st = calloc(1, sizeof *w.st);
   if (!w.st) {
-    fprintf(stderr, "medcall: out of memory opening the window.\n");
+    fputs(_("medcall: out of memory opening the window.\n"), stderr);
     return -1;
   }
   if (open_window(&w, o) != 0) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app/i18n.h"
 #include "app/window_private.h"
 #include "util/util.h"
 
@@ -117,38 +118,44 @@ static void draw_notice(struct win *w, const char *text, int row) {
 
 /* "NAME is back" or "NAME is waiting to join", and how many more wait. */
 static void knock_text(const struct call_view_state *s, char *buf, size_t cap) {
-  int n = snprintf(buf, cap, s->knock_returning ? "%s is back" : "%s is waiting to join",
-                   s->knock_name[0] ? s->knock_name : "The patient");
+  int n;
+  if (s->knock_name[0])
+    n = snprintf(buf, cap, s->knock_returning ? _("%s is back") : _("%s is waiting to join"), s->knock_name);
+  else
+    n = snprintf(buf, cap, "%s", s->knock_returning ? _("The patient is back") : _("The patient is waiting to join"));
   if (s->knocks_waiting > 1 && n > 0 && (size_t)n < cap)
-    snprintf(buf + n, cap - (size_t)n, " (%d more waiting)", s->knocks_waiting - 1);
+    snprintf(buf + n, cap - (size_t)n, _(" (%d more waiting)"), s->knocks_waiting - 1);
 }
 
 static void draw_peer(struct win *w) {
   const struct call_view_state *s = w->st;
   bool picture = w->remote_tex && w->remote_seq > 0 && !s->peer_camera_off;
   if (picture) draw_remote_picture(w);
-  else draw_avatar(w, s->peer_camera_off ? "Camera off" : s->phase == CALL_PHASE_CONNECTING ? "Connecting…" : NULL);
+  else
+    draw_avatar(w, s->peer_camera_off ? _("Camera off") : s->phase == CALL_PHASE_CONNECTING ? _("Connecting…") : NULL);
   int row = 0;
   if (s->peer_mic_muted) {
     char t[128];
-    snprintf(t, sizeof t, "%s's microphone is off", s->peer_name[0] ? s->peer_name : "The other side");
+    if (s->peer_name[0]) snprintf(t, sizeof t, _("%s's microphone is off"), s->peer_name);
+    else mc_strcpy(t, sizeof t, _("The other side's microphone is off"));
     draw_notice(w, t, row++);
   }
   /* Video paused for bandwidth (issue 7): a still picture must not look
    * like a broken call. */
   if (s->peer_video_paused && !s->peer_camera_off) {
     char t[160];
-    snprintf(t, sizeof t, "%s's connection is too slow for video; sound goes on",
-             s->peer_name[0] ? s->peer_name : "The other side");
+    if (s->peer_name[0]) snprintf(t, sizeof t, _("%s's connection is too slow for video; sound goes on"), s->peer_name);
+    else mc_strcpy(t, sizeof t, _("The other side's connection is too slow for video; sound goes on"));
     draw_notice(w, t, row++);
   }
-  if (s->video_paused) draw_notice(w, "Your connection is too slow for video; you are still heard", row++);
+  if (s->video_paused) draw_notice(w, _("Your connection is too slow for video; you are still heard"), row++);
   /* Someone knocks during the call (the patient on a second device, a
    * relative): the doctor decides without leaving the call. */
   if (s->doctor && s->knock_name[0]) {
     char t[320], k[200];
     knock_text(s, k, sizeof k);
-    snprintf(t, sizeof t, "%s — A admit (replaces the call) · D decline", k);
+    /* TRANSLATORS: A and D are the keys; keep them. */
+    snprintf(t, sizeof t, _("%s — A admit (replaces the call) · D decline"), k);
     draw_notice(w, t, row++);
   }
   if (s->phase == CALL_PHASE_RECONNECTING) {
@@ -156,7 +163,7 @@ static void draw_peer(struct win *w) {
     int lh = win_text_line_height(&w->text, WIN_FONT_BIG);
     SDL_Rect band = {r->x, r->y + r->h / 2 - lh, r->w, lh * 2};
     fill(w->ren, band, C_SHADE);
-    win_text_draw(&w->text, w->ren, WIN_FONT_BIG, "Reconnecting…", C_TEXT, r->x + r->w / 2, band.y + lh / 2,
+    win_text_draw(&w->text, w->ren, WIN_FONT_BIG, _("Reconnecting…"), C_TEXT, r->x + r->w / 2, band.y + lh / 2,
                   WIN_ALIGN_CENTER, 0);
   }
 }
@@ -182,7 +189,7 @@ static void draw_lobby(struct win *w) {
   int cx = r->x + r->w / 2, y = r->y + r->h / 4, wrap = r->w * 9 / 10;
   char t[200];
   if (s->phase == CALL_PHASE_STARTING) {
-    win_text_draw(&w->text, w->ren, WIN_FONT_BIG, "Reaching the server…", C_TEXT, cx, y, WIN_ALIGN_CENTER, wrap);
+    win_text_draw(&w->text, w->ren, WIN_FONT_BIG, _("Reaching the server…"), C_TEXT, cx, y, WIN_ALIGN_CENTER, wrap);
     return;
   }
   if (s->doctor && s->knock_name[0]) {
@@ -190,28 +197,31 @@ static void draw_lobby(struct win *w) {
     win_text_draw(&w->text, w->ren, WIN_FONT_BIG, t, C_TEXT, cx, y, WIN_ALIGN_CENTER, wrap);
     SDL_Rect k[2];
     win_knock_buttons(&w->lay, k);
-    draw_button(w, k[0], C_GREEN, false, "Admit", "A");
-    draw_button(w, k[1], C_RED, false, "Decline", "D");
+    draw_button(w, k[0], C_GREEN, false, _("Admit"), "A");
+    draw_button(w, k[1], C_RED, false, _("Decline"), "D");
     return;
   }
   if (!s->doctor) {
-    const char *title = s->phase == CALL_PHASE_AWAY ? "The doctor will be back; please stay"
-                                                     : "Waiting for the doctor to let you in";
+    const char *title = s->phase == CALL_PHASE_AWAY ? _("The doctor will be back; please stay")
+                                                     : _("Waiting for the doctor to let you in");
     win_text_draw(&w->text, w->ren, WIN_FONT_BIG, title, C_TEXT, cx, y, WIN_ALIGN_CENTER, wrap);
     return;
   }
-  if (s->phase == CALL_PHASE_AWAY)
-    snprintf(t, sizeof t, "Waiting for %s to come back", s->peer_name[0] ? s->peer_name : "the patient");
+  if (s->phase == CALL_PHASE_AWAY && s->peer_name[0])
+    snprintf(t, sizeof t, _("Waiting for %s to come back"), s->peer_name);
+  else if (s->phase == CALL_PHASE_AWAY)
+    mc_strcpy(t, sizeof t, _("Waiting for the patient to come back"));
   else
-    snprintf(t, sizeof t, "Waiting for the patient");
+    mc_strcpy(t, sizeof t, _("Waiting for the patient"));
   y += win_text_draw(&w->text, w->ren, WIN_FONT_BIG, t, C_TEXT, cx, y, WIN_ALIGN_CENTER, wrap);
   if (!s->link[0]) return;
   y += pad(w);
-  y += win_text_draw(&w->text, w->ren, WIN_FONT_BODY, "Send the patient this link:", C_DIM, cx, y,
+  y += win_text_draw(&w->text, w->ren, WIN_FONT_BODY, _("Send the patient this link:"), C_DIM, cx, y,
                      WIN_ALIGN_CENTER, wrap);
   /* In full, never shortened: the doctor reads it out or types it. */
   y += win_text_draw(&w->text, w->ren, WIN_FONT_BOLD, s->link, C_TEXT, cx, y, WIN_ALIGN_CENTER, wrap);
-  win_text_draw(&w->text, w->ren, WIN_FONT_SMALL, "Press C to copy it", C_DIM, cx, y + pad(w), WIN_ALIGN_CENTER,
+  /* TRANSLATORS: C is the key; keep it. */
+  win_text_draw(&w->text, w->ren, WIN_FONT_SMALL, _("Press C to copy it"), C_DIM, cx, y + pad(w), WIN_ALIGN_CENTER,
                 wrap);
 }
 
@@ -223,7 +233,7 @@ static void draw_self_view(struct win *w) {
   fill(w->ren, box, C_BG);
   if (s->camera_off || !w->self_tex) {
     int lh = win_text_line_height(&w->text, WIN_FONT_SMALL);
-    win_text_draw(&w->text, w->ren, WIN_FONT_SMALL, s->camera_off ? "Camera off" : "No picture yet", C_DIM,
+    win_text_draw(&w->text, w->ren, WIN_FONT_SMALL, s->camera_off ? _("Camera off") : _("No picture yet"), C_DIM,
                   box.x + box.w / 2, box.y + (box.h - lh) / 2, WIN_ALIGN_CENTER, 0);
   } else {
     struct mc_rect lb;
@@ -239,24 +249,26 @@ static void draw_self_view(struct win *w) {
 
 static const char *phase_text(const struct win *w, char *buf, size_t cap) {
   const struct call_view_state *s = w->st;
-  if (w->hanging_up && s->phase != CALL_PHASE_ENDED) return "Hanging up…";
+  if (w->hanging_up && s->phase != CALL_PHASE_ENDED) return _("Hanging up…");
   switch (s->phase) {
-  case CALL_PHASE_STARTING: return "Connecting to the server…";
-  case CALL_PHASE_WAITING: return s->doctor ? "Waiting for the patient" : "Waiting for the doctor to let you in";
+  case CALL_PHASE_STARTING: return _("Connecting to the server…");
+  case CALL_PHASE_WAITING: return s->doctor ? _("Waiting for the patient") : _("Waiting for the doctor to let you in");
   case CALL_PHASE_KNOCKING: {
     char k[160];
     knock_text(s, k, sizeof k);
-    snprintf(buf, cap, "%s — A admit · D decline", k);
+    /* TRANSLATORS: A and D are the keys; keep them. */
+    snprintf(buf, cap, _("%s — A admit · D decline"), k);
     return buf;
   }
   case CALL_PHASE_AWAY:
-    if (!s->doctor) return "The doctor will be back";
-    snprintf(buf, cap, "Waiting for %s to come back", s->peer_name[0] ? s->peer_name : "the patient");
+    if (!s->doctor) return _("The doctor will be back");
+    if (!s->peer_name[0]) return _("Waiting for the patient to come back");
+    snprintf(buf, cap, _("Waiting for %s to come back"), s->peer_name);
     return buf;
-  case CALL_PHASE_CONNECTING: return "Connecting…";
-  case CALL_PHASE_CONNECTED: return s->relayed ? "Connected through a relay" : "Connected directly";
-  case CALL_PHASE_RECONNECTING: return "Reconnecting…";
-  case CALL_PHASE_ENDED: return "Call ended";
+  case CALL_PHASE_CONNECTING: return _("Connecting…");
+  case CALL_PHASE_CONNECTED: return s->relayed ? _("Connected through a relay") : _("Connected directly");
+  case CALL_PHASE_RECONNECTING: return _("Reconnecting…");
+  case CALL_PHASE_ENDED: return _("Call ended");
   }
   return "";
 }
@@ -315,7 +327,8 @@ static void draw_status(struct win *w) {
   }
   if (s->verification[0]) {
     char t[32];
-    snprintf(t, sizeof t, "Verify: %s", s->verification);
+    /* TRANSLATORS: the code doctor and patient read to each other. */
+    snprintf(t, sizeof t, _("Verify: %s"), s->verification);
     win_text_draw(&w->text, w->ren, WIN_FONT_BOLD, t, C_TEXT, right, ty, WIN_ALIGN_RIGHT, 0);
   }
 }
@@ -334,35 +347,36 @@ static void draw_controls(struct win *w) {
     switch ((enum window_button)i) {
     case WINDOW_BTN_MIC:
       crossed = s->mic_muted || !s->has_audio;
-      label = !s->has_audio ? "No mic" : s->mic_muted ? "Muted" : "Mic";
+      label = !s->has_audio ? _("No mic") : s->mic_muted ? _("Muted") : _("Mic");
       key = "M";
       break;
     case WINDOW_BTN_CAMERA:
       crossed = s->camera_off || !s->has_video;
-      label = !s->has_video ? "No camera" : s->camera_off ? "Camera off" : "Camera";
+      label = !s->has_video ? _("No camera") : s->camera_off ? _("Camera off") : _("Camera");
       key = "V";
       break;
     case WINDOW_BTN_CHAT: {
       /* Lines that came while the panel was shut would go unseen. */
       int unread = win_chat_unread(w);
-      if (unread > 0) snprintf(chat_label, sizeof chat_label, "Chat (%d)", unread);
-      label = unread > 0 ? chat_label : "Chat";
+      /* TRANSLATORS: the chat button with the number of unread lines. */
+      if (unread > 0) snprintf(chat_label, sizeof chat_label, _("Chat (%d)"), unread);
+      label = unread > 0 ? chat_label : _("Chat");
       key = "Enter";
       if (w->chat_open) bg = C_BLUE;
       else if (unread > 0) bg = C_UNREAD;
       break;
     }
     case WINDOW_BTN_STATS:
-      label = "Stats";
+      label = _("Stats");
       key = "S";
       if (w->stats_open) bg = C_BLUE;
       break;
     case WINDOW_BTN_FULLSCREEN:
-      label = w->fullscreen ? "Window" : "Full screen";
+      label = w->fullscreen ? _("Window") : _("Full screen");
       key = "F";
       break;
     case WINDOW_BTN_HANG_UP:
-      label = "Hang up";
+      label = _("Hang up");
       key = "Esc";
       bg = C_RED;
       break;
@@ -402,7 +416,7 @@ static void draw_chat(struct win *w) {
   fill(w->ren, panel, C_PANEL);
   int p = pad(w), wrap = panel.w - 2 * p, lh = win_text_line_height(&w->text, WIN_FONT_BODY);
   if (wrap < 16) return;
-  int top = panel.y + p + win_text_draw(&w->text, w->ren, WIN_FONT_BOLD, "Chat", C_TEXT, panel.x + p, panel.y + p,
+  int top = panel.y + p + win_text_draw(&w->text, w->ren, WIN_FONT_BOLD, _("Chat"), C_TEXT, panel.x + p, panel.y + p,
                                         WIN_ALIGN_LEFT, 0) + p / 2;
 
   /* The input box at the bottom, the hint above it, the lines above that. */
@@ -417,17 +431,21 @@ static void draw_chat(struct win *w) {
   if (it) SDL_RenderCopy(w->ren, it, NULL, &(SDL_Rect){box.x + p / 2, box.y + p / 2, iw, ih});
   draw_composition(w, typed, wrap - p, box.x + p / 2, box.y + p / 2);
   int hw, hh;
+  /* TRANSLATORS: Enter and Esc are the keys; keep them. */
   SDL_Texture *hint = win_text_get(&w->text, w->ren, WIN_FONT_SMALL,
-                                   "Enter sends · Esc closes · drop a file to send it", C_DIM, wrap, &hw, &hh);
+                                   _("Enter sends · Esc closes · drop a file to send it"), C_DIM, wrap, &hw, &hh);
   int y = box.y - hh - p / 2;
   if (hint) SDL_RenderCopy(w->ren, hint, NULL, &(SDL_Rect){panel.x + p, y, hw, hh});
 
-  const char *peer = s->peer_name[0] ? s->peer_name : "Peer";
+  /* TRANSLATORS: who wrote a chat line when the other side gave no name. */
+  const char *peer = s->peer_name[0] ? s->peer_name : _("Peer");
   for (int i = s->chat_count - 1; i >= 0 && y > top; i--) {
     const struct call_chat_line *l = &s->chat[i];
     char line[sizeof l->text + 96];
-    if (l->file) snprintf(line, sizeof line, "%s sent a file: %s", l->mine ? "You" : peer, l->text);
-    else snprintf(line, sizeof line, "%s: %s", l->mine ? "You" : peer, l->text);
+    if (l->file && l->mine) snprintf(line, sizeof line, _("You sent a file: %s"), l->text);
+    else if (l->file) snprintf(line, sizeof line, _("%s sent a file: %s"), peer, l->text);
+    else if (l->mine) snprintf(line, sizeof line, _("You: %s"), l->text);
+    else snprintf(line, sizeof line, "%s: %s", peer, l->text);
     SDL_Color c = l->file ? C_YELLOW : l->mine ? C_MINE : C_TEXT;
     int tw, th;
     SDL_Texture *t = win_text_get(&w->text, w->ren, WIN_FONT_BODY, line, c, wrap, &tw, &th);
@@ -443,7 +461,7 @@ static void draw_stats(struct win *w) {
   int p = pad(w), wrap = r->w - 4 * p;
   if (wrap > w->text.px[WIN_FONT_SMALL] * 36) wrap = w->text.px[WIN_FONT_SMALL] * 36;
   if (wrap < 16) return;
-  const char *text = w->st->stats_text[0] ? w->st->stats_text : "No statistics yet";
+  const char *text = w->st->stats_text[0] ? w->st->stats_text : _("No statistics yet");
   int tw, th;
   SDL_Texture *t = win_text_get(&w->text, w->ren, WIN_FONT_SMALL, text, C_TEXT, wrap, &tw, &th);
   if (!t) return;
@@ -456,12 +474,13 @@ static void draw_stats(struct win *w) {
 static void draw_end_screen(struct win *w) {
   const struct call_view_state *s = w->st;
   int cx = w->out_w / 2, y = w->out_h * 35 / 100, wrap = w->out_w * 8 / 10;
-  y += win_text_draw(&w->text, w->ren, WIN_FONT_BIG, "The call has ended", C_TEXT, cx, y, WIN_ALIGN_CENTER, wrap);
+  y += win_text_draw(&w->text, w->ren, WIN_FONT_BIG, _("The call has ended"), C_TEXT, cx, y, WIN_ALIGN_CENTER, wrap);
   y += pad(w);
   if (s->end_reason[0])
     y += win_text_draw(&w->text, w->ren, WIN_FONT_BODY, s->end_reason, C_TEXT, cx, y, WIN_ALIGN_CENTER, wrap);
   y += 2 * pad(w);
-  win_text_draw(&w->text, w->ren, WIN_FONT_BODY, "Press Esc to close", C_DIM, cx, y, WIN_ALIGN_CENTER, wrap);
+  /* TRANSLATORS: Esc is the key; keep it. */
+  win_text_draw(&w->text, w->ren, WIN_FONT_BODY, _("Press Esc to close"), C_DIM, cx, y, WIN_ALIGN_CENTER, wrap);
 }
 
 void win_draw(struct win *w) {

@@ -91,4 +91,7 @@ void win_knock_buttons(const struct window_layout *l, SDL_Rect out[2]);
 /* The whole frame from w's state. */
 void win_draw(struct win *w);
 
+/* Test hook (window_trace.c): each distinct string drawn, to $MEDCALL_UI_TRACE. */
+void win_trace_text(const char *s);
+
 #endif

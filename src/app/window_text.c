@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app/i18n.h"
 #include "app/window_private.h"
 #include "util/util.h"
 
@@ -101,7 +102,7 @@ static void build_chain(FcConfig *fc, bool bold, struct font_chain *c) {
 int win_text_open(struct win_text *t, char *why, size_t why_cap) {
   memset(t, 0, sizeof *t);
   if (TTF_Init() != 0) {
-    snprintf(why, why_cap, "cannot start the font renderer (SDL_ttf: %s)", TTF_GetError());
+    snprintf(why, why_cap, _("cannot start the font renderer (SDL_ttf: %s)"), TTF_GetError());
     return -1;
   }
   t->open = true;
@@ -123,8 +124,8 @@ int win_text_open(struct win_text *t, char *why, size_t why_cap) {
     }
     if (t->n[i] == 0) {
       snprintf(why, why_cap,
-               "no font to draw the window's text: fontconfig offered none that opens and %s is missing; install "
-               "the fonts-dejavu-core and fonts-noto-cjk packages",
+               _("no font to draw the window's text: fontconfig offered none that opens and %s is missing; install "
+                 "the fonts-dejavu-core and fonts-noto-cjk packages"),
                dejavu_file[slot_bold[i]]);
       win_text_close(t);
       return -1;
@@ -487,6 +488,7 @@ static struct win_text_entry *free_entry(struct win_text *t) {
 
 SDL_Texture *win_text_get(struct win_text *t, SDL_Renderer *r, enum win_font f, const char *s, SDL_Color c,
                           int wrap, int *w, int *h) {
+  win_trace_text(s);
   *w = *h = 0;
   if (!s || !*s) return NULL;
   struct win_text_entry *e = find_entry(t, f, s, c, wrap);

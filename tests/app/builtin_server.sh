@@ -11,16 +11,6 @@ set -uo pipefail
 app=$1
 . "$(dirname "$0")/lib.sh"
 app_test_init builtin
-fails=0 checks=0
-check() { # description, status (0 = ok)
-  checks=$((checks + 1))
-  if [ "$2" -ne 0 ]; then
-    fails=$((fails + 1))
-    echo "FAIL: $1"
-  else
-    echo "ok: $1"
-  fi
-}
 
 # ws PORT JSON...: one WebSocket over TLS to 127.0.0.1:PORT/ws (RFC 6455 by
 # hand: no client library is installed), each JSON sent as a text frame and

@@ -50,13 +50,20 @@ for f in bin/medcall bin/medcall-server \
          share/man/man1/medcall.1 share/man/man8/medcall-server.8 \
          lib/systemd/system/medcall-server.service lib/sysusers.d/medcall-server.conf \
          share/medcall/examples/server.conf share/medcall/examples/turnserver.conf \
-         share/applications/medcall.desktop share/icons/hicolor/scalable/apps/medcall.svg; do
+         share/applications/medcall.desktop share/icons/hicolor/scalable/apps/medcall.svg \
+         share/locale/ko/LC_MESSAGES/medcall.mo; do
   [ -f "$prefix/$f" ] || fail "not installed: $f"
 done
 [ "$fails" -eq 0 ] && ok "every file is installed under the prefix"
 grep -q "^ExecStart=$prefix/bin/medcall-server --config $prefix/etc/medcall/server.conf\$" \
   "$prefix/lib/systemd/system/medcall-server.service" && ok "the unit starts the installed server" ||
   fail "the unit's ExecStart does not name the installed server and config"
+
+# The installed app finds its catalog in the prefix's localedir by itself.
+unset MEDCALL_LOCALEDIR
+"$prefix/bin/medcall" --lang ko join not-a-link >/dev/null 2>"$tmp/ko.err"
+grep -q '^medcall: 진료실 링크는 https://로 시작해야 합니다' "$tmp/ko.err" && ok "the installed app speaks Korean (--lang ko)" ||
+  fail "the installed app did not find its Korean catalog: $(cat "$tmp/ko.err")"
 
 # Tell the installed page from the source tree's.
 marker="<!-- installed copy $$ -->"

@@ -61,7 +61,7 @@ has "$server" /usr/bin/medcall-server /lib/systemd/system/medcall-server.service
   /usr/lib/sysusers.d/medcall-server.conf /usr/share/man/man8/medcall-server.8.gz /etc/logrotate.d/medcall-server \
   /usr/share/medcall/examples/server.conf /usr/share/medcall/examples/turnserver.conf
 has "$app" /usr/bin/medcall /usr/share/man/man1/medcall.1.gz /usr/share/applications/medcall.desktop \
-  /usr/share/icons/hicolor/scalable/apps/medcall.svg
+  /usr/share/icons/hicolor/scalable/apps/medcall.svg /usr/share/locale/ko/LC_MESSAGES/medcall.mo
 has "$web" /usr/share/medcall/web/room.html /usr/share/medcall/web/room.js /usr/share/medcall/web/i18n.js /usr/share/medcall/web/style.css \
   /usr/share/medcall/web/index.html
 dpkg -c "$server" | grep -q "medcall/web" && fail "medcall-server carries the page (medcall-web's)"

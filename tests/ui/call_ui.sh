@@ -65,7 +65,7 @@ eventually "the doctor's window draws its controls" controls_drawn
 
 # M in the patient's window, 8 s into the call.
 sleep $(( t_connected + 8 - $(date +%s) > 0 ? t_connected + 8 - $(date +%s) : 0 ))
-pwin=$(xdotool search --name "^$PAT\$" | head -n 1)
+pwin=$("$XSHOT" id "$PAT")
 [ -n "$pwin" ] || fail "no patient window"
 xdotool windowfocus --sync "$pwin" 2>/dev/null; xdotool key --window "$pwin" --clearmodifiers m
 wait_out patient '^mic: off' 10 || fail "M in the patient's window did not mute"
@@ -80,7 +80,7 @@ no_stamp || fail "the doctor's window still shows a live picture with the camera
 pass "camera off: no live picture on the doctor's screen"
 
 # Esc in the doctor's window hangs up: both calls end normally.
-dwin=$(xdotool search --name "^$DOC\$" | head -n 1)
+dwin=$("$XSHOT" id "$DOC")
 xdotool windowfocus --sync "$dwin" 2>/dev/null; xdotool key --window "$dwin" --clearmodifiers Escape
 wait_out doctor '^ended: you hung up' 10 || fail "Esc did not hang up"
 wait_out patient '^ended: ' 10 || fail "the patient's call did not end"

@@ -19,8 +19,8 @@ APP=${1:?medcall} XSHOT=${2:?xshot} SYN=${3:?window_synthetic} TEXTREF=${4:?text
 ui_need Xvfb xdotool
 . "$(dirname "$0")/hangul.sh"
 ui_language "$UI_LANG"
-# The app's own language option, once it has one: LANG_ARGS=(--lang "$UI_LANG").
-LANG_ARGS=()
+# The app's own language option: the window's strings in UI_LANG.
+LANG_ARGS=(--lang "$UI_LANG")
 echo "UI language: $UI_LANG (LANG=$LANG)"
 ui_start medcall-korean-call 1024x600
 ui_on_fail() {
@@ -39,7 +39,8 @@ export XDG_DOWNLOAD_DIR=$DIR/elsewhere
 NAME=김민수 HELLO="안녕하세요 선생님, 잘 들리세요?" REPLY="네, 잘 들립니다" FILE="검사 결과 (2024).pdf"
 head -c 200000 /dev/urandom >"$DIR/$FILE"
 
-DOC="medcall - doctor"
+# The window's title is translated too: "medcall - 의사" in Korean.
+if [ "$UI_LANG" = ko ]; then DOC="medcall - 의사"; else DOC="medcall - doctor"; fi
 "$APP" call "${LANG_ARGS[@]}" --window 800x500+0+0 --video-source none --audio-source tone:440 --duration 90 \
   >"$DIR/doctor.out" 2>"$DIR/doctor.err" &
 doc=$!
@@ -65,7 +66,7 @@ in_chat() { word_at "$DIR/doc.ppm" $(rect chat chat) "$@"; }
 wait_out doctor '^knock: ' 30 || fail "the patient's knock did not reach the doctor"
 same_bytes "$(sed -n 's/^knock: //p' "$DIR/doctor.out" | head -n 1)" "$NAME" "the name the doctor was given"
 eventually "the doctor's window shows 김민수 knocking, in Hangul" in_remote ko bold "$PX_BIG" "$C_TEXT" "$C_BG" "$NAME"
-dwin=$(xdotool search --name "^$DOC\$" | head -n 1)
+dwin=$("$XSHOT" id "$DOC")
 [ -n "$dwin" ] || fail "no doctor's window"
 xdotool windowfocus --sync "$dwin" 2>/dev/null
 xdotool mousemove --window "$dwin" 400 100

@@ -147,7 +147,7 @@ send video_paused 0
 wait_line '^ok video_paused$'
 eventually "both resumed: the notices are gone" changed_at_most before_pause remote 1
 
-WID=$(xdotool search --name "^$TITLE\$" | head -n1)
+WID=$("$XSHOT" id "$TITLE")
 read -r MX MY MW MH < <(rect mic)
 xdotool mousemove --window "$WID" $((MX + MW / 2)) $((MY + MH / 2)) click 1
 for _ in $(seq 100); do [ "$(count_lines '^cmd toggle_mic$')" = 3 ] && break; sleep 0.1; done

@@ -6,8 +6,8 @@
  * ("cmd toggle_mic", "cmd chat TEXT", ...), reacting to it as a call would
  * (mute toggles mic_muted, hang up ends the call...).
  *
- * Directives: wait | knock NAME | peer NAME (the peer's name in the call) |
- *   connect | publish N | reconnecting |
+ * Directives: wait | knock NAME | peer NAME or name NAME (the peer's name in
+ *   the call) | connect | publish N | reconnecting |
  *   peer_camera_off 0|1 | peer_mic_muted 0|1 | peer_video_paused 0|1 |
  *   video_paused 0|1 | chat mine|peer|file TEXT |
  *   drop PATH (a file dropped on the window) | deaf 0|1 (ignore hang up) |
@@ -17,7 +17,8 @@
  *   glyphs: answered "glyphs strings=N chars=N hangul=N missing=N", what
  *   the window's text drew so far (window_text_stats).
  *
- *   window_synthetic [--title T] [--size WxH] [--close-after MS]
+ *   window_synthetic [--title T] [--size WxH] [--close-after MS] [--lang ko|en]
+ *     (the language as medcall chooses it: the environment, or --lang)
  *   window_synthetic --layout W H PIC_W PIC_H [chat]
  *     prints the layout's rectangles for a drawable of W x H pixels,
  *     "picture X Y W H": where a PIC_W x PIC_H remote picture lands, and
@@ -35,6 +36,7 @@
 #include <SDL.h>
 
 #include "app/app.h"
+#include "app/i18n.h"
 #include "media/media.h"
 #include "util/util.h"
 
@@ -179,7 +181,7 @@ static void directive(struct driver *d, char *line) {
     s->phase = CALL_PHASE_KNOCKING;
     snprintf(s->knock_name, sizeof s->knock_name, "%s", arg);
     s->knocks_waiting = 1;
-  } else if (strcmp(line, "peer") == 0) {
+  } else if (strcmp(line, "peer") == 0 || strcmp(line, "name") == 0) {
     snprintf(s->peer_name, sizeof s->peer_name, "%s", arg);
   } else if (strcmp(line, "connect") == 0) {
     s->phase = CALL_PHASE_CONNECTED;
@@ -279,8 +281,13 @@ int main(int argc, char **argv) {
   if (argc >= 6 && strcmp(argv[1], "--layout") == 0)
     return print_layout(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), argc >= 7);
   struct window_opts o = {.title = "medcall-ui-test", .width = 960, .height = 600, .close_after_end_ms = -1};
+  app_i18n_init();
   for (int i = 1; i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "--title") == 0) o.title = argv[i + 1];
+    else if (strcmp(argv[i], "--lang") == 0 && app_i18n_set_lang(argv[i + 1]) != 0) {
+      fprintf(stderr, "window_synthetic: --lang %s: ko or en\n", argv[i + 1]);
+      return 2;
+    } else if (strcmp(argv[i], "--lang") == 0) continue;
     else if (strcmp(argv[i], "--size") == 0) sscanf(argv[i + 1], "%dx%d", &o.width, &o.height);
     else if (strcmp(argv[i], "--close-after") == 0) o.close_after_end_ms = atoi(argv[i + 1]);
     else {

@@ -4,6 +4,7 @@
  *                                    of $DISPLAY, with XGetImage, as binary PPM
  *   xshot close NAME                 asks the window to close as its close button
  *                                    does (WM_DELETE_WINDOW; Xvfb has no window manager)
+ *   xshot id NAME                    prints the window's id (for xdotool --window)
  *   xshot size IN.ppm                prints "W H"
  *   xshot stamp IN.ppm X Y W H PW PH reads the medcall stamp of a PW x PH picture
  *                                    shown scaled in the rectangle; prints the value
@@ -24,6 +25,7 @@
  *                                    it back at once, and an application that
  *                                    looks the key up after that gets nothing
  *
+ * A window's name is its _NET_WM_NAME (UTF-8), else its WM_NAME.
  * Exit status 0 on success, 1 when the thing asked for is not there (no
  * such window, no stamp), 2 for bad arguments. */
 #include <X11/Xlib.h>
@@ -40,15 +42,30 @@ struct image {
   uint8_t *rgb; /* w * h * 3 */
 };
 
+/* Whether w is named name: _NET_WM_NAME (UTF-8, what SDL sets and window
+ * managers show), else WM_NAME. Under a UTF-8 locale SDL writes WM_NAME
+ * as UTF8_STRING, which XFetchName does not read. */
+static bool named(Display *dpy, Window w, const char *name) {
+  Atom net_wm_name = XInternAtom(dpy, "_NET_WM_NAME", False), utf8 = XInternAtom(dpy, "UTF8_STRING", False);
+  Atom type;
+  int format;
+  unsigned long n, after;
+  unsigned char *v = NULL;
+  if (XGetWindowProperty(dpy, w, net_wm_name, 0, 1024, False, utf8, &type, &format, &n, &after, &v) == Success && v) {
+    bool same = type == utf8 && format == 8 && n == strlen(name) && memcmp(v, name, n) == 0;
+    XFree(v);
+    if (same) return true;
+  }
+  char *s = NULL;
+  bool same = XFetchName(dpy, w, &s) && s && strcmp(s, name) == 0;
+  if (s) XFree(s);
+  return same;
+}
+
 static Window find_named(Display *dpy, Window w, const char *name) {
-  char *n = NULL;
-  if (XFetchName(dpy, w, &n) && n) {
-    bool same = strcmp(n, name) == 0;
-    XFree(n);
-    if (same) {
-      XWindowAttributes a;
-      if (XGetWindowAttributes(dpy, w, &a) && a.map_state == IsViewable) return w;
-    }
+  if (named(dpy, w, name)) {
+    XWindowAttributes a;
+    if (XGetWindowAttributes(dpy, w, &a) && a.map_state == IsViewable) return w;
   }
   Window root, parent, *kids = NULL;
   unsigned nkids = 0;
@@ -58,6 +75,21 @@ static Window find_named(Display *dpy, Window w, const char *name) {
     if (kids) XFree(kids);
   }
   return found;
+}
+
+/* Prints the id of the viewable window named name, for xdotool (whose
+ * --name search reads only WM_NAME, unreadable under a UTF-8 locale). */
+static int print_id(const char *name) {
+  Display *dpy = XOpenDisplay(NULL);
+  if (!dpy) return 1;
+  Window w = find_named(dpy, DefaultRootWindow(dpy), name);
+  XCloseDisplay(dpy);
+  if (!w) {
+    fprintf(stderr, "xshot: no viewable window named %s\n", name);
+    return 1;
+  }
+  printf("%lu\n", (unsigned long)w);
+  return 0;
 }
 
 static int close_window(const char *name) {
@@ -336,6 +368,7 @@ int main(int argc, char **argv) {
   if (argc == 4 && strcmp(argv[1], "grab") == 0) return grab(argv[2], argv[3]);
   if (argc == 3 && strcmp(argv[1], "close") == 0) return close_window(argv[2]);
   if (argc == 3 && strcmp(argv[1], "keymap") == 0) return keymap(argv[2]);
+  if (argc == 3 && strcmp(argv[1], "id") == 0) return print_id(argv[2]);
   if (argc < 3) return usage();
   int arg[8] = {0};
   int first = strcmp(argv[1], "diff") == 0 ? 4 : 3;

@@ -138,10 +138,14 @@ static void cc_state(void *user, bool mic_on, bool camera_on, bool video_paused)
   p->mic_on = mic_on;
   p->camera_on = camera_on;
 }
-static void cc_file_received(void *user, const char *name, const char *saved_path, uint64_t size, const char *error) {
+static void cc_file_received(void *user, const char *name, const char *saved_path, uint64_t size, const char *error,
+                             const char *shown) {
   struct peer *p = user;
   CHECK(name != NULL);
   CHECK((saved_path == NULL) == (error != NULL));
+  /* no catalog here (LC_MESSAGES "C"): what the window shows is the English sentence */
+  CHECK((shown == NULL) == (error == NULL));
+  if (error && shown) CHECK(strstr(shown, "could not be received") != NULL && strstr(shown, name) != NULL);
   if (p->nfiles >= 8) return;
   struct received_file *f = &p->files[p->nfiles++];
   mc_strcpy(f->name, sizeof f->name, name);
@@ -151,8 +155,10 @@ static void cc_file_received(void *user, const char *name, const char *saved_pat
   fprintf(stderr, "%s received \"%s\" %llu bytes -> %s%s\n", p->name, name, (unsigned long long)size,
           saved_path ? saved_path : "", error ? error : "");
 }
-static void cc_file_sent(void *user, const char *name, uint64_t size, const char *error) {
+static void cc_file_sent(void *user, const char *name, uint64_t size, const char *error, const char *shown) {
   struct peer *p = user;
+  CHECK((shown == NULL) == (error == NULL));
+  if (error && shown) CHECK(strstr(shown, error) != NULL && strstr(shown, name) != NULL);
   if (p->nsent >= 8) return;
   struct received_file *f = &p->sent[p->nsent++];
   mc_strcpy(f->name, sizeof f->name, name);
