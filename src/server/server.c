@@ -164,6 +164,7 @@ struct srv {
   char snapshot[4200]; /* "" when there is no state directory */
   uint64_t last_snapshot_ms;
   SSL_CTX *ssl_ctx; /* the vhost's, for SIGHUP's new certificate and the TLS policy */
+  SSL_CTX *client_ssl_ctx; /* given to lws so it makes none (server_run) */
   uv_loop_t *loop;
   lws_sorted_usec_list_t tick;
 };
@@ -1263,6 +1264,14 @@ static int server_run(struct mc_server_config *cfg, struct mc_server_thread *emb
   void *foreign_loops[1] = {&loop};
   info.foreign_loops = foreign_loops;
   info.user = &s;
+  /* lws would otherwise make a client SSL_CTX of its own for the server's
+   * context and vhost, loading the system trust store into it, and in a
+   * process with a second lws context (the app's signaling client) it can
+   * no longer find it to free it (PLATFORM.md: each context with
+   * DO_SSL_GLOBAL_INIT takes fresh ex-data slots). The server makes no
+   * client connections: an empty client SSL_CTX of ours, freed by us. */
+  if (!(s.client_ssl_ctx = SSL_CTX_new(TLS_client_method()))) goto out;
+  info.provided_client_ssl_ctx = s.client_ssl_ctx;
   /* A new connection's TLS handshake and first request must fit in this. */
   info.timeout_secs = cfg->handshake_timeout_s;
   info.timeout_secs_ah_idle = cfg->handshake_timeout_s; /* a connection that says nothing at all */
@@ -1373,6 +1382,7 @@ out:
   free_dead(&s);
   free(s.by_fd);
   free(s.listeners);
+  SSL_CTX_free(s.client_ssl_ctx);
   mc_audit_close(s.audit);
   MC_LOGI("server", "stopped");
   return status;
