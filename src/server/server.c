@@ -189,11 +189,10 @@ static unsigned hash_str(const char *s) {
   return h % IP_BUCKETS;
 }
 
-static struct ipent *ip_get(struct srv *s, const char *addr, bool create) {
+static struct ipent *ip_get(struct srv *s, const char *addr) {
   unsigned h = hash_str(addr);
   for (struct ipent *e = s->ips[h]; e; e = e->next)
     if (!strcmp(e->addr, addr)) return e;
-  if (!create) return NULL;
   struct ipent *e = calloc(1, sizeof *e);
   if (!e) return NULL;
   mc_strcpy(e->addr, sizeof e->addr, addr);
@@ -228,8 +227,9 @@ static bool ip_log_due(struct ipent *e, uint64_t now) {
   return true;
 }
 
-/* Token buckets: rate per second, burst deep. */
-static bool take_token(double *tokens, uint64_t *last_ms, uint32_t rate, uint32_t burst, uint64_t now) {
+/* Token buckets: rate tokens per second (a fraction for slower ones),
+ * burst deep. */
+static bool take_token(double *tokens, uint64_t *last_ms, double rate, uint32_t burst, uint64_t now) {
   *tokens += (double)(now - *last_ms) * rate / 1000.0;
   if (*tokens > burst) *tokens = burst;
   *last_ms = now;
@@ -361,15 +361,9 @@ static bool address_may(struct srv *s, struct conn *c, const mc_signal_msg *m, u
               e->addr, (unsigned long long)((e->locked_until_ms - now) / 1000));
     return false;
   }
-  if (m->type == MC_SIG_ICE) {
-    e->ice_tokens += (double)(now - e->ice_last_ms) * ICE_PER_MINUTE / 60000.0;
-    if (e->ice_tokens > ICE_BURST) e->ice_tokens = ICE_BURST;
-    e->ice_last_ms = now;
-    if (e->ice_tokens < 1.0) {
-      s->metrics.rate_limited_address++;
-      return false;
-    }
-    e->ice_tokens -= 1.0;
+  if (m->type == MC_SIG_ICE && !take_token(&e->ice_tokens, &e->ice_last_ms, ICE_PER_MINUTE / 60.0, ICE_BURST, now)) {
+    s->metrics.rate_limited_address++;
+    return false;
   }
   return true;
 }
@@ -699,7 +693,7 @@ static void take_connection(struct srv *s, struct listener *l, int fd, const str
       close(fd);
       return;
     }
-    if (!(ip = ip_get(s, addr, true))) {
+    if (!(ip = ip_get(s, addr))) {
       close(fd);
       return;
     }
