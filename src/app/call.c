@@ -1043,7 +1043,6 @@ static const char *ended_text(const struct call *c, const char *reason) {
 
 static void on_error_message(struct call *c, json_t *m) {
   const char *code = json_string_value(json_object_get(m, "code"));
-  const char *msg = json_string_value(json_object_get(m, "message"));
   if (code && !strcmp(code, "unknown-session")) {
     if (!c->pc && !c->ever_connected) {
       /* A session kept from an earlier run that the server no longer has:
@@ -1070,8 +1069,10 @@ static void on_error_message(struct call *c, json_t *m) {
     MC_LOGI(LOG, "server refused a message code=wrong-state");
     return;
   }
-  /* the server's own message: protocol text, shown as sent */
-  fprintf(stderr, _("medcall: the server refused: %s\n"), msg ? msg : _("unknown error"));
+  /* Our own sentence for the code, in the user's language: the server's
+   * "message" is English, and text from the network never reaches the
+   * terminal as sent. */
+  fprintf(stderr, _("medcall: the server refused: %s\n"), mc_tr(mc_signal_error_sentence(mc_signal_error_from_name(code))));
   call_end(c, MC_APP_EXIT_FAIL, N_("refused by the server"));
 }
 

@@ -13,7 +13,9 @@
 
 #include "app/app.h"
 #include "app/i18n.h"
+#include "media/media.h"
 #include "signal/signal.h"
+#include "turn/turn.h"
 #include "util/util.h"
 
 /* --help, in paragraphs (one msgid each: translators see the common
@@ -248,6 +250,12 @@ static int add_ice_option(struct call_opts *o, const char *arg) {
     fputs(_("medcall: --ice-server wants 'stun:HOST[:PORT]' or 'turn:HOST[:PORT] USERNAME CREDENTIAL'\n"), stderr);
     return -1;
   }
+  mc_ice_url parsed;
+  char why[400];
+  if (mc_ice_url_parse(url, strlen(url), &parsed, why, sizeof why) < 0) {
+    fprintf(stderr, _("medcall: bad --ice-server '%s': %s\n"), url, why);
+    return -1;
+  }
   if (o->nice >= CALL_MAX_ICE_SERVERS) {
     fprintf(stderr, _("medcall: at most %d --ice-server\n"), CALL_MAX_ICE_SERVERS);
     return -1;
@@ -452,6 +460,30 @@ static void free_cli(struct cli *cl) {
   }
 }
 
+/* A Y4M or WAV file named as a source is read once before the call: a wrong
+ * path is for the doctor to fix before a patient is let in, not a failed
+ * call when one is. 0, or -1 with the sentence on stderr. */
+static int check_source_files(const struct call_media_opts *m) {
+  char why[400];
+  if (m->video == CALL_VIDEO_FILE) {
+    mc_y4m *y = NULL;
+    if (mc_y4m_open(m->video_path, &y, why, sizeof why) != 0) {
+      fprintf(stderr, "medcall: %s\n", why);
+      return -1;
+    }
+    mc_y4m_free(y);
+  }
+  if (m->audio == CALL_AUDIO_FILE) {
+    mc_wav *w = NULL;
+    if (mc_wav_open(m->audio_path, &w, why, sizeof why) != 0) {
+      fprintf(stderr, "medcall: %s\n", why);
+      return -1;
+    }
+    mc_wav_free(w);
+  }
+  return 0;
+}
+
 static int run(int argc, char **argv, bool doctor) {
   struct cli cl;
   memset(&cl, 0, sizeof cl);
@@ -480,13 +512,16 @@ static int run(int argc, char **argv, bool doctor) {
   char ws_url[512], room[MC_SIGNAL_ID_LEN_MAX + 1];
   uint8_t pin[32];
   if (!doctor) {
-    char why[200];
+    char why[400];
     if (mc_signal_parse_link(cl.link, ws_url, sizeof ws_url, room, sizeof room, why, sizeof why) != 0) {
-      /* its sentences are in the catalog too (po/meson.build) */
-      fprintf(stderr, "medcall: %s\n", _(why));
+      fprintf(stderr, "medcall: %s\n", why); /* mc_tr() made it in the user's language */
       goto out;
     }
     cl.o.room = room;
+  }
+  if (check_source_files(&cl.o.media) != 0) goto out;
+  if (!doctor) {
+    /* the patient's server is the link's */
   } else if (cl.server) {
     mc_strcpy(ws_url, sizeof ws_url, cl.server);
   } else if (call_server_start(&server, ws_url, sizeof ws_url, pin) == 0) {

@@ -288,7 +288,7 @@ static void codedq_destroy(struct codedq *q) {
  * the call goes on without video; a bad file is an error. */
 static int open_video(struct call_media *m) {
   struct call_media_opts *o = &m->o;
-  char why[200] = "";
+  char why[400] = "";
   int rc;
   switch (o->video) {
   case CALL_VIDEO_NONE:
@@ -315,7 +315,7 @@ static int open_video(struct call_media *m) {
  * speakers that cannot be opened are a sentence and the call goes on. */
 static int open_audio(struct call_media *m) {
   struct call_media_opts *o = &m->o;
-  char why[200] = "";
+  char why[400] = "";
   int rc = 0;
   if (!o->headless && mc_speaker_open(&(struct mc_audio_config){.channels = 1}, &m->spk, why, sizeof why) != 0)
     fprintf(stderr, _("medcall: %s; the other side will not be heard\n"), why);

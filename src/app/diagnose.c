@@ -808,7 +808,7 @@ int mc_diagnose_main(int argc, char **argv) {
   memset(targets, 0, sizeof targets);
   for (size_t i = 0; i < o.nurls; i++) {
     mc_ice_url url;
-    char why[200];
+    char why[400];
     if (mc_ice_url_parse(o.urls[i], strlen(o.urls[i]), &url, why, sizeof why) < 0) {
       fprintf(stderr, _("medcall diagnose: bad --ice-server '%s': %s\n"), o.urls[i], why);
       return MC_APP_EXIT_USAGE;

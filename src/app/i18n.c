@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app/i18n.h"
+#include "util/util.h"
 #include "medcall/errors.h"
 
 #define DOMAIN "medcall"
@@ -111,23 +112,4 @@ int app_i18n_take_lang_option(int *argc, char **argv) {
 
 bool app_i18n_lang_from_command_line(void) { return lang_from_command_line; }
 
-const char *app_strerror(int err) {
-  switch (err) {
-  case MC_OK: return _("success");
-  case MC_EINVAL: return _("invalid argument");
-  case MC_ENOMEM: return _("out of memory");
-  case MC_EPARSE: return _("malformed input");
-  case MC_ETOOBIG: return _("does not fit");
-  case MC_ENOTFOUND: return _("not found");
-  case MC_EAUTH: return _("authentication failed");
-  case MC_ETIMEDOUT: return _("timed out");
-  case MC_EIO: return _("input/output error");
-  case MC_ESTATE: return _("not valid in this state");
-  case MC_ECLOSED: return _("closed");
-  case MC_EREFUSED: return _("refused by the peer");
-  case MC_ETLS: return _("TLS failure");
-  case MC_ERESOLVE: return _("name resolution failed");
-  case MC_EAGAIN: return _("busy, try again");
-  default: return _("unknown error");
-  }
-}
+const char *app_strerror(int err) { return mc_tr(mc_strerror(err)); }

@@ -366,7 +366,7 @@ void window_text_sizes(const struct window_layout *l, float scale, int px[WINDOW
 /* ---- open, run, close ---- */
 
 static int open_window(struct win *w, const struct window_opts *o) {
-  char why[256];
+  char why[400];
   if (SDL_InitSubSystem(SDL_INIT_VIDEO) != 0) {
     fprintf(stderr, _("medcall: no display to show the call on (SDL: %s); set DISPLAY or use --headless.\n"),
             SDL_GetError());

@@ -148,23 +148,28 @@ static void fail(mc_dtls *d, int err, const char *sentence) {
 
 /* One sentence for a person from what OpenSSL and the peer said. */
 static void fail_tls(mc_dtls *d) {
-  char sentence[256];
+  char sentence[400];
   unsigned long e = ERR_peek_error();
   const char *reason = e ? ERR_reason_error_string(e) : NULL;
   if (d->fp_mismatch)
     snprintf(sentence, sizeof sentence,
-             "the peer's DTLS certificate does not match the fingerprint it signaled; the call was refused");
+             mc_tr("the peer's DTLS certificate does not match the fingerprint it signaled; the call was refused"));
   else if (d->alert_received == SSL_AD_BAD_CERTIFICATE)
     snprintf(sentence, sizeof sentence,
-             "the peer refused our DTLS certificate: it does not match the fingerprint the peer received; "
-             "the call was refused");
-  else if (d->alert_received >= 0)
-    snprintf(sentence, sizeof sentence, "the peer ended the DTLS %s with the alert \"%s\"",
-             d->handshake_done ? "connection" : "handshake",
+             mc_tr("the peer refused our DTLS certificate: it does not match the fingerprint the peer received; "
+             "the call was refused"));
+  else if (d->alert_received >= 0 && d->handshake_done)
+    snprintf(sentence, sizeof sentence, mc_tr("the peer ended the DTLS connection with the alert \"%s\""),
              SSL_alert_desc_string_long(d->alert_received));
+  else if (d->alert_received >= 0)
+    snprintf(sentence, sizeof sentence, mc_tr("the peer ended the DTLS handshake with the alert \"%s\""),
+             SSL_alert_desc_string_long(d->alert_received));
+  else if (d->handshake_done)
+    snprintf(sentence, sizeof sentence, mc_tr("the DTLS connection with the peer failed (%s)"),
+             reason ? reason : "unknown error");
   else
-    snprintf(sentence, sizeof sentence, "the DTLS %s with the peer failed (%s)",
-             d->handshake_done ? "connection" : "handshake", reason ? reason : "unknown error");
+    snprintf(sentence, sizeof sentence, mc_tr("the DTLS handshake with the peer failed (%s)"),
+             reason ? reason : "unknown error");
   ERR_clear_error();
   fail(d, MC_ETLS, sentence);
 }
@@ -391,7 +396,7 @@ int mc_dtls_handle_timeout(mc_dtls *d) {
   if (DTLSv1_get_timeout(d->ssl, &tv) != 1 || tv.tv_sec > 0 || tv.tv_usec > 0) return MC_OK;
   if (d->retransmits >= MC_DTLS_MAX_RETRANSMITS) {
     fail(d, MC_ETIMEDOUT,
-         "the peer did not answer the DTLS handshake; the network may block the call or the peer has left");
+         mc_tr("the peer did not answer the DTLS handshake; the network may block the call or the peer has left"));
     return MC_ETIMEDOUT;
   }
   ERR_clear_error();

@@ -368,7 +368,7 @@ static void srflx_done(mc_ice_agent *a, struct ice_txn *t, int err, const mc_stu
   char as[MC_ADDR_STRLEN], bs[MC_ADDR_STRLEN];
   if (err != 0 || !m || m->cls != MC_STUN_SUCCESS || (!m->has_xor_mapped && !m->has_mapped)) {
     char sentence[512];
-    snprintf(sentence, sizeof sentence, "The STUN server %s did not answer a Binding request from %s.", s->url,
+    snprintf(sentence, sizeof sentence, mc_tr("The STUN server %s did not answer a Binding request from %s."), s->url,
              mc_addr_str(&a->bases[t->base].addr, as));
     MC_LOGW(LOG, "srflx failed server=%s base=%s err=%s", s->url, as, err ? mc_strerror(err) : "error response");
     if (a->cbs.on_server_error && !a->closed) a->cbs.on_server_error(a, s->url, sentence, a->user);
@@ -394,8 +394,8 @@ static void on_resolved(int err, const mc_addr *addrs, size_t count, void *user)
   if (err != 0 || count == 0) {
     char sentence[512];
     snprintf(sentence, sizeof sentence,
-             "The server %s could not be resolved to an address of the family in use, so it gives no "
-             "server-reflexive candidate.", s->url);
+             mc_tr("The server %s could not be resolved to an address of the family in use, so it gives no "
+             "server-reflexive candidate."), s->url);
     MC_LOGW(LOG, "server resolve failed url=%s", s->url);
     if (a->cbs.on_server_error && !a->closed) a->cbs.on_server_error(a, s->url, sentence, a->user);
   } else {
@@ -593,7 +593,7 @@ int mc_ice_agent_new(uv_loop_t *loop, const struct mc_ice_config *config, const 
     struct ice_server *s = &a->servers[a->nservers];
     s->agent = a;
     if (!in->url) continue;
-    char why[160];
+    char why[320];
     if (mc_ice_url_parse(in->url, strlen(in->url), &s->parsed, why, sizeof why) != 0) {
       MC_LOGW(LOG, "ignoring ice server: %s", why);
       continue;
@@ -737,7 +737,7 @@ static void gather_servers(mc_ice_agent *a, bool restart) {
       }
       if (rc != 0) {
         char sentence[512];
-        snprintf(sentence, sizeof sentence, "The TURN client for %s could not start (%s).", s->url, mc_strerror(rc));
+        snprintf(sentence, sizeof sentence, mc_tr("The TURN client for %s could not start (%s)."), s->url, mc_strerror(rc));
         if (a->cbs.on_server_error) a->cbs.on_server_error(a, s->url, sentence, a->user);
       }
     }

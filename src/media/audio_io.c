@@ -82,7 +82,7 @@ static char driver_name[32];
 
 static int audio_init(char *why, size_t why_cap) {
   if (SDL_InitSubSystem(SDL_INIT_AUDIO) != 0) {
-    say(why, why_cap, "no audio: SDL could not start an audio driver (%s)", SDL_GetError());
+    say(why, why_cap, mc_tr("no audio: SDL could not start an audio driver (%s)"), SDL_GetError());
     return MC_EIO;
   }
   const char *d = SDL_GetCurrentAudioDriver();
@@ -149,12 +149,15 @@ static int dev_open(struct dev *d, const struct mc_audio_config *config, bool ca
   d->id = SDL_OpenAudioDevice(name, capture ? 1 : 0, &want, &d->have,
                               SDL_AUDIO_ALLOW_FREQUENCY_CHANGE | SDL_AUDIO_ALLOW_CHANNELS_CHANGE);
   if (d->id == 0) {
-    say(why, why_cap, "cannot open the %s %s%s%s: %s", capture ? "microphone" : "speakers", name ? "'" : "",
-        name ? name : "(default device)", name ? "'" : "", SDL_GetError());
+    char label[MC_AUDIO_NAME_MAX + 8];
+    if (name) snprintf(label, sizeof label, "'%s'", name);
+    else snprintf(label, sizeof label, "%s", mc_tr("(default device)"));
+    if (capture) say(why, why_cap, mc_tr("cannot open the microphone %s: %s"), label, SDL_GetError());
+    else say(why, why_cap, mc_tr("cannot open the speakers %s: %s"), label, SDL_GetError());
     return name ? MC_ENOTFOUND : MC_EIO;
   }
   if (d->have.format != AUDIO_S16SYS || d->have.channels < 1) {
-    say(why, why_cap, "the audio device gave an unexpected sample format");
+    say(why, why_cap, mc_tr("the audio device gave an unexpected sample format"));
     return MC_EIO;
   }
   size_t cap = (size_t)d->have.freq * d->have.channels * (size_t)buffer_ms / 1000;
@@ -165,7 +168,7 @@ static int dev_open(struct dev *d, const struct mc_audio_config *config, bool ca
                       : SDL_NewAudioStream(AUDIO_S16SYS, (Uint8)ch, MC_AUDIO_RATE, AUDIO_S16SYS, d->have.channels,
                                            d->have.freq);
     if (!d->conv) {
-      say(why, why_cap, "cannot convert audio to the device's format: %s", SDL_GetError());
+      say(why, why_cap, mc_tr("cannot convert audio to the device's format: %s"), SDL_GetError());
       return MC_EIO;
     }
   }

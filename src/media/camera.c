@@ -152,7 +152,7 @@ int mc_camera_list(struct mc_camera_info *out, size_t cap, size_t *count) {
     if (fd < 0) {
       /* busy devices still open; EACCES etc. are listed without details */
       if (errno == ENOENT || errno == ENXIO || errno == ENODEV) continue;
-      snprintf(info->name, sizeof info->name, "(cannot open: %s)", strerror(errno));
+      snprintf(info->name, sizeof info->name, mc_tr("(cannot open: %s)"), strerror(errno));
       (*count)++;
       continue;
     }
@@ -228,7 +228,7 @@ int mc_camera_open(const struct mc_camera_config *config, mc_camera **out, char 
   int rc = MC_EIO;
   struct stat st;
   if (stat(path, &st) != 0 || !S_ISCHR(st.st_mode)) {
-    say(why, why_cap, "no camera at %s", path);
+    say(why, why_cap, mc_tr("no camera at %s"), path);
     rc = MC_ENOTFOUND;
     goto fail;
   }
@@ -236,27 +236,27 @@ int mc_camera_open(const struct mc_camera_config *config, mc_camera **out, char 
    * about a device that is not a camera */
   int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == EBUSY) say(why, why_cap, "the camera %s is busy (another program uses it)", path);
+    if (errno == EBUSY) say(why, why_cap, mc_tr("the camera %s is busy (another program uses it)"), path);
     else if (errno == EACCES || errno == EPERM)
-      say(why, why_cap, "no permission to open the camera %s (is your user in the 'video' group?)", path);
+      say(why, why_cap, mc_tr("no permission to open the camera %s (is your user in the 'video' group?)"), path);
     else if (errno == ENOENT || errno == ENXIO || errno == ENODEV) {
-      say(why, why_cap, "no camera at %s", path);
+      say(why, why_cap, mc_tr("no camera at %s"), path);
       rc = MC_ENOTFOUND;
-    } else say(why, why_cap, "cannot open the camera %s: %s", path, strerror(errno));
+    } else say(why, why_cap, mc_tr("cannot open the camera %s: %s"), path, strerror(errno));
     goto fail;
   }
   struct v4l2_capability vc;
   memset(&vc, 0, sizeof vc);
   if (ioctl(fd, VIDIOC_QUERYCAP, &vc) != 0 || !is_capture(&vc)) {
     close(fd);
-    say(why, why_cap, "no camera at %s (the device does not capture video)", path);
+    say(why, why_cap, mc_tr("no camera at %s (the device does not capture video)"), path);
     rc = MC_ENOTFOUND;
     goto fail;
   }
   c->fd = v4l2_fd_open(fd, 0);
   if (c->fd < 0) {
     close(fd);
-    say(why, why_cap, "the camera %s could not be set up: %s", path, strerror(errno));
+    say(why, why_cap, mc_tr("the camera %s could not be set up: %s"), path, strerror(errno));
     goto fail;
   }
   struct mc_camera_info info;
@@ -268,8 +268,8 @@ int mc_camera_open(const struct mc_camera_config *config, mc_camera **out, char 
   fmt.fmt.pix.pixelformat = choose_format(&info, width, height);
   fmt.fmt.pix.field = V4L2_FIELD_NONE;
   if (xioctl(c->fd, VIDIOC_S_FMT, &fmt) != 0) {
-    if (errno == EBUSY) say(why, why_cap, "the camera %s is busy (another program uses it)", path);
-    else say(why, why_cap, "the camera %s refused the format: %s", path, strerror(errno));
+    if (errno == EBUSY) say(why, why_cap, mc_tr("the camera %s is busy (another program uses it)"), path);
+    else say(why, why_cap, mc_tr("the camera %s refused the format: %s"), path, strerror(errno));
     goto fail;
   }
   c->fourcc = fmt.fmt.pix.pixelformat;
@@ -279,7 +279,7 @@ int mc_camera_open(const struct mc_camera_config *config, mc_camera **out, char 
   if (!mc_camera_fourcc_supported(c->fourcc) || c->width < 2 || c->height < 2 || c->width > MC_MEDIA_MAX_DIM ||
       c->height > MC_MEDIA_MAX_DIM) {
     char fb[5];
-    say(why, why_cap, "the camera %s offers no format medcall can read (got %s %dx%d)", path,
+    say(why, why_cap, mc_tr("the camera %s offers no format medcall can read (got %s %dx%d)"), path,
         mc_fourcc_str(c->fourcc, fb), c->width, c->height);
     goto fail;
   }
@@ -294,8 +294,8 @@ int mc_camera_open(const struct mc_camera_config *config, mc_camera **out, char 
   struct v4l2_requestbuffers req = {.count = NBUFFERS, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
                                     .memory = V4L2_MEMORY_MMAP};
   if (xioctl(c->fd, VIDIOC_REQBUFS, &req) != 0 || req.count < 2) {
-    if (errno == EBUSY) say(why, why_cap, "the camera %s is busy (another program uses it)", path);
-    else say(why, why_cap, "the camera %s cannot stream (memory-mapped buffers refused)", path);
+    if (errno == EBUSY) say(why, why_cap, mc_tr("the camera %s is busy (another program uses it)"), path);
+    else say(why, why_cap, mc_tr("the camera %s cannot stream (memory-mapped buffers refused)"), path);
     goto fail;
   }
   for (uint32_t i = 0; i < req.count && i < NBUFFERS; i++) {
@@ -311,8 +311,8 @@ int mc_camera_open(const struct mc_camera_config *config, mc_camera **out, char 
   enum v4l2_buf_type type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
   if (xioctl(c->fd, VIDIOC_STREAMON, &type) != 0) {
     if (errno == EBUSY || errno == ENOSPC)
-      say(why, why_cap, "the camera %s is busy (another program uses it)", path);
-    else say(why, why_cap, "the camera %s cannot start streaming: %s", path, strerror(errno));
+      say(why, why_cap, mc_tr("the camera %s is busy (another program uses it)"), path);
+    else say(why, why_cap, mc_tr("the camera %s cannot start streaming: %s"), path, strerror(errno));
     goto fail;
   }
   c->streaming = true;
@@ -323,7 +323,7 @@ int mc_camera_open(const struct mc_camera_config *config, mc_camera **out, char 
   *out = c;
   return 0;
 fail_io:
-  say(why, why_cap, "the camera %s failed while setting up buffers: %s", path, strerror(errno));
+  say(why, why_cap, mc_tr("the camera %s failed while setting up buffers: %s"), path, strerror(errno));
   rc = MC_EIO;
 fail:
   mc_camera_free(c);

@@ -62,7 +62,7 @@ int mc_video_sink_new(const struct mc_video_sink_config *config, mc_video_sink *
   if (!s) return MC_ENOMEM;
   int rc = MC_EIO;
   if (SDL_InitSubSystem(SDL_INIT_VIDEO) != 0) {
-    say(why, why_cap, "no display to show video on (SDL: %s); is DISPLAY or WAYLAND_DISPLAY set?",
+    say(why, why_cap, mc_tr("no display to show video on (SDL: %s); is DISPLAY or WAYLAND_DISPLAY set?"),
         SDL_GetError());
     goto fail;
   }
@@ -72,13 +72,13 @@ int mc_video_sink_new(const struct mc_video_sink_config *config, mc_video_sink *
   s->win = SDL_CreateWindow(config && config->title ? config->title : "medcall", SDL_WINDOWPOS_CENTERED,
                             SDL_WINDOWPOS_CENTERED, w, h, flags);
   if (!s->win) {
-    say(why, why_cap, "cannot open a window: %s", SDL_GetError());
+    say(why, why_cap, mc_tr("cannot open a window: %s"), SDL_GetError());
     goto fail;
   }
   s->ren = SDL_CreateRenderer(s->win, -1, SDL_RENDERER_ACCELERATED | SDL_RENDERER_PRESENTVSYNC);
   if (!s->ren) s->ren = SDL_CreateRenderer(s->win, -1, SDL_RENDERER_SOFTWARE);
   if (!s->ren) {
-    say(why, why_cap, "cannot draw in the window: %s", SDL_GetError());
+    say(why, why_cap, mc_tr("cannot draw in the window: %s"), SDL_GetError());
     goto fail;
   }
   SDL_RendererInfo ri;

@@ -34,12 +34,12 @@ static uint32_t le32(const uint8_t *p) {
 }
 static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
-#define CONVERT_HINT "convert it, e.g. sox IN.wav -r 48000 -b 16 -e signed-integer OUT.wav"
+#define CONVERT_COMMAND "sox IN.wav -r 48000 -b 16 -e signed-integer OUT.wav"
 
 int mc_wav_open_mem(const uint8_t *buf, size_t len, mc_wav **out, char *why, size_t cap) {
   if ((!buf && len) || !out) return MC_EINVAL;
   if (len < 12 || memcmp(buf, "RIFF", 4) != 0 || memcmp(buf + 8, "WAVE", 4) != 0) {
-    say(why, cap, "the file is not a WAV audio file (no RIFF/WAVE header)");
+    say(why, cap, mc_tr("the file is not a WAV audio file (no RIFF/WAVE header)"));
     return MC_EPARSE;
   }
   /* The RIFF size may not promise more than is there. */
@@ -66,15 +66,18 @@ int mc_wav_open_mem(const uint8_t *buf, size_t len, mc_wav **out, char *why, siz
         fmt = le16(body + 24);
       }
       if (fmt != WAVE_FORMAT_PCM || bits != 16) {
-        say(why, cap, "the WAV file is not 16-bit PCM (format %u, %u bits): " CONVERT_HINT, fmt, bits);
+        say(why, cap, mc_tr("the WAV file is not 16-bit PCM (format %u, %u bits): convert it, e.g. %s"), fmt, bits,
+            CONVERT_COMMAND);
         return MC_EINVAL;
       }
       if (ch < 1 || ch > MC_AUDIO_MAX_CHANNELS) {
-        say(why, cap, "the WAV file has %u channels; medcall plays mono or stereo: " CONVERT_HINT " -c 1", ch);
+        say(why, cap, mc_tr("the WAV file has %u channels; medcall plays mono or stereo: convert it, e.g. %s -c 1"), ch,
+            CONVERT_COMMAND);
         return MC_EINVAL;
       }
       if (rate != MC_AUDIO_RATE) {
-        say(why, cap, "the WAV file is %u Hz; medcall plays only 48000 Hz WAV files: " CONVERT_HINT, rate);
+        say(why, cap, mc_tr("the WAV file is %u Hz; medcall plays only 48000 Hz WAV files: convert it, e.g. %s"), rate,
+            CONVERT_COMMAND);
         return MC_EINVAL;
       }
       if (align != ch * 2 || byterate != rate * align) goto damaged;
@@ -105,7 +108,7 @@ int mc_wav_open_mem(const uint8_t *buf, size_t len, mc_wav **out, char *why, siz
   *out = w;
   return 0;
 damaged:
-  say(why, cap, "the WAV file is truncated or damaged (its chunk sizes do not match its length)");
+  say(why, cap, mc_tr("the WAV file is truncated or damaged (its chunk sizes do not match its length)"));
   return MC_EPARSE;
 }
 
@@ -115,16 +118,16 @@ int mc_wav_open(const char *path, mc_wav **out, char *why, size_t cap) {
   uint8_t *buf = NULL;
   FILE *fp = fopen(path, "rb");
   if (!fp) {
-    say(why, cap, "cannot open the audio file %s (%s): check the path", path, strerror(errno));
+    say(why, cap, mc_tr("cannot open the audio file %s (%s): check the path"), path, strerror(errno));
     return MC_EIO;
   }
   struct stat st;
   if (fstat(fileno(fp), &st) || !S_ISREG(st.st_mode)) {
-    say(why, cap, "the audio file %s is not a regular file", path);
+    say(why, cap, mc_tr("the audio file %s is not a regular file"), path);
     goto done;
   }
   if ((uint64_t)st.st_size > WAV_MAX_BYTES) {
-    say(why, cap, "the audio file %s is larger than 256 MiB: use a shorter clip", path);
+    say(why, cap, mc_tr("the audio file %s is larger than 256 MiB: use a shorter clip"), path);
     rc = MC_EINVAL;
     goto done;
   }
@@ -135,7 +138,7 @@ int mc_wav_open(const char *path, mc_wav **out, char *why, size_t cap) {
     goto done;
   }
   if (fread(buf, 1, len, fp) != len) {
-    say(why, cap, "cannot read the audio file %s", path);
+    say(why, cap, mc_tr("cannot read the audio file %s"), path);
     goto done;
   }
   rc = mc_wav_open_mem(buf, len, out, why, cap);

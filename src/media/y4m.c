@@ -61,7 +61,7 @@ static bool parse_uint(const char *s, long max, long *out) {
 
 static int parse_header(char *line, struct mc_y4m_info *info, char *why, size_t cap) {
   if (strncmp(line, "YUV4MPEG2", 9) != 0 || (line[9] != ' ' && line[9] != 0)) {
-    say(why, cap, "the file is not a Y4M video (it does not start with YUV4MPEG2)");
+    say(why, cap, mc_tr("the file is not a Y4M video (it does not start with YUV4MPEG2)"));
     return MC_EPARSE;
   }
   long w = -1, h = -1, fn = 30, fd = 1;
@@ -84,8 +84,8 @@ static int parse_header(char *line, struct mc_y4m_info *info, char *why, size_t 
     }
     case 'C':
       if (strcmp(tok, "C420") && strcmp(tok, "C420jpeg") && strcmp(tok, "C420paldv") && strcmp(tok, "C420mpeg2")) {
-        say(why, cap, "the Y4M video is %s; medcall plays only 8-bit 4:2:0 (C420): convert it, e.g. "
-            "ffmpeg -i IN -pix_fmt yuv420p OUT.y4m", tok + 1);
+        say(why, cap, mc_tr("the Y4M video is %s; medcall plays only 8-bit 4:2:0 (C420): convert it, e.g. "
+            "ffmpeg -i IN -pix_fmt yuv420p OUT.y4m"), tok + 1);
         return MC_EINVAL;
       }
       break;
@@ -102,7 +102,7 @@ static int parse_header(char *line, struct mc_y4m_info *info, char *why, size_t 
   info->fps_den = (int)fd;
   return 0;
 bad:
-  say(why, cap, "the Y4M header is malformed (it needs W and H within %d and a valid F): the file is damaged",
+  say(why, cap, mc_tr("the Y4M header is malformed (it needs W and H within %d and a valid F): the file is damaged"),
       MC_MEDIA_MAX_DIM);
   return MC_EPARSE;
 }
@@ -129,7 +129,7 @@ static int open_fp(FILE *fp, uint8_t *mem, off_t size, mc_y4m **out, char *why, 
   y->mem = mem;
   y->size = size;
   if (read_line(fp, line, &n)) {
-    say(why, cap, "the file is not a Y4M video (no header line)");
+    say(why, cap, mc_tr("the file is not a Y4M video (no header line)"));
     rc = MC_EPARSE;
     goto fail;
   }
@@ -150,7 +150,7 @@ static int open_fp(FILE *fp, uint8_t *mem, off_t size, mc_y4m **out, char *why, 
     frames++;
   }
   if (frames == 0) {
-    say(why, cap, "the Y4M video has no frames");
+    say(why, cap, mc_tr("the Y4M video has no frames"));
     rc = MC_EPARSE;
     goto fail;
   }
@@ -163,8 +163,8 @@ static int open_fp(FILE *fp, uint8_t *mem, off_t size, mc_y4m **out, char *why, 
   *out = y;
   return 0;
 damaged:
-  say(why, cap, "the Y4M video is truncated or damaged after frame %llu: its frames do not match the header's "
-      "%dx%d 4:2:0 size", (unsigned long long)frames, y->info.width, y->info.height);
+  say(why, cap, mc_tr("the Y4M video is truncated or damaged after frame %llu: its frames do not match the header's "
+      "%dx%d 4:2:0 size"), (unsigned long long)frames, y->info.width, y->info.height);
   rc = MC_EPARSE;
 fail:
   mc_y4m_free(y);
@@ -175,13 +175,13 @@ int mc_y4m_open(const char *path, mc_y4m **out, char *why, size_t why_cap) {
   if (!path || !out) return MC_EINVAL;
   FILE *fp = fopen(path, "rb");
   if (!fp) {
-    say(why, why_cap, "cannot open the video file %s (%s): check the path", path, strerror(errno));
+    say(why, why_cap, mc_tr("cannot open the video file %s (%s): check the path"), path, strerror(errno));
     return MC_EIO;
   }
   struct stat st;
   if (fstat(fileno(fp), &st) || !S_ISREG(st.st_mode)) {
     fclose(fp);
-    say(why, why_cap, "the video file %s is not a regular file", path);
+    say(why, why_cap, mc_tr("the video file %s is not a regular file"), path);
     return MC_EIO;
   }
   return open_fp(fp, NULL, st.st_size, out, why, why_cap);
@@ -190,7 +190,7 @@ int mc_y4m_open(const char *path, mc_y4m **out, char *why, size_t why_cap) {
 int mc_y4m_open_mem(const uint8_t *buf, size_t len, mc_y4m **out, char *why, size_t why_cap) {
   if ((!buf && len) || !out) return MC_EINVAL;
   if (len == 0) {
-    say(why, why_cap, "the Y4M video is empty");
+    say(why, why_cap, mc_tr("the Y4M video is empty"));
     return MC_EPARSE;
   }
   uint8_t *mem = malloc(len);

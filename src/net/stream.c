@@ -57,8 +57,8 @@ static void on_written(uv_write_t *req, int status) {
   mc_stream *s = req->handle->data;
   free(w);
   if (status == 0 || status == UV_ECANCELED) return;
-  char why[160], as[MC_ADDR_STRLEN];
-  snprintf(why, sizeof why, "the connection to %s failed while sending (%s)", mc_addr_str(&s->peer, as),
+  char why[320], as[MC_ADDR_STRLEN];
+  snprintf(why, sizeof why, mc_tr("the connection to %s failed while sending (%s)"), mc_addr_str(&s->peer, as),
            uv_strerror(status));
   fail(s, MC_EIO, why);
 }
@@ -112,7 +112,7 @@ static void become_open(mc_stream *s) {
     s->pending = NULL;
     s->pending_len = s->pending_cap = 0;
     if (rc != 0) {
-      fail(s, rc, "could not send queued data");
+      fail(s, rc, mc_tr("could not send queued data"));
       return;
     }
   }
@@ -126,7 +126,7 @@ static void tls_progress(mc_stream *s) {
     int fr = flush_tls(s);
     if (r == 1) {
       if (fr != 0) {
-        fail(s, MC_EIO, "could not send the TLS handshake");
+        fail(s, MC_EIO, mc_tr("could not send the TLS handshake"));
         return;
       }
       become_open(s);
@@ -134,7 +134,7 @@ static void tls_progress(mc_stream *s) {
     } else {
       int e = SSL_get_error(s->ssl, r);
       if (e == SSL_ERROR_WANT_READ) return;
-      char why[256];
+      char why[320];
       mc_tls_failure_text(s->ssl, e, &s->peer, why, sizeof why);
       fail(s, MC_ETLS, why);
       return;
@@ -153,12 +153,12 @@ static void tls_progress(mc_stream *s) {
     flush_tls(s); /* post-handshake messages (key updates, tickets) may need answers */
     if (e == SSL_ERROR_WANT_READ) return;
     if (e == SSL_ERROR_ZERO_RETURN) {
-      char why[120], as[MC_ADDR_STRLEN];
-      snprintf(why, sizeof why, "%s closed the connection", mc_addr_str(&s->peer, as));
+      char why[320], as[MC_ADDR_STRLEN];
+      snprintf(why, sizeof why, mc_tr("%s closed the connection"), mc_addr_str(&s->peer, as));
       fail(s, MC_ECLOSED, why);
       return;
     }
-    char why[256];
+    char why[320];
     mc_tls_failure_text(s->ssl, e, &s->peer, why, sizeof why);
     fail(s, MC_ETLS, why);
     return;
@@ -180,12 +180,12 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   if (s->closed || s->state == ST_FAILED) return;
   if (nread == 0) return;
   if (nread < 0) {
-    char why[160], as[MC_ADDR_STRLEN];
+    char why[320], as[MC_ADDR_STRLEN];
     if (nread == UV_EOF) {
-      snprintf(why, sizeof why, "%s closed the connection", mc_addr_str(&s->peer, as));
+      snprintf(why, sizeof why, mc_tr("%s closed the connection"), mc_addr_str(&s->peer, as));
       fail(s, MC_ECLOSED, why);
     } else {
-      snprintf(why, sizeof why, "the connection to %s failed (%s)", mc_addr_str(&s->peer, as),
+      snprintf(why, sizeof why, mc_tr("the connection to %s failed (%s)"), mc_addr_str(&s->peer, as),
                uv_strerror((int)nread));
       fail(s, MC_EIO, why);
     }
@@ -196,7 +196,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   if (BIO_write(s->rbio, s->rx, (int)nread) != (int)nread) {
-    fail(s, MC_ENOMEM, "out of memory while reading from the server");
+    fail(s, MC_ENOMEM, mc_tr("out of memory while reading from the server"));
     return;
   }
   tls_progress(s);
@@ -205,18 +205,18 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
 static void on_connect(uv_connect_t *req, int status) {
   mc_stream *s = req->data;
   if (status == UV_ECANCELED || s->closed || s->state == ST_FAILED) return;
-  char why[200], as[MC_ADDR_STRLEN];
+  char why[320], as[MC_ADDR_STRLEN];
   if (status != 0) {
     if (status == UV_ECONNREFUSED)
-      snprintf(why, sizeof why, "connection refused by %s", mc_addr_str(&s->peer, as));
+      snprintf(why, sizeof why, mc_tr("connection refused by %s"), mc_addr_str(&s->peer, as));
     else
-      snprintf(why, sizeof why, "could not connect to %s (%s)", mc_addr_str(&s->peer, as), uv_strerror(status));
+      snprintf(why, sizeof why, mc_tr("could not connect to %s (%s)"), mc_addr_str(&s->peer, as), uv_strerror(status));
     fail(s, MC_EIO, why);
     return;
   }
   int rc = uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
   if (rc != 0) {
-    snprintf(why, sizeof why, "could not read from %s (%s)", mc_addr_str(&s->peer, as), uv_strerror(rc));
+    snprintf(why, sizeof why, mc_tr("could not read from %s (%s)"), mc_addr_str(&s->peer, as), uv_strerror(rc));
     fail(s, MC_EIO, why);
     return;
   }
@@ -231,11 +231,11 @@ static void on_connect(uv_connect_t *req, int status) {
 static void on_timeout(uv_timer_t *t) {
   mc_stream *s = t->data;
   if (s->closed || s->state == ST_OPEN || s->state == ST_FAILED) return;
-  char why[200], as[MC_ADDR_STRLEN];
+  char why[320], as[MC_ADDR_STRLEN];
   if (s->state == ST_CONNECTING)
-    snprintf(why, sizeof why, "%s did not accept the connection in time", mc_addr_str(&s->peer, as));
+    snprintf(why, sizeof why, mc_tr("%s did not accept the connection in time"), mc_addr_str(&s->peer, as));
   else
-    snprintf(why, sizeof why, "%s did not complete the TLS handshake in time", mc_addr_str(&s->peer, as));
+    snprintf(why, sizeof why, mc_tr("%s did not complete the TLS handshake in time"), mc_addr_str(&s->peer, as));
   fail(s, MC_ETIMEDOUT, why);
 }
 

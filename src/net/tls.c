@@ -119,7 +119,7 @@ void mc_tls_failure_text(SSL *ssl, int ssl_err, const mc_addr *to, char *buf, si
   char as[MC_ADDR_STRLEN];
   long vr = SSL_get_verify_result(ssl);
   if (vr != X509_V_OK) {
-    snprintf(buf, cap, "the server's certificate did not verify (%s)", X509_verify_cert_error_string(vr));
+    snprintf(buf, cap, mc_tr("the server's certificate did not verify (%s)"), X509_verify_cert_error_string(vr));
     return;
   }
   unsigned long e = ERR_peek_last_error();
@@ -127,8 +127,8 @@ void mc_tls_failure_text(SSL *ssl, int ssl_err, const mc_addr *to, char *buf, si
     char reason[160];
     const char *rs = ERR_reason_error_string(e);
     snprintf(reason, sizeof reason, "%s", rs ? rs : "unknown error");
-    snprintf(buf, cap, "the TLS handshake with %s failed (%s)", mc_addr_str(to, as), reason);
+    snprintf(buf, cap, mc_tr("the TLS handshake with %s failed (%s)"), mc_addr_str(to, as), reason);
   } else {
-    snprintf(buf, cap, "the TLS handshake with %s failed (error %d)", mc_addr_str(to, as), ssl_err);
+    snprintf(buf, cap, mc_tr("the TLS handshake with %s failed (error %d)"), mc_addr_str(to, as), ssl_err);
   }
 }

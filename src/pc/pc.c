@@ -280,7 +280,7 @@ static void start_sctp(mc_pc *pc) {
   };
   int rc = mc_sctp_new(&sc, &cb, pc, &pc->sctp);
   if (rc != 0) {
-    set_error(pc, "could not start the data channel transport (SCTP)");
+    set_error(pc, mc_tr("could not start the data channel transport (SCTP)"));
     MC_LOGE(LOG, "sctp start failed err=%s", mc_strerror(rc));
     return;
   }
@@ -313,7 +313,7 @@ static void dtls_data_cb(const uint8_t *data, size_t len, void *user) {
 static void dtls_closed_cb(void *user) {
   mc_pc *pc = user;
   MC_LOGI(LOG, "peer closed dtls");
-  set_error(pc, "the other side hung up (DTLS close_notify)");
+  set_error(pc, mc_tr("the other side hung up (DTLS close_notify)"));
   update_state(pc);
 }
 
@@ -345,7 +345,7 @@ static void start_dtls(mc_pc *pc) {
   };
   int rc = mc_dtls_new(&dc, &cb, pc, &pc->dtls);
   if (rc != 0) {
-    set_error(pc, "could not start DTLS");
+    set_error(pc, mc_tr("could not start DTLS"));
     MC_LOGE(LOG, "dtls new failed err=%s", mc_strerror(rc));
     return;
   }
@@ -400,8 +400,13 @@ static void ice_state_cb(mc_ice_agent *a, enum mc_ice_state state, void *user) {
   pc_enter(pc);
   if ((state == MC_ICE_STATE_CONNECTED || state == MC_ICE_STATE_COMPLETED) && !pc->t_ice_ms)
     pc->t_ice_ms = mc_now_ms() - pc->t_start_ms;
-  if (state == MC_ICE_STATE_FAILED)
-    set_error(pc, "no network path to the other side worked (ICE failed); a TURN relay may be needed");
+  if (state == MC_ICE_STATE_FAILED && pc->server_problem[0]) {
+    char s[sizeof pc->last_error];
+    snprintf(s, sizeof s, mc_tr("no network path to the other side worked (ICE failed); %s"), pc->server_problem);
+    set_error(pc, s);
+  } else if (state == MC_ICE_STATE_FAILED) {
+    set_error(pc, mc_tr("no network path to the other side worked (ICE failed); a TURN relay may be needed"));
+  }
   update_state(pc);
   pc_leave(pc);
 }
@@ -445,8 +450,9 @@ static void ice_data_cb(mc_ice_agent *a, const uint8_t *data, size_t len, void *
 static void ice_server_error_cb(mc_ice_agent *a, const char *url, const char *sentence, void *user) {
   (void)a;
   (void)url;
-  (void)user;
+  mc_pc *pc = user;
   MC_LOGW(LOG, "ice server problem: %s", sentence);
+  mc_strcpy(pc->server_problem, sizeof pc->server_problem, sentence);
 }
 
 /* A fresh track to send on a new transceiver: random SSRCs (an RTX one for
@@ -497,7 +503,7 @@ static int ensure_session(mc_pc *pc, enum mc_ice_role role) {
   };
   int rc = mc_ice_agent_new(pc->loop, &ic, &cb, pc, &pc->ice);
   if (rc != 0) {
-    set_error(pc, "could not start ICE");
+    set_error(pc, mc_tr("could not start ICE"));
     return rc;
   }
   char ufrag[MC_ICE_UFRAG_MAX + 1], pwd[MC_ICE_PWD_MAX + 1];
@@ -511,7 +517,7 @@ static int ensure_session(mc_pc *pc, enum mc_ice_role role) {
   rc = mc_jsep_new(&jc, &pc->jsep);
   memset(pwd, 0, sizeof pwd);
   if (rc != 0) {
-    set_error(pc, "could not start the session description (JSEP)");
+    set_error(pc, mc_tr("could not start the session description (JSEP)"));
     return rc;
   }
   for (int i = 0; i < pc->npending; i++) {
@@ -520,7 +526,7 @@ static int ensure_session(mc_pc *pc, enum mc_ice_role role) {
     rc = mc_jsep_add_transceiver(pc->jsep, (enum mc_media_kind)pc->pending_kinds[i],
                                  pc->pending_send[i] ? &tr : NULL, NULL);
     if (rc != 0) {
-      set_error(pc, "could not add a media track to the session description");
+      set_error(pc, mc_tr("could not add a media track to the session description"));
       return rc;
     }
   }
@@ -684,7 +690,7 @@ static int write_sdp(mc_pc *pc, const mc_sdp *m, char **out) {
   int rc = mc_sdp_write(m, buf, PC_SDP_CAP, NULL);
   if (rc != 0) {
     free(buf);
-    set_error(pc, "the session description did not fit");
+    set_error(pc, mc_tr("the session description did not fit"));
     return rc;
   }
   *out = buf;
@@ -739,7 +745,7 @@ int mc_pc_create_offer(mc_pc *pc, char **sdp_out) {
   mc_sdp *m = calloc(1, sizeof *m);
   if (!m) return MC_ENOMEM;
   rc = mc_jsep_create_offer(pc->jsep, m);
-  if (rc != 0) set_error(pc, "an offer cannot be made now (an offer from the other side is pending)");
+  if (rc != 0) set_error(pc, mc_tr("an offer cannot be made now (an offer from the other side is pending)"));
   else rc = write_sdp(pc, m, sdp_out);
   free(m);
   return rc;
@@ -750,27 +756,28 @@ int mc_pc_create_answer(mc_pc *pc, char **sdp_out) {
   *sdp_out = NULL;
   if (pc->closed) return MC_ECLOSED;
   if (!pc->jsep) {
-    set_error(pc, "an answer needs the other side's offer first");
+    set_error(pc, mc_tr("an answer needs the other side's offer first"));
     return MC_ESTATE;
   }
   mc_sdp *m = calloc(1, sizeof *m);
   if (!m) return MC_ENOMEM;
   int rc = mc_jsep_create_answer(pc->jsep, m);
-  if (rc != 0) set_error(pc, "an answer needs the other side's offer first");
+  if (rc != 0) set_error(pc, mc_tr("an answer needs the other side's offer first"));
   else rc = write_sdp(pc, m, sdp_out);
   free(m);
   return rc;
 }
 
-static int parse_sdp(mc_pc *pc, const char *sdp, const char *whose, mc_sdp **out) {
+static int parse_sdp(mc_pc *pc, const char *sdp, bool ours, mc_sdp **out) {
   mc_sdp *m = calloc(1, sizeof *m);
   if (!m) return MC_ENOMEM;
   int line = 0;
   char why[160] = "";
   int rc = mc_sdp_parse((const uint8_t *)sdp, strlen(sdp), m, &line, why, sizeof why);
   if (rc != 0) {
-    char s[320];
-    snprintf(s, sizeof s, "%s session description is malformed at line %d: %s", whose, line, why);
+    char s[480];
+    if (ours) snprintf(s, sizeof s, mc_tr("our session description is malformed at line %d: %s"), line, why);
+    else snprintf(s, sizeof s, mc_tr("the other side's session description is malformed at line %d: %s"), line, why);
     set_error(pc, s);
     MC_LOGW(LOG, "%s", s);
     free(m);
@@ -784,17 +791,17 @@ int mc_pc_set_local_description(mc_pc *pc, enum mc_pc_sdp_type type, const char 
   if (!pc || !sdp) return MC_EINVAL;
   if (pc->closed) return MC_ECLOSED;
   if (!pc->jsep) {
-    set_error(pc, "create an offer or receive one before setting a local description");
+    set_error(pc, mc_tr("create an offer or receive one before setting a local description"));
     return MC_ESTATE;
   }
   mc_sdp *m = NULL;
-  int rc = parse_sdp(pc, sdp, "our", &m);
+  int rc = parse_sdp(pc, sdp, true, &m);
   if (rc != 0) return rc;
   pc_enter(pc);
   rc = mc_jsep_set_local(pc->jsep, type == MC_PC_OFFER ? MC_SDP_OFFER : MC_SDP_ANSWER, m);
   free(m);
   if (rc != 0) {
-    set_error(pc, "our session description does not fit the current state");
+    set_error(pc, mc_tr("our session description does not fit the current state"));
     goto out;
   }
   remember_first_mid(pc);
@@ -803,7 +810,7 @@ int mc_pc_set_local_description(mc_pc *pc, enum mc_pc_sdp_type type, const char 
     pc->gathering = true;
     pc->t_start_ms = mc_now_ms();
     rc = mc_ice_agent_gather(pc->ice);
-    if (rc != 0) set_error(pc, "could not gather network candidates");
+    if (rc != 0) set_error(pc, mc_tr("could not gather network candidates"));
   }
   update_state(pc);
 out:
@@ -815,22 +822,23 @@ int mc_pc_set_remote_description(mc_pc *pc, enum mc_pc_sdp_type type, const char
   if (!pc || !sdp) return MC_EINVAL;
   if (pc->closed) return MC_ECLOSED;
   mc_sdp *m = NULL;
-  int rc = parse_sdp(pc, sdp, "the other side's", &m);
+  int rc = parse_sdp(pc, sdp, false, &m);
   if (rc != 0) return rc;
   pc_enter(pc);
   if (type == MC_PC_OFFER) {
     rc = ensure_session(pc, MC_ICE_ROLE_CONTROLLED);
     if (rc != 0) goto out;
   } else if (!pc->jsep) {
-    set_error(pc, "an answer arrived but no offer was made");
+    set_error(pc, mc_tr("an answer arrived but no offer was made"));
     rc = MC_ESTATE;
     goto out;
   }
   char why[256] = "";
   rc = mc_jsep_set_remote(pc->jsep, type == MC_PC_OFFER ? MC_SDP_OFFER : MC_SDP_ANSWER, m, why, sizeof why);
   if (rc != 0) {
-    char s[320];
-    snprintf(s, sizeof s, "the other side's %s cannot be used: %s", type == MC_PC_OFFER ? "offer" : "answer", why);
+    char s[480];
+    if (type == MC_PC_OFFER) snprintf(s, sizeof s, mc_tr("the other side's offer cannot be used: %s"), why);
+    else snprintf(s, sizeof s, mc_tr("the other side's answer cannot be used: %s"), why);
     set_error(pc, s);
     MC_LOGW(LOG, "%s", s);
     goto out;
@@ -840,7 +848,7 @@ int mc_pc_set_remote_description(mc_pc *pc, enum mc_pc_sdp_type type, const char
   if (mc_jsep_transport(pc->jsep, &t) == 0 && t) {
     rc = mc_ice_agent_set_remote_credentials(pc->ice, t->remote_ufrag, t->remote_pwd);
     if (rc != 0) {
-      set_error(pc, "the other side's ICE credentials are malformed");
+      set_error(pc, mc_tr("the other side's ICE credentials are malformed"));
       goto out;
     }
     if (t->ice_restart && type == MC_PC_OFFER) {
@@ -871,7 +879,7 @@ int mc_pc_add_remote_candidate(mc_pc *pc, const char *mid, const char *line) {
   if (!pc) return MC_EINVAL;
   if (pc->closed) return MC_ECLOSED;
   if (!pc->ice) {
-    set_error(pc, "a candidate arrived before any session description");
+    set_error(pc, mc_tr("a candidate arrived before any session description"));
     return MC_ESTATE;
   }
   pc_enter(pc);
@@ -879,7 +887,7 @@ int mc_pc_add_remote_candidate(mc_pc *pc, const char *mid, const char *line) {
   if (!line || !*line) rc = mc_ice_agent_set_remote_gathering_done(pc->ice);
   else {
     rc = mc_ice_agent_add_remote_candidate(pc->ice, line);
-    if (rc != 0) set_error(pc, "the other side sent a malformed ICE candidate");
+    if (rc != 0) set_error(pc, mc_tr("the other side sent a malformed ICE candidate"));
   }
   pc_leave(pc);
   return rc;

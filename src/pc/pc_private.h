@@ -82,7 +82,10 @@ struct mc_pc {
 
   enum mc_pc_state state;
   bool closed;
-  char last_error[320];
+  char last_error[768];
+  /* What the last STUN/TURN server problem was, for the sentence of a
+   * failed ICE: a wrong TURN password explains "no path worked". */
+  char server_problem[512];
 
   uint64_t t_start_ms, t_ice_ms, t_dtls_ms;
   uint64_t srtp_packets, srtp_failures;

@@ -845,10 +845,11 @@ static void io_event(const struct mc_room_event *e, void *user) {
   case MC_ROOM_BAD_TOKEN: bad_token(s, c, mc_now_ms()); break;
   case MC_ROOM_TURN_CREDENTIALS: m->turn_credentials++; return;
   case MC_ROOM_RELAYED: m->messages_relayed++; return;
-  case MC_ROOM_REJECTED:
-    for (int i = 1; i < MC_SIGERR_COUNT; i++)
-      if (e->reason && !strcmp(e->reason, mc_signal_error_name((enum mc_signal_error)i))) m->messages_rejected[i]++;
+  case MC_ROOM_REJECTED: {
+    enum mc_signal_error code = mc_signal_error_from_name(e->reason);
+    if (code > MC_SIGERR_NONE && code < MC_SIGERR_COUNT) m->messages_rejected[code]++;
     return;
+  }
   default: break;
   }
   if (!s->audit || (size_t)e->kind >= MC_ARRAY_LEN(event_names) || !event_names[e->kind]) return;

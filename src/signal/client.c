@@ -132,32 +132,32 @@ static int classify_failure(struct mc_signal_client *c, const char *in, char *wh
     return c->pending_err;
   }
   if (c->verify_err[0] && !c->hs_sent) {
-    set_why(why, "the signaling server's certificate does not verify (%s) at %s; use --insecure for a "
-                 "self-signed development server, or pin its SHA-256 fingerprint", c->verify_err, c->url);
+    set_why(why, mc_tr("the signaling server's certificate does not verify (%s) at %s; use --insecure for a "
+                 "self-signed development server, or pin its SHA-256 fingerprint"), c->verify_err, c->url);
     return MC_ETLS;
   }
   if (c->hs_sent) {
     /* medcall-server drops an upgrade to any path but /ws without an answer */
-    set_why(why, "the server at %s refused the WebSocket upgrade (%s); check that the URL ends in /ws and "
-                 "names a medcall-server", c->url, s[0] ? s : "connection closed");
+    set_why(why, mc_tr("the server at %s refused the WebSocket upgrade (%s); check that the URL ends in /ws and "
+                 "names a medcall-server"), c->url, s[0] ? s : mc_tr("connection closed"));
     return MC_EREFUSED;
   }
   if (c->tls_seen || strstr(s, "SSL") || strstr(s, "ssl") || strstr(s, "tls")) {
-    set_why(why, "the TLS handshake with the signaling server at %s failed; is it a medcall-server (an "
-                 "https:// port)?", c->url);
+    set_why(why, mc_tr("the TLS handshake with the signaling server at %s failed; is it a medcall-server (an "
+                 "https:// port)?"), c->url);
     return MC_ETLS;
   }
   if (strstr(s, "getaddrinfo") || strstr(s, "resolve") || strstr(s, "DNS") || strstr(s, "dns")) {
-    set_why(why, "cannot reach the signaling server at %s: the name %s does not resolve", c->url, c->address);
+    set_why(why, mc_tr("cannot reach the signaling server at %s: the name %s does not resolve"), c->url, c->address);
     return MC_ERESOLVE;
   }
   if (strstr(s, "timed out") || strstr(s, "timeout")) {
-    set_why(why, "cannot reach the signaling server at %s: no answer", c->url);
+    set_why(why, mc_tr("cannot reach the signaling server at %s: no answer"), c->url);
     return MC_ETIMEDOUT;
   }
   /* lws 4.1 reports a refused TCP connect as "closed before established" */
-  set_why(why, "cannot reach the signaling server at %s: connection refused (is medcall-server running there, "
-               "and is the port right?)", c->url);
+  set_why(why, mc_tr("cannot reach the signaling server at %s: connection refused (is medcall-server running there, "
+               "and is the port right?)"), c->url);
   return MC_EIO;
 }
 
@@ -176,9 +176,9 @@ static int check_pin(struct mc_signal_client *c, struct lws *wsi) {
   c->pin_checked = true;
   if (pin_matches(c, wsi)) return 0;
   c->pending_err = MC_ETLS;
-  set_why(c->pending_why, "the signaling server at %s presented a certificate whose SHA-256 fingerprint is not "
+  set_why(c->pending_why, mc_tr("the signaling server at %s presented a certificate whose SHA-256 fingerprint is not "
                           "the pinned one; someone may be intercepting the connection, or the server's "
-                          "certificate changed", c->url);
+                          "certificate changed"), c->url);
   return -1;
 }
 
@@ -206,14 +206,14 @@ static int on_receive(struct mc_signal_client *c, struct lws *wsi, const void *i
   if (lws_is_first_fragment(wsi)) c->rx_binary = lws_frame_is_binary(wsi);
   if (c->rx_len + len > RX_MAX) {
     c->pending_err = MC_EPARSE;
-    set_why(c->pending_why, "the signaling server at %s sent a message larger than %u bytes", c->url, RX_MAX);
+    set_why(c->pending_why, mc_tr("the signaling server at %s sent a message larger than %u bytes"), c->url, RX_MAX);
     lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
     return -1;
   }
   uint8_t *nb = realloc(c->rx, c->rx_len + len + 1);
   if (!nb) {
     c->pending_err = MC_ENOMEM;
-    set_why(c->pending_why, "out of memory while reading from the signaling server");
+    set_why(c->pending_why, mc_tr("out of memory while reading from the signaling server"));
     return -1;
   }
   c->rx = nb;
@@ -291,17 +291,22 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     else if (c->pending_err) report_close(c, c->pending_err, c->pending_why);
     else if (c->peer_close_code) {
       /* RFC 6455 7.4.1; docs/signaling.md says when the server uses 1008 and 1009 */
-      const char *what = c->peer_close_code == LWS_CLOSE_STATUS_POLICY_VIOLATION
-                             ? ": it found this client too fast, or too slow to read"
-                         : c->peer_close_code == LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE ? ": a message was far too large"
-                         : c->peer_close_code == LWS_CLOSE_STATUS_GOINGAWAY ? ": it is stopping or the connection was idle"
-                                                                            : "";
-      set_why(why, "the signaling server at %s closed the connection (WebSocket status %d)%s", c->url,
-              c->peer_close_code, what);
+      if (c->peer_close_code == LWS_CLOSE_STATUS_POLICY_VIOLATION)
+        set_why(why, mc_tr("the signaling server at %s closed the connection (WebSocket status %d): it found this "
+                           "client too fast, or too slow to read"), c->url, c->peer_close_code);
+      else if (c->peer_close_code == LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE)
+        set_why(why, mc_tr("the signaling server at %s closed the connection (WebSocket status %d): a message was "
+                           "far too large"), c->url, c->peer_close_code);
+      else if (c->peer_close_code == LWS_CLOSE_STATUS_GOINGAWAY)
+        set_why(why, mc_tr("the signaling server at %s closed the connection (WebSocket status %d): it is "
+                           "stopping or the connection was idle"), c->url, c->peer_close_code);
+      else
+        set_why(why, mc_tr("the signaling server at %s closed the connection (WebSocket status %d)"), c->url,
+                c->peer_close_code);
       report_close(c, MC_ECLOSED, why);
     } else {
-      set_why(why, "the connection to the signaling server at %s closed unexpectedly (the server stopped or "
-                   "the network dropped)", c->url);
+      set_why(why, mc_tr("the connection to the signaling server at %s closed unexpectedly (the server stopped or "
+                   "the network dropped)"), c->url);
       report_close(c, MC_ECLOSED, why);
     }
     break;
@@ -466,9 +471,9 @@ int mc_signal_client_new(uv_loop_t *loop, const struct mc_signal_client_config *
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
     if (getaddrinfo(c->address, NULL, &hints, &ai) != 0) {
       err = MC_ERESOLVE;
-      set_why(why, "cannot reach the signaling server at %s: the name %s does not resolve", c->url, c->address);
+      set_why(why, mc_tr("cannot reach the signaling server at %s: the name %s does not resolve"), c->url, c->address);
     } else {
-      set_why(why, "cannot reach the signaling server at %s: the connection could not be started", c->url);
+      set_why(why, mc_tr("cannot reach the signaling server at %s: the connection could not be started"), c->url);
     }
     if (ai) freeaddrinfo(ai);
     c->in_new = true;
@@ -580,43 +585,43 @@ static int link_fail(char *why, size_t why_cap, const char *sentence) {
 int mc_signal_parse_link(const char *link, char *ws_url, size_t ws_cap, char *room, size_t room_cap, char *why,
                          size_t why_cap) {
   if (why && why_cap) why[0] = '\0';
-  if (!link || !ws_url || !room) return link_fail(why, why_cap, "no room link was given");
+  if (!link || !ws_url || !room) return link_fail(why, why_cap, mc_tr("no room link was given"));
   if (!strncmp(link, "http://", 7))
-    return link_fail(why, why_cap, "the room link starts with http://; medcall only connects over https://");
+    return link_fail(why, why_cap, mc_tr("the room link starts with http://; medcall only connects over https://"));
   if (strncmp(link, "https://", 8) != 0)
-    return link_fail(why, why_cap, "the room link must start with https:// (like https://clinic.example:8443/r/ROOM)");
+    return link_fail(why, why_cap, mc_tr("the room link must start with https:// (like https://clinic.example:8443/r/ROOM)"));
   const char *h = link + 8, *end;
   if (*h == '[') {
     const char *b = strchr(h, ']');
     if (!b || b == h + 1 || strspn(h + 1, "0123456789abcdefABCDEF:.") != (size_t)(b - h - 1))
-      return link_fail(why, why_cap, "the room link has a malformed IPv6 address");
+      return link_fail(why, why_cap, mc_tr("the room link has a malformed IPv6 address"));
     end = b + 1;
   } else {
     end = h + strcspn(h, ":/?#");
-    if (end == h) return link_fail(why, why_cap, "the room link names no server");
+    if (end == h) return link_fail(why, why_cap, mc_tr("the room link names no server"));
     for (const char *p = h; p < end; p++)
       if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
             *p == '-'))
-        return link_fail(why, why_cap, "the room link's server name has characters a host name cannot have");
+        return link_fail(why, why_cap, mc_tr("the room link's server name has characters a host name cannot have"));
   }
   const char *hostport_end = end;
   if (*end == ':') {
     const char *p = end + 1;
     size_t nd = strspn(p, "0123456789");
     unsigned long port = nd && nd <= 5 ? strtoul(p, NULL, 10) : 0;
-    if (!port || port > 65535) return link_fail(why, why_cap, "the room link has an invalid port number");
+    if (!port || port > 65535) return link_fail(why, why_cap, mc_tr("the room link has an invalid port number"));
     hostport_end = p + nd;
   }
   if (strncmp(hostport_end, "/r/", 3) != 0)
-    return link_fail(why, why_cap, "the link is not a room link: its path must be /r/ followed by the room id");
+    return link_fail(why, why_cap, mc_tr("the link is not a room link: its path must be /r/ followed by the room id"));
   const char *r = hostport_end + 3;
   size_t rn = strcspn(r, "?#");
   if (!mc_signal_id_valid(r, rn))
-    return link_fail(why, why_cap, "the room id in the link is malformed; ask for the link again and copy all of it");
+    return link_fail(why, why_cap, mc_tr("the room id in the link is malformed; ask for the link again and copy all of it"));
   size_t hpn = (size_t)(hostport_end - h);
   int n = snprintf(ws_url, ws_cap, "wss://%.*s/ws", (int)hpn, h);
-  if (n < 0 || (size_t)n >= ws_cap) return link_fail(why, why_cap, "the room link is too long");
-  if (rn + 1 > room_cap) return link_fail(why, why_cap, "the room id is too long");
+  if (n < 0 || (size_t)n >= ws_cap) return link_fail(why, why_cap, mc_tr("the room link is too long"));
+  if (rn + 1 > room_cap) return link_fail(why, why_cap, mc_tr("the room id is too long"));
   memcpy(room, r, rn);
   room[rn] = '\0';
   return 0;

@@ -25,21 +25,21 @@ static const struct {
   const char *name;
   const char *sentence;
 } errors[MC_SIGERR_COUNT] = {
-    [MC_SIGERR_NONE] = {"none", "No error."},
-    [MC_SIGERR_BAD_JSON] = {"bad-json", "The message is not a JSON object in UTF-8."},
-    [MC_SIGERR_BAD_VERSION] = {"bad-version", "The message must carry \"v\": 1; this server speaks version 1."},
-    [MC_SIGERR_UNKNOWN_TYPE] = {"unknown-type", "The message type is missing or not one a client may send."},
-    [MC_SIGERR_BAD_FIELD] = {"bad-field", "A field of the message is missing, of the wrong type or out of range."},
-    [MC_SIGERR_TOO_BIG] = {"too-big", "The message is larger than this server accepts."},
-    [MC_SIGERR_RATE_LIMITED] = {"rate-limited", "Too many messages: this one was dropped; slow down."},
-    [MC_SIGERR_UNAUTHORIZED] = {"unauthorized", "Creating a room needs the doctor token this server is configured with."},
-    [MC_SIGERR_NO_ROOM] = {"no-room", "This room link does not exist or is no longer valid; ask for a new link."},
-    [MC_SIGERR_ROOM_FULL] = {"room-full", "Too many people are already waiting to join this room; try again in a moment."},
-    [MC_SIGERR_NOT_ADMITTED] = {"not-admitted", "Descriptions and candidates flow only once the doctor has admitted the patient."},
-    [MC_SIGERR_WRONG_STATE] = {"wrong-state", "This message is not valid at this point of the session."},
-    [MC_SIGERR_NOT_DOCTOR] = {"not-doctor", "Only the doctor of the room may do this."},
-    [MC_SIGERR_UNKNOWN_SESSION] = {"unknown-session", "That session is gone (its grace period passed); join again with the link."},
-    [MC_SIGERR_SERVER_BUSY] = {"server-busy", "The server is at its limit; try again later."},
+    [MC_SIGERR_NONE] = {"none", MC_TR_NOOP("No error.")},
+    [MC_SIGERR_BAD_JSON] = {"bad-json", MC_TR_NOOP("The message is not a JSON object in UTF-8.")},
+    [MC_SIGERR_BAD_VERSION] = {"bad-version", MC_TR_NOOP("The message must carry \"v\": 1; this server speaks version 1.")},
+    [MC_SIGERR_UNKNOWN_TYPE] = {"unknown-type", MC_TR_NOOP("The message type is missing or not one a client may send.")},
+    [MC_SIGERR_BAD_FIELD] = {"bad-field", MC_TR_NOOP("A field of the message is missing, of the wrong type or out of range.")},
+    [MC_SIGERR_TOO_BIG] = {"too-big", MC_TR_NOOP("The message is larger than this server accepts.")},
+    [MC_SIGERR_RATE_LIMITED] = {"rate-limited", MC_TR_NOOP("Too many messages: this one was dropped; slow down.")},
+    [MC_SIGERR_UNAUTHORIZED] = {"unauthorized", MC_TR_NOOP("Creating a room needs the doctor token this server is configured with.")},
+    [MC_SIGERR_NO_ROOM] = {"no-room", MC_TR_NOOP("This room link does not exist or is no longer valid; ask for a new link.")},
+    [MC_SIGERR_ROOM_FULL] = {"room-full", MC_TR_NOOP("Too many people are already waiting to join this room; try again in a moment.")},
+    [MC_SIGERR_NOT_ADMITTED] = {"not-admitted", MC_TR_NOOP("Descriptions and candidates flow only once the doctor has admitted the patient.")},
+    [MC_SIGERR_WRONG_STATE] = {"wrong-state", MC_TR_NOOP("This message is not valid at this point of the session.")},
+    [MC_SIGERR_NOT_DOCTOR] = {"not-doctor", MC_TR_NOOP("Only the doctor of the room may do this.")},
+    [MC_SIGERR_UNKNOWN_SESSION] = {"unknown-session", MC_TR_NOOP("That session is gone (its grace period passed); join again with the link.")},
+    [MC_SIGERR_SERVER_BUSY] = {"server-busy", MC_TR_NOOP("The server is at its limit; try again later.")},
 };
 
 const char *mc_signal_type_name(enum mc_signal_type t) {
@@ -60,8 +60,14 @@ const char *mc_signal_error_name(enum mc_signal_error e) {
   return errors[e].name;
 }
 
+enum mc_signal_error mc_signal_error_from_name(const char *name) {
+  for (int e = 0; name && e < MC_SIGERR_COUNT; e++)
+    if (!strcmp(errors[e].name, name)) return (enum mc_signal_error)e;
+  return MC_SIGERR_COUNT;
+}
+
 const char *mc_signal_error_sentence(enum mc_signal_error e) {
-  if ((unsigned)e >= MC_SIGERR_COUNT) return "Unknown error.";
+  if ((unsigned)e >= MC_SIGERR_COUNT) return MC_TR_NOOP("Unknown error.");
   return errors[e].sentence;
 }
 

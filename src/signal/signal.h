@@ -85,7 +85,12 @@ enum mc_signal_type mc_signal_type_from_name(const char *name, size_t len);
 bool mc_signal_type_from_client(enum mc_signal_type t);
 /* "bad-json", "bad-version", ...; never NULL. */
 const char *mc_signal_error_name(enum mc_signal_error e);
-/* The default English sentence sent with each error code. */
+/* The code a name stands for; MC_SIGERR_COUNT for a name this version
+ * does not know. */
+enum mc_signal_error mc_signal_error_from_name(const char *name);
+/* The English sentence the server sends with each error code; a client
+ * shows mc_tr() of it (the same sentence in the user's language), never
+ * the text the server sent. */
 const char *mc_signal_error_sentence(enum mc_signal_error e);
 
 /* A validated client->server message. String fields point into storage the

@@ -471,7 +471,7 @@ static void on_allocate_done(mc_turn_client *c, struct req *r, int err, const mc
       if (!m->has_realm || !m->has_nonce) {
         p.err = MC_EPARSE;
         char s[512];
-        snprintf(s, sizeof s, "%s %s answered 401 without REALM and NONCE, so long-term credentials cannot be used; check that it is a TURN server.", c->kind, c->server_label);
+        snprintf(s, sizeof s, mc_tr("%s %s answered 401 without REALM and NONCE, so long-term credentials cannot be used; check that it is a TURN server."), mc_tr(c->kind), c->server_label);
         p.sentence = s;
         progress(c, &p);
         set_state(c, MC_TURN_STATE_FAILED);
@@ -1109,7 +1109,7 @@ int mc_turn_client_new(uv_loop_t *loop, const struct mc_turn_config *cfg, const 
   c->chan_refresh_ms = cfg->channel_refresh_ms ? cfg->channel_refresh_ms : MC_TURN_CHANNEL_REFRESH_S * 1000ull;
   c->binding_only = cfg->binding_only;
   c->binding_first = cfg->binding_first || cfg->binding_only;
-  c->kind = c->binding_only ? "STUN server" : "TURN server";
+  c->kind = c->binding_only ? MC_TR_NOOP("STUN server") : MC_TR_NOOP("TURN server");
   c->next_channel = MC_TURN_CHANNEL_MIN;
   bool v6 = strchr(c->host, ':') != NULL;
   snprintf(c->server_label, sizeof c->server_label, "%s%s%s:%u", v6 ? "[" : "", c->host, v6 ? "]" : "",

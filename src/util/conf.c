@@ -19,8 +19,9 @@ static char *trim(char *s) {
 int mc_conf_read(const char *path, mc_conf_fn fn, void *user, char *why, size_t why_cap) {
   FILE *f = fopen(path, "r");
   if (!f) {
-    snprintf(why, why_cap, "Cannot read the config file %s: %s.", path, strerror(errno));
-    return errno == ENOENT ? MC_ENOTFOUND : MC_EIO;
+    int e = errno;
+    snprintf(why, why_cap, mc_tr("Cannot read the config file %s: %s."), path, strerror(e));
+    return e == ENOENT ? MC_ENOTFOUND : MC_EIO;
   }
   char line[4096];
   int lineno = 0, rc = MC_OK;

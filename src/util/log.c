@@ -72,21 +72,21 @@ void mc_log(enum mc_log_level level, const char *component, const char *fmt, ...
 
 const char *mc_strerror(int err) {
   switch (err) {
-  case MC_OK: return "success";
-  case MC_EINVAL: return "invalid argument";
-  case MC_ENOMEM: return "out of memory";
-  case MC_EPARSE: return "malformed input";
-  case MC_ETOOBIG: return "does not fit";
-  case MC_ENOTFOUND: return "not found";
-  case MC_EAUTH: return "authentication failed";
-  case MC_ETIMEDOUT: return "timed out";
-  case MC_EIO: return "input/output error";
-  case MC_ESTATE: return "not valid in this state";
-  case MC_ECLOSED: return "closed";
-  case MC_EREFUSED: return "refused by the peer";
-  case MC_ETLS: return "TLS failure";
-  case MC_ERESOLVE: return "name resolution failed";
-  case MC_EAGAIN: return "busy, try again";
-  default: return "unknown error";
+  case MC_OK: return MC_TR_NOOP("success");
+  case MC_EINVAL: return MC_TR_NOOP("invalid argument");
+  case MC_ENOMEM: return MC_TR_NOOP("out of memory");
+  case MC_EPARSE: return MC_TR_NOOP("malformed input");
+  case MC_ETOOBIG: return MC_TR_NOOP("does not fit");
+  case MC_ENOTFOUND: return MC_TR_NOOP("not found");
+  case MC_EAUTH: return MC_TR_NOOP("authentication failed");
+  case MC_ETIMEDOUT: return MC_TR_NOOP("timed out");
+  case MC_EIO: return MC_TR_NOOP("input/output error");
+  case MC_ESTATE: return MC_TR_NOOP("not valid in this state");
+  case MC_ECLOSED: return MC_TR_NOOP("closed");
+  case MC_EREFUSED: return MC_TR_NOOP("refused by the peer");
+  case MC_ETLS: return MC_TR_NOOP("TLS failure");
+  case MC_ERESOLVE: return MC_TR_NOOP("name resolution failed");
+  case MC_EAGAIN: return MC_TR_NOOP("busy, try again");
+  default: return MC_TR_NOOP("unknown error");
   }
 }

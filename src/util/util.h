@@ -102,6 +102,17 @@ typedef int (*mc_conf_fn)(const char *name, const char *value, void *user, char 
 /* MC_ENOTFOUND when the file does not exist (why still says so). */
 int mc_conf_read(const char *path, mc_conf_fn fn, void *user, char *why, size_t why_cap);
 
+/* ---- sentences a person reads ----
+ * The sentences this library builds for a person (why a call failed, what
+ * is wrong with a config file, a link or a TURN URL) are looked up in the
+ * gettext domain "medcall" (po/), whose language the app chooses; logs keep
+ * their English words and never go through mc_tr. Where no program chose a
+ * language (medcall-server, the tests: LC_MESSAGES is "C") the English
+ * comes back as it is. A sentence kept in a table is marked MC_TR_NOOP and
+ * translated where it is shown. */
+const char *mc_tr(const char *msgid) __attribute__((format_arg(1)));
+#define MC_TR_NOOP(s) (s)
+
 /* ---- logging ----
  * One line per event: "LEVEL component: message key=value".
  * Never pass keys, passwords, credentials or media to these. */

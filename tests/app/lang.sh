@@ -6,7 +6,9 @@
 #     the config file's "lang" over them (the command line wins); another
 #     language is one sentence and exit 2;
 #   - a user's error is the same sentence in Korean with the same exit
-#     status; --help is Korean;
+#     status; --help is Korean; so are the sentences the library builds
+#     (a config file, an ICE server URL, a Y4M or WAV file, an unreachable
+#     server) and a server's refusal, said from its code;
 #   - a headless call through the built-in server in Korean prints the
 #     same stdout lines as in English (ASCII, the documented words), and
 #     numbers keep their decimal point under a decimal-comma locale: the
@@ -101,6 +103,40 @@ r=$?; grep -q '^사용법: medcall 명령' "$tmp/out"; check "medcall --help und
 run 2 LANG=ko_KR.UTF-8 diagnose --bogus
 r=$?; grep -q '^medcall diagnose: 알 수 없는 옵션입니다: --bogus$' "$tmp/err"; check "diagnose's usage error in Korean, exit 2" $((r | $?))
 
+# ---- the library's sentences (mc_tr) in Korean too ----
+# Each in English first, so a sentence that stayed English under ko fails.
+ko_line() { # a Korean first line of stderr that differs from English's $1 and starts with $2
+  hangul <(first_err) && [ "$(first_err)" != "$1" ] && first_err | grep -qF -- "$2"
+}
+run 2 call --headless --config "$tmp/none.conf"
+en=$(first_err)
+run 2 --lang ko call --headless --config "$tmp/none.conf"
+r=$?; ko_line "$en" "medcall: 설정 파일 $tmp/none.conf을(를) 읽을 수 없습니다"
+check "an unreadable config file (util/conf.c) in Korean, exit 2" $((r | $?))
+run 2 call --headless --ice-server 'turn://turn.example:3478 u p'
+en=$(first_err)
+run 2 --lang ko call --headless --ice-server 'turn://turn.example:3478 u p'
+r=$?; ko_line "$en" "ICE 서버 URL에는 \"//\"를 쓰지 않습니다"
+check "a malformed --ice-server (turn/url.c) in Korean, exit 2, before any call" $((r | $?))
+run 2 call --headless --video-source "file:$tmp/none.y4m"
+r=$?; [ "$(first_err)" = "medcall: cannot open the video file $tmp/none.y4m (No such file or directory): check the path" ]
+check "a missing Y4M file: one English sentence at start, exit 2 (no patient needed)" $((r | $?))
+en=$(first_err)
+run 2 --lang ko call --headless --video-source "file:$tmp/none.y4m"
+r=$?; ko_line "$en" "medcall: 비디오 파일 $tmp/none.y4m을(를) 열 수 없습니다"
+check "a missing Y4M file (media/y4m.c) in Korean, exit 2" $((r | $?))
+printf 'RIFF\0\0\0\0WAVEjunk' >"$tmp/bad.wav"
+run 2 call --headless --audio-source "file:$tmp/bad.wav"
+en=$(first_err)
+run 2 --lang ko call --headless --audio-source "file:$tmp/bad.wav"
+r=$?; ko_line "$en" "medcall: WAV"
+check "a damaged WAV file (media/wav.c) in Korean, exit 2" $((r | $?))
+run 1 join "https://127.0.0.1:1/r/AAAAAAAAAAAAAAAAAAAAAA" --headless --insecure
+en=$(first_err)
+run 1 --lang ko join "https://127.0.0.1:1/r/AAAAAAAAAAAAAAAAAAAAAA" --headless --insecure
+r=$?; ko_line "$en" "medcall: wss://127.0.0.1:1/ws의 시그널링 서버에 연결할 수 없습니다"
+check "an unreachable server (signal/client.c) in Korean on stderr, exit 1" $((r | $?))
+
 # ---- a headless call in Korean: stdout and numbers as in English ----
 # The doctor under a decimal-comma locale (de_DE) with --lang ko, the
 # patient under LANG=ko_KR.UTF-8 (generated); the patient sends bytes so
@@ -113,6 +149,16 @@ pids+=("$doc")
 for _ in $(seq 150); do grep -q "^link: " "$tmp/d.out" && break; sleep 0.1; done
 link=$(sed -n 's/^link: //p' "$tmp/d.out" | head -n 1)
 [ -n "$link" ]; check "the doctor's app in Korean printed 'link: URL'" $?
+# A room the server does not have: it answers no-room, and the app says its
+# own sentence for that code (never the server's text) in the user's language.
+gone=${link%/r/*}/r/AAAAAAAAAAAAAAAAAAAAAA
+run 1 join "$gone" --insecure --headless
+r=$?; [ "$(first_err)" = "medcall: the server refused: This room link does not exist or is no longer valid; ask for a new link." ]
+check "a room the server does not have: the sentence for code no-room, exit 1" $((r | $?))
+en=$(first_err)
+run 1 --lang ko join "$gone" --insecure --headless
+r=$?; ko_line "$en" "medcall: 서버가 요청을 거부했습니다: 이 진료실 링크는 없거나 더 이상 유효하지 않습니다"
+check "the same refusal in Korean (signal/signal.c's sentence for the code)" $((r | $?))
 LOCPATH="$tmp/locale" LANG=ko_KR.UTF-8 timeout 40 "$app" join "$link" --insecure --name "김민수" "${common[@]}" \
   --send-bytes 300000 --stats-json "$tmp/p.json" >"$tmp/p.out" 2>"$tmp/p.err"
 prc=$?

@@ -31,6 +31,12 @@
 #   order, decoded/sent above what the call minus the outage allows). Prints
 #   the time from the cut to each side's disconnected and from the restore
 #   to each side's connected.
+#   call-turn-wrong-secret: symmetric NATs, and medcall-server's
+#   --turn-secret is not coturn's (a clinic's likely mistake): every
+#   allocation meets 401, no path works. Both sides exit 1 with one
+#   sentence on stderr that names the TURN server and its 401, the doctor's
+#   in Korean (--lang ko), the patient's in English; stdout still says
+#   "ended: failed".
 # Env: MEDCALL, MEDCALL_SERVER (binaries), LAB_KEEP=1 keeps $LAB_RUN.
 # Exit: 0 pass, 1 fail, 77 skip (not root).
 set -euo pipefail
@@ -42,7 +48,8 @@ source "$here/scenarios.sh"
 # shellcheck source=call_lib.sh
 source "$here/call_lib.sh"
 
-names="call-symmetric-relay call-eim call-media-relay call-media-loss call-media-burst call-media-embedded call-reconnect"
+names="call-symmetric-relay call-eim call-media-relay call-media-loss call-media-burst call-media-embedded call-reconnect
+call-turn-wrong-secret"
 if [ "${1:-}" = "--list" ]; then printf '%s\n' $names; exit 0; fi
 name=${1:?usage: call.sh NAME (--list for names)}
 case " $names " in *" $name "*) ;; *) echo "unknown test $name; one of: $names" >&2; exit 1 ;; esac
@@ -55,14 +62,15 @@ failures=0
 fail() { echo "lab: FAIL [$name]: $*" >&2; failures=$((failures + 1)); }
 
 case $name in
-  call-symmetric-relay|call-media-relay) topo_two_nat symmetric symmetric ;;
+  call-symmetric-relay|call-media-relay|call-turn-wrong-secret) topo_two_nat symmetric symmetric ;;
   call-eim|call-media-loss|call-media-burst) topo_two_nat eim eim ;;
   # LAB_RECONNECT_NATS="symmetric symmetric" runs it through the relay.
   call-reconnect) read -r nat_a nat_b <<<"${LAB_RECONNECT_NATS:-eim eim}"; topo_two_nat "$nat_a" "$nat_b" ;;
   call-media-embedded) topo_same_lan ;;
 esac
 lab_turn_start secret
-call_server_start
+if [ "$name" = call-turn-wrong-secret ]; then call_server_start --turn-secret "not-$LAB_AUTH_SECRET"
+else call_server_start; fi
 SERVER_PORT=$CALL_SERVER_PORT
 
 # Shorter names for call_lib.sh's helpers, as this file uses them throughout.
@@ -88,6 +96,33 @@ wait_count() {
 mono() { perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC -e 'printf "%.3f\n", clock_gettime(CLOCK_MONOTONIC)'; }
 # ms_between FROM TO: milliseconds, or "none" when TO is empty.
 ms_between() { [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%d\n", (b - a) * 1000 }' || echo none; }
+
+if [ "$name" = call-turn-wrong-secret ]; then
+  XDG_STATE_HOME=$LAB_RUN/doctor-state start doctor host-a --lang ko call --server "wss://$LAB_TURN_IP:$SERVER_PORT/ws" \
+    --insecure --headless --video-source pattern --audio-source tone:440
+  wait_line doctor '^link: ' 20 || lab_die "the doctor printed no link"
+  link=$(line doctor 'link: ' | cut -d' ' -f2)
+  start patient host-b join "$link" --insecure --name "lab patient" --headless --video-source pattern \
+    --audio-source tone:660
+  declare -A RC=()
+  for n in doctor patient; do rc=0; wait "${PID[$n]}" || rc=$?; RC[$n]=$rc; done
+  for n in doctor patient; do
+    echo "---- medcall $n exit=${RC[$n]} ----"
+    cat "$LAB_RUN/$n.out"
+    grep -v '^[0-9.]* [A-Z]' "$LAB_RUN/$n.err" || true
+    [ "${RC[$n]}" = 1 ] || fail "$n exited with status ${RC[$n]}, wanted 1"
+    grep -q '^ended: failed$' "$LAB_RUN/$n.out" || fail "$n's stdout does not end with 'ended: failed'"
+  done
+  server="TURN server $LAB_TURN_IP:3478"
+  grep -qF "medcall: the call failed: no network path to the other side worked (ICE failed); $server rejected the username or password (401 Unauthorized)" \
+    "$LAB_RUN/patient.err" || fail "the patient's stderr does not name the TURN server's 401 in English"
+  grep -qF "medcall: 통화에 실패했습니다: 상대방에게 가는 네트워크 경로가 하나도 통하지 않았습니다(ICE 실패). TURN 서버 $LAB_TURN_IP:3478이(가) 사용자 이름이나 비밀번호를 거부했습니다(401 Unauthorized)" \
+    "$LAB_RUN/doctor.err" || fail "the doctor's stderr does not name the TURN server's 401 in Korean"
+  LAB_DUMPED=1
+  [ "$failures" = 0 ] || exit 1
+  echo "lab: PASS [$name]"
+  exit 0
+fi
 
 case $name in call-media-*|call-reconnect)
   MEDIA_SECONDS=${LAB_MEDIA_SECONDS:-10}

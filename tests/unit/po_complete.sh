@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The app's catalogs are complete (issue 15 item 2): every string the
-# sources wrap in _(), N_() or ngettext is in each po/LL.po of po/LINGUAS,
+# sources wrap in _(), N_(), ngettext, or (the library's) mc_tr() and
+# MC_TR_NOOP() is in each po/LL.po of po/LINGUAS, and po/POTFILES lists
+# every source that wraps one;
 # translated, not fuzzy, with the format specifiers of its msgid; no
 # catalog keeps strings the sources no longer have; po/medcall.pot is the
 # sources' own. The template is made afresh with xgettext and the
@@ -36,6 +38,14 @@ ids "$tmp/sources.pot" >"$tmp/sources"
 n=$(wc -l <"$tmp/sources")
 [ "$n" -gt 100 ] || { echo "FAIL: only $n strings found in the sources: is po/POTFILES right?"; exit 1; }
 echo "ok: $n strings wrapped for translation in the sources"
+
+# Every source that marks a sentence for a person is one xgettext reads.
+(cd "$src" && grep -rlE '(^|[^A-Za-z0-9_])(_|N_|ngettext|mc_tr|MC_TR_NOOP)\(' --include='*.c' src |
+  grep -vx 'src/util/tr.c' | LC_ALL=C sort) >"$tmp/marking"
+sed 's/#.*//; /^[[:space:]]*$/d' "$src/po/POTFILES" | LC_ALL=C sort >"$tmp/listed"
+LC_ALL=C comm -23 "$tmp/marking" "$tmp/listed" >"$tmp/list"
+if [ -s "$tmp/list" ]; then fail "these sources mark sentences for translation but po/POTFILES does not list them:"
+else echo "ok: po/POTFILES lists every source that marks a sentence ($(wc -l <"$tmp/listed") files)"; fi
 
 ids "$src/po/medcall.pot" >"$tmp/pot"
 LC_ALL=C comm -3 "$tmp/sources" "$tmp/pot" | sed 's/^\t/only in po\/medcall.pot: /; t; s/^/only in the sources: /' >"$tmp/list"

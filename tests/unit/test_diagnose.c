@@ -127,7 +127,7 @@ int main(void) {
   CHECK(step_line("[ok]  ", "allocate (no auth)"));
   CHECK(step_line("[FAIL]", "allocate (authenticated)"));
   CHECK(has("error 401 Unauthorized"));
-  CHECK(has("rejected the username or password (401 Unauthorized); check --ice-username and --ice-credential."));
+  CHECK(has("rejected the username or password (401 Unauthorized); check --ice-username and --ice-credential, or that medcall-server's --turn-secret is coturn's static-auth-secret."));
   CHECK(step_line("[skip]", "data (channeldata)"));
   CHECK(has("relay/udp  no"));
   CHECK(strstr(out, "wrongpass") == NULL);

@@ -182,7 +182,7 @@ static void test_sentences(void) {
   char s[512];
   mc_turn_explain(s, sizeof s, "h:1", MC_TURN_UDP, 401, NULL, 0, true);
   CHECK_STR(s, "TURN server h:1 rejected the username or password (401 Unauthorized); check --ice-username and "
-               "--ice-credential.");
+               "--ice-credential, or that medcall-server's --turn-secret is coturn's static-auth-secret.");
   /* truncation is safe */
   char tiny[8];
   mc_turn_explain(tiny, sizeof tiny, "h:1", MC_TURN_TCP, 403, NULL, 0, true);
