@@ -66,6 +66,16 @@
     control: null, verification: null, peerState: null, peerName: '', files: [],
   };
   const FILE_MAX = 64 * 1024 * 1024;
+  // What the doctor's side may make this page hold: files arriving at once,
+  // and bytes of received files in memory (a Blob each, until the page
+  // closes); the chat lines kept on the page.
+  const FILES_AT_ONCE = 4;
+  const FILES_HELD_MAX = 256 * 1024 * 1024;
+  const CHAT_KEEP = 200;
+  // Characters that move a cursor, reorder a line (bidi) or hide in it
+  // (format characters, Hangul fillers): the same set as the app's
+  // mc_char_is_hidden (src/util/text.c).
+  const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\u{110bd}\u{110cd}\u{13430}-\u{1343f}\u{1bca0}-\u{1bca3}\u{1d173}-\u{1d17a}\u{e0001}\u{e0020}-\u{e007f}]/gu;
   const FILE_CHUNK = 16 * 1024;
   const FILE_HIGH = 1024 * 1024;
   const FILE_LOW = 256 * 1024;
@@ -557,7 +567,7 @@
 
   // ---- files over "file" channels ----
   function fileBaseName(name) {
-    let n = String(name || '').split(/[\/\\]/).pop().replace(/[\u0000-\u001f\u007f]/g, '');
+    let n = String(name || '').split(/[\/\\]/).pop().replace(HIDDEN, '');
     n = n.replace(/^[. ]+/, '').replace(/[. ]+$/, '');
     return n || 'file';
   }
@@ -606,8 +616,7 @@
       put(body, key, params);
       li.append(body);
     }
-    $('chat-log').append(li);
-    $('chat-log').scrollTop = $('chat-log').scrollHeight;
+    appendToLog(li);
   }
 
   function waitLow(dc) {
@@ -667,13 +676,16 @@
     const ok = h && typeof h.name === 'string' && Number.isSafeInteger(h.size) && h.size >= 0;
     const name = fileBaseName(ok ? h.name : '');
     const rec = { direction: 'in', name, size: ok ? h.size : 0, got: 0, done: false, error: null, url: null, blob: null };
+    const incoming = st.files.filter((r) => r.direction === 'in' && !r.error);
+    const arriving = incoming.filter((r) => !r.done).length;
+    const held = incoming.reduce((n, r) => n + r.size, 0);
     st.files.push(rec);
     const chunks = [];
-    const fail = () => {
+    const fail = (key = 'file.receive-failed') => {
       if (rec.done || rec.error) return;
-      rec.error = 'file.receive-failed';
+      rec.error = key;
       chunks.length = 0;
-      addFileNote('Doctor', 'file.receive-failed', { name });
+      addFileNote('Doctor', key, { name });
       if (dc.readyState !== 'closed') dc.close();
     };
     const complete = () => {
@@ -689,6 +701,8 @@
       addFileNote('Doctor', null, null, { url: rec.url, name, size: rec.size });
     };
     if (!ok || h.size > FILE_MAX) { fail(); return; }
+    if (arriving >= FILES_AT_ONCE) { fail('file.receive-busy'); return; }
+    if (held + h.size > FILES_HELD_MAX) { fail('file.receive-too-much'); return; }
     dc.onmessage = (ev) => {
       if (rec.done || rec.error) return;
       if (typeof ev.data === 'string' || rec.got + ev.data.byteLength > rec.size) { fail(); return; }
@@ -705,13 +719,23 @@
 
   function addChat(who, text) {
     st.chat.push({ who, text });
+    if (st.chat.length > CHAT_KEEP) st.chat.shift();
     const li = document.createElement('li');
     const w = document.createElement('span');
     w.className = 'who';
     put(w, WHO[who]);
-    li.append(w, document.createTextNode(text)); // text, never markup
-    $('chat-log').append(li);
-    $('chat-log').scrollTop = $('chat-log').scrollHeight;
+    // text, never markup; no bidi override reordering what follows
+    li.append(w, document.createTextNode(String(text).replace(HIDDEN, '\ufffd')));
+    appendToLog(li);
+  }
+
+  // The chat log keeps its last CHAT_KEEP lines: a chatty or hostile peer
+  // cannot grow the page without bound.
+  function appendToLog(li) {
+    const log = $('chat-log');
+    log.append(li);
+    while (log.children.length > CHAT_KEEP) log.firstElementChild.remove();
+    log.scrollTop = log.scrollHeight;
   }
 
   // ---- controls ----
@@ -725,7 +749,8 @@
   }
 
   function join() {
-    const name = $('name').value.trim();
+    // the server refuses a name with hidden characters: they go first
+    const name = $('name').value.replace(HIDDEN, '').trim();
     if (!name) { $('name').focus(); return; }
     alertText(null);
     st.name = name;

@@ -68,10 +68,10 @@ struct call_view_state {
   enum call_phase phase;
   bool doctor;
   char link[512];           /* doctor: the patient's link, once the room exists */
-  char peer_name[64];       /* who we talk to ("" unknown) */
+  char peer_name[MC_SIGNAL_NAME_MAX + 1]; /* who we talk to ("" unknown) */
   /* doctor: the oldest knock not answered yet (in the lobby or during a
    * call); A admits it, D declines it. knock_name "" when none. */
-  char knock_name[64];
+  char knock_name[MC_SIGNAL_NAME_MAX + 1];
   bool knock_returning;     /* the name of the patient in (or last in) the call: "NAME is back" */
   int knocks_waiting;       /* knocks not answered, this one included */
   char verification[8];     /* "123 456" once DTLS is up (both sides show it) */
@@ -86,6 +86,11 @@ struct call_view_state {
   bool peer_video_seen;                 /* at least one remote picture arrived */
   int quality_bars;         /* 0..4 from RTT, loss and bit rate; -1 unknown */
   char stats_text[1024];    /* the statistics overlay, lines separated by '\n' */
+  /* The oldest received file waiting for a decision (Y saves it, N
+   * discards it); file_offers counts those waiting, this one included. */
+  char file_offer_name[256];
+  uint64_t file_offer_size;
+  int file_offers;
   struct call_chat_line chat[CALL_CHAT_MAX]; /* oldest first */
   int chat_count;
   bool quit;                /* the call is over and the window should close */
@@ -102,6 +107,8 @@ enum call_command_kind {
   CALL_CMD_HANG_UP,
   CALL_CMD_CHAT,      /* text: the message */
   CALL_CMD_SEND_FILE, /* text: the file's path (dropped on the window) */
+  CALL_CMD_SAVE_FILE,    /* the oldest file offered */
+  CALL_CMD_DISCARD_FILE, /* the oldest file offered */
 };
 struct call_command {
   enum call_command_kind kind;
@@ -180,9 +187,11 @@ void window_text_sizes(const struct window_layout *l, float scale, int px[WINDOW
  *   {"name":NAME,"size":BYTES,"mime":TYPE}; binary messages carry the bytes
  *   in order; the receiver closes the channel once it has them all (the
  *   sender's success), or the sender 10 s after the last byte. A received
- *   file is saved in the download directory under its base name (made safe,
- *   never overwriting: "name (2).pdf"). The patient page does the same
- *   (docs/signaling.md "Data channels"). */
+ *   file is offered, not saved: it waits in a hidden temporary file until
+ *   the user saves it (then in the download directory under its base name,
+ *   made safe, never overwriting: "name (2).pdf") or discards it; at most 4
+ *   arrive at once, 8 wait, 256 MiB in all. The patient page asks the same
+ *   way (docs/signaling.md "Data channels"). */
 struct call_channels;
 struct call_channels_callbacks {
   void (*on_chat)(void *user, const char *text);
@@ -193,6 +202,11 @@ struct call_channels_callbacks {
    * the user's language, for the window). */
   void (*on_file_received)(void *user, const char *name, const char *saved_path, uint64_t size, const char *error,
                            const char *shown);
+  /* A whole file waits for the user's decision (call_channels_decide_file
+   * with id). name is made safe (call_channels_safe_name). */
+  void (*on_file_offered)(void *user, unsigned id, const char *name, uint64_t size);
+  /* The user discarded it: nothing was saved. */
+  void (*on_file_discarded)(void *user, const char *name, uint64_t size);
   /* A file we sent left completely (error NULL) or could not be sent (error
    * and shown as above). */
   void (*on_file_sent)(void *user, const char *name, uint64_t size, const char *error, const char *shown);
@@ -218,6 +232,12 @@ int call_channels_set_video_paused(struct call_channels *c, bool paused);
 void call_channels_tick(struct call_channels *c, uint64_t now_ms);
 /* Starts sending a file (at most 64 MiB); progress through callbacks. */
 int call_channels_send_file(struct call_channels *c, const char *path);
+/* Saves (into the download directory) or discards a file on_file_offered
+ * announced: on_file_received or on_file_discarded follows. MC_ENOTFOUND
+ * for an id not waiting. */
+int call_channels_decide_file(struct call_channels *c, unsigned id, bool save);
+/* Every file saved as it arrives, without asking (--accept-files). */
+void call_channels_set_accept_files(struct call_channels *c, bool accept);
 /* Notes (channels.c): chat lines and the state given before their channel
  * is open are kept (chat: up to 32 lines, then MC_ETOOBIG) and go when it
  * opens. send_file: MC_ENOTFOUND no such file, MC_EINVAL not a regular
@@ -312,6 +332,9 @@ struct call_opts {
   const char *token, *name, *stats_json, *download_dir;
   const char *chat_text, *send_file; /* headless: sent once the call is up */
   bool insecure, relay_only, echo, auto_admit;
+  /* Received files: saved without asking (--accept-files); else asked at
+   * the window (window), else discarded (nobody to ask). */
+  bool accept_files, window;
   double duration_s;
   uint64_t send_bytes;
   /* From the config file and --ice-server, added to the server's own. */

@@ -53,6 +53,14 @@
 struct call {
   const struct call_opts *o;
   struct call_view *view;
+  /* Received files waiting for the user's decision, oldest first (their
+   * bytes are channels.c's, until saved or discarded). */
+  struct offered_file {
+    unsigned id;
+    char name[256];
+    uint64_t size;
+  } offered[8];
+  int noffered;
   uv_loop_t *loop;
   uv_async_t wake;
   mc_signal_client *sig;
@@ -419,8 +427,14 @@ static void on_connection_state(mc_pc *pc, enum mc_pc_state s, void *user) {
 
 static void on_chat(void *user, const char *text) {
   struct call *c = user;
-  say("chat: %s", text);
-  call_view_add_chat(c->view, false, false, text);
+  /* The peer's text goes to a terminal and the window: no escape sequence,
+   * no new line (a forged "file: ... saved" line), no bidi trick. */
+  char *shown = malloc(strlen(text) * 3 + 1);
+  if (!shown) return;
+  mc_text_shown(shown, strlen(text) * 3 + 1, text);
+  say("chat: %s", shown);
+  call_view_add_chat(c->view, false, false, shown);
+  free(shown);
 }
 
 static void on_peer_state(void *user, bool mic_on, bool camera_on, bool video_paused) {
@@ -464,6 +478,57 @@ static void on_file_received(void *user, const char *name, const char *saved_pat
                       (unsigned long)size),
              name, (unsigned long long)size, saved_path);
   }
+  call_view_add_chat(c->view, false, true, line);
+}
+
+static void show_offers(struct call *c) {
+  struct call_view_state *s = call_view_lock(c->view);
+  s->file_offers = c->noffered;
+  mc_strcpy(s->file_offer_name, sizeof s->file_offer_name, c->noffered ? c->offered[0].name : "");
+  s->file_offer_size = c->noffered ? c->offered[0].size : 0;
+  call_view_unlock(c->view);
+}
+
+/* The channels (and the files waiting with them) are gone. */
+static void forget_offers(struct call *c) {
+  c->noffered = 0;
+  show_offers(c);
+}
+
+static void decide_oldest_file(struct call *c, bool save) {
+  if (!c->noffered) return;
+  unsigned id = c->offered[0].id;
+  memmove(&c->offered[0], &c->offered[1], (size_t)(c->noffered - 1) * sizeof c->offered[0]);
+  c->noffered--;
+  show_offers(c);
+  if (c->chans) call_channels_decide_file(c->chans, id, save);
+}
+
+static void on_file_offered(void *user, unsigned id, const char *name, uint64_t size) {
+  struct call *c = user;
+  say("file-offered: %s %llu bytes", name, (unsigned long long)size);
+  if (!c->o->window || c->noffered == (int)MC_ARRAY_LEN(c->offered)) {
+    /* Nobody at a window to ask: a file is never saved unasked. */
+    if (!c->o->window)
+      fputs(_("medcall: a received file was discarded: nobody is at a window to accept it (--accept-files keeps "
+              "received files)\n"),
+            stderr);
+    if (c->chans) call_channels_decide_file(c->chans, id, false);
+    return;
+  }
+  struct offered_file *f = &c->offered[c->noffered++];
+  f->id = id;
+  mc_strcpy(f->name, sizeof f->name, name);
+  f->size = size;
+  show_offers(c);
+}
+
+static void on_file_discarded(void *user, const char *name, uint64_t size) {
+  struct call *c = user;
+  (void)size;
+  say("file-discarded: %s", name);
+  char line[512];
+  snprintf(line, sizeof line, _("%s was discarded"), name);
   call_view_add_chat(c->view, false, true, line);
 }
 
@@ -696,9 +761,14 @@ static int make_pc(struct call *c) {
     mc_pc_dc ch;
     return c->offerer ? mc_pc_create_data_channel(c->pc, &dc, &ch) : 0;
   }
-  struct call_channels_callbacks ccb = {.on_chat = on_chat, .on_peer_state = on_peer_state,
-                                        .on_file_received = on_file_received, .on_file_sent = on_file_sent};
+  struct call_channels_callbacks ccb = {.on_chat = on_chat,
+                                        .on_peer_state = on_peer_state,
+                                        .on_file_received = on_file_received,
+                                        .on_file_offered = on_file_offered,
+                                        .on_file_discarded = on_file_discarded,
+                                        .on_file_sent = on_file_sent};
   rc = call_channels_new(c->pc, c->offerer, c->o->download_dir, &ccb, c, &c->chans);
+  if (rc == 0) call_channels_set_accept_files(c->chans, c->o->accept_files);
   if (rc != 0) fprintf(stderr, _("medcall: could not set up chat and file transfer: %s\n"), app_strerror(rc));
   return rc;
 }
@@ -715,6 +785,7 @@ static void drop_pc(struct call *c) {
   }
   call_channels_free(c->chans);
   c->chans = NULL;
+  forget_offers(c);
   call_media_free(c->media);
   c->media = NULL;
   mc_pc_free(c->pc);
@@ -909,10 +980,10 @@ static void on_knock(struct call *c, json_t *m) {
   if (c->nknocks == MAX_KNOCKS) return;
   struct knock *k = &c->knocks[c->nknocks++];
   mc_strcpy(k->id, sizeof k->id, id);
-  mc_strcpy(k->name, sizeof k->name, name);
+  mc_text_shown(k->name, sizeof k->name, name); /* typed by whoever holds the link */
   k->returning = returning;
-  if (returning) say("back: %s is back", name);
-  else say("knock: %s", name);
+  if (returning) say("back: %s is back", k->name);
+  else say("knock: %s", k->name);
   show_knocks(c);
   /* Without a window nobody decides: the first knock is let in while
    * nobody is in the call, and a knock during a call (a second tab, a
@@ -935,9 +1006,9 @@ static void on_admitted(struct call *c, json_t *m) {
   const char *name = json_string_value(json_object_get(peer, "name"));
   c->peer_present = json_is_true(json_object_get(peer, "present")) || json_object_get(peer, "present") == NULL;
   if (name) {
-    mc_strcpy(c->peer_name, sizeof c->peer_name, name);
+    mc_text_shown(c->peer_name, sizeof c->peer_name, name);
     struct call_view_state *v = call_view_lock(c->view);
-    mc_strcpy(v->peer_name, sizeof v->peer_name, name);
+    mc_strcpy(v->peer_name, sizeof v->peer_name, c->peer_name);
     call_view_unlock(c->view);
   }
   say("admitted: %s", c->offerer ? "offerer" : "answerer");
@@ -954,10 +1025,10 @@ static void on_resumed(struct call *c, json_t *m) {
   json_t *peer = json_object_get(m, "peer");
   c->peer_present = json_is_true(json_object_get(peer, "present"));
   const char *name = json_string_value(json_object_get(peer, "name"));
-  if (name) mc_strcpy(c->peer_name, sizeof c->peer_name, name);
+  if (name) mc_text_shown(c->peer_name, sizeof c->peer_name, name);
   struct call_view_state *v = call_view_lock(c->view);
   if (c->o->doctor) mc_strcpy(v->link, sizeof v->link, c->link);
-  if (name) mc_strcpy(v->peer_name, sizeof v->peer_name, name);
+  if (name) mc_strcpy(v->peer_name, sizeof v->peer_name, c->peer_name);
   call_view_unlock(c->view);
   if (c->o->doctor && !c->link_shown && c->link[0]) {
     c->link_shown = true;
@@ -1250,6 +1321,8 @@ static void on_wake(uv_async_t *a) {
     case CALL_CMD_HANG_UP: call_end(c, c->ever_connected ? MC_APP_EXIT_OK : MC_APP_EXIT_FAIL, N_("you hung up")); break;
     case CALL_CMD_CHAT: send_chat(c, cmd.text); break;
     case CALL_CMD_SEND_FILE: send_file(c, cmd.text); break;
+    case CALL_CMD_SAVE_FILE: decide_oldest_file(c, true); break;
+    case CALL_CMD_DISCARD_FILE: decide_oldest_file(c, false); break;
     }
   }
 }
@@ -1407,6 +1480,7 @@ static void call_end(struct call *c, int code, const char *why) {
   call_store_forget(c->store_kind, c->store_key);
   call_channels_free(c->chans);
   c->chans = NULL;
+  forget_offers(c);
   call_media_free(c->media);
   c->media = NULL;
   if (c->pc) {

@@ -50,6 +50,9 @@ static const char *const options_usage = N_(
     "  --download-dir DIR  where files the other side sends are saved (default\n"
     "                      the desktop's download folder, as xdg-user-dir\n"
     "                      DOWNLOAD says; else $XDG_DOWNLOAD_DIR, ~/Downloads or ~)\n"
+    "  --accept-files      save every file the other side sends without asking\n"
+    "                      (default: the window asks, Y saves and N discards;\n"
+    "                      without a window received files are discarded)\n"
     "  --fullscreen        start with the window full screen\n"
     "  --window WxH[+X+Y]  the window's size, and where it opens (default\n"
     "                      1024x640, centred)\n"
@@ -60,8 +63,9 @@ static const char *const options_usage = N_(
 
 static const char *const keys_usage = N_(
     "Window keys: M microphone, V camera, Enter chat, S statistics, F full screen,\n"
-    "Esc hang up (on the end screen: close); A/D admit or decline a knock. Drop\n"
-    "a file on the window to send it.\n"
+    "Esc hang up (on the end screen: close); A/D admit or decline a knock; Y/N\n"
+    "save or discard a file the other side sent. Drop a file on the window to\n"
+    "send it.\n"
     "\n");
 
 static const char *const test_usage = N_(
@@ -131,7 +135,7 @@ void mc_join_usage(FILE *out) {
 enum {
   O_SERVER = 1, O_TOKEN, O_NAME, O_INSECURE, O_RELAY, O_DURATION, O_ECHO, O_SEND, O_STATS, O_VIDEO, O_AUDIO,
   O_SIZE, O_FPS, O_BITRATE, O_HEADLESS, O_AUTO_ADMIT, O_NO_WINDOW, O_CHAT, O_SEND_FILE, O_DOWNLOAD_DIR,
-  O_ICE_SERVER, O_CONFIG, O_FULLSCREEN, O_SERVER_PIN, O_WINDOW, O_ROOM
+  O_ICE_SERVER, O_CONFIG, O_FULLSCREEN, O_SERVER_PIN, O_WINDOW, O_ROOM, O_ACCEPT_FILES
 };
 
 static const struct option longopts[] = {
@@ -148,6 +152,7 @@ static const struct option longopts[] = {
     {"ice-server", required_argument, NULL, O_ICE_SERVER}, {"config", required_argument, NULL, O_CONFIG},
     {"fullscreen", no_argument, NULL, O_FULLSCREEN},     {"server-pin", required_argument, NULL, O_SERVER_PIN},
     {"window", required_argument, NULL, O_WINDOW},     {"room", required_argument, NULL, O_ROOM},
+    {"accept-files", no_argument, NULL, O_ACCEPT_FILES},
     {NULL, 0, NULL, 0},
 };
 
@@ -155,7 +160,7 @@ static const struct option longopts[] = {
 static const char *const config_names[] = {"server",       "token",      "name",       "insecure",     "relay-only",
                                            "ice-server",   "video-source", "audio-source", "video-size", "fps",
                                            "bitrate",      "download-dir", "auto-admit", "fullscreen", "no-window",
-                                           "server-pin",   "window"};
+                                           "server-pin",   "window",       "accept-files"};
 
 struct cli {
   struct call_opts o;
@@ -307,6 +312,7 @@ static int parse_opts(struct cli *cl, int argc, char **argv) {
     case O_STATS: o->stats_json = optarg; break;
     case O_HEADLESS: o->media.headless = true; break;
     case O_AUTO_ADMIT: o->auto_admit = true; break;
+    case O_ACCEPT_FILES: o->accept_files = true; break;
     case O_NO_WINDOW: cl->no_window = true; break;
     case O_FULLSCREEN: cl->fullscreen = true; break;
     case O_CHAT: o->chat_text = optarg; break;
@@ -545,6 +551,7 @@ static int run(int argc, char **argv, bool doctor) {
   }
   /* Without a window nobody could press Admit: the first knock is let in. */
   if (!window) cl.o.auto_admit = true;
+  cl.o.window = window;
   code = window ? run_with_window(&cl, view) : call_run(&cl.o, view);
   if (window) SDL_QuitSubSystem(SDL_INIT_VIDEO);
 out:

@@ -29,7 +29,12 @@
 #define FILE_CHUNK (16 * 1024)          /* what browsers send everywhere (RFC 8831 6.6) */
 #define FILE_HIGH_WATER (1024 * 1024)   /* stop reading the file above this much buffered */
 #define FILE_LOW_WATER (256 * 1024)     /* and go on when it drained to this */
-#define MAX_TRANSFERS 16                /* each way at once */
+#define MAX_TRANSFERS 16                /* files we send at once */
+#define MAX_INCOMING 4                  /* files arriving at once (more slots: closing ones) */
+#define MAX_OFFERS 8                    /* received files waiting for the user's decision */
+/* Bytes a peer may make us hold before the user decides: arriving plus
+ * waiting. One 64 MiB file fits four times; a flood does not fill a disk. */
+#define INCOMING_BYTES_MAX (256ull * 1024 * 1024)
 #define CHAT_QUEUE_MAX 32
 #define CHAT_MAX (64 * 1024)            /* longer received chat lines are cut */
 #define UNIQUE_TRIES 1000
@@ -59,6 +64,16 @@ struct file_in {
   uint64_t size, got;
 };
 
+/* A received file, whole, in its hidden temporary file, until the user
+ * saves it (renamed into the download folder) or discards it. */
+struct file_offer {
+  bool used;
+  unsigned id;
+  char name[256];
+  char tmp[PATH_MAX];
+  uint64_t size;
+};
+
 struct call_channels {
   mc_pc *pc;
   bool offerer;
@@ -72,28 +87,12 @@ struct call_channels {
   int chat_queued;
   struct file_out out[MAX_TRANSFERS];
   struct file_in in[MAX_TRANSFERS];
+  struct file_offer offers[MAX_OFFERS];
+  unsigned next_offer_id;
+  bool accept_files;
 };
 
 /* ---- names ---- */
-
-/* Length of the valid UTF-8 sequence at s (RFC 3629 4), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s) {
-  unsigned char c = s[0];
-  if (c < 0x80) return 1;
-  size_t n;
-  uint32_t cp;
-  if (c >= 0xc2 && c <= 0xdf) n = 2, cp = c & 0x1f;
-  else if (c >= 0xe0 && c <= 0xef) n = 3, cp = c & 0x0f;
-  else if (c >= 0xf0 && c <= 0xf4) n = 4, cp = c & 0x07;
-  else return 0;
-  for (size_t i = 1; i < n; i++) {
-    if ((s[i] & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (s[i] & 0x3f);
-  }
-  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
-    return 0;
-  return n;
-}
 
 void call_channels_safe_name(const char *name, char *out, size_t cap) {
   if (!out || cap == 0) return;
@@ -102,30 +101,30 @@ void call_channels_safe_name(const char *name, char *out, size_t cap) {
   const char *base = name ? name : "";
   for (const char *p = base; *p; p++)
     if (*p == '/' || *p == '\\') base = p + 1;
-  /* Cleaned into a buffer as long as the input: control characters and
-   * invalid UTF-8 dropped, characters other systems refuse replaced. */
+  /* Cleaned into a buffer as long as the input: invalid UTF-8 and the
+   * characters mc_char_is_hidden names (controls; bidi and format
+   * characters, which make "report\u202efdp.exe" read as "reportexe.pdf")
+   * dropped, characters other systems refuse replaced. */
   size_t blen = strlen(base);
   char *clean = malloc(blen + 1);
   if (!clean) goto fallback;
   size_t n = 0;
-  for (const unsigned char *s = (const unsigned char *)base; *s;) {
-    size_t l = utf8_len(s);
+  for (size_t i = 0; i < blen;) {
+    uint32_t cp = 0;
+    size_t l = mc_utf8_decode(base + i, blen - i, &cp);
     if (l == 0) {
-      s++;
+      i++;
       continue;
     }
-    if (l == 1) {
-      unsigned char ch = *s;
-      if (ch < 0x20 || ch == 0x7f) {
-        s++;
-        continue;
+    if (!mc_char_is_hidden(cp)) {
+      if (l == 1) {
+        clean[n++] = strchr("<>:\"|?*", base[i]) ? '_' : base[i];
+      } else {
+        memcpy(clean + n, base + i, l);
+        n += l;
       }
-      clean[n++] = strchr("<>:\"|?*", ch) ? '_' : (char)ch;
-    } else {
-      memcpy(clean + n, s, l);
-      n += l;
     }
-    s += l;
+    i += l;
   }
   clean[n] = '\0';
   /* No hidden files, nothing that reads as "." or "..", no trailing dots or
@@ -275,8 +274,12 @@ int call_channels_new(mc_pc *pc, bool offerer, const char *download_dir, const s
   if (download_dir && *download_dir) mc_strcpy(c->dir, sizeof c->dir, download_dir);
   else call_download_dir(c->dir, sizeof c->dir);
   for (int i = 0; i < MAX_TRANSFERS; i++) {
-    c->out[i].fd = c->in[i].fd = -1;
-    c->out[i].ch = c->in[i].ch = -1;
+    c->out[i].fd = -1;
+    c->out[i].ch = -1;
+  }
+  for (int i = 0; i < MAX_TRANSFERS; i++) {
+    c->in[i].fd = -1;
+    c->in[i].ch = -1;
   }
   struct mc_dc_config cfg = MC_DC_CONFIG_DEFAULT;
   cfg.label = "control";
@@ -306,10 +309,13 @@ static void file_in_discard(struct file_in *f) {
 
 void call_channels_free(struct call_channels *c) {
   if (!c) return;
-  for (int i = 0; i < MAX_TRANSFERS; i++) {
+  for (int i = 0; i < MAX_TRANSFERS; i++)
     if (c->out[i].used && c->out[i].fd >= 0) close(c->out[i].fd);
+  for (int i = 0; i < MAX_TRANSFERS; i++)
     if (c->in[i].used) file_in_discard(&c->in[i]);
-  }
+  /* Not decided by the end of the call: never saved. */
+  for (int i = 0; i < MAX_OFFERS; i++)
+    if (c->offers[i].used) unlink(c->offers[i].tmp);
   for (int i = 0; i < c->chat_queued; i++) free(c->chat_queue[i]);
   free(c);
 }
@@ -477,37 +483,107 @@ static void file_in_fail(struct call_channels *c, struct file_in *f, const char 
   if (c->cbs.on_file_received) c->cbs.on_file_received(c->user, name, NULL, got, error, shown);
 }
 
+/* Every announced byte is there: the file waits, hidden, for the user's
+ * decision (or is saved at once with call_channels_set_accept_files). */
 static void file_in_complete(struct call_channels *c, struct file_in *f, bool closing) {
-  char path[PATH_MAX];
   if (f->fd >= 0 && close(f->fd) != 0) {
     f->fd = -1;
     file_in_fail(c, f, N_("it could not be written to the disk"), _("it could not be written to the disk"), closing);
     return;
   }
   f->fd = -1;
-  if (reserve_unique(c->dir, f->name, path, sizeof path) != 0 || rename(f->tmp, path) != 0) {
-    file_in_fail(c, f, N_("it could not be saved in the download folder"),
-                 _("it could not be saved in the download folder"), closing);
+  struct file_offer *o = NULL;
+  for (int i = 0; i < MAX_OFFERS && !o; i++)
+    if (!c->offers[i].used) o = &c->offers[i];
+  if (!o) {
+    file_in_fail(c, f, N_("too many received files wait for a decision"),
+                 _("too many received files wait for a decision"), closing);
     return;
   }
+  o->used = true;
+  o->id = ++c->next_offer_id;
+  o->size = f->size;
+  mc_strcpy(o->name, sizeof o->name, f->name);
+  mc_strcpy(o->tmp, sizeof o->tmp, f->tmp);
   f->tmp[0] = '\0';
   f->done = true;
-  /* Closing confirms the whole file to the sender (docs/signaling.md "file"). */
+  /* Closing confirms the whole file to the sender (docs/signaling.md "file"):
+   * it arrived; whether it is kept is the user's business. */
   if (closing) mc_pc_dc_close(c->pc, f->ch);
-  MC_LOGI(LOG, "file received bytes=%llu", (unsigned long long)f->size);
-  if (c->cbs.on_file_received) c->cbs.on_file_received(c->user, f->name, path, f->size, NULL, NULL);
+  MC_LOGI(LOG, "file received bytes=%llu", (unsigned long long)o->size);
+  unsigned id = o->id;
+  if (c->accept_files) {
+    call_channels_decide_file(c, id, true);
+    return;
+  }
+  if (c->cbs.on_file_offered) c->cbs.on_file_offered(c->user, id, o->name, o->size);
+}
+
+/* What the peer makes us hold: files arriving and files waiting for a decision. */
+static bool arriving(const struct file_in *f) { return f->used && !f->done && !f->closing; }
+
+static uint64_t incoming_bytes(const struct call_channels *c) {
+  uint64_t n = 0;
+  for (int i = 0; i < MAX_TRANSFERS; i++)
+    if (arriving(&c->in[i])) n += c->in[i].size;
+  for (int i = 0; i < MAX_OFFERS; i++)
+    if (c->offers[i].used) n += c->offers[i].size;
+  return n;
+}
+
+static struct file_offer *offer_of(struct call_channels *c, unsigned id) {
+  for (int i = 0; i < MAX_OFFERS; i++)
+    if (c->offers[i].used && c->offers[i].id == id) return &c->offers[i];
+  return NULL;
+}
+
+void call_channels_set_accept_files(struct call_channels *c, bool accept) {
+  if (c) c->accept_files = accept;
+}
+
+int call_channels_decide_file(struct call_channels *c, unsigned id, bool save) {
+  struct file_offer *o = c ? offer_of(c, id) : NULL;
+  if (!o) return MC_ENOTFOUND;
+  struct file_offer f = *o;
+  memset(o, 0, sizeof *o);
+  if (!save) {
+    unlink(f.tmp);
+    MC_LOGI(LOG, "file discarded bytes=%llu", (unsigned long long)f.size);
+    if (c->cbs.on_file_discarded) c->cbs.on_file_discarded(c->user, f.name, f.size);
+    return MC_OK;
+  }
+  char path[PATH_MAX];
+  if (reserve_unique(c->dir, f.name, path, sizeof path) != 0 || rename(f.tmp, path) != 0) {
+    unlink(f.tmp);
+    char error[512], shown[512];
+    snprintf(error, sizeof error, "The file \"%s\" could not be received: %s.", f.name,
+             "it could not be saved in the download folder");
+    snprintf(shown, sizeof shown, _("The file \"%s\" could not be received: %s."), f.name,
+             _("it could not be saved in the download folder"));
+    MC_LOGW(LOG, "file not saved bytes=%llu", (unsigned long long)f.size);
+    if (c->cbs.on_file_received) c->cbs.on_file_received(c->user, f.name, NULL, f.size, error, shown);
+    return MC_EIO;
+  }
+  MC_LOGI(LOG, "file saved bytes=%llu", (unsigned long long)f.size);
+  if (c->cbs.on_file_received) c->cbs.on_file_received(c->user, f.name, path, f.size, NULL, NULL);
+  return MC_OK;
 }
 
 static void file_in_start(struct call_channels *c, mc_pc_dc ch, const char *protocol) {
   struct call_file_header h;
   struct file_in *f = NULL;
-  for (int i = 0; i < MAX_TRANSFERS && !f; i++)
-    if (!c->in[i].used) f = &c->in[i];
+  int active = 0;
+  for (int i = 0; i < MAX_TRANSFERS; i++) {
+    if (arriving(&c->in[i])) active++;
+    else if (!c->in[i].used && !f) f = &c->in[i];
+  }
   int rc = call_channels_parse_file_header((const uint8_t *)protocol, strlen(protocol), &h);
   const char *why = NULL;
   if (rc != 0) why = N_("the sender's description of it was not understood");
   else if (h.size > CALL_FILE_MAX) why = N_("it is larger than 64 MiB");
-  else if (!f) why = N_("too many files are arriving at once");
+  else if (!f || active >= MAX_INCOMING) why = N_("too many files are arriving at once");
+  else if (incoming_bytes(c) + h.size > INCOMING_BYTES_MAX)
+    why = N_("too many received files wait for a decision (256 MiB); save or discard them first");
   if (why) {
     char error[512], shown[512];
     snprintf(error, sizeof error, "The file \"%s\" could not be received: %s.", rc == 0 ? h.name : "file", why);

@@ -211,6 +211,12 @@ static enum outcome on_key(struct win *w, const SDL_KeyboardEvent *k) {
   case SDLK_d:
     if (knocking) post(w, CALL_CMD_DECLINE, NULL);
     break;
+  case SDLK_y:
+    if (w->st->file_offers) post(w, CALL_CMD_SAVE_FILE, NULL);
+    break;
+  case SDLK_n:
+    if (w->st->file_offers) post(w, CALL_CMD_DISCARD_FILE, NULL);
+    break;
   case SDLK_c:
     /* The doctor sends the link by other means: copying must be one key. */
     if (w->st->doctor && w->st->link[0]) SDL_SetClipboardText(w->st->link);

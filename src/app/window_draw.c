@@ -127,6 +127,13 @@ static void knock_text(const struct call_view_state *s, char *buf, size_t cap) {
     snprintf(buf + n, cap - (size_t)n, _(" (%d more waiting)"), s->knocks_waiting - 1);
 }
 
+/* 980 B, 12 KB, 3.4 MB: enough to tell a photo from a document. */
+static void format_size(uint64_t bytes, char *out, size_t cap) {
+  if (bytes < 1000) snprintf(out, cap, "%llu B", (unsigned long long)bytes);
+  else if (bytes < 1000 * 1000) snprintf(out, cap, "%llu KB", (unsigned long long)(bytes + 500) / 1000);
+  else snprintf(out, cap, "%.1f MB", (double)bytes / 1e6);
+}
+
 static void draw_peer(struct win *w) {
   const struct call_view_state *s = w->st;
   bool picture = w->remote_tex && w->remote_seq > 0 && !s->peer_camera_off;
@@ -156,6 +163,20 @@ static void draw_peer(struct win *w) {
     knock_text(s, k, sizeof k);
     /* TRANSLATORS: A and D are the keys; keep them. */
     snprintf(t, sizeof t, _("%s — A admit (replaces the call) · D decline"), k);
+    draw_notice(w, t, row++);
+  }
+  /* A file the other side sent is saved only when asked to: until then it
+   * says what it is and which keys decide. */
+  if (s->file_offers) {
+    char t[512], size[32];
+    format_size(s->file_offer_size, size, sizeof size);
+    if (s->file_offers > 1)
+      /* TRANSLATORS: Y and N are the keys; keep them. */
+      snprintf(t, sizeof t, _("%s (%s) was sent to you — Y save · N discard (%d more waiting)"), s->file_offer_name,
+               size, s->file_offers - 1);
+    else
+      /* TRANSLATORS: Y and N are the keys; keep them. */
+      snprintf(t, sizeof t, _("%s (%s) was sent to you — Y save · N discard"), s->file_offer_name, size);
     draw_notice(w, t, row++);
   }
   if (s->phase == CALL_PHASE_RECONNECTING) {

@@ -97,15 +97,20 @@ int mc_signal_new_id(char *out, size_t cap) {
   return MC_OK;
 }
 
-/* A display name: 1..MC_SIGNAL_NAME_MAX bytes, no control characters (a name
- * ends up in the doctor's UI and logs must stay one line per event). */
+/* A display name: 1..MC_SIGNAL_NAME_MAX bytes of UTF-8 with something
+ * visible in it, and none of the characters mc_char_is_hidden names: it
+ * ends up in the doctor's window and terminal, where a control character
+ * moves the cursor or forges a line, and a bidi or format character makes
+ * a name read as another. */
 static bool name_valid(const char *s, size_t len) {
   if (len == 0 || len > MC_SIGNAL_NAME_MAX) return false;
   bool visible = false;
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c < 0x20 || c == 0x7f) return false;
-    if (c != ' ') visible = true;
+  for (size_t i = 0; i < len;) {
+    uint32_t cp = 0;
+    size_t l = mc_utf8_decode(s + i, len - i, &cp);
+    if (l == 0 || mc_char_is_hidden(cp)) return false;
+    if (cp != ' ') visible = true;
+    i += l;
   }
   return visible;
 }

@@ -102,6 +102,25 @@ typedef int (*mc_conf_fn)(const char *name, const char *value, void *user, char 
 /* MC_ENOTFOUND when the file does not exist (why still says so). */
 int mc_conf_read(const char *path, mc_conf_fn fn, void *user, char *why, size_t why_cap);
 
+/* ---- text from the other side ----
+ * A peer's chat, name or file name reaches a terminal, a log line or the
+ * window: a control character there moves the cursor, sets a title or
+ * starts a forged line ("file: invoice.pdf ... saved"), and a bidi or
+ * format character makes "report\u202efdp.exe" read as "reportexe.pdf". */
+/* Length of the valid UTF-8 sequence at s[0..len) (RFC 3629 4: no
+ * overlong forms, no surrogates, nothing above U+10FFFF), its code point
+ * in *cp; 0 for an invalid or cut sequence. */
+size_t mc_utf8_decode(const char *s, size_t len, uint32_t *cp);
+/* C0 and C1 controls, DEL, the bidi controls, the other format characters
+ * (Unicode category Cf), the line and paragraph separators, and the
+ * invisible Hangul fillers a name can hide behind. */
+bool mc_char_is_hidden(uint32_t cp);
+/* in as a person may see it: each character mc_char_is_hidden names and
+ * each invalid byte becomes U+FFFD, a tab a space; cut at a character
+ * boundary to fit cap. The one helper for everything a peer sent that is
+ * printed or drawn. */
+void mc_text_shown(char *out, size_t cap, const char *in);
+
 /* ---- sentences a person reads ----
  * The sentences this library builds for a person (why a call failed, what
  * is wrong with a config file, a link or a TURN URL) are looked up in the

@@ -71,7 +71,7 @@ async function main() {
 
   const mc = lib.startMedcall(APP, 'medcall-doctor', ['call', '--server', `wss://127.0.0.1:${srv.port}/ws`,
     '--insecure', '--headless', '--video-source', 'none', '--audio-source', 'none',
-    '--chat', DOCTOR_SAYS, '--send-file', toPage.path, '--download-dir', downloads]);
+    '--chat', DOCTOR_SAYS, '--send-file', toPage.path, '--download-dir', downloads, '--accept-files']);
   const waitLine = (re, what) => lib.waitLine(mc, re, what, STEP_MS);
   const link = (await waitLine(/^link: /, 'the link')).slice(6).trim();
   check(new RegExp(`^https://127\\.0\\.0\\.1:${srv.port}/r/[A-Za-z0-9_-]{22}$`).test(link), 'medcall prints the room link', link);

@@ -78,12 +78,17 @@ pass "A admitted 김민수; the call connected"
 wait_out doctor '^chat: ' 20 || fail "the patient's chat line did not arrive"
 same_bytes "$(sed -n 's/^chat: //p' "$DIR/doctor.out" | head -n 1)" "$HELLO" "the patient's chat line at the doctor"
 pass "the patient's Korean chat line arrived byte for byte"
-wait_out doctor '^file: ' 30 || fail "the patient's file did not arrive"
+# Offered, not saved: the notice names it; nothing is in the folder until Y.
+wait_out doctor '^file-offered: ' 30 || fail "the patient's file was not offered"
+same_bytes "$(grep '^file-offered: ' "$DIR/doctor.out" | head -n 1)" "file-offered: $FILE 200000 bytes" "the offer line"
+[ -z "$(find "$DIR/다운로드" -mindepth 1 -not -name '.medcall-*')" ] || fail "the file was saved before the doctor said so"
+xdotool key --window "$dwin" --clearmodifiers y
+wait_out doctor '^file: ' 30 || fail "Y did not save the patient's file"
 want="file: $FILE 200000 bytes saved $DIR/다운로드/$FILE"
 same_bytes "$(grep '^file: ' "$DIR/doctor.out" | head -n 1)" "$want" "the file line"
 cmp -s "$DIR/$FILE" "$DIR/다운로드/$FILE" || fail "the saved file differs from the one sent"
 [ -z "$(find "$DIR/Downloads" "$DIR/elsewhere" -mindepth 1)" ] || fail "something was saved outside ~/다운로드"
-pass "the file 「$FILE」 is saved whole in ~/다운로드, the desktop's download folder"
+pass "the file 「$FILE」 is offered, and saved whole in ~/다운로드 (the desktop's download folder) once Y is pressed"
 
 # ==== the doctor types Korean; the patient receives it exactly ====
 xdotool key --window "$dwin" --clearmodifiers Return

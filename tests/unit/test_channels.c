@@ -47,10 +47,15 @@ struct peer {
   int chats;
   int states;
   bool mic_on, camera_on, video_paused;
-  struct received_file files[8];
+  struct received_file files[12];
   int nfiles;
   struct received_file sent[8];
   int nsent;
+  /* files offered (waiting for a decision), and those discarded */
+  unsigned offer_id[8];
+  char offer_name[8][256];
+  uint64_t offer_size[8];
+  int noffers, ndiscarded;
   /* a raw "file" channel the test drives itself (hostile or early-closing sender) */
   mc_pc_dc raw;
   bool raw_open;
@@ -146,7 +151,7 @@ static void cc_file_received(void *user, const char *name, const char *saved_pat
   /* no catalog here (LC_MESSAGES "C"): what the window shows is the English sentence */
   CHECK((shown == NULL) == (error == NULL));
   if (error && shown) CHECK(strstr(shown, "could not be received") != NULL && strstr(shown, name) != NULL);
-  if (p->nfiles >= 8) return;
+  if (p->nfiles >= 12) return;
   struct received_file *f = &p->files[p->nfiles++];
   mc_strcpy(f->name, sizeof f->name, name);
   mc_strcpy(f->path, sizeof f->path, saved_path ? saved_path : "");
@@ -166,10 +171,26 @@ static void cc_file_sent(void *user, const char *name, uint64_t size, const char
   f->size = size;
 }
 
+static void cc_file_offered(void *user, unsigned id, const char *name, uint64_t size) {
+  struct peer *p = user;
+  if (p->noffers >= 8) return;
+  p->offer_id[p->noffers] = id;
+  mc_strcpy(p->offer_name[p->noffers], sizeof p->offer_name[0], name);
+  p->offer_size[p->noffers] = size;
+  p->noffers++;
+}
+static void cc_file_discarded(void *user, const char *name, uint64_t size) {
+  (void)name;
+  (void)size;
+  ((struct peer *)user)->ndiscarded++;
+}
+
 static const struct call_channels_callbacks cc_cbs = {
     .on_chat = cc_chat,
     .on_peer_state = cc_state,
     .on_file_received = cc_file_received,
+    .on_file_offered = cc_file_offered,
+    .on_file_discarded = cc_file_discarded,
     .on_file_sent = cc_file_sent,
 };
 
@@ -287,6 +308,9 @@ static bool b_files(void) { return peers[1].nfiles >= want_files_b && peers[0].n
 static bool b_files_only(void) { return peers[1].nfiles >= want_files_b; }
 static bool a_file(void) { return peers[0].nfiles >= 1 && peers[1].nsent >= 1; }
 static bool raw_open(void) { return peers[0].raw_open; }
+static int want_offers;
+static bool b_offers(void) { return peers[1].noffers >= want_offers; }
+static bool b_offers_and_files(void) { return peers[1].noffers >= want_offers && peers[1].nfiles >= want_files_b; }
 
 /* A "file" channel from A with header proto, sending data, then closed. */
 static void raw_send(const char *proto, const uint8_t *data, size_t len) {
@@ -309,6 +333,8 @@ static void test_call(void) {
   for (int i = 0; i < 2; i++) {
     CHECK_EQ_INT(mc_pc_new(&cfg, &pc_cbs, &peers[i], &peers[i].pc), 0);
     CHECK_EQ_INT(call_channels_new(peers[i].pc, i == 0, i == 0 ? dir_a : dir_b, &cc_cbs, &peers[i], &peers[i].ch), 0);
+    /* --accept-files; asking is tested below */
+    call_channels_set_accept_files(peers[i].ch, true);
   }
   /* Given before anything is open: kept, sent when the channels open. */
   CHECK_EQ_INT(call_channels_send_chat(peers[0].ch, "Hello, I am the doctor."), 0);
@@ -447,6 +473,41 @@ static void test_call(void) {
   CHECK(found);
   CHECK_EQ_INT(hidden, 0);
 
+  fprintf(stderr, "-- asked first: offered, saved only when the user says so\n");
+  call_channels_set_accept_files(peers[1].ch, false);
+  raw_send("{\"name\":\"report\u202efdp.exe\",\"size\":10}", secret, 10); /* reads "reportexe.pdf" */
+  want_offers = 1;
+  CHECK(run_until(b_offers, STEP_MS));
+  CHECK_STR(peers[1].offer_name[0], "reportfdp.exe"); /* the bidi override is gone from the name */
+  CHECK_EQ_INT(peers[1].offer_size[0], 10);
+  CHECK_EQ_INT(dir_count(dir_b, NULL, NULL, &hidden), 4); /* the three, and the offer's hidden part */
+  CHECK_EQ_INT(hidden, 1);
+  CHECK_EQ_INT(call_channels_decide_file(peers[1].ch, peers[1].offer_id[0], false), 0);
+  CHECK_EQ_INT(peers[1].ndiscarded, 1);
+  CHECK_EQ_INT(dir_count(dir_b, NULL, NULL, &hidden), 3);
+  CHECK_EQ_INT(hidden, 0);
+  CHECK_EQ_INT(call_channels_decide_file(peers[1].ch, peers[1].offer_id[0], true), MC_ENOTFOUND);
+  raw_send("{\"name\":\"x-ray.png\",\"size\":10}", secret, 10);
+  want_offers = 2;
+  CHECK(run_until(b_offers, STEP_MS));
+  CHECK_EQ_INT(peers[1].nfiles, 6); /* nothing saved yet */
+  CHECK_EQ_INT(call_channels_decide_file(peers[1].ch, peers[1].offer_id[1], true), 0);
+  CHECK_EQ_INT(peers[1].nfiles, 7);
+  snprintf(expect, sizeof expect, "%s/x-ray.png", dir_b);
+  CHECK_STR(peers[1].files[6].path, expect);
+  CHECK(sha256_file(expect, got_md, &got_size));
+  CHECK_EQ_INT(got_size, 10);
+  unlink(expect);
+
+  fprintf(stderr, "-- at most 4 files arrive at once\n");
+  for (int i = 0; i < 5; i++) CHECK_EQ_INT(call_channels_send_file(peers[0].ch, src), 0);
+  want_offers = 6;
+  want_files_b = 8;
+  CHECK(run_until(b_offers_and_files, 60000));
+  CHECK_EQ_INT(peers[1].noffers, 6);
+  CHECK(strstr(peers[1].files[7].error, "too many files are arriving at once") != NULL);
+  /* Not decided when the call ends: never saved (checked after the free). */
+
   fprintf(stderr, "-- a file the other way\n");
   char small[512];
   snprintf(small, sizeof small, "%s/notes.txt", src_dir);
@@ -465,6 +526,8 @@ static void test_call(void) {
     call_channels_free(peers[i].ch);
   }
   for (int i = 0; i < 20; i++) uv_run(loop, UV_RUN_NOWAIT);
+  CHECK_EQ_INT(dir_count(dir_b, NULL, NULL, &hidden), 3); /* the four offers left nothing behind */
+  CHECK_EQ_INT(hidden, 0);
   unlink(src);
   unlink(small);
 }

@@ -40,6 +40,30 @@ int main(void) {
   CHECK_EQ_INT(mc_random_ice_chars(ice, 22), MC_OK);
   CHECK_EQ_INT(strlen(ice), 22);
 
+  /* Text from the other side, as a terminal or the window gets it. */
+  char shown[256];
+  mc_text_shown(shown, sizeof shown, "김민수 Kim\tMin-su");
+  CHECK_STR(shown, "김민수 Kim Min-su"); /* Hangul and mixed text kept, a tab is a space */
+  mc_text_shown(shown, sizeof shown, "\x1b]0;owned\x07hi\x1b[31mred\nfile: invoice.pdf 1 bytes saved /tmp/x");
+  CHECK(strchr(shown, 0x1b) == NULL && strchr(shown, '\n') == NULL && strchr(shown, 0x07) == NULL);
+  CHECK_STR(shown, "\xef\xbf\xbd]0;owned\xef\xbf\xbdhi\xef\xbf\xbd[31mred\xef\xbf\xbd"
+                   "file: invoice.pdf 1 bytes saved /tmp/x");
+  mc_text_shown(shown, sizeof shown, "report\xe2\x80\xae" "fdp.exe"); /* U+202E RIGHT-TO-LEFT OVERRIDE */
+  CHECK_STR(shown, "report\xef\xbf\xbd" "fdp.exe");
+  mc_text_shown(shown, sizeof shown, "a\xe2\x81\xa6" "b\xe2\x80\x8b" "c\xef\xbb\xbf" "d\xc2\x9b" "e\xe3\x85\xa4" "f");
+  CHECK_STR(shown, "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c\xef\xbf\xbd" "d\xef\xbf\xbd" "e\xef\xbf\xbd" "f"); /* LRI, ZWSP, BOM, CSI, Hangul filler */
+  mc_text_shown(shown, sizeof shown, "ok\xc3\x28\xed\xa0\x80\xf4\x90\x80\x80");    /* invalid, surrogate, > U+10FFFF */
+  CHECK(strncmp(shown, "ok\xef\xbf\xbd(\xef\xbf\xbd", 9) == 0);
+  for (size_t i = 0, l = 1; shown[i] && l; i += l) CHECK((l = mc_utf8_decode(shown + i, strlen(shown + i), NULL)) > 0);
+  mc_text_shown(shown, 8, "가나다"); /* 9 bytes: cut at a character boundary */
+  CHECK_STR(shown, "가나");
+  uint32_t cp = 0;
+  CHECK_EQ_INT(mc_utf8_decode("\xea\xb0\x80", 3, &cp), 3);
+  CHECK(cp == 0xac00);
+  CHECK_EQ_INT(mc_utf8_decode("\xea\xb0", 2, &cp), 0);      /* cut */
+  CHECK_EQ_INT(mc_utf8_decode("\xc0\xaf", 2, &cp), 0);      /* overlong '/' */
+  CHECK(!mc_char_is_hidden(0xac00) && !mc_char_is_hidden('a') && mc_char_is_hidden(0x202e) && mc_char_is_hidden(0x1b));
+
   char small[4];
   CHECK_EQ_INT(mc_strcpy(small, sizeof small, "abcdef"), MC_ETOOBIG);
   CHECK_STR(small, "abc");
