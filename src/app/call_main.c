@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "app/app.h"
 #include "app/i18n.h"
@@ -267,9 +268,11 @@ static int add_ice_option(struct call_opts *o, const char *arg) {
   return 0;
 }
 
-/* "AB:CD:..." (colons optional, any case) -> 32 bytes. */
+/* "AB:CD:..." (colons optional, any case), optionally after "SHA-256 " as
+ * the built-in server's `server-fingerprint:` line prints it -> 32 bytes. */
 static int parse_pin(const char *arg, uint8_t out[32]) {
   size_t n = 0;
+  if (strncasecmp(arg, "SHA-256 ", 8) == 0) arg += 8;
   for (const char *p = arg; *p;) {
     if (*p == ':') {
       p++;
