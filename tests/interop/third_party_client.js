@@ -18,7 +18,11 @@
 //   on the page, the page's text shows on the doctor's stdout as `chat:`;
 // - the doctor's `control` state arrives on the pre-negotiated channel;
 // - the patient's `leave`: `ended` with `left`, and the doctor's app goes
-//   on (away, waiting for the patient to come back).
+//   on (away, waiting for the patient to come back); a new `join` on the
+//   same connection is admitted into a new call (a new peer connection);
+// - the doctor's app quits (SIGINT): the patient gets `ended` with
+//   `ended-by-doctor`, its WebSocket closes and the built-in server is gone
+//   (docs/signaling.md "Room lifecycle").
 //
 // Run by run.sh inside a private network namespace holding only lo. Env:
 // MEDCALL_APP, CHROMIUM, INTEROP_KEEP=1 (keeps the temporary directory:
@@ -170,9 +174,22 @@ async function main() {
     check(mc.exitCode === null, 'the doctor\'s app still runs (the room stays open)');
   });
 
-  mc.kill('SIGINT');
-  const end = await lib.exitWithin(mc, 10000);
-  check(end.code === 0, 'the doctor\'s app ends cleanly on SIGINT', end);
+  await step('the patient knocks again on the same connection and is in a new call', async () => {
+    await page.evaluate(() => { window.seen.ended = null; window.seen.state = 'new'; window.knockAgain(); });
+    await until((x) => x.admitted === 2 && x.state === 'connected', 'the second call connected');
+    s = await seen();
+    check(s.errors.length === 0 && s.closed === undefined, 'no errors, the WebSocket still open', s.errors);
+  });
+
+  await step('the doctor quits: the room ends for the patient', async () => {
+    mc.kill('SIGINT');
+    const end = await lib.exitWithin(mc, 10000);
+    check(end.code === 0, 'the doctor\'s app ends cleanly on SIGINT', end);
+    await until((x) => x.ended && x.closed !== undefined, 'ended and the WebSocket closed');
+    s = await seen();
+    check(s.ended === 'ended-by-doctor', 'the patient gets ended-by-doctor', s.ended);
+    check(!(await lib.tcpOpen(Number(port))), 'the built-in server is gone with the app');
+  });
 }
 
 async function cleanup() { await lib.closeAll(browser); }
