@@ -70,7 +70,8 @@ room=${link##*/}
 [ -n "$port" ] || { echo "no port in '$link'"; cat "$tmp/d.err"; exit 1; }
 
 grep -qE "^listen: 0\.0\.0\.0:$port \(.+\)$" "$tmp/d.out"
-check "a line says where the built-in server listens: $(grep '^listen: ' "$tmp/d.out")" $?
+ok=$?
+check "a line says where the built-in server listens: $(grep '^listen: ' "$tmp/d.out")" $ok
 
 fp=$(sed -n 's/^server-fingerprint: //p' "$tmp/d.out" | head -1)
 echo "$fp" | grep -qE '^SHA-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}$'
@@ -100,7 +101,8 @@ LC_ALL=C timeout 30 "$app" join "$link" --server-pin "$wrong" --headless --video
   --duration 3 >"$tmp/w.out" 2>"$tmp/w.err"
 wrc=$?
 [ "$wrc" -eq 1 ] && ! grep -q "^admitted: " "$tmp/w.out" && grep -q "not the pinned one" "$tmp/w.err"
-check "a wrong pin is refused (exit $wrc: $(head -c 200 "$tmp/w.err" | tr '\n' ' '))" $?
+ok=$? # before the $(...) below, which would set $? again
+check "a wrong pin is refused (exit $wrc: $(head -c 200 "$tmp/w.err" | tr '\n' ' '))" $ok
 
 ws "$port" "{\"v\":1,\"type\":\"join\",\"room\":\"$room\",\"name\":\"Raw\"}" >"$tmp/join.out" 2>&1
 sed 's/^/  join: /' "$tmp/join.out"
