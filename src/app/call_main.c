@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "app/app.h"
 #include "app/i18n.h"
@@ -32,7 +33,9 @@ static const char *const options_usage = N_(
     "  --insecure          accept a self-signed server certificate (development)\n"
     "  --server-pin FP     accept the server's certificate only when its SHA-256\n"
     "                      fingerprint is FP (AB:CD:... as medcall-server prints it\n"
-    "                      at start): a self-signed server without --insecure\n"
+    "                      at start, or 'SHA-256 AB:CD:...' as the doctor's medcall\n"
+    "                      prints it on its server-fingerprint: line): a\n"
+    "                      self-signed server without --insecure\n"
     "  --relay-only        connect only through a TURN relay\n"
     "  --ice-server 'URL [USERNAME CREDENTIAL]'\n"
     "                      a STUN or TURN server to use besides the server's own\n"
@@ -272,9 +275,11 @@ static int add_ice_option(struct call_opts *o, const char *arg) {
   return 0;
 }
 
-/* "AB:CD:..." (colons optional, any case) -> 32 bytes. */
+/* "AB:CD:..." (colons optional, any case), optionally after "SHA-256 " as
+ * the built-in server's `server-fingerprint:` line prints it -> 32 bytes. */
 static int parse_pin(const char *arg, uint8_t out[32]) {
   size_t n = 0;
+  if (strncasecmp(arg, "SHA-256 ", 8) == 0) arg += 8;
   for (const char *p = arg; *p;) {
     if (*p == ':') {
       p++;

@@ -136,6 +136,11 @@ int call_server_start(struct call_server **out, char *ws_url, size_t ws_cap, uin
   snprintf(ws_url, ws_cap, "wss://127.0.0.1:%u/ws", port);
   /* docs/app.md "Lines on standard output" */
   printf("listen: %s (every IPv4 interface: patients on this network can open the link)\n", listen);
+  /* The certificate is self-signed: whoever connects from elsewhere (a
+   * browser, `medcall join --server-pin`, a client of docs/signaling.md)
+   * verifies it by this fingerprint, read to them out of band. The form is
+   * the one --server-pin takes. */
+  printf("server-fingerprint: SHA-256 %s\n", fp);
   fflush(stdout);
   if (have_state && port != last) {
     char num[16];

@@ -6,6 +6,10 @@
 # it: a `create` from another WebSocket client, without the token or with a
 # guessed one, is refused `unauthorized`; a raw `join` of the room still
 # gets `waiting`, and `medcall join` with the link still holds a call.
+# Issue 16 item 5: it prints its certificate's fingerprint
+# (`server-fingerprint: SHA-256 AB:CD:...`), which equals the certificate the
+# server presents (openssl s_client), and `medcall join --server-pin` takes
+# that exact text: the right pin connects, a wrong one is refused.
 # Usage: builtin_server.sh MEDCALL
 set -uo pipefail
 app=$1
@@ -66,7 +70,16 @@ room=${link##*/}
 [ -n "$port" ] || { echo "no port in '$link'"; cat "$tmp/d.err"; exit 1; }
 
 grep -qE "^listen: 0\.0\.0\.0:$port \(.+\)$" "$tmp/d.out"
-check "a line says where the built-in server listens: $(grep '^listen: ' "$tmp/d.out")" $?
+ok=$?
+check "a line says where the built-in server listens: $(grep '^listen: ' "$tmp/d.out")" $ok
+
+fp=$(sed -n 's/^server-fingerprint: //p' "$tmp/d.out" | head -1)
+echo "$fp" | grep -qE '^SHA-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}$'
+check "a line gives the built-in server's certificate fingerprint: '$fp'" $?
+presented=$(openssl s_client -connect "127.0.0.1:$port" </dev/null 2>/dev/null |
+  openssl x509 -noout -fingerprint -sha256 2>/dev/null | sed -n 's/^[Ss][Hh][Aa]256 Fingerprint=//p')
+[ -n "$presented" ] && [ "SHA-256 $presented" = "$fp" ]
+check "the printed fingerprint is the certificate the server presents ($presented)" $?
 
 ws "$port" '{"v":1,"type":"create"}' '{"v":1,"type":"create","token":"guess"}' >"$tmp/create.out" 2>&1
 sed 's/^/  create: /' "$tmp/create.out"
@@ -75,11 +88,21 @@ check "a create from another client, without the token or with a guessed one, is
 ws "$port" "{\"v\":1,\"type\":\"create\",\"room\":\"$room\",\"token\":\"guess\"}" >"$tmp/reclaim.out" 2>&1
 grep -q '"code":"unauthorized"' "$tmp/reclaim.out"; check "nobody else takes the app's room" $?
 
-"$app" join "$link" --insecure --headless --video-source pattern --audio-source tone --fps 15 --duration 3 \
+"$app" join "$link" --server-pin "$fp" --headless --video-source pattern --audio-source tone --fps 15 --duration 3 \
   >"$tmp/p.out" 2>"$tmp/p.err"
 prc=$?
 [ "$prc" -eq 0 ] && grep -q "^state: connected" "$tmp/p.out"
-check "a patient joins with the link and the call connects (exit $prc)" $?
+check "a patient joins with the link, pinning the printed fingerprint, and the call connects (exit $prc)" $?
+
+# The same fingerprint with its last byte changed: refused before anything
+# is sent (the client gives up at once on a pin mismatch, whatever it retries).
+wrong="${fp%??}$( [ "${fp: -2}" = 00 ] && echo 01 || echo 00)"
+LC_ALL=C timeout 30 "$app" join "$link" --server-pin "$wrong" --headless --video-source pattern --audio-source tone \
+  --duration 3 >"$tmp/w.out" 2>"$tmp/w.err"
+wrc=$?
+[ "$wrc" -eq 1 ] && ! grep -q "^admitted: " "$tmp/w.out" && grep -q "not the pinned one" "$tmp/w.err"
+ok=$? # before the $(...) below, which would set $? again
+check "a wrong pin is refused (exit $wrc: $(head -c 200 "$tmp/w.err" | tr '\n' ' '))" $ok
 
 ws "$port" "{\"v\":1,\"type\":\"join\",\"room\":\"$room\",\"name\":\"Raw\"}" >"$tmp/join.out" 2>&1
 sed 's/^/  join: /' "$tmp/join.out"
@@ -88,7 +111,7 @@ grep -q '"type":"waiting"' "$tmp/join.out"; check "a patient's raw join still kn
 kill -INT "$doc" 2>/dev/null
 wait "$doc"
 if [ "$fails" -ne 0 ]; then
-  for f in d.out d.err p.out p.err; do sed "s/^/$f: /" "$tmp/$f"; done
+  for f in d.out d.err p.out p.err w.out w.err; do sed "s/^/$f: /" "$tmp/$f"; done
 fi
 echo "$checks checks, $fails failed"
 [ "$fails" -eq 0 ]

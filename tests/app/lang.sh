@@ -167,7 +167,7 @@ drc=$?
 [ "$prc" -eq 0 ] && [ "$drc" -eq 0 ]; check "the call connected and ended normally on both sides (exit $drc, $prc)" $?
 # Every line is one of docs/app.md's, in English; the patient's name is
 # the one non-ASCII thing (knock: 김민수, admit: 김민수).
-words='listen|link|waiting|knock|admitted|admit|track|state|pair|dtls|verify|relay|peer|peer-video|video|mic|camera'
+words='listen|server-fingerprint|link|waiting|knock|admitted|admit|track|state|pair|dtls|verify|relay|peer|peer-video|video|mic|camera'
 words+='|channel|open|closed|sent|received|rate|ended|signaling|reconnecting'
 for side in d p; do
   bad=$(grep -vE "^($words): " "$tmp/$side.out")
@@ -178,7 +178,7 @@ done
 for want in '^listen: 0\.0\.0\.0:[0-9]+ \(every IPv4 interface: patients on this network can open the link\)$' \
             '^knock: 김민수$' '^admitted: offerer$' '^state: connected$' '^verify: [0-9]{3} [0-9]{3}$' \
             '^received: 300000 bytes sha256 [0-9a-f]{64}$' '^rate: 300000 bytes in [0-9]+\.[0-9] ms, [0-9]+\.[0-9] Mbit/s$' \
-            '^ended: duration reached$'; do
+            '^server-fingerprint: SHA-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}$' '^ended: duration reached$'; do
   grep -qE "$want" "$tmp/d.out"; check "doctor (Korean, decimal comma locale): a line $want" $?
 done
 for want in '^waiting: for the doctor to admit you$' '^admitted: answerer$' '^state: connected$' \
