@@ -330,7 +330,9 @@ struct call_opts {
   const uint8_t *pin_sha256; /* the built-in server's certificate, or NULL */
   const char *room;          /* join: the room id; call: a room to take back (--room) */
   const char *token, *name, *stats_json, *download_dir;
-  const char *chat_text, *send_file; /* headless: sent once the call is up */
+  const char *chat_text; /* headless: sent once the call is up */
+  const char *send_files[8]; /* sent at once once the call is up */
+  int nsend_files;
   bool insecure, relay_only, echo, auto_admit;
   /* Received files: saved without asking (--accept-files); else asked at
    * the window (window), else discarded (nobody to ask). */

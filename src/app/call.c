@@ -358,10 +358,12 @@ static void on_recover_deadline(uv_timer_t *t) {
 }
 
 static void send_headless_extras(struct call *c) {
-  if (c->o->send_file && !c->sent_file && c->chans) {
+  if (c->o->nsend_files && !c->sent_file && c->chans) {
     c->sent_file = true;
-    int rc = call_channels_send_file(c->chans, c->o->send_file);
-    if (rc != 0) fprintf(stderr, _("medcall: cannot send %s: %s\n"), c->o->send_file, app_strerror(rc));
+    for (int i = 0; i < c->o->nsend_files; i++) {
+      int rc = call_channels_send_file(c->chans, c->o->send_files[i]);
+      if (rc != 0) fprintf(stderr, _("medcall: cannot send %s: %s\n"), c->o->send_files[i], app_strerror(rc));
+    }
   }
 }
 

@@ -77,7 +77,8 @@ static const char *const test_usage = N_(
     "                      then, the call ends a second later)\n"
     "  --stats-json FILE   write the call's statistics as JSON at the end\n"
     "  --chat TEXT         send TEXT as a chat message once the chat opens\n"
-    "  --send-file PATH    send the file once connected\n"
+    "  --send-file PATH    send the file once connected (repeat for more, up to 8,\n"
+    "                      sent at once)\n"
     "  --echo              send every data-channel message back as it came\n"
     "  --send-bytes N      once connected, open a data channel \"bulk\", send N bytes\n"
     "                      on it with backpressure, print 'sent: N bytes sha256 HEX'\n"
@@ -321,7 +322,13 @@ static int parse_opts(struct cli *cl, int argc, char **argv) {
     case O_NO_WINDOW: cl->no_window = true; break;
     case O_FULLSCREEN: cl->fullscreen = true; break;
     case O_CHAT: o->chat_text = optarg; break;
-    case O_SEND_FILE: o->send_file = optarg; break;
+    case O_SEND_FILE:
+      if (o->nsend_files == (int)MC_ARRAY_LEN(o->send_files)) {
+        fprintf(stderr, _("medcall: at most %d --send-file\n"), (int)MC_ARRAY_LEN(o->send_files));
+        return -1;
+      }
+      o->send_files[o->nsend_files++] = optarg;
+      break;
     case O_DOWNLOAD_DIR: o->download_dir = optarg; break;
     case O_CONFIG: break; /* read before */
     case O_ROOM:

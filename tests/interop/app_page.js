@@ -63,6 +63,9 @@ async function main() {
     '--autoplay-policy=no-user-gesture-required']);
 
   const toPage = randomFile('Referral letter.pdf', 1500 * 1000 + 17);
+  // Four more at the same moment: the page takes 4 files at once, the fifth
+  // is refused with its sentence (issue 16 item 6).
+  const extras = [1, 2, 3, 4].map((i) => randomFile(`extra ${i}.bin`, 1500 * 1000 + i));
   const toApp = randomFile('lab results.pdf', 2 * 1000 * 1000 + 5);
   const huge = path.join(state.tmp, 'src', 'huge scan.bin');
   fs.writeFileSync(huge, '');
@@ -71,7 +74,8 @@ async function main() {
 
   const mc = lib.startMedcall(APP, 'medcall-doctor', ['call', '--server', `wss://127.0.0.1:${srv.port}/ws`,
     '--insecure', '--headless', '--video-source', 'none', '--audio-source', 'none',
-    '--chat', DOCTOR_SAYS, '--send-file', toPage.path, '--download-dir', downloads, '--accept-files']);
+    '--chat', DOCTOR_SAYS, '--send-file', toPage.path, ...extras.flatMap((e) => ['--send-file', e.path]),
+    '--download-dir', downloads, '--accept-files']);
   const waitLine = (re, what) => lib.waitLine(mc, re, what, STEP_MS);
   const link = (await waitLine(/^link: /, 'the link')).slice(6).trim();
   check(new RegExp(`^https://127\\.0\\.0\\.1:${srv.port}/r/[A-Za-z0-9_-]{22}$`).test(link), 'medcall prints the room link', link);
@@ -137,8 +141,17 @@ async function main() {
   // ---- a file from medcall to the page ----
   await step('the page receives medcall\'s file', () => page.waitForFunction(
     () => window.medcall.files.some((f) => f.direction === 'in' && (f.done || f.error)), { timeout: STEP_MS, polling: 100 }));
+  await step('the page has every file medcall sent, received or refused', () => page.waitForFunction(
+    () => window.medcall.files.filter((x) => x.direction === 'in' && (x.done || x.error)).length === 5,
+    { timeout: STEP_MS, polling: 100 }));
+  const ins = await page.evaluate(() => window.medcall.files.filter((x) => x.direction === 'in')
+    .map((x) => ({ name: x.name, done: x.done, error: x.error })));
+  check(ins.filter((x) => x.done).length === 4 && ins.filter((x) => x.error === 'file.receive-busy').length === 1,
+    'four files arrived at once; the fifth was refused as too many at once', ins);
+  check(await page.evaluate(() => [...document.querySelectorAll('#chat-log li.file')]
+    .some((li) => /too many files are arriving at once/.test(li.textContent))), 'the chat log says why');
   const got = await page.evaluate(async () => {
-    const f = window.medcall.files.find((x) => x.direction === 'in');
+    const f = window.medcall.files.find((x) => x.direction === 'in' && x.name === 'Referral letter.pdf');
     const a = [...document.querySelectorAll('#chat-log li.file a')].find((x) => x.href === f.url);
     let hex = null, bytes = 0;
     if (f.url) {
@@ -156,8 +169,9 @@ async function main() {
     'the page got medcall\'s file byte-exact (SHA-256 of the Blob)', { got: got.hex, want: toPage.hex, bytes: got.bytes });
   check(got.name === 'Referral letter.pdf' && got.link && got.link.download === 'Referral letter.pdf' &&
     got.link.text === 'Referral letter.pdf', 'the chat log has a download link named after the file', got.link);
-  const sentLine = await waitLine(/^file-sent: /, 'medcall reports the file sent');
-  check(sentLine === `file-sent: Referral letter.pdf ${toPage.size} bytes`, 'medcall: file-sent with its size', sentLine);
+  await waitLine(/^file-sent: Referral letter.pdf /, 'medcall reports the file sent');
+  check(lines(mc).includes(`file-sent: Referral letter.pdf ${toPage.size} bytes`), 'medcall: file-sent with its size');
+  check(lines(mc).filter((l) => l.startsWith('file-failed: ')).length === 1, 'medcall: one file-failed line (the refused one)');
 
   // ---- a file from the page to medcall ----
   const input = await page.$('#file-input');
@@ -181,6 +195,17 @@ async function main() {
   check(await page.evaluate(() => window.medcall.files.length) === before, 'no transfer started for it', before);
   await new Promise((r) => setTimeout(r, 300));
   check(!lines(mc).some((l) => /^file(-failed)?: huge/.test(l)), 'medcall saw nothing of it');
+
+  // ---- the chat log keeps its last 200 lines ----
+  await page.evaluate(() => {
+    for (let i = 0; i < 210; i++) {
+      document.getElementById('chat-input').value = `line ${i}`;
+      document.getElementById('chat-form').requestSubmit();
+    }
+  });
+  const kept = await page.evaluate(() => ({ li: document.querySelectorAll('#chat-log li').length,
+    chat: window.medcall.chat.length, last: window.medcall.chat[window.medcall.chat.length - 1].text }));
+  check(kept.li === 200 && kept.chat === 200 && kept.last === 'line 209', 'the chat log keeps its last 200 lines', kept);
 
   await page.click('#hangup');
   mc.kill('SIGTERM');
