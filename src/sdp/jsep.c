@@ -502,8 +502,14 @@ static void media_head(mc_sdp_media *m, const char *media, uint16_t port, const 
   snprintf(m->mid, sizeof m->mid, "%s", mid);
 }
 
-/* RFC 9429 5.3.1: a rejected m-line keeps its media, proto, one format and
- * its mid, with port 0. */
+/* A rejected m-line keeps its media, proto, one format and its mid, with
+ * port 0. RFC 3264 6: "To reject an offered stream, the port number in the
+ * corresponding stream in the answer MUST be set to zero. Any media formats
+ * listed are ignored. AT LEAST ONE MUST BE PRESENT, AS SPECIFIED BY SDP."
+ * RFC 9143 7.3.3: the answerer "MUST NOT place the identification-tag
+ * associated with the 'm=' section in the SDP 'group:BUNDLE' attribute" and
+ * "MUST NOT include an SDP 'bundle-only' attribute in the 'm=' section":
+ * callers leave it out of the group, and bundle_only stays false here. */
 static void media_rejected(mc_sdp_media *m, const char *media, const char *proto, const char *fmt, int pt,
                            const char *mid) {
   media_head(m, media, 0, proto, mid);
@@ -618,9 +624,12 @@ static uint16_t sctp_port_of(const mc_sdp_media *m) {
   return m->sctp_port;
 }
 
-/* JSEP 5.1.2: "For data 'm=' sections, implementations MUST support the
- * 'UDP/DTLS/SCTP' profile as well as the 'TCP/DTLS/SCTP' profile"; DTLS/SCTP
- * is what older stacks still send. NULL when m is a data channel m-line. */
+/* JSEP 5.1.2 (RFC 8829): "For data 'm=' sections, implementations MUST
+ * support the 'UDP/DTLS/SCTP' profile as well as the 'TCP/DTLS/SCTP'
+ * profile"; DTLS/SCTP is what older stacks still send. The answer keeps the
+ * offer's proto, as 5.1.2 asks of media m-lines: "The profile in any 'm='
+ * line in any generated answer MUST exactly match the profile provided in
+ * the offer." NULL when m is a data channel m-line. */
 static const char *not_datachannel(const mc_sdp_media *m) {
   if (!mc_sdp_proto_is_sctp(m->proto)) return "not UDP/DTLS/SCTP, TCP/DTLS/SCTP or DTLS/SCTP";
   if (m->proto == MC_SDP_PROTO_LEGACY_SCTP)
