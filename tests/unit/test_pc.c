@@ -353,6 +353,18 @@ static bool b_open_neg(void) { return peers[0].open[0] && peers[1].open[0]; }
 static bool b_got_one(void) { return peers[1].received > 0 || peers[1].mismatch; }
 static bool b_got_echo(void) { return peers[0].received > 0 || peers[0].mismatch; }
 
+/* A sends one text message on ch; peer `at` (B, or A itself when B echoes)
+ * must receive exactly it. */
+static void send_one(mc_pc_dc ch, int at, const char *text, bool (*done)(void)) {
+  sent_msgs[0] = (uint8_t *)text;
+  sent_len[0] = strlen(text) + 1;
+  sent_binary[0] = false;
+  CHECK_EQ_INT(mc_pc_dc_send(peers[0].pc, ch, text, sent_len[0], false), 0);
+  CHECK(run_until(done, STEP_MS));
+  CHECK_EQ_INT(peers[at].received, 1);
+  CHECK(!peers[at].mismatch);
+}
+
 static void test_reverse_negotiated(void) {
   fprintf(stderr, "-- B offers, pre-negotiated channel id 3\n");
   peers_new();
@@ -368,14 +380,7 @@ static void test_reverse_negotiated(void) {
   CHECK(run_until(b_open_neg, STEP_MS));
   CHECK_EQ_INT(mc_pc_dc_id(peers[0].pc, cha), 3);
   CHECK_EQ_INT(peers[0].remote_channels + peers[1].remote_channels, 0);
-  static uint8_t hello[] = "hello over a negotiated channel";
-  sent_msgs[0] = hello;
-  sent_len[0] = sizeof hello;
-  sent_binary[0] = false;
-  CHECK_EQ_INT(mc_pc_dc_send(peers[0].pc, cha, hello, sizeof hello, false), 0);
-  CHECK(run_until(b_got_one, STEP_MS));
-  CHECK_EQ_INT(peers[1].received, 1);
-  CHECK(!peers[1].mismatch);
+  send_one(cha, 1, "hello over a negotiated channel", b_got_one);
   peers_free();
 }
 
@@ -403,14 +408,7 @@ static void test_legacy_offer(void) {
     CHECK(!strstr(last_answer, "a=sctp-port"));
   }
   CHECK(run_until(remote_open, STEP_MS));
-  static uint8_t hello[] = "hello over the older data channel form";
-  sent_msgs[0] = hello;
-  sent_len[0] = sizeof hello;
-  sent_binary[0] = false;
-  CHECK_EQ_INT(mc_pc_dc_send(peers[0].pc, ch, hello, sizeof hello, false), 0);
-  CHECK(run_until(b_got_echo, STEP_MS));
-  CHECK_EQ_INT(peers[0].received, 1);
-  CHECK(!peers[0].mismatch);
+  send_one(ch, 0, "hello over the older data channel form", b_got_echo); /* B echoes */
   /* RFC 8841 6.1: no a=max-message-size from B's older form means 64 KiB */
   CHECK_EQ_INT(mc_pc_dc_max_message_size(peers[0].pc), 65536);
   peers_free();
