@@ -1046,7 +1046,8 @@ static int check_answer(const mc_jsep *j, const mc_sdp *a, char *why, size_t cap
     enum mc_media_kind k = j->entries[j->mline[i]].pub.kind;
     bool data = k == MC_MEDIA_DATA && mc_sdp_proto_is_sctp(om->proto);
     /* an older stack may answer our UDP/DTLS/SCTP in its DTLS/SCTP form */
-    if (data ? !mc_sdp_proto_is_sctp(am->proto) : (am->proto != om->proto || strcmp(am->proto_text, om->proto_text) != 0))
+    bool same_proto = am->proto == om->proto && strcmp(am->proto_text, om->proto_text) == 0;
+    if (data ? !mc_sdp_proto_is_sctp(am->proto) : !same_proto)
       return refuse(why, cap, "The answer's m-line with mid %s changes the protocol.", am->mid);
     if (data) {
       const char *bad = not_datachannel(am);

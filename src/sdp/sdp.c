@@ -404,7 +404,8 @@ static int parse_media_attr(span name, span val, mc_sdp_media *m, perr *e) {
     if (!parse_u64(num, 65535, &n)) return fail(e, MC_EPARSE, "sctpmap port is not a number from 0 to 65535.");
     uint64_t v = 0;
     bool has_value = next_tok(&rest, &value);
-    if (has_value && !parse_u64(value, UINT64_MAX, &v)) return fail(e, MC_EPARSE, "sctpmap's last field is not a number.");
+    if (has_value && !parse_u64(value, UINT64_MAX, &v))
+      return fail(e, MC_EPARSE, "sctpmap's last field is not a number.");
     if (next_tok(&rest, &x)) return fail(e, MC_EPARSE, "sctpmap has more than three fields.");
     if ((rc = set_str(m->sctpmap_app, sizeof m->sctpmap_app, app, e, "sctpmap application"))) return rc;
     m->sctpmap_port = (uint16_t)n;
