@@ -19,7 +19,8 @@
 // form (DTLS/SCTP, the SCTP port as format, a=sctpmap), once as Chromium's
 // offer to `medcall join` and once as Chromium's answer to `medcall call`:
 // medcall answers an older-form offer in that form, takes an older-form
-// answer, and "chat" carries an echo in both.
+// answer, and "chat" carries an echo in both (legacy_form.js, shared with
+// native_firefox.js).
 //
 // Run by run.sh inside a private network namespace holding only lo. Env:
 // MEDCALL_SERVER, MEDCALL_WEB_ROOT, MEDCALL_APP (the medcall binary),
@@ -34,6 +35,7 @@ const path = require('path');
 const puppeteer = require('puppeteer-core');
 const lib = require('./lib');
 const { pagePeer, echoTest, bulkEcho, bulkReceived } = require('./pages');
+const { legacyForm } = require('./legacy_form');
 
 const { state, log, check, step, start, tail, until, startCoturn, pageHelpers } = lib;
 const SERVER = process.env.MEDCALL_SERVER;
@@ -201,52 +203,6 @@ async function tampered(srv, which) {
   }
 }
 
-// The page rewrites its own description into the older data m-line form
-// before sending it; Chromium itself keeps its UDP/DTLS/SCTP description.
-async function legacy(srv, browserOffers) {
-  const what = browserOffers ? 'legacy, Chromium offers' : 'legacy, Chromium answers';
-  const ctx = await browser.createBrowserContext();
-  let mc = null;
-  try {
-    const page = await newPage(ctx, browserOffers ? 'doctor' : 'patient');
-    await page.goto(`https://127.0.0.1:${srv.port}/`);
-    await page.evaluate(pagePeer, { legacyOwn: true });
-    if (browserOffers) {
-      await page.evaluate(() => window.P.send({ type: 'create' }));
-      await page.waitForFunction(() => window.P.msgs.some((m) => m.type === 'created'), { timeout: STEP_MS });
-      const link = await page.evaluate(() => window.P.msgs.find((m) => m.type === 'created').link);
-      mc = medcall('medcall-legacy-patient', ['join', link, '--insecure', '--name', 'legacy', '--echo']);
-    } else {
-      mc = medcall('medcall-legacy-doctor', ['call', '--server', `wss://127.0.0.1:${srv.port}/ws`, '--insecure', '--echo']);
-      const link = (await waitLine(mc, /^link: https:\/\//, 'the room link')).slice('link: '.length).trim();
-      await page.evaluate((r) => window.P.send({ type: 'join', room: r, name: 'legacy' }), link.split('/r/')[1]);
-    }
-    const ok = await page.waitForFunction(
-      () => (window.P.state === 'connected' && window.P.chat && window.P.chat.readyState === 'open') ||
-            window.P.state === 'failed' || window.P.errors.length > 0, { timeout: STEP_MS }).then(() => true, () => false);
-    const st = await page.evaluate(() => ({ state: window.P.state, errors: window.P.errors, chat: window.P.chat && window.P.chat.readyState,
-      sent: (window.P.sentSdp || '').split('\r\n').filter((l) => /^m=application|sctp|max-message/.test(l)),
-      got: (window.P.remoteSdp || '').split('\r\n').filter((l) => /^m=application|sctp|max-message/.test(l)) }));
-    check(st.sent.includes('m=application 9 DTLS/SCTP 5000') && st.sent.includes('a=sctpmap:5000 webrtc-datachannel 65535'),
-      `${what}: the page sent its data m-line in the DTLS/SCTP form`, st.sent);
-    check(ok && st.errors.length === 0 && st.state === 'connected' && st.chat === 'open',
-      `${what}: the call connects and "chat" opens`, st);
-    if (browserOffers) {
-      check(st.got.includes('m=application 9 DTLS/SCTP 5000') && st.got.includes('a=sctpmap:5000 webrtc-datachannel 65535') &&
-        !st.got.some((l) => /sctp-port|max-message-size/.test(l)),
-        `${what}: medcall answered in the DTLS/SCTP form`, st.got);
-    }
-    if (ok && st.chat === 'open') {
-      // Without a=max-message-size each side allows 64 KiB (RFC 8841 6.1).
-      const echo = await step(`${what}: echo of 100 messages`, () => page.evaluate(echoTest, 100, 60000));
-      check(echo.count === 100 && echo.bad === 0, `${what}: 100 messages up to 60 KB came back byte-exact`, echo);
-    }
-  } finally {
-    if (mc && mc.exitCode === null) mc.kill('SIGKILL');
-    await ctx.close().catch(() => {});
-  }
-}
-
 const cleanup = async () => { await lib.closeAll(browser); browser = null; };
 
 async function main() {
@@ -261,7 +217,7 @@ async function main() {
     if (s === 'medcall-offers') await medcallOffers(srv);
     else if (s === 'browser-offers') await browserOffers(srv);
     else if (s === 'tampered') { await tampered(srv, 'remote'); await tampered(srv, 'own'); }
-    else if (s === 'legacy') { await legacy(srv, true); await legacy(srv, false); }
+    else if (s === 'legacy') { for (const offers of [true, false]) await legacyForm({ browser, newPage, medcall, srv, name: 'Chromium' }, offers); }
     else throw new Error('unknown scenario ' + s);
   }
 }
