@@ -5,7 +5,10 @@
 // offer to `medcall join` and once as its answer to `medcall call`. The
 // browser itself keeps its UDP/DTLS/SCTP description. medcall must answer an
 // older-form offer in that form and take an older-form answer; "chat" then
-// echoes 100 messages.
+// echoes 100 messages. The browser's offer also has a video m-line with no
+// codec medcall knows (the page renames them): medcall's answer rejects it
+// (port 0, the offer's proto and a format of it, outside BUNDLE) and the
+// browser must take that answer.
 'use strict';
 
 const lib = require('./lib');
@@ -15,7 +18,7 @@ const { check, step, waitLine } = lib;
 const STEP_MS = 20000; // liveness bound, not a performance target
 
 // The data m-line's lines of a description.
-const dataLines = (sdp) => (sdp || '').split('\r\n').filter((l) => /^m=application|sctp|max-message/.test(l));
+const dataLines = (sdp) => (sdp || '').split('\r\n').filter((l) => /^m=|sctp|max-message|BUNDLE/.test(l));
 
 // newPage and medcall are the calling script's own (Firefox pages get no
 // helpers injected).
@@ -26,7 +29,7 @@ async function legacyForm({ browser, newPage, medcall, srv, name }, browserOffer
   try {
     const page = await newPage(ctx, browserOffers ? 'doctor' : 'patient');
     await page.goto(`https://127.0.0.1:${srv.port}/`);
-    await page.evaluate(pagePeer, { legacyOwn: true });
+    await page.evaluate(pagePeer, { legacyOwn: true, unsupportedVideo: browserOffers });
     if (browserOffers) {
       await page.evaluate(() => window.P.send({ type: 'create' }));
       await page.waitForFunction(() => window.P.msgs.some((m) => m.type === 'created'), { timeout: STEP_MS, polling: 50 });
@@ -52,6 +55,8 @@ async function legacyForm({ browser, newPage, medcall, srv, name }, browserOffer
       check(st.got.includes('m=application 9 DTLS/SCTP 5000') && st.got.includes('a=sctpmap:5000 webrtc-datachannel 65535') &&
         !st.got.some((l) => /sctp-port|max-message-size/.test(l)),
         `${what}: medcall answered in the DTLS/SCTP form`, st.got);
+      check(st.got.some((l) => /^m=video 0 UDP\/TLS\/RTP\/SAVPF \d+$/.test(l)) && st.got.includes('a=group:BUNDLE 1'),
+        `${what}: medcall rejected the video m-line (port 0, proto and a format kept, outside BUNDLE) and ${name} took the answer`, st.got);
     }
     // Without a=max-message-size each side allows 64 KiB (RFC 8841 6.1).
     const echo = await step(`${what}: echo of 100 messages`, () => page.evaluate(echoTest, 100, 60000));

@@ -20,7 +20,14 @@ function pagePeer(opts) {
       .replace(/a=sctp-port:\d+\r\n/, `a=sctpmap:${port} webrtc-datachannel 65535\r\n`)
       .replace(/a=max-message-size:\d+\r\n/, '');
   };
-  const own = (sdp) => { if (opts.tamperOwn) sdp = tamperFp(sdp); if (opts.legacyOwn) sdp = legacy(sdp); return sdp; };
+  // opts.unsupportedVideo: the offer gets a video m-line (before the data
+  // one) whose codecs the page renames, so that medcall has to reject it.
+  const own = (sdp) => {
+    if (opts.tamperOwn) sdp = tamperFp(sdp);
+    if (opts.legacyOwn) sdp = legacy(sdp);
+    if (opts.unsupportedVideo) sdp = sdp.replace(/ (VP8|VP9|AV1|H264|H265)\/90000/g, ' X-$1/90000');
+    return sdp;
+  };
   ws.onclose = () => { P.closed = true; };
   function setupPc(m) {
     const pc = P.pc = new RTCPeerConnection({ iceServers: m.ice_servers || [] });
@@ -79,6 +86,7 @@ function pagePeer(opts) {
       if (m.type === 'knock') send({ type: 'admit' });
       else if (m.type === 'admitted' && m.offerer) {
         const pc = setupPc(m);
+        if (opts.unsupportedVideo) pc.addTransceiver('video', { direction: 'recvonly' });
         P.chat = pc.createDataChannel('chat');
         await pc.setLocalDescription(await pc.createOffer());
         const sdp = own(pc.localDescription.sdp);
