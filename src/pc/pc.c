@@ -264,7 +264,9 @@ static void start_sctp(mc_pc *pc) {
   const struct mc_jsep_transport *t = NULL;
   mc_jsep_transport(pc->jsep, &t);
   struct mc_sctp_config sc = {
-      .local_port = MC_SCTP_DEFAULT_PORT,
+      /* the ports both descriptions named, in whichever form (RFC 8841 5, or
+       * the DTLS/SCTP format): an INIT to another port meets no endpoint */
+      .local_port = m->local_sctp_port ? m->local_sctp_port : MC_SCTP_DEFAULT_PORT,
       .remote_port = m->remote_sctp_port ? m->remote_sctp_port : MC_SCTP_DEFAULT_PORT,
       .is_dtls_client = t ? t->dtls_client : false,
       .remote_max_message_size = m->remote_max_message_size,
@@ -284,6 +286,7 @@ static void start_sctp(mc_pc *pc) {
     MC_LOGE(LOG, "sctp start failed err=%s", mc_strerror(rc));
     return;
   }
+  MC_LOGI(LOG, "sctp starting local_port=%u remote_port=%u", (unsigned)sc.local_port, (unsigned)sc.remote_port);
   uv_timer_start(&pc->sctp_timer, on_sctp_timer, MC_SCTP_TICK_MS, MC_SCTP_TICK_MS);
   mc_sctp_start(pc->sctp);
 }

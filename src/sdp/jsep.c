@@ -25,9 +25,19 @@
 #define OUR_VP8_PT 96
 #define OUR_RTX_PT 97
 #define OUR_OPUS_FMTP "minptime=10;useinbandfec=1"
-#define OUR_SCTP_PORT 5000
+#define OUR_SCTP_PORT MC_SCTP_DEFAULT_PORT
 #define OUR_MAX_MESSAGE_SIZE MC_SCTP_LOCAL_MAX_MESSAGE
-#define DEFAULT_SCTP_PORT 5000 /* RFC 8841 5.1: a=sctp-port absent */
+/* RFC 8841 5.1: "No default value is defined for the SDP 'sctp-port'
+ * attribute. Therefore, if the attribute is not present, the associated
+ * 'm=' line MUST be considered invalid." We take 5000 instead, the port
+ * every browser uses and the one Chromium assumes for a missing
+ * a=sctp-port: refusing the m-line would only cost the call its data. */
+#define ABSENT_SCTP_PORT 5000
+/* The older form's a=sctpmap value is a stream count to some senders
+ * (Chromium wrote 1024) and a maximum message size to others: what we write
+ * there fits a 16-bit stream count, and we never read it as a size. */
+#define OUR_SCTPMAP_VALUE 65535
+#define DATACHANNEL_APP "webrtc-datachannel"
 
 enum { EXT_ABS = 0, EXT_TWCC, EXT_MID, EXT_COUNT };
 static const char *const ext_uris[EXT_COUNT] = {MC_JSEP_EXT_ABS_SEND_TIME, MC_JSEP_EXT_TWCC, MC_JSEP_EXT_MID};
@@ -166,6 +176,16 @@ static bool in_group(const mc_sdp_group *g, const char *mid) {
   for (int i = 0; i < g->count; i++)
     if (strcmp(g->mids[i], mid) == 0) return true;
   return false;
+}
+
+/* Whether the offerer rejected an m-line. RFC 9143 7.3.5: an RFC 8843
+ * offerer (and JSEP's max-bundle policy) marks every bundled m-line but the
+ * tagged one with port 0 and a=bundle-only; "the way an answerer ...
+ * processes such offer is considered an implementation issue". Taking them
+ * as rejected would answer port 0 for m-lines the offerer wants: inside the
+ * BUNDLE group they are bundled, not rejected. */
+static bool offer_rejects(const mc_sdp *offer, const mc_sdp_media *m) {
+  return m->port == 0 && !(m->bundle_only && in_group(bundle_group(offer), m->mid));
 }
 
 static int media_index(const mc_sdp *s, const char *mid) {
@@ -473,9 +493,7 @@ static void media_head(mc_sdp_media *m, const char *media, uint16_t port, const 
   snprintf(m->media, sizeof m->media, "%s", media);
   m->port = port;
   snprintf(m->proto_text, sizeof m->proto_text, "%s", proto);
-  if (strcmp(proto, "UDP/TLS/RTP/SAVPF") == 0) m->proto = MC_SDP_PROTO_RTP_SAVPF;
-  else if (strcmp(proto, "UDP/DTLS/SCTP") == 0) m->proto = MC_SDP_PROTO_DTLS_SCTP;
-  else m->proto = MC_SDP_PROTO_OTHER;
+  m->proto = mc_sdp_proto_of(m->proto_text);
   /* RFC 8839 4.2.1.1 / JSEP 5.2.1: c=IN IP4 0.0.0.0 with the dummy port 9 */
   m->conn.present = true;
   snprintf(m->conn.nettype, sizeof m->conn.nettype, "IN");
@@ -484,8 +502,14 @@ static void media_head(mc_sdp_media *m, const char *media, uint16_t port, const 
   snprintf(m->mid, sizeof m->mid, "%s", mid);
 }
 
-/* RFC 9429 5.3.1: a rejected m-line keeps its media, proto, one format and
- * its mid, with port 0. */
+/* A rejected m-line keeps its media, proto, one format and its mid, with
+ * port 0. RFC 3264 6: "To reject an offered stream, the port number in the
+ * corresponding stream in the answer MUST be set to zero. Any media formats
+ * listed are ignored. AT LEAST ONE MUST BE PRESENT, AS SPECIFIED BY SDP."
+ * RFC 9143 7.3.3: the answerer "MUST NOT place the identification-tag
+ * associated with the 'm=' section in the SDP 'group:BUNDLE' attribute" and
+ * "MUST NOT include an SDP 'bundle-only' attribute in the 'm=' section":
+ * callers leave it out of the group, and bundle_only stays false here. */
 static void media_rejected(mc_sdp_media *m, const char *media, const char *proto, const char *fmt, int pt,
                            const char *mid) {
   media_head(m, media, 0, proto, mid);
@@ -559,15 +583,60 @@ static void add_sending(const mc_jsep *j, const struct entry *e, mc_sdp_media *m
   }
 }
 
+/* Our SCTP endpoint in the form of m's proto (set by media_head). */
 static void add_data(mc_sdp_media *m) {
   m->fmt_count = 1;
-  snprintf(m->fmts[0].fmt, sizeof m->fmts[0].fmt, "webrtc-datachannel");
   m->fmts[0].pt = -1;
+  if (m->proto == MC_SDP_PROTO_LEGACY_SCTP) {
+    /* draft-ietf-mmusic-sctp-sdp-05: the format is our SCTP port, and
+     * a=sctpmap names the application on it */
+    snprintf(m->fmts[0].fmt, sizeof m->fmts[0].fmt, "%u", (unsigned)OUR_SCTP_PORT);
+    m->has_sctpmap = true;
+    m->sctpmap_port = OUR_SCTP_PORT;
+    snprintf(m->sctpmap_app, sizeof m->sctpmap_app, "%s", DATACHANNEL_APP);
+    m->has_sctpmap_value = true;
+    m->sctpmap_value = OUR_SCTPMAP_VALUE;
+    return;
+  }
+  snprintf(m->fmts[0].fmt, sizeof m->fmts[0].fmt, "%s", DATACHANNEL_APP);
   /* RFC 8841 5-6 */
   m->has_sctp_port = true;
   m->sctp_port = OUR_SCTP_PORT;
   m->has_max_message_size = true;
   m->max_message_size = OUR_MAX_MESSAGE_SIZE;
+}
+
+/* The SCTP port a data m-line announces, 0 when it names none we can use:
+ * the DTLS/SCTP form's format (with its a=sctpmap saying which
+ * application), else a=sctp-port. */
+static uint16_t sctp_port_of(const mc_sdp_media *m) {
+  if (m->proto == MC_SDP_PROTO_LEGACY_SCTP) {
+    for (int f = 0; f < m->fmt_count; f++) {
+      char *end;
+      unsigned long port = strtoul(m->fmts[f].fmt, &end, 10);
+      if (m->fmts[f].fmt[0] < '0' || m->fmts[f].fmt[0] > '9' || *end || port == 0 || port > 65535) continue;
+      if (m->has_sctpmap && m->sctpmap_port == port && strcmp(m->sctpmap_app, DATACHANNEL_APP) == 0)
+        return (uint16_t)port;
+    }
+    return 0;
+  }
+  if (!m->has_sctp_port) return ABSENT_SCTP_PORT;
+  return m->sctp_port;
+}
+
+/* JSEP 5.1.2 (RFC 8829): "For data 'm=' sections, implementations MUST
+ * support the 'UDP/DTLS/SCTP' profile as well as the 'TCP/DTLS/SCTP'
+ * profile"; DTLS/SCTP is what older stacks still send. The answer keeps the
+ * offer's proto, as 5.1.2 asks of media m-lines: "The profile in any 'm='
+ * line in any generated answer MUST exactly match the profile provided in
+ * the offer." NULL when m is a data channel m-line. */
+static const char *not_datachannel(const mc_sdp_media *m) {
+  if (!mc_sdp_proto_is_sctp(m->proto)) return "not UDP/DTLS/SCTP, TCP/DTLS/SCTP or DTLS/SCTP";
+  if (m->proto == MC_SDP_PROTO_LEGACY_SCTP)
+    return sctp_port_of(m) ? NULL : "DTLS/SCTP without an a=sctpmap for webrtc-datachannel on its port";
+  for (int f = 0; f < m->fmt_count; f++)
+    if (strcmp(m->fmts[f].fmt, DATACHANNEL_APP) == 0) return sctp_port_of(m) ? NULL : "a=sctp-port:0";
+  return "not webrtc-datachannel";
 }
 
 static void offer_media(const mc_jsep *j, const struct entry *e, mc_sdp_media *m, const char *ufrag, const char *pwd) {
@@ -653,13 +722,11 @@ int mc_jsep_create_offer(mc_jsep *j, mc_sdp *out) {
  * NULL when it can. */
 static const char *unusable_alone(const mc_sdp *offer, int i, int tag) {
   const mc_sdp_media *m = &offer->media[i];
-  if (m->port == 0) return "rejected by the offerer";
+  if (offer_rejects(offer, m)) return "rejected by the offerer";
   enum mc_media_kind k = kind_of(m);
   if (strcmp(m->media, "application") == 0) {
-    if (m->proto != MC_SDP_PROTO_DTLS_SCTP) return "not UDP/DTLS/SCTP";
-    bool dc = false;
-    for (int f = 0; f < m->fmt_count; f++) dc |= strcmp(m->fmts[f].fmt, "webrtc-datachannel") == 0;
-    if (!dc) return "not webrtc-datachannel";
+    const char *why = not_datachannel(m);
+    if (why) return why;
   } else if (k == MC_MEDIA_AUDIO || k == MC_MEDIA_VIDEO) {
     if (m->proto != MC_SDP_PROTO_RTP_SAVPF) return "not UDP/TLS/RTP/SAVPF";
     if (!find_codec(m, k)) return "no codec we support";
@@ -832,7 +899,7 @@ static void apply_exchange(mc_jsep *j, const mc_sdp *offer, const mc_sdp *answer
     const mc_sdp_media *lm = &local->media[i], *rm = &remote->media[i];
     mc_jsep_media *p = &e->pub;
     e->snap = true;
-    p->rejected = om->port == 0 || am->port == 0;
+    p->rejected = offer_rejects(offer, om) || am->port == 0;
     if (p->rejected) {
       p->dir = MC_SDP_DIR_INACTIVE;
       p->pt = p->rtx_pt = -1;
@@ -840,12 +907,14 @@ static void apply_exchange(mc_jsep *j, const mc_sdp *offer, const mc_sdp *answer
       p->ext_mid = p->ext_abs_send_time = p->ext_twcc = 0;
       p->remote_ssrc = p->remote_rtx_ssrc = 0;
       p->remote_msid[0] = '\0';
-      p->remote_sctp_port = 0;
+      p->local_sctp_port = p->remote_sctp_port = 0;
       continue;
     }
     if (p->kind == MC_MEDIA_DATA) {
       p->dir = MC_SDP_DIR_SENDRECV;
-      p->remote_sctp_port = rm->has_sctp_port ? rm->sctp_port : DEFAULT_SCTP_PORT;
+      p->local_sctp_port = sctp_port_of(lm);
+      p->remote_sctp_port = sctp_port_of(rm);
+      /* RFC 8841 6.1: no a=max-message-size (the DTLS/SCTP form has none) means 64 KiB */
       p->remote_max_message_size = rm->has_max_message_size ? rm->max_message_size : MC_SCTP_DEFAULT_REMOTE_MAX_MESSAGE;
       continue;
     }
@@ -970,14 +1039,21 @@ static int check_answer(const mc_jsep *j, const mc_sdp *a, char *why, size_t cap
       return refuse(why, cap, "The answer's m-line %d (mid %s) does not match the offer's (mid %s).", i, am->mid,
                     om->mid);
     if (am->port == 0) continue;
-    if (om->port == 0)
+    if (offer_rejects(o, om))
       return refuse(why, cap, "The answer accepts the m-line with mid %s, which the offer rejected.", am->mid);
     if (g && !in_group(g, am->mid))
       return refuse(why, cap, "The answer accepts the m-line with mid %s outside its BUNDLE group.", am->mid);
-    if (am->proto != om->proto || strcmp(am->proto_text, om->proto_text) != 0)
-      return refuse(why, cap, "The answer's m-line with mid %s changes the protocol.", am->mid);
     enum mc_media_kind k = j->entries[j->mline[i]].pub.kind;
-    if (k == MC_MEDIA_DATA) continue;
+    bool data = k == MC_MEDIA_DATA && mc_sdp_proto_is_sctp(om->proto);
+    /* an older stack may answer our UDP/DTLS/SCTP in its DTLS/SCTP form */
+    bool same_proto = am->proto == om->proto && strcmp(am->proto_text, om->proto_text) == 0;
+    if (data ? !mc_sdp_proto_is_sctp(am->proto) : !same_proto)
+      return refuse(why, cap, "The answer's m-line with mid %s changes the protocol.", am->mid);
+    if (data) {
+      const char *bad = not_datachannel(am);
+      if (bad) return refuse(why, cap, "The answer's data m-line with mid %s cannot be used: %s.", am->mid, bad);
+      continue;
+    }
     if (!am->rtcp_mux) return refuse(why, cap, "The answer's m-line with mid %s lacks a=rtcp-mux.", am->mid);
     for (int f = 0; f < am->fmt_count; f++) {
       const mc_sdp_payload *ap = &am->fmts[f];
@@ -1120,7 +1196,7 @@ int mc_jsep_set_local(mc_jsep *j, enum mc_sdp_type type, const mc_sdp *sdp) {
     const mc_sdp *o = j->pending;
     if (sdp->media_count != o->media_count) return MC_EINVAL;
     for (int i = 0; i < sdp->media_count; i++)
-      if (strcmp(sdp->media[i].mid, o->media[i].mid) != 0 || (sdp->media[i].port && !o->media[i].port))
+      if (strcmp(sdp->media[i].mid, o->media[i].mid) != 0 || (sdp->media[i].port && offer_rejects(o, &o->media[i])))
         return MC_EINVAL;
     apply_exchange(j, o, sdp, false);
     return 0;

@@ -154,6 +154,26 @@ static int parse_transport_attr(span name, span val, mc_sdp_transport *t, perr *
   return 1;
 }
 
+static const struct {
+  const char *text;
+  enum mc_sdp_proto proto;
+} protos[] = {
+    {"UDP/TLS/RTP/SAVPF", MC_SDP_PROTO_RTP_SAVPF},
+    {"UDP/DTLS/SCTP", MC_SDP_PROTO_DTLS_SCTP},
+    {"TCP/DTLS/SCTP", MC_SDP_PROTO_TCP_DTLS_SCTP},
+    {"DTLS/SCTP", MC_SDP_PROTO_LEGACY_SCTP},
+};
+
+enum mc_sdp_proto mc_sdp_proto_of(const char *text) {
+  for (size_t i = 0; i < sizeof protos / sizeof protos[0]; i++)
+    if (strcmp(text, protos[i].text) == 0) return protos[i].proto;
+  return MC_SDP_PROTO_OTHER;
+}
+
+bool mc_sdp_proto_is_sctp(enum mc_sdp_proto p) {
+  return p == MC_SDP_PROTO_DTLS_SCTP || p == MC_SDP_PROTO_TCP_DTLS_SCTP || p == MC_SDP_PROTO_LEGACY_SCTP;
+}
+
 /* RFC 8866 5.14: m=<media> <port>[/<number of ports>] <proto> <fmt> ... */
 static int parse_mline(span v, mc_sdp_media *m, perr *e) {
   span media, port, proto, fmt;
@@ -177,9 +197,7 @@ static int parse_mline(span v, mc_sdp_media *m, perr *e) {
     m->port_count = (uint16_t)n;
   }
   if ((rc = set_str(m->proto_text, sizeof m->proto_text, proto, e, "m= proto"))) return rc;
-  if (span_eq(proto, "UDP/TLS/RTP/SAVPF")) m->proto = MC_SDP_PROTO_RTP_SAVPF;
-  else if (span_eq(proto, "UDP/DTLS/SCTP")) m->proto = MC_SDP_PROTO_DTLS_SCTP;
-  else m->proto = MC_SDP_PROTO_OTHER;
+  m->proto = mc_sdp_proto_of(m->proto_text);
   bool rtp = proto.n >= 3 && memmem(proto.p, proto.n, "RTP", 3) != NULL;
   while (next_tok(&v, &fmt)) {
     if (m->fmt_count >= MC_SDP_MAX_FMT) return fail(e, MC_ETOOBIG, "m= has more than %d formats.", MC_SDP_MAX_FMT);
@@ -376,6 +394,27 @@ static int parse_media_attr(span name, span val, mc_sdp_media *m, perr *e) {
     m->has_sctp_port = true;
     return 0;
   }
+  /* draft-ietf-mmusic-sctp-sdp-05: a=sctpmap:<sctpmap-number> <app> [<value>];
+   * the number is the SCTP port that the DTLS/SCTP m= line lists as its format */
+  if (span_eq(name, "sctpmap")) {
+    span num, app, value, x;
+    rest = val;
+    if (!next_tok(&rest, &num) || !next_tok(&rest, &app))
+      return fail(e, MC_EPARSE, "sctpmap needs a port and an application.");
+    if (!parse_u64(num, 65535, &n)) return fail(e, MC_EPARSE, "sctpmap port is not a number from 0 to 65535.");
+    uint64_t v = 0;
+    bool has_value = next_tok(&rest, &value);
+    if (has_value && !parse_u64(value, UINT64_MAX, &v))
+      return fail(e, MC_EPARSE, "sctpmap's last field is not a number.");
+    if (next_tok(&rest, &x)) return fail(e, MC_EPARSE, "sctpmap has more than three fields.");
+    if ((rc = set_str(m->sctpmap_app, sizeof m->sctpmap_app, app, e, "sctpmap application"))) return rc;
+    m->sctpmap_port = (uint16_t)n;
+    m->has_sctpmap_value = has_value;
+    m->sctpmap_value = v;
+    m->has_sctpmap = true;
+    return 0;
+  }
+  if (span_eq(name, "bundle-only")) return m->bundle_only = true, 0;
   if (span_eq(name, "max-message-size")) {
     if (!parse_u64(val, UINT64_MAX, &n)) return fail(e, MC_EPARSE, "max-message-size is not a number.");
     m->max_message_size = n;
@@ -582,6 +621,7 @@ static void write_media(wbuf *b, const mc_sdp_media *m) {
   write_conn(b, &m->conn);
   write_transport(b, &m->transport);
   if (m->mid[0]) w(b, "a=mid:%s\r\n", m->mid);
+  if (m->bundle_only) w(b, "a=bundle-only\r\n");
   if (m->extmap_allow_mixed) w(b, "a=extmap-allow-mixed\r\n");
   for (int i = 0; i < m->extmap_count; i++) {
     const mc_sdp_extmap *x = &m->extmaps[i];
@@ -609,6 +649,11 @@ static void write_media(wbuf *b, const mc_sdp_media *m) {
   }
   if (m->has_sctp_port) w(b, "a=sctp-port:%u\r\n", (unsigned)m->sctp_port);
   if (m->has_max_message_size) w(b, "a=max-message-size:%llu\r\n", (unsigned long long)m->max_message_size);
+  if (m->has_sctpmap) {
+    w(b, "a=sctpmap:%u %s", (unsigned)m->sctpmap_port, m->sctpmap_app);
+    if (m->has_sctpmap_value) w(b, " %llu", (unsigned long long)m->sctpmap_value);
+    w(b, "\r\n");
+  }
   for (int i = 0; i < m->ssrc_group_count; i++) {
     const mc_sdp_ssrc_group *g = &m->ssrc_groups[i];
     w(b, "a=ssrc-group:%s", g->semantics);

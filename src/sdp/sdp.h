@@ -2,7 +2,9 @@
  * BUNDLE (RFC 9143), ICE attributes (RFC 8839), DTLS fingerprint/setup
  * (RFC 8122, RFC 5763), rtcp-mux (RFC 5761), rtcp-rsize (RFC 5506), msid
  * (RFC 8830), ssrc and ssrc-group (RFC 5576), rtpmap/fmtp (RFC 8866 6.6,
- * 6.15), rtcp-fb (RFC 4585), extmap (RFC 8285), SCTP over DTLS (RFC 8841).
+ * 6.15), rtcp-fb (RFC 4585), extmap (RFC 8285), SCTP over DTLS (RFC 8841)
+ * and its older form: proto DTLS/SCTP, the SCTP port as the format and
+ * a=sctpmap (draft-ietf-mmusic-sctp-sdp-05), bundle-only (RFC 9143 6).
  * No offer/answer logic here: only text <-> model.
  *
  * The model is plain fixed-size data (no pointers), about 900 KiB: allocate it
@@ -53,7 +55,14 @@ enum mc_sdp_proto {
   MC_SDP_PROTO_OTHER = 0,     /* kept as text in proto_text */
   MC_SDP_PROTO_RTP_SAVPF,     /* UDP/TLS/RTP/SAVPF */
   MC_SDP_PROTO_DTLS_SCTP,     /* UDP/DTLS/SCTP */
+  MC_SDP_PROTO_TCP_DTLS_SCTP, /* TCP/DTLS/SCTP (RFC 8841 4.2) */
+  MC_SDP_PROTO_LEGACY_SCTP,   /* DTLS/SCTP: format is the SCTP port (draft-ietf-mmusic-sctp-sdp-05) */
 };
+
+/* The enum for a proto token as sent ("UDP/DTLS/SCTP" ...), OTHER if none. */
+enum mc_sdp_proto mc_sdp_proto_of(const char *text);
+/* True for the three SCTP-over-DTLS protos above. */
+bool mc_sdp_proto_is_sctp(enum mc_sdp_proto p);
 
 /* c= line (RFC 8866 5.7). address may carry "/ttl" as sent. */
 typedef struct {
@@ -143,6 +152,15 @@ typedef struct {
   uint16_t sctp_port;
   bool has_max_message_size;
   uint64_t max_message_size; /* 0 = no limit (RFC 8841 6) */
+  /* a=sctpmap:<port> <app> [<value>] of the DTLS/SCTP form; the last one
+   * wins. The value is a stream count to some senders and a message size
+   * to others: kept as sent, read by nobody. */
+  bool has_sctpmap;
+  uint16_t sctpmap_port;
+  char sctpmap_app[32];     /* "webrtc-datachannel" */
+  bool has_sctpmap_value;
+  uint64_t sctpmap_value;
+  bool bundle_only;         /* a=bundle-only (RFC 9143 6) */
 } mc_sdp_media;
 
 typedef struct {
@@ -200,7 +218,14 @@ const mc_sdp_media *mc_sdp_media_find(const mc_sdp *sdp, const char *mid);
  * retransmission); anything else in an offer is answered
  * without it, and an m-line with nothing we support is rejected (port 0).
  * Header extensions: an answer carries only extensions the offer had and we
- * know (mid, abs-send-time, transport-wide-cc), with the offer's ids. */
+ * know (mid, abs-send-time, transport-wide-cc), with the offer's ids.
+ * Data: offers say UDP/DTLS/SCTP with a=sctp-port and a=max-message-size;
+ * an offer's data m-line in UDP/DTLS/SCTP or TCP/DTLS/SCTP (a=sctp-port
+ * absent: port 5000) is answered in that form, one in the older DTLS/SCTP
+ * form (format = SCTP port, a=sctpmap) in the older form. A rejected m-line
+ * keeps the offer's media, proto, first format and mid, with port 0; an
+ * offered port-0 m-line with a=bundle-only inside the BUNDLE group is
+ * bundled, not rejected. */
 enum mc_media_kind { MC_MEDIA_AUDIO = 0, MC_MEDIA_VIDEO, MC_MEDIA_DATA };
 const char *mc_media_kind_name(enum mc_media_kind k); /* "audio", "video", "application" */
 
@@ -240,7 +265,9 @@ typedef struct {
   int ext_mid, ext_abs_send_time, ext_twcc; /* extmap ids, 0 = not negotiated */
   uint32_t remote_ssrc, remote_rtx_ssrc;    /* from the peer's a=ssrc / ssrc-group FID, 0 = unknown */
   char remote_msid[160];                    /* "stream-id track-id", "" = none */
-  /* application */
+  /* application: the SCTP ports of both descriptions, whichever form they
+   * used (a=sctp-port, or the DTLS/SCTP format) */
+  uint16_t local_sctp_port;
   uint16_t remote_sctp_port;
   uint64_t remote_max_message_size; /* MC_SCTP default 65536 when absent, 0 = unlimited */
 } mc_jsep_media;

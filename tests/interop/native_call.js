@@ -15,6 +15,12 @@
 // selected host pair; medcall prints the pair and its DTLS role.
 // Scenario "tampered": one fingerprint changed in transit, once each way:
 // neither side connects, both fail closed.
+// Scenario "legacy" (issue 16): the page sends its data m-line in the older
+// form (DTLS/SCTP, the SCTP port as format, a=sctpmap), once as Chromium's
+// offer to `medcall join` and once as Chromium's answer to `medcall call`:
+// medcall answers an older-form offer in that form, takes an older-form
+// answer, and "chat" carries an echo in both (legacy_form.js, shared with
+// native_firefox.js).
 //
 // Run by run.sh inside a private network namespace holding only lo. Env:
 // MEDCALL_SERVER, MEDCALL_WEB_ROOT, MEDCALL_APP (the medcall binary),
@@ -29,13 +35,14 @@ const path = require('path');
 const puppeteer = require('puppeteer-core');
 const lib = require('./lib');
 const { pagePeer, echoTest, bulkEcho, bulkReceived } = require('./pages');
+const { legacyForm } = require('./legacy_form');
 
 const { state, log, check, step, start, tail, until, startCoturn, pageHelpers } = lib;
 const SERVER = process.env.MEDCALL_SERVER;
 const WEB_ROOT = process.env.MEDCALL_WEB_ROOT;
 const APP = process.env.MEDCALL_APP;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const SCENARIOS = (process.env.INTEROP_SCENARIOS || 'medcall-offers browser-offers tampered')
+const SCENARIOS = (process.env.INTEROP_SCENARIOS || 'medcall-offers browser-offers tampered legacy')
   .split(/\s+/).filter(Boolean);
 const MESSAGES = Number(process.env.INTEROP_MESSAGES || 1000);
 const BULK = Number(process.env.INTEROP_BULK_MB || 50) * 1000 * 1000;
@@ -210,6 +217,7 @@ async function main() {
     if (s === 'medcall-offers') await medcallOffers(srv);
     else if (s === 'browser-offers') await browserOffers(srv);
     else if (s === 'tampered') { await tampered(srv, 'remote'); await tampered(srv, 'own'); }
+    else if (s === 'legacy') { for (const offers of [true, false]) await legacyForm({ browser, newPage, medcall, srv, name: 'Chromium' }, offers); }
     else throw new Error('unknown scenario ' + s);
   }
 }

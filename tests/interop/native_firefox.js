@@ -21,6 +21,8 @@
 // must be a TLS 1.2 one.
 // Scenario "tampered": one fingerprint changed in transit, once each way
 // (INTEROP_TAMPER, "remote own"): neither side connects, both fail closed.
+// Scenario "legacy": the page's data m-line in the older DTLS/SCTP form, as
+// Firefox's offer and as its answer (legacy_form.js).
 //
 // Run by run.sh inside a private network namespace holding only lo. Env:
 // MEDCALL_SERVER, MEDCALL_WEB_ROOT, MEDCALL_APP, FIREFOX
@@ -34,13 +36,14 @@ const os = require('os');
 const path = require('path');
 const lib = require('./lib');
 const { pagePeer, echoTest, bulkReceived } = require('./pages');
+const { legacyForm } = require('./legacy_form');
 
 const { state, log, check, step, start, tail, until, startCoturn } = lib;
 const SERVER = process.env.MEDCALL_SERVER;
 const WEB_ROOT = process.env.MEDCALL_WEB_ROOT;
 const APP = process.env.MEDCALL_APP;
 const FIREFOX = process.env.FIREFOX || '/usr/bin/firefox-esr';
-const SCENARIOS = (process.env.INTEROP_SCENARIOS || 'control medcall-offers firefox-offers tampered')
+const SCENARIOS = (process.env.INTEROP_SCENARIOS || 'control medcall-offers firefox-offers tampered legacy')
   .split(/\s+/).filter(Boolean);
 const TAMPER = (process.env.INTEROP_TAMPER || 'remote own').split(/\s+/).filter(Boolean);
 const MESSAGES = Number(process.env.INTEROP_MESSAGES || 300);
@@ -350,6 +353,7 @@ async function main() {
     else if (s === 'medcall-offers') await medcallOffers(srv);
     else if (s === 'firefox-offers') await firefoxOffers(srv);
     else if (s === 'tampered') { for (const w of TAMPER) await tampered(srv, w); }
+    else if (s === 'legacy') { for (const offers of [true, false]) await legacyForm({ browser, newPage, medcall, srv, name: 'Firefox' }, offers); }
     else throw new Error('unknown scenario ' + s);
   }
 }

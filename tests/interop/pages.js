@@ -11,6 +11,23 @@ function pagePeer(opts) {
   const ws = P.ws = new WebSocket('wss://' + location.host + '/ws');
   const send = P.send = (m) => { m.v = 1; ws.send(JSON.stringify(m)); };
   const tamperFp = (sdp) => sdp.replace(/a=fingerprint:sha-256 (.)/, (m, c) => 'a=fingerprint:sha-256 ' + (c === 'A' ? 'B' : 'A'));
+  // opts.legacyOwn: what the page sends carries its data m-line in the older
+  // form (draft-ietf-mmusic-sctp-sdp-05): DTLS/SCTP with the SCTP port as the
+  // format and a=sctpmap, no a=sctp-port or a=max-message-size.
+  const legacy = (sdp) => {
+    const port = (sdp.match(/a=sctp-port:(\d+)/) || [])[1] || '5000';
+    return sdp.replace(/m=application (\d+) UDP\/DTLS\/SCTP webrtc-datachannel/, `m=application $1 DTLS/SCTP ${port}`)
+      .replace(/a=sctp-port:\d+\r\n/, `a=sctpmap:${port} webrtc-datachannel 65535\r\n`)
+      .replace(/a=max-message-size:\d+\r\n/, '');
+  };
+  // opts.unsupportedVideo: the offer gets a video m-line (before the data
+  // one) whose codecs the page renames, so that medcall has to reject it.
+  const own = (sdp) => {
+    if (opts.tamperOwn) sdp = tamperFp(sdp);
+    if (opts.legacyOwn) sdp = legacy(sdp);
+    if (opts.unsupportedVideo) sdp = sdp.replace(/ (VP8|VP9|AV1|H264|H265)\/90000/g, ' X-$1/90000');
+    return sdp;
+  };
   ws.onclose = () => { P.closed = true; };
   function setupPc(m) {
     const pc = P.pc = new RTCPeerConnection({ iceServers: m.ice_servers || [] });
@@ -69,10 +86,11 @@ function pagePeer(opts) {
       if (m.type === 'knock') send({ type: 'admit' });
       else if (m.type === 'admitted' && m.offerer) {
         const pc = setupPc(m);
+        if (opts.unsupportedVideo) pc.addTransceiver('video', { direction: 'recvonly' });
         P.chat = pc.createDataChannel('chat');
         await pc.setLocalDescription(await pc.createOffer());
-        let sdp = pc.localDescription.sdp;
-        if (opts.tamperOwn) sdp = tamperFp(sdp);
+        const sdp = own(pc.localDescription.sdp);
+        P.sentSdp = sdp;
         send({ type: 'offer', sdp });
       } else if (m.type === 'admitted') {
         setupPc(m);
@@ -80,11 +98,11 @@ function pagePeer(opts) {
         const sdp = opts.tamperRemote ? tamperFp(m.sdp) : m.sdp;
         await P.pc.setRemoteDescription({ type: 'offer', sdp });
         await P.pc.setLocalDescription(await P.pc.createAnswer());
-        let own = P.pc.localDescription.sdp;
-        if (opts.tamperOwn) own = tamperFp(own);
-        send({ type: 'answer', sdp: own });
+        P.sentSdp = own(P.pc.localDescription.sdp);
+        send({ type: 'answer', sdp: P.sentSdp });
       } else if (m.type === 'answer') {
         const sdp = opts.tamperRemote ? tamperFp(m.sdp) : m.sdp;
+        P.remoteSdp = sdp;
         await P.pc.setRemoteDescription({ type: 'answer', sdp });
       } else if (m.type === 'candidate' && m.candidate && P.pc) {
         await P.pc.addIceCandidate({ candidate: m.candidate, sdpMid: m.sdpMid, sdpMLineIndex: m.sdpMLineIndex });

@@ -283,6 +283,7 @@ static void test_chrome_datachannel(bool drop_max_message_size) {
     CHECK_EQ_INT(d->kind, MC_MEDIA_DATA);
     CHECK(!d->rejected);
     CHECK_EQ_INT(d->remote_sctp_port, 5000);
+    CHECK_EQ_INT(d->local_sctp_port, 5000);
     CHECK_EQ_INT(d->remote_max_message_size, drop_max_message_size ? 65536 : 262144);
   }
   /* a data channel asked for now is the one already negotiated */
@@ -635,6 +636,278 @@ static char *replace_all(const char *s, const char *from, const char *to) {
     p = q + fl;
   }
   return out;
+}
+
+/* ---- data m-line forms (issue 16) ---- */
+
+/* Sets the offer text as the remote offer of a fresh peer and answers it;
+ * the answer goes over the wire and is applied. */
+static mc_sdp *answer_text(mc_jsep **jo, const char *text) {
+  mc_jsep *j = peer("ourU", "ourpassword0123456789012", fp_a, NULL);
+  mc_sdp *offer = parse_text(text);
+  char why[256] = "";
+  CHECK_EQ_INT(mc_jsep_set_remote(j, MC_SDP_OFFER, offer, why, sizeof why), 0);
+  mc_sdp *ans = calloc(1, sizeof *ans);
+  CHECK_EQ_INT(mc_jsep_create_answer(j, ans), 0);
+  mc_sdp *wire = over_the_wire(ans);
+  CHECK_EQ_INT(mc_jsep_set_local(j, MC_SDP_ANSWER, wire), 0);
+  free(offer);
+  free(wire);
+  *jo = j;
+  return ans;
+}
+
+static bool group_has(const mc_sdp *s, const char *mid) {
+  for (int g = 0; g < s->group_count; g++)
+    for (int i = 0; i < s->groups[g].count; i++)
+      if (strcmp(s->groups[g].mids[i], mid) == 0) return true;
+  return false;
+}
+
+/* RFC 3264 6 / RFC 9143 7.3.3: a rejected m-line says port 0, the offer's
+ * media and proto, at least one of its formats, keeps its mid, stays out of
+ * the BUNDLE group and never says a=bundle-only. */
+static void check_rejected(const mc_sdp *ans, int i, const mc_sdp_media *om) {
+  const mc_sdp_media *m = &ans->media[i];
+  CHECK_EQ_INT(m->port, 0);
+  CHECK_STR(m->media, om->media);
+  CHECK_STR(m->proto_text, om->proto_text);
+  CHECK(m->fmt_count >= 1);
+  bool offered = false;
+  for (int f = 0; f < om->fmt_count; f++) offered |= strcmp(om->fmts[f].fmt, m->fmts[0].fmt) == 0;
+  CHECK(offered);
+  CHECK_STR(m->mid, om->mid);
+  CHECK(!group_has(ans, m->mid));
+  CHECK(!m->bundle_only);
+  CHECK(!strstr(text_buf, "bundle-only"));
+}
+
+/* The DTLS/SCTP form (draft-ietf-mmusic-sctp-sdp-05) after Chromium's audio
+ * and video: answered in that form, with our port, and the peer's port is
+ * the one its format names. */
+static void test_legacy_datachannel(uint16_t their_port) {
+  size_t len = 0;
+  char *text = read_fixture("derived/offer-av-dtls-sctp-sctpmap.sdp", &len);
+  char from_m[64], from_map[64];
+  snprintf(from_m, sizeof from_m, "DTLS/SCTP %u", (unsigned)their_port);
+  snprintf(from_map, sizeof from_map, "a=sctpmap:%u ", (unsigned)their_port);
+  char *t1 = replace_all(text, "DTLS/SCTP 5000", from_m);
+  char *t2 = replace_all(t1, "a=sctpmap:5000 ", from_map);
+  mc_jsep *j = NULL;
+  mc_sdp *ans = answer_text(&j, t2);
+  CHECK_EQ_INT(ans->media_count, 3);
+  const mc_sdp_media *m = &ans->media[2];
+  CHECK_STR(m->media, "application");
+  CHECK_EQ_INT(m->port, 9);
+  CHECK_STR(m->proto_text, "DTLS/SCTP");
+  CHECK_EQ_INT(m->proto, MC_SDP_PROTO_LEGACY_SCTP);
+  CHECK_EQ_INT(m->fmt_count, 1);
+  CHECK_STR(m->fmts[0].fmt, "5000");
+  CHECK(m->has_sctpmap);
+  CHECK_EQ_INT(m->sctpmap_port, 5000);
+  CHECK_STR(m->sctpmap_app, "webrtc-datachannel");
+  CHECK(m->has_sctpmap_value && m->sctpmap_value == 65535);
+  CHECK(!m->has_sctp_port && !m->has_max_message_size);
+  CHECK_STR(m->mid, "2");
+  CHECK(group_has(ans, "2"));
+  check_our_transport(m, "ourU", fp_a, MC_SDP_SETUP_ACTIVE);
+  CHECK(strstr(text_buf, "m=application 9 DTLS/SCTP 5000\r\n") != NULL);
+  CHECK(strstr(text_buf, "a=sctpmap:5000 webrtc-datachannel 65535\r\n") != NULL);
+  CHECK(!strstr(text_buf, "a=sctp-port"));
+  const mc_jsep_media *d = by_mid(j, "2");
+  if (d) {
+    CHECK_EQ_INT(d->kind, MC_MEDIA_DATA);
+    CHECK(!d->rejected);
+    CHECK_EQ_INT(d->local_sctp_port, 5000);
+    CHECK_EQ_INT(d->remote_sctp_port, their_port);
+    CHECK_EQ_INT(d->remote_max_message_size, 65536); /* RFC 8841 6.1; the sctpmap value is not a size */
+  }
+  CHECK(!by_mid(j, "0")->rejected && !by_mid(j, "1")->rejected);
+  free(ans);
+  mc_jsep_free(j);
+
+  /* an sctpmap for another application, or on a port the m= line does not
+   * list, is no data channel: rejected in a shape every stack takes */
+  const char *bad[] = {"a=sctpmap:5000 webrtc-datachannel", "a=sctpmap:5000 bfcp 65535",
+                       "a=sctpmap:5001 webrtc-datachannel 65535"};
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    char *t3 = replace_all(text, "a=sctpmap:5000 webrtc-datachannel 65535", bad[k]);
+    mc_sdp *offer = parse_text(t3);
+    ans = answer_text(&j, t3);
+    if (k == 0) {
+      /* the value is optional: still the data channel */
+      CHECK_EQ_INT(ans->media[2].port, 9);
+    } else {
+      check_rejected(ans, 2, &offer->media[2]);
+      CHECK(by_mid(j, "2")->rejected);
+      CHECK_EQ_INT(ans->media[0].port, 9);
+    }
+    free(ans);
+    free(offer);
+    free(t3);
+    mc_jsep_free(j);
+  }
+  free(t2);
+  free(t1);
+  free(text);
+}
+
+/* RFC 8841 forms other than Chromium's: no a=sctp-port (taken as 5000, see
+ * jsep.c), and TCP/DTLS/SCTP; each answered in its own proto. */
+static void test_sctp_port_forms(const char *name, const char *proto) {
+  size_t len = 0;
+  char *text = read_fixture(name, &len);
+  mc_jsep *j = NULL;
+  mc_sdp *ans = answer_text(&j, text);
+  CHECK_EQ_INT(ans->media_count, 1);
+  const mc_sdp_media *m = &ans->media[0];
+  CHECK_EQ_INT(m->port, 9);
+  CHECK_STR(m->proto_text, proto);
+  CHECK_STR(m->fmts[0].fmt, "webrtc-datachannel");
+  CHECK(m->has_sctp_port && m->sctp_port == 5000);
+  CHECK(m->has_max_message_size && m->max_message_size == 262144);
+  CHECK(!m->has_sctpmap);
+  const mc_jsep_media *d = by_mid(j, "0");
+  if (d) {
+    CHECK(!d->rejected);
+    CHECK_EQ_INT(d->local_sctp_port, 5000);
+    CHECK_EQ_INT(d->remote_sctp_port, 5000);
+    CHECK_EQ_INT(d->remote_max_message_size, 262144);
+  }
+  free(ans);
+  mc_jsep_free(j);
+  free(text);
+}
+
+/* Two peers: A's offer goes out in the DTLS/SCTP form on port 5002 (as an
+ * older stack would send it, and as A applied it locally); B answers in
+ * that form. Each side's ports are the other's reversed. Then B's answer to
+ * A's next (new form) offer comes back in the older form, as some stacks
+ * answer: accepted. */
+static void to_legacy(mc_sdp_media *m, uint16_t port) {
+  /* models compare with memcmp: no bytes of the old text may stay behind */
+  memset(m->proto_text, 0, sizeof m->proto_text);
+  memset(m->fmts[0].fmt, 0, sizeof m->fmts[0].fmt);
+  memset(m->sctpmap_app, 0, sizeof m->sctpmap_app);
+  snprintf(m->proto_text, sizeof m->proto_text, "DTLS/SCTP");
+  m->proto = MC_SDP_PROTO_LEGACY_SCTP;
+  snprintf(m->fmts[0].fmt, sizeof m->fmts[0].fmt, "%u", (unsigned)port);
+  m->has_sctp_port = m->has_max_message_size = false;
+  m->sctp_port = 0;
+  m->max_message_size = 0;
+  m->has_sctpmap = true;
+  m->sctpmap_port = port;
+  snprintf(m->sctpmap_app, sizeof m->sctpmap_app, "webrtc-datachannel");
+}
+
+static void test_legacy_two_peers(void) {
+  mc_jsep *a = peer("AAAA", "apassword0123456789012345", fp_a, "acname");
+  mc_jsep *b = peer("BBBB", "bpassword0123456789012345", fp_b, "bcname");
+  CHECK_EQ_INT(mc_jsep_add_data(a), 0);
+  mc_sdp *o = calloc(1, sizeof *o), *an = calloc(1, sizeof *an);
+  CHECK_EQ_INT(mc_jsep_create_offer(a, o), 0);
+  to_legacy(&o->media[0], 5002);
+  mc_sdp *ow = over_the_wire(o);
+  CHECK(strstr(text_buf, "m=application 9 DTLS/SCTP 5002\r\n") != NULL);
+  CHECK_EQ_INT(mc_jsep_set_local(a, MC_SDP_OFFER, ow), 0);
+  char why[256] = "";
+  CHECK_EQ_INT(mc_jsep_set_remote(b, MC_SDP_OFFER, ow, why, sizeof why), 0);
+  CHECK_EQ_INT(mc_jsep_create_answer(b, an), 0);
+  mc_sdp *aw = over_the_wire(an);
+  CHECK_STR(aw->media[0].proto_text, "DTLS/SCTP");
+  CHECK_EQ_INT(mc_jsep_set_local(b, MC_SDP_ANSWER, aw), 0);
+  CHECK_EQ_INT(mc_jsep_set_remote(a, MC_SDP_ANSWER, aw, why, sizeof why), 0);
+  CHECK_STR(why, "");
+  const char *mid = o->media[0].mid;
+  const mc_jsep_media *da = by_mid(a, mid), *db = by_mid(b, mid);
+  if (da && db) {
+    CHECK(!da->rejected && !db->rejected);
+    CHECK_EQ_INT(da->local_sctp_port, 5002);
+    CHECK_EQ_INT(da->remote_sctp_port, 5000);
+    CHECK_EQ_INT(db->local_sctp_port, 5000);
+    CHECK_EQ_INT(db->remote_sctp_port, 5002);
+  }
+  free(ow);
+  free(aw);
+
+  /* A re-offers: JSEP 5.1.2, the correct profile again (UDP/DTLS/SCTP) */
+  struct mc_jsep_track tv = track(0, 0, "s", "v");
+  CHECK_EQ_INT(mc_jsep_add_transceiver(a, MC_MEDIA_VIDEO, &tv, NULL), 0);
+  CHECK_EQ_INT(mc_jsep_create_offer(a, o), 0);
+  ow = over_the_wire(o);
+  CHECK_STR(ow->media[0].proto_text, "UDP/DTLS/SCTP");
+  CHECK(ow->media[0].has_sctp_port && ow->media[0].sctp_port == 5000);
+  CHECK_EQ_INT(mc_jsep_set_local(a, MC_SDP_OFFER, ow), 0);
+  CHECK_EQ_INT(mc_jsep_set_remote(b, MC_SDP_OFFER, ow, why, sizeof why), 0);
+  CHECK_EQ_INT(mc_jsep_create_answer(b, an), 0);
+  CHECK_STR(an->media[0].proto_text, "UDP/DTLS/SCTP");
+  to_legacy(&an->media[0], 5003);
+  aw = over_the_wire(an);
+  CHECK_EQ_INT(mc_jsep_set_local(b, MC_SDP_ANSWER, aw), 0);
+  CHECK_EQ_INT(mc_jsep_set_remote(a, MC_SDP_ANSWER, aw, why, sizeof why), 0);
+  CHECK_STR(why, "");
+  if (why[0]) fprintf(stderr, "refused: %s\n", why);
+  da = by_mid(a, mid);
+  if (da) {
+    CHECK_EQ_INT(da->local_sctp_port, 5000);
+    CHECK_EQ_INT(da->remote_sctp_port, 5003);
+  }
+  free(ow);
+  free(aw);
+
+  /* an answer whose DTLS/SCTP m-line names no webrtc-datachannel is refused */
+  CHECK_EQ_INT(mc_jsep_create_offer(a, o), 0);
+  ow = over_the_wire(o);
+  CHECK_EQ_INT(mc_jsep_set_local(a, MC_SDP_OFFER, ow), 0);
+  CHECK_EQ_INT(mc_jsep_set_remote(b, MC_SDP_OFFER, ow, why, sizeof why), 0);
+  CHECK_EQ_INT(mc_jsep_create_answer(b, an), 0);
+  to_legacy(&an->media[0], 5003);
+  snprintf(an->media[0].sctpmap_app, sizeof an->media[0].sctpmap_app, "bfcp");
+  CHECK_EQ_INT(mc_jsep_set_remote(a, MC_SDP_ANSWER, an, why, sizeof why), MC_EINVAL);
+  CHECK(strstr(why, "webrtc-datachannel") != NULL);
+  free(ow);
+  free(o);
+  free(an);
+  mc_jsep_free(a);
+  mc_jsep_free(b);
+}
+
+/* RFC 9143 7.3.5: an RFC 8843 offerer marks bundled m-lines but the tagged
+ * one with port 0 and a=bundle-only. Inside the BUNDLE group that is a
+ * bundled m-line to accept; outside it, a rejected one. */
+static void test_bundle_only_offer(void) {
+  for (int in_bundle = 1; in_bundle >= 0; in_bundle--) {
+    mc_jsep *j = peer("ourU", "ourpassword0123456789012", fp_a, NULL);
+    mc_sdp *offer = fixture("chrome-offer-av.sdp");
+    offer->media[1].port = 0;
+    offer->media[1].bundle_only = true;
+    if (!in_bundle) {
+      offer->groups[0].count = 1; /* "0" only */
+      memset(offer->groups[0].mids[1], 0, sizeof offer->groups[0].mids[1]);
+    }
+    mc_sdp *ow = over_the_wire(offer);
+    CHECK(strstr(text_buf, "a=bundle-only\r\n") != NULL);
+    CHECK_EQ_INT(mc_jsep_set_remote(j, MC_SDP_OFFER, ow, NULL, 0), 0);
+    mc_sdp *ans = calloc(1, sizeof *ans);
+    CHECK_EQ_INT(mc_jsep_create_answer(j, ans), 0);
+    mc_sdp *aw = over_the_wire(ans);
+    CHECK(!strstr(text_buf, "bundle-only"));
+    if (in_bundle) {
+      CHECK_EQ_INT(ans->media[1].port, 9);
+      CHECK(group_has(ans, "1"));
+      CHECK_STR(ans->media[1].fmts[0].encoding, "VP8");
+    } else {
+      check_rejected(ans, 1, &ow->media[1]);
+    }
+    CHECK_EQ_INT(mc_jsep_set_local(j, MC_SDP_ANSWER, aw), 0);
+    CHECK_EQ_INT(by_mid(j, "1")->rejected, !in_bundle);
+    CHECK(!by_mid(j, "0")->rejected);
+    free(aw);
+    free(ans);
+    free(ow);
+    free(offer);
+    mc_jsep_free(j);
+  }
 }
 
 /* (5) a video m-line with no codec we support is rejected, the rest kept;
@@ -1050,6 +1323,12 @@ int main(void) {
   test_chrome_av(true);
   test_chrome_datachannel(false);
   test_chrome_datachannel(true);
+  test_legacy_datachannel(5000);
+  test_legacy_datachannel(5001);
+  test_sctp_port_forms("derived/offer-datachannel-no-sctp-port.sdp", "UDP/DTLS/SCTP");
+  test_sctp_port_forms("derived/offer-datachannel-tcp.sdp", "TCP/DTLS/SCTP");
+  test_legacy_two_peers();
+  test_bundle_only_offer();
   test_two_peers();
   test_refusals();
   test_rejected_mline();

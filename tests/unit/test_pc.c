@@ -1,8 +1,9 @@
 /* The peer connection end to end, native to native on 127.0.0.1: two mc_pc
  * on one loop, their offer, answer and candidates carried by an in-process
  * queue (as a signaling server would), real ICE, DTLS, SRTP keys, SCTP and
- * data channels. Both offer directions, byte-exact messages, a tampered
- * fingerprint refused by both sides, hang-up seen by the peer. */
+ * data channels. Both offer directions, byte-exact messages, a data
+ * channel offered in the older DTLS/SCTP form, a tampered fingerprint
+ * refused by both sides, hang-up seen by the peer. */
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -46,6 +47,8 @@ static struct peer peers[2];
 static struct sig_msg queue[QMAX];
 static size_t qhead, qtail;
 static bool tamper_offer;
+static bool legacy_offer; /* offer_from rewrites the offer into the DTLS/SCTP form */
+static char *last_answer; /* the text of the last answer deliver() created */
 static uint8_t *sent_msgs[MSGS];
 static size_t sent_len[MSGS];
 static bool sent_binary[MSGS];
@@ -174,6 +177,8 @@ static void deliver(struct sig_msg *m) {
     CHECK_EQ_INT(mc_pc_create_answer(p->pc, &answer), 0);
     if (!answer) return;
     CHECK_EQ_INT(mc_pc_set_local_description(p->pc, MC_PC_ANSWER, answer), 0);
+    free(last_answer);
+    last_answer = strdup(answer);
     push(1 - m->to, 1, answer, NULL);
     mc_free(answer);
   } else if (m->kind == 1) {
@@ -238,12 +243,43 @@ static char *tamper(const char *sdp) {
   return s;
 }
 
+/* s with the first from replaced by to (a new string). */
+static char *replaced(const char *s, const char *from, const char *to) {
+  const char *at = strstr(s, from);
+  CHECK(at != NULL);
+  if (!at) return strdup(s);
+  size_t head = (size_t)(at - s), fl = strlen(from), tl = strlen(to);
+  char *out = malloc(strlen(s) - fl + tl + 1);
+  memcpy(out, s, head);
+  memcpy(out + head, to, tl);
+  strcpy(out + head + tl, at + fl);
+  return out;
+}
+
+/* The data m-line as older stacks offer it (draft-ietf-mmusic-sctp-sdp-05):
+ * proto DTLS/SCTP, the SCTP port 5001 as the format, a=sctpmap, no
+ * a=sctp-port or a=max-message-size. */
+static char *to_legacy_form(const char *sdp) {
+  char *a = replaced(sdp, "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n", "m=application 9 DTLS/SCTP 5001\r\n");
+  char *b = replaced(a, "a=sctp-port:5000\r\n", "a=sctpmap:5001 webrtc-datachannel 65535\r\n");
+  char *c = replaced(b, "a=max-message-size:262144\r\n", "");
+  free(a);
+  free(b);
+  return c;
+}
+
 static void offer_from(int from) {
   char *offer = NULL;
   CHECK_EQ_INT(mc_pc_create_offer(peers[from].pc, &offer), 0);
   if (!offer) return;
   CHECK(strstr(offer, "a=setup:actpass") != NULL);
   CHECK(strstr(offer, "a=fingerprint:sha-256 ") != NULL);
+  if (legacy_offer) {
+    /* applied locally too, as the older stack would: its SCTP listens on 5001 */
+    char *l = to_legacy_form(offer);
+    mc_free(offer);
+    offer = l;
+  }
   CHECK_EQ_INT(mc_pc_set_local_description(peers[from].pc, MC_PC_OFFER, offer), 0);
   if (tamper_offer) {
     char *t = tamper(offer);
@@ -252,7 +288,8 @@ static void offer_from(int from) {
   } else {
     push(1 - from, 0, offer, NULL);
   }
-  mc_free(offer);
+  if (legacy_offer) free(offer);
+  else mc_free(offer);
 }
 
 static void test_call_and_echo(void) {
@@ -314,6 +351,19 @@ static void test_call_and_echo(void) {
 
 static bool b_open_neg(void) { return peers[0].open[0] && peers[1].open[0]; }
 static bool b_got_one(void) { return peers[1].received > 0 || peers[1].mismatch; }
+static bool b_got_echo(void) { return peers[0].received > 0 || peers[0].mismatch; }
+
+/* A sends one text message on ch; peer `at` (B, or A itself when B echoes)
+ * must receive exactly it. */
+static void send_one(mc_pc_dc ch, int at, const char *text, bool (*done)(void)) {
+  sent_msgs[0] = (uint8_t *)text;
+  sent_len[0] = strlen(text) + 1;
+  sent_binary[0] = false;
+  CHECK_EQ_INT(mc_pc_dc_send(peers[0].pc, ch, text, sent_len[0], false), 0);
+  CHECK(run_until(done, STEP_MS));
+  CHECK_EQ_INT(peers[at].received, 1);
+  CHECK(!peers[at].mismatch);
+}
 
 static void test_reverse_negotiated(void) {
   fprintf(stderr, "-- B offers, pre-negotiated channel id 3\n");
@@ -330,14 +380,37 @@ static void test_reverse_negotiated(void) {
   CHECK(run_until(b_open_neg, STEP_MS));
   CHECK_EQ_INT(mc_pc_dc_id(peers[0].pc, cha), 3);
   CHECK_EQ_INT(peers[0].remote_channels + peers[1].remote_channels, 0);
-  static uint8_t hello[] = "hello over a negotiated channel";
-  sent_msgs[0] = hello;
-  sent_len[0] = sizeof hello;
-  sent_binary[0] = false;
-  CHECK_EQ_INT(mc_pc_dc_send(peers[0].pc, cha, hello, sizeof hello, false), 0);
-  CHECK(run_until(b_got_one, STEP_MS));
-  CHECK_EQ_INT(peers[1].received, 1);
-  CHECK(!peers[1].mismatch);
+  send_one(cha, 1, "hello over a negotiated channel", b_got_one);
+  peers_free();
+}
+
+/* Issue 16: a peer offers its data channel in the older DTLS/SCTP form on
+ * SCTP port 5001. B answers in that form on 5000, each SCTP association
+ * connects to the port the other side's description named (an INIT to any
+ * other port finds no endpoint), the channel opens and carries a message
+ * there and back. */
+static void test_legacy_offer(void) {
+  fprintf(stderr, "-- A offers its data channel as DTLS/SCTP 5001 with a=sctpmap\n");
+  peers_new();
+  peers[1].echo = true;
+  legacy_offer = true;
+  struct mc_dc_config dc = MC_DC_CONFIG_DEFAULT;
+  dc.label = "chat";
+  mc_pc_dc ch = -1;
+  CHECK_EQ_INT(mc_pc_create_data_channel(peers[0].pc, &dc, &ch), 0);
+  offer_from(0);
+  legacy_offer = false;
+  CHECK(run_until(both_connected, STEP_MS));
+  CHECK(last_answer != NULL);
+  if (last_answer) {
+    CHECK(strstr(last_answer, "m=application 9 DTLS/SCTP 5000\r\n") != NULL);
+    CHECK(strstr(last_answer, "a=sctpmap:5000 webrtc-datachannel 65535\r\n") != NULL);
+    CHECK(!strstr(last_answer, "a=sctp-port"));
+  }
+  CHECK(run_until(remote_open, STEP_MS));
+  send_one(ch, 0, "hello over the older data channel form", b_got_echo); /* B echoes */
+  /* RFC 8841 6.1: no a=max-message-size from B's older form means 64 KiB */
+  CHECK_EQ_INT(mc_pc_dc_max_message_size(peers[0].pc), 65536);
   peers_free();
 }
 
@@ -617,10 +690,12 @@ int main(void) {
   uv_timer_start(&pump_timer, pump, 1, 1);
   test_call_and_echo();
   test_reverse_negotiated();
+  test_legacy_offer();
   test_tampered_fingerprint();
   test_malformed();
   test_media();
   test_ice_restart();
+  free(last_answer);
   uv_close((uv_handle_t *)&pump_timer, NULL);
   uv_run(loop, UV_RUN_DEFAULT);
   CHECK_EQ_INT(uv_loop_close(loop), 0);

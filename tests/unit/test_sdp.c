@@ -368,6 +368,57 @@ static void test_malformed(void) {
   }
 }
 
+/* The SCTP protos of RFC 8841 4.2 and the older DTLS/SCTP form with
+ * a=sctpmap (draft-ietf-mmusic-sctp-sdp-05), and a=bundle-only (RFC 9143 6). */
+static void test_sctp_forms(void) {
+  const char *text = HEAD
+      "m=application 9 DTLS/SCTP 5001\r\n"
+      "a=mid:0\r\n"
+      "a=bundle-only\r\n"
+      "a=sctpmap:5001 webrtc-datachannel 65535\r\n"
+      "m=application 9 TCP/DTLS/SCTP webrtc-datachannel\r\n"
+      "a=mid:1\r\n"
+      "a=sctpmap:5000 webrtc-datachannel\r\n"
+      "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+      "a=mid:2\r\n";
+  mc_sdp *s = calloc(1, sizeof *s);
+  int line = -1;
+  char why[128] = "";
+  int rc = parse_str(text, s, &line, why, sizeof why);
+  if (rc) fprintf(stderr, "sctp forms: line %d: %s\n", line, why);
+  CHECK_EQ_INT(rc, 0);
+  CHECK_EQ_INT(s->media_count, 3);
+  const mc_sdp_media *m = &s->media[0];
+  CHECK_EQ_INT(m->proto, MC_SDP_PROTO_LEGACY_SCTP);
+  CHECK_STR(m->fmts[0].fmt, "5001");
+  CHECK_EQ_INT(m->fmts[0].pt, -1);
+  CHECK(m->bundle_only);
+  CHECK(m->has_sctpmap && m->sctpmap_port == 5001);
+  CHECK_STR(m->sctpmap_app, "webrtc-datachannel");
+  CHECK(m->has_sctpmap_value && m->sctpmap_value == 65535);
+  CHECK(!m->has_sctp_port);
+  m = &s->media[1];
+  CHECK_EQ_INT(m->proto, MC_SDP_PROTO_TCP_DTLS_SCTP);
+  CHECK(!m->bundle_only);
+  CHECK(m->has_sctpmap && !m->has_sctpmap_value);
+  CHECK_EQ_INT(s->media[2].proto, MC_SDP_PROTO_DTLS_SCTP);
+  CHECK(mc_sdp_proto_is_sctp(s->media[0].proto) && mc_sdp_proto_is_sctp(s->media[1].proto) &&
+        mc_sdp_proto_is_sctp(s->media[2].proto) && !mc_sdp_proto_is_sctp(MC_SDP_PROTO_RTP_SAVPF));
+  CHECK_EQ_INT(mc_sdp_proto_of("UDP/TLS/RTP/SAVPF"), MC_SDP_PROTO_RTP_SAVPF);
+  CHECK_EQ_INT(mc_sdp_proto_of("RTP/AVP"), MC_SDP_PROTO_OTHER);
+  check_roundtrip(s);
+  free(s);
+  expect_reject(HEAD "m=application 9 DTLS/SCTP 5000\r\na=sctpmap:5000\r\n", MC_EPARSE, 6, "sctpmap");
+  expect_reject(HEAD "m=application 9 DTLS/SCTP 5000\r\na=sctpmap:port webrtc-datachannel\r\n", MC_EPARSE, 6,
+                "sctpmap port");
+  expect_reject(HEAD "m=application 9 DTLS/SCTP 5000\r\na=sctpmap:70000 webrtc-datachannel\r\n", MC_EPARSE, 6,
+                "sctpmap port");
+  expect_reject(HEAD "m=application 9 DTLS/SCTP 5000\r\na=sctpmap:5000 webrtc-datachannel many\r\n", MC_EPARSE, 6,
+                "sctpmap");
+  expect_reject(HEAD "m=application 9 DTLS/SCTP 5000\r\na=sctpmap:5000 webrtc-datachannel 1 2\r\n", MC_EPARSE, 6,
+                "three fields");
+}
+
 /* Every prefix of a real offer either parses or is rejected naming a line:
  * a truncated read never crashes or loops. */
 static void test_truncation(void) {
@@ -393,6 +444,7 @@ int main(void) {
   test_av_answer();
   test_features();
   test_malformed();
+  test_sctp_forms();
   test_truncation();
   return CHECK_DONE();
 }
