@@ -51,6 +51,9 @@ for log in "${logs[@]}"; do
   passed=$((passed + $(jq -s '[.[] | select(.result == "OK" or .result == "EXPECTEDFAIL")] | length' "$log")))
   failed=$((failed + $(jq -s '[.[] | select(.result == "FAIL" or .result == "TIMEOUT" or .result == "ERROR" or .result == "UNEXPECTEDPASS")] | length' "$log")))
   skipped=$((skipped + $(jq -s '[.[] | select(.result == "SKIP")] | length' "$log")))
+  # which, so a short CI log still names them
+  jq -r 'select(.result == "FAIL" or .result == "TIMEOUT" or .result == "ERROR" or .result == "UNEXPECTEDPASS") |
+    "failed: \(.name) (\(.result), \(.duration | floor) s) in '"${log%%/*}"'"' "$log"
 done
 echo "$passed passed, $failed failed, $skipped skipped"
 if [ "$failed" -gt 0 ]; then status=1; fi

@@ -7,6 +7,7 @@
  * close callbacks ran), so mc_signal_client_free only starts the teardown;
  * an idle handle of ours finishes it while the caller's loop runs. */
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -374,6 +375,23 @@ static int parse_url(struct mc_signal_client *c, const char *url) {
   return 0;
 }
 
+/* The system's trust store, parsed once per process and shared by every
+ * client: parsing the CA bundle took 50-160 ms, and 1.7 s on a loaded
+ * machine, on the loop that also carries the call's media, and a client
+ * reconnecting to a server that went away paid it at every try (the
+ * doctor's video froze for that long: tests/interop/come_back_page.js). */
+static X509_STORE *system_store;
+static pthread_once_t system_store_once = PTHREAD_ONCE_INIT;
+
+static void load_system_store(void) {
+  X509_STORE *s = X509_STORE_new();
+  if (s && X509_STORE_set_default_paths(s) != 1) {
+    X509_STORE_free(s);
+    s = NULL;
+  }
+  system_store = s;
+}
+
 int mc_signal_client_new(uv_loop_t *loop, const struct mc_signal_client_config *config,
                          const struct mc_signal_client_callbacks *cbs, void *user, mc_signal_client **out) {
   if (!loop || !config || !config->url || !cbs || !out) return MC_EINVAL;
@@ -408,8 +426,11 @@ int mc_signal_client_new(uv_loop_t *loop, const struct mc_signal_client_config *
       free(c);
       return MC_EINVAL;
     }
-  } else if (SSL_CTX_set_default_verify_paths(c->ssl_ctx) != 1) {
-    MC_LOGW("signal", "client found no system trust store");
+  } else if (!c->insecure && !c->have_pin) {
+    /* With --insecure or a pin no CA is asked: the store is not read. */
+    pthread_once(&system_store_once, load_system_store);
+    if (system_store) SSL_CTX_set1_cert_store(c->ssl_ctx, system_store);
+    else MC_LOGW("signal", "client found no system trust store");
   }
 
   static bool log_set;
