@@ -430,7 +430,8 @@ static void test_standing_queue(void) {
 /* Feedback from the peer with more statuses than the caller's scratch
  * holds (status_count is 16 bits: a few run-length chunks say 65535) is
  * left out; it used to be fed to the estimator with the count it claimed,
- * reading past the scratch array (found by fuzz_feedback). */
+ * reading past the scratch array (found writing fuzz_feedback; its seed
+ * twcc_too_many reproduces it). */
 static void on_one_packet(const struct mc_rtcp_packet *p, void *user) { *(struct mc_rtcp_packet *)user = *p; }
 
 static void test_feedback_too_long(void) {
