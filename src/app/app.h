@@ -323,6 +323,13 @@ void call_media_free(struct call_media *m);
 struct call_ice_server {
   char *url, *username, *credential;
 };
+/* ice_servers.c: list[0..*n) becomes the servers of arr (the "ice_servers"
+ * of an admission: objects with "urls", a string or a list, "username" and
+ * "credential"), then extra, at most CALL_MAX_ICE_SERVERS; the strings are
+ * copies, freed (the credentials wiped) by call_ice_servers_clear. */
+void call_ice_servers_set(struct call_ice_server *list, size_t *n, json_t *arr, const struct call_ice_server *extra,
+                          size_t nextra);
+void call_ice_servers_clear(struct call_ice_server *list, size_t *n);
 struct call_opts {
   struct call_media_opts media;
   bool doctor;

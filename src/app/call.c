@@ -670,46 +670,12 @@ static void on_target_bitrate(mc_pc *pc, uint64_t bps, void *user) {
 
 /* ---- signaling ---- */
 
-static void add_ice_server(struct call *c, const char *url, const char *user, const char *cred) {
-  if (c->nice >= CALL_MAX_ICE_SERVERS) return;
-  c->ice[c->nice].url = strdup(url);
-  c->ice[c->nice].username = user ? strdup(user) : NULL;
-  c->ice[c->nice].credential = cred ? strdup(cred) : NULL;
-  c->nice++;
-}
-
-static void clear_ice_servers(struct call *c) {
-  for (size_t i = 0; i < c->nice; i++) {
-    free(c->ice[i].url);
-    free(c->ice[i].username);
-    if (c->ice[i].credential) {
-      OPENSSL_cleanse(c->ice[i].credential, strlen(c->ice[i].credential));
-      free(c->ice[i].credential);
-    }
-  }
-  c->nice = 0;
-}
+static void clear_ice_servers(struct call *c) { call_ice_servers_clear(c->ice, &c->nice); }
 
 /* The server's ICE servers (fresh credentials with every admission), then
  * those of the options. */
 static void set_ice_servers(struct call *c, json_t *arr) {
-  clear_ice_servers(c);
-  size_t i;
-  json_t *s;
-  json_array_foreach(arr, i, s) {
-    json_t *urls = json_object_get(s, "urls");
-    const char *user = json_string_value(json_object_get(s, "username"));
-    const char *cred = json_string_value(json_object_get(s, "credential"));
-    json_t *list = json_is_string(urls) ? json_pack("[O]", urls) : json_incref(urls);
-    size_t k;
-    json_t *u;
-    json_array_foreach(list, k, u) {
-      if (json_is_string(u)) add_ice_server(c, json_string_value(u), user, cred);
-    }
-    json_decref(list);
-  }
-  for (size_t k = 0; k < c->o->nice; k++)
-    add_ice_server(c, c->o->ice[k].url, c->o->ice[k].username, c->o->ice[k].credential);
+  call_ice_servers_set(c->ice, &c->nice, arr, c->o->ice, c->o->nice);
 }
 
 static int make_pc(struct call *c) {

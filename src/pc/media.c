@@ -558,12 +558,9 @@ static void on_rtcp_packet(const struct mc_rtcp_packet *p, void *user) {
     if (pc->cbs.on_keyframe_request) pc->cbs.on_keyframe_request(pc, (int)(t - m->tracks), pc->user);
     break;
   }
-  case MC_RTCP_KIND_TWCC: {
-    size_t n = 0;
-    if (mc_rtcp_twcc_decode(&p->u.twcc, m->twcc_st, MC_TWCC_MAX_PACKETS, &n) != 0 && n == 0) break;
-    mc_bwe_on_twcc(m->bwe, m->twcc_st, n, mc_now_us());
+  case MC_RTCP_KIND_TWCC:
+    mc_bwe_on_twcc_feedback(m->bwe, &p->u.twcc, m->twcc_st, MC_TWCC_MAX_PACKETS, mc_now_us());
     break;
-  }
   case MC_RTCP_KIND_REMB:
     mc_bwe_on_remb(m->bwe, p->u.remb.bitrate_bps, mc_now_us());
     break;

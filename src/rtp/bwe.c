@@ -631,6 +631,17 @@ void mc_bwe_on_twcc(mc_bwe *b, const struct mc_twcc_status *st, size_t count, ui
             (unsigned long long)b->acked_bps, b->det.modified, b->det.threshold_ms);
 }
 
+int mc_bwe_on_twcc_feedback(mc_bwe *b, const struct mc_rtcp_twcc *fb, struct mc_twcc_status *scratch, size_t cap,
+                            uint64_t now_us) {
+  size_t n = 0;
+  /* On MC_ETOOBIG n is the count the feedback claims, not what scratch
+   * holds: nothing of it is used. */
+  int rc = mc_rtcp_twcc_decode(fb, scratch, cap, &n);
+  if (rc < 0) return rc;
+  mc_bwe_on_twcc(b, scratch, n, now_us);
+  return MC_OK;
+}
+
 void mc_bwe_on_rr_loss(mc_bwe *b, uint8_t fraction_lost, uint64_t now_us) {
   if (!b) return;
   int64_t now = (int64_t)now_us;

@@ -677,6 +677,11 @@ void mc_bwe_free(mc_bwe *b);
 void mc_bwe_on_packet_sent(mc_bwe *b, uint16_t twcc_seq, size_t size, uint64_t send_us);
 /* Decoded transport-wide feedback (mc_rtcp_twcc_decode) arriving at now_us. */
 void mc_bwe_on_twcc(mc_bwe *b, const struct mc_twcc_status *st, size_t count, uint64_t now_us);
+/* Parsed feedback from the peer, decoded into scratch (cap statuses) and
+ * fed to mc_bwe_on_twcc. Feedback with more statuses than cap is left
+ * out (MC_ETOOBIG), as is feedback that does not decode. */
+int mc_bwe_on_twcc_feedback(mc_bwe *b, const struct mc_rtcp_twcc *fb, struct mc_twcc_status *scratch, size_t cap,
+                            uint64_t now_us);
 /* RFC 3550 fraction lost (8-bit) from an RR block about our stream: used
  * only while no transport-wide feedback came in the last 2 s. */
 void mc_bwe_on_rr_loss(mc_bwe *b, uint8_t fraction_lost, uint64_t now_us);

@@ -337,6 +337,11 @@ int mc_server_config_load(struct mc_server_config *cfg, const char *path, char *
   return mc_conf_read(path, set_from_file, cfg, why, why_cap);
 }
 
+int mc_server_config_load_text(struct mc_server_config *cfg, const uint8_t *text, size_t len, const char *origin,
+                               char *why, size_t why_cap) {
+  return mc_conf_parse(text, len, origin, set_from_file, cfg, why, why_cap);
+}
+
 int mc_server_config_check(const struct mc_server_config *cfg, char *why, size_t why_cap) {
   if (!cfg->open && !(cfg->doctor_token && cfg->doctor_token[0]))
     return fail(why, why_cap, "Give --doctor-token TOKEN (doctors create rooms with it) or --open (anyone may).");

@@ -115,9 +115,7 @@ struct conn {
   bool ws; /* an upgraded WebSocket (not an HTTP request) */
   mc_session *session;
   struct ipent *ip;
-  uint8_t *rx;
-  size_t rx_len, rx_cap, rx_total;
-  bool rx_over, rx_binary;
+  struct mc_signal_rx rx;
   struct outmsg *qhead, *qtail;
   size_t qbytes;
   double tokens;
@@ -409,18 +407,18 @@ static void on_complete_message(struct srv *s, struct conn *c) {
   }
   if (c->ip) c->ip->seen_ms = now;
   c->drops = 0;
-  if (c->rx_over) {
+  if (c->rx.over) {
     mc_rooms_send_error(s->rooms, c, MC_SIGERR_TOO_BIG, MC_SIG_UNKNOWN);
     return;
   }
-  if (c->rx_binary) {
+  if (c->rx.binary) {
     mc_rooms_send_error(s->rooms, c, MC_SIGERR_BAD_JSON, MC_SIG_UNKNOWN);
     return;
   }
   mc_signal_msg m;
   enum mc_signal_error err = MC_SIGERR_NONE;
   enum mc_signal_type type = MC_SIG_UNKNOWN;
-  if (mc_signal_parse(c->rx, c->rx_len, &m, &err, &type) < 0) {
+  if (mc_signal_parse(c->rx.buf, c->rx.len, &m, &err, &type) < 0) {
     MC_LOGD("server", "bad message code=%s type=%s", mc_signal_error_name(err), mc_signal_type_name(type));
     mc_rooms_send_error(s->rooms, c, err, mc_signal_type_from_client(type) ? type : MC_SIG_UNKNOWN);
     return;
@@ -436,42 +434,22 @@ static void on_complete_message(struct srv *s, struct conn *c) {
 
 static int on_receive(struct srv *s, struct conn *c, const void *in, size_t len) {
   heard(s, c);
-  if (lws_is_first_fragment(c->wsi)) {
-    c->rx_len = 0;
-    c->rx_total = 0;
-    c->rx_over = false;
-    c->rx_binary = lws_frame_is_binary(c->wsi);
-  }
-  c->rx_total += len;
-  if (c->rx_total > DISCARD_FACTOR * s->cfg->max_message) {
+  bool last = lws_is_final_fragment(c->wsi) && lws_remaining_packet_payload(c->wsi) == 0;
+  switch (mc_signal_rx_add(&c->rx, lws_is_first_fragment(c->wsi), lws_frame_is_binary(c->wsi), last, in, len,
+                           s->cfg->max_message, DISCARD_FACTOR * s->cfg->max_message)) {
+  case MC_SIGNAL_RX_CLOSE:
     lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
     MC_LOGI("server", "closing connection reason=message-far-too-big");
     return -1;
+  case MC_SIGNAL_RX_NOMEM:
+    return -1;
+  case MC_SIGNAL_RX_MORE:
+    return 0;
+  case MC_SIGNAL_RX_DONE:
+    break;
   }
-  if (!c->rx_over) {
-    if (c->rx_len + len > s->cfg->max_message) {
-      c->rx_over = true;
-    } else {
-      /* Grown to what this message needs, not to the cap: idle connections
-       * must stay small when there are thousands of them. */
-      if (c->rx_len + len > c->rx_cap) {
-        size_t cap = MC_MAX(c->rx_len + len, MC_MIN(2 * c->rx_cap, s->cfg->max_message));
-        uint8_t *p = realloc(c->rx, cap);
-        if (!p) return -1;
-        c->rx = p;
-        c->rx_cap = cap;
-      }
-      memcpy(c->rx + c->rx_len, in, len);
-      c->rx_len += len;
-    }
-  }
-  if (!lws_is_final_fragment(c->wsi) || lws_remaining_packet_payload(c->wsi) > 0) return 0;
   if (!c->closing) on_complete_message(s, c);
-  if (c->rx_cap > RX_KEEP) {
-    free(c->rx);
-    c->rx = NULL;
-    c->rx_cap = 0;
-  }
+  if (c->rx.cap > RX_KEEP) mc_signal_rx_free(&c->rx);
   return 0;
 }
 
@@ -897,8 +875,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     idle_unlink(s, c);
     mc_rooms_on_close(s->rooms, &c->session, mc_now_ms());
     free_queue(c);
-    free(c->rx);
-    c->rx = NULL;
+    mc_signal_rx_free(&c->rx);
     if (c->ip) c->ip->conns--;
     c->ip = NULL;
     c->ws = false;

@@ -92,6 +92,9 @@ int mc_server_config_set(struct mc_server_config *cfg, const char *name, const c
 /* Reads "name = value" lines ('#' starts a comment) through
  * mc_server_config_set. */
 int mc_server_config_load(struct mc_server_config *cfg, const char *path, char *why, size_t why_cap);
+/* The same over the text of a config file (origin names it in why). */
+int mc_server_config_load_text(struct mc_server_config *cfg, const uint8_t *text, size_t len, const char *origin,
+                               char *why, size_t why_cap);
 /* Command line: --config FILE is read first, then the other options
  * override it (--turn-url adds to those of the file). Checks the result
  * (mc_server_config_check) unless --help was given. */

@@ -67,9 +67,7 @@ struct mc_signal_client {
   char path[PATH_MAX_];
   int port;
   struct outmsg *qhead, *qtail;
-  uint8_t *rx;
-  size_t rx_len;
-  bool rx_binary;
+  struct mc_signal_rx rx;
   int pending_err; /* set before lws reports the failure we caused */
   char pending_why[WHY_MAX];
   int close_err;
@@ -102,9 +100,7 @@ static void queue_free(struct mc_signal_client *c) {
     free(m);
   }
   c->qtail = NULL;
-  free(c->rx);
-  c->rx = NULL;
-  c->rx_len = 0;
+  mc_signal_rx_free(&c->rx);
 }
 
 /* Delivers on_close once. Inside mc_signal_client_new it waits for the loop:
@@ -202,32 +198,32 @@ static int on_writeable(struct mc_signal_client *c, struct lws *wsi) {
 }
 
 /* RFC 6455 5.4: a message may come in fragments; lws may also split a frame.
- * Reassembled here into one NUL-terminated text. */
+ * Reassembled (mc_signal_rx_add) into one NUL-terminated text. */
 static int on_receive(struct mc_signal_client *c, struct lws *wsi, const void *in, size_t len) {
-  if (lws_is_first_fragment(wsi)) c->rx_binary = lws_frame_is_binary(wsi);
-  if (c->rx_len + len > RX_MAX) {
+  bool last = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+  switch (mc_signal_rx_add(&c->rx, lws_is_first_fragment(wsi), lws_frame_is_binary(wsi), last, in, len, RX_MAX,
+                           RX_MAX)) {
+  case MC_SIGNAL_RX_CLOSE:
     c->pending_err = MC_EPARSE;
     set_why(c->pending_why, mc_tr("the signaling server at %s sent a message larger than %u bytes"), c->url, RX_MAX);
     lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
     return -1;
-  }
-  uint8_t *nb = realloc(c->rx, c->rx_len + len + 1);
-  if (!nb) {
+  case MC_SIGNAL_RX_NOMEM:
     c->pending_err = MC_ENOMEM;
     set_why(c->pending_why, mc_tr("out of memory while reading from the signaling server"));
     return -1;
+  case MC_SIGNAL_RX_MORE:
+    return 0;
+  case MC_SIGNAL_RX_DONE:
+    break;
   }
-  c->rx = nb;
-  if (len) memcpy(c->rx + c->rx_len, in, len);
-  c->rx_len += len;
-  if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0) return 0;
-  uint8_t *msg = c->rx;
-  size_t mlen = c->rx_len;
-  msg[mlen] = '\0';
-  c->rx = NULL;
-  c->rx_len = 0;
+  /* The message is the callback's to read; the next one starts afresh. */
+  uint8_t *msg = c->rx.buf;
+  size_t mlen = c->rx.len;
+  bool binary = c->rx.binary;
+  memset(&c->rx, 0, sizeof c->rx);
   /* docs/signaling.md: every message is a text message */
-  if (c->rx_binary) MC_LOGW("signal", "client dropped a binary message len=%zu", mlen);
+  if (binary) MC_LOGW("signal", "client dropped a binary message len=%zu", mlen);
   else if (!c->freed && c->state != CS_CLOSED && c->cbs.on_message) c->cbs.on_message(c, (const char *)msg, mlen, c->user);
   free(msg);
   return 0;

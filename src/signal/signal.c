@@ -1,6 +1,7 @@
 /* The signaling protocol's message table, validator and error messages.
  * docs/signaling.md is the contract; every rule checked here is written
  * there, and a change here is a change there. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -74,6 +75,40 @@ const char *mc_signal_error_sentence(enum mc_signal_error e) {
 /* RFC 4648 5: the URL- and filename-safe alphabet. */
 static bool is_b64url(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+enum mc_signal_rx_step mc_signal_rx_add(struct mc_signal_rx *r, bool first, bool binary, bool last, const void *in,
+                                        size_t len, size_t max, size_t close_beyond) {
+  if (first) {
+    r->len = 0;
+    r->total = 0;
+    r->over = false;
+    r->binary = binary;
+  }
+  r->total += len;
+  if (r->total > close_beyond) return MC_SIGNAL_RX_CLOSE;
+  if (!r->over && r->len + len > max) r->over = true;
+  if (!r->over) {
+    /* Grown to what this message needs, not to the cap: idle connections
+     * must stay small when there are thousands of them. */
+    if (r->len + len + 1 > r->cap) {
+      size_t cap = MC_MAX(r->len + len + 1, MC_MIN(2 * r->cap, max + 1));
+      uint8_t *p = realloc(r->buf, cap);
+      if (!p) return MC_SIGNAL_RX_NOMEM;
+      r->buf = p;
+      r->cap = cap;
+    }
+    if (len) memcpy(r->buf + r->len, in, len);
+    r->len += len;
+  }
+  if (!last) return MC_SIGNAL_RX_MORE;
+  if (r->buf) r->buf[r->len] = '\0';
+  return MC_SIGNAL_RX_DONE;
+}
+
+void mc_signal_rx_free(struct mc_signal_rx *r) {
+  free(r->buf);
+  memset(r, 0, sizeof *r);
 }
 
 bool mc_signal_id_valid(const char *s, size_t len) {

@@ -192,4 +192,29 @@ void mc_signal_client_free(mc_signal_client *c);
 int mc_signal_parse_link(const char *link, char *ws_url, size_t ws_cap, char *room, size_t room_cap,
                          char *why, size_t why_cap);
 
+/* ---- one message put together from its WebSocket fragments (RFC 6455
+ * 5.4), as libwebsockets hands them over; the server and the client share
+ * it. ---- */
+struct mc_signal_rx {
+  uint8_t *buf; /* the message's bytes, NUL-terminated once it is complete */
+  size_t len, cap;
+  size_t total; /* bytes of this message seen, kept or not */
+  bool binary;  /* its first frame was binary */
+  bool over;    /* longer than max: the rest of it was not kept */
+};
+
+enum mc_signal_rx_step {
+  MC_SIGNAL_RX_MORE = 0, /* the message goes on */
+  MC_SIGNAL_RX_DONE,     /* complete: buf[0..len-1] unless over */
+  MC_SIGNAL_RX_CLOSE,    /* more than close_beyond bytes: close the connection */
+  MC_SIGNAL_RX_NOMEM,
+};
+
+/* One piece in[0..len-1]: first when it starts a message (binary: of a
+ * binary frame), last when it ends it. Bytes beyond max are counted, not
+ * kept. */
+enum mc_signal_rx_step mc_signal_rx_add(struct mc_signal_rx *r, bool first, bool binary, bool last, const void *in,
+                                        size_t len, size_t max, size_t close_beyond);
+void mc_signal_rx_free(struct mc_signal_rx *r);
+
 #endif

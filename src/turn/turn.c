@@ -685,6 +685,14 @@ static void txn_done(void *txn_user, int err, const mc_stun_msg *m, const uint8_
   uint32_t rtt = (uint32_t)(now - r->start_ms);
   req_unlink(c, r);
   r->next = NULL;
+  /* RFC 8489 14.8: the ERROR-CODE attribute is what an error response
+   * says; one without it is a malformed answer, not a success (every
+   * handler would read its code 0 as "no error"). */
+  if (!err && m && m->cls == MC_STUN_ERROR && !m->has_error) {
+    MC_LOGI(COMP, "error response without ERROR-CODE server=%s", c->server_label);
+    err = MC_EPARSE;
+    m = NULL;
+  }
   switch (r->kind) {
   case REQ_BINDING: on_binding_done(c, r, err, m, rtt); break;
   case REQ_ALLOCATE: on_allocate_done(c, r, err, m, rtt); break;

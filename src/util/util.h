@@ -99,8 +99,13 @@ int mc_read_file(const char *path, size_t max, char **out, size_t *len_out);
 /* Returns 0, or negative to stop; why gets a sentence (the reader prefixes
  * "FILE:LINE: "). */
 typedef int (*mc_conf_fn)(const char *name, const char *value, void *user, char *why, size_t why_cap);
-/* MC_ENOTFOUND when the file does not exist (why still says so). */
+/* MC_ENOTFOUND when the file does not exist (why still says so); a file
+ * over 1 MiB is refused (MC_EIO). */
 int mc_conf_read(const char *path, mc_conf_fn fn, void *user, char *why, size_t why_cap);
+/* The same over the text buf[0..len-1] (no NUL needed); origin names it in
+ * why ("ORIGIN:LINE: ..."). */
+int mc_conf_parse(const uint8_t *buf, size_t len, const char *origin, mc_conf_fn fn, void *user, char *why,
+                  size_t why_cap);
 
 /* ---- text from the other side ----
  * A peer's chat, name or file name reaches a terminal, a log line or the

@@ -579,6 +579,7 @@ struct fake {
   int refresh_seen;
   int perms, chans, dropped;
   uint16_t alloc_error; /* answer the authenticated Allocate with this */
+  bool alloc_error_no_code; /* ... or with an error response without ERROR-CODE */
   mc_addr perm_peer, chan_peer, client;
   uint16_t chan_number;
 };
@@ -635,7 +636,14 @@ static void fake_recv(mc_udp *sock, const mc_addr *from, const uint8_t *data, si
     fake_reply(f, from, &m, 0, NULL, 0, false);
   } else if (m.method == MC_STUN_ALLOCATE) {
     f->allocs++;
-    if (f->alloc_error) fake_reply(f, from, &m, f->alloc_error, f->nonce, 0, false);
+    if (f->alloc_error_no_code) {
+      uint8_t buf[128];
+      mc_stun_writer w;
+      mc_stun_begin(&w, buf, sizeof buf, m.method, MC_STUN_ERROR, m.txid);
+      mc_stun_put_string(&w, MC_STUN_ATTR_REALM, "fake");
+      int n = mc_stun_finish(&w);
+      if (n > 0) mc_udp_send(f->sock, from, buf, (size_t)n);
+    } else if (f->alloc_error) fake_reply(f, from, &m, f->alloc_error, f->nonce, 0, false);
     else fake_reply(f, from, &m, 0, NULL, 2, true);
   } else if (m.method == MC_STUN_REFRESH) {
     f->refresh_seen++;
@@ -783,6 +791,19 @@ static void test_allocate_errors(void) {
     close_client(&a);
     drain_keep(1);
   }
+  /* An error response without ERROR-CODE (found by fuzz_turn): a failure
+   * with a negative code, never reported as a step that passed. */
+  f.alloc_error = 0;
+  f.alloc_error_no_code = true;
+  new_client(&a, MC_TURN_UDP, "127.0.0.1", mc_addr_port(&bound), "test", "secret", 1000);
+  RUN_UNTIL(a.failed || a.allocated, 2000);
+  CHECK(a.failed && !a.allocated);
+  CHECK_EQ_INT(a.err, MC_EPARSE);
+  CHECK_EQ_INT(a.steps_ok[MC_TURN_STEP_ALLOCATE], 0);
+  CHECK_EQ_INT(a.steps_fail[MC_TURN_STEP_ALLOCATE], 1);
+  CHECK(a.sentence[0] != '\0');
+  close_client(&a);
+  drain_keep(1);
   mc_udp_close(f.sock);
   drain();
 }

@@ -1,5 +1,69 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "check.h"
 #include "util/util.h"
+
+struct conf_seen {
+  char lines[8][64];
+  int n;
+};
+
+static int conf_line(const char *name, const char *value, void *user, char *why, size_t why_cap) {
+  struct conf_seen *s = user;
+  if (!strcmp(name, "bad")) {
+    snprintf(why, why_cap, "no");
+    return MC_EINVAL;
+  }
+  if (s->n < 8) snprintf(s->lines[s->n++], sizeof s->lines[0], "%.20s|%.20s", name, value ? value : "(flag)");
+  return 0;
+}
+
+/* One reader for the server's and the app's config files: over a buffer
+ * (mc_conf_parse) and a file (mc_conf_read). */
+static void test_conf(void) {
+  struct conf_seen s = {0};
+  char why[200] = "";
+  const char *text = "# comment\n  a = 1  \n\nflag\ntoken = Xk9#q2 # cut\n=v\r\nlast=x";
+  CHECK_EQ_INT(mc_conf_parse((const uint8_t *)text, strlen(text), "t", conf_line, &s, why, sizeof why), 0);
+  CHECK_EQ_INT(s.n, 5);
+  CHECK_STR(s.lines[0], "a|1");
+  CHECK_STR(s.lines[1], "flag|(flag)");
+  CHECK_STR(s.lines[2], "token|Xk9#q2");
+  CHECK_STR(s.lines[3], "|v");
+  CHECK_STR(s.lines[4], "last|x");
+  /* the line number of the line refused; a line longer than the reader's
+   * buffer counts as two, as it did when fgets read the file */
+  static char big[5000];
+  memset(big, 'x', 4100);
+  memcpy(big + 4100, "\nok\nbad\n", 9);
+  memset(&s, 0, sizeof s);
+  CHECK_EQ_INT(mc_conf_parse((const uint8_t *)big, 4109, "f.conf", conf_line, &s, why, sizeof why), MC_EINVAL);
+  CHECK_STR(why, "f.conf:4: no");
+  CHECK_EQ_INT(s.n, 3);
+
+  char path[] = "/tmp/medcall-conf-XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  CHECK(write(fd, "a = 1\nbad\n", 11) == 11);
+  close(fd);
+  memset(&s, 0, sizeof s);
+  CHECK_EQ_INT(mc_conf_read(path, conf_line, &s, why, sizeof why), MC_EINVAL);
+  CHECK(strlen(why) > strlen(path) && !strncmp(why, path, strlen(path)) && !strcmp(why + strlen(path), ":2: no"));
+  /* a file no config could be is refused, not read into memory whole */
+  FILE *f = fopen(path, "w");
+  CHECK(f != NULL);
+  for (int i = 0; i < 1100; i++) fprintf(f, "%01023d\n", 0);
+  fclose(f);
+  memset(&s, 0, sizeof s);
+  CHECK_EQ_INT(mc_conf_read(path, conf_line, &s, why, sizeof why), MC_EIO);
+  CHECK(s.n == 0 && strstr(why, path) != NULL);
+  unlink(path);
+  CHECK_EQ_INT(mc_conf_read(path, conf_line, &s, why, sizeof why), MC_ENOTFOUND);
+  CHECK(strstr(why, path) != NULL);
+}
 
 int main(void) {
   uint8_t b[8];
@@ -72,5 +136,6 @@ int main(void) {
   CHECK(mc_now_ms() >= t0);
   CHECK(mc_wall_ms() > 1600000000000ull);
   CHECK_STR(mc_strerror(MC_ETIMEDOUT), "timed out");
+  test_conf();
   return CHECK_DONE();
 }
