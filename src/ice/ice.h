@@ -13,7 +13,8 @@
  *   mc_ice_agent_set_remote_credentials(a, ufrag, pwd);  <- from the peer
  *   mc_ice_agent_add_remote_candidate(a, line);          <- from the peer
  *   mc_ice_agent_set_remote_gathering_done(a);           <- end-of-candidates
- *   on_state(CONNECTED), on_selected_pair(...), then mc_ice_agent_send / on_data
+ *   on_writable (a valid pair: mc_ice_agent_send works, RFC 8445 12.1),
+ *   on_state(CONNECTED), on_selected_pair(...): mc_ice_agent_send / on_data on it
  *   mc_ice_agent_free(a);
  */
 #ifndef MC_ICE_H
