@@ -502,12 +502,17 @@ int ice_presel_pair(mc_ice_agent *a, uint64_t now) {
 
 void ice_data_heard(mc_ice_agent *a, int base, int relay, const mc_addr *from) {
   if (a->sel.set) return;
+  uint64_t now = mc_now_ms();
+  bool have = a->data_pair >= 0 && (size_t)a->data_pair < a->npairs &&
+              pair_consent_fresh(a, &a->pairs[a->data_pair], now);
   for (size_t i = 0; i < a->npairs; i++) {
     const struct ice_pair *p = &a->pairs[i];
     const struct ice_local *l = &a->locals[p->local];
-    if (p->state != PAIR_SUCCEEDED || l->base != base || l->relay != relay) continue;
-    if (!mc_addr_equal(&a->remotes[p->remote].c.addr, from)) continue;
-    a->data_pair = (int)i;
+    if (l->base != base || l->relay != relay || !mc_addr_equal(&a->remotes[p->remote].c.addr, from)) continue;
+    /* A pair our check has not proven yet (the peer's ClientHello often
+     * beats our triggered check) is remembered too: it is used as soon as
+     * it succeeds, unless data meanwhile came on a valid one. */
+    if (p->state == PAIR_SUCCEEDED || !have) a->data_pair = (int)i;
     return;
   }
 }
