@@ -37,8 +37,13 @@ int mc_strcpy(char *dst, size_t cap, const char *src) {
   if (cap == 0) return MC_ETOOBIG;
   size_t n = strlen(src);
   if (n >= cap) {
-    memcpy(dst, src, cap - 1);
-    dst[cap - 1] = '\0';
+    /* Cut at a character boundary: half a UTF-8 sequence is not text (a
+     * box in the window, a string JSON refuses), and peer text (a Korean
+     * chat line, a name) is cut into fixed buffers this way. */
+    size_t k = cap - 1;
+    while (k > 0 && ((unsigned char)src[k] & 0xc0) == 0x80) k--;
+    memcpy(dst, src, k);
+    dst[k] = '\0';
     return MC_ETOOBIG;
   }
   memcpy(dst, src, n + 1);

@@ -75,7 +75,8 @@ int mc_base64_encode(const uint8_t *in, size_t len, char *out, size_t out_cap);
 int mc_base64_decode(const char *in, size_t len, uint8_t *out, size_t out_cap);
 
 /* ---- strings ---- */
-/* strlcpy-like: always NUL-terminates when cap > 0; returns MC_ETOOBIG on truncation. */
+/* strlcpy-like: always NUL-terminates when cap > 0; returns MC_ETOOBIG on
+ * truncation, which cuts at a UTF-8 character boundary. */
 int mc_strcpy(char *dst, size_t cap, const char *src);
 /* Constant-time comparison for secrets. */
 bool mc_secure_equal(const void *a, const void *b, size_t len);

@@ -128,6 +128,9 @@ int main(void) {
   CHECK_EQ_INT(mc_utf8_decode("\xc0\xaf", 2, &cp), 0);      /* overlong '/' */
   CHECK(!mc_char_is_hidden(0xac00) && !mc_char_is_hidden('a') && mc_char_is_hidden(0x202e) && mc_char_is_hidden(0x1b));
 
+  char cut[5];
+  CHECK_EQ_INT(mc_strcpy(cut, sizeof cut, "가나"), MC_ETOOBIG); /* 6 bytes into 5: never half of 나 */
+  CHECK_STR(cut, "가");
   char small[4];
   CHECK_EQ_INT(mc_strcpy(small, sizeof small, "abcdef"), MC_ETOOBIG);
   CHECK_STR(small, "abc");
