@@ -314,6 +314,11 @@ static void handle_packet(mc_ice_agent *a, int base, int relay, const mc_addr *f
     MC_LOGD(LOG, "dropped datagram from unknown address from=%s len=%zu", mc_addr_str(from, as), len);
     return;
   }
+  /* RFC 8445 12.2: "ICE implementations SHOULD by default be prepared to
+   * receive data on any of the candidates provided in the most recent
+   * candidate exchange with the peer." Before selection, remember which
+   * valid pair it came on: our answers go back on it. */
+  if (!a->sel.set) ice_data_heard(a, base, relay, from);
   a->stats.bytes_received += len;
   if (a->cbs.on_data) a->cbs.on_data(a, data, len, a->user);
 }
@@ -583,6 +588,7 @@ int mc_ice_agent_new(uv_loop_t *loop, const struct mc_ice_config *config, const 
   a->tiebreaker = mc_random_u64();
   a->nominating = -1;
   a->sel.pair = -1;
+  a->data_pair = -1;
   a->rx_base = a->rx_relay = -1;
   new_credentials(a);
   static const struct mc_stun_txn_callbacks tcb = {.send = txn_send, .done = txn_done};
@@ -913,9 +919,22 @@ int mc_ice_agent_set_remote_gathering_done(mc_ice_agent *a) {
 int mc_ice_agent_send(mc_ice_agent *a, const uint8_t *data, size_t len) {
   if (!a || (!data && len)) return MC_EINVAL;
   if (a->closed) return MC_ECLOSED;
-  /* RFC 7675 5.1: no consent, no sending. */
-  if (!a->sel.set || a->consent_lost) return MC_ESTATE;
-  int rc = ice_route_send(a, a->sel.base, a->sel.relay, &a->sel.remote, data, len);
+  int rc;
+  if (a->sel.set) {
+    /* RFC 8445 12.1: "Once selected pairs have been produced for a data
+     * stream, an agent MUST send data on those pairs only." RFC 7675 5.1:
+     * no consent, no sending. */
+    if (a->consent_lost) return MC_ESTATE;
+    rc = ice_route_send(a, a->sel.base, a->sel.relay, &a->sel.remote, data, len);
+  } else {
+    /* RFC 8445 12.1: "An ICE agent MAY send data on any valid pair before
+     * selected pairs have been produced for the data stream." */
+    int i = ice_presel_pair(a, mc_now_ms());
+    if (i < 0) return MC_ESTATE;
+    const struct ice_pair *p = &a->pairs[i];
+    const struct ice_local *l = &a->locals[p->local];
+    rc = ice_route_send(a, l->base, l->relay, &a->remotes[p->remote].c.addr, data, len);
+  }
   if (rc == 0) {
     a->stats.bytes_sent += len;
     a->last_sent_ms = mc_now_ms();

@@ -183,6 +183,8 @@ void ice_checklist_clear(mc_ice_agent *a) {
   a->nominating = -1;
   a->relay_grace_deadline = 0;
   a->sel.pair = -1;
+  a->data_pair = -1;
+  a->writable_reported = false;
   a->stats.pairs = 0;
 }
 
@@ -333,8 +335,7 @@ static void nominate(mc_ice_agent *a, int i) {
   ice_send_check(a, i, true);
 }
 
-/* The best valid pair: highest priority, a direct one before any relay. */
-static int best_valid(const mc_ice_agent *a, bool direct_only) {
+int ice_best_valid(const mc_ice_agent *a, bool direct_only) {
   int best = -1;
   for (size_t i = 0; i < a->npairs; i++) {
     const struct ice_pair *p = &a->pairs[i];
@@ -356,7 +357,7 @@ static int best_valid(const mc_ice_agent *a, bool direct_only) {
  * one costs a call its join time. A relay pair gets a short grace for a
  * direct pair to succeed first. */
 static void consider_nomination(mc_ice_agent *a, int i, uint64_t now, uint64_t rtt) {
-  if (a->role != MC_ICE_ROLE_CONTROLLING || a->cfg.aggressive_nomination) return;
+  if (a->role != MC_ICE_ROLE_CONTROLLING || a->cfg.aggressive_nomination || a->test_hold_nomination) return;
   if (a->nominating >= 0 || selected_in_checklist(a)) return;
   if (!is_relay_pair(a, &a->pairs[i])) {
     nominate(a, i);
@@ -447,10 +448,19 @@ void ice_check_done(mc_ice_agent *a, struct ice_txn *t, int err, const mc_stun_m
   if (vl < 0) vl = p->local;
   p->valid_local = vl;
   set_pair_state(a, i, PAIR_SUCCEEDED);
+  p->consent_ms = now;
   if (!was) {
     p->succeeded_ms = now;
     MC_LOGI(LOG, "check succeeded %s rtt_ms=%llu", pair_desc(a, i, d, sizeof d),
             (unsigned long long)(now - t->sent_ms));
+  }
+  /* RFC 8445 12.1: "An ICE agent MAY send data on any valid pair before
+   * selected pairs have been produced for the data stream." The first
+   * valid pair lets DTLS start (and answer a ClientHello) without waiting
+   * for the controlling agent's nomination. */
+  if (!a->sel.set && !a->writable_reported) {
+    a->writable_reported = true;
+    if (a->cbs.on_writable && !a->closed) a->cbs.on_writable(a, a->user);
   }
   /* RFC 8445 7.2.5.3.3: pairs of the same foundation may now be checked. */
   for (size_t k = 0; k < a->npairs; k++)
@@ -468,6 +478,42 @@ void ice_check_done(mc_ice_agent *a, struct ice_txn *t, int err, const mc_stun_m
     select_pair(a, i);
   } else {
     consider_nomination(a, i, now, now - t->sent_ms);
+  }
+}
+
+/* ---- data before selection (RFC 8445 12.1) ---- */
+
+static bool pair_consent_fresh(const mc_ice_agent *a, const struct ice_pair *p, uint64_t now) {
+  /* RFC 7675 5.1: consent comes from an answered check and lasts 30 s;
+   * before selection no consent checks run, so the check's answer is it. */
+  return p->state == PAIR_SUCCEEDED && now - p->consent_ms < a->set.consent_timeout_ms;
+}
+
+int ice_presel_pair(mc_ice_agent *a, uint64_t now) {
+  if (a->sel.set) return -1;
+  /* Back where the peer's data came from: that is the pair the peer uses,
+   * so a DTLS answer reaches the peer on the path its ClientHello took. */
+  if (a->data_pair >= 0 && (size_t)a->data_pair < a->npairs &&
+      pair_consent_fresh(a, &a->pairs[a->data_pair], now))
+    return a->data_pair;
+  int best = ice_best_valid(a, false);
+  return best >= 0 && pair_consent_fresh(a, &a->pairs[best], now) ? best : -1;
+}
+
+void ice_data_heard(mc_ice_agent *a, int base, int relay, const mc_addr *from) {
+  if (a->sel.set) return;
+  uint64_t now = mc_now_ms();
+  bool have = a->data_pair >= 0 && (size_t)a->data_pair < a->npairs &&
+              pair_consent_fresh(a, &a->pairs[a->data_pair], now);
+  for (size_t i = 0; i < a->npairs; i++) {
+    const struct ice_pair *p = &a->pairs[i];
+    const struct ice_local *l = &a->locals[p->local];
+    if (l->base != base || l->relay != relay || !mc_addr_equal(&a->remotes[p->remote].c.addr, from)) continue;
+    /* A pair our check has not proven yet (the peer's ClientHello often
+     * beats our triggered check) is remembered too: it is used as soon as
+     * it succeeds, unless data meanwhile came on a valid one. */
+    if (p->state == PAIR_SUCCEEDED || !have) a->data_pair = (int)i;
+    return;
   }
 }
 
@@ -720,12 +766,12 @@ void ice_checklist_tick(mc_ice_agent *a, uint64_t now, uint64_t *next) {
   /* Controlling, regular nomination: the relay grace ran out, or every
    * check is done; nominate the best valid pair. */
   if (a->role == MC_ICE_ROLE_CONTROLLING && !a->cfg.aggressive_nomination && a->nominating < 0 &&
-      !selected_in_checklist(a)) {
-    int direct = best_valid(a, true);
+      !selected_in_checklist(a) && !a->test_hold_nomination) {
+    int direct = ice_best_valid(a, true);
     if (direct >= 0) {
       nominate(a, direct);
     } else {
-      int best = best_valid(a, false);
+      int best = ice_best_valid(a, false);
       if (best >= 0) {
         if (a->relay_grace_deadline == 0) a->relay_grace_deadline = now + a->set.relay_nomination_grace_ms;
         if (now >= a->relay_grace_deadline || !work_left(a)) nominate(a, best);

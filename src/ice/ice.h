@@ -13,7 +13,8 @@
  *   mc_ice_agent_set_remote_credentials(a, ufrag, pwd);  <- from the peer
  *   mc_ice_agent_add_remote_candidate(a, line);          <- from the peer
  *   mc_ice_agent_set_remote_gathering_done(a);           <- end-of-candidates
- *   on_state(CONNECTED), on_selected_pair(...), then mc_ice_agent_send / on_data
+ *   on_writable (a valid pair: mc_ice_agent_send works, RFC 8445 12.1),
+ *   on_state(CONNECTED), on_selected_pair(...): mc_ice_agent_send / on_data on it
  *   mc_ice_agent_free(a);
  */
 #ifndef MC_ICE_H
@@ -200,6 +201,11 @@ struct mc_ice_callbacks {
   /* The pair media uses changed (first selection, after an ICE restart). */
   void (*on_selected_pair)(mc_ice_agent *a, const mc_ice_candidate *local, const mc_ice_candidate *remote,
                            void *user);
+  /* Optional: before any pair is selected, the first valid pair (a check
+   * of ours succeeded): mc_ice_agent_send works from now on (RFC 8445
+   * 12.1), on that pair or the one the peer's data comes in on. Runs once
+   * per checklist (again after an ICE restart only if no pair was selected). */
+  void (*on_writable)(mc_ice_agent *a, void *user);
   /* A datagram from the peer that is not STUN. */
   void (*on_data)(mc_ice_agent *a, const uint8_t *data, size_t len, void *user);
   /* Optional: a STUN/TURN server failed while gathering. sentence says which
@@ -225,8 +231,11 @@ int mc_ice_agent_set_remote_credentials(mc_ice_agent *a, const char *ufrag, cons
 int mc_ice_agent_add_remote_candidate(mc_ice_agent *a, const char *line);
 /* The peer's end-of-candidates. */
 int mc_ice_agent_set_remote_gathering_done(mc_ice_agent *a);
-/* Sends one datagram over the selected pair. MC_ESTATE when no pair is
- * selected or consent was lost. */
+/* Sends one datagram over the selected pair; before a pair is selected,
+ * over the valid pair the peer's latest data arrived on, else the best
+ * valid pair (RFC 8445 12.1), while that pair's check answer is less than
+ * consent_timeout_ms old (RFC 7675). MC_ESTATE when there is no such pair
+ * or consent was lost. */
 int mc_ice_agent_send(mc_ice_agent *a, const uint8_t *data, size_t len);
 /* ICE restart (RFC 8445 9): new local credentials, local candidates
  * reported again (on_candidate, on_gathering_done), remote candidates and

@@ -87,6 +87,9 @@ struct ice_pair {
   struct ice_txn *txn;
   char foundation[2 * MC_ICE_FOUNDATION_MAX + 2];
   uint64_t succeeded_ms;
+  /* The latest answer to one of our checks on this pair: its consent
+   * (RFC 7675 5.1) before a pair is selected and consent checks start. */
+  uint64_t consent_ms;
 };
 
 enum txn_kind { TXN_CHECK, TXN_CONSENT, TXN_SRFLX };
@@ -184,6 +187,10 @@ struct mc_ice_agent {
   bool checks_frozen_after_nomination;
 
   struct ice_route sel;
+  /* Before any selection (RFC 8445 12.1): the valid pair the peer's latest
+   * data arrived on, which our data goes back on; -1 none. */
+  int data_pair;
+  bool writable_reported; /* on_writable ran for this checklist */
   bool restarting; /* a restart is under way: sel is the old pair */
   uint64_t last_consent_ms, next_consent_ms, last_sent_ms;
   bool consent_lost;
@@ -195,6 +202,9 @@ struct mc_ice_agent {
   /* Tests only (tests/unit): drop every datagram the agent would send, as
    * a cut path does. Never set by the library. */
   bool test_drop_out;
+  /* Tests only: the controlling agent never nominates while set, as a peer
+   * that takes its time does. Never set by the library. */
+  bool test_hold_nomination;
 
   /* The packet being handled, for the response-symmetry check (RFC 8445 7.2.5.2.1). */
   int rx_base, rx_relay;
@@ -228,6 +238,12 @@ int ice_find_remote_addr(const mc_ice_agent *a, const mc_addr *addr);
 void ice_relay_permission_changed(mc_ice_agent *a, int relay);
 void ice_send_check(mc_ice_agent *a, int pair, bool use_candidate);
 void ice_path_heard(mc_ice_agent *a, int base, int relay, const mc_addr *from, uint64_t now);
+/* The best valid pair (highest priority, a direct one before any relay), -1 none. */
+int ice_best_valid(const mc_ice_agent *a, bool direct_only);
+/* Before selection: the pair data goes out on (RFC 8445 12.1), -1 none. */
+int ice_presel_pair(mc_ice_agent *a, uint64_t now);
+/* Before selection: non-STUN data arrived on (base, relay) from `from`. */
+void ice_data_heard(mc_ice_agent *a, int base, int relay, const mc_addr *from);
 
 /* consent.c */
 void ice_consent_tick(mc_ice_agent *a, uint64_t now, uint64_t *next);

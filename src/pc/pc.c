@@ -425,6 +425,19 @@ static void ice_selected_cb(mc_ice_agent *a, const mc_ice_candidate *local, cons
   pc_leave(pc);
 }
 
+/* RFC 8445 12.1 lets data flow on a valid pair before nomination: DTLS
+ * starts on the first one, so a ClientHello that came in on a pair the
+ * controlling agent has not nominated (yet) is answered at once, on that
+ * pair. Chromium does the same (DTLS starts when ICE is writable). */
+static void ice_writable_cb(mc_ice_agent *a, void *user) {
+  (void)a;
+  mc_pc *pc = user;
+  pc_enter(pc);
+  MC_LOGI(LOG, "ice writable before selection");
+  if (!pc->dtls && !pc->closed) start_dtls(pc);
+  pc_leave(pc);
+}
+
 static void ice_data_cb(mc_ice_agent *a, const uint8_t *data, size_t len, void *user) {
   (void)a;
   mc_pc *pc = user;
@@ -501,6 +514,7 @@ static int ensure_session(mc_pc *pc, enum mc_ice_role role) {
       .on_gathering_done = ice_gathering_done_cb,
       .on_state = ice_state_cb,
       .on_selected_pair = ice_selected_cb,
+      .on_writable = ice_writable_cb,
       .on_data = ice_data_cb,
       .on_server_error = ice_server_error_cb,
   };

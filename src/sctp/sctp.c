@@ -76,6 +76,7 @@ struct channel {
 
   bool reset_wanted, reset_sent, out_reset_done, in_reset_done;
   uint8_t reset_tries; /* refused outgoing resets retried (a collision with the peer's) */
+  uint64_t reset_wait_ms; /* when the reset could first have gone (all its messages out) */
   bool open_pending, low_pending, closed_fired;
 };
 
@@ -139,6 +140,7 @@ static int out_append_locked(struct mc_sctp *s, const void *data, size_t len) {
   s->out_len = need;
   return 0;
 }
+
 
 /* usrsctp's output: addr is the sender's own sconn_addr, i.e. the instance. */
 static int conn_output(void *addr, void *buffer, size_t length, uint8_t tos, uint8_t set_df) {
@@ -320,16 +322,44 @@ static void flush_channels(mc_sctp *s) {
   }
 }
 
+/* A request to reset an outgoing stream carries our last assigned TSN; a
+ * peer that has not received up to it yet answers "in progress" and must
+ * perform the reset later (RFC 6525 5.2.2: "the receiver of the request
+ * MUST defer the reset"). usrsctp, as the receiver, sometimes never does:
+ * when the chunk that completes the sequence is a retransmission filling
+ * a gap and nothing follows it, every retransmitted request is answered
+ * "in progress" again and the channel never closes (seen in the lab: both
+ * sides closing a channel they had just sent a burst on). So the request
+ * waits until everything we sent was acknowledged (no deferral at the
+ * peer), for at most RESET_DRY_WAIT_MS, as a channel that always has data
+ * in flight must still close. Each acknowledgement runs process(), which
+ * retries. */
+#define RESET_DRY_WAIT_MS 3000
+static bool data_in_flight(mc_sctp *s) {
+  struct sctp_status st;
+  socklen_t len = sizeof st;
+  memset(&st, 0, sizeof st);
+  if (usrsctp_getsockopt(s->sock, IPPROTO_SCTP, SCTP_STATUS, &st, &len) != 0) return false;
+  return st.sstat_unackdata > 0 || st.sstat_penddata > 0;
+}
+
 /* RFC 8831 6.7: closing resets the outgoing stream, once its messages went. */
 static void flush_resets(mc_sctp *s) {
   if (!s->resets_pending || !s->sock || s->dead || s->state != MC_SCTP_STATE_CONNECTED) return;
   uint16_t list[MC_SCTP_MAX_CHANNELS];
   size_t n = 0;
   bool waiting = false;
+  bool in_flight = data_in_flight(s);
+  uint64_t now = mc_now_ms();
   for (size_t i = 0; i < MC_SCTP_MAX_CHANNELS; i++) {
     struct channel *c = s->ch[i];
     if (!c || !c->reset_wanted || c->reset_sent) continue;
     if (c->head) {
+      waiting = true;
+      continue;
+    }
+    if (!c->reset_wait_ms) c->reset_wait_ms = now;
+    if (in_flight && now - c->reset_wait_ms < RESET_DRY_WAIT_MS) {
       waiting = true;
       continue;
     }

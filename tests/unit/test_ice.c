@@ -7,6 +7,7 @@
 #include "check.h"
 #include "ipv6.h"
 #include "ice/ice.h"
+#include "ice/ice_private.h" /* the nomination hold and the pairs, for the pre-selection test */
 
 #define GUARD_MS 15000
 #define MSG_LEN 300
@@ -433,6 +434,104 @@ static void test_prflx(void) {
   teardown(&x, &y);
 }
 
+/* ---- data before selection (RFC 8445 12.1, 12.2) ---- */
+
+static bool all_pairs_valid(void *ctx) {
+  struct two *t = ctx;
+  const mc_ice_agent *as[2] = {t->x->a, t->y->a};
+  for (int k = 0; k < 2; k++) {
+    if (as[k]->npairs < 4) return false;
+    for (size_t i = 0; i < as[k]->npairs; i++)
+      if (as[k]->pairs[i].state != PAIR_SUCCEEDED) return false;
+  }
+  return true;
+}
+
+static const mc_addr *pair_local_addr(const mc_ice_agent *a, int i) {
+  return &a->bases[a->locals[a->pairs[i].local].base].addr;
+}
+static const mc_addr *pair_remote_addr(const mc_ice_agent *a, int i) {
+  return &a->remotes[a->pairs[i].remote].c.addr;
+}
+
+/* a's pair that is the other direction of b's pair k, -1 none. */
+static int reverse_pair(const mc_ice_agent *a, const mc_ice_agent *b, int k) {
+  for (size_t i = 0; i < a->npairs; i++)
+    if (mc_addr_equal(pair_local_addr(a, (int)i), pair_remote_addr(b, k)) &&
+        mc_addr_equal(pair_remote_addr(a, (int)i), pair_local_addr(b, k)))
+      return (int)i;
+  return -1;
+}
+
+static bool got_one(void *ctx) { return ((struct peer *)ctx)->rx_ok >= 1; }
+
+static void test_data_before_selection(void) {
+  /* Two host candidates a side, four pairs. A (controlling) holds its
+   * nomination back, so every pair succeeds and none is selected. B sends
+   * on a valid pair that is not A's best: A takes it and answers on that
+   * same pair, not on the pair A would pick itself (the ClientHello of
+   * issue 16 came on such a pair). */
+  mc_addr two_lo[2];
+  CHECK_EQ_INT(mc_addr_parse("127.0.0.1", 0, &two_lo[0]), 0);
+  CHECK_EQ_INT(mc_addr_parse("127.0.0.2", 0, &two_lo[1]), 0);
+  struct peer x = {0}, y = {0};
+  struct mc_ice_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.bind_addrs = two_lo;
+  cfg.bind_addr_count = 2;
+  cfg.settings = &settings;
+  x.name = "A";
+  y.name = "B";
+  x.forward_candidates = y.forward_candidates = true;
+  x.forward_eoc = y.forward_eoc = true;
+  cfg.role = MC_ICE_ROLE_CONTROLLING;
+  CHECK_EQ_INT(mc_ice_agent_new(loop, &cfg, &cbs, &x, &x.a), 0);
+  cfg.role = MC_ICE_ROLE_CONTROLLED;
+  CHECK_EQ_INT(mc_ice_agent_new(loop, &cfg, &cbs, &y, &y.a), 0);
+  x.a->test_hold_nomination = true;
+  pair_up(&x, &y);
+  struct two t = {&x, &y, 0};
+  CHECK(run_until(all_pairs_valid, &t, GUARD_MS));
+  CHECK_EQ_INT(x.selected + y.selected, 0);
+
+  int best = ice_best_valid(x.a, false), k = -1;
+  for (size_t i = 0; i < y.a->npairs && k < 0; i++) {
+    int r = reverse_pair(x.a, y.a, (int)i);
+    if (r >= 0 && r != best) k = (int)i;
+  }
+  CHECK(k >= 0);
+  if (k < 0) {
+    teardown(&x, &y);
+    return;
+  }
+  y.a->data_pair = k; /* as if A's data had come in on it */
+  x.rx_tag = y.rx_tag = 0xCCCCCCCC;
+  uint8_t buf[MSG_LEN];
+  fill(buf, x.rx_tag, 0, 'B');
+  CHECK_EQ_INT(mc_ice_agent_send(y.a, buf, sizeof buf), 0);
+  CHECK(run_until(got_one, &x, GUARD_MS));
+  CHECK_EQ_INT(x.rx_ok, 1);
+  CHECK_EQ_INT(x.a->data_pair, reverse_pair(x.a, y.a, k));
+  y.a->data_pair = -1; /* B learns the pair from A's answer alone */
+  fill(buf, x.rx_tag, 0, 'A');
+  CHECK_EQ_INT(mc_ice_agent_send(x.a, buf, sizeof buf), 0);
+  CHECK(run_until(got_one, &y, GUARD_MS));
+  CHECK_EQ_INT(y.a->data_pair, k);
+  CHECK_EQ_INT(x.selected + y.selected, 0);
+  /* RFC 7675 5.1: a pair's consent is its last answered check; with no
+   * consent checks before selection it runs out after consent_timeout_ms. */
+  run_for(settings.consent_timeout_ms + 100);
+  CHECK_EQ_INT(mc_ice_agent_send(x.a, buf, sizeof buf), MC_ESTATE);
+
+  /* Nominating selects a pair; data then goes on it only. */
+  x.a->test_hold_nomination = false;
+  ice_schedule(x.a);
+  struct two t1 = {&x, &y, 1};
+  CHECK(run_until(both_selected, &t1, GUARD_MS));
+  exchange_data(&x, &y, 0xDDDDDDDD);
+  teardown(&x, &y);
+}
+
 static bool failed_both(void *ctx) {
   struct two *t = ctx;
   return t->x->state == MC_ICE_STATE_FAILED;
@@ -578,6 +677,7 @@ int main(void) {
   test_role_conflict();
   test_aggressive();
   test_prflx();
+  test_data_before_selection();
   test_restart();
   test_consent_failure();
   test_fail_no_path();

@@ -384,6 +384,60 @@ static void test_reverse_negotiated(void) {
   peers_free();
 }
 
+/* Issue 16: RFC 8445 12.1 lets data flow on a valid pair before the
+ * controlling agent nominates one. A (offerer, controlling) holds its
+ * nomination back, as a peer still checking better pairs does: the DTLS
+ * handshake, the data channel and a message must all get through on the
+ * succeeded but unselected pair; once A nominates, the pair is selected and
+ * the connection is connected. Before the fix DTLS waited for selection. */
+static uint64_t hello_ms, dtls_done_ms;
+static bool dtls_connected(int i) {
+  return peers[i].pc->dtls && mc_dtls_state(peers[i].pc->dtls) == MC_DTLS_STATE_CONNECTED;
+}
+static bool dtls_up_unselected(void) {
+  /* B is the DTLS client: its first ClientHello leaves as its DTLS starts. */
+  if (!hello_ms && peers[1].pc->dtls) hello_ms = mc_now_ms();
+  if (!dtls_done_ms && dtls_connected(0) && dtls_connected(1)) dtls_done_ms = mc_now_ms();
+  return dtls_done_ms && remote_open();
+}
+static bool selected_both(void) { return peers[0].pc->ice->sel.set && peers[1].pc->ice->sel.set; }
+
+static void test_data_before_nomination(void) {
+  fprintf(stderr, "-- A holds its nomination: DTLS, channel and a message on a valid, unselected pair\n");
+  peers_new();
+  peers[1].echo = false;
+  struct mc_dc_config dc = MC_DC_CONFIG_DEFAULT;
+  dc.label = "chat";
+  mc_pc_dc ch = -1;
+  CHECK_EQ_INT(mc_pc_create_data_channel(peers[0].pc, &dc, &ch), 0);
+  uint64_t t0 = mc_now_ms();
+  offer_from(0);
+  CHECK(peers[0].pc->ice != NULL);
+  if (!peers[0].pc->ice) return;
+  peers[0].pc->ice->test_hold_nomination = true;
+  hello_ms = dtls_done_ms = 0;
+  bool up = run_until(dtls_up_unselected, 5000);
+  CHECK(up);
+  CHECK(!peers[0].pc->ice->sel.set && !peers[1].pc->ice->sel.set);
+  if (up) {
+    fprintf(stderr, "offer to handshake done %llu ms, first ClientHello to handshake done %llu ms (nothing selected)\n",
+            (unsigned long long)(dtls_done_ms - t0), (unsigned long long)(dtls_done_ms - hello_ms));
+    send_one(ch, 1, "before nomination", b_got_one);
+  }
+  /* Nothing selected: the connection is not called connected yet. */
+  CHECK(peers[0].state != MC_PC_STATE_CONNECTED);
+  peers[0].pc->ice->test_hold_nomination = false;
+  ice_schedule(peers[0].pc->ice);
+  CHECK(run_until(selected_both, STEP_MS));
+  CHECK(run_until(both_connected, STEP_MS));
+  if (!up) {
+    CHECK(run_until(dtls_up_unselected, STEP_MS));
+    fprintf(stderr, "offer to handshake done %llu ms (after the nomination was released)\n",
+            (unsigned long long)(dtls_done_ms - t0));
+  }
+  peers_free();
+}
+
 /* Issue 16: a peer offers its data channel in the older DTLS/SCTP form on
  * SCTP port 5001. B answers in that form on 5000, each SCTP association
  * connects to the port the other side's description named (an INIT to any
@@ -691,6 +745,7 @@ int main(void) {
   test_call_and_echo();
   test_reverse_negotiated();
   test_legacy_offer();
+  test_data_before_nomination();
   test_tampered_fingerprint();
   test_malformed();
   test_media();

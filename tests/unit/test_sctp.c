@@ -754,6 +754,57 @@ static void test_close(void) {
   free_pair();
 }
 
+
+/* Both sides send a burst on their own channel and close it at once, with
+ * packets lost both ways (the lab's call-eim hung this way): each side's
+ * reset of a stream it still had data in flight on reached the other
+ * before that data, the other answered "in progress" (RFC 6525 5.2.2) and,
+ * when the last packet to arrive was a retransmission that filled a gap,
+ * usrsctp never performed the deferred reset: every retransmitted request
+ * got "in progress" again and the channel never closed. */
+static void test_close_while_sending_under_loss(void) {
+  static const unsigned drops[] = {0, 9, 13, 23, 31, 41};
+  uint8_t *buf = malloc(65536);
+  fill_message(buf, 65536, 3);
+  int rounds = 0, aborted = 0;
+  for (size_t r = 0; r < sizeof drops / sizeof drops[0]; r++) {
+    for (int round = 0; round < 2; round++) {
+      CHECK(connect_pair(MC_SCTP_LOCAL_MAX_MESSAGE, MC_SCTP_LOCAL_MAX_MESSAGE));
+      struct mc_dc_init init = {.label = "bulk", .ordered = true, .max_retransmits = -1, .max_packet_lifetime = -1, .id = -1};
+      uint16_t ia, ib;
+      CHECK(open_both(&A, &init, &ia));
+      CHECK(open_both(&B, &init, &ib));
+      pkt_counter = (uint64_t)round; /* shifts which packets the loss hits */
+      drop_every = drops[r];
+      for (int i = 0; i < 16; i++) {
+        CHECK_EQ_INT(mc_sctp_send(A.s, ia, buf, 65536, true), MC_OK);
+        CHECK_EQ_INT(mc_sctp_send(B.s, ib, buf, 65536, true), MC_OK);
+      }
+      CHECK_EQ_INT(mc_sctp_close_channel(A.s, ia), MC_OK);
+      CHECK_EQ_INT(mc_sctp_close_channel(B.s, ib), MC_OK);
+      struct open_wait w[4] = {{&A, ia}, {&B, ia}, {&A, ib}, {&B, ib}};
+      bool closed = true;
+      for (int k = 0; k < 4; k++) closed = pump_until(is_closed, &w[k], 15000) && closed;
+      if (!closed) fprintf(stderr, "test_sctp: a channel did not close (drop every %u, round %d)\n", drops[r], round);
+      CHECK(closed);
+      rounds++;
+      if (A.state != MC_SCTP_STATE_CONNECTED || B.state != MC_SCTP_STATE_CONNECTED) {
+        /* usrsctp sometimes aborts the association under this much loss
+         * (a separate problem, noted in docs/peer-connection.md); the channels
+         * close with it, which is all this test is about. */
+        aborted++;
+      } else {
+        CHECK_EQ_INT(B.ex[ia].received, 16);
+        CHECK_EQ_INT(A.ex[ib].received, 16);
+      }
+      free_pair();
+    }
+  }
+  printf("close while sending: %d rounds, %d ended by an abort\n", rounds, aborted);
+  CHECK(aborted * 2 < rounds);
+  free(buf);
+}
+
 static bool b_closed(void *arg) {
   (void)arg;
   return B.state == MC_SCTP_STATE_CLOSED;
@@ -827,6 +878,7 @@ int main(void) {
   test_unordered_and_unreliable();
   test_max_message();
   test_close();
+  test_close_while_sending_under_loss();
   test_buffered_amount();
   test_loss();
   test_ordered_bulk();
