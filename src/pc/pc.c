@@ -488,6 +488,10 @@ static int ensure_session(mc_pc *pc, enum mc_ice_role role) {
       .relay_only = pc->cfg.relay_only,
       .include_loopback = pc->cfg.include_loopback,
       .family = AF_UNSPEC,
+      /* ICE-TCP host candidates: a network that blocks UDP and has no TURN
+       * server still connects where TCP gets through (RFC 6544); they rank
+       * below every UDP candidate but relays, so UDP wins when it works. */
+      .tcp = true,
   };
   mc_addr lo4;
   if (pc->cfg.loopback_only && mc_addr_parse("127.0.0.1", 0, &lo4) == 0) {
