@@ -13,7 +13,7 @@
 #define ICE_MAX_CONNS 32   /* ICE-TCP connections, ours and accepted */
 #define ICE_MAX_RELAYS 8   /* TURN allocations */
 #define ICE_MAX_SERVERS 8
-#define ICE_MAX_LOCAL 48
+#define ICE_MAX_LOCAL 80 /* per interface up to 3 host (UDP, TCP passive, TCP active), srflx, prflx */
 #define ICE_MAX_REMOTE 64
 #define ICE_MAX_PAIRS 100  /* RFC 8445 6.1.2.5: default checklist limit */
 #define ICE_MAX_PERMS 32

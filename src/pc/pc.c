@@ -1045,6 +1045,8 @@ int mc_pc_get_stats(const mc_pc *pc, struct mc_pc_stats *out) {
                 mc_ice_cand_type_name(is.selected_local.type));
       mc_strcpy(out->remote_candidate_type, sizeof out->remote_candidate_type,
                 mc_ice_cand_type_name(is.selected_remote.type));
+      mc_strcpy(out->protocol, sizeof out->protocol,
+                is.selected_local.transport == MC_ICE_TRANSPORT_TCP ? "tcp" : "udp");
       mc_strcpy(out->local_address, sizeof out->local_address, mc_addr_str(&is.selected_local.addr, as));
       mc_strcpy(out->remote_address, sizeof out->remote_address, mc_addr_str(&is.selected_remote.addr, as));
       mc_strcpy(out->relay_url, sizeof out->relay_url, is.selected_relay_url);
