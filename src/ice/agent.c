@@ -1085,6 +1085,7 @@ static void tick(mc_ice_agent *a) {
   uint64_t next = UINT64_MAX;
   a->in_tick = true;
   a->resched = false;
+  ice_tcp_sweep(a);
   mc_stun_txn_tick(a->txns, now);
   expire_srflx(a, now, &next);
   if (a->reemit_pending && !a->closed) {

@@ -260,6 +260,7 @@ int ice_tcp_send(mc_ice_agent *a, int base, const mc_addr *to, const uint8_t *da
 bool ice_tcp_conn_usable(const mc_ice_agent *a, int base, const mc_addr *remote);
 void ice_tcp_accept(mc_tcp_listener *l, mc_stream *s, const mc_addr *peer, void *user);
 void ice_tcp_close_all(mc_ice_agent *a);
+void ice_tcp_sweep(mc_ice_agent *a);
 void ice_tcp_free_all(mc_ice_agent *a);
 
 /* checklist.c, for tcp.c: the connection of (base, remote) is gone; its

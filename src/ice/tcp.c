@@ -17,7 +17,8 @@ struct ice_tcp_conn {
   int base;
   mc_addr remote;
   bool accepted;
-  bool failed; /* refused, reset or closed: never reopened (RFC 6544 7.1) */
+  bool heard;  /* a frame arrived */
+  bool failed; /* refused, reset or closed: not reopened while its pair lives (RFC 6544 7.1) */
 };
 
 static struct ice_tcp_conn *find_conn(const mc_ice_agent *a, int base, const mc_addr *remote) {
@@ -44,6 +45,15 @@ static void conn_fail(struct ice_tcp_conn *c) {
 static int on_frame(const uint8_t *frame, size_t len, void *user) {
   struct ice_tcp_conn *c = user;
   mc_ice_agent *a = c->agent;
+  /* RFC 6544 7.2: on an accepted connection a check comes first; anything
+   * else is not an ICE peer, and it would hold a connection slot. */
+  if (c->accepted && !c->heard && !mc_stun_is_message(frame, len)) {
+    char as[MC_ADDR_STRLEN];
+    MC_LOGD(LOG, "tcp connection closed: first frame not stun remote=%s", mc_addr_str(&c->remote, as));
+    conn_fail(c);
+    return MC_ECLOSED;
+  }
+  c->heard = true;
   ice_handle_packet(a, c->base, -1, &c->remote, frame, len);
   /* The application may have closed the agent from a callback. */
   return a->closed || c->failed ? MC_ECLOSED : 0;
@@ -84,6 +94,27 @@ static const struct mc_stream_callbacks conn_cbs = {
     .on_data = on_data,
     .on_error = on_error,
 };
+
+/* A failed connection no pair routes over any more (the checklist started
+ * over, or it failed before a pair formed) is forgotten, so a later pair on
+ * the same route may connect again. Only from the agent's tick: no
+ * connection's callback is on the stack then. */
+void ice_tcp_sweep(mc_ice_agent *a) {
+  size_t k = 0;
+  for (size_t i = 0; i < a->nconns; i++) {
+    struct ice_tcp_conn *c = a->conns[i];
+    bool used = false;
+    for (size_t p = 0; p < a->npairs && !used && c->failed; p++)
+      used = a->locals[a->pairs[p].local].base == c->base && mc_addr_equal(&a->remotes[a->pairs[p].remote].c.addr, &c->remote);
+    if (c->failed && !used && !(a->sel.set && a->sel.base == c->base && mc_addr_equal(&a->sel.remote, &c->remote))) {
+      mc_ice_framer_free(c->framer);
+      free(c);
+      continue;
+    }
+    a->conns[k++] = c;
+  }
+  a->nconns = k;
+}
 
 static struct ice_tcp_conn *conn_new(mc_ice_agent *a, int base, const mc_addr *remote, bool accepted) {
   if (a->nconns == ICE_MAX_CONNS) {
@@ -169,6 +200,7 @@ void ice_tcp_accept(mc_tcp_listener *l, mc_stream *s, const mc_addr *peer, void 
   if (c == old) {
     /* The same 4-tuple again after the last one ended: a new connection. */
     c->failed = false;
+    c->heard = false;
     mc_ice_framer_free(c->framer);
     c->framer = mc_ice_framer_new();
     if (!c->framer) {
