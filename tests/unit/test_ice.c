@@ -629,6 +629,20 @@ static void tcp_run(bool a_active, uint32_t tag) {
   CHECK_EQ_INT(mc_ice_agent_send(x.a, huge, sizeof huge), MC_ETOOBIG);
   exchange_data(&x, &y, tag + 1);
   CHECK_EQ_INT(y.rx_big, 1);
+  /* An ICE restart (as the app does after a disconnection): new
+   * credentials, the checks start over and find their way over TCP again. */
+  char u[MC_ICE_UFRAG_MAX + 1], pw[MC_ICE_PWD_MAX + 1];
+  CHECK_EQ_INT(mc_ice_agent_restart(x.a), 0);
+  mc_ice_agent_get_local_credentials(x.a, u, pw);
+  CHECK_EQ_INT(mc_ice_agent_set_remote_credentials(y.a, u, pw), 0);
+  CHECK_EQ_INT(mc_ice_agent_restart(y.a), 0);
+  mc_ice_agent_get_local_credentials(y.a, u, pw);
+  CHECK_EQ_INT(mc_ice_agent_set_remote_credentials(x.a, u, pw), 0);
+  t.want_selected = 2;
+  CHECK(run_until(both_selected, &t, GUARD_MS));
+  CHECK_EQ_INT(active->sel_local.tcptype, MC_ICE_TCPTYPE_ACTIVE);
+  CHECK_EQ_INT(passive->sel_remote.tcptype, MC_ICE_TCPTYPE_ACTIVE);
+  exchange_data(&x, &y, tag + 2);
   teardown(&x, &y);
 }
 
