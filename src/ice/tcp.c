@@ -10,6 +10,13 @@
 
 #define LOG "ice"
 
+/* A UDP socket drops what it cannot send; a TCP connection would queue it
+ * without end while the path is slower than the media. Past this much
+ * unsent (about 1 s of a 2 Mbit/s call) a frame is dropped whole, as UDP
+ * would: the estimator sees loss and lowers the rate, DTLS and SCTP
+ * retransmit, and what is queued is never older than about a second. */
+#define ICE_TCP_QUEUE_MAX (256 * 1024)
+
 struct ice_tcp_conn {
   mc_ice_agent *agent;
   mc_stream *stream;
@@ -166,6 +173,7 @@ int ice_tcp_send(mc_ice_agent *a, int base, const mc_addr *to, const uint8_t *da
     if (!c) return MC_ENOMEM;
   }
   if (c->failed || !c->stream) return MC_ECLOSED;
+  if (mc_stream_queued(c->stream) + 2 + len > ICE_TCP_QUEUE_MAX) return MC_EAGAIN;
   /* One write per frame keeps it whole on the wire even when the stream
    * is still connecting (queued until then). */
   uint8_t small[2 + 1500];

@@ -134,6 +134,9 @@ int mc_stream_connect(uv_loop_t *loop, const mc_addr *to, const struct mc_stream
 int mc_stream_write(mc_stream *s, const uint8_t *data, size_t len);
 int mc_stream_local_addr(mc_stream *s, mc_addr *out);
 int mc_stream_peer_addr(mc_stream *s, mc_addr *out);
+/* Bytes written and not yet handed to the kernel (queued while connecting,
+ * or behind a full socket buffer). */
+size_t mc_stream_queued(const mc_stream *s);
 void mc_stream_close(mc_stream *s);
 
 /* A listening TCP socket (plain TCP, no TLS): ICE-TCP passive candidates. */

@@ -325,6 +325,11 @@ int mc_stream_peer_addr(mc_stream *s, mc_addr *out) {
   return 0;
 }
 
+size_t mc_stream_queued(const mc_stream *s) {
+  if (!s) return 0;
+  return s->pending_len + uv_stream_get_write_queue_size((const uv_stream_t *)&s->tcp);
+}
+
 /* ---- accepted streams (listen.c) ---- */
 
 int mc_stream_accept(uv_stream_t *server, mc_stream **out) {

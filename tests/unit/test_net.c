@@ -422,6 +422,7 @@ static void test_tcp(uv_loop_t *loop) {
   /* Written before the connection is up: must be queued and flushed. */
   CHECK_EQ_INT(mc_stream_write(s, payload, 1000), 0);
   CHECK_EQ_INT(mc_stream_write(s, payload + 1000, sizeof payload - 1000), 0);
+  CHECK_EQ_INT(mc_stream_queued(s), sizeof payload);
   mc_addr local;
   CHECK_EQ_INT(mc_stream_local_addr(s, &local), 0);
   CHECK(mc_addr_is_loopback(&local) && mc_addr_port(&local) != 0);
@@ -429,6 +430,7 @@ static void test_tcp(uv_loop_t *loop) {
   CHECK(c.connected);
   CHECK_EQ_INT(c.got_len, sizeof payload);
   CHECK(c.got_len == sizeof payload && memcmp(c.got, payload, sizeof payload) == 0);
+  CHECK_EQ_INT(mc_stream_queued(s), 0);
   /* The server shuts its side after echoing: an orderly close is MC_ECLOSED. */
   CHECK(c.errored);
   CHECK_EQ_INT(c.err, MC_ECLOSED);
