@@ -400,7 +400,7 @@ static void consider_nomination(mc_ice_agent *a, int i, uint64_t now, uint64_t r
 /* ---- answers to our checks (RFC 8445 7.2.5) ---- */
 
 static int valid_local_for(mc_ice_agent *a, const struct ice_local *base, const mc_addr *mapped) {
-  /* RFC 6544 7.2.2: an active candidate's port (9) is not the one its
+  /* RFC 6544: an active candidate's port (9, 4.5) is not the one its
    * connection leaves from, so its mapped address differs in the port
    * alone; that is the active candidate itself, not a peer-reflexive one. */
   if (base->c.tcptype == MC_ICE_TCPTYPE_ACTIVE && mc_addr_ip_equal(&base->c.addr, mapped))

@@ -52,8 +52,9 @@ static void conn_fail(struct ice_tcp_conn *c) {
 static int on_frame(const uint8_t *frame, size_t len, void *user) {
   struct ice_tcp_conn *c = user;
   mc_ice_agent *a = c->agent;
-  /* RFC 6544 7.2: on an accepted connection a check comes first; anything
-   * else is not an ICE peer, and it would hold a connection slot. */
+  /* Our choice, not the RFC's: on an accepted connection the peer's check
+   * comes first (nothing else can, before a pair exists); anything else is
+   * not an ICE peer and would only hold a connection slot. */
   if (c->accepted && !c->heard && !mc_stun_is_message(frame, len)) {
     char as[MC_ADDR_STRLEN];
     MC_LOGD(LOG, "tcp connection closed: first frame not stun remote=%s", mc_addr_str(&c->remote, as));
