@@ -129,10 +129,12 @@ done
 link=$(grep -m1 '^link: ' "$LAB_RUN/doctor.out" | cut -d' ' -f2)
 lab_log "[$name] doctor's link ${link%/r/*}/r/<room>"
 
+expect_path=relay
+[ "$tcp" = 1 ] && expect_path=tcp
 # The patient: node and Chromium in host-b's namespace (no route out of the lab).
 lab_exec host-b env CHROMIUM="$CHROMIUM" RESULT="$LAB_RUN/page.json" SERVER_CERT="$LAB_RUN/server-state/cert.pem" \
   WORK="$LAB_RUN" WEB_ROOT="$WEB_ROOT" PAGE_SAMPLE_SECONDS=$((SECONDS_CALL - 7)) PAGE_MIN_FRAMES="$PAGE_MIN" \
-  PAGE_EXPECT_PATH=$([ "$tcp" = 1 ] && echo tcp || echo relay) \
+  PAGE_EXPECT_PATH="$expect_path" \
   timeout 170 node "$here/page_call.js" "$link" >"$LAB_RUN/page.out" 2>&1 &
 page_pid=$!
 
