@@ -229,6 +229,7 @@ struct mc_pc_stats {
   bool has_selected_pair;
   char local_candidate_type[8];  /* "host", "srflx", "prflx", "relay" */
   char remote_candidate_type[8];
+  char protocol[4];              /* of the selected pair: "udp", or "tcp" for ICE-TCP (RFC 6544) */
   char local_address[64];        /* "IP:port" */
   char remote_address[64];
   /* The TURN server our side of the selected pair goes through, as its URL

@@ -4,7 +4,7 @@
  * answers. Media comes from call_media.c, chat, peer state and files from
  * channels.c; what a person sees goes into the call_view the window draws,
  * and lines on standard output serve people and scripts alike: "link: URL",
- * "state: STATE", "pair: LOCAL-TYPE REMOTE-TYPE", "verify: DDD DDD",
+ * "state: STATE", "pair: LOCAL-TYPE REMOTE-TYPE [tcp]", "verify: DDD DDD",
  * "chat: TEXT", "peer: mic on|off camera on|off", "file: ...", "ended: WHY".
  *
  * A broken path is repaired, not ended: "disconnected" for 2 s (or
@@ -259,7 +259,10 @@ static void show_connection(struct call *c, bool print) {
   bool relayed = st.has_selected_pair &&
                  (!strcmp(st.local_candidate_type, "relay") || !strcmp(st.remote_candidate_type, "relay"));
   if (print) {
-    if (st.has_selected_pair) say("pair: %s %s", st.local_candidate_type, st.remote_candidate_type);
+    /* ICE-TCP pairs say so; UDP ones keep the two-word line scripts read. */
+    if (st.has_selected_pair)
+      say("pair: %s %s%s", st.local_candidate_type, st.remote_candidate_type,
+          strcmp(st.protocol, "tcp") == 0 ? " tcp" : "");
     say("dtls: %s %s", st.dtls_client ? "client" : "server", st.srtp_cipher);
     if (code[0]) say("verify: %s", code);
   }
@@ -1377,12 +1380,12 @@ static json_t *pc_stats_json(struct call *c) {
   struct mc_pc_stats st;
   mc_pc_get_stats(c->pc, &st);
   json_t *j = json_pack(
-      "{s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+      "{s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
       "connectionState", mc_pc_state_name(st.state), "iceConnectionState", st.ice_state, "dtlsState",
       st.dtls_state, "srtpCipher", st.srtp_cipher, "dtlsClient", st.dtls_client, "localFingerprint",
       st.local_fingerprint, "remoteFingerprint", st.remote_fingerprint, "selectedCandidatePair",
       "localCandidateType", st.local_candidate_type, "remoteCandidateType", st.remote_candidate_type,
-      "localAddress", st.local_address, "remoteAddress", st.remote_address, "iceConnectedMs",
+      "localAddress", st.local_address, "remoteAddress", st.remote_address, "protocol", st.protocol, "iceConnectedMs",
       (json_int_t)st.ice_connected_ms, "dtlsConnectedMs", (json_int_t)st.dtls_connected_ms, "bytesSent",
       (json_int_t)st.bytes_sent, "bytesReceived", (json_int_t)st.bytes_received, "messagesSent",
       (json_int_t)st.dc_messages_sent, "messagesReceived", (json_int_t)st.dc_messages_received,

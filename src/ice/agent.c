@@ -44,6 +44,13 @@ static void leave(mc_ice_agent *a) {
   if (--a->busy == 0 && a->free_pending) really_free(a);
 }
 
+void ice_enter(mc_ice_agent *a) { enter(a); }
+void ice_leave(mc_ice_agent *a) { leave(a); }
+
+bool ice_base_is_tcp(const mc_ice_agent *a, int base) {
+  return base >= 0 && (size_t)base < a->nbases && a->bases[base].kind != BASE_UDP;
+}
+
 void ice_set_state(mc_ice_agent *a, enum mc_ice_state s) {
   if (a->state == s || a->closed) return;
   MC_LOGI(LOG, "state from=%s to=%s", mc_ice_state_name(a->state), mc_ice_state_name(s));
@@ -131,7 +138,9 @@ int ice_route_send(mc_ice_agent *a, int base, int relay, const mc_addr *to, cons
     if (!r->turn || !r->allocated) return MC_ESTATE;
     return mc_turn_send(r->turn, to, data, len);
   }
-  if (base < 0 || (size_t)base >= a->nbases || !a->bases[base].udp) return MC_ESTATE;
+  if (base < 0 || (size_t)base >= a->nbases) return MC_ESTATE;
+  if (a->bases[base].kind != BASE_UDP) return ice_tcp_send(a, base, to, data, len);
+  if (!a->bases[base].udp) return MC_ESTATE;
   return mc_udp_send(a->bases[base].udp, to, data, len);
 }
 
@@ -175,7 +184,7 @@ static void emit_local(mc_ice_agent *a, int idx) {
  * one we have is redundant. Returns the new index or -1. */
 static int add_local(mc_ice_agent *a, enum mc_ice_cand_type type, int base, int relay, const mc_addr *addr,
                      const mc_addr *related, const mc_addr *server, uint16_t local_pref,
-                     enum mc_turn_transport relay_transport, bool signal) {
+                     enum mc_turn_transport relay_transport, enum mc_ice_tcptype tcptype, bool signal) {
   for (size_t i = 0; i < a->nlocals; i++) {
     struct ice_local *o = &a->locals[i];
     if (o->base == base && o->relay == relay && mc_addr_equal(&o->c.addr, addr)) return -1;
@@ -193,18 +202,22 @@ static int add_local(mc_ice_agent *a, enum mc_ice_cand_type type, int base, int 
   l->gathered_ms = mc_now_ms();
   mc_ice_candidate *c = &l->c;
   c->component = 1;
-  c->transport = MC_ICE_TRANSPORT_UDP;
+  c->transport = tcptype != MC_ICE_TCPTYPE_NONE ? MC_ICE_TRANSPORT_TCP : MC_ICE_TRANSPORT_UDP;
+  c->tcptype = tcptype;
   c->type = type;
   c->addr = *addr;
   c->port = mc_addr_port(addr);
-  c->priority = mc_ice_candidate_priority(mc_ice_type_preference(type), local_pref, 1);
+  uint8_t type_pref = mc_ice_type_preference(type);
+  if (c->transport == MC_ICE_TRANSPORT_TCP)
+    type_pref = type == MC_ICE_CAND_PRFLX ? MC_ICE_TYPE_PREF_PRFLX_TCP : MC_ICE_TYPE_PREF_HOST_TCP;
+  c->priority = mc_ice_candidate_priority(type_pref, local_pref, 1);
   c->generation = 0;
   c->network_id = -1;
   c->network_cost = -1;
   c->has_relay_transport = type == MC_ICE_CAND_RELAY;
   c->relay_transport = relay_transport;
   const mc_addr *fbase = base >= 0 ? &a->bases[base].addr : addr;
-  mc_ice_foundation(type, fbase, server, MC_ICE_TRANSPORT_UDP, relay_transport, c->foundation);
+  mc_ice_foundation(type, fbase, server, c->transport, relay_transport, c->foundation);
   char ip[MC_ADDR_STRLEN];
   mc_addr_ip_str(addr, ip);
   mc_strcpy(c->host, sizeof c->host, ip);
@@ -250,7 +263,10 @@ int ice_add_prflx_local(mc_ice_agent *a, int base, int relay, const mc_addr *map
     }
   }
   const mc_addr *baddr = base >= 0 ? &a->bases[base].addr : NULL;
-  int idx = add_local(a, MC_ICE_CAND_PRFLX, base, relay, mapped, baddr, NULL, pref, MC_TURN_UDP, false);
+  /* Over TCP only active candidates learn a mapped address of their own
+   * (the connection's source port); it keeps their tcptype. */
+  enum mc_ice_tcptype tt = ice_base_is_tcp(a, base) ? MC_ICE_TCPTYPE_ACTIVE : MC_ICE_TCPTYPE_NONE;
+  int idx = add_local(a, MC_ICE_CAND_PRFLX, base, relay, mapped, baddr, NULL, pref, MC_TURN_UDP, tt, false);
   if (idx >= 0) {
     char as[MC_ADDR_STRLEN];
     MC_LOGI(LOG, "local prflx addr=%s", mc_addr_str(mapped, as));
@@ -266,8 +282,8 @@ static void gather_step_done(mc_ice_agent *a) {
 
 /* ---- sockets ---- */
 
-static void handle_packet(mc_ice_agent *a, int base, int relay, const mc_addr *from, const uint8_t *data,
-                          size_t len) {
+void ice_handle_packet(mc_ice_agent *a, int base, int relay, const mc_addr *from, const uint8_t *data,
+                       size_t len) {
   if (a->closed) return;
   bool on_sel = a->sel.set && a->sel.base == base && a->sel.relay == relay && mc_addr_equal(&a->sel.remote, from);
   if (on_sel) ice_consent_heard(a, mc_now_ms());
@@ -300,7 +316,7 @@ static void handle_packet(mc_ice_agent *a, int base, int relay, const mc_addr *f
    * kept across a restart), never from strangers. */
   bool ok = on_sel;
   if (!ok) {
-    int r = ice_find_remote_addr(a, from);
+    int r = ice_find_remote(a, from, ice_base_is_tcp(a, base) ? MC_ICE_TRANSPORT_TCP : MC_ICE_TRANSPORT_UDP);
     if (r >= 0) {
       for (size_t i = 0; i < a->npairs && !ok; i++) {
         const struct ice_pair *p = &a->pairs[i];
@@ -328,7 +344,7 @@ static void on_udp(mc_udp *sock, const mc_addr *from, const uint8_t *data, size_
   struct ice_base *b = user;
   mc_ice_agent *a = b->agent;
   enter(a);
-  handle_packet(a, (int)(b - a->bases), -1, from, data, len);
+  ice_handle_packet(a, (int)(b - a->bases), -1, from, data, len);
   leave(a);
 }
 
@@ -339,7 +355,7 @@ static void start_srflx(mc_ice_agent *a, int server) {
   uint64_t now = mc_now_ms();
   for (size_t b = 0; b < a->nbases; b++) {
     struct ice_base *base = &a->bases[b];
-    if (mc_addr_is_loopback(&base->addr) || base->gone) continue;
+    if (base->kind != BASE_UDP || mc_addr_is_loopback(&base->addr) || base->gone) continue;
     const mc_addr *dest = NULL;
     for (size_t i = 0; i < s->naddrs; i++) {
       if (mc_addr_family(&s->addrs[i]) == mc_addr_family(&base->addr)) {
@@ -384,7 +400,8 @@ static void srflx_done(mc_ice_agent *a, struct ice_txn *t, int err, const mc_stu
     /* RFC 8445 5.1.3: no NAT in the way, the srflx equals its base. */
     if (!mc_addr_equal(&mapped, &b->addr) && !a->cfg.relay_only) {
       uint16_t pref = mc_ice_local_preference(MC_ICE_CAND_SRFLX, mc_addr_family(&b->addr), b->iface_index, MC_TURN_UDP);
-      add_local(a, MC_ICE_CAND_SRFLX, t->base, -1, &mapped, &b->addr, &t->dest, pref, MC_TURN_UDP, true);
+      add_local(a, MC_ICE_CAND_SRFLX, t->base, -1, &mapped, &b->addr, &t->dest, pref, MC_TURN_UDP,
+                MC_ICE_TCPTYPE_NONE, true);
     }
   }
   gather_step_done(a);
@@ -434,7 +451,8 @@ static void on_turn_allocated(mc_turn_client *c, const mc_addr *relayed, const m
   uint16_t pref = mc_ice_local_preference(MC_ICE_CAND_RELAY, mc_addr_family(relayed), (size_t)ri, r->transport);
   char as[MC_ADDR_STRLEN];
   MC_LOGI(LOG, "relay allocated relayed=%s transport=%s", mc_addr_str(relayed, as), mc_turn_transport_name(r->transport));
-  int idx = add_local(a, MC_ICE_CAND_RELAY, -1, ri, relayed, mapped, &server, pref, r->transport, true);
+  int idx = add_local(a, MC_ICE_CAND_RELAY, -1, ri, relayed, mapped, &server, pref, r->transport,
+                      MC_ICE_TCPTYPE_NONE, true);
   if (idx >= 0) ice_pairs_add_for_local(a, idx);
   if (!r->done) {
     r->done = true;
@@ -469,7 +487,7 @@ static void on_turn_data(mc_turn_client *c, const mc_addr *peer, const uint8_t *
   struct ice_relay *r = relay_of(c, user);
   mc_ice_agent *a = r->agent;
   enter(a);
-  handle_packet(a, -1, (int)(r - a->relays), peer, data, len);
+  ice_handle_packet(a, -1, (int)(r - a->relays), peer, data, len);
   leave(a);
 }
 
@@ -567,7 +585,7 @@ static void new_credentials(mc_ice_agent *a) {
 int mc_ice_agent_new(uv_loop_t *loop, const struct mc_ice_config *config, const struct mc_ice_callbacks *cbs,
                      void *user, mc_ice_agent **out) {
   if (!loop || !config || !out) return MC_EINVAL;
-  if (config->server_count > ICE_MAX_SERVERS || config->bind_addr_count > ICE_MAX_BASES) return MC_EINVAL;
+  if (config->server_count > ICE_MAX_SERVERS || config->bind_addr_count > ICE_MAX_IFACES) return MC_EINVAL;
   *out = NULL;
   mc_ice_agent *a = calloc(1, sizeof *a);
   if (!a) return MC_ENOMEM;
@@ -627,6 +645,46 @@ fail:
   return MC_ENOMEM;
 }
 
+/* RFC 6544 4.1 (with 5.1): per interface a passive candidate, listening on
+ * the interface's address, and an active one. RFC 6544 4.5: an active
+ * candidate is signalled with port 9 (discard), as it listens nowhere. */
+static void open_tcp_hosts(mc_ice_agent *a, const mc_addr *ip, size_t iface_index, bool signal) {
+  if (a->nbases + 2 > ICE_MAX_BASES) return;
+  char as[MC_ADDR_STRLEN];
+  struct ice_base *p = &a->bases[a->nbases];
+  memset(p, 0, sizeof *p);
+  p->agent = a;
+  p->kind = BASE_TCP_PASSIVE;
+  p->iface_index = iface_index;
+  mc_addr bind = *ip;
+  mc_addr_set_port(&bind, 0);
+  if (mc_tcp_listen(a->loop, &bind, ice_tcp_accept, p, &p->listener) != 0 ||
+      mc_tcp_listener_local_addr(p->listener, &p->addr) != 0) {
+    MC_LOGW(LOG, "tcp listening socket failed addr=%s", mc_addr_str(&bind, as));
+    mc_tcp_listener_close(p->listener);
+    p->listener = NULL;
+    return;
+  }
+  int fam = mc_addr_family(ip);
+  int pi = (int)a->nbases++;
+  int idx = add_local(a, MC_ICE_CAND_HOST, pi, -1, &p->addr, NULL, NULL,
+                      mc_ice_tcp_local_preference(MC_ICE_TCPTYPE_PASSIVE, fam, iface_index), MC_TURN_UDP,
+                      MC_ICE_TCPTYPE_PASSIVE, signal);
+  if (idx >= 0) ice_pairs_add_for_local(a, idx);
+  struct ice_base *ac = &a->bases[a->nbases];
+  memset(ac, 0, sizeof *ac);
+  ac->agent = a;
+  ac->kind = BASE_TCP_ACTIVE;
+  ac->iface_index = iface_index;
+  ac->addr = *ip;
+  mc_addr_set_port(&ac->addr, 9);
+  int ai = (int)a->nbases++;
+  idx = add_local(a, MC_ICE_CAND_HOST, ai, -1, &ac->addr, NULL, NULL,
+                  mc_ice_tcp_local_preference(MC_ICE_TCPTYPE_ACTIVE, fam, iface_index), MC_TURN_UDP,
+                  MC_ICE_TCPTYPE_ACTIVE, signal);
+  if (idx >= 0) ice_pairs_add_for_local(a, idx);
+}
+
 static void open_host(mc_ice_agent *a, const mc_addr *ip, size_t iface_index, bool signal) {
   if (a->nbases == ICE_MAX_BASES) return;
   struct ice_base *b = &a->bases[a->nbases];
@@ -646,13 +704,15 @@ static void open_host(mc_ice_agent *a, const mc_addr *ip, size_t iface_index, bo
   }
   int bi = (int)a->nbases++;
   uint16_t pref = mc_ice_local_preference(MC_ICE_CAND_HOST, mc_addr_family(&b->addr), iface_index, MC_TURN_UDP);
-  int idx = add_local(a, MC_ICE_CAND_HOST, bi, -1, &b->addr, NULL, NULL, pref, MC_TURN_UDP, signal);
+  int idx = add_local(a, MC_ICE_CAND_HOST, bi, -1, &b->addr, NULL, NULL, pref, MC_TURN_UDP, MC_ICE_TCPTYPE_NONE,
+                      signal);
   if (idx >= 0) ice_pairs_add_for_local(a, idx);
+  if (a->cfg.tcp) open_tcp_hosts(a, ip, iface_index, signal);
 }
 
 static int base_of_ip(const mc_ice_agent *a, const mc_addr *ip) {
   for (size_t i = 0; i < a->nbases; i++)
-    if (mc_addr_ip_equal(&a->bases[i].addr, ip)) return (int)i;
+    if (a->bases[i].kind == BASE_UDP && mc_addr_ip_equal(&a->bases[i].addr, ip)) return (int)i;
   return -1;
 }
 
@@ -661,9 +721,13 @@ static void set_base_gone(mc_ice_agent *a, int bi, bool gone) {
   if (b->gone == gone) return;
   char as[MC_ADDR_STRLEN];
   MC_LOGI(LOG, "host address %s addr=%s", gone ? "gone" : "back", mc_addr_str(&b->addr, as));
-  b->gone = gone;
-  for (size_t i = 0; i < a->nlocals; i++)
-    if (a->locals[i].base == bi) a->locals[i].stale = gone;
+  /* The interface's TCP bases share its fate. */
+  for (size_t k = 0; k < a->nbases; k++) {
+    if ((int)k != bi && (a->bases[k].kind == BASE_UDP || !mc_addr_ip_equal(&a->bases[k].addr, &b->addr))) continue;
+    a->bases[k].gone = gone;
+    for (size_t i = 0; i < a->nlocals; i++)
+      if (a->locals[i].base == (int)k) a->locals[i].stale = gone;
+  }
 }
 
 /* RFC 8445 5.1.1.1: host candidates from every interface (a relay-only
@@ -672,12 +736,12 @@ static void set_base_gone(mc_ice_agent *a, int bi, bool gone) {
  * and candidates of addresses that left are no longer offered. */
 static void gather_hosts(mc_ice_agent *a, bool restart) {
   if (a->cfg.relay_only) return;
-  mc_addr addrs[ICE_MAX_BASES];
+  mc_addr addrs[ICE_MAX_IFACES];
   size_t n = 0;
   if (a->nbind > 0) {
     n = a->nbind;
     memcpy(addrs, a->bind_addrs, n * sizeof *addrs);
-  } else if (mc_net_local_addresses(addrs, ICE_MAX_BASES, &n) != 0) {
+  } else if (mc_net_local_addresses(addrs, ICE_MAX_IFACES, &n) != 0) {
     if (restart) return; /* no news is not a network change */
     n = 0;
   }
@@ -709,7 +773,7 @@ static void gather_hosts(mc_ice_agent *a, bool restart) {
   }
   if (restart && a->nbind == 0) {
     for (size_t i = 0; i < a->nbases; i++)
-      if (!mc_addr_is_loopback(&a->bases[i].addr)) set_base_gone(a, (int)i, !seen[i]);
+      if (a->bases[i].kind == BASE_UDP && !mc_addr_is_loopback(&a->bases[i].addr)) set_base_gone(a, (int)i, !seen[i]);
   }
   if (a->nbases == 0) MC_LOGW(LOG, "no usable interface for host candidates");
 }
@@ -869,7 +933,7 @@ int mc_ice_agent_add_remote_candidate(mc_ice_agent *a, const char *line) {
     MC_LOGW(LOG, "rejected remote candidate: malformed line");
     return rc;
   }
-  if (c.transport != MC_ICE_TRANSPORT_UDP || c.component != 1) {
+  if ((c.transport == MC_ICE_TRANSPORT_TCP && !a->cfg.tcp) || c.component != 1) {
     MC_LOGD(LOG, "ignored remote candidate transport=%s component=%u",
             c.transport == MC_ICE_TRANSPORT_TCP ? "tcp" : "udp", (unsigned)c.component);
     return 0;
@@ -1040,6 +1104,7 @@ static void tick(mc_ice_agent *a) {
   uint64_t next = UINT64_MAX;
   a->in_tick = true;
   a->resched = false;
+  ice_tcp_sweep(a);
   mc_stun_txn_tick(a->txns, now);
   expire_srflx(a, now, &next);
   if (a->reemit_pending && !a->closed) {
@@ -1079,9 +1144,12 @@ void mc_ice_agent_close(mc_ice_agent *a) {
   a->closed = true;
   uv_timer_stop(&a->timer);
   for (size_t i = 0; i < a->nbases; i++) {
-    mc_udp_close(a->bases[i].udp);
+    if (a->bases[i].udp) mc_udp_close(a->bases[i].udp);
     a->bases[i].udp = NULL;
+    if (a->bases[i].listener) mc_tcp_listener_close(a->bases[i].listener);
+    a->bases[i].listener = NULL;
   }
+  ice_tcp_close_all(a);
   for (size_t i = 0; i < a->nrelays; i++) {
     if (a->relays[i].turn) mc_turn_client_close(a->relays[i].turn);
     a->relays[i].turn = NULL;
@@ -1108,6 +1176,7 @@ static void on_timer_closed(uv_handle_t *h) {
 }
 
 static void really_free(mc_ice_agent *a) {
+  ice_tcp_free_all(a);
   mc_stun_txn_table_free(a->txns);
   a->txns = NULL;
   for (size_t i = 0; i < ICE_MAX_SERVERS; i++) {

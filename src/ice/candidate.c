@@ -12,6 +12,12 @@ const char *mc_ice_cand_type_name(enum mc_ice_cand_type t) {
   return (unsigned)t < MC_ARRAY_LEN(type_names) ? type_names[t] : "unknown";
 }
 
+static const char *const tcptype_names[] = {"", "active", "passive", "so"};
+
+const char *mc_ice_tcptype_name(enum mc_ice_tcptype t) {
+  return (unsigned)t < MC_ARRAY_LEN(tcptype_names) ? tcptype_names[t] : "";
+}
+
 int mc_ice_cand_type_from_name(const char *name, size_t len, enum mc_ice_cand_type *out) {
   for (size_t i = 0; i < MC_ARRAY_LEN(type_names); i++) {
     if (strlen(type_names[i]) == len && memcmp(type_names[i], name, len) == 0) {
@@ -54,6 +60,17 @@ uint16_t mc_ice_local_preference(enum mc_ice_cand_type type, int family, size_t 
   }
   uint32_t top = family == AF_INET6 ? 0xFFFF : 0x7FFF;
   return (uint16_t)(top - idx * 16);
+}
+
+/* RFC 6544 4.2: for host candidates (and relayed and UDP-tunneled ones)
+ * direction-pref is 6 for active, 4 for passive and 2 for S-O, so that
+ * active/passive pairs are checked before simultaneous-open ones. */
+uint16_t mc_ice_tcp_local_preference(enum mc_ice_tcptype tcptype, int family, size_t iface_index) {
+  uint32_t dir = tcptype == MC_ICE_TCPTYPE_ACTIVE ? 6 : tcptype == MC_ICE_TCPTYPE_PASSIVE ? 4 : 2;
+  uint32_t top = family == AF_INET6 ? 8191 : 4095;
+  uint32_t down = (uint32_t)MC_MIN(iface_index, (size_t)255) * 16;
+  uint32_t other = down > top ? 0 : top - down;
+  return (uint16_t)((dir << 13) + other);
 }
 
 /* RFC 8445 6.1.2.3 */
@@ -273,6 +290,12 @@ int mc_ice_candidate_parse(const uint8_t *buf, size_t len, mc_ice_candidate *out
     } else if (tok_eq(name, "network-cost")) {
       if (tok_uint(val, 10, 0x7FFFFFFF, &v) != 0) return MC_EPARSE;
       out->network_cost = (long)v;
+    } else if (tok_eq(name, "tcptype")) {
+      /* RFC 6544 4.5: tcp-type = "active" / "passive" / "so". */
+      if (tok_eq(val, "active")) out->tcptype = MC_ICE_TCPTYPE_ACTIVE;
+      else if (tok_eq(val, "passive")) out->tcptype = MC_ICE_TCPTYPE_PASSIVE;
+      else if (tok_eq(val, "so")) out->tcptype = MC_ICE_TCPTYPE_SO;
+      else out->tcptype = MC_ICE_TCPTYPE_NONE; /* a later kind: never paired, line kept */
     } else if (tok_eq(name, "ufrag")) {
       if (val.n == 0 || val.n > MC_ICE_UFRAG_MAX) return MC_EPARSE;
       for (size_t k = 0; k < val.n; k++)
@@ -280,9 +303,11 @@ int mc_ice_candidate_parse(const uint8_t *buf, size_t len, mc_ice_candidate *out
       memcpy(out->ufrag, val.p, val.n);
       out->ufrag[val.n] = '\0';
     }
-    /* Anything else (tcptype, Firefox's and Chrome's future additions):
+    /* Anything else (Firefox's and Chrome's future additions):
      * RFC 8839 5.1 says ignore what we do not understand. */
   }
+  /* tcptype means nothing on a UDP candidate. */
+  if (out->transport != MC_ICE_TRANSPORT_TCP) out->tcptype = MC_ICE_TCPTYPE_NONE;
   return 0;
 }
 
@@ -307,6 +332,8 @@ int mc_ice_candidate_format(const mc_ice_candidate *c, char *buf, size_t cap) {
     off += (size_t)m_;                                           \
   } while (0)
   if (c->has_related) APPEND(" raddr %s rport %u", c->related_host, (unsigned)c->related_port);
+  if (c->transport == MC_ICE_TRANSPORT_TCP && c->tcptype != MC_ICE_TCPTYPE_NONE)
+    APPEND(" tcptype %s", mc_ice_tcptype_name(c->tcptype));
   if (c->generation >= 0) APPEND(" generation %ld", c->generation);
   if (c->ufrag[0]) APPEND(" ufrag %s", c->ufrag);
   if (c->network_id >= 0) APPEND(" network-id %ld", c->network_id);

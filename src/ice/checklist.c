@@ -37,10 +37,14 @@ static void set_pair_state(mc_ice_agent *a, int i, enum pair_state s) {
   p->state = s;
 }
 
-int ice_find_remote_addr(const mc_ice_agent *a, const mc_addr *addr) {
+int ice_find_remote(const mc_ice_agent *a, const mc_addr *addr, enum mc_ice_transport transport) {
   for (size_t i = 0; i < a->nremotes; i++)
-    if (mc_addr_equal(&a->remotes[i].c.addr, addr)) return (int)i;
+    if (a->remotes[i].c.transport == transport && mc_addr_equal(&a->remotes[i].c.addr, addr)) return (int)i;
   return -1;
+}
+
+static enum mc_ice_transport rx_transport(const mc_ice_agent *a) {
+  return ice_base_is_tcp(a, a->rx_base) ? MC_ICE_TRANSPORT_TCP : MC_ICE_TRANSPORT_UDP;
 }
 
 static bool is_relay_pair(const mc_ice_agent *a, const struct ice_pair *p) {
@@ -60,7 +64,21 @@ static bool can_pair(const mc_ice_agent *a, int local, int remote) {
   if (l->c.type != MC_ICE_CAND_HOST && l->c.type != MC_ICE_CAND_RELAY) return false;
   if (l->stale) return false;
   if (a->cfg.relay_only && l->c.type != MC_ICE_CAND_RELAY) return false;
-  if (r->c.transport != MC_ICE_TRANSPORT_UDP) return false;
+  if (r->c.transport != l->c.transport) return false;
+  if (l->c.transport == MC_ICE_TRANSPORT_TCP) {
+    /* RFC 6544 6.2: an active candidate pairs with a passive one and the
+     * other way round (simultaneous-open is not done). Our passive side
+     * pairs only with an active candidate that reached it: the
+     * peer-reflexive one learned on an accepted connection; a signalled
+     * active candidate (port 9) is never a destination. */
+    if (l->c.tcptype == MC_ICE_TCPTYPE_ACTIVE) {
+      if (r->c.tcptype != MC_ICE_TCPTYPE_PASSIVE) return false;
+    } else if (l->c.tcptype == MC_ICE_TCPTYPE_PASSIVE) {
+      if (r->c.tcptype != MC_ICE_TCPTYPE_ACTIVE || !ice_tcp_conn_usable(a, l->base, &r->c.addr)) return false;
+    } else {
+      return false;
+    }
+  }
   int fam = mc_addr_family(&r->c.addr);
   if (fam == AF_UNSPEC || fam != mc_addr_family(&l->c.addr)) return false;
   if (mc_addr_port(&r->c.addr) == 0) return false;
@@ -137,7 +155,7 @@ void ice_pairs_recompute_priorities(mc_ice_agent *a) {
 }
 
 int ice_remote_add(mc_ice_agent *a, const mc_ice_candidate *c, int only_local) {
-  int r = ice_find_remote_addr(a, &c->addr);
+  int r = ice_find_remote(a, &c->addr, c->transport);
   if (r >= 0) {
     struct ice_remote *o = &a->remotes[r];
     /* RFC 8838 11.4 (and 8445 7.3.1.3): a signalled candidate replaces the
@@ -209,8 +227,12 @@ void ice_relay_permission_changed(mc_ice_agent *a, int relay) {
 /* ---- building and sending checks (RFC 8445 7.2.2) ---- */
 
 static uint32_t prflx_priority(const mc_ice_agent *a, int local) {
-  /* RFC 8445 7.1.1: PRIORITY is what a prflx candidate from this base would get. */
-  return mc_ice_candidate_priority(MC_ICE_TYPE_PREF_PRFLX, a->locals[local].local_pref, 1);
+  /* RFC 8445 7.1.1: PRIORITY is what a prflx candidate from this base would
+   * get; RFC 6544 4.2: over TCP with the local preference of the candidate
+   * the check leaves from (its direction). */
+  const struct ice_local *l = &a->locals[local];
+  uint8_t tp = l->c.transport == MC_ICE_TRANSPORT_TCP ? MC_ICE_TYPE_PREF_PRFLX_TCP : MC_ICE_TYPE_PREF_PRFLX;
+  return mc_ice_candidate_priority(tp, l->local_pref, 1);
 }
 
 /* RFC 8445 7.1: USERNAME "remote-ufrag:local-ufrag", PRIORITY, the role
@@ -262,7 +284,10 @@ void ice_send_check(mc_ice_agent *a, int i, bool use_candidate) {
     MC_LOGD(LOG, "check %s use_candidate=%d role=%s", pair_desc(a, i, d, sizeof d), (int)use_candidate,
             mc_ice_role_name(a->role));
   }
-  if (mc_stun_txn_start(a->txns, buf, (size_t)n, a->set.check_rto_ms, false, t, now) != 0) {
+  /* RFC 6544 7.1 with RFC 8489 6.2.2: over a TCP connection a check is not
+   * retransmitted; it fails with the connection or after Ti (39.5 s). */
+  bool reliable = ice_base_is_tcp(a, l->base);
+  if (mc_stun_txn_start(a->txns, buf, (size_t)n, a->set.check_rto_ms, reliable, t, now) != 0) {
     ice_txn_free(a, t);
     set_pair_state(a, i, PAIR_FAILED);
     return;
@@ -376,6 +401,11 @@ static void consider_nomination(mc_ice_agent *a, int i, uint64_t now, uint64_t r
 /* ---- answers to our checks (RFC 8445 7.2.5) ---- */
 
 static int valid_local_for(mc_ice_agent *a, const struct ice_local *base, const mc_addr *mapped) {
+  /* RFC 6544: an active candidate's port (9, 4.5) is not the one its
+   * connection leaves from, so its mapped address differs in the port
+   * alone; that is the active candidate itself, not a peer-reflexive one. */
+  if (base->c.tcptype == MC_ICE_TCPTYPE_ACTIVE && mc_addr_ip_equal(&base->c.addr, mapped))
+    return (int)(base - a->locals);
   for (size_t i = 0; i < a->nlocals; i++) {
     const struct ice_local *l = &a->locals[i];
     if (l->base == base->base && l->relay == base->relay && mc_addr_equal(&l->c.addr, mapped)) return (int)i;
@@ -627,14 +657,17 @@ void ice_handle_request(mc_ice_agent *a, const mc_stun_msg *m, const uint8_t *bu
 
   int local = local_for_rx(a);
   if (local < 0) return;
-  int r = ice_find_remote_addr(a, &a->rx_from);
+  int r = ice_find_remote(a, &a->rx_from, rx_transport(a));
   if (r < 0) {
     /* RFC 8445 7.3.1.3: a request from an address we were not told about
      * is a peer-reflexive remote candidate with the PRIORITY it carries. */
     mc_ice_candidate c;
     memset(&c, 0, sizeof c);
     c.component = 1;
-    c.transport = MC_ICE_TRANSPORT_UDP;
+    c.transport = rx_transport(a);
+    /* RFC 6544 7.2: a check arriving on a connection our passive
+     * candidate accepted comes from the peer's active candidate. */
+    if (c.transport == MC_ICE_TRANSPORT_TCP) c.tcptype = MC_ICE_TCPTYPE_ACTIVE;
     c.type = MC_ICE_CAND_PRFLX;
     c.addr = a->rx_from;
     c.port = mc_addr_port(&a->rx_from);
@@ -804,4 +837,25 @@ void ice_checklist_tick(mc_ice_agent *a, uint64_t now, uint64_t *next) {
       }
     }
   }
+}
+
+void ice_tcp_route_failed(mc_ice_agent *a, int base, const mc_addr *remote) {
+  for (size_t i = 0; i < a->npairs; i++) {
+    struct ice_pair *p = &a->pairs[i];
+    if (a->locals[p->local].base != base || !mc_addr_equal(&a->remotes[p->remote].c.addr, remote)) continue;
+    if (a->remotes[p->remote].c.transport != MC_ICE_TRANSPORT_TCP) continue;
+    /* Its checks can no longer be answered: stop waiting for them. */
+    struct ice_txn *t = a->txn_head;
+    while (t) {
+      struct ice_txn *next = t->next;
+      if (t->kind == TXN_CHECK && t->pair == (int)i) ice_txn_free(a, t);
+      t = next;
+    }
+    if (p->state != PAIR_SUCCEEDED) set_pair_state(a, (int)i, PAIR_FAILED);
+    if (p->nominating) {
+      p->nominating = false;
+      if (a->nominating == (int)i) a->nominating = -1;
+    }
+  }
+  ice_schedule(a);
 }

@@ -53,7 +53,8 @@ static void send_consent(mc_ice_agent *a, uint64_t now) {
   t->role = a->role;
   t->remote_gen = a->remote_gen;
   MC_LOGD(LOG, "consent check");
-  if (mc_stun_txn_start(a->txns, buf, (size_t)n, a->set.check_rto_ms, false, t, now) != 0) {
+  /* Over an ICE-TCP connection the transport retransmits (RFC 8489 6.2.2). */
+  if (mc_stun_txn_start(a->txns, buf, (size_t)n, a->set.check_rto_ms, ice_base_is_tcp(a, a->sel.base), t, now) != 0) {
     ice_txn_free(a, t);
     return;
   }

@@ -35,7 +35,15 @@ enum mc_ice_cand_type {
 
 enum mc_ice_transport {
   MC_ICE_TRANSPORT_UDP = 0,
-  MC_ICE_TRANSPORT_TCP, /* parsed so it can be ignored; never paired */
+  MC_ICE_TRANSPORT_TCP, /* RFC 6544 ICE-TCP */
+};
+
+/* RFC 6544 4.5: the tcptype extension of a TCP candidate. */
+enum mc_ice_tcptype {
+  MC_ICE_TCPTYPE_NONE = 0, /* UDP, or a TCP candidate without tcptype (never paired) */
+  MC_ICE_TCPTYPE_ACTIVE,   /* opens connections; port 9 in SDP */
+  MC_ICE_TCPTYPE_PASSIVE,  /* accepts connections */
+  MC_ICE_TCPTYPE_SO,       /* simultaneous-open: parsed, never paired */
 };
 
 /* RFC 8445 5.1.2.2 recommended type preferences. */
@@ -43,6 +51,14 @@ enum mc_ice_transport {
 #define MC_ICE_TYPE_PREF_PRFLX 110
 #define MC_ICE_TYPE_PREF_SRFLX 100
 #define MC_ICE_TYPE_PREF_RELAY 0
+/* RFC 6544 4.2 leaves the type preference of TCP candidates to the agent
+ * and wants it to say which transport the agent prefers. Media over TCP
+ * suffers head-of-line blocking, so every direct UDP candidate (srflx
+ * included) ranks above a TCP host candidate; a relay stays below it, as a
+ * direct TCP path beats a detour through a TURN server. Chromium ranks
+ * them the same way (90 and 80). */
+#define MC_ICE_TYPE_PREF_HOST_TCP 90
+#define MC_ICE_TYPE_PREF_PRFLX_TCP 80
 
 #define MC_ICE_FOUNDATION_MAX 32 /* RFC 8445 5.1.1.3: 1*32 ice-char */
 #define MC_ICE_UFRAG_MAX 256     /* RFC 8839 5.4: 4..256 characters */
@@ -56,6 +72,7 @@ typedef struct mc_ice_candidate {
   char foundation[MC_ICE_FOUNDATION_MAX + 1];
   uint32_t component; /* 1..256 */
   enum mc_ice_transport transport;
+  enum mc_ice_tcptype tcptype; /* TCP only */
   uint32_t priority;
   /* The connection-address as written: an IP without brackets, or an mDNS
    * name such as "0c4f...-....local". */
@@ -83,10 +100,12 @@ typedef struct mc_ice_candidate {
  * addresses are parsed into addr; ".local" names leave addr AF_UNSPEC with
  * is_mdns set. MC_EPARSE on anything malformed. */
 int mc_ice_candidate_parse(const uint8_t *buf, size_t len, mc_ice_candidate *out);
-/* Writes "candidate:F 1 udp P IP PORT typ T [raddr R rport P] [generation G]
- * [ufrag U] [network-id N] [network-cost C]" (no "a=", no newline). */
+/* Writes "candidate:F 1 udp P IP PORT typ T [raddr R rport P] [tcptype X]
+ * [generation G] [ufrag U] [network-id N] [network-cost C]" (no "a=", no
+ * newline); tcptype for TCP candidates. */
 int mc_ice_candidate_format(const mc_ice_candidate *c, char *buf, size_t cap);
 const char *mc_ice_cand_type_name(enum mc_ice_cand_type t); /* "host", "srflx", "prflx", "relay" */
+const char *mc_ice_tcptype_name(enum mc_ice_tcptype t);     /* "active", "passive", "so", "" */
 int mc_ice_cand_type_from_name(const char *name, size_t len, enum mc_ice_cand_type *out);
 uint8_t mc_ice_type_preference(enum mc_ice_cand_type t);
 
@@ -100,6 +119,12 @@ uint32_t mc_ice_candidate_priority(uint8_t type_pref, uint16_t local_pref, uint3
 uint16_t mc_ice_local_preference(enum mc_ice_cand_type type, int family, size_t iface_index,
                                  enum mc_turn_transport relay_transport);
 
+/* RFC 6544 4.2: the local preference of a TCP candidate is
+ * (2^13) * direction-pref + other-pref; for host candidates active ranks
+ * above passive above simultaneous-open. other-pref (0..8191) ranks the
+ * interface as mc_ice_local_preference does, IPv6 above IPv4. */
+uint16_t mc_ice_tcp_local_preference(enum mc_ice_tcptype tcptype, int family, size_t iface_index);
+
 /* RFC 8445 5.1.1.3: candidates share a foundation when they have the same
  * type, base IP, STUN/TURN server IP and transport. Writes a short
  * deterministic ice-char string (a hash of those) to out (MC_ICE_FOUNDATION_MAX + 1). */
@@ -110,6 +135,29 @@ void mc_ice_foundation(enum mc_ice_cand_type type, const mc_addr *base, const mc
 /* RFC 8445 6.1.2.3: 2^32*MIN(G,D) + 2*MAX(G,D) + (G>D?1:0), where G is the
  * controlling agent's candidate priority and D the controlled agent's. */
 uint64_t mc_ice_pair_priority(uint32_t controlling_prio, uint32_t controlled_prio);
+
+/* ---- RFC 4571 framing of ICE-TCP connections ---- */
+
+/* RFC 6544 3: STUN and media on an ICE-TCP connection are framed as in
+ * RFC 4571: a 16-bit big-endian length, then that many bytes. */
+#define MC_ICE_FRAME_MAX 65535
+
+/* Writes the 2-byte header for a frame of len bytes; MC_ETOOBIG over
+ * MC_ICE_FRAME_MAX. */
+int mc_ice_frame_header(size_t len, uint8_t out[2]);
+
+/* Cuts a byte stream into frames. The peer's bytes are untrusted: any
+ * length is possible, a frame may arrive in any number of pieces. */
+typedef struct mc_ice_framer mc_ice_framer;
+mc_ice_framer *mc_ice_framer_new(void);
+void mc_ice_framer_free(mc_ice_framer *f);
+/* Called once per complete frame (an empty frame too). Returning non-zero
+ * stops the push (the owner closed the stream): the rest is dropped. */
+typedef int (*mc_ice_frame_cb)(const uint8_t *frame, size_t len, void *user);
+/* Feeds len more bytes of the stream. Returns 0, or what on_frame returned. */
+int mc_ice_framer_push(mc_ice_framer *f, const uint8_t *data, size_t len, mc_ice_frame_cb on_frame, void *user);
+/* Bytes held of an incomplete frame (header included). */
+size_t mc_ice_framer_pending(const mc_ice_framer *f);
 
 /* ---- timing: every tunable in one place, defaults from the RFCs and from
  * measurements (see timing.h for the sources and figures). ---- */
@@ -184,6 +232,10 @@ struct mc_ice_config {
    * (a port other than 0 binds that port). Copied. Tests use 127.0.0.1. */
   const mc_addr *bind_addrs;
   size_t bind_addr_count;
+  /* Also gather ICE-TCP host candidates (RFC 6544): per interface a passive
+   * one (a listening socket) and an active one; pair TCP candidates of the
+   * peer. Without it TCP candidates of the peer are ignored. */
+  bool tcp;
   /* Controlling only: put USE-CANDIDATE on every check (aggressive
    * nomination, RFC 5245; kept to test peers that still do it). */
   bool aggressive_nomination;
@@ -226,16 +278,18 @@ int mc_ice_agent_get_local_credentials(const mc_ice_agent *a, char *ufrag, char 
  * with new credentials, as JSEP does). */
 int mc_ice_agent_set_remote_credentials(mc_ice_agent *a, const char *ufrag, const char *pwd);
 /* A candidate line from the peer ("candidate:..." or "a=candidate:...").
- * tcp candidates and other components are ignored (returns 0); ".local"
- * names are resolved by mDNS first. MC_EPARSE when the line is malformed. */
+ * Other components, and tcp candidates unless config.tcp, are ignored
+ * (returns 0); ".local" names are resolved by mDNS first. MC_EPARSE when
+ * the line is malformed. */
 int mc_ice_agent_add_remote_candidate(mc_ice_agent *a, const char *line);
 /* The peer's end-of-candidates. */
 int mc_ice_agent_set_remote_gathering_done(mc_ice_agent *a);
 /* Sends one datagram over the selected pair; before a pair is selected,
  * over the valid pair the peer's latest data arrived on, else the best
  * valid pair (RFC 8445 12.1), while that pair's check answer is less than
- * consent_timeout_ms old (RFC 7675). MC_ESTATE when there is no such pair
- * or consent was lost. */
+ * consent_timeout_ms old (RFC 7675). Over TCP: one RFC 4571 frame, at most
+ * MC_ICE_FRAME_MAX bytes. MC_ESTATE when there is no such pair or consent
+ * was lost. */
 int mc_ice_agent_send(mc_ice_agent *a, const uint8_t *data, size_t len);
 /* ICE restart (RFC 8445 9): new local credentials, local candidates
  * reported again (on_candidate, on_gathering_done), remote candidates and

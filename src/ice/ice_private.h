@@ -8,10 +8,12 @@
 #include "stun/stun.h"
 #include "turn/turn.h"
 
-#define ICE_MAX_BASES 16   /* host sockets */
+#define ICE_MAX_IFACES 16  /* interface addresses: one UDP socket each */
+#define ICE_MAX_BASES 48   /* per interface: UDP, and with ICE-TCP a passive and an active base */
+#define ICE_MAX_CONNS 32   /* ICE-TCP connections, ours and accepted */
 #define ICE_MAX_RELAYS 8   /* TURN allocations */
 #define ICE_MAX_SERVERS 8
-#define ICE_MAX_LOCAL 48
+#define ICE_MAX_LOCAL 80 /* per interface up to 3 host (UDP, TCP passive, TCP active), srflx, prflx */
 #define ICE_MAX_REMOTE 64
 #define ICE_MAX_PAIRS 100  /* RFC 8445 6.1.2.5: default checklist limit */
 #define ICE_MAX_PERMS 32
@@ -25,13 +27,26 @@ enum pair_state {
   PAIR_FAILED,
 };
 
+enum base_kind {
+  BASE_UDP = 0,
+  BASE_TCP_PASSIVE, /* a listening socket; its connections are accepted */
+  BASE_TCP_ACTIVE,  /* no socket of its own; connects from the interface's address */
+};
+
+/* Where a local host candidate lives. For ICE-TCP a route (base, remote
+ * address) names one connection (tcp.c), so checks, answers, consent and
+ * media find theirs as UDP ones find their socket. */
 struct ice_base {
   mc_ice_agent *agent;
+  enum base_kind kind;
   mc_udp *udp;
-  mc_addr addr; /* bound, with port */
+  mc_tcp_listener *listener;
+  mc_addr addr; /* bound, with port; active TCP: port 9 as signalled */
   size_t iface_index;
   bool gone; /* its address left the machine (seen at an ICE restart) */
 };
+
+struct ice_tcp_conn;
 
 struct ice_relay {
   mc_ice_agent *agent;
@@ -153,7 +168,7 @@ struct mc_ice_agent {
   bool remote_eoc;
   uint64_t last_remote_cand_ms;
 
-  mc_addr bind_addrs[ICE_MAX_BASES];
+  mc_addr bind_addrs[ICE_MAX_IFACES];
   size_t nbind;
   struct ice_server servers[ICE_MAX_SERVERS];
   size_t nservers;
@@ -161,6 +176,8 @@ struct mc_ice_agent {
   size_t nbases;
   struct ice_relay relays[ICE_MAX_RELAYS];
   size_t nrelays;
+  struct ice_tcp_conn *conns[ICE_MAX_CONNS]; /* freed with the agent */
+  size_t nconns;
   mc_mdns_responder *responder;
 
   struct ice_local locals[ICE_MAX_LOCAL];
@@ -214,6 +231,10 @@ struct mc_ice_agent {
 };
 
 /* agent.c */
+void ice_enter(mc_ice_agent *a);
+void ice_leave(mc_ice_agent *a);
+void ice_handle_packet(mc_ice_agent *a, int base, int relay, const mc_addr *from, const uint8_t *data, size_t len);
+bool ice_base_is_tcp(const mc_ice_agent *a, int base);
 void ice_schedule(mc_ice_agent *a);
 void ice_set_state(mc_ice_agent *a, enum mc_ice_state s);
 int ice_route_send(mc_ice_agent *a, int base, int relay, const mc_addr *to, const uint8_t *data, size_t len);
@@ -234,7 +255,9 @@ void ice_checklist_tick(mc_ice_agent *a, uint64_t now, uint64_t *next);
 void ice_handle_request(mc_ice_agent *a, const mc_stun_msg *m, const uint8_t *buf, size_t len);
 void ice_check_done(mc_ice_agent *a, struct ice_txn *t, int err, const mc_stun_msg *m, const uint8_t *buf,
                     size_t len);
-int ice_find_remote_addr(const mc_ice_agent *a, const mc_addr *addr);
+/* A remote candidate by address and transport (the same ip:port may be a
+ * UDP and a TCP candidate), or -1. */
+int ice_find_remote(const mc_ice_agent *a, const mc_addr *addr, enum mc_ice_transport transport);
 void ice_relay_permission_changed(mc_ice_agent *a, int relay);
 void ice_send_check(mc_ice_agent *a, int pair, bool use_candidate);
 void ice_path_heard(mc_ice_agent *a, int base, int relay, const mc_addr *from, uint64_t now);
@@ -244,6 +267,21 @@ int ice_best_valid(const mc_ice_agent *a, bool direct_only);
 int ice_presel_pair(mc_ice_agent *a, uint64_t now);
 /* Before selection: non-STUN data arrived on (base, relay) from `from`. */
 void ice_data_heard(mc_ice_agent *a, int base, int relay, const mc_addr *from);
+
+/* tcp.c: ICE-TCP connections (RFC 6544) */
+/* Sends one framed packet on the connection of route (base, to); on an
+ * active base the first send opens it (one connection per pair). */
+int ice_tcp_send(mc_ice_agent *a, int base, const mc_addr *to, const uint8_t *data, size_t len);
+/* A connection for (base, remote) exists and is not failed. */
+bool ice_tcp_conn_usable(const mc_ice_agent *a, int base, const mc_addr *remote);
+void ice_tcp_accept(mc_tcp_listener *l, mc_stream *s, const mc_addr *peer, void *user);
+void ice_tcp_close_all(mc_ice_agent *a);
+void ice_tcp_sweep(mc_ice_agent *a);
+void ice_tcp_free_all(mc_ice_agent *a);
+
+/* checklist.c, for tcp.c: the connection of (base, remote) is gone; its
+ * pairs that have not succeeded fail. */
+void ice_tcp_route_failed(mc_ice_agent *a, int base, const mc_addr *remote);
 
 /* consent.c */
 void ice_consent_tick(mc_ice_agent *a, uint64_t now, uint64_t *next);

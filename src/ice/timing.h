@@ -86,4 +86,11 @@
  * checklist after a while; 10 s after the last remote candidate. */
 #define MC_ICE_EOC_WAIT_MS 10000
 
+/* RFC 6544 leaves how long an active candidate waits for its connection
+ * to the agent. A path that drops SYNs would otherwise keep the pair
+ * in progress for the kernel's ~2 minutes; its check would have timed out
+ * long before (RFC 8489 Ti 39.5 s). A path that works connects in a round
+ * trip or three SYN retransmissions (1 + 2 s) at worst, well within this. */
+#define MC_ICE_TCP_CONNECT_MS 10000
+
 #endif

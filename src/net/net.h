@@ -100,7 +100,7 @@ int mc_udp_local_addr(mc_udp *sock, mc_addr *out);
 /* No callback runs after this returns; memory is freed once libuv lets go. */
 void mc_udp_close(mc_udp *sock);
 
-/* ---- TCP and TLS client streams ---- */
+/* ---- TCP and TLS client streams, TCP listeners ---- */
 typedef struct mc_stream mc_stream;
 
 struct mc_stream_callbacks {
@@ -121,6 +121,9 @@ struct mc_stream_options {
   /* TCP connect plus TLS handshake must finish within this, else on_error
    * gets MC_ETIMEDOUT. 0: no limit of ours (the kernel gives up after ~2 min). */
   uint32_t timeout_ms;
+  /* The local address to connect from (port 0: any port), or NULL. ICE-TCP
+   * active candidates leave from their interface's address. */
+  const mc_addr *bind;
 };
 
 /* The trust store is the system's (OpenSSL default paths, so SSL_CERT_FILE
@@ -130,7 +133,25 @@ int mc_stream_connect(uv_loop_t *loop, const mc_addr *to, const struct mc_stream
 /* Queues a copy of data. */
 int mc_stream_write(mc_stream *s, const uint8_t *data, size_t len);
 int mc_stream_local_addr(mc_stream *s, mc_addr *out);
+int mc_stream_peer_addr(mc_stream *s, mc_addr *out);
+/* Bytes written and not yet handed to the kernel (queued while connecting,
+ * or behind a full socket buffer). */
+size_t mc_stream_queued(const mc_stream *s);
 void mc_stream_close(mc_stream *s);
+
+/* A listening TCP socket (plain TCP, no TLS): ICE-TCP passive candidates. */
+typedef struct mc_tcp_listener mc_tcp_listener;
+/* A connection came in: s is open. The callee must call
+ * mc_stream_set_callbacks (reading starts when this returns) or
+ * mc_stream_close. */
+typedef void (*mc_tcp_accept_cb)(mc_tcp_listener *l, mc_stream *s, const mc_addr *peer, void *user);
+/* Binds to bind_addr (port 0 picks a free port) and listens. */
+int mc_tcp_listen(uv_loop_t *loop, const mc_addr *bind_addr, mc_tcp_accept_cb cb, void *user, mc_tcp_listener **out);
+int mc_tcp_listener_local_addr(mc_tcp_listener *l, mc_addr *out);
+/* No callback runs after this returns; streams it accepted stay open. */
+void mc_tcp_listener_close(mc_tcp_listener *l);
+/* For accepted streams: who gets the stream's events. */
+void mc_stream_set_callbacks(mc_stream *s, const struct mc_stream_callbacks *cbs, void *user);
 
 /* ---- name resolution ---- */
 typedef struct mc_resolve_req mc_resolve_req;

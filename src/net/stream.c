@@ -1,10 +1,12 @@
-/* TCP client streams, optionally wrapped in TLS through memory BIOs. */
+/* TCP client streams, optionally wrapped in TLS through memory BIOs, and
+ * plain streams accepted by a listener (listen.c). */
 #include <openssl/err.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/stream_private.h"
 #include "net/tls.h"
 
 #define MC_STREAM_RX 16384
@@ -281,7 +283,12 @@ int mc_stream_connect(uv_loop_t *loop, const mc_addr *to, const struct mc_stream
   s->handles = 2;
   s->connect_req.data = s;
   uv_tcp_nodelay(&s->tcp, 1);
-  int uvrc = uv_tcp_connect(&s->connect_req, &s->tcp, &to->u.sa, on_connect);
+  int uvrc = 0;
+  if (opts && opts->bind) {
+    if (mc_addr_family(opts->bind) != mc_addr_family(to)) uvrc = UV_EINVAL;
+    else uvrc = uv_tcp_bind(&s->tcp, &opts->bind->u.sa, 0);
+  }
+  if (uvrc == 0) uvrc = uv_tcp_connect(&s->connect_req, &s->tcp, &to->u.sa, on_connect);
   if (uvrc != 0) {
     char as[MC_ADDR_STRLEN];
     MC_LOGI("stream", "connect failed peer=%s err=%s", mc_addr_str(to, as), uv_strerror(uvrc));
@@ -310,6 +317,60 @@ int mc_stream_write(mc_stream *s, const uint8_t *data, size_t len) {
   memcpy(s->pending + s->pending_len, data, len);
   s->pending_len += len;
   return 0;
+}
+
+int mc_stream_peer_addr(mc_stream *s, mc_addr *out) {
+  if (!s || !out) return MC_EINVAL;
+  *out = s->peer;
+  return 0;
+}
+
+size_t mc_stream_queued(const mc_stream *s) {
+  if (!s) return 0;
+  return s->pending_len + uv_stream_get_write_queue_size((const uv_stream_t *)&s->tcp);
+}
+
+/* ---- accepted streams (listen.c) ---- */
+
+int mc_stream_accept(uv_stream_t *server, mc_stream **out) {
+  ignore_sigpipe();
+  *out = NULL;
+  mc_stream *s = calloc(1, sizeof *s);
+  if (!s) return MC_ENOMEM;
+  if (uv_tcp_init(server->loop, &s->tcp) != 0) {
+    free(s);
+    return MC_EIO;
+  }
+  s->tcp.data = s;
+  uv_timer_init(server->loop, &s->timer);
+  s->timer.data = s;
+  s->handles = 2;
+  struct sockaddr_storage ss;
+  int n = sizeof ss;
+  if (uv_accept(server, (uv_stream_t *)&s->tcp) != 0 ||
+      uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&ss, &n) != 0 ||
+      mc_addr_from_sockaddr((struct sockaddr *)&ss, &s->peer) != 0) {
+    s->closed = true;
+    uv_close((uv_handle_t *)&s->timer, on_close);
+    uv_close((uv_handle_t *)&s->tcp, on_close);
+    return MC_EIO;
+  }
+  uv_tcp_nodelay(&s->tcp, 1);
+  s->state = ST_OPEN;
+  *out = s;
+  return 0;
+}
+
+int mc_stream_start_reading(mc_stream *s) {
+  if (s->closed) return 0;
+  if (uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read) != 0) return MC_EIO;
+  return 0;
+}
+
+void mc_stream_set_callbacks(mc_stream *s, const struct mc_stream_callbacks *cbs, void *user) {
+  if (!s || !cbs) return;
+  s->cbs = *cbs;
+  s->user = user;
 }
 
 int mc_stream_local_addr(mc_stream *s, mc_addr *out) {

@@ -501,6 +501,10 @@ static int ensure_session(mc_pc *pc, enum mc_ice_role role) {
       .relay_only = pc->cfg.relay_only,
       .include_loopback = pc->cfg.include_loopback,
       .family = AF_UNSPEC,
+      /* ICE-TCP host candidates: a network that blocks UDP and has no TURN
+       * server still connects where TCP gets through (RFC 6544); they rank
+       * below every UDP candidate but relays, so UDP wins when it works. */
+      .tcp = true,
   };
   mc_addr lo4;
   if (pc->cfg.loopback_only && mc_addr_parse("127.0.0.1", 0, &lo4) == 0) {
@@ -1055,6 +1059,8 @@ int mc_pc_get_stats(const mc_pc *pc, struct mc_pc_stats *out) {
                 mc_ice_cand_type_name(is.selected_local.type));
       mc_strcpy(out->remote_candidate_type, sizeof out->remote_candidate_type,
                 mc_ice_cand_type_name(is.selected_remote.type));
+      mc_strcpy(out->protocol, sizeof out->protocol,
+                is.selected_local.transport == MC_ICE_TRANSPORT_TCP ? "tcp" : "udp");
       mc_strcpy(out->local_address, sizeof out->local_address, mc_addr_str(&is.selected_local.addr, as));
       mc_strcpy(out->remote_address, sizeof out->remote_address, mc_addr_str(&is.selected_remote.addr, as));
       mc_strcpy(out->relay_url, sizeof out->relay_url, is.selected_relay_url);

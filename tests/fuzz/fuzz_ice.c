@@ -8,7 +8,10 @@
  * answers carry MESSAGE-INTEGRITY computed with the right password over the
  * mutated attributes, so the fuzzer gets past the integrity checks.
  *
- * Input: one byte of set-up (role, aggressive nomination), then records
+ * Input: one byte of set-up (role, aggressive nomination, end of
+ * candidates, ICE-TCP: bit 3, so that tcp candidate lines pair, connect
+ * and fail, and the agent's TCP sockets must all be gone after it is
+ * freed), then records
  * [ctl][len:2][len bytes]:
  *   ctl & 3 == 0: a Binding request to the agent: USERNAME "AGENT:PEER"
  *     (unless ctl & 0x40: the record's own), the record's bytes as TLV
@@ -235,6 +238,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   memset(&cfg, 0, sizeof cfg);
   cfg.role = (data[0] & 1) ? MC_ICE_ROLE_CONTROLLED : MC_ICE_ROLE_CONTROLLING;
   cfg.aggressive_nomination = data[0] & 2;
+  cfg.tcp = data[0] & 8;
   cfg.include_loopback = true;
   cfg.family = AF_INET;
   cfg.bind_addrs = &lo;

@@ -31,6 +31,13 @@
 #   order, decoded/sent above what the call minus the outage allows). Prints
 #   the time from the cut to each side's disconnected and from the restore
 #   to each side's connected.
+#   call-tcp: ICE-TCP (RFC 6544; issue 16 item 4): no TURN server anywhere;
+#   the doctor behind an endpoint-independent NAT that drops all UDP, the
+#   patient on a public address. Only the doctor's active TCP candidate
+#   connecting to the patient's passive one can carry the call: the bytes
+#   must match both ways, the doctor print `pair: prflx host tcp` (its
+#   active candidate as the NAT maps it) and the patient `pair: host prflx
+#   tcp` (it learns the active candidate on the connection it accepted).
 #   call-turn-wrong-secret: symmetric NATs, and medcall-server's
 #   --turn-secret is not coturn's (a clinic's likely mistake): every
 #   allocation meets 401, no path works. The patient (--lang ko) gives up
@@ -48,7 +55,7 @@ source "$here/scenarios.sh"
 # shellcheck source=call_lib.sh
 source "$here/call_lib.sh"
 
-names="call-symmetric-relay call-eim call-media-relay call-media-loss call-media-burst call-media-embedded call-reconnect"
+names="call-symmetric-relay call-eim call-tcp call-media-relay call-media-loss call-media-burst call-media-embedded call-reconnect"
 names+=" call-turn-wrong-secret"
 if [ "${1:-}" = "--list" ]; then printf '%s\n' $names; exit 0; fi
 name=${1:?usage: call.sh NAME (--list for names)}
@@ -67,10 +74,14 @@ case $name in
   # LAB_RECONNECT_NATS="symmetric symmetric" runs it through the relay.
   call-reconnect) read -r nat_a nat_b <<<"${LAB_RECONNECT_NATS:-eim eim}"; topo_two_nat "$nat_a" "$nat_b" ;;
   call-media-embedded) topo_same_lan ;;
+  call-tcp) topo_nat_public eim; lab_block_udp nat-a ;;
 esac
-lab_turn_start secret
-if [ "$name" = call-turn-wrong-secret ]; then call_server_start --turn-secret "not-$LAB_AUTH_SECRET"
-else call_server_start; fi
+if [ "$name" = call-tcp ]; then CALL_NO_TURN=1 call_server_start
+else
+  lab_turn_start secret
+  if [ "$name" = call-turn-wrong-secret ]; then call_server_start --turn-secret "not-$LAB_AUTH_SECRET"
+  else call_server_start; fi
+fi
 SERVER_PORT=$CALL_SERVER_PORT
 
 # Shorter names for call_lib.sh's helpers, as this file uses them throughout.
@@ -293,9 +304,18 @@ case $name in
   call-eim)
     [[ "$pair_d $pair_p" =~ relay ]] && fail "a relay was selected where a direct path exists: '$pair_d' '$pair_p'"
     [[ "$pair_d" =~ srflx|prflx ]] || fail "doctor: expected a reflexive candidate: '$pair_d'" ;;
+  call-tcp)
+    # Behind its NAT the doctor's active candidate is seen as the NAT's
+    # address: a local peer-reflexive candidate (RFC 8445 7.2.5.3.1).
+    [[ "$pair_d" =~ ^pair:\ (host|prflx)\ host\ tcp$ ]] ||
+      fail "doctor: expected its active TCP candidate to the patient's passive one: '$pair_d'"
+    [ "$pair_p" = "pair: host prflx tcp" ] || fail "patient: expected the doctor's connection it accepted: '$pair_p'"
+    grep -q 'tcp connection accepted' "$LAB_RUN/patient.err" || fail "the patient's log shows no accepted TCP connection" ;;
 esac
 grep -q "sha256" "$LAB_RUN/doctor.err" "$LAB_RUN/patient.err" && fail "a log line carries a digest"
-if grep -qi -- "$LAB_AUTH_SECRET" "$LAB_RUN"/*.err "$LAB_RUN"/*.out 2>/dev/null; then fail "the TURN secret appears in a log"; fi
+if [ -n "$LAB_AUTH_SECRET" ] && grep -qi -- "$LAB_AUTH_SECRET" "$LAB_RUN"/*.err "$LAB_RUN"/*.out 2>/dev/null; then
+  fail "the TURN secret appears in a log"
+fi
 
 LAB_DUMPED=1
 [ "$failures" = 0 ] || exit 1

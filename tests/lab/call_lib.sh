@@ -8,12 +8,13 @@ declare -A PID=()
 
 # call_server_start [ARGS...]: medcall-server (open rooms, TURN REST
 # credentials for the coturn lab_turn_start made) on 203.0.113.10:8443;
-# ARGS are more options (another --turn-url).
+# ARGS are more options (another --turn-url). CALL_NO_TURN=1: no TURN at all.
 call_server_start() {
-  local pub; pub=$(lab_ns_name pub)
+  local pub turn=(--turn-url "turn:$LAB_TURN_IP:3478?transport=udp" --turn-secret "$LAB_AUTH_SECRET")
+  pub=$(lab_ns_name pub)
+  [ "${CALL_NO_TURN:-0}" = 1 ] && turn=()
   ip netns exec "$pub" "$MEDCALL_SERVER" --open --listen "$LAB_TURN_IP:$CALL_SERVER_PORT" \
-    --state-dir "$LAB_RUN/server-state" --turn-url "turn:$LAB_TURN_IP:3478?transport=udp" \
-    --turn-secret "$LAB_AUTH_SECRET" "$@" >"$LAB_RUN/server.out" 2>&1 &
+    --state-dir "$LAB_RUN/server-state" "${turn[@]}" "$@" >"$LAB_RUN/server.out" 2>&1 &
   LAB_TURN_PIDS+=($!)
   # lws may listen on a v4-mapped IPv6 socket, which ss shows differently:
   # ask the server itself (a TCP connect) instead.

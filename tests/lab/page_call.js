@@ -20,7 +20,9 @@
 // argv: LINK. Env: CHROMIUM, RESULT, SERVER_CERT (the server's cert.pem, to
 // trust exactly its key), WORK (a directory for the profile), WEB_ROOT
 // (to see whether room.js shows a verification code), PAGE_SAMPLE_SECONDS
-// (18), PAGE_MIN_FRAMES (250).
+// (18), PAGE_MIN_FRAMES (250), PAGE_EXPECT_PATH: relay (the default: the
+// page shows "relayed", a relay candidate in its pair) or tcp (ICE-TCP, no
+// TURN: the page shows "direct", its pair's candidates are tcp ones).
 'use strict';
 
 const crypto = require('crypto');
@@ -37,6 +39,8 @@ const LINK = process.argv[2];
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SAMPLE_S = Number(process.env.PAGE_SAMPLE_SECONDS || 18);
 const MIN_FRAMES = Number(process.env.PAGE_MIN_FRAMES || 250);
+const EXPECT = process.env.PAGE_EXPECT_PATH || 'relay';
+const SHOWN = EXPECT === 'tcp' ? 'direct' : 'relayed';
 const STEP_MS = 30000; // liveness bound, not a performance target
 const MEDIA = { width: 640, height: 480, fps: 30, hz: 660 };
 
@@ -125,8 +129,8 @@ async function main() {
     window.M.listen(s);
     return true;
   }, { timeout: STEP_MS, polling: 100 }));
-  await step('the page shows "relayed"', () => page.waitForFunction(
-    () => window.medcall.connection === 'relayed', { timeout: STEP_MS, polling: 200 }));
+  await step(`the page shows "${SHOWN}"`, () => page.waitForFunction(
+    (want) => window.medcall.connection === want, { timeout: STEP_MS, polling: 200 }, SHOWN));
   // A selected pair reads in-progress while a check on it is outstanding.
   await page.waitForFunction(() => window.__t.pair(window.medcall.pc).then((p) => p && p.state === 'succeeded'),
     { timeout: STEP_MS, polling: 200 }).catch(() => {});
@@ -169,8 +173,13 @@ async function main() {
   }
   result.pair = p;
   const relayIn = p && [p.local, p.remote].some((c) => c && c.type === 'relay');
+  const tcpBoth = p && [p.local, p.remote].every((c) => c && c.protocol === 'tcp');
   check(s2.connectionState === 'connected', 'the page is still connected at the second sample', s2.connectionState);
-  check(p && p.state === 'succeeded' && relayIn, 'the page\'s selected pair succeeded and has a relay candidate', p);
+  if (EXPECT === 'tcp') {
+    check(p && p.state === 'succeeded' && tcpBoth && !relayIn, 'the page\'s selected pair succeeded over TCP, no relay', p);
+  } else {
+    check(p && p.state === 'succeeded' && relayIn, 'the page\'s selected pair succeeded and has a relay candidate', p);
+  }
   // The first sample may come before the first frame or packet: absent is 0.
   const n = (o, k) => (o && o[k]) || 0;
   check(s2.inVideo && s2.inVideo.framesDecoded > n(s1.inVideo, 'framesDecoded') &&

@@ -17,6 +17,17 @@
 # the browser leaves no process behind in the patient's namespace. The page
 # must have decoded LAB_PAGE_BROWSER_MIN_FRAMES (250) of medcall's frames
 # by its sample at LAB_PAGE_SECONDS - 7 s.
+# page-call-tcp: ICE-TCP (RFC 6544; issue 16 item 4) with the same media
+# checks. No TURN server is configured anywhere; the doctor has a public
+# address, the patient sits behind an endpoint-independent NAT that drops
+# all UDP, so only a TCP connection between the two hosts can carry the
+# call. Chromium 156 offers only active TCP candidates (port 9; it listens
+# nowhere), so its active candidate connects to medcall's passive one and
+# medcall learns it as peer-reflexive: medcall must print `pair: host prflx
+# tcp` and log the accepted connection, the page's selected pair must be
+# TCP on both ends and the page show "direct". The call is shorter (15 s).
+# (medcall's active side is in call.sh call-tcp, medcall against medcall.)
+# Usage: page_call.sh [page-call-relay|page-call-tcp].
 # Env: MEDCALL, MEDCALL_SERVER, MEDCALL_WEB_ROOT (meson sets them), CHROMIUM
 # (/usr/bin/chromium), LAB_KEEP=1 keeps $LAB_RUN. Without root: skipped (77);
 # without Chromium, node or tests/interop/node_modules: skipped, failed in CI.
@@ -27,7 +38,12 @@ source "$here/lab.sh"
 # shellcheck source=scenarios.sh
 source "$here/scenarios.sh"
 
-name=page-call-relay
+name=${1:-page-call-relay}
+case $name in
+  page-call-relay) tcp=0 ;;
+  page-call-tcp) tcp=1 ;;
+  *) echo "unknown test $name" >&2; exit 1 ;;
+esac
 lab_require
 missing() {
   [ "${CI:-}" = "true" ] && lab_die "$1 (CI must provide it: scripts/install-deps.sh, scripts/test.sh)"
@@ -44,8 +60,15 @@ command -v jq >/dev/null 2>&1 || lab_die "jq not found"
 WEB_ROOT=${MEDCALL_WEB_ROOT:-$here/../../assets/web}
 [ -f "$WEB_ROOT/room.html" ] || lab_die "no patient page in $WEB_ROOT"
 
-SECONDS_CALL=${LAB_PAGE_SECONDS:-25}
-MIN_FRAMES=${LAB_PAGE_MEDCALL_MIN_FRAMES:-300}
+if [ "$tcp" = 1 ]; then
+  SECONDS_CALL=${LAB_PAGE_SECONDS:-15}
+  MIN_FRAMES=${LAB_PAGE_MEDCALL_MIN_FRAMES:-180}
+  PAGE_MIN=${LAB_PAGE_BROWSER_MIN_FRAMES:-120}
+else
+  SECONDS_CALL=${LAB_PAGE_SECONDS:-25}
+  MIN_FRAMES=${LAB_PAGE_MEDCALL_MIN_FRAMES:-300}
+  PAGE_MIN=${LAB_PAGE_BROWSER_MIN_FRAMES:-250}
+fi
 SERVER_PORT=8443
 lab_init
 failures=0
@@ -67,17 +90,25 @@ page_trap() {
 }
 trap page_trap EXIT
 
-topo_two_nat eim symmetric
-lab_turn_start secret
 TOKEN=$(openssl rand -hex 16)
+turn_args=()
+case $name in
+  page-call-relay)
+    topo_two_nat eim symmetric
+    lab_turn_start secret
+    turn_args=(--turn-url "turn:$LAB_TURN_IP:3478?transport=udp") ;;
+  # No coturn and no TURN URL: nothing but the two hosts themselves.
+  page-call-tcp) topo_public_nat eim; lab_block_udp nat-b ;;
+esac
 # Secrets in files, not on command lines.
-printf 'doctor-token = %s\nturn-secret = %s\n' "$TOKEN" "$LAB_AUTH_SECRET" >"$LAB_RUN/server.conf"
+printf 'doctor-token = %s\n' "$TOKEN" >"$LAB_RUN/server.conf"
+[ "$tcp" = 1 ] || printf 'turn-secret = %s\n' "$LAB_AUTH_SECRET" >>"$LAB_RUN/server.conf"
 printf 'token = %s\n' "$TOKEN" >"$LAB_RUN/doctor.conf"
 chmod 600 "$LAB_RUN/server.conf" "$LAB_RUN/doctor.conf"
 pub=$(lab_ns_name pub)
 ip netns exec "$pub" "$MEDCALL_SERVER" --config "$LAB_RUN/server.conf" --listen "$LAB_TURN_IP:$SERVER_PORT" \
   --state-dir "$LAB_RUN/server-state" --web-root "$WEB_ROOT" \
-  --turn-url "turn:$LAB_TURN_IP:3478?transport=udp" >"$LAB_RUN/server.out" 2>&1 &
+  "${turn_args[@]}" >"$LAB_RUN/server.out" 2>&1 &
 LAB_TURN_PIDS+=($!)
 for i in $(seq 1 100); do
   lab_exec pub timeout 1 bash -c "exec 3<>/dev/tcp/$LAB_TURN_IP/$SERVER_PORT" 2>/dev/null && break
@@ -98,9 +129,12 @@ done
 link=$(grep -m1 '^link: ' "$LAB_RUN/doctor.out" | cut -d' ' -f2)
 lab_log "[$name] doctor's link ${link%/r/*}/r/<room>"
 
+expect_path=relay
+[ "$tcp" = 1 ] && expect_path=tcp
 # The patient: node and Chromium in host-b's namespace (no route out of the lab).
 lab_exec host-b env CHROMIUM="$CHROMIUM" RESULT="$LAB_RUN/page.json" SERVER_CERT="$LAB_RUN/server-state/cert.pem" \
-  WORK="$LAB_RUN" WEB_ROOT="$WEB_ROOT" PAGE_SAMPLE_SECONDS=$((SECONDS_CALL - 7)) PAGE_MIN_FRAMES="${LAB_PAGE_BROWSER_MIN_FRAMES:-250}" \
+  WORK="$LAB_RUN" WEB_ROOT="$WEB_ROOT" PAGE_SAMPLE_SECONDS=$((SECONDS_CALL - 7)) PAGE_MIN_FRAMES="$PAGE_MIN" \
+  PAGE_EXPECT_PATH="$expect_path" \
   timeout 170 node "$here/page_call.js" "$link" >"$LAB_RUN/page.out" 2>&1 &
 page_pid=$!
 
@@ -119,7 +153,15 @@ left=$(ip netns pids "$(lab_ns_name host-b)" 2>/dev/null | tr '\n' ' ')
 
 grep -q '^state: connected' "$LAB_RUN/doctor.out" || fail "the doctor never printed 'state: connected'"
 pair=$(grep -E '^pair: ' "$LAB_RUN/doctor.out" | tail -n 1 || true)
-[[ "$pair" =~ relay ]] || fail "the doctor's selected pair has no relay: '$pair'"
+if [ "$tcp" = 1 ]; then
+  [[ "$pair" =~ ^pair:\ (host|prflx)\ (host|prflx)\ tcp$ ]] || fail "the doctor's selected pair is not a direct TCP one: '$pair'"
+  # Chromium's active candidate connected to medcall's passive one, which
+  # knows it as peer-reflexive.
+  [[ "$pair" =~ ^pair:\ host\ prflx ]] || fail "medcall did not accept Chromium's connection: '$pair'"
+  grep -q 'tcp connection accepted' "$LAB_RUN/doctor.err" || fail "medcall's log shows no accepted TCP connection"
+else
+  [[ "$pair" =~ relay ]] || fail "the doctor's selected pair has no relay: '$pair'"
+fi
 
 if [ -s "$LAB_RUN/doctor.json" ]; then
   d=$LAB_RUN/doctor.json
@@ -149,7 +191,7 @@ else
 fi
 
 for f in "$LAB_RUN"/*.out "$LAB_RUN"/*.err; do
-  if grep -qF -- "$LAB_AUTH_SECRET" "$f"; then fail "the TURN secret appears in $(basename "$f")"; fi
+  if [ -n "$LAB_AUTH_SECRET" ] && [ "$tcp" = 0 ] && grep -qF -- "$LAB_AUTH_SECRET" "$f"; then fail "the TURN secret appears in $(basename "$f")"; fi
   if grep -qF -- "$TOKEN" "$f"; then fail "the doctor token appears in $(basename "$f")"; fi
 done
 

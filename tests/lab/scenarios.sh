@@ -40,6 +40,15 @@ topo_nat_public() {
   lab_pubhost host-b 203.0.113.30
 }
 
+# topo_public_nat TYPE_B: host-a with a public address, host-b behind a NAT.
+topo_public_nat() {
+  lab_public
+  lab_pubhost host-a 203.0.113.30
+  lab_router nat-b 203.0.113.22 2
+  lab_nat nat-b "$1"
+  lab_host host-b nat-b 100.64.2.10
+}
+
 # ICE server arguments for ice_peer.
 srv_stun() { echo "--stun stun:$LAB_TURN_IP:3478"; }
 srv_turn_udp() { echo "--turn turn:$LAB_TURN_IP:3478 --ice-username $LAB_TURN_USER --ice-credential $LAB_TURN_PASS"; }

@@ -271,8 +271,167 @@ static void test_format_local(void) {
   CHECK_EQ_INT(mc_ice_candidate_format(&c, small, sizeof small), MC_ETOOBIG);
 }
 
+/* RFC 6544 4.5 lines as Chromium writes them: a passive candidate on its
+ * listening port, an active one on port 9. */
+static const char *const chrome_tcp_lines[] = {
+    "candidate:2027484457 1 tcp 1518280447 192.168.0.196 9 typ host tcptype active generation 0 ufrag Gm4G network-id 1",
+    "candidate:3019234235 1 tcp 1518214911 192.168.0.196 43017 typ host tcptype passive generation 0 ufrag Gm4G network-id 1",
+    "candidate:1 1 tcp 1518214911 10.0.0.1 5000 typ host tcptype so",
+};
+
+static void test_tcp_lines(void) {
+  for (size_t i = 0; i < MC_ARRAY_LEN(chrome_tcp_lines); i++) {
+    mc_ice_candidate c;
+    CHECK_EQ_INT(parse(chrome_tcp_lines[i], &c), 0);
+    CHECK_EQ_INT(c.transport, MC_ICE_TRANSPORT_TCP);
+    char out[MC_ICE_CANDIDATE_STRLEN];
+    CHECK_EQ_INT(mc_ice_candidate_format(&c, out, sizeof out), 0);
+    CHECK_STR(out, chrome_tcp_lines[i]);
+  }
+  mc_ice_candidate c;
+  CHECK_EQ_INT(parse(chrome_tcp_lines[0], &c), 0);
+  CHECK_EQ_INT(c.tcptype, MC_ICE_TCPTYPE_ACTIVE);
+  CHECK_EQ_INT(c.port, 9);
+  CHECK_EQ_INT(parse(chrome_tcp_lines[1], &c), 0);
+  CHECK_EQ_INT(c.tcptype, MC_ICE_TCPTYPE_PASSIVE);
+  CHECK_EQ_INT(parse(chrome_tcp_lines[2], &c), 0);
+  CHECK_EQ_INT(c.tcptype, MC_ICE_TCPTYPE_SO);
+  /* "TCP" in capitals, as older agents write it. */
+  CHECK_EQ_INT(parse("candidate:1 1 TCP 1518214911 10.0.0.1 5000 typ host tcptype passive", &c), 0);
+  CHECK_EQ_INT(c.transport, MC_ICE_TRANSPORT_TCP);
+  /* A TCP line without tcptype, or with one we do not know, still parses
+   * (the agent never pairs it); tcptype on UDP means nothing. */
+  CHECK_EQ_INT(parse("candidate:1 1 tcp 1518214911 10.0.0.1 5000 typ host", &c), 0);
+  CHECK_EQ_INT(c.tcptype, MC_ICE_TCPTYPE_NONE);
+  CHECK_EQ_INT(parse("candidate:1 1 tcp 1518214911 10.0.0.1 5000 typ host tcptype sideways", &c), 0);
+  CHECK_EQ_INT(c.tcptype, MC_ICE_TCPTYPE_NONE);
+  CHECK_EQ_INT(parse("candidate:1 1 udp 2122260223 10.0.0.1 5000 typ host tcptype passive", &c), 0);
+  CHECK_EQ_INT(c.tcptype, MC_ICE_TCPTYPE_NONE);
+  char out[MC_ICE_CANDIDATE_STRLEN];
+  CHECK_EQ_INT(mc_ice_candidate_format(&c, out, sizeof out), 0);
+  CHECK(strstr(out, "tcptype") == NULL);
+  /* A tcptype without its value is malformed. */
+  CHECK_EQ_INT(parse("candidate:1 1 tcp 1518214911 10.0.0.1 5000 typ host tcptype", &c), MC_EPARSE);
+  CHECK_STR(mc_ice_tcptype_name(MC_ICE_TCPTYPE_ACTIVE), "active");
+  CHECK_STR(mc_ice_tcptype_name(MC_ICE_TCPTYPE_PASSIVE), "passive");
+}
+
+static void test_tcp_priority(void) {
+  /* RFC 6544 4.2: (2^13) * direction-pref + other-pref; active 6, passive
+   * 4, S-O 2 for host candidates. */
+  uint16_t act = mc_ice_tcp_local_preference(MC_ICE_TCPTYPE_ACTIVE, AF_INET, 0);
+  uint16_t pas = mc_ice_tcp_local_preference(MC_ICE_TCPTYPE_PASSIVE, AF_INET, 0);
+  uint16_t so = mc_ice_tcp_local_preference(MC_ICE_TCPTYPE_SO, AF_INET, 0);
+  CHECK_EQ_INT(act >> 13, 6);
+  CHECK_EQ_INT(pas >> 13, 4);
+  CHECK_EQ_INT(so >> 13, 2);
+  CHECK(mc_ice_tcp_local_preference(MC_ICE_TCPTYPE_ACTIVE, AF_INET6, 0) > act);
+  CHECK(mc_ice_tcp_local_preference(MC_ICE_TCPTYPE_ACTIVE, AF_INET, 1) < act);
+  CHECK_EQ_INT(mc_ice_tcp_local_preference(MC_ICE_TCPTYPE_PASSIVE, AF_INET, 1000) >> 13, 4);
+  /* UDP first: the best TCP host candidate ranks below the worst UDP srflx,
+   * and above the best relay. */
+  uint32_t tcp_best = mc_ice_candidate_priority(MC_ICE_TYPE_PREF_HOST_TCP, 0xFFFF, 1);
+  uint32_t tcp_worst = mc_ice_candidate_priority(MC_ICE_TYPE_PREF_HOST_TCP, 0, 1);
+  CHECK(tcp_best < mc_ice_candidate_priority(MC_ICE_TYPE_PREF_SRFLX, 0, 1));
+  CHECK(tcp_worst > mc_ice_candidate_priority(MC_ICE_TYPE_PREF_RELAY, 0xFFFF, 1));
+  CHECK(mc_ice_candidate_priority(MC_ICE_TYPE_PREF_PRFLX_TCP, 0xFFFF, 1) < tcp_worst);
+  /* Foundations differ by transport (RFC 8445 5.1.1.3). */
+  mc_addr b;
+  mc_addr_parse("192.168.0.2", 0, &b);
+  char fu[MC_ICE_FOUNDATION_MAX + 1], ft[MC_ICE_FOUNDATION_MAX + 1];
+  mc_ice_foundation(MC_ICE_CAND_HOST, &b, NULL, MC_ICE_TRANSPORT_UDP, MC_TURN_UDP, fu);
+  mc_ice_foundation(MC_ICE_CAND_HOST, &b, NULL, MC_ICE_TRANSPORT_TCP, MC_TURN_UDP, ft);
+  CHECK(strcmp(fu, ft) != 0);
+}
+
+/* ---- RFC 4571 framing ---- */
+
+struct frames {
+  size_t n;
+  size_t lens[16];
+  uint8_t first[16];
+  int stop_after; /* return non-zero after this many frames (0: never) */
+};
+
+static int on_frame(const uint8_t *f, size_t len, void *user) {
+  struct frames *fr = user;
+  if (fr->n < 16) {
+    fr->lens[fr->n] = len;
+    fr->first[fr->n] = len ? f[0] : 0;
+  }
+  fr->n++;
+  return fr->stop_after && (int)fr->n >= fr->stop_after ? MC_ECLOSED : 0;
+}
+
+static void test_framer(void) {
+  uint8_t hdr[2];
+  CHECK_EQ_INT(mc_ice_frame_header(300, hdr), 0);
+  CHECK_EQ_INT(hdr[0], 1);
+  CHECK_EQ_INT(hdr[1], 44);
+  CHECK_EQ_INT(mc_ice_frame_header(MC_ICE_FRAME_MAX, hdr), 0);
+  CHECK_EQ_INT(mc_ice_frame_header(MC_ICE_FRAME_MAX + 1, hdr), MC_ETOOBIG);
+
+  /* Three frames (5 bytes, empty, 3 bytes) in one stream. */
+  static const uint8_t stream[] = {0, 5, 'h', 'e', 'l', 'l', 'o', 0, 0, 0, 3, 'a', 'b', 'c'};
+  mc_ice_framer *f = mc_ice_framer_new();
+  CHECK(f != NULL);
+  struct frames fr = {0};
+  CHECK_EQ_INT(mc_ice_framer_push(f, stream, sizeof stream, on_frame, &fr), 0);
+  CHECK_EQ_INT(fr.n, 3);
+  CHECK_EQ_INT(fr.lens[0], 5);
+  CHECK_EQ_INT(fr.first[0], 'h');
+  CHECK_EQ_INT(fr.lens[1], 0);
+  CHECK_EQ_INT(fr.lens[2], 3);
+  CHECK_EQ_INT(fr.first[2], 'a');
+  CHECK_EQ_INT(mc_ice_framer_pending(f), 0);
+  /* The same stream one byte at a time, and cut at every point. */
+  memset(&fr, 0, sizeof fr);
+  for (size_t i = 0; i < sizeof stream; i++) CHECK_EQ_INT(mc_ice_framer_push(f, stream + i, 1, on_frame, &fr), 0);
+  CHECK_EQ_INT(fr.n, 3);
+  CHECK_EQ_INT(fr.lens[0], 5);
+  CHECK_EQ_INT(fr.first[2], 'a');
+  for (size_t cut = 0; cut <= sizeof stream; cut++) {
+    memset(&fr, 0, sizeof fr);
+    CHECK_EQ_INT(mc_ice_framer_push(f, stream, cut, on_frame, &fr), 0);
+    CHECK_EQ_INT(mc_ice_framer_push(f, stream + cut, sizeof stream - cut, on_frame, &fr), 0);
+    CHECK_EQ_INT(fr.n, 3);
+    CHECK_EQ_INT(fr.lens[2], 3);
+    CHECK_EQ_INT(mc_ice_framer_pending(f), 0);
+  }
+  /* A partial frame is held until the rest comes. */
+  memset(&fr, 0, sizeof fr);
+  CHECK_EQ_INT(mc_ice_framer_push(f, stream, 4, on_frame, &fr), 0);
+  CHECK_EQ_INT(fr.n, 0);
+  CHECK_EQ_INT(mc_ice_framer_pending(f), 4);
+  CHECK_EQ_INT(mc_ice_framer_push(f, stream + 4, 3, on_frame, &fr), 0);
+  CHECK_EQ_INT(fr.n, 1);
+  /* The largest frame, announced and delivered in pieces. */
+  size_t big = 2 + MC_ICE_FRAME_MAX;
+  uint8_t *b = malloc(big);
+  CHECK(b != NULL);
+  memset(b, 0x77, big);
+  mc_ice_frame_header(MC_ICE_FRAME_MAX, b);
+  memset(&fr, 0, sizeof fr);
+  for (size_t off = 0; off < big; off += 1000)
+    CHECK_EQ_INT(mc_ice_framer_push(f, b + off, MC_MIN((size_t)1000, big - off), on_frame, &fr), 0);
+  CHECK_EQ_INT(fr.n, 1);
+  CHECK_EQ_INT(fr.lens[0], MC_ICE_FRAME_MAX);
+  CHECK_EQ_INT(fr.first[0], 0x77);
+  free(b);
+  /* The owner stops the push (it closed the stream): the rest is not read. */
+  memset(&fr, 0, sizeof fr);
+  fr.stop_after = 1;
+  CHECK_EQ_INT(mc_ice_framer_push(f, stream, sizeof stream, on_frame, &fr), MC_ECLOSED);
+  CHECK_EQ_INT(fr.n, 1);
+  CHECK_EQ_INT(mc_ice_framer_push(NULL, stream, 1, on_frame, &fr), MC_EINVAL);
+  mc_ice_framer_free(f);
+}
+
 int main(void) {
   mc_log_init_from_env();
+  test_tcp_lines();
+  test_tcp_priority();
+  test_framer();
   test_chrome_round_trip();
   test_chrome_fields();
   test_firefox();

@@ -18,6 +18,8 @@ struct peer {
   mc_ice_agent *a;
   struct peer *other;
   bool forward_candidates; /* trickle our candidates to the other side */
+  const char *forward_only; /* if set: only lines containing this are trickled */
+  int ncand_tcp;
   bool forward_eoc;
   enum mc_ice_state state;
   enum mc_ice_state states[32];
@@ -27,6 +29,7 @@ struct peer {
   bool gathered;
   int ncand;
   int rx_ok, rx_bad;
+  int rx_big; /* 4000 bytes of 0x5a arrived whole */
   bool seen[1000];
   uint32_t rx_tag; /* only messages carrying this tag count */
 };
@@ -42,9 +45,17 @@ static void fill(uint8_t *buf, uint32_t tag, uint32_t seq, char who) {
 
 static void on_candidate(mc_ice_agent *a, const mc_ice_candidate *c, const char *line, void *user) {
   (void)a;
-  (void)c;
   struct peer *p = user;
   p->ncand++;
+  if (c->transport == MC_ICE_TRANSPORT_TCP) {
+    p->ncand_tcp++;
+    /* RFC 6544 4.5: active candidates carry port 9, passive ones the port
+     * they listen on; the line says which. */
+    CHECK(strstr(line, " tcp ") != NULL);
+    if (c->tcptype == MC_ICE_TCPTYPE_ACTIVE) CHECK(strstr(line, " 9 typ host tcptype active") != NULL);
+    else CHECK(strstr(line, " typ host tcptype passive") != NULL && c->port != 9 && c->port != 0);
+  }
+  if (p->forward_only && !strstr(line, p->forward_only)) return;
   if (p->forward_candidates && p->other->a) CHECK_EQ_INT(mc_ice_agent_add_remote_candidate(p->other->a, line), 0);
 }
 
@@ -73,6 +84,10 @@ static void on_selected(mc_ice_agent *a, const mc_ice_candidate *l, const mc_ice
 static void on_data(mc_ice_agent *a, const uint8_t *data, size_t len, void *user) {
   (void)a;
   struct peer *p = user;
+  if (len == 4000 && data[0] == 0x5a && data[3999] == 0x5a) {
+    p->rx_big++;
+    return;
+  }
   if (len != MSG_LEN) {
     p->rx_bad++;
     return;
@@ -146,9 +161,12 @@ static struct mc_ice_settings test_settings(void) {
 static mc_addr lo4;
 static struct mc_ice_settings settings;
 
+static bool make_tcp; /* the next agents made gather ICE-TCP candidates too */
+
 static void make(struct peer *p, const char *name, enum mc_ice_role role, bool aggressive) {
   struct mc_ice_config cfg;
   memset(&cfg, 0, sizeof cfg);
+  cfg.tcp = make_tcp;
   cfg.role = role;
   cfg.bind_addrs = &lo4;
   cfg.bind_addr_count = 1;
@@ -667,6 +685,104 @@ static void test_misc(void) {
   teardown(&x, &y);
 }
 
+/* ICE-TCP (RFC 6544) between two agents, the only path being TCP: one side
+ * hears only the other's passive candidate, so the pair is that side's
+ * active candidate connecting to it; the other side learns the active
+ * candidate as peer-reflexive on the accepted connection. A controls in
+ * both runs; `a_active` says whose candidate is active. */
+static void tcp_run(bool a_active, uint32_t tag) {
+  struct peer x = {0}, y = {0};
+  make_tcp = true;
+  make(&x, "A", MC_ICE_ROLE_CONTROLLING, false);
+  make(&y, "B", MC_ICE_ROLE_CONTROLLED, false);
+  make_tcp = false;
+  struct peer *active = a_active ? &x : &y, *passive = a_active ? &y : &x;
+  passive->forward_only = "tcptype passive";
+  active->forward_candidates = false; /* its UDP and its active (port 9) candidate are of no use */
+  pair_up(&x, &y);
+  struct two t = {&x, &y, 1};
+  CHECK(run_until(both_selected, &t, GUARD_MS));
+  CHECK_EQ_INT(x.ncand, 3); /* UDP host, TCP passive, TCP active */
+  CHECK_EQ_INT(x.ncand_tcp, 2);
+  CHECK_EQ_INT(active->sel_local.transport, MC_ICE_TRANSPORT_TCP);
+  CHECK_EQ_INT(active->sel_local.tcptype, MC_ICE_TCPTYPE_ACTIVE);
+  CHECK_EQ_INT(active->sel_local.type, MC_ICE_CAND_HOST);
+  CHECK_EQ_INT(active->sel_remote.tcptype, MC_ICE_TCPTYPE_PASSIVE);
+  CHECK_EQ_INT(active->sel_remote.type, MC_ICE_CAND_HOST);
+  CHECK_EQ_INT(passive->sel_local.tcptype, MC_ICE_TCPTYPE_PASSIVE);
+  CHECK_EQ_INT(passive->sel_remote.transport, MC_ICE_TRANSPORT_TCP);
+  CHECK_EQ_INT(passive->sel_remote.tcptype, MC_ICE_TCPTYPE_ACTIVE);
+  CHECK_EQ_INT(passive->sel_remote.type, MC_ICE_CAND_PRFLX);
+  CHECK(mc_addr_equal(&active->sel_remote.addr, &passive->sel_local.addr));
+  /* Media in RFC 4571 frames, both ways, every message whole. */
+  exchange_data(&x, &y, tag);
+  /* Consent rides the same connection: several intervals later still up. */
+  run_for(800);
+  CHECK(!saw_state(&x, MC_ICE_STATE_DISCONNECTED) && !saw_state(&y, MC_ICE_STATE_DISCONNECTED));
+  CHECK(x.state == MC_ICE_STATE_CONNECTED || x.state == MC_ICE_STATE_COMPLETED);
+  /* Frames larger than a UDP datagram on a typical path go whole too. */
+  uint8_t big[4000];
+  memset(big, 0x5a, sizeof big);
+  CHECK_EQ_INT(mc_ice_agent_send(x.a, big, sizeof big), 0);
+  uint8_t huge[MC_ICE_FRAME_MAX + 1] = {0};
+  CHECK_EQ_INT(mc_ice_agent_send(x.a, huge, sizeof huge), MC_ETOOBIG);
+  exchange_data(&x, &y, tag + 1);
+  CHECK_EQ_INT(y.rx_big, 1);
+  /* An ICE restart (as the app does after a disconnection): new
+   * credentials, the checks start over and find their way over TCP again. */
+  char u[MC_ICE_UFRAG_MAX + 1], pw[MC_ICE_PWD_MAX + 1];
+  CHECK_EQ_INT(mc_ice_agent_restart(x.a), 0);
+  mc_ice_agent_get_local_credentials(x.a, u, pw);
+  CHECK_EQ_INT(mc_ice_agent_set_remote_credentials(y.a, u, pw), 0);
+  CHECK_EQ_INT(mc_ice_agent_restart(y.a), 0);
+  mc_ice_agent_get_local_credentials(y.a, u, pw);
+  CHECK_EQ_INT(mc_ice_agent_set_remote_credentials(x.a, u, pw), 0);
+  t.want_selected = 2;
+  CHECK(run_until(both_selected, &t, GUARD_MS));
+  CHECK_EQ_INT(active->sel_local.tcptype, MC_ICE_TCPTYPE_ACTIVE);
+  CHECK_EQ_INT(passive->sel_remote.tcptype, MC_ICE_TCPTYPE_ACTIVE);
+  exchange_data(&x, &y, tag + 2);
+  teardown(&x, &y);
+}
+
+static void test_tcp(void) {
+  tcp_run(true, 0x7C900001);
+  tcp_run(false, 0x7C900101);
+}
+
+/* Without ICE-TCP a peer's TCP candidates are ignored; with it, a signalled
+ * active candidate (port 9) forms no pair (RFC 6544 6.2: it is nobody's
+ * destination), and a passive one pairs with our active candidate only. */
+static void test_tcp_pairing(void) {
+  struct peer x = {0}, y = {0};
+  make_tcp = true;
+  make(&x, "A", MC_ICE_ROLE_CONTROLLING, false);
+  make_tcp = false;
+  x.other = &y;
+  x.forward_candidates = false;
+  CHECK_EQ_INT(mc_ice_agent_set_remote_credentials(x.a, "abcd", "0123456789012345678901"), 0);
+  CHECK_EQ_INT(mc_ice_agent_gather(x.a), 0);
+  struct mc_ice_stats st;
+  CHECK_EQ_INT(mc_ice_agent_add_remote_candidate(x.a, "candidate:1 1 tcp 1518280447 127.0.0.1 9 typ host tcptype active"), 0);
+  CHECK_EQ_INT(mc_ice_agent_get_stats(x.a, &st), 0);
+  CHECK_EQ_INT(st.remote_candidates, 1);
+  CHECK_EQ_INT(st.pairs, 0);
+  CHECK_EQ_INT(mc_ice_agent_add_remote_candidate(x.a, "candidate:2 1 tcp 1518280447 127.0.0.1 1 typ host tcptype so"), 0);
+  CHECK_EQ_INT(mc_ice_agent_add_remote_candidate(x.a, "candidate:3 1 tcp 1518280447 127.0.0.1 2 typ host"), 0);
+  CHECK_EQ_INT(mc_ice_agent_get_stats(x.a, &st), 0);
+  CHECK_EQ_INT(st.pairs, 0);
+  /* Nobody listens on port 3 of loopback: the connection is refused, the
+   * pair fails at once rather than after the check's 39.5 s. */
+  CHECK_EQ_INT(mc_ice_agent_add_remote_candidate(x.a, "candidate:4 1 tcp 1518280447 127.0.0.1 3 typ host tcptype passive"), 0);
+  CHECK_EQ_INT(mc_ice_agent_get_stats(x.a, &st), 0);
+  CHECK_EQ_INT(st.pairs, 1);
+  CHECK_EQ_INT(mc_ice_agent_set_remote_gathering_done(x.a), 0);
+  struct two t = {&x, &y, 0};
+  CHECK(run_until(failed_both, &t, 5000));
+  mc_ice_agent_free(x.a);
+  run_for(50);
+}
+
 int main(void) {
   mc_log_init_from_env();
   loop = uv_default_loop();
@@ -683,6 +799,8 @@ int main(void) {
   test_fail_no_path();
   test_free_in_callback();
   test_misc();
+  test_tcp();
+  test_tcp_pairing();
   run_for(100);
   return CHECK_DONE();
 }

@@ -422,6 +422,7 @@ static void test_tcp(uv_loop_t *loop) {
   /* Written before the connection is up: must be queued and flushed. */
   CHECK_EQ_INT(mc_stream_write(s, payload, 1000), 0);
   CHECK_EQ_INT(mc_stream_write(s, payload + 1000, sizeof payload - 1000), 0);
+  CHECK_EQ_INT(mc_stream_queued(s), sizeof payload);
   mc_addr local;
   CHECK_EQ_INT(mc_stream_local_addr(s, &local), 0);
   CHECK(mc_addr_is_loopback(&local) && mc_addr_port(&local) != 0);
@@ -429,6 +430,7 @@ static void test_tcp(uv_loop_t *loop) {
   CHECK(c.connected);
   CHECK_EQ_INT(c.got_len, sizeof payload);
   CHECK(c.got_len == sizeof payload && memcmp(c.got, payload, sizeof payload) == 0);
+  CHECK_EQ_INT(mc_stream_queued(s), 0);
   /* The server shuts its side after echoing: an orderly close is MC_ECLOSED. */
   CHECK(c.errored);
   CHECK_EQ_INT(c.err, MC_ECLOSED);
@@ -470,6 +472,85 @@ static void test_tcp(uv_loop_t *loop) {
   CHECK_STR(c.why, expect_why);
   mc_stream_close(s);
   drain(loop);
+}
+
+/* ---------------- TCP listener (ICE-TCP passive candidates) ---------------- */
+
+struct accept_ctx {
+  mc_stream *s;
+  mc_addr peer;
+  int accepted;
+  bool refuse; /* close the stream in the callback */
+  struct stream_ctx *sc;
+};
+
+static void on_accept(mc_tcp_listener *l, mc_stream *s, const mc_addr *peer, void *user) {
+  (void)l;
+  struct accept_ctx *a = user;
+  a->accepted++;
+  a->peer = *peer;
+  if (a->refuse) {
+    mc_stream_close(s);
+    return;
+  }
+  a->s = s;
+  mc_stream_set_callbacks(s, &stream_cbs, a->sc);
+}
+
+static void test_listener(uv_loop_t *loop) {
+  mc_addr lo;
+  mc_addr_parse("127.0.0.1", 0, &lo);
+  static struct stream_ctx server_side, client_side;
+  memset(&server_side, 0, sizeof server_side);
+  memset(&client_side, 0, sizeof client_side);
+  struct accept_ctx a = {.sc = &server_side};
+  mc_tcp_listener *l = NULL;
+  CHECK_EQ_INT(mc_tcp_listen(loop, &lo, on_accept, &a, &l), 0);
+  mc_addr at;
+  CHECK_EQ_INT(mc_tcp_listener_local_addr(l, &at), 0);
+  CHECK(mc_addr_is_loopback(&at) && mc_addr_port(&at) != 0);
+  /* The client leaves from the address it is told to (port 0: any). */
+  struct mc_stream_options opts = {.bind = &lo};
+  mc_stream *c = NULL;
+  CHECK_EQ_INT(mc_stream_connect(loop, &at, &opts, &stream_cbs, &client_side, &c), 0);
+  CHECK_EQ_INT(mc_stream_write(c, (const uint8_t *)"hello", 5), 0);
+  server_side.expect = 5;
+  CHECK(run_until(loop, &server_side.done));
+  CHECK_EQ_INT(a.accepted, 1);
+  CHECK(server_side.got_len == 5 && memcmp(server_side.got, "hello", 5) == 0);
+  mc_addr cl, peer;
+  CHECK_EQ_INT(mc_stream_local_addr(c, &cl), 0);
+  CHECK(mc_addr_equal(&cl, &a.peer));
+  CHECK_EQ_INT(mc_stream_peer_addr(a.s, &peer), 0);
+  CHECK(mc_addr_equal(&peer, &cl));
+  /* And back, on the accepted stream. */
+  client_side.expect = 3;
+  CHECK_EQ_INT(mc_stream_write(a.s, (const uint8_t *)"hey", 3), 0);
+  CHECK(run_until(loop, &client_side.done));
+  CHECK(client_side.got_len == 3 && memcmp(client_side.got, "hey", 3) == 0);
+  /* The client goes: the accepted stream hears an orderly close. */
+  server_side.done = false;
+  server_side.expect = 0;
+  mc_stream_close(c);
+  CHECK(run_until(loop, &server_side.done));
+  CHECK_EQ_INT(server_side.err, MC_ECLOSED);
+  mc_stream_close(a.s);
+  /* A listener may refuse by closing in the callback. */
+  a.refuse = true;
+  memset(&client_side, 0, sizeof client_side);
+  CHECK_EQ_INT(mc_stream_connect(loop, &at, &opts, &stream_cbs, &client_side, &c), 0);
+  CHECK(run_until(loop, &client_side.done));
+  CHECK_EQ_INT(a.accepted, 2);
+  CHECK(client_side.errored);
+  mc_stream_close(c);
+  /* A bind address of another family than the destination is refused. */
+  mc_addr lo6;
+  mc_addr_parse("::1", 0, &lo6);
+  struct mc_stream_options bad = {.bind = &lo6};
+  CHECK(mc_stream_connect(loop, &at, &bad, &stream_cbs, &client_side, &c) != 0);
+  mc_tcp_listener_close(l);
+  drain(loop);
+  CHECK_EQ_INT(mc_tcp_listen(loop, NULL, on_accept, &a, &l), MC_EINVAL);
 }
 
 /* A listener nobody accepts from: the kernel completes TCP handshakes until
@@ -833,6 +914,7 @@ int main(void) {
   if (ipv6_loopback_usable()) test_udp_family(&loop, "::1");
   else fprintf(stderr, "skip: no IPv6 loopback\n");
   test_tcp(&loop);
+  test_listener(&loop);
   test_tls(&loop);
   test_stream_timeouts(&loop);
   test_resolve(&loop);
