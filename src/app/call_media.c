@@ -1233,7 +1233,9 @@ void call_media_stats_json(struct call_media *m, json_t *root) {
   json_object_set_new(audio, "framesMuted", json_integer((json_int_t)m->audio_frames_muted));
   json_object_set_new(audio, "stretchedFrames", json_integer((json_int_t)m->frames_stretched));
   json_object_set_new(audio, "insertedSamplesForDeceleration", json_integer((json_int_t)m->samples_inserted));
-  json_object_set_new(audio, "removedSamplesForAcceleration", json_integer((json_int_t)m->samples_removed));
+  /* a frame the fallback dropped shortened the audio as much */
+  json_object_set_new(audio, "removedSamplesForAcceleration",
+                      json_integer((json_int_t)(m->samples_removed + js.dropped * MC_AUDIO_FRAME)));
   json_object_set_new(audio, "avSyncOffsetMs", s->measured ? json_real(s->offset_ms) : json_null());
   json_object_set_new(audio, "syncDelayMs", json_integer(s->audio_delay_ms));
   json_object_set_new(root, "audio", audio);
