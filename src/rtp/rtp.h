@@ -573,14 +573,16 @@ int mc_rtx_unwrap(const uint8_t *rtx, size_t len, uint32_t media_ssrc, uint8_t m
  * does: at each frame popped, the playout delay (when the frame will be
  * heard, over when it would have come with the fastest transit of the
  * last 1-2 s) is compared with the target; under it, the player is asked
- * to play the frame slower (one pitch period more), over target + 40 ms
- * faster (one period less), and says what it did (mc_ajb_stretched). The
+ * to play the frame slower (one pitch period more), over target + the
+ * largest delay of the last 1-2 s + 20 ms (NetEq's high limit; at least
+ * target + 40 ms) faster (one period less), and says what it did
+ * (mc_ajb_stretched). The
  * delay measured this way moves only when the player stretches or the
  * path's delay changes, not with each packet's jitter, so it does not
  * swing back and forth as the buffer's fill level would (a level under
- * target when one packet is late, over it once it came). The 40 ms band
- * is wider than a pitch period (at most 15 ms): one stretch never
- * overshoots into the other. When the player cannot stretch (loud
+ * target when one packet is late, over it once it came). The band is
+ * wider than a pitch period (at most 15 ms): one stretch never overshoots
+ * into the other. When the player cannot stretch (loud
  * noise-like audio) for 25 frames in a row, the buffer falls back to
  * what it did before stretching existed: under target - 1 frame, every
  * other pop is STRETCH (20 ms of concealment instead of advancing); over
@@ -598,7 +600,7 @@ enum mc_ajb_status {
 enum mc_ajb_wish {
   MC_AJB_KEEP = 0,
   MC_AJB_SLOWER, /* the delay is under target: play it longer */
-  MC_AJB_FASTER, /* over target + 40 ms: play it shorter */
+  MC_AJB_FASTER, /* well over target: play it shorter */
 };
 
 struct mc_ajb_config {
