@@ -1043,7 +1043,11 @@ static bool decode_next(struct call_media *m, uint64_t play_ms) {
  * one was shortened. tick_ms: when the block starts to play. */
 static void play_one(struct call_media *m, uint64_t tick_ms) {
   for (int n = 0; m->fifo_n < MC_AUDIO_FRAME && n < 4; n++)
-    if (!decode_next(m, tick_ms + m->fifo_n / 48)) break;
+    /* the pop's own time, not when the frame is heard (that is up to a
+     * frame later, behind what waits in the FIFO): a packet must be here
+     * by then, and the jitter buffer's target covers its lateness from
+     * there */
+    if (!decode_next(m, tick_ms)) break;
   if (m->fifo_n < MC_AUDIO_FRAME) {
     m->frames_silent++;
     return;

@@ -570,23 +570,22 @@ int mc_rtx_unwrap(const uint8_t *rtx, size_t len, uint32_t media_ssrc, uint8_t m
  * empty buffer playout re-buffers.
  *
  * The delay is changed by time stretching in the player, as WebRTC's NetEq
- * does: at each frame popped, the playout delay (when the frame will be
- * heard, over when it would have come with the fastest transit of the
- * last 1-2 s) is compared with the target; under it, the player is asked
- * to play the frame slower (one pitch period more), over target + the
- * largest delay of the last 1-2 s + 20 ms (NetEq's high limit; at least
- * target + 40 ms) faster (one period less), and says what it did
- * (mc_ajb_stretched). The
- * delay measured this way moves only when the player stretches or the
- * path's delay changes, not with each packet's jitter, so it does not
- * swing back and forth as the buffer's fill level would (a level under
- * target when one packet is late, over it once it came). The band is
- * wider than a pitch period (at most 15 ms): one stretch never overshoots
- * into the other. When the player cannot stretch (loud
- * noise-like audio) for 25 frames in a row, the buffer falls back to
- * what it did before stretching existed: under target - 1 frame, every
- * other pop is STRETCH (20 ms of concealment instead of advancing); over
- * target + 2 frames, one frame is dropped per pop. */
+ * does: at each frame popped, the playout delay (the time of the pop over
+ * when the frame would have come with the fastest transit of the last 1-2
+ * s) is compared with the target. Under it, the player is asked to play
+ * the frame slower (one pitch period more); over
+ * target + the spread of the last 4-8 s of transits + 20 ms (NetEq's high
+ * limit, over a longer look back; at least target + 40 ms), faster (one
+ * period less); it says what it did (mc_ajb_stretched). The playout delay
+ * moves only when the player stretches or the path's delay changes, not
+ * with each packet's jitter, and the band is wider than a period (at most
+ * 15 ms), so the buffer does not swing back and forth as it did when its
+ * fill level steered it (a level under target when one packet is late,
+ * over it once it came). When the player cannot stretch (loud noise-like
+ * audio) for 25 frames in a row, the buffer falls back to what it did
+ * before stretching existed: under target - 1 frame, every other pop is
+ * STRETCH (20 ms of concealment instead of advancing); over target + 2
+ * frames, one frame is dropped per pop. */
 enum mc_ajb_status {
   MC_AJB_FRAME = 0,   /* a packet was copied out */
   MC_AJB_MISSING,     /* playout time of a frame that did not arrive: conceal */
@@ -626,10 +625,11 @@ void mc_ajb_free(mc_ajb *j);
  * s: a pause, a restart) empties it and buffering starts again. */
 int mc_ajb_push(mc_ajb *j, uint16_t seq, uint32_t ts, const uint8_t *data, size_t len, uint64_t arrival_ms);
 /* One 20 ms frame at playout time (the audio device's clock paces the
- * calls): play_ms is when its first sample will be heard, on the clock of
- * mc_ajb_push's arrival_ms (the player's clock plus what it holds decoded
- * and not yet played). *status says what; on MC_AJB_FRAME the packet is in
- * buf (*len). MC_ETOOBIG when cap is short (*len says how much is needed). */
+ * calls): play_ms is the playout clock's time of this pop, on the clock of
+ * mc_ajb_push's arrival_ms (what the player holds decoded ahead is not
+ * added: the packet had to be here now). *status says what; on
+ * MC_AJB_FRAME the packet is in buf (*len). MC_ETOOBIG when cap is short
+ * (*len says how much is needed). */
 int mc_ajb_pop(mc_ajb *j, uint64_t play_ms, uint8_t *buf, size_t cap, size_t *len, enum mc_ajb_status *status);
 /* After MC_AJB_FRAME: whether to play that frame slower or faster. */
 enum mc_ajb_wish mc_ajb_wish(const mc_ajb *j);
