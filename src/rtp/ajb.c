@@ -210,6 +210,10 @@ int mc_ajb_pop(mc_ajb *j, uint64_t play_ms, uint8_t *buf, size_t cap, size_t *le
   if (!j || !len || !status || (cap && !buf)) return MC_EINVAL;
   *len = 0;
   j->have_last_fi = false;
+  /* a wish the player did not answer: it could not stretch (and a wish
+   * belongs to one frame: none after buffering) */
+  if (j->wish_open) mc_ajb_stretched(j, 0);
+  j->wish = MC_AJB_KEEP;
   uint32_t target = target_ms(j);
   if (!j->playing) {
     if (!j->have_newest || level_ms(j) < target) {
@@ -220,9 +224,6 @@ int mc_ajb_pop(mc_ajb *j, uint64_t play_ms, uint8_t *buf, size_t cap, size_t *le
     j->next_fi = oldest_fi(j);
     j->empty_pops = 0;
   }
-  /* a wish the player did not answer: it could not stretch */
-  if (j->wish_open) mc_ajb_stretched(j, 0);
-  j->wish = MC_AJB_KEEP;
   /* fallbacks while the audio cannot be stretched: drop one frame per pop
    * until back near the target */
   if (j->refused_faster >= AJB_FALLBACK_REFUSALS && level_ms(j) > target + 2 * AJB_FRAME_MS) {
