@@ -1231,6 +1231,26 @@ static void test_ajb_stretch(void) {
   mc_ajb_free(p.j);
 }
 
+/* A wish belongs to the frame popped with it: a pop that gives none
+ * (buffering after a timestamp jump) carries none. */
+static void test_ajb_wish_scope(void) {
+  mc_ajb *j = NULL;
+  CHECK_EQ_INT(mc_ajb_new(NULL, &j), MC_OK);
+  uint8_t pkt[4] = {0xf8, 0, 0, 0}, out[64];
+  size_t len;
+  enum mc_ajb_status st;
+  for (int i = 0; i < 4; i++) mc_ajb_push(j, (uint16_t)i, (uint32_t)i * 960, pkt, 4, 1000 + (uint64_t)i * 20);
+  /* popped at once: the delay is under the target, slower wished */
+  CHECK_EQ_INT(mc_ajb_pop(j, 1010, out, sizeof out, &len, &st), MC_OK);
+  CHECK_EQ_INT(st, MC_AJB_FRAME);
+  CHECK_EQ_INT(mc_ajb_wish(j), MC_AJB_SLOWER);
+  mc_ajb_push(j, 4, 960 * 4 + 48000 * 60, pkt, 4, 1080); /* a minute later: re-buffering */
+  CHECK_EQ_INT(mc_ajb_pop(j, 1080, out, sizeof out, &len, &st), MC_OK);
+  CHECK_EQ_INT(st, MC_AJB_BUFFERING);
+  CHECK_EQ_INT(mc_ajb_wish(j), MC_AJB_KEEP);
+  mc_ajb_free(j);
+}
+
 /* A bottleneck queue that builds (0 to 150 ms in 2.5 s) and drains (in
  * 0.5 s) again and again, as rate500k's does: the delay is not cut after
  * each drain only to be grown again at the next build. With faster at a
@@ -1647,6 +1667,7 @@ int main(void) {
   test_ajb();
   test_ajb_stretch();
   test_ajb_queue_cycles();
+  test_ajb_wish_scope();
   test_twcc_recorder();
   test_edges();
   test_vjb_lossy_network();
