@@ -22,7 +22,8 @@
 // then for SECONDS (or until the call ends): every rendered frame of the
 // remote <video> (requestVideoFrameCallback: its wall time and the stamp
 // read back from its top row) and, once a second, getStats (selected pair
-// bytesSent, outbound video bytesSent, inbound audio concealedSamples and
+// bytesSent, outbound video bytesSent, inbound audio concealedSamples,
+// insertedSamplesForDeceleration, removedSamplesForAcceleration and
 // totalSamplesReceived). Written to RESULT as JSON.
 //
 // Env (page modes): CHROMIUM, SERVER_URL (https://IP:PORT), SERVER_CERT
@@ -121,6 +122,7 @@ function qualityHooks(cfg) {
       if (s.type === 'inbound-rtp' && s.kind === 'audio') {
         o.aConcealed = s.concealedSamples || 0; o.aSamples = s.totalSamplesReceived || 0;
         o.aInserted = s.insertedSamplesForDeceleration || 0;
+        o.aRemoved = s.removedSamplesForAcceleration || 0;
       }
     });
     o.rendered = window.M.rendered.length;
@@ -252,7 +254,8 @@ function pageRx(r) {
   const last = a[a.length - 1];
   return { fps: fr.length / secs, freezes: n, freezeS: total / 1000, freezeExact: true, p50: pct(lat, 0.5), p95: pct(lat, 0.95),
            conceal: last && last.aSamples ? last.aConcealed / last.aSamples : null,
-           stretch: last && last.aSamples && last.aInserted !== undefined ? last.aInserted / last.aSamples : null, secs };
+           stretch: last && last.aSamples && last.aInserted !== undefined ? last.aInserted / last.aSamples : null,
+           faster: last && last.aSamples && last.aRemoved !== undefined ? last.aRemoved / last.aSamples : null, secs };
 }
 function medcallRx(st) {
   const v = st.video || {}, a = st.audio || {};
@@ -270,7 +273,14 @@ function medcallRx(st) {
            p50: shown ? v.glassToGlassShownP50Ms : v.glassToGlassP50Ms,
            p95: shown ? v.glassToGlassShownP95Ms : v.glassToGlassP95Ms,
            conceal: a.framesPlayed ? a.concealedFrames / a.framesPlayed : null,
-           stretch: a.framesPlayed && typeof a.stretchedFrames === 'number' ? a.stretchedFrames / a.framesPlayed : null, secs };
+           // since 2026-12-07 samples added and removed by time stretching
+           // (and its concealment fallback); before, 20 ms concealment
+           // frames played to grow the delay, and nothing to shrink it
+           stretch: !a.framesPlayed ? null : typeof a.insertedSamplesForDeceleration === 'number'
+             ? a.insertedSamplesForDeceleration / (a.framesPlayed * 960)
+             : typeof a.stretchedFrames === 'number' ? a.stretchedFrames / a.framesPlayed : null,
+           faster: a.framesPlayed && typeof a.removedSamplesForAcceleration === 'number'
+             ? a.removedSamplesForAcceleration / (a.framesPlayed * 960) : null, secs };
 }
 
 function table(dir) {
@@ -312,11 +322,13 @@ function table(dir) {
       const x = r.rx;
       rows.push([c.profile, c.call, label, name, f1(x.fps), `${x.freezes} / ${x.freezeExact ? '' : '>='}${f1(x.freezeS)}`,
         `${f0(x.p50)} / ${f0(x.p95)}`, `${f0(mean)} / ${c.link}`, adapt || '-',
-        (x.conceal === null ? '-' : (x.conceal * 100).toFixed(1)) + (x.stretch === null || x.stretch === undefined ? '' : ' (' + (x.stretch * 100).toFixed(1) + ')'), f0(x.secs), c.load === undefined ? '-' : f1(c.load)]);
+        (x.conceal === null ? '-' : (x.conceal * 100).toFixed(1)) +
+          (x.stretch === null || x.stretch === undefined ? '' : ' (' + (x.stretch * 100).toFixed(1) + ' / ' +
+            (x.faster === null || x.faster === undefined ? '-' : (x.faster * 100).toFixed(1)) + ')'), f0(x.secs), c.load === undefined ? '-' : f1(c.load)]);
     }
   }
   const head = ['profile', 'call', 'dir', 'sender->receiver', 'fps', 'freezes n / s', 'g2g p50 / p95 ms',
-    'sent kbit/s / link', 'adapt s (low kbit/s)', 'conceal % (stretch)', 'secs', 'load'];
+    'sent kbit/s / link', 'adapt s (low kbit/s)', 'conceal % (slower / faster)', 'secs', 'load'];
   const wd = head.map((h, i) => Math.max(h.length, ...rows.map((l) => String(l[i]).length)));
   const fmt = (l) => '| ' + l.map((x, i) => String(x).padEnd(wd[i])).join(' | ') + ' |';
   console.log(`\nquality under impaired links (patient's router nat-b, both ways); 640x480 30 fps, ` +
@@ -329,7 +341,8 @@ function table(dir) {
   console.log('g2g: capture stamp to shown (medcall: after lip sync\'s hold, headless) or rendered (Chromium). sent: sender\'s mean rate on the selected pair from 2 s after');
   console.log('the impairment on. adapt (drop300k): seconds from the drop until a 1 s sample of the sender\'s rate is under the new rate;');
   console.log('in brackets its mean rate from 5 s after the drop to the recovery. conceal: share of played audio concealed for missing packets;\n' +
-    '(stretch): share played while the jitter buffer grew its delay (medcall stretchedFrames; Chromium insertedSamplesForDeceleration).');
+    '(slower / faster): shares of samples added and removed by the jitter buffer to grow and shrink its delay\n' +
+    '(insertedSamplesForDeceleration, removedSamplesForAcceleration over samples played, both sides).');
   console.log('secs: the receiver\'s measured time from connected. load: the machine\'s 1-minute load average when the call ended.');
 }
 

@@ -47,6 +47,11 @@
 
 #define LOG "media"
 #define AUDIO_KEEP_FRAMES (48000 * 2) /* last 2 s of received audio, mono */
+/* Decoded audio waiting for the speakers: time stretching makes frames of
+ * 960 +- 720 samples, handed on in 20 ms blocks (under a block left over,
+ * a frame, its stretch, and room for a concealment frame). */
+#define PLAY_FIFO (4 * MC_AUDIO_FRAME)
+#define STRETCH_HIST (2 * MC_STRETCH_MAX_LAG) /* played audio the lag search looks back at */
 #define MAX_LATENCIES 20000
 #define SENDQ_CAP 8   /* encoded frames for the net thread: a quarter second at 30 fps */
 #define RECVQ_CAP 32  /* frames for the decoder: about a second at 30 fps */
@@ -121,6 +126,14 @@ struct call_media {
   mc_ajb *ajb;       /* received Opus packets until their playout time */
   uv_timer_t ptimer; /* playout: one 20 ms frame per tick */
   uint64_t frames_played, frames_concealed, frames_fec, frames_silent, frames_stretched;
+  uint64_t samples_inserted, samples_removed; /* by time stretching (and its fallback) */
+  int16_t fifo[PLAY_FIFO];                    /* decoded, not played yet */
+  size_t fifo_n;
+  /* The RTP timestamp heard at fifo[0] (lip sync), and the media time the
+   * FIFO holds: its samples map onto that time linearly, stretched or not */
+  uint32_t fifo_ts;
+  bool fifo_ts_ok;
+  uint32_t fifo_media;
   uint64_t astart_us, aframes, pstart_us, pframes; /* real-clock pacing of send and playout */
   int16_t *audio;
   size_t audio_len, audio_pos;
@@ -934,19 +947,55 @@ static void keep_played(struct call_media *m, const int16_t *pcm) {
   }
 }
 
-/* RFC 6716 / RFC 7587: a missing packet is rebuilt from the next one's
- * in-band FEC when it is already here, else concealed (PLC). */
-static void play_one(struct call_media *m) {
+/* Plays the frame just popped slower or faster when the jitter buffer asks
+ * (src/media/stretch.c): slower repeats a pitch period of it after what
+ * was played and is waiting; faster leaves one out of what is waiting and
+ * the frame. pcm is replaced; returns its new length. */
+static size_t stretch_frame(struct call_media *m, enum mc_ajb_wish wish, int16_t *pcm, size_t n) {
+  static int16_t x[STRETCH_HIST + PLAY_FIFO + MC_AUDIO_FRAME];
+  int16_t out[PLAY_FIFO + MC_AUDIO_FRAME + MC_STRETCH_MAX_LAG];
+  size_t h = MC_MIN(m->audio_len, (size_t)STRETCH_HIST);
+  for (size_t i = 0; i < h; i++) x[i] = m->audio[(m->audio_pos + AUDIO_KEEP_FRAMES - h + i) % AUDIO_KEEP_FRAMES];
+  memcpy(x + h, m->fifo, m->fifo_n * sizeof *x);
+  memcpy(x + h + m->fifo_n, pcm, n * sizeof *x);
+  int changed = 0;
+  if (wish == MC_AJB_SLOWER) {
+    size_t add = mc_stretch_slower(x, h + m->fifo_n, n, out);
+    memcpy(pcm, out, (n + add) * sizeof *pcm);
+    n += add;
+    changed = (int)add;
+  } else {
+    /* what waits in the FIFO is rewritten too: the period can start there */
+    size_t waiting = m->fifo_n + n;
+    size_t cut = mc_stretch_faster(x, h, waiting, out);
+    if (cut) {
+      size_t keep = MC_MIN(m->fifo_n, waiting - cut);
+      memcpy(m->fifo, out, keep * sizeof *out);
+      m->fifo_n = keep;
+      n = waiting - cut - keep;
+      memcpy(pcm, out + keep, n * sizeof *pcm);
+    }
+    changed = -(int)cut;
+  }
+  mc_ajb_stretched(m->ajb, changed);
+  if (changed > 0) m->samples_inserted += (uint64_t)changed;
+  if (changed < 0) m->samples_removed += (uint64_t)-changed;
+  return n;
+}
+
+/* One popped frame into the FIFO. RFC 6716 / RFC 7587: a missing packet
+ * is rebuilt from the next one's in-band FEC when it is already here, else
+ * concealed (PLC). false when there is nothing to play (buffering). */
+static bool decode_next(struct call_media *m, uint64_t play_ms) {
   uint8_t pkt[1500];
   size_t len = 0, frames = 0;
   enum mc_ajb_status st;
   int16_t pcm[MC_OPUS_MAX_FRAME];
-  if (mc_ajb_pop(m->ajb, mc_now_ms(), pkt, sizeof pkt, &len, &st) != 0) return;
+  if (mc_ajb_pop(m->ajb, play_ms, pkt, sizeof pkt, &len, &st) != 0) return false;
   int rc = MC_EPARSE;
   switch (st) {
   case MC_AJB_BUFFERING:
-    m->frames_silent++;
-    return;
+    return false;
   case MC_AJB_FRAME:
     rc = mc_opus_decoder_decode(m->adec, pkt, len, pcm, MC_OPUS_MAX_FRAME, &frames);
     break;
@@ -961,21 +1010,60 @@ static void play_one(struct call_media *m) {
     if (rc == 0) m->frames_concealed++;
     break;
   case MC_AJB_STRETCH:
-    /* not a loss: the buffer grows its delay (WebRTC counts its
-     * equivalent apart too, as samples inserted for deceleration) */
+    /* the fallback when the audio could not be stretched: not a loss
+     * (WebRTC counts its equivalent apart too, as samples inserted for
+     * deceleration) */
     rc = mc_opus_decoder_conceal(m->adec, pcm, MC_OPUS_MAX_FRAME, &frames);
-    if (rc == 0) m->frames_stretched++;
+    if (rc == 0) {
+      m->frames_stretched++;
+      m->samples_inserted += MC_AUDIO_FRAME;
+    }
     break;
   }
-  if (rc != 0 || frames < MC_AUDIO_FRAME) return;
-  m->frames_played++;
-  keep_played(m, pcm);
-  /* Heard now, or once the speaker's queue ahead of it has played. */
-  uint32_t ts;
-  if (mc_ajb_last_ts(m->ajb, &ts) == 0) {
-    uint64_t at = mc_now_us() + (m->spk ? (uint64_t)mc_speaker_queued_ms(m->spk) * 1000 : 0);
-    mc_sync_on_audio_played(m->sync, ts, at);
+  if (rc != 0 || frames != MC_AUDIO_FRAME) return true;
+  uint32_t ts = 0;
+  bool has_ts = mc_ajb_last_ts(m->ajb, &ts) == 0;
+  enum mc_ajb_wish wish = st == MC_AJB_FRAME ? mc_ajb_wish(m->ajb) : MC_AJB_KEEP;
+  size_t n = wish == MC_AJB_KEEP ? frames : stretch_frame(m, wish, pcm, frames);
+  if (m->fifo_n == 0 || (has_ts && !m->fifo_ts_ok)) {
+    /* what waits before this frame (concealment that stood for no
+     * timestamp) is taken as the media time just before it */
+    m->fifo_ts = ts - (uint32_t)m->fifo_n;
+    m->fifo_ts_ok = has_ts;
+    m->fifo_media = (uint32_t)m->fifo_n;
   }
+  memcpy(m->fifo + m->fifo_n, pcm, n * sizeof *pcm);
+  m->fifo_n += n;
+  if (has_ts) m->fifo_media += MC_AUDIO_FRAME;
+  return true;
+}
+
+/* One 20 ms block to the speakers (and the measurement), decoding as many
+ * frames as that takes: none when a stretched one left enough, two when
+ * one was shortened. tick_ms: when the block starts to play. */
+static void play_one(struct call_media *m, uint64_t tick_ms) {
+  for (int n = 0; m->fifo_n < MC_AUDIO_FRAME && n < 4; n++)
+    /* the pop's own time, not when the frame is heard (that is up to a
+     * frame later, behind what waits in the FIFO): a packet must be here
+     * by then, and the jitter buffer's target covers its lateness from
+     * there */
+    if (!decode_next(m, tick_ms)) break;
+  if (m->fifo_n < MC_AUDIO_FRAME) {
+    m->frames_silent++;
+    return;
+  }
+  m->frames_played++;
+  keep_played(m, m->fifo);
+  /* Heard now, or once the speaker's queue ahead of it has played. */
+  if (m->fifo_ts_ok) {
+    uint64_t at = mc_now_us() + (m->spk ? (uint64_t)mc_speaker_queued_ms(m->spk) * 1000 : 0);
+    mc_sync_on_audio_played(m->sync, m->fifo_ts, at);
+  }
+  uint32_t media = (uint32_t)(((uint64_t)m->fifo_media * MC_AUDIO_FRAME + m->fifo_n / 2) / m->fifo_n);
+  m->fifo_ts += media;
+  m->fifo_media -= MC_MIN(media, m->fifo_media);
+  m->fifo_n -= MC_AUDIO_FRAME;
+  memmove(m->fifo, m->fifo + MC_AUDIO_FRAME, m->fifo_n * sizeof *m->fifo);
 }
 
 /* RFC 4585 6.3.1: the decoder lost its reference; the peer connection
@@ -1038,7 +1126,9 @@ static void play_audio(uv_timer_t *t) {
   uint64_t now = mc_now_us();
   if (!m->pstart_us) m->pstart_us = now;
   uint64_t due = (now - m->pstart_us) / 20000 + 1;
-  for (int n = 0; m->pframes < due && n < 10; n++, m->pframes++) play_one(m);
+  /* each block's own time on the playout clock, not the tick's: a late
+   * tick must not look like a longer jitter buffer delay */
+  for (int n = 0; m->pframes < due && n < 10; n++, m->pframes++) play_one(m, (m->pstart_us + m->pframes * 20000) / 1000);
   if (m->pframes < due) m->pframes = due;
   sync_tick(m);
 }
@@ -1146,6 +1236,10 @@ void call_media_stats_json(struct call_media *m, json_t *root) {
       "latePackets", (json_int_t)js.late);
   json_object_set_new(audio, "framesMuted", json_integer((json_int_t)m->audio_frames_muted));
   json_object_set_new(audio, "stretchedFrames", json_integer((json_int_t)m->frames_stretched));
+  json_object_set_new(audio, "insertedSamplesForDeceleration", json_integer((json_int_t)m->samples_inserted));
+  /* a frame the fallback dropped shortened the audio as much */
+  json_object_set_new(audio, "removedSamplesForAcceleration",
+                      json_integer((json_int_t)(m->samples_removed + js.dropped * MC_AUDIO_FRAME)));
   json_object_set_new(audio, "avSyncOffsetMs", s->measured ? json_real(s->offset_ms) : json_null());
   json_object_set_new(audio, "syncDelayMs", json_integer(s->audio_delay_ms));
   json_object_set_new(root, "audio", audio);

@@ -152,6 +152,28 @@ double mc_tone_power(const int16_t *pcm, size_t frames, int channels, double hz)
 double mc_tone_dominant(const int16_t *pcm, size_t frames, int channels, double lo_hz, double hi_hz,
                         double *power);
 
+/* ---- time stretching of decoded speech (stretch.c) ----
+ * The jitter buffer grows or shrinks its delay by one pitch period at a
+ * time, WSOLA-style as WebRTC's NetEq does (preemptive expand, accelerate):
+ * the lag (2.5-15 ms) where the signal best matches itself, by normalised
+ * cross-correlation, is repeated or left out, joined by a linear crossfade
+ * over one period, so nothing is concealed or skipped and the pitch is
+ * kept. Done when the two periods joined correlate over 0.9, or the audio
+ * is quiet (under about -36 dBFS); loud noise-like audio is left alone
+ * (the caller tries again on the next frame). 48 kHz mono; at most 30 ms of
+ * history and 60 ms of new samples are looked at. out must not overlap x. */
+#define MC_STRETCH_MIN_LAG 120 /* 2.5 ms: a 400 Hz voice */
+#define MC_STRETCH_MAX_LAG 720 /* 15 ms: 67 Hz */
+/* x: `hist` samples already played (read only) then n new ones. out (room
+ * for n + MC_STRETCH_MAX_LAG) gets the new samples with the period before
+ * them played once more; returns the samples added (0: out is a copy of the
+ * new samples). Needs a period of history and of new samples. */
+size_t mc_stretch_slower(const int16_t *x, size_t hist, size_t n, int16_t *out);
+/* x: `hist` samples already played, then n not played yet. out (room for
+ * n) gets those with one period left out; returns the samples removed (0:
+ * a copy). Needs two periods not played. */
+size_t mc_stretch_faster(const int16_t *x, size_t hist, size_t n, int16_t *out);
+
 /* ---- VP8 (libvpx) ---- */
 struct mc_vp8_encoder_config {
   int width, height;   /* 16..MC_MEDIA_MAX_DIM */

@@ -564,20 +564,42 @@ int mc_rtx_unwrap(const uint8_t *rtx, size_t len, uint32_t media_ssrc, uint8_t m
  * goes into a histogram (10 ms buckets) that forgets 1% per packet
  * (about 2 s); its 95th percentile is the delay to cover. The target
  * delay is that + one frame, within [min_delay_ms, max_delay_ms]
- * (40..400). Playout starts once the buffer holds the
- * target; each pop gives one frame or MISSING (the decoder conceals, or
- * decodes FEC from the next packet: mc_ajb_peek_next); when more than
- * target + 2 frames are buffered one frame is dropped per pop (speed-up);
- * when less than target - 1 frame is buffered every other pop plays
- * STRETCH (20 ms of concealment) instead of advancing, so the delay grows
- * within a few hundred ms of a jitter rise; after 10 consecutive pops with
- * an empty buffer playout re-buffers. */
+ * (40..400). Playout starts once the buffer holds the target; each pop
+ * gives one frame or MISSING (the decoder conceals, or decodes FEC from
+ * the next packet: mc_ajb_peek_next); after 10 consecutive pops with an
+ * empty buffer playout re-buffers.
+ *
+ * The delay is changed by time stretching in the player, as WebRTC's NetEq
+ * does: at each frame popped, the playout delay (the time of the pop over
+ * when the frame would have come with the fastest transit of the last 1-2
+ * s) is compared with the target. Under it, the player is asked to play
+ * the frame slower (one pitch period more); over
+ * target + the spread of the last 4-8 s of transits + 20 ms (NetEq's high
+ * limit, over a longer look back; at least target + 40 ms), faster (one
+ * period less); it says what it did (mc_ajb_stretched). The playout delay
+ * moves only when the player stretches or the path's delay changes, not
+ * with each packet's jitter, and the band is wider than a period (at most
+ * 15 ms), so the buffer does not swing back and forth as it did when its
+ * fill level steered it (a level under target when one packet is late,
+ * over it once it came). When the player cannot stretch (loud noise-like
+ * audio) for 25 frames in a row, the buffer falls back to what it did
+ * before stretching existed: under target - 1 frame, every other pop is
+ * STRETCH (20 ms of concealment instead of advancing); over target + 2
+ * frames, one frame is dropped per pop. */
 enum mc_ajb_status {
   MC_AJB_FRAME = 0,   /* a packet was copied out */
   MC_AJB_MISSING,     /* playout time of a frame that did not arrive: conceal */
   MC_AJB_BUFFERING,   /* not playing yet: output silence */
   MC_AJB_STRETCH,     /* nothing lost: the buffer is growing its delay toward the
-                       * target; play 20 ms of concealment (no FEC) */
+                       * target and the audio could not be stretched; play 20 ms
+                       * of concealment (no FEC) */
+};
+
+/* What the buffer asks of the frame just popped (MC_AJB_FRAME). */
+enum mc_ajb_wish {
+  MC_AJB_KEEP = 0,
+  MC_AJB_SLOWER, /* the delay is under target: play it longer */
+  MC_AJB_FASTER, /* well over target: play it shorter */
 };
 
 struct mc_ajb_config {
@@ -586,8 +608,11 @@ struct mc_ajb_config {
 };
 
 struct mc_ajb_stats {
-  uint64_t packets, late, duplicates, frames, missing, dropped, stretched;
+  uint64_t packets, late, duplicates, frames, missing;
+  uint64_t dropped, stretched; /* fallbacks: frames dropped, STRETCH pops */
+  uint64_t inserted, removed;  /* samples the player added and removed (mc_ajb_stretched) */
   uint32_t target_ms, level_ms;
+  int32_t delay_ms; /* the playout delay at the last frame popped */
 };
 
 typedef struct mc_ajb mc_ajb;
@@ -600,10 +625,18 @@ void mc_ajb_free(mc_ajb *j);
  * s: a pause, a restart) empties it and buffering starts again. */
 int mc_ajb_push(mc_ajb *j, uint16_t seq, uint32_t ts, const uint8_t *data, size_t len, uint64_t arrival_ms);
 /* One 20 ms frame at playout time (the audio device's clock paces the
- * calls; the policy looks at buffered content, so now_ms is informative):
- * *status says what; on MC_AJB_FRAME the packet is in buf (*len).
- * MC_ETOOBIG when cap is short (*len says how much is needed). */
-int mc_ajb_pop(mc_ajb *j, uint64_t now_ms, uint8_t *buf, size_t cap, size_t *len, enum mc_ajb_status *status);
+ * calls): play_ms is the playout clock's time of this pop, on the clock of
+ * mc_ajb_push's arrival_ms (what the player holds decoded ahead is not
+ * added: the packet had to be here now). *status says what; on
+ * MC_AJB_FRAME the packet is in buf (*len). MC_ETOOBIG when cap is short
+ * (*len says how much is needed). */
+int mc_ajb_pop(mc_ajb *j, uint64_t play_ms, uint8_t *buf, size_t cap, size_t *len, enum mc_ajb_status *status);
+/* After MC_AJB_FRAME: whether to play that frame slower or faster. */
+enum mc_ajb_wish mc_ajb_wish(const mc_ajb *j);
+/* The player's answer to a wish: samples added (> 0), removed (< 0), or 0
+ * when the audio could not be stretched. A wish left unanswered until the
+ * next pop counts as 0. */
+void mc_ajb_stretched(mc_ajb *j, int samples);
 /* After MC_AJB_MISSING: the packet that follows, for Opus in-band FEC;
  * MC_ENOTFOUND when not there yet. */
 int mc_ajb_peek_next(mc_ajb *j, uint8_t *buf, size_t cap, size_t *len);

@@ -8,7 +8,9 @@
  * Input: a list of operations, each one byte then its arguments:
  *   op % 4 == 0, 1: push [seq delta:1][ts delta:2, signed, in 10 ms
  *     units unless op & 0x80: raw][len:1 (x6, 0..1530)][arrival delta ms:1]
- *   op % 4 == 2: pop (op & 0x40: then peek the next), 20 ms later
+ *   op % 4 == 2: pop (op & 0x40: then peek the next), 20 ms later; a
+ *     frame's wish answered (op & 0x10) with a stretch of (op & 0x0f) x 60
+ *     samples, added when the wish was slower, removed when faster
  *   op % 4 == 3: the minimum delay (lip sync) set to [ms:2] % 1000 */
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +68,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       FUZZ_ASSERT(rc == MC_OK && st <= MC_AJB_STRETCH);
       uint32_t last;
       int lr = mc_ajb_last_ts(j, &last);
+      enum mc_ajb_wish w = mc_ajb_wish(j);
+      FUZZ_ASSERT(w <= MC_AJB_FASTER && (st == MC_AJB_FRAME || w == MC_AJB_KEEP));
+      if ((op & 0x10) && w != MC_AJB_KEEP)
+        mc_ajb_stretched(j, (w == MC_AJB_SLOWER ? 1 : -1) * (int)(op & 0x0f) * 60);
       if (st == MC_AJB_FRAME) {
         FUZZ_ASSERT(len >= 1 && len <= 1500 && lr == MC_OK);
         /* RFC 7587: 20 ms is 960 samples; the frame is the one nearest its slot. */
