@@ -498,7 +498,7 @@ static void test_rbe(void) {
   uint64_t last_remb = 0;
   for (uint64_t t = 0; t < 2000; t += 10) {
     uint64_t send = base_us + t * 1000;
-    mc_rbe_on_packet(r, mc_rtp_abs_send_time_from_us(send), 500, t * 1000 + 30000);
+    mc_rbe_on_packet(r, mc_rtp_abs_send_time_from_us(send), 500, t * 1000 + 30000, false);
     if (mc_rbe_remb_due(r, t * 1000 + 30000, &bps)) remb_count++, last_remb = bps;
   }
   CHECK(remb_count >= 1 && remb_count <= 2);
@@ -511,7 +511,7 @@ static void test_rbe(void) {
     uint64_t arrive = t * 1000 + 30000;
     if (link_free > arrive) arrive = link_free;
     link_free = arrive + 16000; /* 1000 bytes at 500 kbit/s */
-    mc_rbe_on_packet(r, mc_rtp_abs_send_time_from_us(send), 1000, arrive);
+    mc_rbe_on_packet(r, mc_rtp_abs_send_time_from_us(send), 1000, arrive, false);
     if (mc_rbe_remb_due(r, arrive, &bps) && bps < last_remb * 97 / 100) decreased = true;
     if (decreased) break;
   }

@@ -62,7 +62,7 @@ static mc_sdp *over_the_wire(const mc_sdp *s) {
 }
 
 static mc_jsep *peer(const char *ufrag, const char *pwd, const uint8_t *fp, const char *cname) {
-  struct mc_jsep_config c = {ufrag, pwd, fp, 32, cname};
+  struct mc_jsep_config c = {ufrag, pwd, fp, 32, cname, false};
   mc_jsep *j = NULL;
   CHECK_EQ_INT(mc_jsep_new(&c, &j), 0);
   if (!j) exit(1);
@@ -1282,7 +1282,7 @@ static void test_direction_table(void) {
 }
 
 static void test_arguments(void) {
-  struct mc_jsep_config c = {"ab", "ourpassword0123456789012", fp_a, 32, NULL};
+  struct mc_jsep_config c = {"ab", "ourpassword0123456789012", fp_a, 32, NULL, false};
   mc_jsep *j = NULL;
   CHECK_EQ_INT(mc_jsep_new(&c, &j), MC_EINVAL); /* ufrag shorter than 4 */
   c.ice_ufrag = "ourU";
