@@ -221,7 +221,10 @@ void pc_media_on_negotiated(mc_pc *pc) {
      * only to a peer without transport-wide feedback from us */
     if (recv && t->ext_abs > 0 && !m->rbe) mc_rbe_new(NULL, &m->rbe);
     if (recv && t->fb_remb && t->ext_abs > 0 && !(t->fb_twcc && t->ext_twcc > 0)) m->send_remb = true;
-    if (send && ((t->fb_twcc && t->ext_twcc > 0) || t->fb_remb)) m->cc_feedback = true;
+    if (send && ((t->fb_twcc && t->ext_twcc > 0) || t->fb_remb) && !m->cc_feedback) {
+      m->cc_feedback = true;
+      MC_LOGI("bwe", "feedback=%s", t->fb_twcc && t->ext_twcc > 0 ? "transport-cc" : "remb");
+    }
     t->receiving = recv;
     if (recv && !t->reported) {
       t->reported = true;
