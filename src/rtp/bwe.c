@@ -673,6 +673,7 @@ void mc_bwe_on_twcc(mc_bwe *b, const struct mc_twcc_status *st, size_t count, ui
     b->have_decrease = true;
     b->last_decrease_us = now;
   }
+  mc_probe_ctl_on_delivered(b->probe, b->acked_bps);
   mc_probe_ctl_on_estimate(b->probe, after, now);
   if (after != before && usage == MC_BWE_OVERUSE)
     MC_LOGD("bwe", "overuse target=%llu acked=%llu trend=%.2f th=%.2f", (unsigned long long)after,

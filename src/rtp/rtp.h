@@ -738,7 +738,8 @@ struct mc_probe_cluster {
 };
 
 /* When to probe: 3 x then 6 x start_bps at the start; 2 x the estimate
- * again while a result reaches 70 % of the rate probed (within 1 s);
+ * again while a result reaches 70 % of the rate probed and the path
+ * delivered 85 % of it (within 3 s);
  * after a large drop (under 66 % of the peak), 2 x the estimate (no
  * higher than before the drop) every 2 s for 30 s while under 85 % of it;
  * in the application-limited region 2 x the estimate every 5 s. Never
@@ -747,6 +748,9 @@ typedef struct mc_probe_ctl mc_probe_ctl;
 int mc_probe_ctl_new(uint64_t start_bps, uint64_t max_bps, mc_probe_ctl **out);
 void mc_probe_ctl_free(mc_probe_ctl *c);
 void mc_probe_ctl_on_estimate(mc_probe_ctl *c, uint64_t bps, int64_t now_us);
+/* What the path delivers (the acknowledged rate; 0: not known, as with
+ * REMB alone): a further probe waits for 85 % of the rate last probed. */
+void mc_probe_ctl_on_delivered(mc_probe_ctl *c, uint64_t bps);
 /* The next cluster to send at now_us, if any. */
 bool mc_probe_ctl_next(mc_probe_ctl *c, int64_t now_us, bool app_limited, struct mc_probe_cluster *out);
 uint64_t mc_probe_ctl_clusters(const mc_probe_ctl *c);

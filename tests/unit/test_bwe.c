@@ -761,8 +761,8 @@ static void test_probe_ctl(void) {
   CHECK(!mc_probe_ctl_next(c, 15000000, false, &p));
   mc_probe_ctl_on_estimate(c, 800000, 16400000); /* 2 x, no higher than before the drop */
   CHECK(mc_probe_ctl_next(c, 16400000, false, &p) && p.bps == 1600000);
-  mc_probe_ctl_on_estimate(c, 1400000, 18500000); /* 2 s later, still under 85 % of 2 M */
-  CHECK(mc_probe_ctl_next(c, 18500000, false, &p) && p.bps == 2000000);
+  mc_probe_ctl_on_estimate(c, 1400000, 18500000); /* a result: the series goes on, beyond the former rate */
+  CHECK(mc_probe_ctl_next(c, 18500000, false, &p) && p.bps == 2800000);
   mc_probe_ctl_on_estimate(c, 1900000, 19800000); /* over 85 % of 2 M: done */
   CHECK(!mc_probe_ctl_next(c, 25000000, false, &p));
   mc_probe_ctl_on_estimate(c, 800000, 26000000);
@@ -771,6 +771,18 @@ static void test_probe_ctl(void) {
   CHECK(!mc_probe_ctl_next(c, 43000000, false, &p)); /* after them */
   mc_probe_ctl_free(c);
   mc_probe_ctl_free(NULL);
+
+  /* a further probe waits until the path delivered 85 % of the rate last
+   * probed (a token bucket passes a 15 ms probe whatever its rate) */
+  CHECK(mc_probe_ctl_new(300000, 3000000, &c) == 0);
+  CHECK(mc_probe_ctl_next(c, 0, false, &p) && mc_probe_ctl_next(c, 0, false, &p));
+  mc_probe_ctl_on_delivered(c, 500000);
+  mc_probe_ctl_on_estimate(c, 1700000, 200000);
+  CHECK(!mc_probe_ctl_next(c, 200000, false, &p));
+  mc_probe_ctl_on_delivered(c, 1600000);
+  mc_probe_ctl_on_estimate(c, 1700000, 2500000);
+  CHECK(mc_probe_ctl_next(c, 2500000, false, &p) && p.bps == 3000000);
+  mc_probe_ctl_free(c);
 }
 
 /* Receive side: a run of padding sent at 2 Mbit/s that arrives at that
