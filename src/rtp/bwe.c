@@ -661,7 +661,10 @@ void mc_bwe_on_twcc(mc_bwe *b, const struct mc_twcc_status *st, size_t count, ui
   uint64_t before = mc_bwe_target_bps(b);
   enum mc_bwe_usage usage = det_usage(&b->det, now);
   aimd_update(&b->aimd, usage, (double)b->acked_bps, det_queue_us(&b->det), now);
-  if (probe_bps) bwe_apply_probe(b, probe_bps, usage);
+  if (probe_bps) {
+    mc_probe_ctl_on_result(b->probe);
+    bwe_apply_probe(b, probe_bps, usage);
+  }
   if (b->total_acc >= LOSS_MIN_PACKETS && now - b->last_loss_eval_us >= LOSS_WINDOW_US) {
     double p = (double)b->lost_acc / (double)b->total_acc;
     loss_update(b, p, now);
@@ -708,6 +711,9 @@ void mc_bwe_on_rtt(mc_bwe *b, uint32_t rtt_ms) {
  * (mc_rbe_on_packet) and its next REMB carries the result. */
 void mc_bwe_on_remb(mc_bwe *b, uint64_t bps, uint64_t now_us) {
   if (!b) return;
+  /* a REMB up on the last is the peer's measure of a probe, or close
+   * enough: no need to send it again */
+  if (!b->have_remb || (double)bps > b->remb_bps) mc_probe_ctl_on_result(b->probe);
   b->have_remb = true;
   b->remb_bps = (double)bps;
   mc_probe_ctl_on_estimate(b->probe, mc_bwe_target_bps(b), (int64_t)now_us);

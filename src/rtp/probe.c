@@ -51,6 +51,13 @@
 #define PROBE_RECOVERY_INTERVAL_US 2000000
 #define PROBE_RECOVERY_FOR_US 30000000
 #define PROBE_MAX_PENDING 4
+/* Beyond WebRTC: a probe that brought no result within 1 s (its packets
+ * lost, or arrivals jittered into a measuring error: the lab's lossy-rtt,
+ * 50 +- 15 ms each way, defeats a 15 ms cluster) is sent again, twice as
+ * long each time up to 120 ms, at most 3 times in a row; a result brings
+ * the duration back to 15 ms. */
+#define PROBE_RETRIES 3
+#define PROBE_MAX_DURATION_US 120000
 
 struct mc_probe_ctl {
   uint64_t start_bps, max_bps;
@@ -65,6 +72,9 @@ struct mc_probe_ctl {
   int64_t last_probe_us;
   bool have_probe;
   uint64_t last_probe_bps, delivered_bps;
+  bool got_result, retry_further;
+  int retries;
+  int64_t duration_us;
   /* large drops */
   uint64_t peak_bps, drop_from_bps;
   int64_t drop_at_us;
@@ -81,6 +91,7 @@ int mc_probe_ctl_new(uint64_t start_bps, uint64_t max_bps, mc_probe_ctl **out) {
   c->estimate = start_bps;
   c->peak_bps = start_bps;
   c->next_id = 1;
+  c->duration_us = PROBE_MIN_DURATION_US;
   *out = c;
   return MC_OK;
 }
@@ -99,10 +110,12 @@ static void queue_probe(mc_probe_ctl *c, uint64_t bps, int64_t now_us, bool furt
   if (c->next_id > 0xffff) c->next_id = 1;
   p->bps = bps;
   p->min_packets = PROBE_MIN_PACKETS;
-  p->min_bytes = (size_t)((double)bps * PROBE_MIN_DURATION_US / 1e6 / 8.0);
+  p->min_bytes = (size_t)((double)bps * (double)c->duration_us / 1e6 / 8.0);
   c->last_probe_us = now_us;
   c->have_probe = true;
   c->last_probe_bps = bps;
+  c->got_result = false;
+  c->retry_further = further;
   /* WebRTC: a result of 70 % of the highest rate probed calls for the next */
   c->further_min_bps = further ? (uint64_t)(PROBE_FURTHER_MIN * (double)bps) : 0;
   c->further_until_us = now_us + PROBE_FURTHER_US;
@@ -136,6 +149,13 @@ void mc_probe_ctl_on_delivered(mc_probe_ctl *c, uint64_t bps) {
   if (c) c->delivered_bps = bps;
 }
 
+void mc_probe_ctl_on_result(mc_probe_ctl *c) {
+  if (!c) return;
+  c->got_result = true;
+  c->retries = 0;
+  c->duration_us = PROBE_MIN_DURATION_US;
+}
+
 bool mc_probe_ctl_next(mc_probe_ctl *c, int64_t now_us, bool app_limited, struct mc_probe_cluster *out) {
   if (!c || !out) return false;
   if (!c->started) {
@@ -146,7 +166,11 @@ bool mc_probe_ctl_next(mc_probe_ctl *c, int64_t now_us, bool app_limited, struct
   if (c->npending == 0 && c->estimate < c->max_bps) {
     int64_t since = c->have_probe ? now_us - c->last_probe_us : INT64_MAX;
     bool waiting = c->further_min_bps && since <= PROBE_WAIT_US;
-    if (!waiting && c->have_drop && now_us - c->drop_at_us <= PROBE_RECOVERY_FOR_US &&
+    if (c->have_probe && !c->got_result && since > PROBE_WAIT_US && c->retries < PROBE_RETRIES) {
+      c->retries++;
+      c->duration_us = MC_MIN(2 * c->duration_us, PROBE_MAX_DURATION_US);
+      queue_probe(c, c->last_probe_bps, now_us, c->retry_further);
+    } else if (!waiting && c->have_drop && now_us - c->drop_at_us <= PROBE_RECOVERY_FOR_US &&
         (double)c->estimate < PROBE_DROP_FRACTION * (double)c->drop_from_bps && since >= PROBE_RECOVERY_INTERVAL_US) {
       uint64_t bps = (uint64_t)(PROBE_ALR_SCALE * (double)c->estimate);
       if (bps > c->drop_from_bps) bps = c->drop_from_bps;
@@ -174,7 +198,16 @@ uint64_t mc_probe_ctl_clusters(const mc_probe_ctl *c) { return c ? c->clusters :
  * took from the send rate, a probe at 3 Mbit/s passing as 3 Mbit/s of
  * capacity, bench/bwe_sim rtt100-jitter30); a receive rate under 90 % of the
  * send rate means the probe saturated the link, whose rate is then 95 % of
- * what arrived. Clusters are forgotten 1 s after their last packet. */
+ * what arrived. Clusters are forgotten 1 s after their last packet.
+ *
+ * Beyond WebRTC, the spans run between the medians of the first and the
+ * last third of the cluster's packets (in send order), not between its
+ * first and last packet: under the lab's lossy-rtt (50 +- 15 ms each way)
+ * the earliest and latest arrivals of a 15 ms cluster are 30 ms further
+ * apart than they were sent, every probe read as a third of its rate and
+ * none ever raised the estimate; the medians of the two ends carry the
+ * same delay on average. With 5 packets a third is one packet: first and
+ * last, as WebRTC. */
 #define EST_MIN_RATIO 0.8
 #define EST_MAX_INTERVAL_US 1000000
 #define EST_MAX_VALID_RATIO 1.2
@@ -182,13 +215,20 @@ uint64_t mc_probe_ctl_clusters(const mc_probe_ctl *c) { return c ? c->clusters :
 #define EST_TARGET_FRACTION 0.95
 #define EST_HISTORY_US 1000000
 #define EST_CLUSTERS 8
+#define EST_MAX_PACKETS 128
+
+struct est_pkt {
+  int64_t send, recv;
+  uint32_t size;
+};
 
 struct est_cluster {
   bool used;
   struct mc_probe_cluster c;
-  int64_t first_send, last_send, first_recv, last_recv, updated;
-  size_t last_send_size, first_recv_size, bytes;
+  int64_t updated;
+  size_t bytes;
   int packets;
+  struct est_pkt p[EST_MAX_PACKETS]; /* in send order */
 };
 
 struct mc_probe_est {
@@ -204,6 +244,41 @@ int mc_probe_est_new(mc_probe_est **out) {
 
 void mc_probe_est_free(mc_probe_est *e) { free(e); }
 
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The median of the n values of field recv (or send) from p[from]. */
+static int64_t median_of(const struct est_pkt *p, int from, int n, bool recv) {
+  int64_t v[EST_MAX_PACKETS];
+  for (int i = 0; i < n; i++) v[i] = recv ? p[from + i].recv : p[from + i].send;
+  qsort(v, (size_t)n, sizeof v[0], cmp_i64);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static uint64_t est_result(struct est_cluster *k) {
+  if ((double)k->packets < EST_MIN_RATIO * k->c.min_packets || (double)k->bytes < EST_MIN_RATIO * (double)k->c.min_bytes)
+    return 0;
+  int n = k->packets, third = n / 3 > 0 ? n / 3 : 1;
+  int64_t send_a = median_of(k->p, 0, third, false), send_b = median_of(k->p, n - third, third, false);
+  int64_t recv_a = median_of(k->p, 0, third, true), recv_b = median_of(k->p, n - third, third, true);
+  int64_t send_iv = send_b - send_a, recv_iv = recv_b - recv_a;
+  if (send_iv <= 0 || send_iv > EST_MAX_INTERVAL_US || recv_iv <= 0 || recv_iv > EST_MAX_INTERVAL_US) return 0;
+  /* the bytes between the two medians: from the middle of the first third
+   * (exclusive) to the middle of the last (inclusive) */
+  int a = third / 2, b = n - third + third / 2;
+  size_t bytes = 0;
+  for (int i = a + 1; i <= b; i++) bytes += k->p[i].size;
+  if (!bytes) return 0;
+  double send_bps = (double)bytes * 8e6 / (double)send_iv;
+  double recv_bps = (double)bytes * 8e6 / (double)recv_iv;
+  if (recv_bps > EST_MAX_VALID_RATIO * send_bps) return 0;
+  double res = recv_bps < send_bps ? recv_bps : send_bps;
+  if (recv_bps < EST_UNSATURATED * send_bps) res = EST_TARGET_FRACTION * recv_bps;
+  return (uint64_t)res;
+}
+
 uint64_t mc_probe_est_on_packet(mc_probe_est *e, const struct mc_probe_cluster *cluster, size_t size, int64_t send_us,
                                 int64_t recv_us) {
   if (!e || !cluster || cluster->id <= 0) return 0;
@@ -216,37 +291,24 @@ uint64_t mc_probe_est_on_packet(mc_probe_est *e, const struct mc_probe_cluster *
   }
   if (!k) {
     k = oldest;
-    memset(k, 0, sizeof *k);
     k->used = true;
     k->c = *cluster;
-    k->first_send = k->last_send = send_us;
-    k->first_recv = k->last_recv = recv_us;
-    k->last_send_size = k->first_recv_size = size;
+    k->bytes = 0;
+    k->packets = 0;
   }
-  if (send_us < k->first_send) k->first_send = send_us;
-  if (send_us >= k->last_send) {
-    k->last_send = send_us;
-    k->last_send_size = size;
-  }
-  if (recv_us < k->first_recv) {
-    k->first_recv = recv_us;
-    k->first_recv_size = size;
-  }
-  if (recv_us > k->last_recv) k->last_recv = recv_us;
-  k->bytes += size;
-  k->packets++;
   k->updated = recv_us;
-  if ((double)k->packets < EST_MIN_RATIO * k->c.min_packets || (double)k->bytes < EST_MIN_RATIO * (double)k->c.min_bytes)
-    return 0;
-  int64_t send_iv = k->last_send - k->first_send, recv_iv = k->last_recv - k->first_recv;
-  if (send_iv <= 0 || send_iv > EST_MAX_INTERVAL_US || recv_iv <= 0 || recv_iv > EST_MAX_INTERVAL_US) return 0;
-  double send_bps = (double)(k->bytes - k->last_send_size) * 8e6 / (double)send_iv;
-  double recv_bps = (double)(k->bytes - k->first_recv_size) * 8e6 / (double)recv_iv;
-  if (recv_bps > EST_MAX_VALID_RATIO * send_bps) return 0;
-  double res = recv_bps < send_bps ? recv_bps : send_bps;
-  if (recv_bps < EST_UNSATURATED * send_bps) res = EST_TARGET_FRACTION * recv_bps;
-  e->last_bps = (uint64_t)res;
-  return e->last_bps;
+  if (k->packets == EST_MAX_PACKETS) return 0;
+  /* insertion in send order (feedback may report out of order) */
+  int i = k->packets++;
+  while (i > 0 && k->p[i - 1].send > send_us) {
+    k->p[i] = k->p[i - 1];
+    i--;
+  }
+  k->p[i] = (struct est_pkt){.send = send_us, .recv = recv_us, .size = (uint32_t)size};
+  k->bytes += size;
+  uint64_t r = est_result(k);
+  if (r) e->last_bps = r;
+  return r;
 }
 
 uint64_t mc_probe_est_last_bps(const mc_probe_est *e) { return e ? e->last_bps : 0; }

@@ -751,6 +751,10 @@ void mc_probe_ctl_on_estimate(mc_probe_ctl *c, uint64_t bps, int64_t now_us);
 /* What the path delivers (the acknowledged rate; 0: not known, as with
  * REMB alone): a further probe waits for 85 % of the rate last probed. */
 void mc_probe_ctl_on_delivered(mc_probe_ctl *c, uint64_t bps);
+/* A result of the last cluster came in (lower or higher than the
+ * estimate). Without one within 1 s the cluster is sent again, twice as
+ * long (up to 120 ms), at most 3 times. */
+void mc_probe_ctl_on_result(mc_probe_ctl *c);
 /* The next cluster to send at now_us, if any. */
 bool mc_probe_ctl_next(mc_probe_ctl *c, int64_t now_us, bool app_limited, struct mc_probe_cluster *out);
 uint64_t mc_probe_ctl_clusters(const mc_probe_ctl *c);

@@ -731,14 +731,18 @@ static void test_probe_ctl(void) {
   CHECK(!mc_probe_ctl_next(c, 100000, false, &p));
   /* a result of 70 % or more of 1.8 Mbit/s within 1 s: 2 x again, capped at
    * the maximum, which ends the series */
+  mc_probe_ctl_on_result(c);
   mc_probe_ctl_on_estimate(c, 1700000, 300000);
   CHECK(mc_probe_ctl_next(c, 300000, false, &p) && p.bps == 3000000);
+  mc_probe_ctl_on_result(c);
   mc_probe_ctl_on_estimate(c, 2900000, 600000);
   CHECK(!mc_probe_ctl_next(c, 600000, false, &p));
   /* application-limited: 2 x the estimate every 5 s */
+  mc_probe_ctl_on_result(c);
   mc_probe_ctl_on_estimate(c, 1600000, 1000000);
   CHECK(!mc_probe_ctl_next(c, 1000000, true, &p)); /* 5 s since the last probe not yet */
   CHECK(mc_probe_ctl_next(c, 5400000, true, &p) && p.bps == 3000000);
+  mc_probe_ctl_on_result(c);
   CHECK(!mc_probe_ctl_next(c, 6000000, true, &p));
   CHECK(!mc_probe_ctl_next(c, 20000000, false, &p)); /* not limited: no probe */
   CHECK(mc_probe_ctl_clusters(c) == 4);
@@ -748,25 +752,36 @@ static void test_probe_ctl(void) {
    * for 30 s while under 85 % of the rate before */
   CHECK(mc_probe_ctl_new(300000, 3000000, &c) == 0);
   CHECK(mc_probe_ctl_next(c, 0, false, &p) && mc_probe_ctl_next(c, 0, false, &p));
+  mc_probe_ctl_on_result(c);
   mc_probe_ctl_on_estimate(c, 1000000, 2000000); /* under 70 % of 1.8 M: no further probe */
   CHECK(!mc_probe_ctl_next(c, 2000000, false, &p));
+  mc_probe_ctl_on_result(c);
   mc_probe_ctl_on_estimate(c, 2000000, 10000000);
+  mc_probe_ctl_on_result(c);
   mc_probe_ctl_on_estimate(c, 1200000, 10100000); /* 60 %: not a large drop */
   CHECK(!mc_probe_ctl_next(c, 12200000, false, &p));
+  mc_probe_ctl_on_result(c);
   mc_probe_ctl_on_estimate(c, 300000, 12300000); /* a fall in steps from 2 M */
   CHECK(mc_probe_ctl_next(c, 12300000, false, &p) && p.bps == 600000);
+  mc_probe_ctl_on_result(c);
   CHECK(!mc_probe_ctl_next(c, 14000000, false, &p)); /* 2 s apart */
   CHECK(mc_probe_ctl_next(c, 14300000, false, &p) && p.bps == 600000);
+  mc_probe_ctl_on_result(c);
   mc_probe_ctl_on_estimate(c, 400000, 14500000); /* under 70 % of 600 k: the link is still low */
   CHECK(!mc_probe_ctl_next(c, 15000000, false, &p));
+  mc_probe_ctl_on_result(c);
   mc_probe_ctl_on_estimate(c, 800000, 16400000); /* 2 x, no higher than before the drop */
   CHECK(mc_probe_ctl_next(c, 16400000, false, &p) && p.bps == 1600000);
+  mc_probe_ctl_on_result(c);
   mc_probe_ctl_on_estimate(c, 1400000, 18500000); /* a result: the series goes on, beyond the former rate */
   CHECK(mc_probe_ctl_next(c, 18500000, false, &p) && p.bps == 2800000);
+  mc_probe_ctl_on_result(c);
   mc_probe_ctl_on_estimate(c, 1900000, 19800000); /* over 85 % of 2 M: done */
   CHECK(!mc_probe_ctl_next(c, 25000000, false, &p));
+  mc_probe_ctl_on_result(c);
   mc_probe_ctl_on_estimate(c, 800000, 26000000);
   CHECK(mc_probe_ctl_next(c, 26000000, false, &p)); /* within 30 s of the drop */
+  mc_probe_ctl_on_result(c);
   mc_probe_ctl_on_estimate(c, 700000, 43000000);
   CHECK(!mc_probe_ctl_next(c, 43000000, false, &p)); /* after them */
   mc_probe_ctl_free(c);
@@ -777,11 +792,29 @@ static void test_probe_ctl(void) {
   CHECK(mc_probe_ctl_new(300000, 3000000, &c) == 0);
   CHECK(mc_probe_ctl_next(c, 0, false, &p) && mc_probe_ctl_next(c, 0, false, &p));
   mc_probe_ctl_on_delivered(c, 500000);
+  mc_probe_ctl_on_result(c);
   mc_probe_ctl_on_estimate(c, 1700000, 200000);
   CHECK(!mc_probe_ctl_next(c, 200000, false, &p));
   mc_probe_ctl_on_delivered(c, 1600000);
+  mc_probe_ctl_on_result(c);
   mc_probe_ctl_on_estimate(c, 1700000, 2500000);
   CHECK(mc_probe_ctl_next(c, 2500000, false, &p) && p.bps == 3000000);
+  mc_probe_ctl_free(c);
+
+  /* no result within 1 s: the same rate again, twice as long, at most 3
+   * times; a result ends it */
+  CHECK(mc_probe_ctl_new(300000, 3000000, &c) == 0);
+  CHECK(mc_probe_ctl_next(c, 0, false, &p) && mc_probe_ctl_next(c, 0, false, &p));
+  size_t bytes = p.min_bytes;
+  CHECK(!mc_probe_ctl_next(c, 1000000, false, &p));
+  for (int i = 1; i <= 3; i++) {
+    CHECK(mc_probe_ctl_next(c, 1000001 + (int64_t)i * 1100000, false, &p) && p.bps == 1800000);
+    CHECK(p.min_bytes == bytes << i);
+  }
+  CHECK(!mc_probe_ctl_next(c, 9000000, false, &p));
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_estimate(c, 1000000, 9500000);
+  CHECK(mc_probe_ctl_next(c, 9500000, true, &p) && p.bps == 2000000 && p.min_bytes == 2000000 * 15 / 1000 / 8);
   mc_probe_ctl_free(c);
 }
 
