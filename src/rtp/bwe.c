@@ -676,6 +676,7 @@ void mc_bwe_on_twcc(mc_bwe *b, const struct mc_twcc_status *st, size_t count, ui
     b->have_decrease = true;
     b->last_decrease_us = now;
   }
+  if (usage == MC_BWE_OVERUSE) mc_probe_ctl_on_overuse(b->probe, now);
   mc_probe_ctl_on_delivered(b->probe, b->acked_bps);
   mc_probe_ctl_on_estimate(b->probe, after, now);
   if (after != before && usage == MC_BWE_OVERUSE)
@@ -714,6 +715,7 @@ void mc_bwe_on_remb(mc_bwe *b, uint64_t bps, uint64_t now_us) {
   /* a REMB up on the last is the peer's measure of a probe, or close
    * enough: no need to send it again */
   if (!b->have_remb || (double)bps > b->remb_bps) mc_probe_ctl_on_result(b->probe);
+  else if ((double)bps < REMB_DECREASE * b->remb_bps) mc_probe_ctl_on_overuse(b->probe, (int64_t)now_us);
   b->have_remb = true;
   b->remb_bps = (double)bps;
   mc_probe_ctl_on_estimate(b->probe, mc_bwe_target_bps(b), (int64_t)now_us);

@@ -49,6 +49,13 @@
 #define PROBE_DROP_THRESHOLD 0.5
 #define PROBE_DROP_FRACTION 0.85
 #define PROBE_RECOVERY_INTERVAL_US 2000000
+/* A recovery probe that raised the estimate by half or more, followed
+ * within 2.5 s by over-use, read a link that had
+ * not come back (the lab's token bucket passes a 15 ms probe at any rate
+ * from its 15 KB burst; every 2 s that kept the 300 kbit/s link's queue at
+ * 400 ms): the interval doubles, up to 16 s, until the next drop. */
+#define PROBE_RECOVERY_FALSE_US 2500000
+#define PROBE_RECOVERY_MAX_INTERVAL_US 16000000
 #define PROBE_RECOVERY_FOR_US 30000000
 #define PROBE_MAX_PENDING 4
 /* Beyond WebRTC: a probe that brought no result within 1 s (its packets
@@ -78,7 +85,9 @@ struct mc_probe_ctl {
   /* large drops */
   uint64_t peak_bps, drop_from_bps;
   int64_t drop_at_us;
-  bool have_drop;
+  bool have_drop, last_was_recovery, recovery_raised;
+  uint64_t estimate_at_probe;
+  int64_t recovery_interval_us;
   uint64_t clusters;
 };
 
@@ -92,6 +101,7 @@ int mc_probe_ctl_new(uint64_t start_bps, uint64_t max_bps, mc_probe_ctl **out) {
   c->peak_bps = start_bps;
   c->next_id = 1;
   c->duration_us = PROBE_MIN_DURATION_US;
+  c->recovery_interval_us = PROBE_RECOVERY_INTERVAL_US;
   *out = c;
   return MC_OK;
 }
@@ -116,6 +126,9 @@ static void queue_probe(mc_probe_ctl *c, uint64_t bps, int64_t now_us, bool furt
   c->last_probe_bps = bps;
   c->got_result = false;
   c->retry_further = further;
+  c->last_was_recovery = false;
+  c->recovery_raised = false;
+  c->estimate_at_probe = c->estimate;
   /* WebRTC: a result of 70 % of the highest rate probed calls for the next */
   c->further_min_bps = further ? (uint64_t)(PROBE_FURTHER_MIN * (double)bps) : 0;
   c->further_until_us = now_us + PROBE_FURTHER_US;
@@ -124,6 +137,7 @@ static void queue_probe(mc_probe_ctl *c, uint64_t bps, int64_t now_us, bool furt
 
 void mc_probe_ctl_on_estimate(mc_probe_ctl *c, uint64_t bps, int64_t now_us) {
   if (!c) return;
+  if (c->last_was_recovery && (double)bps >= 1.5 * (double)c->estimate_at_probe) c->recovery_raised = true;
   c->estimate = bps;
   if (bps > c->peak_bps) c->peak_bps = bps;
   if ((double)bps < PROBE_DROP_THRESHOLD * (double)c->peak_bps) {
@@ -133,6 +147,7 @@ void mc_probe_ctl_on_estimate(mc_probe_ctl *c, uint64_t bps, int64_t now_us) {
     if (!recent) {
       c->drop_from_bps = c->peak_bps;
       c->drop_at_us = now_us;
+      c->recovery_interval_us = PROBE_RECOVERY_INTERVAL_US;
     } else if (c->peak_bps > c->drop_from_bps) {
       c->drop_from_bps = c->peak_bps;
     }
@@ -147,6 +162,12 @@ void mc_probe_ctl_on_estimate(mc_probe_ctl *c, uint64_t bps, int64_t now_us) {
 
 void mc_probe_ctl_on_delivered(mc_probe_ctl *c, uint64_t bps) {
   if (c) c->delivered_bps = bps;
+}
+
+void mc_probe_ctl_on_overuse(mc_probe_ctl *c, int64_t now_us) {
+  if (!c || !c->last_was_recovery || !c->recovery_raised || now_us - c->last_probe_us > PROBE_RECOVERY_FALSE_US) return;
+  c->last_was_recovery = false;
+  c->recovery_interval_us = MC_MIN(2 * c->recovery_interval_us, PROBE_RECOVERY_MAX_INTERVAL_US);
 }
 
 void mc_probe_ctl_on_result(mc_probe_ctl *c) {
@@ -171,10 +192,11 @@ bool mc_probe_ctl_next(mc_probe_ctl *c, int64_t now_us, bool app_limited, struct
       c->duration_us = MC_MIN(2 * c->duration_us, PROBE_MAX_DURATION_US);
       queue_probe(c, c->last_probe_bps, now_us, c->retry_further);
     } else if (!waiting && c->have_drop && now_us - c->drop_at_us <= PROBE_RECOVERY_FOR_US &&
-        (double)c->estimate < PROBE_DROP_FRACTION * (double)c->drop_from_bps && since >= PROBE_RECOVERY_INTERVAL_US) {
+        (double)c->estimate < PROBE_DROP_FRACTION * (double)c->drop_from_bps && since >= c->recovery_interval_us) {
       uint64_t bps = (uint64_t)(PROBE_ALR_SCALE * (double)c->estimate);
       if (bps > c->drop_from_bps) bps = c->drop_from_bps;
       queue_probe(c, bps, now_us, true);
+      c->last_was_recovery = true;
     } else if (!waiting && app_limited && since >= PROBE_ALR_INTERVAL_US) {
       queue_probe(c, (uint64_t)(PROBE_ALR_SCALE * (double)c->estimate), now_us, true);
     }

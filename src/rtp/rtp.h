@@ -740,8 +740,9 @@ struct mc_probe_cluster {
 /* When to probe: 3 x then 6 x start_bps at the start; 2 x the estimate
  * again while a result reaches 70 % of the rate probed and the path
  * delivered 85 % of it (within 3 s);
- * after a large drop (under 66 % of the peak), 2 x the estimate (no
- * higher than before the drop) every 2 s for 30 s while under 85 % of it;
+ * after a large drop (under half the peak), 2 x the estimate (no
+ * higher than before the drop) every 2 s (doubling after a probe that
+ * over-use proved wrong) for 30 s while under 85 % of it;
  * in the application-limited region 2 x the estimate every 5 s. Never
  * above max_bps, never at or under the estimate. */
 typedef struct mc_probe_ctl mc_probe_ctl;
@@ -755,6 +756,9 @@ void mc_probe_ctl_on_delivered(mc_probe_ctl *c, uint64_t bps);
  * estimate). Without one within 1 s the cluster is sent again, twice as
  * long (up to 120 ms), at most 3 times. */
 void mc_probe_ctl_on_result(mc_probe_ctl *c);
+/* Over-use (or a REMB decrease): within 2.5 s of a recovery probe, the
+ * probe misread the link and the recovery interval doubles (up to 16 s). */
+void mc_probe_ctl_on_overuse(mc_probe_ctl *c, int64_t now_us);
 /* The next cluster to send at now_us, if any. */
 bool mc_probe_ctl_next(mc_probe_ctl *c, int64_t now_us, bool app_limited, struct mc_probe_cluster *out);
 uint64_t mc_probe_ctl_clusters(const mc_probe_ctl *c);

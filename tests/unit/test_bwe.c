@@ -801,6 +801,31 @@ static void test_probe_ctl(void) {
   CHECK(mc_probe_ctl_next(c, 2500000, false, &p) && p.bps == 3000000);
   mc_probe_ctl_free(c);
 
+  /* a recovery probe that doubled the estimate, over-use right after:
+   * the link had not come back (a token bucket's burst passed the probe),
+   * the next recovery probe waits twice as long */
+  CHECK(mc_probe_ctl_new(300000, 3000000, &c) == 0);
+  CHECK(mc_probe_ctl_next(c, 0, false, &p) && mc_probe_ctl_next(c, 0, false, &p));
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_estimate(c, 1000000, 500000);
+  mc_probe_ctl_on_estimate(c, 2000000, 10000000);
+  mc_probe_ctl_on_estimate(c, 300000, 10100000);
+  CHECK(mc_probe_ctl_next(c, 10100000, false, &p) && p.bps == 600000);
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_delivered(c, 300000); /* no further probe: media did not get through */
+  mc_probe_ctl_on_estimate(c, 560000, 10300000);
+  CHECK(!mc_probe_ctl_next(c, 10300000, false, &p));
+  mc_probe_ctl_on_overuse(c, 11000000);
+  mc_probe_ctl_on_estimate(c, 280000, 11000000);
+  CHECK(!mc_probe_ctl_next(c, 12200000, false, &p)); /* 2 s: not yet */
+  CHECK(mc_probe_ctl_next(c, 14200000, false, &p) && p.bps == 560000); /* 4 s */
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_estimate(c, 290000, 14400000); /* no raise: over-use does not count */
+  mc_probe_ctl_on_overuse(c, 15000000);
+  CHECK(!mc_probe_ctl_next(c, 18100000, false, &p));
+  CHECK(mc_probe_ctl_next(c, 18300000, false, &p)); /* still 4 s */
+  mc_probe_ctl_free(c);
+
   /* no result within 1 s: the same rate again, twice as long, at most 3
    * times; a result ends it */
   CHECK(mc_probe_ctl_new(300000, 3000000, &c) == 0);
