@@ -578,6 +578,15 @@ static void bwe_apply_probe(mc_bwe *b, uint64_t probe_bps, enum mc_bwe_usage usa
   b->probe_bps = probe_bps;
   double r = (double)probe_bps;
   if (r > (double)b->cfg.max_bps) r = (double)b->cfg.max_bps;
+  /* After the first decrease, one result raises the rate to 1.5 x what
+   * is acknowledged at most (the next probe, once the media got through,
+   * goes further): a token bucket's burst (the lab's tbf, 15 KB) passes a
+   * probe at any rate, and a target at twice a 300 kbit/s link kept its
+   * queue standing at 400 ms (lab quality-drop). */
+  if (b->have_decrease && b->acked_bps) {
+    double cap = AIMD_ACKED_BOUND * (double)b->acked_bps + AIMD_ACKED_SLACK_BPS;
+    if (r > cap) r = cap;
+  }
   if (usage != MC_BWE_OVERUSE && r > b->aimd.rate) {
     MC_LOGD("bwe", "probe result bps=%.0f delay_bps=%.0f", r, b->aimd.rate);
     b->aimd.rate = r;

@@ -16,7 +16,8 @@
  * then 6 x the start rate at the start; further probes at 2 x while a
  * result reaches 70 % of what was probed (WebRTC: within 1 s). Beyond
  * WebRTC, a further probe also waits until the path delivered 85 % of the
- * rate last probed (the acknowledged rate, when known), within 3 s: a
+ * rate last probed, or of the estimate when lower (the acknowledged rate,
+ * when known), within 3 s: a
  * token bucket with a 15 KB burst (the lab's tbf) passes a 15 ms probe at
  * its send rate whatever the bucket's rate, and in the lab's drop to 300
  * kbit/s the chain of further probes took the estimate to 3 Mbit/s in a
@@ -154,7 +155,7 @@ void mc_probe_ctl_on_estimate(mc_probe_ctl *c, uint64_t bps, int64_t now_us) {
     c->have_drop = true;
     c->peak_bps = bps;
   }
-  bool delivered = !c->delivered_bps || (double)c->delivered_bps >= PROBE_DELIVERED_MIN * (double)c->last_probe_bps;
+  bool delivered = !c->delivered_bps || (double)c->delivered_bps >= PROBE_DELIVERED_MIN * (double)MC_MIN(bps, c->last_probe_bps);
   if (c->further_min_bps && now_us <= c->further_until_us && bps >= c->further_min_bps && bps < c->max_bps &&
       c->npending == 0 && delivered)
     queue_probe(c, (uint64_t)(PROBE_FURTHER_SCALE * (double)bps), now_us, true);
