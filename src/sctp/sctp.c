@@ -21,6 +21,7 @@
 #include <usrsctp.h>
 
 #include "sctp/sctp.h"
+#include "sctp/sctp_private.h"
 #include "util/util.h"
 
 #define COMP "sctp"
@@ -919,6 +920,23 @@ int mc_sctp_start(mc_sctp *s) {
   process(s, false);
   leave(s);
   return err;
+}
+
+void mc_sctp_test_deliver(mc_sctp *s, bool notification, uint16_t sid, uint32_t ppid, const uint8_t *data,
+                          size_t len, bool eor) {
+  if (!s || s->dead || (!data && len)) return;
+  s->depth++;
+  if (notification) {
+    /* usrsctp's buffer is aligned for the notification structs; a copy
+     * keeps a fuzzer's bytes the same. */
+    size_t n = MC_MIN(len, (size_t)MC_SCTP_LOCAL_MAX_MESSAGE);
+    if (n) memcpy(s->rbuf, data, n);
+    handle_notification(s, s->rbuf, n);
+  } else {
+    handle_piece(s, sid, ppid, data, len, eor);
+  }
+  fire_pending(s);
+  leave(s);
 }
 
 void mc_sctp_receive(mc_sctp *s, const uint8_t *data, size_t len) {
