@@ -35,15 +35,21 @@ fi
 # 1. gcc build: every suite but fuzz-with-libFuzzer.
 configure build -Dwerror=$werror
 ninja -C build
-meson test -C build --print-errorlogs --num-processes 1 || status=1
+# Tests also in suite 'sanitized' run only in the ASan+UBSan build below.
+meson test -C build --no-suite sanitized --print-errorlogs --num-processes 1 || status=1
 logs+=(build/meson-logs/testlog.json)
 
 # 2. clang build with ASan+UBSan: unit tests again, and the fuzzers for a short budget.
 CC=clang configure build-asan -Dwerror=$werror -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Dlab=false
 ninja -C build-asan
-UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
-  meson test -C build-asan --suite unit --suite fuzz --print-errorlogs --num-processes 1 || status=1
-logs+=(build-asan/meson-logs/testlog.json)
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1
+meson test -C build-asan --suite unit --print-errorlogs --num-processes 1 \
+  --logbase unit-testlog || status=1
+logs+=(build-asan/meson-logs/unit-testlog.json)
+# Each fuzz target is one process on one core for its budget: two at a time.
+meson test -C build-asan --suite fuzz --print-errorlogs --num-processes 2 \
+  --logbase fuzz-testlog || status=1
+logs+=(build-asan/meson-logs/fuzz-testlog.json)
 
 passed=0 failed=0 skipped=0
 for log in "${logs[@]}"; do

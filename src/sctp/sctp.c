@@ -606,7 +606,9 @@ static void handle_piece(mc_sctp *s, uint16_t sid, uint32_t ppid, const uint8_t 
     rx->buf = b;
     rx->cap = cap;
   }
-  memcpy(rx->buf + rx->len, data, n);
+  /* usrsctp never hands over an empty piece, but a first one of zero
+   * bytes would leave buf unallocated: nothing to copy then. */
+  if (n) memcpy(rx->buf + rx->len, data, n);
   rx->len += n;
   if (!eor) return;
   uint8_t *buf = rx->buf;
