@@ -126,6 +126,18 @@ static void conn_send(const uint8_t *buf, size_t len) {
   tls_flush();
 }
 
+/* Sends the piece out() held back for the next turn; true if there was one. */
+static bool send_pending(void) {
+  if (!s.pending) return false;
+  uint8_t *p = s.pending;
+  size_t n = s.pending_len;
+  s.pending = NULL;
+  s.pending_len = 0;
+  conn_send(p, n);
+  free(p);
+  return true;
+}
+
 static void out(const uint8_t *buf, size_t len, uint8_t ctl) {
   if (memmem(buf, len, PASSWORD, strlen(PASSWORD))) s.said_password = true;
   if (!s.tcp) {
@@ -183,15 +195,7 @@ static bool next_record(uint8_t *ctl, const uint8_t **body, size_t *len) {
 /* ctl >> 4 of 13..15 on an "as they are" record over TLS. */
 static void tls_special(uint8_t op, const uint8_t *body, size_t len) {
   if (!s.ssl) return;
-  if (s.pending) {
-    /* The piece held for the next turn goes first, to keep the order. */
-    uint8_t *p = s.pending;
-    size_t n = s.pending_len;
-    s.pending = NULL;
-    s.pending_len = 0;
-    conn_send(p, n);
-    free(p);
-  }
+  send_pending(); /* the piece held for the next turn goes first */
   if (op == 15) {
     if (memmem(body, len, PASSWORD, strlen(PASSWORD))) s.said_password = true;
     raw_send(body, len);
@@ -536,15 +540,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   bool closing = false, reset = false;
   for (int turn = 0; turn < 20000; turn++) {
     s.activity = 0;
-    if (s.pending) {
-      uint8_t *p = s.pending;
-      size_t n = s.pending_len;
-      s.pending = NULL;
-      s.pending_len = 0;
-      conn_send(p, n);
-      free(p);
-      s.activity++;
-    }
+    if (send_pending()) s.activity++;
     uv_run(&loop, closing ? UV_RUN_ONCE : UV_RUN_NOWAIT);
     if (closing && fuzz_open_handles(&loop) <= ours()) break;
     if (s.activity) {
