@@ -5,7 +5,8 @@
  * ChannelData streams, RFC 4571 framed ICE-TCP streams, compound RTCP with
  * NACK and transport-wide feedback, feedback scripts that drive the
  * bandwidth estimator into its states, and SCTP notifications laid out as
- * usrsctp hands them over (host byte order).
+ * usrsctp hands them over (host byte order and struct layout: the committed
+ * ones are x86-64's, where CI runs; elsewhere the check reports them).
  *
  *   ninja -C build fuzz-seeds            # (re)writes them in the source tree
  *   fuzz_seedgen --check tests/fuzz/corpus   # the 'seeds' test: all current?
