@@ -4,7 +4,8 @@
  * MESSAGE-INTEGRITY (with fuzz_stun's key) and FINGERPRINT check, padded
  * ChannelData streams, RFC 4571 framed ICE-TCP streams, compound RTCP with
  * NACK and transport-wide feedback, feedback scripts that drive the
- * bandwidth estimator into its states, and SCTP notifications laid out as
+ * bandwidth estimator into its states, the TURN client's server scripts
+ * (UDP, TCP, TLS with its own events), and SCTP notifications laid out as
  * usrsctp hands them over (host byte order and struct layout: the committed
  * ones are x86-64's, where CI runs; elsewhere the check reports them).
  *
@@ -472,6 +473,97 @@ static void gen_feedback(void) {
   emit("feedback", "nack_held_and_expired", s.o.b, s.o.n);
 }
 
+/* ---- the TURN client's server (fuzz_turn) ----
+ * A script: [set-up] then records [ctl][len:2][attributes]; the target adds
+ * the request's method and transaction id, and (ctl & 4) the integrity the
+ * client expects and (ctl & 8) a fingerprint. ctl >> 4 cuts a record in two
+ * writes over TCP/TLS; over TLS 0xD2, 0xE2, 0xF2 are a KeyUpdate (or a
+ * renegotiation), close_notify and bytes outside TLS. */
+
+#define TURN_ANSWER 0x0c       /* success, integrity, fingerprint */
+#define TURN_CHALLENGE 0x09    /* error, fingerprint */
+#define TURN_AS_IS 0x02
+#define TURN_DATA_IND 0x0b     /* a Data indication, fingerprint */
+#define TURN_TLS_KEY_UPDATE 0xd2
+#define TURN_TLS_CLOSE 0xe2
+#define TURN_TLS_RAW 0xf2
+
+struct turn_rec {
+  mc_stun_writer w;
+  uint8_t buf[1024];
+};
+
+static void rec_begin(struct turn_rec *r) { begin(&r->w, r->buf, sizeof r->buf, MC_STUN_BINDING, MC_STUN_REQUEST, 0); }
+
+/* The attributes written since rec_begin, without the writer's header. */
+static void rec_end(struct bytes *o, uint8_t ctl, struct turn_rec *r) {
+  size_t n = r->w.len - MC_STUN_HEADER_LEN;
+  put8(o, ctl);
+  put16(o, (uint16_t)n);
+  put(o, r->buf + MC_STUN_HEADER_LEN, n);
+}
+
+static void turn_raw(struct bytes *o, uint8_t ctl, const void *p, size_t n) {
+  put8(o, ctl);
+  put16(o, (uint16_t)n);
+  put(o, p, n);
+}
+
+/* The long-term exchange, the allocation, the permission and channel the
+ * target asks for, then the peer's data both ways a server relays it. */
+static void turn_flow(struct bytes *o, bool stream, uint8_t cut) {
+  struct turn_rec r;
+  mc_addr relay = addr("198.51.100.9", 50000), mapped = addr("203.0.113.5", 40000), peer = addr("192.0.2.7", 4000);
+  rec_begin(&r);
+  mc_stun_put_error(&r.w, 401, "Unauthorized");
+  mc_stun_put_string(&r.w, MC_STUN_ATTR_REALM, "fuzz.example");
+  mc_stun_put_string(&r.w, MC_STUN_ATTR_NONCE, "nonce-1");
+  rec_end(o, TURN_CHALLENGE | cut, &r);
+  rec_begin(&r);
+  mc_stun_put_xor_addr(&r.w, MC_STUN_ATTR_XOR_RELAYED_ADDRESS, &relay);
+  mc_stun_put_xor_addr(&r.w, MC_STUN_ATTR_XOR_MAPPED_ADDRESS, &mapped);
+  mc_stun_put_u32(&r.w, MC_STUN_ATTR_LIFETIME, 600);
+  rec_end(o, TURN_ANSWER | cut, &r);
+  rec_begin(&r);
+  rec_end(o, TURN_ANSWER, &r); /* CreatePermission */
+  rec_begin(&r);
+  rec_end(o, TURN_ANSWER, &r); /* ChannelBind */
+  struct bytes cd = {0};
+  channeldata(&cd, MC_TURN_CHANNEL_MIN, "hello", stream);
+  channeldata(&cd, MC_TURN_CHANNEL_MIN, "again", stream);
+  turn_raw(o, TURN_AS_IS | cut, cd.b, cd.n);
+  rec_begin(&r);
+  mc_stun_put_xor_addr(&r.w, MC_STUN_ATTR_XOR_PEER_ADDRESS, &peer);
+  mc_stun_put_attr(&r.w, MC_STUN_ATTR_DATA, "from peer", 9);
+  rec_end(o, TURN_DATA_IND | cut, &r);
+}
+
+static void turn_seed(const char *name, uint8_t setup, const char *before, size_t before_len, bool stream,
+                      uint8_t cut, const uint8_t *after, size_t after_len) {
+  struct bytes o = {0};
+  put8(&o, setup);
+  if (before) turn_raw(&o, TURN_TLS_RAW, before, before_len);
+  turn_flow(&o, stream, cut);
+  put(&o, after, after_len);
+  emit("turn", name, o.b, o.n);
+}
+
+static void gen_turn(void) {
+  static const uint8_t key_update[] = {TURN_TLS_KEY_UPDATE, 0, 8, 0x40, 0, 0, 4, 'a', 'b', 'c', 'd',
+                                       TURN_TLS_CLOSE, 0, 0};
+  static const uint8_t garbage[] = {TURN_TLS_RAW, 0, 5, 'h', 'e', 'l', 'l', 'o'};
+  turn_seed("udp_allocate_channel_data", 0x00, NULL, 0, false, 0, NULL, 0);
+  turn_seed("tcp_allocate_channel_data_split", 0x01, NULL, 0, true, 0x80, NULL, 0);
+  /* turns: (set-up bit 5), the server's bytes cut into two records. */
+  turn_seed("tls_allocate_channel_data_split", 0x21, NULL, 0, true, 0x80, NULL, 0);
+  turn_seed("tls_key_update_then_close", 0x21, NULL, 0, true, 0, key_update, sizeof key_update);
+  turn_seed("tls12_renegotiate_then_close", 0x61, NULL, 0, true, 0, key_update, sizeof key_update);
+  turn_seed("tls_garbage_in_handshake", 0x21, "hello", 5, true, 0, NULL, 0);
+  /* Once blamed on the certificate the client was told not to check. */
+  turn_seed("tls_garbage_after_handshake", 0x21, NULL, 0, true, 0, garbage, sizeof garbage);
+  turn_seed("tls_verify_fails", 0xa1, NULL, 0, true, 0, NULL, 0);
+}
+
 /* ---- SCTP glue (fuzz_sctp): records [kind][sid:2][ppid:4][len:2][bytes] ---- */
 
 #define PPID_DCEP 50
@@ -604,6 +696,7 @@ int main(int argc, char **argv) {
   gen_rtcp();
   gen_feedback();
   gen_sctp();
+  gen_turn();
   if (!check) printf("wrote %d seeds under %s\n", written, outdir);
   return problems ? 1 : 0;
 }
