@@ -137,7 +137,7 @@ static void tls_progress(mc_stream *s) {
       int e = SSL_get_error(s->ssl, r);
       if (e == SSL_ERROR_WANT_READ) return;
       char why[320];
-      mc_tls_failure_text(s->ssl, e, &s->peer, why, sizeof why);
+      mc_tls_failure_text(s->ssl, e, false, &s->peer, why, sizeof why);
       fail(s, MC_ETLS, why);
       return;
     }
@@ -161,7 +161,7 @@ static void tls_progress(mc_stream *s) {
       return;
     }
     char why[320];
-    mc_tls_failure_text(s->ssl, e, &s->peer, why, sizeof why);
+    mc_tls_failure_text(s->ssl, e, true, &s->peer, why, sizeof why);
     fail(s, MC_ETLS, why);
     return;
   }

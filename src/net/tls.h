@@ -11,7 +11,8 @@
  * the network, *wbio holds bytes to send. */
 int mc_tls_client_new(const mc_addr *to, const char *server_name, bool insecure, SSL **ssl_out, BIO **rbio,
                       BIO **wbio);
-/* One sentence for a person after the handshake failed. */
-void mc_tls_failure_text(SSL *ssl, int ssl_err, const mc_addr *to, char *buf, size_t cap);
+/* One sentence for a person after the handshake failed, or (up) the
+ * connection broke after it (a bad record, an alert). */
+void mc_tls_failure_text(SSL *ssl, int ssl_err, bool up, const mc_addr *to, char *buf, size_t cap);
 
 #endif

@@ -29,6 +29,7 @@
 
 #include <uv.h>
 
+#include "fuzz_uv.h"
 #include "ice/ice.h"
 
 #define FUZZ_ASSERT(c) \
@@ -199,16 +200,6 @@ static const struct mc_ice_callbacks cbs = {
 
 static void tick(uv_timer_t *t) { (void)t; }
 
-static void count_handle(uv_handle_t *h, void *arg) {
-  if (!uv_is_closing(h)) ++*(int *)arg;
-}
-
-static int open_handles(void) {
-  int n = 0;
-  uv_walk(&loop, count_handle, &n);
-  return n;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!loop_ready) {
     uv_loop_init(&loop);
@@ -286,6 +277,6 @@ out:
   for (int i = 0; i < 2; i++)
     if (s.sock[i]) mc_udp_close(s.sock[i]);
   uv_run(&loop, UV_RUN_DEFAULT);
-  FUZZ_ASSERT(open_handles() == 0);
+  FUZZ_ASSERT(fuzz_open_handles(&loop) == 0);
   return 0;
 }

@@ -2,10 +2,17 @@
  * responses to its Binding, Allocate, Refresh, CreatePermission and
  * ChannelBind requests, Data indications and ChannelData, over UDP and over
  * a TCP stream cut into pieces (the reassembly and framing of RFC 8656
- * 12.5 / RFC 8489 6.2.2). The client is the real one on a libuv loop; the
- * server is this target on loopback, playing the input as a script.
+ * 12.5 / RFC 8489 6.2.2), and over TLS (turns:, RFC 8656 3.1): the target
+ * is then a TLS server on memory BIOs with a throwaway certificate, so the
+ * script's bytes reach the client through its real TLS stream (src/net/
+ * stream.c: records, post-handshake messages, close_notify, broken
+ * records). The client is the real one on a libuv loop; the server is this
+ * target on loopback, playing the input as a script.
  *
- * Input: one byte of set-up, then records [ctl][len:2][len bytes]:
+ * Input: one byte of set-up (bit 0 TCP, 1 no credentials, 2 Binding first,
+ * 2|3 Binding only, 4 LIFETIME 0; with TCP: 5 TLS, 6 the server stops at
+ * TLS 1.2, 7 the client verifies the certificate, which then fails), then
+ * records [ctl][len:2][len bytes]:
  *   ctl & 3 == 0, 1: the answer to the client's next request, success or
  *     error: the request's method and transaction id, the record's bytes as
  *     TLV attributes, then (ctl & 4) MESSAGE-INTEGRITY with the key the
@@ -14,15 +21,23 @@
  *   ctl & 3 == 2: bytes sent as they are (ChannelData, anything).
  *   ctl & 3 == 3: a Data indication with the record's attributes.
  *   Over TCP, ctl >> 4 cuts the bytes in two writes, with the loop run in
- *   between so the client reads a partial frame.
+ *   between so the client reads a partial frame (over TLS: two records).
+ *   Over TLS, ctl & 3 == 2 with ctl >> 4 of 13..15 is about TLS itself:
+ *   13 a KeyUpdate (TLS 1.3) or a renegotiation (TLS 1.2) before the
+ *   bytes, 14 close_notify, 15 the bytes raw on the connection, outside
+ *   TLS (during or after the handshake).
  * Once allocated, the client is asked for a permission and a channel for
  * PEER and sends to it. When the script is played and the loop is quiet the
  * client is closed (a Refresh with LIFETIME 0 is answered). */
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <uv.h>
 
+#include "dtls/dtls_private.h"
+#include "fuzz_uv.h"
 #include "turn/turn.h"
 
 #define FUZZ_ASSERT(c) \
@@ -37,6 +52,10 @@
 
 static uv_loop_t loop;
 static bool loop_ready;
+/* The TLS server's context and throwaway certificate (ECDSA P-256, the one
+ * DTLS makes), made once. */
+static SSL_CTX *tls_ctx;
+static mc_dtls_cert *tls_cert;
 
 static struct {
   const uint8_t *p, *end; /* the script left */
@@ -58,6 +77,12 @@ static struct {
   bool closed, failed;
   int answered;
   bool said_password; /* the server's own bytes carried it (a reason phrase) */
+  /* TLS: the server's end, made when the connection is accepted */
+  bool tls, tls12, insecure;
+  SSL *ssl;
+  bool tls_up, tls_dead;
+  uint8_t *early; /* plaintext written before the handshake finished */
+  size_t early_len;
 } s;
 
 static void on_write(uv_write_t *w, int status) {
@@ -65,13 +90,52 @@ static void on_write(uv_write_t *w, int status) {
   free(w);
 }
 
-static void tcp_send(const uint8_t *buf, size_t len) {
+/* Bytes on the TCP connection as they are. */
+static void raw_send(const uint8_t *buf, size_t len) {
   if (!s.conn_open || s.conn_closing || !len) return;
   uv_write_t *w = malloc(sizeof *w + len);
   if (!w) return;
   memcpy(w + 1, buf, len);
   uv_buf_t b = uv_buf_init((char *)(w + 1), (unsigned)len);
   if (uv_write(w, (uv_stream_t *)&s.conn, &b, 1, on_write) != 0) free(w);
+}
+
+static void tls_flush(void) {
+  uint8_t buf[16384];
+  int n;
+  while ((n = BIO_read(SSL_get_wbio(s.ssl), buf, sizeof buf)) > 0) raw_send(buf, (size_t)n);
+}
+
+/* One write of the stream: over TLS, one or more records of its own. */
+static void conn_send(const uint8_t *buf, size_t len) {
+  if (!s.tls) {
+    raw_send(buf, len);
+    return;
+  }
+  if (!s.ssl || s.tls_dead || !len) return;
+  if (!s.tls_up) {
+    uint8_t *n = realloc(s.early, s.early_len + len);
+    if (!n) return;
+    memcpy(n + s.early_len, buf, len);
+    s.early = n;
+    s.early_len += len;
+    return;
+  }
+  ERR_clear_error();
+  SSL_write(s.ssl, buf, (int)len); /* fails after close_notify: nothing goes */
+  tls_flush();
+}
+
+/* Sends the piece out() held back for the next turn; true if there was one. */
+static bool send_pending(void) {
+  if (!s.pending) return false;
+  uint8_t *p = s.pending;
+  size_t n = s.pending_len;
+  s.pending = NULL;
+  s.pending_len = 0;
+  conn_send(p, n);
+  free(p);
+  return true;
 }
 
 static void out(const uint8_t *buf, size_t len, uint8_t ctl) {
@@ -90,7 +154,7 @@ static void out(const uint8_t *buf, size_t len, uint8_t ctl) {
     s.pending_len += len;
     return;
   }
-  tcp_send(buf, cut);
+  conn_send(buf, cut);
   if (len > cut) {
     s.pending = malloc(len - cut);
     if (!s.pending) return;
@@ -128,6 +192,30 @@ static bool next_record(uint8_t *ctl, const uint8_t **body, size_t *len) {
   return true;
 }
 
+/* ctl >> 4 of 13..15 on an "as they are" record over TLS. */
+static void tls_special(uint8_t op, const uint8_t *body, size_t len) {
+  if (!s.ssl) return;
+  send_pending(); /* the piece held for the next turn goes first */
+  if (op == 15) {
+    if (memmem(body, len, PASSWORD, strlen(PASSWORD))) s.said_password = true;
+    raw_send(body, len);
+    return;
+  }
+  if (!s.tls_up || s.tls_dead) return;
+  ERR_clear_error();
+  if (op == 14) {
+    SSL_shutdown(s.ssl);
+    tls_flush();
+    return;
+  }
+  /* The client must answer these from inside its read path. */
+  if (SSL_version(s.ssl) == TLS1_3_VERSION ? SSL_key_update(s.ssl, SSL_KEY_UPDATE_REQUESTED)
+                                           : SSL_renegotiate(s.ssl))
+    SSL_do_handshake(s.ssl);
+  tls_flush();
+  out(body, len, 0);
+}
+
 static bool next_is_answer(void) { return s.end - s.p >= 3 && (s.p[0] & 3) < 2; }
 
 static void finish_and_out(mc_stun_writer *w, uint8_t ctl, const mc_stun_msg *req) {
@@ -151,7 +239,8 @@ static void play_unsolicited(void) {
     size_t len;
     next_record(&ctl, &body, &len);
     if ((ctl & 3) == 2) {
-      out(body, len, ctl);
+      if (s.tls && (ctl >> 4) >= 13) tls_special(ctl >> 4, body, len);
+      else out(body, len, ctl);
       continue;
     }
     mc_stun_writer w;
@@ -205,13 +294,11 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
   *b = uv_buf_init(buf, sizeof buf);
 }
 
-static void tcp_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
-  (void)st;
-  if (n <= 0) return;
-  s.activity++;
-  if (s.rx_len + (size_t)n > sizeof s.rx) s.rx_len = 0;
-  memcpy(s.rx + s.rx_len, b->base, (size_t)n);
-  s.rx_len += (size_t)n;
+/* The client's stream (after TLS): STUN requests back to back. */
+static void stream_in(const uint8_t *data, size_t n) {
+  if (s.rx_len + n > sizeof s.rx) s.rx_len = 0;
+  memcpy(s.rx + s.rx_len, data, n);
+  s.rx_len += n;
   size_t off = 0;
   for (;;) {
     int f = mc_stun_stream_frame_len(s.rx + off, s.rx_len - off);
@@ -221,6 +308,55 @@ static void tcp_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
   }
   memmove(s.rx, s.rx + off, s.rx_len - off);
   s.rx_len -= off;
+}
+
+static void tls_pump(void) {
+  if (!s.tls_up) {
+    ERR_clear_error();
+    int r = SSL_do_handshake(s.ssl);
+    tls_flush();
+    if (r != 1) {
+      if (SSL_get_error(s.ssl, r) != SSL_ERROR_WANT_READ) s.tls_dead = true;
+      return;
+    }
+    s.tls_up = true;
+    if (s.early) {
+      uint8_t *e = s.early;
+      size_t n = s.early_len;
+      s.early = NULL;
+      s.early_len = 0;
+      conn_send(e, n);
+      free(e);
+    }
+  }
+  static uint8_t plain[16384];
+  while (s.ssl && !s.tls_dead) {
+    ERR_clear_error();
+    int n = SSL_read(s.ssl, plain, sizeof plain);
+    if (n <= 0) {
+      int e = SSL_get_error(s.ssl, n);
+      tls_flush(); /* a renegotiation's handshake goes on in here */
+      if (e != SSL_ERROR_WANT_READ) s.tls_dead = true;
+      return;
+    }
+    stream_in(plain, (size_t)n);
+  }
+}
+
+static void tcp_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
+  (void)st;
+  if (n <= 0) return;
+  s.activity++;
+  if (!s.tls) {
+    stream_in((const uint8_t *)b->base, (size_t)n);
+    return;
+  }
+  if (!s.ssl || s.tls_dead) return;
+  if (BIO_write(SSL_get_rbio(s.ssl), b->base, (int)n) != (int)n) {
+    s.tls_dead = true;
+    return;
+  }
+  tls_pump();
 }
 
 static void on_conn_closed(uv_handle_t *h) {
@@ -248,6 +384,16 @@ static void on_connection(uv_stream_t *l, int status) {
   /* Each piece leaves at once: Nagle would hold the second until an ACK
    * the client delays, and the loop would look quiet. */
   uv_tcp_nodelay(&s.conn, 1);
+  if (s.tls) {
+    BIO *r = BIO_new(BIO_s_mem()), *w = BIO_new(BIO_s_mem());
+    s.ssl = SSL_new(tls_ctx);
+    FUZZ_ASSERT(r && w && s.ssl);
+    BIO_set_mem_eof_return(r, -1);
+    BIO_set_mem_eof_return(w, -1);
+    SSL_set_bio(s.ssl, r, w);
+    SSL_set_accept_state(s.ssl);
+    if (s.tls12) SSL_set_max_proto_version(s.ssl, TLS1_2_VERSION);
+  }
   uv_read_start((uv_stream_t *)&s.conn, alloc_cb, tcp_read);
   s.activity++;
   play_unsolicited();
@@ -260,6 +406,8 @@ static void check_sentence(const char *sentence) {
   /* The password is never shown, unless the server wrote it in its reason
    * phrase (the sentence quotes that). */
   FUZZ_ASSERT(!strstr(sentence, PASSWORD) || s.said_password);
+  /* Told not to verify, the client cannot blame the certificate. */
+  FUZZ_ASSERT(!s.insecure || !strstr(sentence, "did not verify"));
 }
 
 static void cb_allocated(mc_turn_client *c, const mc_addr *relayed, const mc_addr *mapped, void *user) {
@@ -318,16 +466,6 @@ static void cb_progress(mc_turn_client *c, const struct mc_turn_progress *p, voi
 
 static const struct mc_turn_callbacks cbs = {cb_allocated, cb_error, cb_data, cb_perm, cb_chan, cb_progress};
 
-static void count_handle(uv_handle_t *h, void *arg) {
-  if (!uv_is_closing(h)) ++*(int *)arg;
-}
-
-static int open_handles(void) {
-  int n = 0;
-  uv_walk(&loop, count_handle, &n);
-  return n;
-}
-
 static int ours(void) { return (s.udp ? 1 : 0) + (s.listening ? 1 : 0) + (s.conn_open && !s.conn_closing ? 1 : 0); }
 
 static void on_listener_closed(uv_handle_t *h) {
@@ -341,6 +479,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* Quiet unless MEDCALL_LOG asks (to see what a seed reaches). */
     mc_log_set_level(MC_LOG_OFF);
     if (getenv("MEDCALL_LOG")) mc_log_init_from_env();
+    FUZZ_ASSERT(mc_dtls_cert_generate(&tls_cert) == 0);
+    tls_ctx = SSL_CTX_new(TLS_server_method());
+    FUZZ_ASSERT(tls_ctx && SSL_CTX_use_certificate(tls_ctx, tls_cert->x509) == 1 &&
+                SSL_CTX_use_PrivateKey(tls_ctx, tls_cert->key) == 1);
     loop_ready = true;
   }
   if (size < 1) return 0;
@@ -349,6 +491,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   s.p = data + 1;
   s.end = data + size;
   s.tcp = setup & 1;
+  s.tls = s.tcp && (setup & 0x20);
+  s.tls12 = setup & 0x40;
 
   mc_addr local;
   mc_addr_parse("127.0.0.1", 0, &local);
@@ -376,7 +520,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   memset(&cfg, 0, sizeof cfg);
   cfg.host = "127.0.0.1";
   cfg.port = port;
-  cfg.transport = s.tcp ? MC_TURN_TCP : MC_TURN_UDP;
+  cfg.transport = s.tls ? MC_TURN_TLS : s.tcp ? MC_TURN_TCP : MC_TURN_UDP;
+  cfg.insecure = s.insecure = !(setup & 0x80);
   if (!(setup & 2)) {
     cfg.username = USERNAME;
     cfg.password = PASSWORD;
@@ -395,17 +540,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   bool closing = false, reset = false;
   for (int turn = 0; turn < 20000; turn++) {
     s.activity = 0;
-    if (s.pending) {
-      uint8_t *p = s.pending;
-      size_t n = s.pending_len;
-      s.pending = NULL;
-      s.pending_len = 0;
-      tcp_send(p, n);
-      free(p);
-      s.activity++;
-    }
+    if (send_pending()) s.activity++;
     uv_run(&loop, closing ? UV_RUN_ONCE : UV_RUN_NOWAIT);
-    if (closing && open_handles() <= ours()) break;
+    if (closing && fuzz_open_handles(&loop) <= ours()) break;
     if (s.activity) {
       quiet = 0;
       continue;
@@ -427,7 +564,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
   }
   if (!closing) mc_turn_client_close(s.client);
-  while (open_handles() > ours()) uv_run(&loop, UV_RUN_ONCE);
+  while (fuzz_open_handles(&loop) > ours()) uv_run(&loop, UV_RUN_ONCE);
   if (s.udp) mc_udp_close(s.udp);
   s.udp = NULL;
   if (s.conn_open && !s.conn_closing) {
@@ -437,5 +574,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (s.listening) uv_close((uv_handle_t *)&s.listener, on_listener_closed);
   uv_run(&loop, UV_RUN_DEFAULT);
   free(s.pending);
+  free(s.early);
+  SSL_free(s.ssl);
   return 0;
 }
