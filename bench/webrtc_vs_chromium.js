@@ -240,13 +240,16 @@ async function main() {
       setups.push(r.setup); tputs.push(r.tput);
       if (r.setupNote) note = r.setupNote;
     }
-    rows.push({ name, setup: median(setups), note, tput: median(tputs), all: tputs.map((x) => x.toFixed(0)).join('/') });
+    rows.push({ name, setup: median(setups), note, tput: median(tputs), all: tputs.map((x) => x.toFixed(0)).join('/'),
+      setups: setups.map((x) => x.toFixed(0)).join('/') });
   }
   console.log(`\nloopback, ${BYTES / 1e6} MB one way in 64 KiB messages, median of ${ROUNDS} (${await browser.version()})`);
   console.log('pair                   set-up ms (offerer)             throughput Mbit/s (runs)');
   for (const r of rows) {
     console.log(`${r.name.padEnd(22)} ${r.setup.toFixed(0).padStart(6)}  ${r.note.padEnd(22)} ${r.tput.toFixed(1).padStart(8)}  (${r.all})`);
   }
+  console.log('set-up ms of each round:');
+  for (const r of rows) console.log(`${r.name.padEnd(22)} ${r.setups}`);
 }
 
 main().then(async () => {

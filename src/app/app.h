@@ -275,6 +275,27 @@ void call_download_dir(char *out, size_t cap);
 int call_user_dirs_lookup(const uint8_t *buf, size_t len, const char *name, const char *home, char *out,
                           size_t cap);
 
+/* ---- a call's speakers and microphone, opened off its loop (call_audio.c) ----
+ * One thread of the process starts SDL audio (call_audio_start, when the
+ * app starts; the first open starts it otherwise) and opens and closes the
+ * devices in the order asked; call_audio_stop ends it when the app ends. */
+struct call_audio;
+struct mc_speaker;
+struct mc_mic;
+void call_audio_start(void);
+void call_audio_stop(void);
+/* Asks for the speakers and/or the microphone (mic_device: its SDL name,
+ * NULL the default) and returns at once; NULL only without memory. A device
+ * that cannot open is a sentence on stderr, and the call goes on. */
+struct call_audio *call_audio_open(bool speakers, bool mic, const char *mic_device);
+/* false while the devices are being opened; then true with *spk and *mic
+ * (NULL: not asked for, or could not open), for the caller alone until
+ * call_audio_close. */
+bool call_audio_ready(struct call_audio *a, struct mc_speaker **spk, struct mc_mic **mic);
+/* Closes the devices (on the audio thread) and frees a; neither may be used
+ * after. */
+void call_audio_close(struct call_audio *a);
+
 enum call_video_source { CALL_VIDEO_PATTERN = 0, CALL_VIDEO_FILE, CALL_VIDEO_CAMERA, CALL_VIDEO_NONE };
 enum call_audio_source { CALL_AUDIO_TONE = 0, CALL_AUDIO_FILE, CALL_AUDIO_MIC, CALL_AUDIO_NONE };
 

@@ -1310,9 +1310,23 @@ int call_quality_bars(double rtt_ms, double loss_pct, bool receiving) {
   return 1;
 }
 
+/* Whether the microphone opened is known once the audio thread has tried
+ * (call_audio.c), which may be after the call connected: the window and
+ * the peer learn it then. */
+static void check_has_audio(struct call *c) {
+  if (!c->media) return;
+  bool has = call_media_has_audio(c->media);
+  struct call_view_state *s = call_view_lock(c->view);
+  bool changed = s->has_audio != has;
+  s->has_audio = has;
+  call_view_unlock(c->view);
+  if (changed) send_our_state(c);
+}
+
 static void on_stats_timer(uv_timer_t *t) {
   struct call *c = t->data;
   call_channels_tick(c->chans, mc_now_ms());
+  check_has_audio(c);
   if (!c->pc || !c->ever_connected) return;
   struct mc_pc_stats st;
   if (mc_pc_get_stats(c->pc, &st) != 0) return;

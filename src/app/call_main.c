@@ -564,9 +564,14 @@ static int run(int argc, char **argv, bool doctor) {
   /* Without a window nobody could press Admit: the first knock is let in. */
   if (!window) cl.o.auto_admit = true;
   cl.o.window = window;
+  /* SDL audio starts now, on its own thread, while we connect and wait:
+   * not between a knock let in and the call (call_audio.c). After the
+   * window's SDL_InitSubSystem, which is not for two threads at once. */
+  if (!cl.o.media.headless || cl.o.media.audio == CALL_AUDIO_MIC) call_audio_start();
   code = window ? run_with_window(&cl, view) : call_run(&cl.o, view);
   if (window) SDL_QuitSubSystem(SDL_INIT_VIDEO);
 out:
+  call_audio_stop();
   call_server_stop(server);
   call_view_free(view);
   free_cli(&cl);

@@ -115,6 +115,10 @@ struct call_media {
   mc_wav *wav;
   int wav_channels;
   mc_opus_encoder *aenc;
+  /* The devices, NULL until the audio thread has opened them
+   * (call_audio.c) and after they are handed back to it to close. */
+  struct call_audio *devices;
+  bool devices_taken;
   mc_mic *mic;
   mc_apm *apm;
   mc_speaker *spk;
@@ -324,24 +328,21 @@ static int open_video(struct call_media *m) {
   return 0;
 }
 
-/* Opens the audio source, and the speakers unless headless. A microphone or
- * speakers that cannot be opened are a sentence and the call goes on. */
+/* Opens the audio source, and asks for the speakers unless headless. The
+ * microphone and speakers open on the audio thread while the call goes on
+ * (take_devices); one that cannot open is a sentence there, and the call
+ * goes on without it. */
 static int open_audio(struct call_media *m) {
   struct call_media_opts *o = &m->o;
   char why[400] = "";
   int rc = 0;
-  if (!o->headless && mc_speaker_open(&(struct mc_audio_config){.channels = 1}, &m->spk, why, sizeof why) != 0)
-    fprintf(stderr, _("medcall: %s; the other side will not be heard\n"), why);
+  bool mic = o->audio == CALL_AUDIO_MIC;
+  if ((!o->headless || mic) && !(m->devices = call_audio_open(!o->headless, mic, o->audio_path))) return MC_ENOMEM;
   switch (o->audio) {
   case CALL_AUDIO_NONE:
     break;
   case CALL_AUDIO_MIC:
-    if (mc_mic_open(&(struct mc_audio_config){.device = o->audio_path, .channels = 1}, &m->mic, why, sizeof why) != 0) {
-      fprintf(stderr, _("medcall: %s; the call goes on without sound from here\n"), why);
-      o->audio = CALL_AUDIO_NONE;
-    } else {
-      rc = mc_apm_new(NULL, &m->apm);
-    }
+    rc = mc_apm_new(NULL, &m->apm);
     break;
   case CALL_AUDIO_TONE:
     rc = mc_tone_init(&m->tone, o->tone_hz, 1, 0.25);
@@ -635,10 +636,24 @@ static void stop_encoder(struct call_media *m) {
 static void encode_audio(struct call_media *m, const int16_t *pcm);
 static void play_audio(uv_timer_t *t);
 
+/* Net thread: the devices, once the audio thread has opened them. A
+ * microphone that did not open leaves the call without sound from here
+ * (the peer is told: call_media_has_audio). */
+static void take_devices(struct call_media *m) {
+  if (m->devices_taken || !call_audio_ready(m->devices, &m->spk, &m->mic)) return;
+  m->devices_taken = true;
+  if (m->o.audio == CALL_AUDIO_MIC && !m->mic) {
+    m->o.audio = CALL_AUDIO_NONE;
+    uv_timer_stop(&m->atimer);
+  }
+}
+
 static void send_audio(uv_timer_t *t) {
   struct call_media *m = t->data;
   int16_t pcm[MC_AUDIO_FRAME * 2];
-  if (m->mic) {
+  take_devices(m);
+  if (m->o.audio == CALL_AUDIO_MIC) {
+    if (!m->mic) return; /* not open yet */
     /* Every 20 ms frame the microphone has, through echo cancellation
      * against what the speakers last played. */
     bool got = false;
@@ -685,7 +700,9 @@ void call_media_start(struct call_media *m) {
     if (pthread_create(&m->enc_thread, NULL, encode_main, m) == 0) m->enc_running = true;
     else fputs(_("medcall: could not start the video encoder; the call goes on without video\n"), stderr);
   }
-  if (m->aenc) uv_timer_start(&m->atimer, send_audio, 0, m->mic ? 10 : 20);
+  take_devices(m);
+  if (m->aenc && m->o.audio != CALL_AUDIO_NONE)
+    uv_timer_start(&m->atimer, send_audio, 0, m->o.audio == CALL_AUDIO_MIC ? 10 : 20);
   uv_timer_start(&m->ptimer, play_audio, 20, 20);
 }
 
@@ -716,7 +733,7 @@ void call_media_set_camera_off(struct call_media *m, bool off) {
 }
 
 bool call_media_has_video(const struct call_media *m) { return m && m->venc; }
-bool call_media_has_audio(const struct call_media *m) { return m && m->aenc; }
+bool call_media_has_audio(const struct call_media *m) { return m && m->aenc && m->o.audio != CALL_AUDIO_NONE; }
 bool call_media_video_paused(const struct call_media *m) { return m && m->venc && m->fit.set && m->fit.paused; }
 
 #define FIT_BUDGET_PCT 90
@@ -1123,6 +1140,7 @@ static void sync_tick(struct call_media *m) {
  * speaker the device's own clock would pace it; SDL queues what we give.) */
 static void play_audio(uv_timer_t *t) {
   struct call_media *m = t->data;
+  take_devices(m);
   uint64_t now = mc_now_us();
   if (!m->pstart_us) m->pstart_us = now;
   uint64_t due = (now - m->pstart_us) / 20000 + 1;
@@ -1264,9 +1282,7 @@ static void on_closed(uv_handle_t *h) {
   mc_opus_encoder_free(m->aenc);
   mc_wav_free(m->wav);
   mc_camera_free(m->cam);
-  mc_mic_free(m->mic);
   mc_apm_free(m->apm);
-  mc_speaker_free(m->spk);
   mc_vp8_decoder_free(m->vdec);
   mc_opus_decoder_free(m->adec);
   mc_ajb_free(m->ajb);
@@ -1288,6 +1304,10 @@ void call_media_free(struct call_media *m) {
   stop_encoder(m);
   stop_decoder(m);
   m->closing = true;
+  call_audio_close(m->devices);
+  m->devices = NULL;
+  m->spk = NULL;
+  m->mic = NULL;
   uv_close((uv_handle_t *)&m->atimer, on_closed);
   uv_close((uv_handle_t *)&m->ptimer, on_closed);
   uv_close((uv_handle_t *)&m->send_async, on_closed);

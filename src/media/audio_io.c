@@ -92,6 +92,11 @@ static int audio_init(char *why, size_t why_cap) {
 
 const char *mc_audio_driver(void) { return driver_name; }
 
+/* SDL counts starts and stops of a subsystem: a hold is one more start. */
+int mc_audio_hold(char *why, size_t why_cap) { return audio_init(why, why_cap); }
+
+void mc_audio_release(void) { SDL_QuitSubSystem(SDL_INIT_AUDIO); }
+
 int mc_audio_list(bool capture, char (*names)[MC_AUDIO_NAME_MAX], size_t cap, size_t *count, char *why,
                   size_t why_cap) {
   if (!count || (!names && cap)) return MC_EINVAL;

@@ -363,6 +363,14 @@ int mc_audio_list(bool capture, char (*names)[MC_AUDIO_NAME_MAX], size_t cap, si
  * ("pulseaudio", "pipewire", "alsa", "disk", ...), or "" before any. Not
  * thread-safe: for messages and tests. */
 const char *mc_audio_driver(void);
+/* Starts SDL audio and keeps it started until mc_audio_release, so that
+ * devices opened and closed in between neither probe the sound system
+ * again nor wait for it to stop (SDL's ALSA driver stops a hot-plug thread
+ * that looks every 100 ms). Each open still needs its own call. MC_EIO with
+ * a sentence when no driver starts. Call from one thread at a time, as
+ * every function here that opens or closes a device. */
+int mc_audio_hold(char *why, size_t why_cap);
+void mc_audio_release(void);
 
 struct mc_audio_config {
   const char *device; /* an SDL device name; NULL: the default device */
