@@ -309,7 +309,9 @@ int mc_server_config_set(struct mc_server_config *cfg, const char *name, const c
     if (mc_ice_url_parse(value, strlen(value), &url, reason, sizeof reason) < 0)
       return fail(why, why_cap, "--turn-url \"%s\": %s", value, reason);
     if (cfg->n_turn_urls >= MC_SERVER_MAX_TURN_URLS)
-      return fail(why, why_cap, "At most %d --turn-url are supported.", MC_SERVER_MAX_TURN_URLS);
+      return fail(why, why_cap,
+                  "--turn-url \"%s\": at most %d TURN URLs, the most an app uses; drop the least preferred (the last).",
+                  value, MC_SERVER_MAX_TURN_URLS);
     char *copy = strdup(value);
     if (!copy) return MC_ENOMEM;
     cfg->turn_urls[cfg->n_turn_urls++] = copy;
