@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # turn_pool.sh NAME: coturn as a pool (issue 17 items 5 and 6). Two coturns
 # share one REST secret (A 203.0.113.10, B 203.0.113.12); medcall-server
-# hands every admitted peer both URLs, A first (the order of --turn-url is
-# the preference). Both medcalls run --relay-only, so only a relay carries
-# the call, as on a network that allows nothing else.
-#   call-turn-pool: the coturn the call runs through is killed (SIGKILL)
-#   mid-call: ICE restarts through the other one. Asserted: the doctor
-#   restarts ICE, each side whose relay died names it and the one that
-#   carries the call now ("relay: A stopped carrying the call; it goes on
-#   through B"), both end connected, and each decoded well more frames than
+# hands every admitted peer both URLs, B first: the order of --turn-url is
+# the preference, and B (not the lab's usual coturn) being the one the call
+# goes through shows the order is followed. Both medcalls run --relay-only,
+# so only a relay carries the call, as on a network that allows nothing
+# else.
+#   call-turn-pool: both sides' relay is B, the preferred; B is killed
+#   (SIGKILL) mid-call: ICE restarts through A. Asserted: the doctor
+#   restarts ICE, each side names the dead server and the one that carries
+#   the call now ("relay: B stopped carrying the call; it goes on through
+#   A"), both end connected, and each decoded well more frames than
 #   had arrived before the kill (frames flow again after it), stamps in
 #   order.
 #   call-turn-pool-dead: set-up with a dead pool member. First a short call
-#   with both coturns alive, then one with A, the preferred one, silently
+#   with both coturns alive, then one with B, the preferred one, silently
 #   dropping everything (a host that is down: no answer, no ICMP). Asserted:
-#   the second call connects through B before the TURN client gives up on A
-#   (a dead server does not hold up ICE), and the pair is relayed through B.
+#   the second call connects through A before the TURN client gives up on B
+#   (a dead server does not hold up ICE), and the pair is relayed through A.
 #   Prints the time to connected of both calls.
 # Env: MEDCALL, MEDCALL_SERVER (binaries), LAB_KEEP=1 keeps $LAB_RUN.
 # Exit: 0 pass, 1 fail, 77 skip (not root).
@@ -57,8 +59,8 @@ URL_B="turn:$LAB_TURN_IP_B:3478?transport=udp"
 lab_turn_pool_start "$LAB_TURN_IP_B"
 PID_B=$LAB_POOL_PID
 PID_A=$(cat "$LAB_RUN/turnserver.pid")
-# call_server_start gives A (--turn-url and the secret); B comes second.
-call_server_start --turn-url "$URL_B"
+# B first: the preferred server.
+CALL_NO_TURN=1 call_server_start --turn-url "$URL_B" --turn-url "$URL_A" --turn-secret "$LAB_AUTH_SECRET"
 server=(--server "wss://$LAB_TURN_IP:$CALL_SERVER_PORT/ws" --insecure)
 media=(--headless --relay-only --video-source pattern --fps 15)
 
@@ -98,11 +100,11 @@ case $name in
     sleep 4
     relay_d=$(relay_of doctor1); relay_p=$(relay_of patient1)
     echo "lab: [$name] relays before the kill: doctor $relay_d, patient $relay_p"
-    [ "$relay_d" = "$URL_A" ] || fail "the doctor's relay is '$relay_d', wanted the preferred $URL_A"
-    [ "$relay_p" = "$URL_A" ] || fail "the patient's relay is '$relay_p', wanted the preferred $URL_A"
+    [ "$relay_d" = "$URL_B" ] || fail "the doctor's relay is '$relay_d', wanted the preferred $URL_B"
+    [ "$relay_p" = "$URL_B" ] || fail "the patient's relay is '$relay_p', wanted the preferred $URL_B"
     case $relay_d in
-      "$URL_B") victim=$PID_B; dead=$URL_B; alive=$URL_A ;;
-      *) victim=$PID_A; dead=$URL_A; alive=$URL_B ;;
+      "$URL_A") victim=$PID_A; dead=$URL_A; alive=$URL_B ;;
+      *) victim=$PID_B; dead=$URL_B; alive=$URL_A ;;
     esac
     r0=$(count doctor1 '^reconnecting: ice restart')
     c0d=$(count doctor1 '^state: connected'); c0p=$(count patient1 '^state: connected')
@@ -146,26 +148,29 @@ case $name in
   call-turn-pool-dead)
     call 1 4
     finish 1
-    # A host that is down: everything to A dropped in pub before coturn
+    # A host that is down: everything to B dropped in pub before coturn
     # sees it, so no answer and no ICMP (a refused port would be noticed
     # at once; this is the slow case).
     pub=$(lab_ns_name pub)
-    ip netns exec "$pub" iptables -I INPUT 1 -d "$LAB_TURN_IP" -p udp --dport 3478 -j DROP
+    ip netns exec "$pub" iptables -I INPUT 1 -d "$LAB_TURN_IP_B" -p udp --dport 3478 -j DROP
     call 2 4
     finish 2
     for tag in 1 2; do
       for n in doctor$tag patient$tag; do
         ms=$(jq '.iceConnectedMs' "$LAB_RUN/$n.json" 2>/dev/null || echo none)
-        echo "lab: [$name] $n ($([ $tag = 1 ] && echo 'both coturns alive' || echo 'A dead')): ICE connected ${ms} ms after the peer connection started"
+        echo "lab: [$name] $n ($([ $tag = 1 ] && echo 'both coturns alive' || echo 'B dead')): ICE connected ${ms} ms after the peer connection started"
       done
     done
+    for n in doctor1 patient1; do
+      [ "$(relay_of $n)" = "$URL_B" ] || fail "$n: relay '$(relay_of $n)', wanted the preferred $URL_B"
+    done
     for n in doctor2 patient2; do
-      [ "$(relay_of $n)" = "$URL_B" ] || fail "$n: relay '$(relay_of $n)', wanted $URL_B"
+      [ "$(relay_of $n)" = "$URL_A" ] || fail "$n: relay '$(relay_of $n)', wanted $URL_A"
       # The log's own order: connected, then the TURN client gives up on
-      # A (server_timeout_ms, 5 s) in the background.
+      # B (server_timeout_ms, 5 s) in the background.
       c=$(grep -n 'pc: state from=.* to=connected' "$LAB_RUN/$n.err" | head -1 | cut -d: -f1)
-      g=$(grep -n "turn failed url=$URL_A" "$LAB_RUN/$n.err" | head -1 | cut -d: -f1)
-      echo "lab: [$name] $n: log line of connected ${c:-none}, of giving up on A ${g:-none}"
+      g=$(grep -n "turn failed url=$URL_B" "$LAB_RUN/$n.err" | head -1 | cut -d: -f1)
+      echo "lab: [$name] $n: log line of connected ${c:-none}, of giving up on B ${g:-none}"
       [ -n "$c" ] || { fail "$n never logged connected"; continue; }
       [ -z "$g" ] || [ "$c" -lt "$g" ] || fail "$n connected only after giving up on the dead coturn"
     done
