@@ -805,7 +805,8 @@ static int pool_from_config(struct opts *o, struct mc_server_config *cfg, char *
                             size_t pass_cap) {
   char why[400];
   if (mc_server_config_load(cfg, o->server_config, why, sizeof why) < 0) {
-    fprintf(stderr, _("medcall diagnose: %s: %s\n"), o->server_config, why);
+    /* why names the file (and the line) already */
+    fprintf(stderr, "medcall diagnose: %s\n", why);
     return -1;
   }
   if (cfg->n_turn_urls == 0) {
