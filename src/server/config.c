@@ -59,7 +59,8 @@ static const struct opt opts[] = {
     {"grace", OPT_DURATION, OFF(grace_s), "DURATION",
      "A peer whose connection dropped keeps its place this long and may resume with its session id (default 30s)."},
     {"turn-url", OPT_TURN_URL, 0, "URL",
-     "A STUN/TURN server handed to admitted peers, e.g. turn:turn.example:3478?transport=udp. Repeatable."},
+     "A STUN/TURN server handed to admitted peers, e.g. turn:turn.example:3478?transport=udp. Repeatable, at "
+     "most 8: a pool, handed out in this order, the first preferred."},
     {"turn-secret", OPT_STR, OFF(turn_secret), "SECRET",
      "Shared secret of coturn's use-auth-secret: time-limited credentials by the TURN REST convention."},
     {"turn-ttl", OPT_DURATION, OFF(turn_ttl_s), "DURATION", "Lifetime of TURN REST credentials of admitted peers (default 24h); the pre-call check's last 5 minutes."},
