@@ -4,6 +4,7 @@
  * CreatePermission, data through Send/Data indications, ChannelBind, and
  * data through ChannelData between the two allocations (RTT, loss, payloads
  * compared byte for byte). Then which candidate types this network offers. */
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "app/app.h"
 #include "app/i18n.h"
 #include "net/net.h"
+#include "server/server.h"
 #include "turn/turn.h"
 
 #define MAX_URLS 16
@@ -26,10 +28,14 @@
 #define PROBE_INTERVAL_MS 10
 #define DEFAULT_TIMEOUT_MS 5000
 #define DEFAULT_PROBES 20
+/* --server-config: TURN REST credentials made for the check live this long
+ * (as the pre-call check's: enough for every step, worthless after). */
+#define POOL_CREDENTIAL_TTL_S 300
 
 void mc_diagnose_usage(FILE *out) {
   fputs(_(
       "usage: medcall diagnose --ice-server URL [--ice-server URL ...]\n"
+      "                        [--server-config FILE]\n"
       "                        [--ice-username U --ice-credential P] [--insecure]\n"
       "                        [--json] [--timeout-ms N] [--probes N]\n"
       "\n"
@@ -39,6 +45,9 @@ void mc_diagnose_usage(FILE *out) {
       "  --ice-server URL      stun:host[:port], stuns:host[:port],\n"
       "                        turn:host[:port][?transport=udp|tcp], turns:host[:port]\n"
       "                        (a turn: URL without ?transport= is checked over UDP and TCP)\n"
+      "  --server-config FILE  medcall-server's config file: check every turn-url of\n"
+      "                        the pool, with credentials from its turn-secret (or\n"
+      "                        turn-user and turn-password)\n"
       "  --ice-username U      TURN username (long-term credentials)\n"
       "  --ice-credential P    TURN password (never printed or logged)\n"
       "  --insecure            do not verify the TLS certificate of turns:/stuns: servers\n"
@@ -57,6 +66,7 @@ struct opts {
   const char *urls[MAX_URLS];
   size_t nurls;
   const char *username, *password;
+  const char *server_config; /* medcall-server's config file: its TURN pool */
   bool insecure, json;
   uint32_t timeout_ms;
   int probes;
@@ -622,6 +632,30 @@ static void run_target(const struct opts *o, struct target *t) {
 
 /* ---- output ---- */
 
+/* The TURN pool: each distinct TURN URL, and whether any of its transports
+ * relayed data. A dead member of the pool shows here even when the others
+ * give every candidate type. */
+struct pool_sum {
+  size_t servers, relaying;
+};
+
+static struct pool_sum pool_summary(const struct target *targets, size_t n) {
+  struct pool_sum p = {0, 0};
+  for (size_t i = 0; i < n; i++) {
+    if (targets[i].stun_only) continue;
+    bool seen = false, relayed = false;
+    for (size_t k = 0; k < n; k++) {
+      if (targets[k].stun_only || strcmp(targets[k].url_text, targets[i].url_text) != 0) continue;
+      if (k < i) seen = true;
+      relayed = relayed || targets[k].relay_ok;
+    }
+    if (seen) continue;
+    p.servers++;
+    if (relayed) p.relaying++;
+  }
+  return p;
+}
+
 static void print_text(FILE *f, const struct target *targets, size_t n, const char *host_detail,
                        const char *cand[5], const char *cand_detail[5]) {
   static const char *cand_names[5] = {"host", "srflx", "relay/udp", "relay/tcp", "relay/tls"};
@@ -641,6 +675,14 @@ static void print_text(FILE *f, const struct target *targets, size_t n, const ch
       if (st->st == ST_FAIL && st->hint[0]) fprintf(f, "         %-26s %s\n", "", st->hint);
     }
     fprintf(f, "  => %s\n\n", t->ok ? "ok" : "FAILED");
+  }
+  struct pool_sum pool = pool_summary(targets, n);
+  if (pool.servers > 1) {
+    fprintf(f, "TURN pool: %zu of %zu servers relayed data\n", pool.relaying, pool.servers);
+    for (size_t i = 0; i < n; i++)
+      if (!targets[i].stun_only && !targets[i].relay_ok) fprintf(f, "  failed: %s  (%s)\n", targets[i].url_text,
+                                                                 mc_turn_transport_name(targets[i].transport));
+    fputc('\n', f);
   }
   fprintf(f, "candidate types this network can offer:\n");
   for (int i = 0; i < 5; i++) {
@@ -709,7 +751,9 @@ static void print_json(FILE *f, const struct target *targets, size_t n, bool all
     }
     fputc('}', f);
   }
-  fputs("],\"candidates\":{", f);
+  struct pool_sum pool = pool_summary(targets, n);
+  fprintf(f, "],\"turn_pool\":{\"servers\":%zu,\"relaying\":%zu}", pool.servers, pool.relaying);
+  fputs(",\"candidates\":{", f);
   for (int i = 0; i < 5; i++) {
     fprintf(f, "%s\"%s\":{\"status\":", i ? "," : "", keys[i]);
     json_str(f, cand[i]);
@@ -751,6 +795,49 @@ static void add_step_set(struct target *t) {
   for (int s = S_ALLOC_NOAUTH; s < S_COUNT; s++) t->steps[s].used = true;
 }
 
+static int run_checks(const struct opts *opts);
+
+/* --server-config: the TURN pool of a medcall-server config file, each URL
+ * in the order the server hands them out, with credentials as an admitted
+ * peer gets them (TURN REST from turn-secret, short-lived) unless
+ * --ice-username gave others. The secret stays in this process. */
+static int pool_from_config(struct opts *o, struct mc_server_config *cfg, char *user, size_t user_cap, char *pass,
+                            size_t pass_cap) {
+  char why[400];
+  if (mc_server_config_load(cfg, o->server_config, why, sizeof why) < 0) {
+    /* why names the file (and the line) already */
+    fprintf(stderr, "medcall diagnose: %s\n", why);
+    return -1;
+  }
+  if (cfg->n_turn_urls == 0) {
+    usage_error(_("%s names no turn-url: nothing to check"), o->server_config);
+    return -1;
+  }
+  for (size_t i = 0; i < cfg->n_turn_urls; i++) {
+    if (o->nurls == MAX_URLS) {
+      usage_error("%s", _("too many --ice-server options"));
+      return -1;
+    }
+    o->urls[o->nurls++] = cfg->turn_urls[i];
+  }
+  if (o->username) return 0;
+  if (cfg->turn_secret) {
+    char id[40];
+    snprintf(id, sizeof id, "medcall-diagnose-%08x", mc_random_u32());
+    uint64_t expiry = mc_wall_ms() / 1000 + POOL_CREDENTIAL_TTL_S;
+    if (mc_turn_rest_credentials(cfg->turn_secret, expiry, id, user, user_cap, pass, pass_cap) < 0) {
+      usage_error("%s", _("could not make TURN credentials from the turn-secret"));
+      return -1;
+    }
+    o->username = user;
+    o->password = pass;
+  } else if (cfg->turn_user && cfg->turn_password) {
+    o->username = cfg->turn_user;
+    o->password = cfg->turn_password;
+  }
+  return 0;
+}
+
 int mc_diagnose_main(int argc, char **argv) {
   struct opts o;
   memset(&o, 0, sizeof o);
@@ -770,6 +857,7 @@ int mc_diagnose_main(int argc, char **argv) {
       a = name;
     }
     bool takes = strcmp(a, "--ice-server") == 0 || strcmp(a, "--ice-username") == 0 ||
+                 strcmp(a, "--server-config") == 0 ||
                  strcmp(a, "--ice-credential") == 0 || strcmp(a, "--timeout-ms") == 0 ||
                  strcmp(a, "--probes") == 0;
     if (takes && !val) {
@@ -779,6 +867,8 @@ int mc_diagnose_main(int argc, char **argv) {
     if (strcmp(a, "--ice-server") == 0) {
       if (o.nurls == MAX_URLS) return usage_error("%s", _("too many --ice-server options"));
       o.urls[o.nurls++] = val;
+    } else if (strcmp(a, "--server-config") == 0) {
+      o.server_config = val;
     } else if (strcmp(a, "--ice-username") == 0) {
       o.username = val;
     } else if (strcmp(a, "--ice-credential") == 0) {
@@ -799,10 +889,28 @@ int mc_diagnose_main(int argc, char **argv) {
       return usage_error(_("unknown option %s"), a);
     }
   }
-  if (o.nurls == 0) return usage_error("%s", _("give at least one --ice-server URL"));
   if ((o.username == NULL) != (o.password == NULL))
     return usage_error("%s", _("--ice-username and --ice-credential go together"));
+  struct mc_server_config scfg;
+  mc_server_config_init(&scfg);
+  char rest_user[128], rest_pass[64];
+  int rc = MC_APP_EXIT_USAGE;
+  if (o.server_config && pool_from_config(&o, &scfg, rest_user, sizeof rest_user, rest_pass, sizeof rest_pass) < 0)
+    goto out;
+  if (o.nurls == 0) {
+    rc = usage_error("%s", _("give at least one --ice-server URL"));
+    goto out;
+  }
+  rc = run_checks(&o);
+out:
+  OPENSSL_cleanse(rest_pass, sizeof rest_pass);
+  mc_server_config_free(&scfg);
+  return rc;
+}
 
+/* The checks of every URL, then the candidate types. */
+static int run_checks(const struct opts *opts) {
+  const struct opts o = *opts;
   static struct target targets[MAX_TARGETS];
   size_t nt = 0;
   memset(targets, 0, sizeof targets);

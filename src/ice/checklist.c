@@ -807,7 +807,15 @@ void ice_checklist_tick(mc_ice_agent *a, uint64_t now, uint64_t *next) {
       int best = ice_best_valid(a, false);
       if (best >= 0) {
         if (a->relay_grace_deadline == 0) a->relay_grace_deadline = now + a->set.relay_nomination_grace_ms;
-        if (now >= a->relay_grace_deadline || !work_left(a)) nominate(a, best);
+        /* Nothing left to check ends the grace early only once the peer
+         * said end-of-candidates: before, its better relay candidates may
+         * still be on their way (a TURN pool: the peer's relay on the
+         * preferred server trickles in a little after another one, and
+         * its checks cannot reach us before our relay has a permission
+         * for its address). Seen in the lab: both pairs through the
+         * peer's second server checked, nominated 11 ms into a 100 ms
+         * grace, the peer's preferred relay arriving 32 ms later. */
+        if (now >= a->relay_grace_deadline || (a->remote_eoc && !work_left(a))) nominate(a, best);
         else *next = MC_MIN(*next, a->relay_grace_deadline);
       }
     }

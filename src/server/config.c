@@ -59,7 +59,8 @@ static const struct opt opts[] = {
     {"grace", OPT_DURATION, OFF(grace_s), "DURATION",
      "A peer whose connection dropped keeps its place this long and may resume with its session id (default 30s)."},
     {"turn-url", OPT_TURN_URL, 0, "URL",
-     "A STUN/TURN server handed to admitted peers, e.g. turn:turn.example:3478?transport=udp. Repeatable."},
+     "A STUN/TURN server handed to admitted peers, e.g. turn:turn.example:3478?transport=udp. Repeatable, at "
+     "most 8: a pool, handed out in this order, the first preferred."},
     {"turn-secret", OPT_STR, OFF(turn_secret), "SECRET",
      "Shared secret of coturn's use-auth-secret: time-limited credentials by the TURN REST convention."},
     {"turn-ttl", OPT_DURATION, OFF(turn_ttl_s), "DURATION", "Lifetime of TURN REST credentials of admitted peers (default 24h); the pre-call check's last 5 minutes."},
@@ -309,7 +310,9 @@ int mc_server_config_set(struct mc_server_config *cfg, const char *name, const c
     if (mc_ice_url_parse(value, strlen(value), &url, reason, sizeof reason) < 0)
       return fail(why, why_cap, "--turn-url \"%s\": %s", value, reason);
     if (cfg->n_turn_urls >= MC_SERVER_MAX_TURN_URLS)
-      return fail(why, why_cap, "At most %d --turn-url are supported.", MC_SERVER_MAX_TURN_URLS);
+      return fail(why, why_cap,
+                  "--turn-url \"%s\": at most %d TURN URLs, the most an app uses; drop the least preferred (the last).",
+                  value, MC_SERVER_MAX_TURN_URLS);
     char *copy = strdup(value);
     if (!copy) return MC_ENOMEM;
     cfg->turn_urls[cfg->n_turn_urls++] = copy;

@@ -15,6 +15,14 @@
 #include "signal/signal.h"
 
 /* ---- configuration ---- */
+/* A TURN pool: every admitted peer gets all --turn-url, in the order given
+ * (the first is preferred: medcall ranks a relay candidate by its server's
+ * place in the list, as Chromium does). No protocol sets this number:
+ * RFC 8445 and the W3C RTCIceServer list have no limit; Chromium accepts 32
+ * TURN servers and Firefox warns from five URLs on that discovery slows
+ * down. 8 is what medcall's own ICE agent takes (ICE_MAX_SERVERS, with its
+ * 100-pair checklist), so a pool larger than the app can use is refused at
+ * start, not cut silently at every call. */
 #define MC_SERVER_MAX_TURN_URLS 8
 #define MC_SERVER_DEFAULT_PORT 8443
 #define MC_SERVER_DEFAULT_ROOM_TTL_S (24 * 3600)

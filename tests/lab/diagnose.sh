@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lab.sh
 source "$here/lab.sh"
 
-names="diag-stun diag-udp diag-tcp diag-tls diag-tls-ip diag-tls-untrusted diag-wrong-password diag-auth-secret"
+names="diag-stun diag-udp diag-tcp diag-tls diag-tls-ip diag-tls-untrusted diag-wrong-password diag-auth-secret diag-pool"
 if [ "${1:-}" = "--list" ]; then printf '%s\n' $names; exit 0; fi
 name=${1:?usage: diagnose.sh NAME (--list for names)}
 case " $names " in *" $name "*) ;; *) echo "unknown test $name; one of: $names" >&2; exit 1 ;; esac
@@ -131,6 +131,33 @@ case $name in
     [ "$RC" != 0 ] || fail "an expired REST credential gave exit status 0"
     jqt expired '(.servers | length >= 1) and all(.servers[]; any(.steps[]; .name == "allocate" and .status == "fail" and .code == 401))' \
       "an expired REST credential did not fail the authenticated Allocate with 401" ;;
+  diag-pool)
+    # Issue 17 item 5: the TURN pool of a medcall-server config file, two
+    # coturns with one REST secret; credentials made from the secret.
+    lab_turn_start secret
+    pool_b=203.0.113.12
+    lab_turn_pool_start "$pool_b"
+    conf=$LAB_RUN/server.conf
+    printf 'doctor-token = lab-doctor-token\nturn-url = turn:%s:3478?transport=udp\nturn-url = turn:%s:3478?transport=udp\nturn-secret = %s\n' \
+      "$LAB_TURN_IP" "$pool_b" "$LAB_AUTH_SECRET" >"$conf"
+    diag pool "" --json --server-config "$conf"
+    [ "$RC" = 0 ] || fail "pool: exit status $RC, expected 0"
+    jqt pool '.ok == true and all(.servers[]; .ok == true)' "pool: a server is not ok"
+    jqt pool 'all(.servers[]; any(.steps[]; .name == "data_channel" and .status == "ok"))' "pool: a server relayed no data"
+    jqt pool '[.servers[].url] == ["turn:203.0.113.10:3478?transport=udp", "turn:203.0.113.12:3478?transport=udp"]' \
+      "the pool's servers are not checked each, in the config's order"
+    jqt pool '.turn_pool == {"servers": 2, "relaying": 2}' "the pool summary is not 2 of 2"
+    # The second member dies: it is named, the first still relays.
+    kill -KILL "$LAB_POOL_PID"
+    diag pool-dead "" --json --timeout-ms 1000 --server-config "$conf"
+    [ "$RC" = 1 ] || fail "a dead pool member gave exit status $RC, wanted 1"
+    jqt pool-dead '.servers[0].ok == true and .servers[1].ok == false' "the dead member is not the one that failed"
+    jqt pool-dead '.turn_pool == {"servers": 2, "relaying": 1}' "the pool summary is not 1 of 2"
+    jqt pool-dead '.candidates.relay_udp.status == "yes"' "the live member's relay is not counted"
+    diag pool-text "" --timeout-ms 1000 --server-config "$conf"
+    grep -q '^TURN pool: 1 of 2 servers relayed data$' "$LAB_RUN/pool-text.out" || fail "no pool summary line in the text report"
+    grep -qF "  failed: turn:$pool_b:3478?transport=udp  (udp)" "$LAB_RUN/pool-text.out" || fail "the text report does not name the dead member"
+    if grep -qi -- "$LAB_AUTH_SECRET" "$LAB_RUN"/pool*.out "$LAB_RUN"/pool*.err; then fail "the TURN secret appears in the output"; fi ;;
 esac
 
 if [ "$failures" -gt 0 ]; then

@@ -80,16 +80,8 @@ extra_turn=()
 if [ "$name" = interrupt-turn-dies ]; then
   # A second coturn with the same REST secret on 203.0.113.12 (a pool).
   LAB_TURN_IP3=203.0.113.12
-  pub=$(lab_ns_name pub)
-  ip -n "$pub" addr add "$LAB_TURN_IP3/24" dev br0
-  ip netns exec "$pub" turnserver -n --no-cli --listening-ip "$LAB_TURN_IP3" --relay-ip "$LAB_TURN_IP3" \
-    --listening-port 3478 --no-tls --no-dtls --realm "$LAB_REALM" --fingerprint --min-port 49152 --max-port 65535 \
-    --use-auth-secret --static-auth-secret "$LAB_AUTH_SECRET" --userdb "$LAB_RUN/turndb3" \
-    --pidfile "$LAB_RUN/turn3.pid" --log-file "$LAB_RUN/turn3.log" --simple-log --no-stdout-log \
-    >"$LAB_RUN/turn3.stdout" 2>&1 &
-  TURN3_PID=$!
-  LAB_TURN_PIDS+=("$TURN3_PID")
-  lab_wait_listen pub "$LAB_TURN_IP3" 3478 udp
+  lab_turn_pool_start "$LAB_TURN_IP3"
+  TURN3_PID=$LAB_POOL_PID
   extra_turn=(--turn-url "turn:$LAB_TURN_IP3:3478?transport=udp")
 fi
 call_server_start "${extra_turn[@]}"

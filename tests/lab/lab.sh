@@ -324,6 +324,25 @@ lab_stun_start() {
   lab_wait_listen pub "$LAB_TURN_IP2" 3478 udp
 }
 
+# lab_turn_pool_start IP [PIDVAR]: a second coturn of the pool on IP (UDP and
+# TCP 3478, no TLS), with the REST secret of lab_turn_start secret: coturns
+# that share a secret accept each other's credentials (issue 17 item 5).
+# Adds IP to pub's bridge; its pid goes to LAB_TURN_PIDS and to LAB_POOL_PID.
+lab_turn_pool_start() {
+  local ip=$1 pub tag
+  pub=$(lab_ns_name pub)
+  tag=turn-${ip##*.}
+  ip -n "$pub" addr add "$ip/24" dev br0
+  ip netns exec "$pub" turnserver -n --no-cli --listening-ip "$ip" --relay-ip "$ip" \
+    --listening-port 3478 --no-tls --no-dtls --realm "$LAB_REALM" --fingerprint --min-port 49152 --max-port 65535 \
+    --use-auth-secret --static-auth-secret "$LAB_AUTH_SECRET" --userdb "$LAB_RUN/$tag.db" \
+    --pidfile "$LAB_RUN/$tag.pid" --log-file "$LAB_RUN/$tag.log" --simple-log --no-stdout-log \
+    >"$LAB_RUN/$tag.stdout" 2>&1 &
+  LAB_POOL_PID=$!
+  LAB_TURN_PIDS+=("$LAB_POOL_PID")
+  lab_wait_listen pub "$ip" 3478 udp
+}
+
 lab_turn_stop() {
   local p i
   for p in "${LAB_TURN_PIDS[@]}"; do

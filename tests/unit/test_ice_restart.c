@@ -5,8 +5,12 @@
  * peer heard of the first keeps answering the peer's consent on the old
  * pair; a restart while the path is cut (the agent's test-only drop hook)
  * reconnects once it is back; a cut during a restart that never completes
- * is still reported. Waits have generous guards; no assertion
- * depends on how fast anything happens. */
+ * is still reported. And a TURN pool (issue 17): with relays on two
+ * servers (a second coturn relaying on 127.0.0.2), the pair through both
+ * sides' preferred server is nominated even when the peer's preferred
+ * relay candidate trickles in after its other one has been checked. Waits
+ * have generous guards; no assertion depends on how fast anything
+ * happens. */
 #include <stdlib.h>
 
 #include "check.h"
@@ -338,6 +342,96 @@ static void test_cut_during_unanswered_restart(void) {
   teardown(&x, &y);
 }
 
+static struct test_proc coturn2;
+
+/* A second pool member relaying on 127.0.0.2 (the same user); it listens
+ * on 127.0.0.1 too, which is where proc_spawn looks for it. */
+static uint16_t start_coturn2(void) {
+  uint16_t port = proc_pick_ports(1);
+  if (!port) return 0;
+  char port_s[8];
+  snprintf(port_s, sizeof port_s, "%u", port);
+  snprintf(coturn2.log, sizeof coturn2.log, "%.200s/coturn2.log", tmpdir);
+  const char *argv[] = {"turnserver", "--lt-cred-mech", "--user", "test:secret", "--realm", "medcall.test",
+                        "--no-cli", "--no-dtls", "--no-tls", "--listening-ip", "127.0.0.2", "--listening-ip",
+                        "127.0.0.1", "--relay-ip", "127.0.0.2", "--allow-loopback-peers", "--log-file", "stdout",
+                        "--simple-log", "--listening-port", port_s, "--min-port", "40000", "--max-port", "60000",
+                        "--userdb", "/dev/null", NULL};
+  coturn2.port = port;
+  if (!proc_spawn(&coturn2, argv)) return 0;
+  usleep(100000);
+  return port;
+}
+
+static bool x_selected(void *ctx) { return ((struct peer *)ctx)->selected > 0; }
+
+/* p's relay candidate line with the highest (want_best) or lowest priority. */
+static const char *relay_line(const struct peer *p, bool want_best, uint32_t *prio) {
+  const char *pick = NULL;
+  for (int i = 0; i < p->nlines; i++) {
+    mc_ice_candidate c;
+    if (mc_ice_candidate_parse((const uint8_t *)p->lines[i], strlen(p->lines[i]), &c) != 0) continue;
+    if (c.type != MC_ICE_CAND_RELAY) continue;
+    if (!pick || (want_best ? c.priority > *prio : c.priority < *prio)) {
+      pick = p->lines[i];
+      *prio = c.priority;
+    }
+  }
+  return pick;
+}
+
+static void test_pool_preferred_relay(uint16_t port) {
+  fprintf(stderr, "-- a TURN pool: the preferred relay wins though it trickles in last\n");
+  uint16_t port2 = start_coturn2();
+  CHECK(port2 != 0);
+  if (!port2) return;
+  /* The first listed (127.0.0.2) is preferred: its relay ranks higher. */
+  char url0[64], url1[64];
+  snprintf(url0, sizeof url0, "turn:127.0.0.2:%u?transport=udp", port2);
+  snprintf(url1, sizeof url1, "turn:127.0.0.1:%u?transport=udp", port);
+  struct mc_ice_server srv[2] = {{.url = url0, .username = "test", .credential = "secret"},
+                                 {.url = url1, .username = "test", .credential = "secret"}};
+  struct peer x, y;
+  make(&x, "A", MC_ICE_ROLE_CONTROLLING, srv, 2);
+  make(&y, "B", MC_ICE_ROLE_CONTROLLED, srv, 2);
+  x.other = &y;
+  y.other = &x;
+  /* A's candidates trickle to B; B's reach A below, one at a time. */
+  y.forward = false;
+  char u[MC_ICE_UFRAG_MAX + 1], pw[MC_ICE_PWD_MAX + 1];
+  mc_ice_agent_get_local_credentials(x.a, u, pw);
+  CHECK_EQ_INT(mc_ice_agent_set_remote_credentials(y.a, u, pw), 0);
+  mc_ice_agent_get_local_credentials(y.a, u, pw);
+  CHECK_EQ_INT(mc_ice_agent_set_remote_credentials(x.a, u, pw), 0);
+  CHECK_EQ_INT(mc_ice_agent_gather(x.a), 0);
+  CHECK_EQ_INT(mc_ice_agent_gather(y.a), 0);
+  struct two g = {&x, &y, 1};
+  CHECK(run_until(gathered_again, &g, GUARD_MS));
+  uint32_t best = 0, worst = 0, xbest = 0;
+  const char *best_line = relay_line(&y, true, &best), *worst_line = relay_line(&y, false, &worst);
+  CHECK(relay_line(&x, true, &xbest) != NULL);
+  CHECK(best_line && worst_line && best > worst);
+  if (best_line && worst_line && best > worst) {
+    /* B's less preferred relay first: A checks it from both its relays and
+     * both pairs succeed; B's checks from its preferred relay cannot reach
+     * A (A's relays have no permission for 127.0.0.2 yet). B's preferred
+     * relay follows 40 ms later, as over signaling. Before B's
+     * end-of-candidates, nothing left to check is no reason to nominate
+     * before the relay grace (at least 100 ms) runs out. */
+    CHECK_EQ_INT(mc_ice_agent_add_remote_candidate(x.a, worst_line), 0);
+    run_for(40);
+    CHECK(x.selected == 0);
+    CHECK_EQ_INT(mc_ice_agent_add_remote_candidate(x.a, best_line), 0);
+    mc_ice_agent_set_remote_gathering_done(x.a);
+    CHECK(run_until(x_selected, &x, GUARD_MS));
+    CHECK_EQ_INT(x.sel_local.type, MC_ICE_CAND_RELAY);
+    CHECK_EQ_INT(x.sel_local.priority, xbest);
+    CHECK_EQ_INT(x.sel_remote.priority, best);
+  }
+  teardown(&x, &y);
+  proc_stop(&coturn2, 1000);
+}
+
 int main(void) {
   mc_log_init_from_env();
   mc_ice_settings_default(&settings);
@@ -353,6 +447,7 @@ int main(void) {
   bool up = coturn_setup();
   CHECK(up);
   if (up) test_relay_kept_and_replaced(turn_port);
+  if (up) test_pool_preferred_relay(turn_port);
   run_for(1200); /* TURN clients closed above finish their Refresh(0) */
   int rc = uv_loop_close(&l);
   if (rc) uv_print_all_handles(&l, stderr);

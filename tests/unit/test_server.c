@@ -423,6 +423,24 @@ static void test_config(void) {
     CHECK(strlen(why) > 10);
     mc_server_config_free(&cfg);
   }
+  /* A TURN pool: at most 8 URLs, kept in the order given (the preference);
+   * the ninth is refused with a sentence naming it. */
+  mc_server_config_init(&cfg);
+  char pool_urls[9][40];
+  char *argv_pool[2 + 2 * 9 + 1] = {"x", "--open"};
+  for (int i = 0; i < 9; i++) {
+    snprintf(pool_urls[i], sizeof pool_urls[i], "turn:192.0.2.%d:3478", i + 1);
+    argv_pool[2 + 2 * i] = "--turn-url";
+    argv_pool[3 + 2 * i] = pool_urls[i];
+  }
+  CHECK_EQ_INT(mc_server_config_parse_args(&cfg, 2 + 2 * 8, argv_pool, why, sizeof why), MC_OK);
+  CHECK_EQ_INT(cfg.n_turn_urls, 8);
+  for (int i = 0; i < 8; i++) CHECK_STR(cfg.turn_urls[i], pool_urls[i]);
+  mc_server_config_free(&cfg);
+  mc_server_config_init(&cfg);
+  CHECK_EQ_INT(mc_server_config_parse_args(&cfg, 2 + 2 * 9, argv_pool, why, sizeof why), MC_EINVAL);
+  CHECK(strstr(why, "turn:192.0.2.9:3478") != NULL && strstr(why, "at most 8 TURN URLs") != NULL);
+  mc_server_config_free(&cfg);
   mc_server_config_init(&cfg);
   char *argv4[] = {"x", "--doctor-token", "t", "--turn-secret", "s", NULL};
   CHECK_EQ_INT(mc_server_config_parse_args(&cfg, 5, argv4, why, sizeof why), MC_EINVAL); /* secret without url */
