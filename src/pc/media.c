@@ -34,6 +34,8 @@
 #define TARGET_QUIET_MS 1000
 #define TARGET_CHANGE 0.05
 #define PACER_TAG_RTX 0x100u
+/* padding on the RTX SSRC (pad_on_rtx), numbered as it leaves */
+#define PACER_TAG_PAD 0x200u
 
 struct pc_track {
   bool present, rejected;
@@ -261,8 +263,9 @@ static int queue_rtp(mc_pc *pc, struct pc_track *t, struct mc_rtp_packet *p, boo
   size_t len = 0;
   int rc = mc_rtp_write(p, buf, 1500, &len);
   if (rc != 0) return rc;
-  /* a probe is numbered as it leaves (pace_flush): nothing to repair */
-  if (t->hist && cls != MC_PACER_PROBE) mc_rtp_history_put(t->hist, buf, len, mc_now_ms());
+  /* a probe is numbered as it leaves (pace_flush), padding on the RTX
+   * SSRC is no video packet: nothing to repair */
+  if (t->hist && cls != MC_PACER_PROBE && !(tag & PACER_TAG_PAD)) mc_rtp_history_put(t->hist, buf, len, mc_now_ms());
   bool keyframe = false;
   if (media) push_meter(m, len, mc_now_ms());
   rc = mc_pacer_push(m->pacer, cls, tag, buf, len, mc_now_us(), &keyframe);
@@ -308,15 +311,16 @@ static void pace_flush(mc_pc *pc) {
         has_seq = true;
       }
     }
-    if (cls == MC_PACER_PROBE && len >= 4) {
+    if ((cls == MC_PACER_PROBE || (tag & PACER_TAG_PAD)) && len >= 4) {
       /* Probes wait behind every video packet (the lowest class). Numbered
        * when queued, one would leave after newer video: the receiver
        * counted it lost and asked for it again, and behind more than
        * SRTP's replay window (128 packets) it was dropped as a replay
        * (test_pc's media test under ASan: the 6 packets of a probe lost).
        * Numbered as it leaves, it is in sequence, as WebRTC numbers its
-       * padding when the pacer sends it. */
-      uint16_t seq = t->seq++;
+       * padding when the pacer sends it; on the RTX SSRC, in sequence with
+       * the retransmissions (which go before it). */
+      uint16_t seq = (tag & PACER_TAG_PAD) ? mc_rtp_history_take_rtx_seq(t->hist) : t->seq++;
       buf[2] = (uint8_t)(seq >> 8);
       buf[3] = (uint8_t)seq;
     }
@@ -332,7 +336,7 @@ static void pace_flush(mc_pc *pc) {
     pc_send_datagram(pc, buf, out);
     if (tag & PACER_TAG_RTX) {
       t->rtx_sent++;
-    } else {
+    } else if (!(tag & PACER_TAG_PAD)) {
       t->packets_sent++;
       t->bytes_sent += payload;
     }
@@ -702,6 +706,36 @@ static struct pc_track *padding_track(struct pc_media *m, bool twcc) {
   return NULL;
 }
 
+/* Padding (filler and probes) goes on the RTX SSRC when RTX is
+ * negotiated, as WebRTC sends it. On the video SSRC each padding packet
+ * takes a video sequence number, and our jitter buffer (as any that
+ * assembles frames by sequence) cannot tell a lost one from a lost piece
+ * of a frame: probes are never retransmitted, so a lost probe packet
+ * stalled the next frame until a key frame came (lab call-media-loss, 5 %
+ * loss: a "frame lost, waiting for a key frame" 200 ms after each probe
+ * that lost a packet, 256 of 300 frames decoded), and a lost filler
+ * packet held the video for a retransmission. On the RTX SSRC a lost
+ * padding packet leaves no gap in the video; the receiver counts it for
+ * its estimate (transport-wide sequence, abs-send-time) and drops it (an
+ * RTX packet without the original sequence number). */
+static bool pad_on_rtx(const struct pc_track *t) { return t->rtx_pt > 0 && t->rtx_ssrc && t->hist; }
+
+/* A padding-only packet on t: on the RTX SSRC, numbered as it leaves
+ * (*tag gets PACER_TAG_PAD); else the video SSRC's next number, or none
+ * yet for a probe (numbered as it leaves, see pace_flush). */
+static void new_padding(struct pc_track *t, struct mc_rtp_packet *p, bool probe, uint32_t *tag) {
+  if (pad_on_rtx(t)) {
+    memset(p, 0, sizeof *p);
+    p->h.pt = (uint8_t)t->rtx_pt;
+    p->h.ssrc = t->rtx_ssrc;
+    p->h.ts = t->last_rtp_ts;
+    *tag |= PACER_TAG_PAD;
+    return;
+  }
+  new_packet(t, t->last_rtp_ts, p);
+  if (probe) t->seq--;
+}
+
 static void send_padding(mc_pc *pc, uint64_t now_ms) {
   struct pc_media *m = pc->media;
   uint64_t elapsed_ms = m->pad_last_ms ? now_ms - m->pad_last_ms : MEDIA_TICK_MS;
@@ -728,9 +762,10 @@ static void send_padding(mc_pc *pc, uint64_t now_ms) {
   int n = 0;
   while (m->pad_credit >= PAD_PACKET_BYTES && n < PAD_MAX_PACKETS_PER_TICK) {
     struct mc_rtp_packet p;
-    new_packet(t, t->last_rtp_ts, &p);
+    uint32_t tag = (uint32_t)(t - m->tracks);
+    new_padding(t, &p, false, &tag);
     p.padding_len = 255;
-    if (send_rtp(pc, t, &p, false) != 0) break;
+    if (queue_rtp(pc, t, &p, false, MC_PACER_VIDEO, tag) != 0) break;
     m->pad_credit -= PAD_PACKET_BYTES;
     n++;
   }
@@ -738,8 +773,8 @@ static void send_padding(mc_pc *pc, uint64_t now_ms) {
   if (n) pace_flush(pc);
 }
 
-/* A probe cluster (rtp/probe.c) as padding-only packets on the video
- * SSRC, through the pacer at the cluster's rate; each carries the
+/* A probe cluster (rtp/probe.c) as padding-only packets on the video's
+ * RTX SSRC (or the video SSRC without RTX, see new_padding), through the pacer at the cluster's rate; each carries the
  * transport-wide sequence number and abs-send-time, so the peer's
  * feedback (or its receive-side estimator, for REMB) measures it. One
  * cluster at a time: the next is asked for once the last has left. */
@@ -765,12 +800,11 @@ static void send_probe(mc_pc *pc, uint64_t now_ms) {
   pad = pad > PAD_PACKET_BYTES - 45 ? 255 : pad < 45 + 32 ? 32 : pad - 45;
   m->probe = c;
   mc_pacer_set_probe(m->pacer, c.bps);
-  uint32_t tag = (uint32_t)(t - m->tracks) | ((uint32_t)c.id << 16);
-  MC_LOGD("bwe", "probe cluster=%d bps=%llu packets=%zu", c.id, (unsigned long long)c.bps, n);
+  MC_LOGD("bwe", "probe cluster=%d bps=%llu packets=%zu rtx=%d", c.id, (unsigned long long)c.bps, n, pad_on_rtx(t));
   for (size_t i = 0; i < n; i++) {
     struct mc_rtp_packet p;
-    new_packet(t, t->last_rtp_ts, &p);
-    t->seq--; /* numbered as it leaves (pace_flush) */
+    uint32_t tag = (uint32_t)(t - m->tracks) | ((uint32_t)c.id << 16);
+    new_padding(t, &p, true, &tag);
     p.padding_len = (uint8_t)pad;
     if (queue_rtp(pc, t, &p, false, MC_PACER_PROBE, tag) != 0) break;
   }

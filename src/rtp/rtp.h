@@ -548,6 +548,10 @@ int mc_rtp_history_put(mc_rtp_history *h, const uint8_t *pkt, size_t len, uint64
  * max_age_ms. */
 int mc_rtp_history_rtx(mc_rtp_history *h, uint16_t seq, uint64_t now_ms, uint8_t *out, size_t cap,
                        size_t *out_len);
+/* The RTX stream's next sequence number, taken: for padding-only packets
+ * sent on the RTX SSRC (no OSN; WebRTC pads and probes the same way),
+ * numbered in one sequence with the retransmissions. */
+uint16_t mc_rtp_history_take_rtx_seq(mc_rtp_history *h);
 /* Receive side (RFC 4588 4): rebuilds the original packet from an RTX one,
  * with the media ssrc and pt given (from the negotiated apt). */
 int mc_rtx_unwrap(const uint8_t *rtx, size_t len, uint32_t media_ssrc, uint8_t media_pt, uint8_t *out, size_t cap,
