@@ -21,9 +21,11 @@
 #     other (`peer-video:`), which its window shows.
 #   quality-remb: a clean path, both sides REMB-only (MEDCALL_TEST_REMB_ONLY:
 #     goog-remb without transport-cc, issue 16): each side's estimate
-#     reaches 90 % of the configured maximum (--bitrate 1500) within 5 s
+#     reaches 90 % of the configured maximum (--bitrate 1500) within 10 s
 #     of connecting (probes measured by the peer's receive-side estimator,
-#     padding), and video never pauses.
+#     padding), and video never pauses. The aim is 5 s, which the quality
+#     bench measures (bench/README.md); the bound is generous, as every
+#     bound on time here, so that a busy machine does not fail it.
 # Figures are printed; bounds are about behaviour, never about speed.
 # Env: MEDCALL, MEDCALL_SERVER, LAB_DELAYER. Exit: 0 pass, 1 fail, 77 skip.
 set -euo pipefail
@@ -161,7 +163,7 @@ case $name in
       grep -q 'bwe: feedback=remb' "$LAB_RUN/$n.err" || fail "$n did not use REMB alone"
       at=$(jq -r '[.timeline[] | select(.targetKbps >= 1350)] | .[0].t // "never"' "$LAB_RUN/$n.json")
       echo "lab: [$name] $n: estimate at 90 % of 1500 kbit/s at t=$at s"
-      [ "$at" != never ] && le "$at" 5 || fail "$n: the estimate did not reach 1350 kbit/s within 5 s (t=$at)"
+      [ "$at" != never ] && le "$at" 10 || fail "$n: the estimate did not reach 1350 kbit/s within 10 s (t=$at)"
       ! grep -q '^video: paused' "$LAB_RUN/$n.out" || fail "$n paused its video on a clean path"
     done ;;
 esac
