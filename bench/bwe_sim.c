@@ -16,7 +16,14 @@
  * return until the target is at 80% of it again.
  *
  *   bwe_sim              all profiles
- *   bwe_sim -t PROFILE   a trace of one profile every 500 ms */
+ *   bwe_sim -t PROFILE   a trace of one profile every 500 ms
+ *   bwe_sim -T PROFILE   the same with REMB instead of transport-wide feedback
+ *
+ * Each profile runs twice: with transport-wide feedback (twcc) and with
+ * REMB alone from the receive-side estimator (remb). "start (90%)" and
+ * "recover (90%)" are the times to 90% of the link (or of the maximum),
+ * from the start and from the capacity's return; "prb" the probe clusters
+ * sent. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +57,7 @@ struct pkt {
   uint16_t seq;
   size_t size;
   uint64_t enq, arrive;
+  bool padding;
 };
 
 struct world {
@@ -57,6 +65,15 @@ struct world {
   mc_bwe *bwe;
   mc_pacer *pacer;
   mc_twcc_recorder *rec;
+  /* REMB mode: the receiver's estimator, its REMBs on their way back */
+  bool remb;
+  mc_rbe *rbe;
+  struct {
+    uint64_t bps, at;
+  } rb[64];
+  size_t rbh, rbn;
+  struct mc_probe_cluster probe;
+  uint64_t probes;
   uint64_t rng, now;
   uint16_t seq;
   struct pkt q[MAXQ];
@@ -100,8 +117,23 @@ static void on_fb(const struct mc_rtcp_packet *p, void *user) {
 static void push(struct world *w, enum mc_pacer_class c, size_t len) {
   static uint8_t data[MC_PACER_MAX_PACKET];
   bool kf = false;
-  mc_pacer_push(w->pacer, c, 0, data, len, w->now, &kf);
+  mc_pacer_push(w->pacer, c, c == MC_PACER_PROBE ? (uint32_t)w->probe.id : 0, data, len, w->now, &kf);
   if (kf) w->keyframes++;
+}
+
+/* A probe cluster as pc/media.c sends it: padding of up to 255 bytes. */
+static void probe(struct world *w, uint64_t target) {
+  struct mc_pacer_stats ps;
+  mc_pacer_get_stats(w->pacer, &ps);
+  struct mc_probe_cluster c;
+  if (ps.queued_probe || !mc_bwe_probe_next(w->bwe, w->now, target, &c)) return;
+  size_t n = (c.min_bytes + 299) / 300;
+  if (n < (size_t)c.min_packets) n = (size_t)c.min_packets;
+  if (n > 64) n = 64;
+  w->probe = c;
+  w->probes++;
+  mc_pacer_set_probe(w->pacer, c.bps);
+  for (size_t i = 0; i < n; i++) push(w, MC_PACER_PROBE, c.min_bytes / n > 260 ? 260 : c.min_bytes / n);
 }
 
 static void step(struct world *w, uint64_t t_ms) {
@@ -123,18 +155,22 @@ static void step(struct world *w, uint64_t t_ms) {
     w->next_audio += 20000;
     push(w, MC_PACER_AUDIO, 80);
   }
+  probe(w, target);
   uint8_t buf[MC_PACER_MAX_PACKET];
   size_t len;
-  while (mc_pacer_pop(w->pacer, now, buf, sizeof buf, &len, NULL, NULL) == 0) {
+  enum mc_pacer_class cls;
+  uint32_t tag;
+  while (mc_pacer_pop(w->pacer, now, buf, sizeof buf, &len, &cls, &tag) == 0) {
     uint16_t seq = w->seq++;
     size_t wire = len + OVERHEAD;
-    mc_bwe_on_packet_sent(w->bwe, seq, wire, now);
+    bool is_probe = cls == MC_PACER_PROBE && (int)tag == w->probe.id;
+    mc_bwe_on_probe_sent(w->bwe, seq, wire, now, is_probe ? &w->probe : NULL);
     w->sent_pkts++;
     if (w->qbytes + wire > pr->buffer_bytes || w->qn == MAXQ) {
       w->dropped_pkts++;
       continue;
     }
-    w->q[(w->qh + w->qn++) % MAXQ] = (struct pkt){.seq = seq, .size = wire, .enq = now};
+    w->q[(w->qh + w->qn++) % MAXQ] = (struct pkt){.seq = seq, .size = wire, .enq = now, .padding = is_probe};
     w->qbytes += wire;
   }
   w->credit += (double)capacity(pr, t_ms) / 8000.0;
@@ -162,7 +198,17 @@ static void step(struct world *w, uint64_t t_ms) {
   }
   if (!w->qn) w->credit = 0;
   while (w->fn && w->fl[w->fh].arrive <= now) {
-    mc_twcc_recorder_record(w->rec, w->fl[w->fh].seq, 0x5678, w->fl[w->fh].arrive);
+    const struct pkt *a = &w->fl[w->fh];
+    uint64_t bps;
+    if (w->remb) {
+      mc_rbe_on_packet(w->rbe, mc_rtp_abs_send_time_from_us(a->enq), a->size, a->arrive, a->padding);
+      if (mc_rbe_remb_due(w->rbe, now, &bps) && w->rbn < 64) {
+        w->rb[(w->rbh + w->rbn++) % 64].bps = bps;
+        w->rb[(w->rbh + w->rbn - 1) % 64].at = now + pr->owd_ms * 1000;
+      }
+    } else {
+      mc_twcc_recorder_record(w->rec, a->seq, 0x5678, a->arrive);
+    }
     w->fh = (w->fh + 1) % MAXQ;
     w->fn--;
   }
@@ -177,6 +223,11 @@ static void step(struct world *w, uint64_t t_ms) {
       w->fbn++;
     }
   }
+  while (w->rbn && w->rb[w->rbh].at <= now) {
+    mc_bwe_on_remb(w->bwe, w->rb[w->rbh].bps, now);
+    w->rbh = (w->rbh + 1) % 64;
+    w->rbn--;
+  }
   while (w->fbn && w->fb[w->fbh].at <= now) {
     mc_rtcp_parse(w->fb[w->fbh].b, w->fb[w->fbh].len, on_fb, w);
     w->fbh = (w->fbh + 1) % 64;
@@ -190,10 +241,12 @@ static int cmp_u32(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-static void run(const struct profile *pr, bool trace) {
+static void run(const struct profile *pr, bool trace, bool remb) {
   struct world *w = calloc(1, sizeof *w);
   if (!w) return;
   w->pr = pr;
+  w->remb = remb;
+  if (remb) mc_rbe_new(NULL, &w->rbe);
   w->rng = 0x9e3779b97f4a7c15ull;
   w->seq = 1000;
   mc_bwe_new(NULL, &w->bwe);
@@ -203,7 +256,8 @@ static void run(const struct profile *pr, bool trace) {
   /* converge: target first within 80% of the capacity (or of the max the
    * estimator allows); for a drop profile also the time to fall under the
    * lower capacity and to recover to 80% of the first again */
-  uint64_t conv = 0, fall = 0, recover = 0, sum_target = 0, n_target = 0;
+  uint64_t conv = 0, fall = 0, recover = 0, sum_target = 0, n_target = 0, t90 = 0, r90 = 0;
+  bool have_t90 = false, have_r90 = false;
   uint64_t measure_from = pr->duration_ms / 3;
   uint64_t delivered_at_measure = 0;
   size_t waits_at_measure = 0;
@@ -213,6 +267,8 @@ static void run(const struct profile *pr, bool trace) {
     uint64_t cap = capacity(pr, t);
     uint64_t goal = cap < 3000000 ? cap : 3000000;
     if (!conv && (!pr->cap2 || t < pr->t2_ms) && b >= goal * 8 / 10) conv = t;
+    if (!have_t90 && (!pr->cap2 || t < pr->t2_ms) && b >= goal * 9 / 10) have_t90 = true, t90 = t;
+    if (pr->cap2 && t >= pr->t3_ms && !have_r90 && b >= goal * 9 / 10) have_r90 = true, r90 = t - pr->t3_ms;
     if (pr->cap2 && t >= pr->t2_ms && !fall && b < pr->cap2) fall = t - pr->t2_ms;
     if (pr->cap2 && t >= pr->t3_ms && !recover && b >= pr->cap1 * 8 / 10) recover = t - pr->t3_ms;
     if (t == measure_from) {
@@ -229,11 +285,12 @@ static void run(const struct profile *pr, bool trace) {
       mc_bwe_get_stats(w->bwe, &s);
       mc_pacer_get_stats(w->pacer, &ps);
       printf("t=%6.1f cap=%5llu target=%5llu delay=%5llu loss_bps=%5llu acked=%5llu trend=%7.2f th=%6.2f "
-             "usage=%d queue=%4zu ms pacerq=%zu\n",
+             "usage=%d queue=%4zu ms pacerq=%zu probe=%llu/%llu\n",
              t / 1000.0, (unsigned long long)cap / 1000, (unsigned long long)b / 1000,
              (unsigned long long)s.delay_bps / 1000, (unsigned long long)s.loss_bps / 1000,
              (unsigned long long)s.acked_bps / 1000, s.trend, s.threshold_ms, s.usage,
-             (size_t)(w->qbytes * 8000 / cap), ps.queued_packets);
+             (size_t)(w->qbytes * 8000 / cap), ps.queued_packets, (unsigned long long)s.probes,
+             (unsigned long long)s.probe_bps / 1000);
     }
   }
   /* utilisation and queue delay from a third of the run on (after start-up) */
@@ -246,17 +303,22 @@ static void run(const struct profile *pr, bool trace) {
   qsort(wv, nw, sizeof *wv, cmp_u32);
   uint32_t p50 = nw ? wv[nw / 2] : 0, p95 = nw ? wv[nw * 95 / 100] : 0;
   (void)secs;
-  char convs[32], falls[32] = "-", recs[32] = "-";
+  char convs[32], falls[32] = "-", recs[32] = "-", t90s[32], r90s[32] = "-";
+  snprintf(t90s, sizeof t90s, have_t90 ? "%.1f s" : "never", t90 / 1000.0);
+  if (pr->cap2) snprintf(r90s, sizeof r90s, have_r90 ? "%.1f s" : "never", r90 / 1000.0);
   snprintf(convs, sizeof convs, conv ? "%.1f s" : "never", conv / 1000.0);
   if (pr->cap2) {
     snprintf(falls, sizeof falls, fall ? "%.2f s" : "never", fall / 1000.0);
     snprintf(recs, sizeof recs, recover ? "%.1f s" : "never", recover / 1000.0);
   }
-  printf("%-18s %9s %9s %9s %8llu %6.0f%% %6u %6u %6.2f%% %6.2f%% %4llu\n", pr->name, convs, falls, recs,
+  printf("%-18s %-4s %9s %9s %9s %8s %8s %8llu %6.0f%% %6u %6u %6.2f%% %6.2f%% %4llu %4llu\n", pr->name,
+         remb ? "remb" : "twcc", convs, falls, recs, t90s, r90s,
          (unsigned long long)(n_target ? sum_target / n_target / 1000 : 0), util * 100, p50, p95,
          w->sent_pkts ? 100.0 * (double)w->dropped_pkts / (double)w->sent_pkts : 0,
-         w->sent_pkts ? 100.0 * (double)w->lost_pkts / (double)w->sent_pkts : 0, (unsigned long long)w->keyframes);
+         w->sent_pkts ? 100.0 * (double)w->lost_pkts / (double)w->sent_pkts : 0, (unsigned long long)w->keyframes,
+         (unsigned long long)w->probes);
   mc_bwe_free(w->bwe);
+  mc_rbe_free(w->rbe);
   mc_pacer_free(w->pacer);
   mc_twcc_recorder_free(w->rec);
   free(w->waits);
@@ -265,14 +327,19 @@ static void run(const struct profile *pr, bool trace) {
 
 int main(int argc, char **argv) {
   const char *trace = argc == 3 && strcmp(argv[1], "-t") == 0 ? argv[2] : NULL;
+  bool remb_trace = argc == 3 && strcmp(argv[1], "-T") == 0;
+  if (remb_trace) trace = argv[2];
   if (!trace) {
     printf("bwe_sim: simulated time, 1 ms steps; figures from a third of each run on\n");
-    printf("%-18s %9s %9s %9s %8s %7s %6s %6s %7s %7s %4s\n", "profile", "converge", "fall", "recover",
-           "target", "util", "q p50", "q p95", "qdrop", "loss", "kf");
-    printf("%-18s %9s %9s %9s %8s %7s %6s %6s %7s %7s %4s\n", "", "(80%cap)", "(<low)", "(80%hi)", "kbit/s",
-           "", "ms", "ms", "", "random", "");
+    printf("%-18s %-4s %9s %9s %9s %8s %8s %8s %7s %6s %6s %7s %7s %4s %4s\n", "profile", "fb", "converge", "fall",
+           "recover", "start", "recover", "target", "util", "q p50", "q p95", "qdrop", "loss", "kf", "prb");
+    printf("%-18s %-4s %9s %9s %9s %8s %8s %8s %7s %6s %6s %7s %7s %4s %4s\n", "", "", "(80%cap)", "(<low)", "(80%hi)",
+           "(90%)", "(90%)", "kbit/s", "", "ms", "ms", "", "random", "", "");
   }
-  for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++)
-    if (!trace || strcmp(trace, profiles[i].name) == 0) run(&profiles[i], trace != NULL);
+  for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++) {
+    if (trace && strcmp(trace, profiles[i].name) != 0) continue;
+    if (!trace || !remb_trace) run(&profiles[i], trace != NULL, false);
+    if (!trace || remb_trace) run(&profiles[i], trace != NULL, true);
+  }
   return 0;
 }

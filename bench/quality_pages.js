@@ -306,7 +306,7 @@ function table(dir) {
       const s = data[from], r = data[to];
       const name = `${sides[from].kind === 'medcall' ? 'medcall' : 'Chromium'}->${sides[to].kind === 'medcall' ? 'medcall' : 'Chromium'}`;
       if (!s || !r) {
-        rows.push([c.profile, c.call, label, name, c.error || 'no result', '', '', '', '', '', '', '']);
+        rows.push([c.profile, c.call, label, name, c.error || 'no result', '', '', '', '', '', '', '', '']);
         continue;
       }
       // Sender's mean rate from 2 s after the impairment to the end.
@@ -319,16 +319,27 @@ function table(dir) {
         const during = s.rates.filter(([at]) => at >= c.dropAt + 5000 && at <= c.dropAt + c.dropForS * 1000);
         if (during.length) adapt += ` (${f0(during.reduce((x, [, k]) => x + k, 0) / during.length)})`;
       }
+      // Time to 90 % of the link (or of the maximum when the link is
+      // wider) from connected, and from the recovery for drop300k: the
+      // first 1 s sample of the sender's rate at or over it.
+      const wide = c.profile === 'drop300k' ? 2000 : c.profile === 'rate500k' ? 500 : Infinity;
+      const goal = 0.9 * Math.min(wide, c.maxKbps);
+      const reach = (from) => {
+        const hit = s.rates.find(([at, k]) => at > from && k >= goal);
+        return hit ? f1((hit[0] - from) / 1000) : 'never';
+      };
+      const t90 = reach(sides[from].connectedAt) +
+        (c.dropAt ? ' / ' + reach(c.dropAt + c.dropForS * 1000) : '');
       const x = r.rx;
       rows.push([c.profile, c.call, label, name, f1(x.fps), `${x.freezes} / ${x.freezeExact ? '' : '>='}${f1(x.freezeS)}`,
-        `${f0(x.p50)} / ${f0(x.p95)}`, `${f0(mean)} / ${c.link}`, adapt || '-',
+        `${f0(x.p50)} / ${f0(x.p95)}`, `${f0(mean)} / ${c.link}`, adapt || '-', t90,
         (x.conceal === null ? '-' : (x.conceal * 100).toFixed(1)) +
           (x.stretch === null || x.stretch === undefined ? '' : ' (' + (x.stretch * 100).toFixed(1) + ' / ' +
             (x.faster === null || x.faster === undefined ? '-' : (x.faster * 100).toFixed(1)) + ')'), f0(x.secs), c.load === undefined ? '-' : f1(c.load)]);
     }
   }
   const head = ['profile', 'call', 'dir', 'sender->receiver', 'fps', 'freezes n / s', 'g2g p50 / p95 ms',
-    'sent kbit/s / link', 'adapt s (low kbit/s)', 'conceal % (slower / faster)', 'secs', 'load'];
+    'sent kbit/s / link', 'adapt s (low kbit/s)', '90% s (start / back)', 'conceal % (slower / faster)', 'secs', 'load'];
   const wd = head.map((h, i) => Math.max(h.length, ...rows.map((l) => String(l[i]).length)));
   const fmt = (l) => '| ' + l.map((x, i) => String(x).padEnd(wd[i])).join(' | ') + ' |';
   console.log(`\nquality under impaired links (patient's router nat-b, both ways); 640x480 30 fps, ` +
@@ -340,6 +351,8 @@ function table(dir) {
   console.log('freezes: gaps over 500 ms between those frames, count / total seconds (medcall\'s JSON has count and longest gap: ">=" is a lower bound).');
   console.log('g2g: capture stamp to shown (medcall: after lip sync\'s hold, headless) or rendered (Chromium). sent: sender\'s mean rate on the selected pair from 2 s after');
   console.log('the impairment on. adapt (drop300k): seconds from the drop until a 1 s sample of the sender\'s rate is under the new rate;');
+  console.log('90%: seconds from connected (and, for drop300k, from the link\'s return) until a 1 s sample of the sender\'s rate reaches 90 % of\n' +
+    'the link or of the maximum when that is lower (all it sends: probes and padding count, as Chromium\'s do). mr: medcall both sides, REMB only.');
   console.log('in brackets its mean rate from 5 s after the drop to the recovery. conceal: share of played audio concealed for missing packets;\n' +
     '(slower / faster): shares of samples added and removed by the jitter buffer to grow and shrink its delay\n' +
     '(insertedSamplesForDeceleration, removedSamplesForAcceleration over samples played, both sides).');

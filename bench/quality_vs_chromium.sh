@@ -14,6 +14,9 @@
 #   mc  medcall doctor (`call`)          - the real patient page in Chromium
 #   cc  a Chromium page on the signaling - the real patient page in Chromium
 #       protocol (tests/interop/pages.js)
+#   mr  as mm, both with MEDCALL_TEST_REMB_ONLY=1: goog-remb without
+#       transport-cc, each estimating on the receive side (issue 16)
+# (--calls mm,mc,cc,mr; mr is not run unless named)
 # (the Chromium sides: bench/quality_pages.js, each node + Chromium in its
 # host's namespace as tests/lab/page_call.js). Both ends send a stamped
 # pattern at 640x480, 30 fps and a tone; medcall with --bitrate MAX_KBPS
@@ -51,15 +54,15 @@ while [ $# -gt 0 ]; do
   case $1 in
     --profiles) profiles=${2//,/ }; shift 2 ;;
     --calls) calls=${2//,/ }; shift 2 ;;
-    -h | --help) sed -n '2,35p' "$0"; exit 0 ;;
-    *) echo "unknown argument $1 (--profiles a,b --calls mm,mc,cc)" >&2; exit 2 ;;
+    -h | --help) sed -n '2,39p' "$0"; exit 0 ;;
+    *) echo "unknown argument $1 (--profiles a,b --calls mm,mc,cc,mr)" >&2; exit 2 ;;
   esac
 done
 for p in $profiles; do
   case " $LAB_IMPAIR_PROFILES " in *" $p "*) ;; *) echo "unknown profile $p (one of: $LAB_IMPAIR_PROFILES)" >&2; exit 2 ;; esac
 done
 for c in $calls; do
-  case $c in mm | mc | cc) ;; *) echo "unknown call $c (mm, mc, cc)" >&2; exit 2 ;; esac
+  case $c in mm | mc | cc | mr) ;; *) echo "unknown call $c (mm, mc, cc, mr)" >&2; exit 2 ;; esac
 done
 
 BUILD=${BUILD:-$root/build}
@@ -129,6 +132,7 @@ run_call() {
   d=$id-doctor p=$id-patient
   impair_clear nat-b
   lab_log "[$id] starting ($secs s)"
+  if [ "$call" = mr ]; then export MEDCALL_TEST_REMB_ONLY=1; else unset MEDCALL_TEST_REMB_ONLY; fi
   if [ "$call" = cc ]; then
     dk=chromium
     page "$d" host-a "$secs" doctor
@@ -142,7 +146,7 @@ run_call() {
     call_wait_line "$d" '^link: ' 20 || { lab_log "[$id] the doctor printed no link"; stop "$d"; return 1; }
     link=$(call_line "$d" 'link: ' | cut -d' ' -f2)
   fi
-  if [ "$call" = mm ]; then
+  if [ "$call" = mm ] || [ "$call" = mr ]; then
     pk=medcall
     call_start "$p" host-b join "$link" --insecure --name "lab patient" "${media[@]}" --audio-source tone:660 \
       --duration "$secs" --stats-json "$LAB_RUN/$p.json"

@@ -78,6 +78,10 @@ struct mc_pc_config {
   /* Host candidates from 127.0.0.1 only, nothing else (tests that must not
    * send to the machine's own external address). */
   bool loopback_only;
+  /* Tests and benches only: offer and answer goog-remb without
+   * transport-cc (nor its header extension), as a peer that estimates on
+   * the receive side and sends REMB; both directions then use REMB. */
+  bool remb_only;
 };
 
 /* A data channel handle: a small number, stable for the channel's life.

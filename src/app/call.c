@@ -691,6 +691,9 @@ static int make_pc(struct call *c) {
       .ice_server_count = c->nice,
       .relay_only = c->o->relay_only,
       .insecure_turns = c->o->insecure,
+      /* For the lab and benches only (a REMB-only peer, issue 16): never
+       * set in normal use. */
+      .remb_only = getenv("MEDCALL_TEST_REMB_ONLY") != NULL,
   };
   struct mc_pc_callbacks cbs = {
       .on_ice_candidate = on_ice_candidate,

@@ -133,6 +133,7 @@ void ice_txn_free(mc_ice_agent *a, struct ice_txn *t) {
 int ice_route_send(mc_ice_agent *a, int base, int relay, const mc_addr *to, const uint8_t *data, size_t len) {
   if (a->closed) return MC_ECLOSED;
   if (a->test_drop_out) return 0;
+  if (a->test_drop_fn && a->test_drop_fn(data, len)) return 0;
   if (relay >= 0) {
     struct ice_relay *r = &a->relays[relay];
     if (!r->turn || !r->allocated) return MC_ESTATE;

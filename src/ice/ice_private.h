@@ -219,6 +219,9 @@ struct mc_ice_agent {
   /* Tests only (tests/unit): drop every datagram the agent would send, as
    * a cut path does. Never set by the library. */
   bool test_drop_out;
+  /* Tests only: drop a datagram the agent would send when this returns
+   * true, as a lossy path does to chosen packets. Never set by the library. */
+  bool (*test_drop_fn)(const uint8_t *data, size_t len);
   /* Tests only: the controlling agent never nominates while set, as a peer
    * that takes its time does. Never set by the library. */
   bool test_hold_nomination;

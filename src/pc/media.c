@@ -34,6 +34,8 @@
 #define TARGET_QUIET_MS 1000
 #define TARGET_CHANGE 0.05
 #define PACER_TAG_RTX 0x100u
+/* padding on the RTX SSRC (pad_on_rtx), numbered as it leaves */
+#define PACER_TAG_PAD 0x200u
 
 struct pc_track {
   bool present, rejected;
@@ -88,6 +90,7 @@ struct pc_media {
   /* what the encoders hand us, over the last 0.5..1 s (two buckets) */
   uint64_t push_cur, push_prev, push_bucket_ms;
   double pad_credit; /* bytes of padding owed (see send_padding) */
+  struct mc_probe_cluster probe; /* the cluster last queued (send_probe) */
   uint64_t pad_last_ms;
   struct mc_twcc_status *twcc_st; /* MC_TWCC_MAX_PACKETS, for decoding feedback */
 };
@@ -220,7 +223,10 @@ void pc_media_on_negotiated(mc_pc *pc) {
      * only to a peer without transport-wide feedback from us */
     if (recv && t->ext_abs > 0 && !m->rbe) mc_rbe_new(NULL, &m->rbe);
     if (recv && t->fb_remb && t->ext_abs > 0 && !(t->fb_twcc && t->ext_twcc > 0)) m->send_remb = true;
-    if (send && ((t->fb_twcc && t->ext_twcc > 0) || t->fb_remb)) m->cc_feedback = true;
+    if (send && ((t->fb_twcc && t->ext_twcc > 0) || t->fb_remb) && !m->cc_feedback) {
+      m->cc_feedback = true;
+      MC_LOGI("bwe", "feedback=%s", t->fb_twcc && t->ext_twcc > 0 ? "transport-cc" : "remb");
+    }
     t->receiving = recv;
     if (recv && !t->reported) {
       t->reported = true;
@@ -244,8 +250,10 @@ static void pace_flush(mc_pc *pc);
 static void on_pace(uv_timer_t *timer);
 
 /* Serialises, keeps (video) and queues one RTP packet in the pacer, which
- * stamps abs-send-time and the transport-wide sequence when it sends. */
-static int send_rtp(mc_pc *pc, struct pc_track *t, struct mc_rtp_packet *p, bool media) {
+ * stamps abs-send-time and the transport-wide sequence when it sends;
+ * probe padding (cls MC_PACER_PROBE) carries the cluster id in tag. */
+static int queue_rtp(mc_pc *pc, struct pc_track *t, struct mc_rtp_packet *p, bool media, enum mc_pacer_class cls,
+                     uint32_t tag) {
   struct pc_media *m = pc->media;
   uint8_t buf[MEDIA_PKT_CAP];
   static const uint8_t zero[3];
@@ -255,17 +263,23 @@ static int send_rtp(mc_pc *pc, struct pc_track *t, struct mc_rtp_packet *p, bool
   size_t len = 0;
   int rc = mc_rtp_write(p, buf, 1500, &len);
   if (rc != 0) return rc;
-  if (t->hist) mc_rtp_history_put(t->hist, buf, len, mc_now_ms());
+  /* a probe is numbered as it leaves (pace_flush), padding on the RTX
+   * SSRC is no video packet: nothing to repair */
+  if (t->hist && cls != MC_PACER_PROBE && !(tag & PACER_TAG_PAD)) mc_rtp_history_put(t->hist, buf, len, mc_now_ms());
   bool keyframe = false;
   if (media) push_meter(m, len, mc_now_ms());
-  enum mc_pacer_class cls = t->kind == MC_MEDIA_AUDIO ? MC_PACER_AUDIO : MC_PACER_VIDEO;
-  rc = mc_pacer_push(m->pacer, cls, (uint32_t)(t - m->tracks), buf, len, mc_now_us(), &keyframe);
+  rc = mc_pacer_push(m->pacer, cls, tag, buf, len, mc_now_us(), &keyframe);
   if (keyframe) {
     MC_LOGW(LOG, "pacer overflow: queued video dropped, key frame requested");
     for (int i = 0; i < m->ntracks; i++)
       if (m->tracks[i].sending && m->tracks[i].kind == MC_MEDIA_VIDEO) m->tracks[i].keyframe_pending = true;
   }
   return rc;
+}
+
+static int send_rtp(mc_pc *pc, struct pc_track *t, struct mc_rtp_packet *p, bool media) {
+  enum mc_pacer_class cls = t->kind == MC_MEDIA_AUDIO ? MC_PACER_AUDIO : MC_PACER_VIDEO;
+  return queue_rtp(pc, t, p, media, cls, (uint32_t)(t - pc->media->tracks));
 }
 
 /* Sends what the pacer lets go now, then sleeps until it lets more. */
@@ -297,16 +311,32 @@ static void pace_flush(mc_pc *pc) {
         has_seq = true;
       }
     }
+    if ((cls == MC_PACER_PROBE || (tag & PACER_TAG_PAD)) && len >= 4) {
+      /* Probes wait behind every video packet (the lowest class). Numbered
+       * when queued, one would leave after newer video: the receiver
+       * counted it lost and asked for it again, and behind more than
+       * SRTP's replay window (128 packets) it was dropped as a replay
+       * (test_pc's media test under ASan: the 6 packets of a probe lost).
+       * Numbered as it leaves, it is in sequence, as WebRTC numbers its
+       * padding when the pacer sends it; on the RTX SSRC, in sequence with
+       * the retransmissions (which go before it). */
+      uint16_t seq = (tag & PACER_TAG_PAD) ? mc_rtp_history_take_rtx_seq(t->hist) : t->seq++;
+      buf[2] = (uint8_t)(seq >> 8);
+      buf[3] = (uint8_t)seq;
+    }
     size_t payload = 0;
     struct mc_rtp_packet p;
     if (mc_rtp_parse(buf, len, &p) == 0) payload = p.payload_len;
     size_t out = 0;
     if (mc_srtp_protect_rtp(pc->srtp, buf, len, sizeof buf, &out) != 0) continue;
-    if (has_seq) mc_bwe_on_packet_sent(m->bwe, tseq, out, now_us);
+    if (has_seq && cls == MC_PACER_PROBE && (int)(tag >> 16) == m->probe.id)
+      mc_bwe_on_probe_sent(m->bwe, tseq, out, now_us, &m->probe);
+    else if (has_seq)
+      mc_bwe_on_packet_sent(m->bwe, tseq, out, now_us);
     pc_send_datagram(pc, buf, out);
     if (tag & PACER_TAG_RTX) {
       t->rtx_sent++;
-    } else {
+    } else if (!(tag & PACER_TAG_PAD)) {
       t->packets_sent++;
       t->bytes_sent += payload;
     }
@@ -442,7 +472,7 @@ static void on_rtp(mc_pc *pc, const uint8_t *buf, size_t len) {
   }
   uint32_t abs;
   if (m->rbe && t->ext_abs > 0 && mc_rtp_ext_get_abs_send_time(&p.h, (uint8_t)t->ext_abs, &abs) == 0)
-    mc_rbe_on_packet(m->rbe, abs, len, now_us);
+    mc_rbe_on_packet(m->rbe, abs, len, now_us, p.payload_len == 0 && p.padding_len > 0);
   uint8_t orig[1500];
   if (is_rtx) {
     size_t olen = 0;
@@ -658,22 +688,69 @@ static void send_reports(mc_pc *pc) {
  * its extensions, the SRTP tag */
 #define PAD_PACKET_BYTES 300.0
 
+/* With REMB alone the peer's estimate may not grow past 1.5 x what it
+ * receives either, and nothing of ours measures the path: padding up to
+ * the target (as WebRTC's pacer pads up to it when the encoder produces
+ * less) lets it climb, up to 1 Mbit/s (beyond that, the probes do). */
+#define PAD_REMB_SHARE 1.0
+#define PAD_REMB_MAX_TARGET_BPS 1000000.0
+
+/* The video track padding and probes go on: one whose packets the peer
+ * measures (transport-wide sequence, or abs-send-time for its REMB). */
+static struct pc_track *padding_track(struct pc_media *m, bool twcc) {
+  for (int i = 0; i < m->ntracks; i++) {
+    struct pc_track *t = &m->tracks[i];
+    if (t->sending && t->kind == MC_MEDIA_VIDEO && t->packets_sent && (twcc ? t->ext_twcc > 0 : t->ext_abs > 0))
+      return t;
+  }
+  return NULL;
+}
+
+/* Padding (filler and probes) goes on the RTX SSRC when RTX is
+ * negotiated, as WebRTC sends it. On the video SSRC each padding packet
+ * takes a video sequence number, and our jitter buffer (as any that
+ * assembles frames by sequence) cannot tell a lost one from a lost piece
+ * of a frame: probes are never retransmitted, so a lost probe packet
+ * stalled the next frame until a key frame came (lab call-media-loss, 5 %
+ * loss: a "frame lost, waiting for a key frame" 200 ms after each probe
+ * that lost a packet, 256 of 300 frames decoded), and a lost filler
+ * packet held the video for a retransmission. On the RTX SSRC a lost
+ * padding packet leaves no gap in the video; the receiver counts it for
+ * its estimate (transport-wide sequence, abs-send-time) and drops it (an
+ * RTX packet without the original sequence number). */
+static bool pad_on_rtx(const struct pc_track *t) { return t->rtx_pt > 0 && t->rtx_ssrc && t->hist; }
+
+/* A padding-only packet on t: on the RTX SSRC, numbered as it leaves
+ * (*tag gets PACER_TAG_PAD); else the video SSRC's next number, or none
+ * yet for a probe (numbered as it leaves, see pace_flush). */
+static void new_padding(struct pc_track *t, struct mc_rtp_packet *p, bool probe, uint32_t *tag) {
+  if (pad_on_rtx(t)) {
+    memset(p, 0, sizeof *p);
+    p->h.pt = (uint8_t)t->rtx_pt;
+    p->h.ssrc = t->rtx_ssrc;
+    p->h.ts = t->last_rtp_ts;
+    *tag |= PACER_TAG_PAD;
+    return;
+  }
+  new_packet(t, t->last_rtp_ts, p);
+  if (probe) t->seq--;
+}
+
 static void send_padding(mc_pc *pc, uint64_t now_ms) {
   struct pc_media *m = pc->media;
   uint64_t elapsed_ms = m->pad_last_ms ? now_ms - m->pad_last_ms : MEDIA_TICK_MS;
   m->pad_last_ms = now_ms;
   struct mc_bwe_stats st;
   mc_bwe_get_stats(m->bwe, &st);
-  if (!m->cc_feedback || st.feedbacks == 0) return;
-  struct pc_track *t = NULL;
-  for (int i = 0; i < m->ntracks && !t; i++)
-    if (m->tracks[i].sending && m->tracks[i].kind == MC_MEDIA_VIDEO && m->tracks[i].packets_sent &&
-        m->tracks[i].ext_twcc > 0)
-      t = &m->tracks[i];
+  bool remb_only = st.feedbacks == 0 && st.remb_bps > 0;
+  if (!m->cc_feedback || (st.feedbacks == 0 && !remb_only)) return;
+  struct pc_track *t = padding_track(m, !remb_only);
   struct mc_pacer_stats ps;
   mc_pacer_get_stats(m->pacer, &ps);
   double media = (double)push_rate(m, now_ms), target = (double)st.target_bps;
-  if (!t || ps.queued_packets || media >= PAD_BELOW * target || target >= PAD_MAX_TARGET_BPS) {
+  double share = remb_only ? PAD_REMB_SHARE : PAD_SHARE;
+  double max_target = remb_only ? PAD_REMB_MAX_TARGET_BPS : PAD_MAX_TARGET_BPS;
+  if (!t || ps.queued_packets || media >= PAD_BELOW * target || target >= max_target) {
     m->pad_credit = 0;
     return;
   }
@@ -681,18 +758,57 @@ static void send_padding(mc_pc *pc, uint64_t now_ms) {
    * gap (as this once did) is 120 kbit/s of padding, which on a 300
    * kbit/s link after a drop kept the bottleneck queue full. */
   if (elapsed_ms > 4 * MEDIA_TICK_MS) elapsed_ms = 4 * MEDIA_TICK_MS;
-  m->pad_credit += (PAD_SHARE * target - media) * (double)elapsed_ms / 1000.0 / 8.0;
+  m->pad_credit += (share * target - media) * (double)elapsed_ms / 1000.0 / 8.0;
   int n = 0;
   while (m->pad_credit >= PAD_PACKET_BYTES && n < PAD_MAX_PACKETS_PER_TICK) {
     struct mc_rtp_packet p;
-    new_packet(t, t->last_rtp_ts, &p);
+    uint32_t tag = (uint32_t)(t - m->tracks);
+    new_padding(t, &p, false, &tag);
     p.padding_len = 255;
-    if (send_rtp(pc, t, &p, false) != 0) break;
+    if (queue_rtp(pc, t, &p, false, MC_PACER_VIDEO, tag) != 0) break;
     m->pad_credit -= PAD_PACKET_BYTES;
     n++;
   }
   if (m->pad_credit > PAD_PACKET_BYTES) m->pad_credit = PAD_PACKET_BYTES;
   if (n) pace_flush(pc);
+}
+
+/* A probe cluster (rtp/probe.c) as padding-only packets on the video's
+ * RTX SSRC (or the video SSRC without RTX, see new_padding), through the pacer at the cluster's rate; each carries the
+ * transport-wide sequence number and abs-send-time, so the peer's
+ * feedback (or its receive-side estimator, for REMB) measures it. One
+ * cluster at a time: the next is asked for once the last has left. */
+#define PROBE_MAX_PACKETS 64
+static void send_probe(mc_pc *pc, uint64_t now_ms) {
+  struct pc_media *m = pc->media;
+  if (!m->cc_feedback) return;
+  struct mc_pacer_stats ps;
+  mc_pacer_get_stats(m->pacer, &ps);
+  if (ps.queued_probe) return;
+  struct mc_bwe_stats st;
+  mc_bwe_get_stats(m->bwe, &st);
+  struct pc_track *t = padding_track(m, st.feedbacks > 0 || st.remb_bps == 0);
+  if (!t) t = padding_track(m, false);
+  if (!t) return;
+  struct mc_probe_cluster c;
+  if (!mc_bwe_probe_next(m->bwe, now_ms * 1000, push_rate(m, now_ms), &c)) return;
+  size_t n = (size_t)((double)c.min_bytes / PAD_PACKET_BYTES + 0.999);
+  if (n < (size_t)c.min_packets) n = (size_t)c.min_packets;
+  if (n > PROBE_MAX_PACKETS) n = PROBE_MAX_PACKETS;
+  /* enough packets for a slow probe cost more than its 15 ms: smaller ones */
+  size_t pad = (size_t)((double)c.min_bytes / (double)n);
+  pad = pad > PAD_PACKET_BYTES - 45 ? 255 : pad < 45 + 32 ? 32 : pad - 45;
+  m->probe = c;
+  mc_pacer_set_probe(m->pacer, c.bps);
+  MC_LOGD("bwe", "probe cluster=%d bps=%llu packets=%zu rtx=%d", c.id, (unsigned long long)c.bps, n, pad_on_rtx(t));
+  for (size_t i = 0; i < n; i++) {
+    struct mc_rtp_packet p;
+    uint32_t tag = (uint32_t)(t - m->tracks) | ((uint32_t)c.id << 16);
+    new_padding(t, &p, true, &tag);
+    p.padding_len = (uint8_t)pad;
+    if (queue_rtp(pc, t, &p, false, MC_PACER_PROBE, tag) != 0) break;
+  }
+  pace_flush(pc);
 }
 
 /* draft-alvestrand-rmcat-remb-03: our estimate for every stream we receive. */
@@ -754,6 +870,7 @@ static void on_tick(uv_timer_t *timer) {
     t->keyframe_pending = false;
     if (pc->cbs.on_keyframe_request) pc->cbs.on_keyframe_request(pc, i, pc->user);
   }
+  if (pc->media == m) send_probe(pc, now);
   if (pc->media == m) send_padding(pc, now);
   if (pc->media == m) check_target(pc);
   pc_leave(pc);

@@ -534,6 +534,7 @@ static int ensure_session(mc_pc *pc, enum mc_ice_role role) {
       .ice_pwd = pwd,
       .fingerprint = pc->fp,
       .fingerprint_len = sizeof pc->fp,
+      .remb_only = pc->cfg.remb_only,
   };
   rc = mc_jsep_new(&jc, &pc->jsep);
   memset(pwd, 0, sizeof pwd);

@@ -459,7 +459,12 @@ struct sent_pkt {
   uint16_t seq;
   uint32_t size;
   int64_t send_us;
+  struct mc_probe_cluster probe; /* id 0: not a probe */
 };
+
+/* The application-limited region: what the encoders produce is under
+ * this share of the target (WebRTC's ALR detector starts near 65 %). */
+#define ALR_SHARE 0.65
 
 struct mc_bwe {
   struct mc_bwe_config cfg;
@@ -489,6 +494,10 @@ struct mc_bwe {
   bool have_remb;
   uint32_t rtt_ms;
   uint64_t feedbacks, packets_acked, packets_lost;
+  /* probing */
+  mc_probe_ctl *probe;
+  mc_probe_est *probe_est;
+  uint64_t probe_bps;
 };
 
 static void cfg_defaults(const struct mc_bwe_config *in, struct mc_bwe_config *out) {
@@ -511,19 +520,35 @@ int mc_bwe_new(const struct mc_bwe_config *config, mc_bwe **out) {
   aimd_init(&b->aimd, (double)b->cfg.start_bps, (double)b->cfg.min_bps, (double)b->cfg.max_bps);
   b->loss_bps = (double)b->cfg.max_bps; /* no bound until loss is seen */
   b->rtt_ms = 200;
+  if (mc_probe_ctl_new(b->cfg.start_bps, b->cfg.max_bps, &b->probe) != 0 || mc_probe_est_new(&b->probe_est) != 0) {
+    mc_bwe_free(b);
+    return MC_ENOMEM;
+  }
   *out = b;
   return MC_OK;
 }
 
-void mc_bwe_free(mc_bwe *b) { free(b); }
+void mc_bwe_free(mc_bwe *b) {
+  if (!b) return;
+  mc_probe_ctl_free(b->probe);
+  mc_probe_est_free(b->probe_est);
+  free(b);
+}
 
-void mc_bwe_on_packet_sent(mc_bwe *b, uint16_t twcc_seq, size_t size, uint64_t send_us) {
+void mc_bwe_on_probe_sent(mc_bwe *b, uint16_t twcc_seq, size_t size, uint64_t send_us,
+                          const struct mc_probe_cluster *cluster) {
   if (!b) return;
   struct sent_pkt *s = &b->sent[twcc_seq % SENT_RING];
   s->used = true;
   s->seq = twcc_seq;
   s->size = (uint32_t)size;
   s->send_us = (int64_t)send_us;
+  if (cluster) s->probe = *cluster;
+  else memset(&s->probe, 0, sizeof s->probe);
+}
+
+void mc_bwe_on_packet_sent(mc_bwe *b, uint16_t twcc_seq, size_t size, uint64_t send_us) {
+  mc_bwe_on_probe_sent(b, twcc_seq, size, send_us, NULL);
 }
 
 static double bwe_delay_term(const mc_bwe *b) {
@@ -542,6 +567,32 @@ uint64_t mc_bwe_target_bps(const mc_bwe *b) {
 }
 
 uint64_t mc_bwe_acked_bps(const mc_bwe *b) { return b ? b->acked_bps : 0; }
+
+/* A probe result above the delay-based rate replaces it unless the
+ * detector sees over-use now (WebRTC's delay-based estimator does the
+ * same); the result is what the path carried, so the 1.5 x acknowledged
+ * bound does not apply to it. The loss-based bound follows while loss is
+ * under 2 %. A result under the current rates (a probe into a link that
+ * has not come back) changes nothing: the detectors handle decreases. */
+static void bwe_apply_probe(mc_bwe *b, uint64_t probe_bps, enum mc_bwe_usage usage) {
+  b->probe_bps = probe_bps;
+  double r = (double)probe_bps;
+  if (r > (double)b->cfg.max_bps) r = (double)b->cfg.max_bps;
+  /* After the first decrease, one result raises the rate to 1.5 x what
+   * is acknowledged at most (the next probe, once the media got through,
+   * goes further): a token bucket's burst (the lab's tbf, 15 KB) passes a
+   * probe at any rate, and a target at twice a 300 kbit/s link kept its
+   * queue standing at 400 ms (lab quality-drop). */
+  if (b->have_decrease && b->acked_bps) {
+    double cap = AIMD_ACKED_BOUND * (double)b->acked_bps + AIMD_ACKED_SLACK_BPS;
+    if (r > cap) r = cap;
+  }
+  if (usage != MC_BWE_OVERUSE && r > b->aimd.rate) {
+    MC_LOGD("bwe", "probe result bps=%.0f delay_bps=%.0f", r, b->aimd.rate);
+    b->aimd.rate = r;
+  }
+  if (b->last_loss < LOSS_LOW && r > b->loss_bps) b->loss_bps = r;
+}
 
 /* gcc-02 6: loss-based controller. The decrease acts on the current
  * target (the rate actually in use), at most once per 300 ms + RTT; the
@@ -576,7 +627,7 @@ void mc_bwe_on_twcc(mc_bwe *b, const struct mc_twcc_status *st, size_t count, ui
   b->have_twcc = true;
   b->last_twcc_us = now;
   b->feedbacks++;
-  uint64_t lost = 0, known = 0;
+  uint64_t lost = 0, known = 0, probe_bps = 0;
   for (size_t i = 0; i < count; i++) {
     struct sent_pkt *s = &b->sent[st[i].seq % SENT_RING];
     if (!s->used || s->seq != st[i].seq) continue; /* not ours, or too old */
@@ -607,6 +658,10 @@ void mc_bwe_on_twcc(mc_bwe *b, const struct mc_twcc_status *st, size_t count, ui
     if (arr > b->last_arrival_us) b->last_arrival_us = arr;
     det_on_packet(&b->det, s->send_us, arr);
     rate_add(&b->acked, arr, s->size);
+    if (s->probe.id > 0) {
+      uint64_t r = mc_probe_est_on_packet(b->probe_est, &s->probe, s->size, s->send_us, arr);
+      if (r > probe_bps) probe_bps = r;
+    }
   }
   b->packets_acked += known - lost;
   b->packets_lost += lost;
@@ -615,6 +670,10 @@ void mc_bwe_on_twcc(mc_bwe *b, const struct mc_twcc_status *st, size_t count, ui
   uint64_t before = mc_bwe_target_bps(b);
   enum mc_bwe_usage usage = det_usage(&b->det, now);
   aimd_update(&b->aimd, usage, (double)b->acked_bps, det_queue_us(&b->det), now);
+  if (probe_bps) {
+    mc_probe_ctl_on_result(b->probe);
+    bwe_apply_probe(b, probe_bps, usage);
+  }
   if (b->total_acc >= LOSS_MIN_PACKETS && now - b->last_loss_eval_us >= LOSS_WINDOW_US) {
     double p = (double)b->lost_acc / (double)b->total_acc;
     loss_update(b, p, now);
@@ -626,6 +685,9 @@ void mc_bwe_on_twcc(mc_bwe *b, const struct mc_twcc_status *st, size_t count, ui
     b->have_decrease = true;
     b->last_decrease_us = now;
   }
+  if (usage == MC_BWE_OVERUSE) mc_probe_ctl_on_overuse(b->probe, now);
+  mc_probe_ctl_on_delivered(b->probe, b->acked_bps);
+  mc_probe_ctl_on_estimate(b->probe, after, now);
   if (after != before && usage == MC_BWE_OVERUSE)
     MC_LOGD("bwe", "overuse target=%llu acked=%llu trend=%.2f th=%.2f", (unsigned long long)after,
             (unsigned long long)b->acked_bps, b->det.modified, b->det.threshold_ms);
@@ -655,11 +717,25 @@ void mc_bwe_on_rtt(mc_bwe *b, uint32_t rtt_ms) {
   b->aimd.rtt_ms = rtt_ms;
 }
 
+/* With REMB alone, the peer's receive-side estimator measures our probes
+ * (mc_rbe_on_packet) and its next REMB carries the result. */
 void mc_bwe_on_remb(mc_bwe *b, uint64_t bps, uint64_t now_us) {
-  (void)now_us;
   if (!b) return;
+  /* a REMB up on the last is the peer's measure of a probe, or close
+   * enough: no need to send it again */
+  if (!b->have_remb || (double)bps > b->remb_bps) mc_probe_ctl_on_result(b->probe);
+  else if ((double)bps < REMB_DECREASE * b->remb_bps) mc_probe_ctl_on_overuse(b->probe, (int64_t)now_us);
   b->have_remb = true;
   b->remb_bps = (double)bps;
+  mc_probe_ctl_on_estimate(b->probe, mc_bwe_target_bps(b), (int64_t)now_us);
+}
+
+bool mc_bwe_probe_next(mc_bwe *b, uint64_t now_us, uint64_t media_bps, struct mc_probe_cluster *out) {
+  if (!b || !out) return false;
+  uint64_t target = mc_bwe_target_bps(b);
+  mc_probe_ctl_on_estimate(b->probe, target, (int64_t)now_us);
+  bool alr = (double)media_bps < ALR_SHARE * (double)target;
+  return mc_probe_ctl_next(b->probe, (int64_t)now_us, alr, out);
 }
 
 void mc_bwe_get_stats(const mc_bwe *b, struct mc_bwe_stats *out) {
@@ -680,6 +756,8 @@ void mc_bwe_get_stats(const mc_bwe *b, struct mc_bwe_stats *out) {
   out->standing_overuses = b->det.standing_overuses;
   out->packets_acked = b->packets_acked;
   out->packets_lost = b->packets_lost;
+  out->probes = mc_probe_ctl_clusters(b->probe);
+  out->probe_bps = b->probe_bps;
 }
 
 /* ---- receive side (REMB) ---- */
@@ -695,7 +773,18 @@ struct mc_rbe {
   int64_t first_arrival_us, last_arrival_us;
   uint64_t last_remb_us, last_remb_bps;
   bool have_remb;
+  /* probe clusters seen as runs of padding (mc_rbe_on_packet) */
+  mc_probe_est *probe_est;
+  struct mc_probe_cluster run;
+  int64_t run_last_send;
+  bool in_run, probe_raised;
 };
+
+/* A run of padding with gaps under this is one cluster: our probes leave
+ * at 60 kbit/s or more in packets of at most 300 bytes, 40 ms apart at
+ * worst only below that; 10 ms keeps two clusters (or two ticks of
+ * filler padding, 20 ms apart) apart. */
+#define RBE_PROBE_GAP_US 10000
 
 int mc_rbe_new(const struct mc_bwe_config *config, mc_rbe **out) {
   if (!out) return MC_EINVAL;
@@ -704,13 +793,50 @@ int mc_rbe_new(const struct mc_bwe_config *config, mc_rbe **out) {
   cfg_defaults(config, &r->cfg);
   det_init(&r->det);
   aimd_init(&r->aimd, (double)r->cfg.start_bps, (double)r->cfg.min_bps, (double)r->cfg.max_bps);
+  if (mc_probe_est_new(&r->probe_est) != 0) {
+    free(r);
+    return MC_ENOMEM;
+  }
   *out = r;
   return MC_OK;
 }
 
-void mc_rbe_free(mc_rbe *r) { free(r); }
+void mc_rbe_free(mc_rbe *r) {
+  if (!r) return;
+  mc_probe_est_free(r->probe_est);
+  free(r);
+}
 
-void mc_rbe_on_packet(mc_rbe *r, uint32_t abs_send_time, size_t size, uint64_t arrival_us) {
+/* WebRTC's receive-side estimator finds probes by their send spacing; a
+ * run of padding-only packets is simpler and is what our sender probes
+ * with. Its result (as for transport-wide feedback, mc_probe_est) starts
+ * the estimate, or raises it unless the detector sees over-use. */
+static void rbe_probe(mc_rbe *r, int64_t send_us, size_t size, int64_t arr) {
+  if (!r->in_run || send_us < r->run_last_send || send_us - r->run_last_send > RBE_PROBE_GAP_US) {
+    r->in_run = true;
+    r->run.id = r->run.id % 0xffff + 1;
+    r->run.min_packets = 5;
+    r->run.min_bytes = 0;
+    r->run.bps = 0;
+  }
+  r->run_last_send = send_us;
+  uint64_t res = mc_probe_est_on_packet(r->probe_est, &r->run, size, send_us, arr);
+  if (!res) return;
+  double v = (double)res;
+  if (v > r->aimd.max) v = r->aimd.max;
+  if (!r->valid) {
+    r->valid = true;
+    r->aimd.rate = v < r->aimd.min ? r->aimd.min : v;
+    r->aimd.have_update = true;
+    r->aimd.last_update_us = arr;
+    r->probe_raised = true;
+  } else if (v > r->aimd.rate && r->det.usage != MC_BWE_OVERUSE) {
+    r->aimd.rate = v;
+    r->probe_raised = true;
+  }
+}
+
+void mc_rbe_on_packet(mc_rbe *r, uint32_t abs_send_time, size_t size, uint64_t arrival_us, bool padding) {
   if (!r) return;
   abs_send_time &= 0xffffff;
   int64_t arr = (int64_t)arrival_us;
@@ -728,6 +854,7 @@ void mc_rbe_on_packet(mc_rbe *r, uint32_t abs_send_time, size_t size, uint64_t a
   int64_t send_us = r->abs_ext * 1000000 / (1 << 18);
   det_on_packet(&r->det, send_us, arr);
   rate_add(&r->incoming, arr, size);
+  if (padding) rbe_probe(r, send_us, size, arr);
   uint64_t in = rate_get(&r->incoming);
   if (!r->valid) {
     /* WebRTC's remote estimator also waits for a measured incoming rate
@@ -760,9 +887,10 @@ uint64_t mc_rbe_incoming_bps(const mc_rbe *r) {
 bool mc_rbe_remb_due(mc_rbe *r, uint64_t now_us, uint64_t *bps) {
   if (!r || !r->valid) return false;
   uint64_t est = (uint64_t)r->aimd.rate;
-  bool due = !r->have_remb || now_us - r->last_remb_us >= REMB_INTERVAL_US ||
+  bool due = !r->have_remb || now_us - r->last_remb_us >= REMB_INTERVAL_US || r->probe_raised ||
              (double)est < REMB_DECREASE * (double)r->last_remb_bps;
   if (!due) return false;
+  r->probe_raised = false;
   r->have_remb = true;
   r->last_remb_us = now_us;
   r->last_remb_bps = est;

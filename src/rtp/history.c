@@ -100,6 +100,8 @@ int mc_rtp_history_rtx(mc_rtp_history *h, uint16_t seq, uint64_t now_ms, uint8_t
   return MC_OK;
 }
 
+uint16_t mc_rtp_history_take_rtx_seq(mc_rtp_history *h) { return h ? h->rtx_seq++ : 0; }
+
 int mc_rtx_unwrap(const uint8_t *rtx, size_t len, uint32_t media_ssrc, uint8_t media_pt, uint8_t *out, size_t cap,
                   size_t *out_len) {
   if (!rtx || !out || !out_len || media_pt > 127) return MC_EINVAL;

@@ -3,7 +3,7 @@
  * bottleneck queue at once (a burst there reads as over-use to the delay
  * detector, and as loss on a shallow buffer). WebRTC paces at 2.5 x the
  * estimate in 5 ms steps; so do we. Audio first, then retransmissions,
- * then new video. */
+ * then new video, then probe padding. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +36,7 @@ struct mc_pacer {
   struct fifo q[MC_PACER_CLASSES];
   size_t queued_bytes;
   double rate_Bps; /* pacing rate, bytes per second; 0: unlimited */
+  double probe_Bps; /* while probe packets are queued, when higher */
   uint64_t pacing_bps;
   double budget; /* bytes */
   uint64_t last_us;
@@ -85,6 +86,17 @@ void mc_pacer_set_target(mc_pacer *p, uint64_t target_bps) {
   p->rate_Bps = (double)p->pacing_bps / 8.0;
 }
 
+void mc_pacer_set_probe(mc_pacer *p, uint64_t probe_bps) {
+  if (p) p->probe_Bps = (double)probe_bps / 8.0;
+}
+
+/* A probe cluster is measured by the rate it left at: while one is queued
+ * everything leaves at its rate (WebRTC's pacer does the same). */
+static double rate_now(const mc_pacer *p) {
+  if (p->q[MC_PACER_PROBE].count && p->rate_Bps > 0 && p->probe_Bps > p->rate_Bps) return p->probe_Bps;
+  return p->rate_Bps;
+}
+
 static void refill(mc_pacer *p, uint64_t now_us) {
   if (!p->have_last) {
     p->have_last = true;
@@ -94,8 +106,9 @@ static void refill(mc_pacer *p, uint64_t now_us) {
   if (now_us <= p->last_us) return;
   double dt = (double)(now_us - p->last_us) / 1e6;
   p->last_us = now_us;
-  p->budget += p->rate_Bps * dt;
-  double cap = p->rate_Bps * p->cfg.burst_ms / 1000.0;
+  double rate = rate_now(p);
+  p->budget += rate * dt;
+  double cap = rate * p->cfg.burst_ms / 1000.0;
   if (p->budget > cap) p->budget = cap;
 }
 
@@ -169,7 +182,10 @@ int mc_pacer_pop(mc_pacer *p, uint64_t now_us, uint8_t *buf, size_t cap, size_t 
   int c = -1;
   if (p->q[MC_PACER_AUDIO].count) c = MC_PACER_AUDIO;
   else if (p->rate_Bps <= 0 || p->budget >= 0)
-    c = p->q[MC_PACER_RTX].count ? MC_PACER_RTX : p->q[MC_PACER_VIDEO].count ? MC_PACER_VIDEO : -1;
+    c = p->q[MC_PACER_RTX].count     ? MC_PACER_RTX
+        : p->q[MC_PACER_VIDEO].count ? MC_PACER_VIDEO
+        : p->q[MC_PACER_PROBE].count ? MC_PACER_PROBE
+                                     : -1;
   if (c < 0) return MC_ENOTFOUND;
   size_t s = fifo_at(&p->q[c], p->cfg.capacity, 0);
   if (p->slots[s].len > cap) return MC_ETOOBIG;
@@ -181,7 +197,7 @@ int mc_pacer_pop(mc_pacer *p, uint64_t now_us, uint8_t *buf, size_t cap, size_t 
   if (tag) *tag = sl->tag;
   if (p->rate_Bps > 0) {
     p->budget -= (double)sl->len;
-    double floor = -p->rate_Bps * PACER_MAX_DEBT_MS / 1000.0;
+    double floor = -rate_now(p) * PACER_MAX_DEBT_MS / 1000.0;
     if (p->budget < floor) p->budget = floor;
   }
   uint64_t waited = now_us > sl->enq_us ? now_us - sl->enq_us : 0;
@@ -194,24 +210,26 @@ int mc_pacer_pop(mc_pacer *p, uint64_t now_us, uint8_t *buf, size_t cap, size_t 
 
 uint64_t mc_pacer_next_us(const mc_pacer *p, uint64_t now_us) {
   if (!p) return UINT64_MAX;
-  size_t queued = p->q[MC_PACER_AUDIO].count + p->q[MC_PACER_RTX].count + p->q[MC_PACER_VIDEO].count;
+  size_t queued = 0;
+  for (int c = 0; c < MC_PACER_CLASSES; c++) queued += p->q[c].count;
   if (!queued) return UINT64_MAX;
   if (p->q[MC_PACER_AUDIO].count || p->rate_Bps <= 0 || !p->have_last) return now_us;
-  double budget = p->budget;
+  double budget = p->budget, rate = rate_now(p);
   if (now_us > p->last_us) {
-    budget += p->rate_Bps * (double)(now_us - p->last_us) / 1e6;
-    double cap = p->rate_Bps * p->cfg.burst_ms / 1000.0;
+    budget += rate * (double)(now_us - p->last_us) / 1e6;
+    double cap = rate * p->cfg.burst_ms / 1000.0;
     if (budget > cap) budget = cap;
   }
   if (budget >= 0) return now_us;
-  return now_us + (uint64_t)(-budget / p->rate_Bps * 1e6) + 1;
+  return now_us + (uint64_t)(-budget / rate * 1e6) + 1;
 }
 
 void mc_pacer_get_stats(const mc_pacer *p, struct mc_pacer_stats *out) {
   if (!p || !out) return;
   memset(out, 0, sizeof *out);
   out->pacing_bps = p->pacing_bps;
-  out->queued_packets = p->q[0].count + p->q[1].count + p->q[2].count;
+  for (int c = 0; c < MC_PACER_CLASSES; c++) out->queued_packets += p->q[c].count;
+  out->queued_probe = p->q[MC_PACER_PROBE].count;
   out->queued_bytes = p->queued_bytes;
   out->sent_packets = p->sent_packets;
   out->sent_bytes = p->sent_bytes;

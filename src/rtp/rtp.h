@@ -548,6 +548,10 @@ int mc_rtp_history_put(mc_rtp_history *h, const uint8_t *pkt, size_t len, uint64
  * max_age_ms. */
 int mc_rtp_history_rtx(mc_rtp_history *h, uint16_t seq, uint64_t now_ms, uint8_t *out, size_t cap,
                        size_t *out_len);
+/* The RTX stream's next sequence number, taken: for padding-only packets
+ * sent on the RTX SSRC (no OSN; WebRTC pads and probes the same way),
+ * numbered in one sequence with the retransmissions. */
+uint16_t mc_rtp_history_take_rtx_seq(mc_rtp_history *h);
 /* Receive side (RFC 4588 4): rebuilds the original packet from an RTX one,
  * with the media ssrc and pt given (from the negotiated apt). */
 int mc_rtx_unwrap(const uint8_t *rtx, size_t len, uint32_t media_ssrc, uint8_t media_pt, uint8_t *out, size_t cap,
@@ -699,6 +703,8 @@ struct mc_bwe_stats {
   uint32_t rtt_ms;
   uint64_t feedbacks, overuses, packets_acked, packets_lost;
   uint64_t standing_overuses; /* feedbacks that found a standing queue (over-use too) */
+  uint64_t probes;            /* clusters started */
+  uint64_t probe_bps;         /* the last probe result (0: none) */
 };
 
 typedef struct mc_bwe mc_bwe;
@@ -724,6 +730,16 @@ void mc_bwe_on_remb(mc_bwe *b, uint64_t bps, uint64_t now_us);
 uint64_t mc_bwe_target_bps(const mc_bwe *b);
 uint64_t mc_bwe_acked_bps(const mc_bwe *b);
 void mc_bwe_get_stats(const mc_bwe *b, struct mc_bwe_stats *out);
+/* Probing (probe.c): the next cluster to send now, if one is due. media_bps
+ * is what the encoders produce: under 65 % of the target is the
+ * application-limited region, where probes go out every 5 s. */
+struct mc_probe_cluster;
+bool mc_bwe_probe_next(mc_bwe *b, uint64_t now_us, uint64_t media_bps, struct mc_probe_cluster *out);
+/* As mc_bwe_on_packet_sent, for a packet of a probe cluster: its feedback
+ * measures the cluster, whose result (min of the send and receive rates)
+ * raises the delay-based and loss-based rates when it is higher. */
+void mc_bwe_on_probe_sent(mc_bwe *b, uint16_t twcc_seq, size_t size, uint64_t send_us,
+                          const struct mc_probe_cluster *cluster);
 
 /* Receive side, for REMB: the same delay-based detector and AIMD over the
  * abs-send-time (6.18 fixed seconds, wraps every 64 s) and local arrival
@@ -734,7 +750,12 @@ typedef struct mc_rbe mc_rbe;
 
 int mc_rbe_new(const struct mc_bwe_config *config, mc_rbe **out);
 void mc_rbe_free(mc_rbe *r);
-void mc_rbe_on_packet(mc_rbe *r, uint32_t abs_send_time, size_t size, uint64_t arrival_us);
+/* padding: a padding-only packet. A run of at least 5 of them sent less
+ * than 10 ms apart is taken for a probe cluster (a sender's padding comes
+ * in such runs only when it probes or fills up to its target): its
+ * result, as mc_probe_est's, raises the estimate when higher, and a REMB
+ * is then due at once. */
+void mc_rbe_on_packet(mc_rbe *r, uint32_t abs_send_time, size_t size, uint64_t arrival_us, bool padding);
 void mc_rbe_on_rtt(mc_rbe *r, uint32_t rtt_ms);
 /* The estimate (0 before the first packet). */
 uint64_t mc_rbe_estimate_bps(const mc_rbe *r);
@@ -742,6 +763,52 @@ uint64_t mc_rbe_estimate_bps(const mc_rbe *r);
 uint64_t mc_rbe_incoming_bps(const mc_rbe *r);
 /* True when a REMB should go out now, with *bps (then counted as sent). */
 bool mc_rbe_remb_due(mc_rbe *r, uint64_t now_us, uint64_t *bps);
+
+/* Probing (probe.c), after WebRTC GoogCC's ProbeController and
+ * ProbeBitrateEstimator. A cluster: padding sent at bps, at least
+ * min_packets and min_bytes (15 ms at bps). */
+struct mc_probe_cluster {
+  int id; /* 1..65535 */
+  uint64_t bps;
+  int min_packets;
+  size_t min_bytes;
+};
+
+/* When to probe: 3 x then 6 x start_bps at the start; 2 x the estimate
+ * again while a result reaches 70 % of the rate probed and the path
+ * delivered 85 % of it (within 3 s);
+ * after a large drop (under half the peak), 2 x the estimate (no
+ * higher than before the drop) every 2 s (doubling after a probe that
+ * over-use proved wrong) for 30 s while under 85 % of it;
+ * in the application-limited region 2 x the estimate every 5 s. Never
+ * above max_bps, never at or under the estimate. */
+typedef struct mc_probe_ctl mc_probe_ctl;
+int mc_probe_ctl_new(uint64_t start_bps, uint64_t max_bps, mc_probe_ctl **out);
+void mc_probe_ctl_free(mc_probe_ctl *c);
+void mc_probe_ctl_on_estimate(mc_probe_ctl *c, uint64_t bps, int64_t now_us);
+/* What the path delivers (the acknowledged rate; 0: not known, as with
+ * REMB alone): a further probe waits for 85 % of the rate last probed. */
+void mc_probe_ctl_on_delivered(mc_probe_ctl *c, uint64_t bps);
+/* A result of the last cluster came in (lower or higher than the
+ * estimate). Without one within 1 s the cluster is sent again, twice as
+ * long (up to 120 ms), at most 3 times. */
+void mc_probe_ctl_on_result(mc_probe_ctl *c);
+/* Over-use (or a REMB decrease): within 2.5 s of a recovery probe, the
+ * probe misread the link and the recovery interval doubles (up to 16 s). */
+void mc_probe_ctl_on_overuse(mc_probe_ctl *c, int64_t now_us);
+/* The next cluster to send at now_us, if any. */
+bool mc_probe_ctl_next(mc_probe_ctl *c, int64_t now_us, bool app_limited, struct mc_probe_cluster *out);
+uint64_t mc_probe_ctl_clusters(const mc_probe_ctl *c);
+
+/* Results: each received packet of a cluster (send time on our clock,
+ * receive time on the peer's); returns the cluster's rate once enough of
+ * it came back (80 % of its packets and bytes), else 0. */
+typedef struct mc_probe_est mc_probe_est;
+int mc_probe_est_new(mc_probe_est **out);
+void mc_probe_est_free(mc_probe_est *e);
+uint64_t mc_probe_est_on_packet(mc_probe_est *e, const struct mc_probe_cluster *cluster, size_t size, int64_t send_us,
+                                int64_t recv_us);
+uint64_t mc_probe_est_last_bps(const mc_probe_est *e);
 
 /* Pacer: a leaky bucket at factor x the target (2.5) in bursts of
  * burst_ms (5 ms). Order: audio (never held by the budget, but counted in
@@ -754,7 +821,9 @@ bool mc_rbe_remb_due(mc_rbe *r, uint64_t now_us, uint64_t *bps);
  * copied in (up to MC_PACER_MAX_PACKET bytes). */
 #define MC_PACER_MAX_PACKET 1500
 
-enum mc_pacer_class { MC_PACER_AUDIO = 0, MC_PACER_RTX, MC_PACER_VIDEO, MC_PACER_CLASSES };
+/* Probe packets (padding of a probe cluster) go last, at the probe's rate
+ * (mc_pacer_set_probe) while any is queued. */
+enum mc_pacer_class { MC_PACER_AUDIO = 0, MC_PACER_RTX, MC_PACER_VIDEO, MC_PACER_PROBE, MC_PACER_CLASSES };
 
 struct mc_pacer_config {
   size_t capacity;             /* packets (0: 2048) */
@@ -768,6 +837,7 @@ struct mc_pacer_stats {
   size_t queued_packets, queued_bytes;
   uint64_t sent_packets, sent_bytes, dropped_video, overflows;
   uint64_t max_queue_us; /* longest wait of a sent packet */
+  size_t queued_probe;   /* probe packets among queued_packets */
 };
 
 typedef struct mc_pacer mc_pacer;
@@ -776,6 +846,8 @@ int mc_pacer_new(const struct mc_pacer_config *config, mc_pacer **out);
 void mc_pacer_free(mc_pacer *p);
 /* The target the pacing rate follows (pacing = factor x target). */
 void mc_pacer_set_target(mc_pacer *p, uint64_t target_bps);
+/* The rate probe packets leave at (when above the pacing rate). */
+void mc_pacer_set_probe(mc_pacer *p, uint64_t probe_bps);
 /* Queues one packet; tag is the caller's (e.g. which track). */
 int mc_pacer_push(mc_pacer *p, enum mc_pacer_class cls, uint32_t tag, const uint8_t *pkt, size_t len,
                   uint64_t now_us, bool *keyframe_needed);

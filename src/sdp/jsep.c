@@ -80,6 +80,7 @@ struct mc_jsep {
   bool has_transport;
   struct mc_jsep_transport transport;
   bool has_role, role_client; /* the DTLS role of the last exchange */
+  bool remb_only;
 };
 
 const char *mc_media_kind_name(enum mc_media_kind k) {
@@ -275,9 +276,14 @@ static unsigned fb_of(const mc_sdp_media *m, const mc_sdp_payload *p) {
 }
 
 /* Audio NACK would need an audio retransmission history: only TWCC. */
-static unsigned fb_ours(enum mc_media_kind k) {
-  return k == MC_MEDIA_VIDEO ? (FB_REMB | FB_TWCC | FB_FIR | FB_NACK | FB_PLI) : FB_TWCC;
+static unsigned fb_ours(const mc_jsep *j, enum mc_media_kind k) {
+  unsigned fb = k == MC_MEDIA_VIDEO ? (FB_REMB | FB_TWCC | FB_FIR | FB_NACK | FB_PLI) : FB_TWCC;
+  return j->remb_only ? fb & ~(unsigned)FB_TWCC : fb;
 }
+
+/* The extensions we use: transport-wide sequence numbers only with
+ * transport-cc. */
+static bool ext_ours(const mc_jsep *j, int k) { return k >= 0 && !(j->remb_only && k == EXT_TWCC); }
 
 static int ext_index(const char *uri) {
   for (int i = 0; i < EXT_COUNT; i++)
@@ -324,6 +330,7 @@ int mc_jsep_new(const struct mc_jsep_config *config, mc_jsep **out) {
   snprintf(j->ufrag, sizeof j->ufrag, "%s", config->ice_ufrag);
   snprintf(j->pwd, sizeof j->pwd, "%s", config->ice_pwd);
   memcpy(j->fp, config->fingerprint, 32);
+  j->remb_only = config->remb_only;
   if (config->cname) {
     snprintf(j->cname, sizeof j->cname, "%s", config->cname);
   } else if ((rc = mc_random_ice_chars(j->cname, 16))) {
@@ -655,19 +662,19 @@ static void offer_media(const mc_jsep *j, const struct entry *e, mc_sdp_media *m
   /* RFC 9429 5.2.2: a subsequent offer keeps the negotiated ids and pts */
   const int have[EXT_COUNT] = {e->pub.ext_abs_send_time, e->pub.ext_twcc, e->pub.ext_mid};
   for (int i = 0; i < EXT_COUNT; i++)
-    add_ext(m, have[i] > 0 && e->snap ? have[i] : j->ext_ids[i], MC_SDP_DIR_NONE, ext_uris[i]);
+    if (ext_ours(j, i)) add_ext(m, have[i] > 0 && e->snap ? have[i] : j->ext_ids[i], MC_SDP_DIR_NONE, ext_uris[i]);
   m->dir = entry_desire(e);
   m->rtcp_mux = true;
   m->rtcp_rsize = true;
   int pt = e->pub.pt >= 0 && e->snap ? e->pub.pt : (e->pub.kind == MC_MEDIA_AUDIO ? OUR_OPUS_PT : OUR_VP8_PT);
   if (e->pub.kind == MC_MEDIA_AUDIO) {
-    add_fb(add_payload(m, pt, "opus", 48000, 2, OUR_OPUS_FMTP), fb_ours(MC_MEDIA_AUDIO));
+    add_fb(add_payload(m, pt, "opus", 48000, 2, OUR_OPUS_FMTP), fb_ours(j, MC_MEDIA_AUDIO));
   } else {
     int rtx = e->pub.rtx_pt >= 0 && e->snap ? e->pub.rtx_pt : OUR_RTX_PT;
     if (rtx == pt) rtx = pt == OUR_RTX_PT ? OUR_VP8_PT : OUR_RTX_PT;
     char apt[16];
     snprintf(apt, sizeof apt, "apt=%d", pt);
-    add_fb(add_payload(m, pt, "VP8", 90000, 0, NULL), fb_ours(MC_MEDIA_VIDEO));
+    add_fb(add_payload(m, pt, "VP8", 90000, 0, NULL), fb_ours(j, MC_MEDIA_VIDEO));
     add_payload(m, rtx, "rtx", 90000, 0, apt);
   }
   if (e->pub.has_track) add_sending(j, e, m, true);
@@ -807,7 +814,7 @@ int mc_jsep_create_answer(mc_jsep *j, mc_sdp *out) {
     }
     /* RFC 8285 6: only extensions the offer had, with its ids */
     for (int x = 0; x < om->extmap_count; x++)
-      if (ext_index(om->extmaps[x].uri) >= 0)
+      if (ext_ours(j, ext_index(om->extmaps[x].uri)))
         add_ext(m, om->extmaps[x].id, om->extmaps[x].dir ? dir_reverse(om->extmaps[x].dir) : MC_SDP_DIR_NONE,
                 om->extmaps[x].uri);
     /* RFC 3264 6.1 */
@@ -818,7 +825,7 @@ int mc_jsep_create_answer(mc_jsep *j, mc_sdp *out) {
     m->rtcp_rsize = om->rtcp_rsize;
     /* RFC 9429 5.3.1: the offer's payload type numbers */
     const mc_sdp_payload *op = find_codec(om, e->pub.kind);
-    unsigned fb = fb_of(om, op) & fb_ours(e->pub.kind);
+    unsigned fb = fb_of(om, op) & fb_ours(j, e->pub.kind);
     const mc_sdp_payload *rtx = NULL;
     if (e->pub.kind == MC_MEDIA_AUDIO) {
       add_fb(add_payload(m, op->pt, "opus", 48000, 2, OUR_OPUS_FMTP), fb);
@@ -923,7 +930,7 @@ static void apply_exchange(mc_jsep *j, const mc_sdp *offer, const mc_sdp *answer
     p->pt = ap ? ap->pt : -1;
     const mc_sdp_payload *rtx = ap && p->kind == MC_MEDIA_VIDEO ? find_rtx(am, ap->pt) : NULL;
     p->rtx_pt = rtx ? rtx->pt : -1;
-    unsigned fb = ap ? fb_of(am, ap) & fb_ours(p->kind) : 0;
+    unsigned fb = ap ? fb_of(am, ap) & fb_ours(j, p->kind) : 0;
     p->fb_nack = fb & FB_NACK;
     p->fb_pli = fb & FB_PLI;
     p->fb_fir = fb & FB_FIR;
@@ -936,6 +943,7 @@ static void apply_exchange(mc_jsep *j, const mc_sdp *offer, const mc_sdp *answer
     for (int x = 0; x < am->extmap_count; x++) {
       int k = ext_index(am->extmaps[x].uri);
       int id = am->extmaps[x].id;
+      if (!ext_ours(j, k)) continue;
       if (k == EXT_ABS) p->ext_abs_send_time = id;
       else if (k == EXT_TWCC) p->ext_twcc = id;
       else if (k == EXT_MID) p->ext_mid = id;

@@ -291,6 +291,7 @@ struct mc_jsep_config {
   const uint8_t *fingerprint;       /* SHA-256 of our DTLS certificate */
   size_t fingerprint_len;
   const char *cname;                /* RTCP CNAME for our a=ssrc lines; NULL: random */
+  bool remb_only;                   /* no transport-cc nor its extension (tests) */
 };
 
 typedef struct mc_jsep mc_jsep;

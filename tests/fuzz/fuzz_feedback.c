@@ -60,6 +60,11 @@ static void send_media(size_t payload) {
   s.sent_seq[slot] = p.h.seq;
   s.sent_ms[slot] = s.now_us / 1000;
   FUZZ_ASSERT(mc_rtp_history_put(s.hist, s.sent[slot], len, s.now_us / 1000) == 0);
+  /* probe clusters the estimator asks for take part too: their results
+   * come from the same (hostile) feedback */
+  struct mc_probe_cluster c;
+  if (mc_bwe_probe_next(s.bwe, s.now_us, payload * 1000u, &c))
+    for (int i = 0; i < c.min_packets; i++) mc_bwe_on_probe_sent(s.bwe, s.twcc_seq++, 300, s.now_us + (uint64_t)i * 100, &c);
   mc_bwe_on_packet_sent(s.bwe, s.twcc_seq++, len, s.now_us);
 }
 

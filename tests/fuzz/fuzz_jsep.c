@@ -26,7 +26,7 @@ static void roundtrip(const mc_sdp *s) {
 }
 
 static mc_jsep *peer(void) {
-  struct mc_jsep_config c = {"fuzz", "fuzzpassword0123456789", fp, 32, "cname"};
+  struct mc_jsep_config c = {"fuzz", "fuzzpassword0123456789", fp, 32, "cname", false};
   struct mc_jsep_track a = {1, 0, "s", "a"}, v = {2, 3, "s", "v"};
   mc_jsep *j = NULL;
   if (mc_jsep_new(&c, &j) != 0 || mc_jsep_add_transceiver(j, MC_MEDIA_AUDIO, &a, NULL) != 0 ||

@@ -17,6 +17,7 @@ struct sim_pkt {
   uint16_t seq;
   size_t size;
   uint64_t enq_us, arrive_us;
+  bool padding;
 };
 
 struct sim_fb {
@@ -33,7 +34,9 @@ struct sim {
   uint64_t owd_us;
   uint64_t jitter_us;
   uint64_t remb_bps; /* 0: none */
+  bool no_probes;    /* as before probing (issue 16): what the tests measure against */
   /* state */
+  struct mc_probe_cluster probe;
   mc_bwe *bwe;
   mc_pacer *pacer;
   mc_twcc_recorder *rec;
@@ -82,8 +85,20 @@ static void sim_push(struct sim *s, enum mc_pacer_class cls, size_t len, uint64_
   uint8_t pkt[MC_PACER_MAX_PACKET];
   memset(pkt, 0xab, len);
   bool kf = false;
-  mc_pacer_push(s->pacer, cls, 0, pkt, len, now, &kf);
+  mc_pacer_push(s->pacer, cls, cls == MC_PACER_PROBE ? (uint32_t)s->probe.id : 0, pkt, len, now, &kf);
   if (kf) s->keyframes++;
+}
+
+/* A due probe cluster as pc/media.c sends it: 300-byte padding packets,
+ * at least min_packets and min_bytes, at the cluster's rate. */
+static void sim_probe(struct sim *s, uint64_t now, uint64_t media_bps) {
+  struct mc_pacer_stats ps;
+  mc_pacer_get_stats(s->pacer, &ps);
+  if (s->no_probes || ps.queued_probe || !mc_bwe_probe_next(s->bwe, now, media_bps, &s->probe)) return;
+  size_t n = (s->probe.min_bytes + 299) / 300;
+  if (n < (size_t)s->probe.min_packets) n = (size_t)s->probe.min_packets;
+  mc_pacer_set_probe(s->pacer, s->probe.bps);
+  for (size_t i = 0; i < n; i++) sim_push(s, MC_PACER_PROBE, 260, now);
 }
 
 static void on_fb(const struct mc_rtcp_packet *p, void *user) {
@@ -113,13 +128,17 @@ static void sim_step(struct sim *s, uint64_t now) {
     s->next_audio_us += 20000;
     sim_push(s, MC_PACER_AUDIO, 80, now);
   }
+  sim_probe(s, now, target);
   /* the pacer hands packets to the link */
   uint8_t buf[MC_PACER_MAX_PACKET];
   size_t len;
-  while (mc_pacer_pop(s->pacer, now, buf, sizeof buf, &len, NULL, NULL) == 0) {
+  enum mc_pacer_class cls;
+  uint32_t tag;
+  while (mc_pacer_pop(s->pacer, now, buf, sizeof buf, &len, &cls, &tag) == 0) {
     uint16_t seq = s->seq++;
     size_t wire = len + SIM_OVERHEAD;
-    mc_bwe_on_packet_sent(s->bwe, seq, wire, now);
+    bool probe = cls == MC_PACER_PROBE && (int)tag == s->probe.id;
+    mc_bwe_on_probe_sent(s->bwe, seq, wire, now, probe ? &s->probe : NULL);
     if (s->qbytes + wire > s->buffer_bytes || s->qcount == SIM_MAX_INFLIGHT) continue; /* tail drop */
     struct sim_pkt *q = &s->queue[(s->qhead + s->qcount++) % SIM_MAX_INFLIGHT];
     q->seq = seq;
@@ -498,7 +517,7 @@ static void test_rbe(void) {
   uint64_t last_remb = 0;
   for (uint64_t t = 0; t < 2000; t += 10) {
     uint64_t send = base_us + t * 1000;
-    mc_rbe_on_packet(r, mc_rtp_abs_send_time_from_us(send), 500, t * 1000 + 30000);
+    mc_rbe_on_packet(r, mc_rtp_abs_send_time_from_us(send), 500, t * 1000 + 30000, false);
     if (mc_rbe_remb_due(r, t * 1000 + 30000, &bps)) remb_count++, last_remb = bps;
   }
   CHECK(remb_count >= 1 && remb_count <= 2);
@@ -511,7 +530,7 @@ static void test_rbe(void) {
     uint64_t arrive = t * 1000 + 30000;
     if (link_free > arrive) arrive = link_free;
     link_free = arrive + 16000; /* 1000 bytes at 500 kbit/s */
-    mc_rbe_on_packet(r, mc_rtp_abs_send_time_from_us(send), 1000, arrive);
+    mc_rbe_on_packet(r, mc_rtp_abs_send_time_from_us(send), 1000, arrive, false);
     if (mc_rbe_remb_due(r, arrive, &bps) && bps < last_remb * 97 / 100) decreased = true;
     if (decreased) break;
   }
@@ -606,8 +625,292 @@ static void test_pacer(void) {
   mc_pacer_free(NULL);
 }
 
+
+static uint64_t cap_2m(uint64_t t) { (void)t; return 2000000; }
+
+/* Issue 16: on a clean 2 Mbit/s path the target reaches 90 % of the link
+ * within 5 s of the start, and within 5 s of the link's return after a
+ * drop to 300 kbit/s. Without probing (no_probes) the delay-based rate
+ * climbs at 8 % a second under 1.5 x acknowledged: the same bounds fail,
+ * which the second run checks so that the first cannot pass for nothing. */
+static uint64_t time_to(struct sim *s, uint64_t from_ms, uint64_t until_ms, uint64_t bps) {
+  for (uint64_t t = from_ms; t < until_ms; t++) {
+    sim_step(s, t * 1000);
+    if (mc_bwe_target_bps(s->bwe) >= bps) return t - from_ms;
+  }
+  return UINT64_MAX;
+}
+
+static void test_probe_startup(void) {
+  for (int probes = 1; probes >= 0; probes--) {
+    struct sim s = {.capacity = cap_2m, .buffer_bytes = 120000, .owd_us = 20000, .no_probes = !probes};
+    sim_init(&s, 7);
+    uint64_t t90 = UINT64_MAX, over = 0;
+    for (uint64_t t = 0; t < 30000; t++) {
+      sim_step(&s, t * 1000);
+      if (t90 == UINT64_MAX && mc_bwe_target_bps(s.bwe) >= 1800000) t90 = t;
+      if (t == 10000) over = s.wait_over_300ms;
+    }
+    struct mc_bwe_stats st;
+    mc_bwe_get_stats(s.bwe, &st);
+    fprintf(stderr, "start-up %s probes: 90%% of 2 Mbit/s after %llu ms, %llu clusters, %llu waits over 300 ms after 10 s\n",
+            probes ? "with" : "without", (unsigned long long)t90, (unsigned long long)st.probes,
+            (unsigned long long)(s.wait_over_300ms - over));
+    /* 5 s is the issue's bound; probing does it within 2 s, the AIMD alone
+     * needs more than 4 */
+    if (probes) {
+      CHECK(t90 <= 2000);
+      CHECK(st.probes >= 2 && st.probe_bps > 0);
+    } else {
+      CHECK(t90 > 2000);
+      CHECK(st.probes == 0);
+    }
+    /* once settled, the probes leave no queue behind */
+    CHECK(s.wait_over_300ms == over);
+    sim_free(&s);
+  }
+}
+
+static void test_probe_recovery(void) {
+  for (int probes = 1; probes >= 0; probes--) {
+    struct sim s = {.capacity = cap_drop, .buffer_bytes = 100000, .owd_us = 20000, .no_probes = !probes};
+    sim_init(&s, 8);
+    for (uint64_t t = 0; t < 40000; t++) sim_step(&s, t * 1000);
+    CHECK(mc_bwe_target_bps(s.bwe) < 400000);
+    uint64_t back = time_to(&s, 40000, 60000, 1800000);
+    fprintf(stderr, "recovery %s probes: 90%% of 2 Mbit/s %lld ms after the link came back (-1: not within 20 s)\n",
+            probes ? "with" : "without", back == UINT64_MAX ? -1LL : (long long)back);
+    if (probes) CHECK(back <= 5000);
+    else CHECK(back > 5000);
+    sim_free(&s);
+  }
+}
+
+/* The probe bitrate estimator (WebRTC ProbeBitrateEstimator's rules). */
+static void test_probe_est(void) {
+  mc_probe_est *e = NULL;
+  CHECK(mc_probe_est_new(&e) == 0);
+  struct mc_probe_cluster c = {.id = 1, .bps = 8000000, .min_packets = 5, .min_bytes = 5000};
+  /* 10 x 1000 bytes sent 1 ms apart (8 Mbit/s), received 2 ms apart: the
+   * link is saturated, its rate 95 % of the 4 Mbit/s received */
+  uint64_t r = 0;
+  for (int i = 0; i < 10; i++) {
+    uint64_t x = mc_probe_est_on_packet(e, &c, 1000, i * 1000, 500000 + i * 2000);
+    if (i < 3) CHECK(x == 0); /* under 80 % of the cluster's packets and bytes */
+    if (x) r = x;
+  }
+  CHECK(r >= 3700000 && r <= 3900000);
+  CHECK(mc_probe_est_last_bps(e) == r);
+  /* received as sent: the send rate */
+  struct mc_probe_cluster c2 = {.id = 2, .bps = 2000000, .min_packets = 5, .min_bytes = 0};
+  for (int i = 0; i < 6; i++) r = mc_probe_est_on_packet(e, &c2, 500, i * 2000, 600000 + i * 2000);
+  CHECK(r >= 1990000 && r <= 2010000);
+  /* arrivals bunched far tighter than sent (jitter): no result */
+  struct mc_probe_cluster c3 = {.id = 3, .bps = 2000000, .min_packets = 5, .min_bytes = 0};
+  for (int i = 0; i < 6; i++) r = mc_probe_est_on_packet(e, &c3, 500, i * 2000, 700000 + i * 500);
+  CHECK(r == 0);
+  /* not a cluster */
+  struct mc_probe_cluster none = {0};
+  CHECK(mc_probe_est_on_packet(e, &none, 500, 0, 0) == 0);
+  CHECK(mc_probe_est_on_packet(NULL, &c, 500, 0, 0) == 0);
+  mc_probe_est_free(e);
+  mc_probe_est_free(NULL);
+}
+
+/* When the controller probes. */
+static void test_probe_ctl(void) {
+  mc_probe_ctl *c = NULL;
+  struct mc_probe_cluster p;
+  CHECK(mc_probe_ctl_new(0, 3000000, &c) == MC_EINVAL);
+  CHECK(mc_probe_ctl_new(300000, 3000000, &c) == 0);
+  /* the start: 3 x, then 6 x the start rate, then nothing until a result */
+  CHECK(mc_probe_ctl_next(c, 0, false, &p) && p.bps == 900000 && p.min_packets == 5);
+  CHECK(p.min_bytes == 900000 * 15 / 1000 / 8);
+  int first = p.id;
+  CHECK(mc_probe_ctl_next(c, 0, false, &p) && p.bps == 1800000 && p.id != first);
+  CHECK(!mc_probe_ctl_next(c, 100000, false, &p));
+  /* a result of 70 % or more of 1.8 Mbit/s within 1 s: 2 x again, capped at
+   * the maximum, which ends the series */
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_estimate(c, 1700000, 300000);
+  CHECK(mc_probe_ctl_next(c, 300000, false, &p) && p.bps == 3000000);
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_estimate(c, 2900000, 600000);
+  CHECK(!mc_probe_ctl_next(c, 600000, false, &p));
+  /* application-limited: 2 x the estimate every 5 s */
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_estimate(c, 1600000, 1000000);
+  CHECK(!mc_probe_ctl_next(c, 1000000, true, &p)); /* 5 s since the last probe not yet */
+  CHECK(mc_probe_ctl_next(c, 5400000, true, &p) && p.bps == 3000000);
+  mc_probe_ctl_on_result(c);
+  CHECK(!mc_probe_ctl_next(c, 6000000, true, &p));
+  CHECK(!mc_probe_ctl_next(c, 20000000, false, &p)); /* not limited: no probe */
+  CHECK(mc_probe_ctl_clusters(c) == 4);
+  mc_probe_ctl_free(c);
+
+  /* a large drop: 2 x the estimate (no higher than before it) every 2 s
+   * for 30 s while under 85 % of the rate before */
+  CHECK(mc_probe_ctl_new(300000, 3000000, &c) == 0);
+  CHECK(mc_probe_ctl_next(c, 0, false, &p) && mc_probe_ctl_next(c, 0, false, &p));
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_estimate(c, 1000000, 2000000); /* under 70 % of 1.8 M: no further probe */
+  CHECK(!mc_probe_ctl_next(c, 2000000, false, &p));
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_estimate(c, 2000000, 10000000);
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_estimate(c, 1200000, 10100000); /* 60 %: not a large drop */
+  CHECK(!mc_probe_ctl_next(c, 12200000, false, &p));
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_estimate(c, 300000, 12300000); /* a fall in steps from 2 M */
+  CHECK(mc_probe_ctl_next(c, 12300000, false, &p) && p.bps == 600000);
+  mc_probe_ctl_on_result(c);
+  CHECK(!mc_probe_ctl_next(c, 14000000, false, &p)); /* 2 s apart */
+  CHECK(mc_probe_ctl_next(c, 14300000, false, &p) && p.bps == 600000);
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_estimate(c, 400000, 14500000); /* under 70 % of 600 k: the link is still low */
+  CHECK(!mc_probe_ctl_next(c, 15000000, false, &p));
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_estimate(c, 800000, 16400000); /* 2 x, no higher than before the drop */
+  CHECK(mc_probe_ctl_next(c, 16400000, false, &p) && p.bps == 1600000);
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_estimate(c, 1400000, 18500000); /* a result: the series goes on, beyond the former rate */
+  CHECK(mc_probe_ctl_next(c, 18500000, false, &p) && p.bps == 2800000);
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_estimate(c, 1900000, 19800000); /* over 85 % of 2 M: done */
+  CHECK(!mc_probe_ctl_next(c, 25000000, false, &p));
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_estimate(c, 800000, 26000000);
+  CHECK(mc_probe_ctl_next(c, 26000000, false, &p)); /* within 30 s of the drop */
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_estimate(c, 700000, 43000000);
+  CHECK(!mc_probe_ctl_next(c, 43000000, false, &p)); /* after them */
+  mc_probe_ctl_free(c);
+  mc_probe_ctl_free(NULL);
+
+  /* a further probe waits until the path delivered 85 % of the rate last
+   * probed (a token bucket passes a 15 ms probe whatever its rate) */
+  CHECK(mc_probe_ctl_new(300000, 3000000, &c) == 0);
+  CHECK(mc_probe_ctl_next(c, 0, false, &p) && mc_probe_ctl_next(c, 0, false, &p));
+  mc_probe_ctl_on_delivered(c, 500000);
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_estimate(c, 1700000, 200000);
+  CHECK(!mc_probe_ctl_next(c, 200000, false, &p));
+  mc_probe_ctl_on_delivered(c, 1600000);
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_estimate(c, 1700000, 2500000);
+  CHECK(mc_probe_ctl_next(c, 2500000, false, &p) && p.bps == 3000000);
+  mc_probe_ctl_free(c);
+
+  /* a recovery probe that doubled the estimate, over-use right after:
+   * the link had not come back (a token bucket's burst passed the probe),
+   * the next recovery probe waits twice as long */
+  CHECK(mc_probe_ctl_new(300000, 3000000, &c) == 0);
+  CHECK(mc_probe_ctl_next(c, 0, false, &p) && mc_probe_ctl_next(c, 0, false, &p));
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_estimate(c, 1000000, 500000);
+  mc_probe_ctl_on_estimate(c, 2000000, 10000000);
+  mc_probe_ctl_on_estimate(c, 300000, 10100000);
+  CHECK(mc_probe_ctl_next(c, 10100000, false, &p) && p.bps == 600000);
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_delivered(c, 300000); /* no further probe: media did not get through */
+  mc_probe_ctl_on_estimate(c, 560000, 10300000);
+  CHECK(!mc_probe_ctl_next(c, 10300000, false, &p));
+  mc_probe_ctl_on_overuse(c, 11000000);
+  mc_probe_ctl_on_estimate(c, 280000, 11000000);
+  CHECK(!mc_probe_ctl_next(c, 12200000, false, &p)); /* 2 s: not yet */
+  CHECK(mc_probe_ctl_next(c, 14200000, false, &p) && p.bps == 560000); /* 4 s */
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_estimate(c, 290000, 14400000); /* no raise: over-use does not count */
+  mc_probe_ctl_on_overuse(c, 15000000);
+  CHECK(!mc_probe_ctl_next(c, 18100000, false, &p));
+  CHECK(mc_probe_ctl_next(c, 18300000, false, &p)); /* still 4 s */
+  mc_probe_ctl_free(c);
+
+  /* no result within 1 s: the same rate again, twice as long, at most 3
+   * times; a result ends it */
+  CHECK(mc_probe_ctl_new(300000, 3000000, &c) == 0);
+  CHECK(mc_probe_ctl_next(c, 0, false, &p) && mc_probe_ctl_next(c, 0, false, &p));
+  size_t bytes = p.min_bytes;
+  CHECK(!mc_probe_ctl_next(c, 1000000, false, &p));
+  for (int i = 1; i <= 3; i++) {
+    CHECK(mc_probe_ctl_next(c, 1000001 + (int64_t)i * 1100000, false, &p) && p.bps == 1800000);
+    CHECK(p.min_bytes == bytes << i);
+  }
+  CHECK(!mc_probe_ctl_next(c, 9000000, false, &p));
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_estimate(c, 1000000, 9500000);
+  CHECK(mc_probe_ctl_next(c, 9500000, true, &p) && p.bps == 2000000 && p.min_bytes == 2000000 * 15 / 1000 / 8);
+  mc_probe_ctl_free(c);
+}
+
+/* Receive side: a run of padding sent at 2 Mbit/s that arrives at that
+ * rate starts the estimate there at once (not after a second of measuring
+ * the incoming rate) and makes a REMB due; media alone does not. */
+static void test_rbe_probe(void) {
+  mc_rbe *r = NULL;
+  uint64_t bps = 0;
+  CHECK(mc_rbe_new(NULL, &r) == 0);
+  for (int i = 0; i < 10; i++) {
+    uint64_t send = 100000 + (uint64_t)i * 1200; /* 300 bytes every 1.2 ms */
+    mc_rbe_on_packet(r, mc_rtp_abs_send_time_from_us(send), 300, send + 20000, i >= 2);
+  }
+  CHECK(mc_rbe_estimate_bps(r) >= 1800000 && mc_rbe_estimate_bps(r) <= 2100000);
+  CHECK(mc_rbe_remb_due(r, 120000, &bps) && bps == mc_rbe_estimate_bps(r));
+  CHECK(!mc_rbe_remb_due(r, 130000, &bps));
+  mc_rbe_free(r);
+  CHECK(mc_rbe_new(NULL, &r) == 0);
+  for (int i = 0; i < 10; i++) {
+    uint64_t send = 100000 + (uint64_t)i * 1200;
+    mc_rbe_on_packet(r, mc_rtp_abs_send_time_from_us(send), 300, send + 20000, false);
+  }
+  CHECK(mc_rbe_estimate_bps(r) == 0);
+  mc_rbe_free(r);
+}
+
+/* The pacer: probe packets go after video, at the probe's rate while any
+ * is queued, the pacing rate after. */
+static void test_pacer_probe(void) {
+  mc_pacer *p = NULL;
+  uint8_t pkt[300] = {0}, buf[1500];
+  size_t len;
+  enum mc_pacer_class cls;
+  uint32_t tag;
+  struct mc_pacer_stats st;
+  CHECK(mc_pacer_new(NULL, &p) == 0);
+  mc_pacer_set_target(p, 100000); /* 250 kbit/s pacing: 300 bytes per 9.6 ms */
+  mc_pacer_set_probe(p, 2400000); /* 300 bytes per 1 ms */
+  for (int i = 0; i < 10; i++) CHECK(mc_pacer_push(p, MC_PACER_PROBE, 7, pkt, 300, 0, NULL) == 0);
+  CHECK(mc_pacer_push(p, MC_PACER_VIDEO, 1, pkt, 300, 0, NULL) == 0);
+  mc_pacer_get_stats(p, &st);
+  CHECK(st.queued_probe == 10 && st.queued_packets == 11);
+  uint64_t t = 0, first_probe = 0, last_probe = 0;
+  int n = 0;
+  (void)mc_pacer_pop(p, 0, buf, sizeof buf, &len, &cls, &tag); /* the first call starts the clock */
+  CHECK(cls == MC_PACER_VIDEO && tag == 1);
+  for (t = 0; t < 100000 && n < 10; t += 100) {
+    while (mc_pacer_pop(p, t, buf, sizeof buf, &len, &cls, &tag) == 0) {
+      CHECK(cls == MC_PACER_PROBE && tag == 7);
+      if (!n) first_probe = t;
+      last_probe = t;
+      n++;
+    }
+  }
+  CHECK(n == 10);
+  /* 9 gaps of about 1 ms (the 5 ms burst allowance lets some go at once) */
+  CHECK(last_probe - first_probe >= 3000 && last_probe - first_probe <= 12000);
+  mc_pacer_get_stats(p, &st);
+  CHECK(st.queued_probe == 0);
+  mc_pacer_free(p);
+}
+
 int main(void) {
   test_pacer();
+  test_pacer_probe();
+  test_probe_est();
+  test_probe_ctl();
+  test_rbe_probe();
+  test_probe_startup();
+  test_probe_recovery();
   test_bwe_edges();
   test_feedback_too_long();
   test_stall();

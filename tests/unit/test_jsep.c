@@ -62,7 +62,7 @@ static mc_sdp *over_the_wire(const mc_sdp *s) {
 }
 
 static mc_jsep *peer(const char *ufrag, const char *pwd, const uint8_t *fp, const char *cname) {
-  struct mc_jsep_config c = {ufrag, pwd, fp, 32, cname};
+  struct mc_jsep_config c = {ufrag, pwd, fp, 32, cname, false};
   mc_jsep *j = NULL;
   CHECK_EQ_INT(mc_jsep_new(&c, &j), 0);
   if (!j) exit(1);
@@ -1282,7 +1282,7 @@ static void test_direction_table(void) {
 }
 
 static void test_arguments(void) {
-  struct mc_jsep_config c = {"ab", "ourpassword0123456789012", fp_a, 32, NULL};
+  struct mc_jsep_config c = {"ab", "ourpassword0123456789012", fp_a, 32, NULL, false};
   mc_jsep *j = NULL;
   CHECK_EQ_INT(mc_jsep_new(&c, &j), MC_EINVAL); /* ufrag shorter than 4 */
   c.ice_ufrag = "ourU";
@@ -1314,7 +1314,66 @@ static void test_arguments(void) {
   mc_jsep_free(j);
 }
 
+
+/* Issue 16: the REMB-only mode for tests. A full peer's offer answered by
+ * a REMB-only one, and the REMB-only one's own offer: neither carries
+ * transport-cc or the transport-wide sequence extension, both negotiate
+ * goog-remb and abs-send-time, on both sides. */
+static void test_remb_only(void) {
+  for (int remb_offers = 0; remb_offers < 2; remb_offers++) {
+    mc_jsep *full = peer("AAAA", "apassword0123456789012345", fp_a, "acname");
+    struct mc_jsep_config c = {"BBBB", "bpassword0123456789012345", fp_b, 32, "bcname", true};
+    mc_jsep *remb = NULL;
+    CHECK_EQ_INT(mc_jsep_new(&c, &remb), 0);
+    if (!remb) exit(1);
+    struct mc_jsep_track fa = track(0, 0, "as", "aa"), fv = track(0, 0, "as", "av");
+    struct mc_jsep_track ra = track(0, 0, "bs", "ba"), rv = track(0, 0, "bs", "bv");
+    CHECK_EQ_INT(mc_jsep_add_transceiver(full, MC_MEDIA_AUDIO, &fa, NULL), 0);
+    CHECK_EQ_INT(mc_jsep_add_transceiver(full, MC_MEDIA_VIDEO, &fv, NULL), 0);
+    CHECK_EQ_INT(mc_jsep_add_transceiver(remb, MC_MEDIA_AUDIO, &ra, NULL), 0);
+    CHECK_EQ_INT(mc_jsep_add_transceiver(remb, MC_MEDIA_VIDEO, &rv, NULL), 0);
+    mc_jsep *off = remb_offers ? remb : full, *ans = remb_offers ? full : remb;
+    mc_sdp *o = calloc(1, sizeof *o);
+    CHECK_EQ_INT(mc_jsep_create_offer(off, o), 0);
+    if (remb_offers) {
+      CHECK(!has_fb(&o->media[1].fmts[0], "transport-cc") && has_fb(&o->media[1].fmts[0], "goog-remb"));
+      CHECK(!has_fb(&o->media[0].fmts[0], "transport-cc"));
+      CHECK_EQ_INT(ext_id(&o->media[1], MC_JSEP_EXT_TWCC), 0);
+      CHECK(ext_id(&o->media[1], MC_JSEP_EXT_ABS_SEND_TIME) > 0);
+    }
+    CHECK_EQ_INT(mc_jsep_set_local(off, MC_SDP_OFFER, o), 0);
+    mc_sdp *ow = over_the_wire(o);
+    char why[256] = "";
+    CHECK_EQ_INT(mc_jsep_set_remote(ans, MC_SDP_OFFER, ow, why, sizeof why), 0);
+    mc_sdp *a = calloc(1, sizeof *a);
+    CHECK_EQ_INT(mc_jsep_create_answer(ans, a), 0);
+    if (!remb_offers) {
+      CHECK(!has_fb(&a->media[1].fmts[0], "transport-cc") && has_fb(&a->media[1].fmts[0], "goog-remb"));
+      CHECK_EQ_INT(ext_id(&a->media[1], MC_JSEP_EXT_TWCC), 0);
+    }
+    CHECK_EQ_INT(mc_jsep_set_local(ans, MC_SDP_ANSWER, a), 0);
+    mc_sdp *aw = over_the_wire(a);
+    CHECK_EQ_INT(mc_jsep_set_remote(off, MC_SDP_ANSWER, aw, why, sizeof why), 0);
+    for (int side = 0; side < 2; side++) {
+      mc_jsep *j = side ? remb : full;
+      for (int k = 0; k < 2; k++) {
+        const mc_jsep_media *m = by_mid(j, k ? "1" : "0");
+        CHECK(!m->fb_twcc && m->ext_twcc == 0);
+        CHECK(m->ext_abs_send_time > 0);
+        if (k) CHECK(m->fb_remb);
+      }
+    }
+    free(o);
+    free(ow);
+    free(a);
+    free(aw);
+    mc_jsep_free(full);
+    mc_jsep_free(remb);
+  }
+}
+
 int main(void) {
+  test_remb_only();
   for (int i = 0; i < 32; i++) {
     fp_a[i] = (uint8_t)(0xA0 + i);
     fp_b[i] = (uint8_t)(0x10 + i);

@@ -3,7 +3,8 @@
  * queue (as a signaling server would), real ICE, DTLS, SRTP keys, SCTP and
  * data channels. Both offer directions, byte-exact messages, a data
  * channel offered in the older DTLS/SCTP form, a tampered fingerprint
- * refused by both sides, hang-up seen by the peer. */
+ * refused by both sides, hang-up seen by the peer, lost probe packets that
+ * cost no video. */
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -552,6 +553,69 @@ static void test_media(void) {
   peers_free();
 }
 
+/* ---- padding and probes lost on the way ---- */
+
+/* Drops A's first padding-only RTP packets (the P bit is in SRTP's clear
+ * header; media and retransmissions never set it; RTCP is types 200-206). */
+#define PAD_DROPS 4
+static int pad_dropped;
+static bool drop_padding(const uint8_t *d, size_t len) {
+  if (len < 12 || (d[0] & 0xc0) != 0x80 || (d[1] >= 200 && d[1] <= 206)) return false;
+  if (!(d[0] & 0x20) || pad_dropped >= PAD_DROPS) return false;
+  pad_dropped++;
+  return true;
+}
+
+static uv_timer_t flow_timer;
+static mc_pc_track flow_track;
+static uint32_t vts;
+static int flow_sent;
+static void on_flow(uv_timer_t *t);
+static int vwant;
+static bool frames_in(void) { return vgot >= vwant; }
+
+static void test_lost_padding(void) {
+  fprintf(stderr, "-- A's first probe packets are lost: no video frame is\n");
+  peers_new();
+  vgot = vbad = kreqs = 0;
+  restart_frames = true;
+  mc_pc_track vt = -1;
+  CHECK_EQ_INT(mc_pc_add_transceiver(peers[0].pc, MC_PC_VIDEO, true, &vt), 0);
+  offer_from(0);
+  CHECK(run_until(both_connected, STEP_MS));
+  pad_dropped = 0;
+  peers[0].pc->ice->test_drop_fn = drop_padding;
+  /* a key frame, then a frame every 33 ms for 2 s: the probes at the
+   * start (3 x then 6 x the start rate) go out meanwhile */
+  uint8_t f[300];
+  memset(f, 0x5a, sizeof f);
+  f[0] = 0;
+  CHECK_EQ_INT(mc_pc_send_frame(peers[0].pc, vt, f, sizeof f, vts += 3000, true), 0);
+  flow_sent = 1;
+  flow_track = vt;
+  uv_timer_init(loop, &flow_timer);
+  uv_timer_start(&flow_timer, on_flow, 33, 33);
+  uint64_t until = mc_now_ms() + 2000;
+  while (mc_now_ms() < until) uv_run(loop, UV_RUN_ONCE);
+  uv_timer_stop(&flow_timer);
+  uv_close((uv_handle_t *)&flow_timer, NULL);
+  vwant = flow_sent;
+  CHECK(run_until(frames_in, 3000));
+  fprintf(stderr, "figure: padding packets dropped=%d, frames sent=%d received=%d key frame requests=%d\n",
+          pad_dropped, flow_sent, vgot, kreqs);
+  CHECK_EQ_INT(pad_dropped, PAD_DROPS); /* A did probe, and lost some */
+  CHECK_EQ_INT(vgot, flow_sent);
+  CHECK_EQ_INT(vbad, 0);
+  CHECK_EQ_INT(kreqs, 0);
+  struct mc_pc_track_stats ts;
+  CHECK_EQ_INT(mc_pc_get_track_stats(peers[1].pc, 0, &ts), 0);
+  CHECK_EQ_INT(ts.frames_dropped, 0);
+  CHECK_EQ_INT(ts.packets_lost, 0); /* padding is not the video's */
+  peers[0].pc->ice->test_drop_fn = NULL;
+  restart_frames = false;
+  peers_free();
+}
+
 /* ---- ICE restart (RFC 8445 9) over a live call: DTLS, SRTP and SCTP stay ---- */
 
 static int rphase_to;
@@ -574,8 +638,6 @@ static bool reselected(void) {
   return both_connected() && selected_ms(0) > sel_before[0] && selected_ms(1) > sel_before[1] &&
          !peers[0].pc->ice->restarting && !peers[1].pc->ice->restarting;
 }
-static int vwant;
-static bool frames_in(void) { return vgot >= vwant; }
 
 static void send_msgs(mc_pc_dc ch, int from, int to) {
   for (int i = from; i < to; i++) {
@@ -589,7 +651,6 @@ static void send_msgs(mc_pc_dc ch, int from, int to) {
 }
 
 /* Video frames of one 300-byte packet; B counts them in on_frame. */
-static uint32_t vts;
 static void send_frames(mc_pc_track vt, int n) {
   uint32_t *ts = &vts;
   uint8_t f[300];
@@ -602,15 +663,13 @@ static void send_frames(mc_pc_track vt, int n) {
   }
 }
 
-/* A camera's steady flow during the outage: a frame every 33 ms. */
-static uv_timer_t flow_timer;
-static mc_pc_track flow_track;
+/* A camera's steady flow (during the outage): a frame every 33 ms. */
 static void on_flow(uv_timer_t *t) {
   (void)t;
   uint8_t f[300];
   memset(f, 0x5a, sizeof f);
   f[0] = 1;
-  mc_pc_send_frame(peers[0].pc, flow_track, f, sizeof f, vts += 3000, false);
+  if (mc_pc_send_frame(peers[0].pc, flow_track, f, sizeof f, vts += 3000, false) == 0) flow_sent++;
 }
 
 static void cut(bool on) {
@@ -749,6 +808,7 @@ int main(void) {
   test_tampered_fingerprint();
   test_malformed();
   test_media();
+  test_lost_padding();
   test_ice_restart();
   free(last_answer);
   uv_close((uv_handle_t *)&pump_timer, NULL);

@@ -1012,6 +1012,12 @@ static void test_rtx_end_to_end(void) {
   /* an RTX padding probe has no OSN */
   const uint8_t probe[] = {0xa0, 97, 0, 1, 0, 0, 0, 1, 0, 0, 0xbb, 0xbb, 0, 0, 0, 4};
   CHECK_EQ_INT(mc_rtx_unwrap(probe, sizeof probe, 1, 96, rtx, sizeof rtx, &xl), MC_EPARSE);
+  /* padding on the RTX SSRC takes its number in the retransmissions' sequence */
+  CHECK_EQ_INT(mc_rtp_history_take_rtx_seq(h), 2); /* 65535, 0, 1 went to the three above */
+  CHECK_EQ_INT(mc_rtp_history_rtx(h, 65534, 10, rtx, sizeof rtx, &xl), MC_OK);
+  struct mc_rtp_packet after;
+  CHECK_EQ_INT(mc_rtp_parse(rtx, xl, &after), MC_OK);
+  CHECK_EQ_INT(after.h.seq, 3);
   mc_vjb_free(j);
   mc_rtp_history_free(h);
 }
