@@ -272,7 +272,10 @@ function medcallRx(st) {
            freezeExact: n <= 1 || typeof v.freezeTotalMs === 'number',
            p50: shown ? v.glassToGlassShownP50Ms : v.glassToGlassP50Ms,
            p95: shown ? v.glassToGlassShownP95Ms : v.glassToGlassP95Ms,
-           conceal: a.framesPlayed ? a.concealedFrames / a.framesPlayed : null,
+           // since 2026-12-07 23:30 with the silence of re-buffering between
+           // played audio (underrunFrames), which Chromium plays as expand
+           conceal: a.framesPlayed ? (a.concealedFrames + (a.underrunFrames || 0)) /
+             (a.framesPlayed + (a.underrunFrames || 0)) : null,
            // since 2026-12-07 samples added and removed by time stretching
            // (and its concealment fallback); before, 20 ms concealment
            // frames played to grow the delay, and nothing to shrink it

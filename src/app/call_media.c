@@ -126,6 +126,10 @@ struct call_media {
   mc_ajb *ajb;       /* received Opus packets until their playout time */
   uv_timer_t ptimer; /* playout: one 20 ms frame per tick */
   uint64_t frames_played, frames_concealed, frames_fec, frames_silent, frames_stretched;
+  /* 20 ms blocks of silence between played audio (the jitter buffer ran
+   * dry and re-buffered): a gap as audible as concealment. Counted once
+   * audio plays again, so the silence after the peer stopped is not. */
+  uint64_t frames_underrun, silent_pending;
   uint64_t samples_inserted, samples_removed; /* by time stretching (and its fallback) */
   int16_t fifo[PLAY_FIFO];                    /* decoded, not played yet */
   size_t fifo_n;
@@ -1009,6 +1013,12 @@ static bool decode_next(struct call_media *m, uint64_t play_ms) {
     rc = mc_opus_decoder_conceal(m->adec, pcm, MC_OPUS_MAX_FRAME, &frames);
     if (rc == 0) m->frames_concealed++;
     break;
+  case MC_AJB_WAITING:
+    /* late, not lost: concealment all the same (as NetEq's expand), but
+     * the packet is played when it comes */
+    rc = mc_opus_decoder_conceal(m->adec, pcm, MC_OPUS_MAX_FRAME, &frames);
+    if (rc == 0) m->frames_concealed++;
+    break;
   case MC_AJB_STRETCH:
     /* the fallback when the audio could not be stretched: not a loss
      * (WebRTC counts its equivalent apart too, as samples inserted for
@@ -1050,9 +1060,12 @@ static void play_one(struct call_media *m, uint64_t tick_ms) {
     if (!decode_next(m, tick_ms)) break;
   if (m->fifo_n < MC_AUDIO_FRAME) {
     m->frames_silent++;
+    if (m->frames_played) m->silent_pending++;
     return;
   }
   m->frames_played++;
+  m->frames_underrun += m->silent_pending;
+  m->silent_pending = 0;
   keep_played(m, m->fifo);
   /* Heard now, or once the speaker's queue ahead of it has played. */
   if (m->fifo_ts_ok) {
@@ -1235,6 +1248,7 @@ void call_media_stats_json(struct call_media *m, json_t *root) {
       "jitterBufferDropped", (json_int_t)js.dropped, "jitterBufferTargetMs", (int)js.target_ms,
       "latePackets", (json_int_t)js.late);
   json_object_set_new(audio, "framesMuted", json_integer((json_int_t)m->audio_frames_muted));
+  json_object_set_new(audio, "underrunFrames", json_integer((json_int_t)m->frames_underrun));
   json_object_set_new(audio, "stretchedFrames", json_integer((json_int_t)m->frames_stretched));
   json_object_set_new(audio, "insertedSamplesForDeceleration", json_integer((json_int_t)m->samples_inserted));
   /* a frame the fallback dropped shortened the audio as much */
