@@ -130,6 +130,10 @@ struct call_media {
    * dry and re-buffered): a gap as audible as concealment. Counted once
    * audio plays again, so the silence after the peer stopped is not. */
   uint64_t frames_underrun, silent_pending;
+  /* concealment while waiting for a late packet, counted once one plays:
+   * the wait for a peer that stopped sending (it hung up first) is not a
+   * gap in the call */
+  uint64_t waited_pending;
   uint64_t samples_inserted, samples_removed; /* by time stretching (and its fallback) */
   int16_t fifo[PLAY_FIFO];                    /* decoded, not played yet */
   size_t fifo_n;
@@ -1002,6 +1006,8 @@ static bool decode_next(struct call_media *m, uint64_t play_ms) {
     return false;
   case MC_AJB_FRAME:
     rc = mc_opus_decoder_decode(m->adec, pkt, len, pcm, MC_OPUS_MAX_FRAME, &frames);
+    m->frames_concealed += m->waited_pending;
+    m->waited_pending = 0;
     break;
   case MC_AJB_MISSING:
     if (mc_ajb_peek_next(m->ajb, pkt, sizeof pkt, &len) == 0 &&
@@ -1017,7 +1023,7 @@ static bool decode_next(struct call_media *m, uint64_t play_ms) {
     /* late, not lost: concealment all the same (as NetEq's expand), but
      * the packet is played when it comes */
     rc = mc_opus_decoder_conceal(m->adec, pcm, MC_OPUS_MAX_FRAME, &frames);
-    if (rc == 0) m->frames_concealed++;
+    if (rc == 0) m->waited_pending++;
     break;
   case MC_AJB_STRETCH:
     /* the fallback when the audio could not be stretched: not a loss
