@@ -343,7 +343,7 @@ function table(dir) {
   console.log('freezes: gaps over 500 ms between those frames, count / total seconds (medcall\'s JSON has count and longest gap: ">=" is a lower bound).');
   console.log('g2g: capture stamp to shown (medcall: after lip sync\'s hold, headless) or rendered (Chromium). sent: sender\'s mean rate on the selected pair from 2 s after');
   console.log('the impairment on. adapt (drop300k): seconds from the drop until a 1 s sample of the sender\'s rate is under the new rate;');
-  console.log('in brackets its mean rate from 5 s after the drop to the recovery. conceal: share of played audio concealed for missing packets;\n' +
+  console.log('in brackets its mean rate from 5 s after the drop to the recovery. conceal: share of played audio concealed for missing packets (medcall: with re-buffering silence);\n' +
     '(slower / faster): shares of samples added and removed by the jitter buffer to grow and shrink its delay\n' +
     '(insertedSamplesForDeceleration, removedSamplesForAcceleration over samples played, both sides).');
   console.log('secs: the receiver\'s measured time from connected. load: the machine\'s 1-minute load average when the call ended.');
