@@ -70,6 +70,7 @@ struct mc_ajb {
   bool playing;
   int64_t next_fi;
   unsigned empty_pops;
+  unsigned waits; /* WAITING pops since the last frame given out */
   bool stretched_last;
   enum mc_ajb_wish wish;
   bool wish_open;                   /* the player has not answered yet */
@@ -138,6 +139,7 @@ static void clear(mc_ajb *j) {
   j->playing = false;
   j->have_newest = false;
   j->empty_pops = 0;
+  j->waits = 0;
 }
 
 static void update_delay(mc_ajb *j, int64_t ext_ts, uint64_t arrival_ms) {
@@ -231,6 +233,7 @@ int mc_ajb_pop(mc_ajb *j, uint64_t play_ms, uint8_t *buf, size_t cap, size_t *le
     j->playing = true;
     j->next_fi = oldest_fi(j);
     j->empty_pops = 0;
+    j->waits = 0;
   }
   /* fallbacks while the audio cannot be stretched: drop one frame per pop
    * until back near the target */
@@ -249,6 +252,19 @@ int mc_ajb_pop(mc_ajb *j, uint64_t play_ms, uint8_t *buf, size_t cap, size_t *le
     return MC_OK;
   }
   j->stretched_last = false;
+  /* A later packet came after a wait: the frames still missing before it
+   * were lost, not late, and the concealment played while waiting stands
+   * in for them (as NetEq merges expanded audio into a later packet), so
+   * a loss burst does not grow the delay by the frames it took (burst10,
+   * waiting without this: 6% of the audio removed again, concealment 14%
+   * for 10% lost). */
+  while (j->waits > 0 && j->newest_fi > j->next_fi) {
+    struct aslot *g = &j->slots[(size_t)(j->next_fi & (AJB_SLOTS - 1))];
+    if (g->used && g->fi == j->next_fi) break;
+    j->next_fi++;
+    j->waits--;
+    j->stats.missing++;
+  }
   struct aslot *s = &j->slots[(size_t)(j->next_fi & (AJB_SLOTS - 1))];
   if (s->used && s->fi == j->next_fi) {
     if (cap < s->len) {
@@ -262,6 +278,7 @@ int mc_ajb_pop(mc_ajb *j, uint64_t play_ms, uint8_t *buf, size_t cap, size_t *le
     j->last_fi = j->next_fi;
     j->next_fi++;
     j->empty_pops = 0;
+    j->waits = 0;
     j->stats.frames++;
     *status = MC_AJB_FRAME;
     /* the playout delay: when this frame is heard over when it would have
@@ -279,6 +296,7 @@ int mc_ajb_pop(mc_ajb *j, uint64_t play_ms, uint8_t *buf, size_t cap, size_t *le
   }
   if (j->newest_fi < j->next_fi) {
     j->stats.waited++;
+    j->waits++;
     *status = MC_AJB_WAITING;
     /* Nothing after this frame has come either: it is late rather than
      * lost (a queue building on the path), so the buffer waits for it

@@ -1364,6 +1364,31 @@ static void test_ajb_waits_for_late(void) {
   mc_ajb_free(p.j);
 }
 
+/* A loss burst looks like a late packet while it lasts (nothing comes),
+ * but the packets after it arrive on time: the concealment played while
+ * waiting stands in for the lost frames, and the delay does not grow (nor
+ * has to be cut again). Without that, 8 lost frames were waited for and
+ * then concealed again, and the delay grew by 160 ms. */
+static void test_ajb_loss_burst(void) {
+  struct ajb_player p = {0};
+  CHECK_EQ_INT(mc_ajb_new(NULL, &p.j), MC_OK);
+  uint8_t pkt[4] = {0xf8, 0, 0, 0};
+  uint32_t ts = 0;
+  uint64_t t = 1000;
+  struct mc_ajb_stats s0, s;
+  for (int i = 0; i < 300; i++, t += 20, ts += 960) {
+    if (i < 100 || i >= 108) mc_ajb_push(p.j, (uint16_t)i, ts, pkt, 4, t);
+    if (i == 99) mc_ajb_get_stats(p.j, &s0);
+    ajb_player_tick(&p, t, true);
+  }
+  mc_ajb_get_stats(p.j, &s);
+  CHECK(p.waited + p.missing <= 9); /* each lost frame concealed once */
+  CHECK(s.delay_ms <= s0.delay_ms + 20);
+  CHECK_EQ_INT(s.removed, s0.removed);
+  CHECK_EQ_INT(s.late, 0);
+  mc_ajb_free(p.j);
+}
+
 /* ------------------------------------------------------ TWCC recorder */
 
 static void test_twcc_recorder(void) {
@@ -1750,6 +1775,7 @@ int main(void) {
   test_ajb_queue_cycles();
   test_ajb_late_episodes();
   test_ajb_waits_for_late();
+  test_ajb_loss_burst();
   test_ajb_wish_scope();
   test_twcc_recorder();
   test_edges();
