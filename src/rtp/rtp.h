@@ -572,7 +572,10 @@ int mc_rtx_unwrap(const uint8_t *rtx, size_t len, uint32_t media_ssrc, uint8_t m
  * WAITING when none is: the frame is late, not lost, and the buffer waits
  * for it (the player conceals 20 ms and the delay grows by as much, as
  * NetEq's expand) instead of moving on and letting it and the packets
- * behind it arrive late; after 10 consecutive pops with nothing to give
+ * behind it arrive late; when a later packet comes first, the frames
+ * still missing before it were lost, and the concealment played while
+ * waiting stands in for them (the delay does not grow by a loss burst);
+ * after 10 consecutive pops with nothing to give
  * (WAITING or MISSING with an empty buffer) playout re-buffers.
  *
  * The delay is changed by time stretching in the player, as WebRTC's NetEq
