@@ -142,6 +142,8 @@ struct call_media {
   uint32_t fifo_ts;
   bool fifo_ts_ok;
   uint32_t fifo_media;
+  uint32_t last_ts; /* the RTP timestamp of the last frame put in the FIFO */
+  bool last_ts_ok;
   uint64_t astart_us, aframes, pstart_us, pframes; /* real-clock pacing of send and playout */
   int16_t *audio;
   size_t audio_len, audio_pos;
@@ -1041,16 +1043,29 @@ static bool decode_next(struct call_media *m, uint64_t play_ms) {
   bool has_ts = mc_ajb_last_ts(m->ajb, &ts) == 0;
   enum mc_ajb_wish wish = st == MC_AJB_FRAME ? mc_ajb_wish(m->ajb) : MC_AJB_KEEP;
   size_t n = wish == MC_AJB_KEEP ? frames : stretch_frame(m, wish, pcm, frames);
+  /* Frames the jitter buffer skipped after a wait (lost; the concealment
+   * played while waiting stood in for them) are media time too: this
+   * frame brings all of it since the last one, or lip sync would take the
+   * audio as played that much later for good (burst10: video held 300
+   * ms). */
+  uint32_t media = MC_AUDIO_FRAME;
+  if (has_ts && m->last_ts_ok && ts - m->last_ts > MC_AUDIO_FRAME && ts - m->last_ts <= 16 * MC_AUDIO_FRAME)
+    media = ts - m->last_ts;
   if (m->fifo_n == 0 || (has_ts && !m->fifo_ts_ok)) {
     /* what waits before this frame (concealment that stood for no
      * timestamp) is taken as the media time just before it */
     m->fifo_ts = ts - (uint32_t)m->fifo_n;
     m->fifo_ts_ok = has_ts;
     m->fifo_media = (uint32_t)m->fifo_n;
+    media = MC_AUDIO_FRAME;
   }
   memcpy(m->fifo + m->fifo_n, pcm, n * sizeof *pcm);
   m->fifo_n += n;
-  if (has_ts) m->fifo_media += MC_AUDIO_FRAME;
+  if (has_ts) {
+    m->fifo_media += media;
+    m->last_ts = ts;
+    m->last_ts_ok = true;
+  }
   return true;
 }
 
