@@ -272,7 +272,10 @@ function medcallRx(st) {
            freezeExact: n <= 1 || typeof v.freezeTotalMs === 'number',
            p50: shown ? v.glassToGlassShownP50Ms : v.glassToGlassP50Ms,
            p95: shown ? v.glassToGlassShownP95Ms : v.glassToGlassP95Ms,
-           conceal: a.framesPlayed ? a.concealedFrames / a.framesPlayed : null,
+           // since 2026-12-07 23:30 with the silence of re-buffering between
+           // played audio (underrunFrames), which Chromium plays as expand
+           conceal: a.framesPlayed ? (a.concealedFrames + (a.underrunFrames || 0)) /
+             (a.framesPlayed + (a.underrunFrames || 0)) : null,
            // since 2026-12-07 samples added and removed by time stretching
            // (and its concealment fallback); before, 20 ms concealment
            // frames played to grow the delay, and nothing to shrink it
@@ -353,7 +356,7 @@ function table(dir) {
   console.log('the impairment on. adapt (drop300k): seconds from the drop until a 1 s sample of the sender\'s rate is under the new rate;');
   console.log('90%: seconds from connected (and, for drop300k, from the link\'s return) until a 1 s sample of the sender\'s rate reaches 90 % of\n' +
     'the link or of the maximum when that is lower (all it sends: probes and padding count, as Chromium\'s do). mr: medcall both sides, REMB only.');
-  console.log('in brackets its mean rate from 5 s after the drop to the recovery. conceal: share of played audio concealed for missing packets;\n' +
+  console.log('in brackets its mean rate from 5 s after the drop to the recovery. conceal: share of played audio concealed for missing packets (medcall: with re-buffering silence);\n' +
     '(slower / faster): shares of samples added and removed by the jitter buffer to grow and shrink its delay\n' +
     '(insertedSamplesForDeceleration, removedSamplesForAcceleration over samples played, both sides).');
   console.log('secs: the receiver\'s measured time from connected. load: the machine\'s 1-minute load average when the call ended.');

@@ -130,6 +130,14 @@ struct call_media {
   mc_ajb *ajb;       /* received Opus packets until their playout time */
   uv_timer_t ptimer; /* playout: one 20 ms frame per tick */
   uint64_t frames_played, frames_concealed, frames_fec, frames_silent, frames_stretched;
+  /* 20 ms blocks of silence between played audio (the jitter buffer ran
+   * dry and re-buffered): a gap as audible as concealment. Counted once
+   * audio plays again, so the silence after the peer stopped is not. */
+  uint64_t frames_underrun, silent_pending;
+  /* concealment while waiting for a late packet, counted once one plays:
+   * the wait for a peer that stopped sending (it hung up first) is not a
+   * gap in the call */
+  uint64_t waited_pending;
   uint64_t samples_inserted, samples_removed; /* by time stretching (and its fallback) */
   int16_t fifo[PLAY_FIFO];                    /* decoded, not played yet */
   size_t fifo_n;
@@ -138,6 +146,8 @@ struct call_media {
   uint32_t fifo_ts;
   bool fifo_ts_ok;
   uint32_t fifo_media;
+  uint32_t last_ts; /* the RTP timestamp of the last frame put in the FIFO */
+  bool last_ts_ok;
   uint64_t astart_us, aframes, pstart_us, pframes; /* real-clock pacing of send and playout */
   int16_t *audio;
   size_t audio_len, audio_pos;
@@ -1015,6 +1025,8 @@ static bool decode_next(struct call_media *m, uint64_t play_ms) {
     return false;
   case MC_AJB_FRAME:
     rc = mc_opus_decoder_decode(m->adec, pkt, len, pcm, MC_OPUS_MAX_FRAME, &frames);
+    m->frames_concealed += m->waited_pending;
+    m->waited_pending = 0;
     break;
   case MC_AJB_MISSING:
     if (mc_ajb_peek_next(m->ajb, pkt, sizeof pkt, &len) == 0 &&
@@ -1025,6 +1037,12 @@ static bool decode_next(struct call_media *m, uint64_t play_ms) {
     }
     rc = mc_opus_decoder_conceal(m->adec, pcm, MC_OPUS_MAX_FRAME, &frames);
     if (rc == 0) m->frames_concealed++;
+    break;
+  case MC_AJB_WAITING:
+    /* late, not lost: concealment all the same (as NetEq's expand), but
+     * the packet is played when it comes */
+    rc = mc_opus_decoder_conceal(m->adec, pcm, MC_OPUS_MAX_FRAME, &frames);
+    if (rc == 0) m->waited_pending++;
     break;
   case MC_AJB_STRETCH:
     /* the fallback when the audio could not be stretched: not a loss
@@ -1042,16 +1060,29 @@ static bool decode_next(struct call_media *m, uint64_t play_ms) {
   bool has_ts = mc_ajb_last_ts(m->ajb, &ts) == 0;
   enum mc_ajb_wish wish = st == MC_AJB_FRAME ? mc_ajb_wish(m->ajb) : MC_AJB_KEEP;
   size_t n = wish == MC_AJB_KEEP ? frames : stretch_frame(m, wish, pcm, frames);
+  /* Frames the jitter buffer skipped after a wait (lost; the concealment
+   * played while waiting stood in for them) are media time too: this
+   * frame brings all of it since the last one, or lip sync would take the
+   * audio as played that much later for good (burst10: video held 300
+   * ms). */
+  uint32_t media = MC_AUDIO_FRAME;
+  if (has_ts && m->last_ts_ok && ts - m->last_ts > MC_AUDIO_FRAME && ts - m->last_ts <= 16 * MC_AUDIO_FRAME)
+    media = ts - m->last_ts;
   if (m->fifo_n == 0 || (has_ts && !m->fifo_ts_ok)) {
     /* what waits before this frame (concealment that stood for no
      * timestamp) is taken as the media time just before it */
     m->fifo_ts = ts - (uint32_t)m->fifo_n;
     m->fifo_ts_ok = has_ts;
     m->fifo_media = (uint32_t)m->fifo_n;
+    media = MC_AUDIO_FRAME;
   }
   memcpy(m->fifo + m->fifo_n, pcm, n * sizeof *pcm);
   m->fifo_n += n;
-  if (has_ts) m->fifo_media += MC_AUDIO_FRAME;
+  if (has_ts) {
+    m->fifo_media += media;
+    m->last_ts = ts;
+    m->last_ts_ok = true;
+  }
   return true;
 }
 
@@ -1067,9 +1098,12 @@ static void play_one(struct call_media *m, uint64_t tick_ms) {
     if (!decode_next(m, tick_ms)) break;
   if (m->fifo_n < MC_AUDIO_FRAME) {
     m->frames_silent++;
+    if (m->frames_played) m->silent_pending++;
     return;
   }
   m->frames_played++;
+  m->frames_underrun += m->silent_pending;
+  m->silent_pending = 0;
   keep_played(m, m->fifo);
   /* Heard now, or once the speaker's queue ahead of it has played. */
   if (m->fifo_ts_ok) {
@@ -1253,6 +1287,7 @@ void call_media_stats_json(struct call_media *m, json_t *root) {
       "jitterBufferDropped", (json_int_t)js.dropped, "jitterBufferTargetMs", (int)js.target_ms,
       "latePackets", (json_int_t)js.late);
   json_object_set_new(audio, "framesMuted", json_integer((json_int_t)m->audio_frames_muted));
+  json_object_set_new(audio, "underrunFrames", json_integer((json_int_t)m->frames_underrun));
   json_object_set_new(audio, "stretchedFrames", json_integer((json_int_t)m->frames_stretched));
   json_object_set_new(audio, "insertedSamplesForDeceleration", json_integer((json_int_t)m->samples_inserted));
   /* a frame the fallback dropped shortened the audio as much */

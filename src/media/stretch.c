@@ -34,17 +34,6 @@ static double ncc(const int16_t *a, const int16_t *b, size_t w) {
   return ab / sqrt(aa * bb);
 }
 
-static double ncc_f(const float *a, const float *b, size_t w) {
-  double ab = 0, aa = 0, bb = 0;
-  for (size_t i = 0; i < w; i++) {
-    ab += (double)a[i] * b[i];
-    aa += (double)a[i] * a[i];
-    bb += (double)b[i] * b[i];
-  }
-  if (aa <= 0 || bb <= 0) return 0;
-  return ab / sqrt(aa * bb);
-}
-
 static double mean_square(const int16_t *x, size_t n) {
   double e = 0;
   for (size_t i = 0; i < n; i++) e += (double)x[i] * x[i];
@@ -55,12 +44,13 @@ static double mean_square(const int16_t *x, size_t n) {
  * most like x[ref ..] (dir -1: the period before ref, +1: after it). The
  * caller guarantees every index touched is inside x[0, len). */
 static size_t best_lag(const int16_t *x, size_t len, size_t ref, int dir, size_t lo, size_t hi, size_t w) {
-  float d[MAX_DECIM];
+  int16_t d[MAX_DECIM];
   size_t off = ref % DECIM, nd = (len - off) / DECIM;
   if (nd > MAX_DECIM) nd = MAX_DECIM;
   for (size_t k = 0; k < nd; k++) {
     const int16_t *s = x + off + k * DECIM;
-    d[k] = (float)(s[0] + s[1] + s[2] + s[3]);
+    /* the mean, so the coarse search correlates int16 as the fine one */
+    d[k] = (int16_t)((s[0] + s[1] + s[2] + s[3]) / DECIM);
   }
   size_t dref = ref / DECIM, dw = w / DECIM;
   size_t best = lo;
@@ -68,7 +58,7 @@ static size_t best_lag(const int16_t *x, size_t len, size_t ref, int dir, size_t
   for (size_t p = (lo + DECIM - 1) / DECIM; p * DECIM <= hi; p++) {
     size_t m = dir < 0 ? dref - p : dref + p;
     if (m + dw > nd || dref + dw > nd) break;
-    double c = ncc_f(d + dref, d + m, dw);
+    double c = ncc(d + dref, d + m, dw);
     if (c > best_c) {
       best_c = c;
       best = p * DECIM;

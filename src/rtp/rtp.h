@@ -562,20 +562,29 @@ int mc_rtx_unwrap(const uint8_t *rtx, size_t len, uint32_t media_ssrc, uint8_t m
  * ====================================================================== */
 
 /* Policy: packets are placed by RTP timestamp on a 20 ms grid. Each
- * arrival's delay relative to the fastest packet of the last 1-2 s
+ * arrival's delay relative to the fastest packet of the last 4-8 s
  * (transit - that minimum: a queue that builds and then stands is not
  * jitter, and would otherwise keep the audio that much later for good)
- * goes into a histogram (10 ms buckets) that forgets 1% per packet
- * (about 2 s); its 95th percentile is the delay to cover. The target
- * delay is that + one frame, within [min_delay_ms, max_delay_ms]
+ * goes into a histogram (10 ms buckets) that forgets 0.3% per packet
+ * (about 7 s); its 97th percentile is the delay to cover. The memory
+ * spans the gaps between a bottleneck's queue episodes (rate500k: one
+ * every 10 s or so), so the delay one needed is kept for the next. The
+ * target delay is that + one frame, within [min_delay_ms, max_delay_ms]
  * (40..400). Playout starts once the buffer holds the target; each pop
  * gives one frame or MISSING (the decoder conceals, or decodes FEC from
- * the next packet: mc_ajb_peek_next); after 10 consecutive pops with an
- * empty buffer playout re-buffers.
+ * the next packet: mc_ajb_peek_next) when later packets are here, or
+ * WAITING when none is: the frame is late, not lost, and the buffer waits
+ * for it (the player conceals 20 ms and the delay grows by as much, as
+ * NetEq's expand) instead of moving on and letting it and the packets
+ * behind it arrive late; when a later packet comes first, the frames
+ * still missing before it were lost, and the concealment played while
+ * waiting stands in for them (the delay does not grow by a loss burst);
+ * after 10 consecutive pops with nothing to give
+ * (WAITING or MISSING with an empty buffer) playout re-buffers.
  *
  * The delay is changed by time stretching in the player, as WebRTC's NetEq
  * does: at each frame popped, the playout delay (the time of the pop over
- * when the frame would have come with the fastest transit of the last 1-2
+ * when the frame would have come with the fastest transit of the last 4-8
  * s) is compared with the target. Under it, the player is asked to play
  * the frame slower (one pitch period more); over
  * target + the spread of the last 4-8 s of transits + 20 ms (NetEq's high
@@ -592,11 +601,15 @@ int mc_rtx_unwrap(const uint8_t *rtx, size_t len, uint32_t media_ssrc, uint8_t m
  * frames, one frame is dropped per pop. */
 enum mc_ajb_status {
   MC_AJB_FRAME = 0,   /* a packet was copied out */
-  MC_AJB_MISSING,     /* playout time of a frame that did not arrive: conceal */
+  MC_AJB_MISSING,     /* playout time of a frame that did not arrive (later
+                       * ones did: lost): conceal, or FEC from the next */
   MC_AJB_BUFFERING,   /* not playing yet: output silence */
   MC_AJB_STRETCH,     /* nothing lost: the buffer is growing its delay toward the
                        * target and the audio could not be stretched; play 20 ms
                        * of concealment (no FEC) */
+  MC_AJB_WAITING,     /* the next frame has not come, nor any after it: it is
+                       * late, and waited for; conceal 20 ms (no FEC, no
+                       * timestamp) */
 };
 
 /* What the buffer asks of the frame just popped (MC_AJB_FRAME). */
@@ -614,6 +627,7 @@ struct mc_ajb_config {
 struct mc_ajb_stats {
   uint64_t packets, late, duplicates, frames, missing;
   uint64_t dropped, stretched; /* fallbacks: frames dropped, STRETCH pops */
+  uint64_t waited;             /* WAITING pops */
   uint64_t inserted, removed;  /* samples the player added and removed (mc_ajb_stretched) */
   uint32_t target_ms, level_ms;
   int32_t delay_ms; /* the playout delay at the last frame popped */
@@ -927,7 +941,7 @@ void mc_sync_get(const mc_sync *s, struct mc_sync_state *out);
 void mc_ajb_set_min_delay(mc_ajb *j, uint32_t ms);
 /* The RTP timestamp of the frame the last mc_ajb_pop gave out (status
  * MC_AJB_FRAME or MC_AJB_MISSING): what is played now. MC_ENOTFOUND when
- * that pop gave out nothing. */
+ * that pop gave out nothing (MC_AJB_WAITING included). */
 int mc_ajb_last_ts(const mc_ajb *j, uint32_t *ts);
 
 /* Fitting VP8 into the sending estimate (issue 7): video gets the estimate

@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_ASSERT(len > cap && len <= 1500);
         break;
       }
-      FUZZ_ASSERT(rc == MC_OK && st <= MC_AJB_STRETCH);
+      FUZZ_ASSERT(rc == MC_OK && st <= MC_AJB_WAITING);
       uint32_t last;
       int lr = mc_ajb_last_ts(j, &last);
       enum mc_ajb_wish w = mc_ajb_wish(j);
