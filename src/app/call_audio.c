@@ -25,6 +25,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <SDL.h>
+
 #include "app/app.h"
 #include "app/i18n.h"
 #include "media/media.h"
@@ -97,6 +99,11 @@ static void *audio_main(void *arg) {
   }
   pthread_mutex_unlock(&w.mu);
   if (held) mc_audio_release();
+  /* SDL keeps each thread's error text in thread-local storage it frees
+   * only when told (SDL_TLSCleanup, SDL 2.0.16): every failed open on this
+   * thread left one behind (LeakSanitizer, app_audio_late in the ASan
+   * build). */
+  SDL_TLSCleanup();
   pthread_mutex_lock(&w.mu);
   w.done = true;
   pthread_cond_signal(&w.idle);

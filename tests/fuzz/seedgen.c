@@ -61,7 +61,7 @@ struct bytes {
 
 static void put(struct bytes *o, const void *p, size_t n) {
   if (o->n + n > sizeof o->b) abort();
-  memcpy(o->b + o->n, p, n);
+  if (n) memcpy(o->b + o->n, p, n); /* an empty piece may come with no pointer */
   o->n += n;
 }
 static void put8(struct bytes *o, uint8_t v) { put(o, &v, 1); }
