@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "rtp/rtp.h"
+#include "util/util.h"
 
 #define MAXQ 16384
 #define OVERHEAD 40 /* IP/UDP/SRTP bytes per packet */
@@ -164,6 +165,10 @@ static void pad(struct world *w, uint64_t target) {
   mc_pacer_get_stats(w->pacer, &ps);
   double media = w->enc_bps, t = (double)target;
   double share = w->remb ? 1.0 : 0.9, max_target = w->remb ? 1000000 : 300000;
+  if (!w->remb && !getenv("NORAMP") && mc_bwe_ramping(w->bwe, w->now)) {
+    if (t > 1500000) t = 1500000;
+    max_target = 1e12;
+  }
   if (ps.queued_packets || media >= 0.85 * t || t >= max_target) {
     w->pad_credit = 0;
     return;
@@ -200,10 +205,6 @@ static void step(struct world *w, uint64_t t_ms) {
   if (now >= w->next_audio) {
     w->next_audio += 20000;
     push(w, MC_PACER_AUDIO, 80);
-  }
-  if (pr->enc_tau_ms && now >= w->next_pad) {
-    w->next_pad = now + 20000;
-    pad(w, target);
   }
   probe(w, target);
   uint8_t buf[MC_PACER_MAX_PACKET];
@@ -298,6 +299,12 @@ static void step(struct world *w, uint64_t t_ms) {
     w->fbn--;
   }
   mc_pacer_set_target(w->pacer, mc_bwe_target_bps(w->bwe));
+  /* after the pacer sent what it could (audio leaves at once in medcall:
+   * queued with it, no padding would ever go) */
+  if (pr->enc_tau_ms && now >= w->next_pad) {
+    w->next_pad = now + 20000;
+    pad(w, mc_bwe_target_bps(w->bwe));
+  }
 }
 
 static int cmp_u32(const void *a, const void *b) {
@@ -397,6 +404,7 @@ static void run(const struct profile *pr, bool trace, bool remb) {
 }
 
 int main(int argc, char **argv) {
+  mc_log_init_from_env();
   const char *trace = argc == 3 && strcmp(argv[1], "-t") == 0 ? argv[2] : NULL;
   bool remb_trace = argc == 3 && strcmp(argv[1], "-T") == 0;
   if (remb_trace) trace = argv[2];

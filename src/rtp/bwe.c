@@ -465,6 +465,7 @@ struct sent_pkt {
 /* The application-limited region: what the encoders produce is under
  * this share of the target (WebRTC's ALR detector starts near 65 %). */
 #define ALR_SHARE 0.65
+#define BWE_RAMP_US 1000000 /* mc_bwe_ramping */
 
 struct mc_bwe {
   struct mc_bwe_config cfg;
@@ -498,6 +499,8 @@ struct mc_bwe {
   mc_probe_ctl *probe;
   mc_probe_est *probe_est;
   uint64_t probe_bps;
+  int64_t ramp_until_us; /* see mc_bwe_ramping */
+  bool have_ramp;
 };
 
 static void cfg_defaults(const struct mc_bwe_config *in, struct mc_bwe_config *out) {
@@ -574,7 +577,7 @@ uint64_t mc_bwe_acked_bps(const mc_bwe *b) { return b ? b->acked_bps : 0; }
  * bound does not apply to it. The loss-based bound follows while loss is
  * under 2 %. A result under the current rates (a probe into a link that
  * has not come back) changes nothing: the detectors handle decreases. */
-static void bwe_apply_probe(mc_bwe *b, uint64_t probe_bps, enum mc_bwe_usage usage) {
+static void bwe_apply_probe(mc_bwe *b, uint64_t probe_bps, enum mc_bwe_usage usage, int64_t now_us) {
   b->probe_bps = probe_bps;
   double r = (double)probe_bps;
   if (r > (double)b->cfg.max_bps) r = (double)b->cfg.max_bps;
@@ -590,6 +593,10 @@ static void bwe_apply_probe(mc_bwe *b, uint64_t probe_bps, enum mc_bwe_usage usa
   if (usage != MC_BWE_OVERUSE && r > b->aimd.rate) {
     MC_LOGD("bwe", "probe result bps=%.0f delay_bps=%.0f", r, b->aimd.rate);
     b->aimd.rate = r;
+    if (b->have_decrease) {
+      b->ramp_until_us = now_us + BWE_RAMP_US;
+      b->have_ramp = true;
+    }
   }
   if (b->last_loss < LOSS_LOW && r > b->loss_bps) b->loss_bps = r;
 }
@@ -674,7 +681,7 @@ void mc_bwe_on_twcc(mc_bwe *b, const struct mc_twcc_status *st, size_t count, ui
   aimd_update(&b->aimd, usage, (double)b->acked_bps, det_queue_us(&b->det), now);
   if (probe_bps) {
     mc_probe_ctl_on_result(b->probe);
-    bwe_apply_probe(b, probe_bps, usage);
+    bwe_apply_probe(b, probe_bps, usage, now);
   }
   if (b->total_acc >= LOSS_MIN_PACKETS && now - b->last_loss_eval_us >= LOSS_WINDOW_US) {
     double p = (double)b->lost_acc / (double)b->total_acc;
@@ -743,6 +750,20 @@ void mc_bwe_on_remb(mc_bwe *b, uint64_t bps, uint64_t now_us) {
   mc_probe_ctl_on_estimate(b->probe, mc_bwe_target_bps(b), (int64_t)now_us);
 }
 
+/* After the first decrease a probe's result raises the rate to 1.5 x what
+ * is acknowledged at most, and a further probe waits until the path
+ * delivered 85 % of it (probe.c): both wait for the encoder, which follows
+ * a higher target over a second or more (the lab's VP8: sent 60-70 % of
+ * the target while it climbed), so after drop300k's return the estimate
+ * went up a step every 1.5-2 s and reached 90 % of the link after 9 s.
+ * For a while after such a raise the caller pads up to the target
+ * (pc/media.c): the path then carries the raised rate at once, proving it
+ * (the next probe goes further) or disproving it (over-use within a few
+ * feedback intervals, where a token bucket's burst had passed the probe). */
+bool mc_bwe_ramping(const mc_bwe *b, uint64_t now_us) {
+  return b && b->have_ramp && (int64_t)now_us < b->ramp_until_us;
+}
+
 bool mc_bwe_probe_next(mc_bwe *b, uint64_t now_us, uint64_t media_bps, struct mc_probe_cluster *out) {
   if (!b || !out) return false;
   uint64_t target = mc_bwe_target_bps(b);
@@ -789,7 +810,7 @@ struct mc_rbe {
   /* probe clusters seen as runs of padding (mc_rbe_on_packet) */
   mc_probe_est *probe_est;
   struct mc_probe_cluster run;
-  int64_t run_last_send;
+  int64_t run_last_send, run_first_send;
   bool in_run, probe_raised;
 };
 
@@ -798,6 +819,15 @@ struct mc_rbe {
  * worst only below that; 10 ms keeps two clusters (or two ticks of
  * filler padding, 20 ms apart) apart. */
 #define RBE_PROBE_GAP_US 10000
+/* While a probe is queued our pacer sends everything at its rate, and
+ * video goes before it: a frame's packets in the middle of a probe left a
+ * gap over 10 ms between its padding packets, the run split in two too
+ * short to measure, and no probe raised the REMB (bench/bwe_sim tbf
+ * profiles, remb). Media packets within 10 ms continue a run and count in
+ * it (WebRTC's pacer tags them with the cluster as well); a run ends after
+ * 150 ms (the longest probe is 120 ms), so media and filler padding never
+ * make one endless run. */
+#define RBE_PROBE_MAX_US 150000
 
 int mc_rbe_new(const struct mc_bwe_config *config, mc_rbe **out) {
   if (!out) return MC_EINVAL;
@@ -824,9 +854,16 @@ void mc_rbe_free(mc_rbe *r) {
  * run of padding-only packets is simpler and is what our sender probes
  * with. Its result (as for transport-wide feedback, mc_probe_est) starts
  * the estimate, or raises it unless the detector sees over-use. */
-static void rbe_probe(mc_rbe *r, int64_t send_us, size_t size, int64_t arr) {
-  if (!r->in_run || send_us < r->run_last_send || send_us - r->run_last_send > RBE_PROBE_GAP_US) {
+static void rbe_probe(mc_rbe *r, int64_t send_us, size_t size, int64_t arr, bool padding) {
+  bool more = r->in_run && send_us >= r->run_last_send && send_us - r->run_last_send <= RBE_PROBE_GAP_US &&
+              send_us - r->run_first_send <= RBE_PROBE_MAX_US;
+  if (!more && !padding) {
+    r->in_run = false;
+    return;
+  }
+  if (!more) {
     r->in_run = true;
+    r->run_first_send = send_us;
     r->run.id = r->run.id % 0xffff + 1;
     r->run.min_packets = 5;
     r->run.min_bytes = 0;
@@ -878,7 +915,7 @@ void mc_rbe_on_packet(mc_rbe *r, uint32_t abs_send_time, size_t size, uint64_t a
   int64_t send_us = r->abs_ext * 1000000 / (1 << 18);
   det_on_packet(&r->det, send_us, arr);
   rate_add(&r->incoming, arr, size);
-  if (padding) rbe_probe(r, send_us, size, arr);
+  rbe_probe(r, send_us, size, arr, padding);
   uint64_t in = rate_get(&r->incoming);
   if (!r->valid) {
     /* WebRTC's remote estimator also waits for a measured incoming rate

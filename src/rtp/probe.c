@@ -91,7 +91,7 @@ struct mc_probe_ctl {
   int retries;
   int64_t duration_us;
   /* large drops */
-  uint64_t peak_bps, drop_from_bps;
+  uint64_t peak_bps, drop_from_bps, delivered_peak_bps;
   int64_t drop_at_us;
   bool have_drop, last_was_recovery, recovery_raised;
   uint64_t estimate_at_probe;
@@ -148,19 +148,28 @@ void mc_probe_ctl_on_estimate(mc_probe_ctl *c, uint64_t bps, int64_t now_us) {
   if (c->last_was_recovery && (double)bps >= 1.5 * (double)c->estimate_at_probe) c->recovery_raised = true;
   c->estimate = bps;
   if (bps > c->peak_bps) c->peak_bps = bps;
-  if ((double)bps < PROBE_DROP_THRESHOLD * (double)c->peak_bps) {
+  /* The peak is what was estimated and also delivered: the start probes
+   * through a token bucket's burst put the estimate at twice a 500 kbit/s
+   * link for a moment, the over-use that followed read as a large drop,
+   * and recovery probes to that rate every 2-16 s for 30 s kept putting
+   * the link's queue at 150-200 ms (lab rate500k: a spike of 560-600
+   * kbit/s sent every 8-10 s; bench/bwe_sim tbf-500k). */
+  uint64_t peak = c->peak_bps;
+  if (!c->blind && c->delivered_peak_bps && c->delivered_peak_bps < peak) peak = c->delivered_peak_bps;
+  if ((double)bps < PROBE_DROP_THRESHOLD * (double)peak) {
     /* a fall in steps (each decrease once per RTT) is one drop from the
      * rate before the first step */
     bool recent = c->have_drop && now_us - c->drop_at_us <= PROBE_RECOVERY_FOR_US;
     if (!recent) {
-      c->drop_from_bps = c->peak_bps;
+      c->drop_from_bps = peak;
       c->drop_at_us = now_us;
       c->recovery_interval_us = PROBE_RECOVERY_INTERVAL_US;
-    } else if (c->peak_bps > c->drop_from_bps) {
-      c->drop_from_bps = c->peak_bps;
+    } else if (peak > c->drop_from_bps) {
+      c->drop_from_bps = peak;
     }
     c->have_drop = true;
     c->peak_bps = bps;
+    c->delivered_peak_bps = 0;
   }
   bool delivered = c->blind ? now_us - c->last_probe_us >= PROBE_FURTHER_BLIND_US
                             : !c->delivered_bps || (double)c->delivered_bps >= PROBE_DELIVERED_MIN * (double)MC_MIN(bps, c->last_probe_bps);
@@ -170,7 +179,9 @@ void mc_probe_ctl_on_estimate(mc_probe_ctl *c, uint64_t bps, int64_t now_us) {
 }
 
 void mc_probe_ctl_on_delivered(mc_probe_ctl *c, uint64_t bps) {
-  if (c) c->delivered_bps = bps;
+  if (!c) return;
+  c->delivered_bps = bps;
+  if (bps > c->delivered_peak_bps) c->delivered_peak_bps = bps;
 }
 
 void mc_probe_ctl_set_blind(mc_probe_ctl *c, bool blind) {
