@@ -52,6 +52,7 @@ struct sim {
   size_t fbhead, fbcount;
   uint64_t next_frame_us, next_audio_us, next_fb_us;
   uint64_t now;
+  bool ramped; /* mc_bwe_ramping seen */
   /* measurements */
   uint64_t delivered_bytes, queued_waits, wait_over_300ms, max_wait_us;
   uint64_t keyframes;
@@ -346,6 +347,20 @@ static void test_remb(void) {
   CHECK(mc_bwe_target_bps(b) == 875000);
   mc_bwe_on_rr_loss(b, 0, 2000000);
   CHECK(mc_bwe_target_bps(b) > 875000);
+  /* a REMB above the loss-based bound, under 2 % loss, lifts the bound
+   * with it (a probe's REMB after a capacity drop: 5 % a second from
+   * the bound loss had set kept the target there for minutes) */
+  mc_bwe_on_remb(b, 300000, 2100000);
+  mc_bwe_on_rr_loss(b, 64, 2200000);
+  CHECK(mc_bwe_target_bps(b) == 262500);
+  mc_bwe_on_rr_loss(b, 0, 3300000);
+  mc_bwe_on_remb(b, 1500000, 3400000);
+  CHECK(mc_bwe_target_bps(b) == 1500000);
+  /* not over 2 % loss */
+  mc_bwe_on_rr_loss(b, 64, 4500000);
+  uint64_t held = mc_bwe_target_bps(b);
+  mc_bwe_on_remb(b, 1900000, 4600000);
+  CHECK(mc_bwe_target_bps(b) == held && held < 1500000);
   mc_bwe_free(b);
 }
 
@@ -636,6 +651,7 @@ static uint64_t cap_2m(uint64_t t) { (void)t; return 2000000; }
 static uint64_t time_to(struct sim *s, uint64_t from_ms, uint64_t until_ms, uint64_t bps) {
   for (uint64_t t = from_ms; t < until_ms; t++) {
     sim_step(s, t * 1000);
+    if (mc_bwe_ramping(s->bwe, t * 1000)) s->ramped = true;
     if (mc_bwe_target_bps(s->bwe) >= bps) return t - from_ms;
   }
   return UINT64_MAX;
@@ -677,7 +693,11 @@ static void test_probe_recovery(void) {
     sim_init(&s, 8);
     for (uint64_t t = 0; t < 40000; t++) sim_step(&s, t * 1000);
     CHECK(mc_bwe_target_bps(s.bwe) < 400000);
+    CHECK(!mc_bwe_ramping(s.bwe, 40000000));
     uint64_t back = time_to(&s, 40000, 60000, 1800000);
+    /* the recovery probes' raises call for padding (pc/media.c) */
+    if (probes) CHECK(s.ramped);
+    else CHECK(!s.ramped);
     fprintf(stderr, "recovery %s probes: 90%% of 2 Mbit/s %lld ms after the link came back (-1: not within 20 s)\n",
             probes ? "with" : "without", back == UINT64_MAX ? -1LL : (long long)back);
     if (probes) CHECK(back <= 5000);
@@ -826,6 +846,37 @@ static void test_probe_ctl(void) {
   CHECK(mc_probe_ctl_next(c, 18300000, false, &p)); /* still 4 s */
   mc_probe_ctl_free(c);
 
+  /* a large drop counts from what was also delivered: the start probes
+   * through a token bucket's burst put the estimate at 1 Mbit/s on a
+   * 500 kbit/s link, and the over-use after it is no drop to probe back
+   * from */
+  CHECK(mc_probe_ctl_new(300000, 3000000, &c) == 0);
+  CHECK(mc_probe_ctl_next(c, 0, false, &p) && mc_probe_ctl_next(c, 0, false, &p));
+  mc_probe_ctl_on_delivered(c, 450000);
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_estimate(c, 1000000, 300000);
+  mc_probe_ctl_on_estimate(c, 420000, 2000000);
+  CHECK(!mc_probe_ctl_next(c, 2000000, false, &p));
+  CHECK(!mc_probe_ctl_next(c, 4100000, false, &p));
+  /* what was delivered, then fell by half, is one */
+  mc_probe_ctl_on_delivered(c, 1400000);
+  mc_probe_ctl_on_estimate(c, 1500000, 8000000);
+  mc_probe_ctl_on_estimate(c, 300000, 8100000);
+  CHECK(mc_probe_ctl_next(c, 8100000, false, &p) && p.bps == 600000);
+  mc_probe_ctl_free(c);
+
+  /* REMB alone (blind): a further probe waits 700 ms, not for a delivered
+   * rate nobody measures */
+  CHECK(mc_probe_ctl_new(300000, 3000000, &c) == 0);
+  mc_probe_ctl_set_blind(c, true);
+  CHECK(mc_probe_ctl_next(c, 0, false, &p) && mc_probe_ctl_next(c, 0, false, &p));
+  mc_probe_ctl_on_result(c);
+  mc_probe_ctl_on_estimate(c, 1700000, 300000);
+  CHECK(!mc_probe_ctl_next(c, 300000, false, &p));
+  mc_probe_ctl_on_estimate(c, 1700000, 700000);
+  CHECK(mc_probe_ctl_next(c, 700000, false, &p) && p.bps == 3000000);
+  mc_probe_ctl_free(c);
+
   /* no result within 1 s: the same rate again, twice as long, at most 3
    * times; a result ends it */
   CHECK(mc_probe_ctl_new(300000, 3000000, &c) == 0);
@@ -864,6 +915,16 @@ static void test_rbe_probe(void) {
     mc_rbe_on_packet(r, mc_rtp_abs_send_time_from_us(send), 300, send + 20000, false);
   }
   CHECK(mc_rbe_estimate_bps(r) == 0);
+  mc_rbe_free(r);
+  /* a video frame in the middle of a probe (it goes first in our pacer):
+   * its packets continue the run and count in it, the run is measured */
+  CHECK(mc_rbe_new(NULL, &r) == 0);
+  for (int i = 0; i < 18; i++) {
+    uint64_t send = 100000 + (uint64_t)i * 1200;
+    bool pad = (i >= 2 && i < 5) || i >= 15;
+    mc_rbe_on_packet(r, mc_rtp_abs_send_time_from_us(send), 300, send + 20000, pad);
+  }
+  CHECK(mc_rbe_estimate_bps(r) >= 1800000 && mc_rbe_estimate_bps(r) <= 2100000);
   mc_rbe_free(r);
 }
 
