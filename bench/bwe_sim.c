@@ -323,7 +323,9 @@ static void run(const struct profile *pr, bool trace, bool remb) {
   mc_bwe_new(NULL, &w->bwe);
   mc_pacer_new(NULL, &w->pacer);
   mc_twcc_recorder_new(1, &w->rec);
-  mc_bwe_on_rtt(w->bwe, (uint32_t)(2 * pr->owd_ms));
+  /* the lab's calls have no RTT from receiver reports for their first
+   * seconds: the tbf profiles never get one */
+  if (!pr->enc_tau_ms) mc_bwe_on_rtt(w->bwe, (uint32_t)(2 * pr->owd_ms));
   /* converge: target first within 80% of the capacity (or of the max the
    * estimator allows); for a drop profile also the time to fall under the
    * lower capacity and to recover to 80% of the first again */

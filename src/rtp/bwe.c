@@ -500,7 +500,7 @@ struct mc_bwe {
   mc_probe_est *probe_est;
   uint64_t probe_bps;
   int64_t ramp_until_us; /* see mc_bwe_ramping */
-  bool have_ramp;
+  bool have_ramp, have_rr_rtt;
 };
 
 static void cfg_defaults(const struct mc_bwe_config *in, struct mc_bwe_config *out) {
@@ -637,6 +637,7 @@ void mc_bwe_on_twcc(mc_bwe *b, const struct mc_twcc_status *st, size_t count, ui
   mc_probe_ctl_set_blind(b->probe, false);
   b->feedbacks++;
   uint64_t lost = 0, known = 0, probe_bps = 0;
+  int64_t fb_rtt = -1;
   for (size_t i = 0; i < count; i++) {
     struct sent_pkt *s = &b->sent[st[i].seq % SENT_RING];
     if (!s->used || s->seq != st[i].seq) continue; /* not ours, or too old */
@@ -657,6 +658,7 @@ void mc_bwe_on_twcc(mc_bwe *b, const struct mc_twcc_status *st, size_t count, ui
       continue;
     }
     s->used = false; /* a later report of the same seq is a duplicate */
+    if (now >= s->send_us && (fb_rtt < 0 || now - s->send_us < fb_rtt)) fb_rtt = now - s->send_us;
     int64_t arr = st[i].arrival_us;
     if (b->have_arrival && arr < b->last_arrival_us - 5000000) {
       /* the peer's clock went back (reset): start the detector over */
@@ -672,6 +674,14 @@ void mc_bwe_on_twcc(mc_bwe *b, const struct mc_twcc_status *st, size_t count, ui
       if (r > probe_bps) probe_bps = r;
     }
   }
+  /* Until receiver reports give a round trip, the quickest feedback's
+   * (sent to fed back, the peer's feedback interval included), as WebRTC
+   * takes its round trip from transport-wide feedback: the additive
+   * increase near the last decrease is half a packet per (RTT + 100 ms),
+   * and the default 200 ms made it about 11 kbit/s a second for the
+   * first seconds of the lab's rate500k (RTT 1-30 ms; the first RR-based
+   * RTT after 5 s), 8 s from the first over-use to 90 % of the link. */
+  if (!b->have_rr_rtt && fb_rtt >= 0) b->aimd.rtt_ms = (uint32_t)MC_MIN(fb_rtt / 1000, 1000);
   b->packets_acked += known - lost;
   b->packets_lost += lost;
   uint64_t ab = rate_get(&b->acked);
@@ -724,6 +734,7 @@ void mc_bwe_on_rtt(mc_bwe *b, uint32_t rtt_ms) {
   if (!b) return;
   b->rtt_ms = rtt_ms;
   b->aimd.rtt_ms = rtt_ms;
+  b->have_rr_rtt = true;
 }
 
 /* With REMB alone, the peer's receive-side estimator measures our probes
