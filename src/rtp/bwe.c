@@ -821,7 +821,7 @@ struct mc_rbe {
   /* probe clusters seen as runs of padding (mc_rbe_on_packet) */
   mc_probe_est *probe_est;
   struct mc_probe_cluster run;
-  int64_t run_last_send, run_first_send;
+  int64_t run_last_send;
   bool in_run, probe_raised;
 };
 
@@ -830,15 +830,6 @@ struct mc_rbe {
  * worst only below that; 10 ms keeps two clusters (or two ticks of
  * filler padding, 20 ms apart) apart. */
 #define RBE_PROBE_GAP_US 10000
-/* While a probe is queued our pacer sends everything at its rate, and
- * video goes before it: a frame's packets in the middle of a probe left a
- * gap over 10 ms between its padding packets, the run split in two too
- * short to measure, and no probe raised the REMB (bench/bwe_sim tbf
- * profiles, remb). Media packets within 10 ms continue a run and count in
- * it (WebRTC's pacer tags them with the cluster as well); a run ends after
- * 150 ms (the longest probe is 120 ms), so media and filler padding never
- * make one endless run. */
-#define RBE_PROBE_MAX_US 150000
 
 int mc_rbe_new(const struct mc_bwe_config *config, mc_rbe **out) {
   if (!out) return MC_EINVAL;
@@ -865,16 +856,9 @@ void mc_rbe_free(mc_rbe *r) {
  * run of padding-only packets is simpler and is what our sender probes
  * with. Its result (as for transport-wide feedback, mc_probe_est) starts
  * the estimate, or raises it unless the detector sees over-use. */
-static void rbe_probe(mc_rbe *r, int64_t send_us, size_t size, int64_t arr, bool padding) {
-  bool more = r->in_run && send_us >= r->run_last_send && send_us - r->run_last_send <= RBE_PROBE_GAP_US &&
-              send_us - r->run_first_send <= RBE_PROBE_MAX_US;
-  if (!more && !padding) {
-    r->in_run = false;
-    return;
-  }
-  if (!more) {
+static void rbe_probe(mc_rbe *r, int64_t send_us, size_t size, int64_t arr) {
+  if (!r->in_run || send_us < r->run_last_send || send_us - r->run_last_send > RBE_PROBE_GAP_US) {
     r->in_run = true;
-    r->run_first_send = send_us;
     r->run.id = r->run.id % 0xffff + 1;
     r->run.min_packets = 5;
     r->run.min_bytes = 0;
@@ -926,7 +910,7 @@ void mc_rbe_on_packet(mc_rbe *r, uint32_t abs_send_time, size_t size, uint64_t a
   int64_t send_us = r->abs_ext * 1000000 / (1 << 18);
   det_on_packet(&r->det, send_us, arr);
   rate_add(&r->incoming, arr, size);
-  rbe_probe(r, send_us, size, arr, padding);
+  if (padding) rbe_probe(r, send_us, size, arr);
   uint64_t in = rate_get(&r->incoming);
   if (!r->valid) {
     /* WebRTC's remote estimator also waits for a measured incoming rate
