@@ -23,7 +23,11 @@
  * REMB alone from the receive-side estimator (remb). "start (90%)" and
  * "recover (90%)" are the times to 90% of the link (or of the maximum),
  * from the start and from the capacity's return; "prb" the probe clusters
- * sent. */
+ * sent. The tbf- profiles are the lab's token bucket (tests/lab/impair.sh)
+ * with an encoder that follows a raise over a second and padding as
+ * pc/media.c sends it; there the 90% times are of the rate sent over the
+ * last second, as the quality bench measures them. NORAMP=1 leaves out the
+ * padding after a probe's raise (mc_bwe_ramping). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
