@@ -61,9 +61,14 @@
  * within 2.5 s by over-use, read a link that had
  * not come back (the lab's token bucket passes a 15 ms probe at any rate
  * from its 15 KB burst; every 2 s that kept the 300 kbit/s link's queue at
- * 400 ms): the interval doubles, up to 16 s, until the next drop. */
+ * 400 ms): the interval doubles, up to 4 s, until the next drop. Up to
+ * 16 s, a link back after 15 s waited up to 8 s for the next probe
+ * (bench/bwe_sim tbf-2M-300k-2M with the return moved over 16 s: 2.8-10.6
+ * s to 90 %, 1.7-6.9 s with 4 s); the queue of a wrong probe is now
+ * shorter-lived too, as the padding after a raise (mc_bwe_ramping) shows
+ * the over-use within a few feedback intervals. */
 #define PROBE_RECOVERY_FALSE_US 2500000
-#define PROBE_RECOVERY_MAX_INTERVAL_US 16000000
+#define PROBE_RECOVERY_MAX_INTERVAL_US 4000000
 #define PROBE_RECOVERY_FOR_US 30000000
 #define PROBE_MAX_PENDING 4
 /* Beyond WebRTC: a probe that brought no result within 1 s (its packets
