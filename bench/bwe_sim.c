@@ -169,7 +169,7 @@ static void pad(struct world *w, uint64_t target) {
   mc_pacer_get_stats(w->pacer, &ps);
   double media = w->enc_bps, t = (double)target;
   double share = w->remb ? 1.0 : 0.9, max_target = w->remb ? 1000000 : 300000;
-  if (!getenv("NORAMP") && mc_bwe_ramping(w->bwe, w->now)) {
+  if (!w->remb && !getenv("NORAMP") && mc_bwe_ramping(w->bwe, w->now)) {
     if (t > 1500000) t = 1500000;
     max_target = 1e12;
   }

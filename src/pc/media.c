@@ -697,9 +697,7 @@ static void send_reports(mc_pc *pc) {
 #define PAD_REMB_MAX_TARGET_BPS 1000000.0
 
 /* For a second after a probe's result raised the target in a recovery
- * (mc_bwe_ramping; with REMB alone, a REMB a quarter up after one went
- * down), padding up to 90 % of it (REMB alone: all of it) whatever its
- * level, so that
+ * (mc_bwe_ramping), padding up to 90 % of it whatever its level, so that
  * the path proves the raise before the encoder has followed it: the next
  * probe waits for 85 % of the rate to be delivered, and each result may
  * raise the target to 1.5 x what is delivered, so with the encoder alone
@@ -765,7 +763,7 @@ static void send_padding(mc_pc *pc, uint64_t now_ms) {
   double media = (double)push_rate(m, now_ms), target = (double)st.target_bps;
   double share = remb_only ? PAD_REMB_SHARE : PAD_SHARE;
   double max_target = remb_only ? PAD_REMB_MAX_TARGET_BPS : PAD_MAX_TARGET_BPS;
-  if (mc_bwe_ramping(m->bwe, now_ms * 1000)) {
+  if (!remb_only && mc_bwe_ramping(m->bwe, now_ms * 1000)) {
     if (target > PAD_RAMP_MAX_BPS) target = PAD_RAMP_MAX_BPS;
     max_target = INFINITY;
   }

@@ -466,7 +466,6 @@ struct sent_pkt {
  * this share of the target (WebRTC's ALR detector starts near 65 %). */
 #define ALR_SHARE 0.65
 #define BWE_RAMP_US 1000000 /* mc_bwe_ramping */
-#define REMB_RAMP 1.25
 
 struct mc_bwe {
   struct mc_bwe_config cfg;
@@ -501,7 +500,7 @@ struct mc_bwe {
   mc_probe_est *probe_est;
   uint64_t probe_bps;
   int64_t ramp_until_us; /* see mc_bwe_ramping */
-  bool have_ramp, have_rr_rtt, remb_fell;
+  bool have_ramp, have_rr_rtt;
 };
 
 static void cfg_defaults(const struct mc_bwe_config *in, struct mc_bwe_config *out) {
@@ -746,16 +745,6 @@ void mc_bwe_on_remb(mc_bwe *b, uint64_t bps, uint64_t now_us) {
    * enough: no need to send it again */
   if (!b->have_remb || (double)bps > b->remb_bps) mc_probe_ctl_on_result(b->probe);
   else if ((double)bps < REMB_DECREASE * b->remb_bps) mc_probe_ctl_on_overuse(b->probe, (int64_t)now_us);
-  /* With REMB alone, a REMB a quarter up on the last after it went down
-   * once is a probe's result in a recovery: padding proves it as with
-   * transport-wide feedback (mc_bwe_ramping), above the 1 Mbit/s to which
-   * pc/media.c pads a REMB-only target anyway; the peer bounds the next
-   * result at 1.5 x what it receives (mc_rbe). */
-  if (b->have_remb && (double)bps < REMB_DECREASE * b->remb_bps) b->remb_fell = true;
-  if (!b->have_twcc && b->remb_fell && b->have_remb && (double)bps >= REMB_RAMP * b->remb_bps) {
-    b->ramp_until_us = (int64_t)now_us + BWE_RAMP_US;
-    b->have_ramp = true;
-  }
   b->have_remb = true;
   b->remb_bps = (double)bps;
   mc_probe_ctl_set_blind(b->probe, !b->have_twcc);

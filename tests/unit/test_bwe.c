@@ -393,14 +393,11 @@ static void test_remb(void) {
   uint64_t held = mc_bwe_target_bps(b);
   mc_bwe_on_remb(b, 1900000, 4600000);
   CHECK(mc_bwe_target_bps(b) == held && held < 1500000);
-  /* a REMB a quarter up after one went down: padding to prove it, for a
-   * second; less than a quarter up, none */
-  CHECK(!mc_bwe_ramping(b, 6000000));
+  /* with REMB alone no padding after a raise (lab quality-remb: 2.4
+   * Mbit/s sent on a clean path, video paused) */
   mc_bwe_on_remb(b, 400000, 6000000);
-  mc_bwe_on_remb(b, 450000, 6100000);
-  CHECK(!mc_bwe_ramping(b, 6100000));
   mc_bwe_on_remb(b, 600000, 6200000);
-  CHECK(mc_bwe_ramping(b, 6200000) && mc_bwe_ramping(b, 7100000) && !mc_bwe_ramping(b, 7300000));
+  CHECK(!mc_bwe_ramping(b, 6200000));
   mc_bwe_free(b);
 }
 
