@@ -634,7 +634,6 @@ void mc_bwe_on_twcc(mc_bwe *b, const struct mc_twcc_status *st, size_t count, ui
   int64_t now = (int64_t)now_us;
   b->have_twcc = true;
   b->last_twcc_us = now;
-  mc_probe_ctl_set_blind(b->probe, false);
   b->feedbacks++;
   uint64_t lost = 0, known = 0, probe_bps = 0;
   int64_t fb_rtt = -1;
@@ -747,7 +746,6 @@ void mc_bwe_on_remb(mc_bwe *b, uint64_t bps, uint64_t now_us) {
   else if ((double)bps < REMB_DECREASE * b->remb_bps) mc_probe_ctl_on_overuse(b->probe, (int64_t)now_us);
   b->have_remb = true;
   b->remb_bps = (double)bps;
-  mc_probe_ctl_set_blind(b->probe, !b->have_twcc);
   /* With REMB alone the peer's estimate is the only measure of what the
    * path delivers (its receive side bounds it at 1.5 x what arrives, and
    * a probe's REMB carries the probe's result): under 2 % loss the
@@ -869,17 +867,6 @@ static void rbe_probe(mc_rbe *r, int64_t send_us, size_t size, int64_t arr) {
   if (!res) return;
   double v = (double)res;
   if (v > r->aimd.max) v = r->aimd.max;
-  /* After the first decrease, 1.5 x what arrives at most, as the send
-   * side bounds a probe's result (bwe_apply_probe): a token bucket's burst
-   * passes a probe at any rate, and the REMB of such a result (3 Mbit/s
-   * on a 300 kbit/s link) filled the bucket's queue for half a second
-   * once the sender's loss-based bound followed the REMB (bench/bwe_sim
-   * tbf-2M-300k-2M remb). */
-  uint64_t in = rate_get(&r->incoming);
-  if (r->aimd.have_decrease && in) {
-    double cap = AIMD_ACKED_BOUND * (double)in + AIMD_ACKED_SLACK_BPS;
-    if (v > cap) v = cap;
-  }
   if (!r->valid) {
     r->valid = true;
     r->aimd.rate = v < r->aimd.min ? r->aimd.min : v;

@@ -32,13 +32,6 @@
 #define PROBE_WAIT_US 1000000 /* for a result, before other probes */
 #define PROBE_FURTHER_US 3000000
 #define PROBE_DELIVERED_MIN 0.85
-/* With REMB alone nothing says what the path delivered: a further probe
- * waits this long after the last, so that the peer's incoming rate (over
- * 500 ms, which bounds its probe results at 1.5 x after a decrease,
- * mc_rbe) has taken in the media at the raised estimate. At once, the
- * further probe's result was capped at the old rate and the chain stopped
- * after one step (bench/bwe_sim tbf-2M-300k-2M remb: a step every 2 s). */
-#define PROBE_FURTHER_BLIND_US 700000
 /* In the application-limited region (the media uses well under the
  * estimate), a probe at 2 x the estimate every 5 s, as WebRTC's periodic
  * ALR probing. */
@@ -92,7 +85,7 @@ struct mc_probe_ctl {
   int64_t last_probe_us;
   bool have_probe;
   uint64_t last_probe_bps, delivered_bps;
-  bool got_result, retry_further, blind;
+  bool got_result, retry_further;
   int retries;
   int64_t duration_us;
   /* large drops */
@@ -160,7 +153,7 @@ void mc_probe_ctl_on_estimate(mc_probe_ctl *c, uint64_t bps, int64_t now_us) {
    * the link's queue at 150-200 ms (lab rate500k: a spike of 560-600
    * kbit/s sent every 8-10 s; bench/bwe_sim tbf-500k). */
   uint64_t peak = c->peak_bps;
-  if (!c->blind && c->delivered_peak_bps && c->delivered_peak_bps < peak) peak = c->delivered_peak_bps;
+  if (c->delivered_peak_bps && c->delivered_peak_bps < peak) peak = c->delivered_peak_bps;
   if ((double)bps < PROBE_DROP_THRESHOLD * (double)peak) {
     /* a fall in steps (each decrease once per RTT) is one drop from the
      * rate before the first step */
@@ -176,8 +169,7 @@ void mc_probe_ctl_on_estimate(mc_probe_ctl *c, uint64_t bps, int64_t now_us) {
     c->peak_bps = bps;
     c->delivered_peak_bps = 0;
   }
-  bool delivered = c->blind ? now_us - c->last_probe_us >= PROBE_FURTHER_BLIND_US
-                            : !c->delivered_bps || (double)c->delivered_bps >= PROBE_DELIVERED_MIN * (double)MC_MIN(bps, c->last_probe_bps);
+  bool delivered = !c->delivered_bps || (double)c->delivered_bps >= PROBE_DELIVERED_MIN * (double)MC_MIN(bps, c->last_probe_bps);
   if (c->further_min_bps && now_us <= c->further_until_us && bps >= c->further_min_bps && bps < c->max_bps &&
       c->npending == 0 && delivered)
     queue_probe(c, (uint64_t)(PROBE_FURTHER_SCALE * (double)bps), now_us, true);
@@ -187,10 +179,6 @@ void mc_probe_ctl_on_delivered(mc_probe_ctl *c, uint64_t bps) {
   if (!c) return;
   c->delivered_bps = bps;
   if (bps > c->delivered_peak_bps) c->delivered_peak_bps = bps;
-}
-
-void mc_probe_ctl_set_blind(mc_probe_ctl *c, bool blind) {
-  if (c) c->blind = blind;
 }
 
 void mc_probe_ctl_on_overuse(mc_probe_ctl *c, int64_t now_us) {

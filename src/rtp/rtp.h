@@ -794,9 +794,6 @@ void mc_probe_ctl_on_estimate(mc_probe_ctl *c, uint64_t bps, int64_t now_us);
 /* What the path delivers (the acknowledged rate; 0: not known, as with
  * REMB alone): a further probe waits for 85 % of the rate last probed. */
 void mc_probe_ctl_on_delivered(mc_probe_ctl *c, uint64_t bps);
-/* REMB alone (blind: nothing of ours measures what arrives): a further
- * probe waits 700 ms after the last instead of for the delivered rate. */
-void mc_probe_ctl_set_blind(mc_probe_ctl *c, bool blind);
 /* A result of the last cluster came in (lower or higher than the
  * estimate). Without one within 1 s the cluster is sent again, twice as
  * long (up to 120 ms), at most 3 times. */

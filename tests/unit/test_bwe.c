@@ -902,18 +902,6 @@ static void test_probe_ctl(void) {
   CHECK(mc_probe_ctl_next(c, 8100000, false, &p) && p.bps == 600000);
   mc_probe_ctl_free(c);
 
-  /* REMB alone (blind): a further probe waits 700 ms, not for a delivered
-   * rate nobody measures */
-  CHECK(mc_probe_ctl_new(300000, 3000000, &c) == 0);
-  mc_probe_ctl_set_blind(c, true);
-  CHECK(mc_probe_ctl_next(c, 0, false, &p) && mc_probe_ctl_next(c, 0, false, &p));
-  mc_probe_ctl_on_result(c);
-  mc_probe_ctl_on_estimate(c, 1700000, 300000);
-  CHECK(!mc_probe_ctl_next(c, 300000, false, &p));
-  mc_probe_ctl_on_estimate(c, 1700000, 700000);
-  CHECK(mc_probe_ctl_next(c, 700000, false, &p) && p.bps == 3000000);
-  mc_probe_ctl_free(c);
-
   /* no result within 1 s: the same rate again, twice as long, at most 3
    * times; a result ends it */
   CHECK(mc_probe_ctl_new(300000, 3000000, &c) == 0);
