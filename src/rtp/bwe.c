@@ -621,7 +621,6 @@ static void loss_update(mc_bwe *b, double p, int64_t now_us) {
      * bound under it (after a collapse, 5% a second from the floor would
      * take half a minute to let the delay-based rate lead again). */
     double delivered = 1.5 * (double)b->acked_bps;
-    if (!b->have_twcc && b->have_remb && b->remb_bps > delivered) delivered = b->remb_bps;
     if (b->loss_bps < delivered) b->loss_bps = delivered;
     b->last_loss_inc_us = now_us;
   }
@@ -746,16 +745,6 @@ void mc_bwe_on_remb(mc_bwe *b, uint64_t bps, uint64_t now_us) {
   else if ((double)bps < REMB_DECREASE * b->remb_bps) mc_probe_ctl_on_overuse(b->probe, (int64_t)now_us);
   b->have_remb = true;
   b->remb_bps = (double)bps;
-  /* With REMB alone the peer's estimate is the only measure of what the
-   * path delivers (its receive side bounds it at 1.5 x what arrives, and
-   * a probe's REMB carries the probe's result): under 2 % loss the
-   * loss-based bound follows it up, as it follows a probe's result with
-   * transport-wide feedback (bwe_apply_probe). Without this the bound
-   * that loss after a capacity drop had set climbed back at 5 % a second
-   * and held the target for minutes under an estimate already back (lab
-   * drop300k, bench/bwe_sim tbf-2M-300k-2M remb: never back to 90 %). */
-  if (!b->have_twcc && b->last_loss < LOSS_LOW && b->remb_bps > b->loss_bps) b->loss_bps = b->remb_bps;
-  if (b->loss_bps > (double)b->cfg.max_bps) b->loss_bps = (double)b->cfg.max_bps;
   mc_probe_ctl_on_estimate(b->probe, mc_bwe_target_bps(b), (int64_t)now_us);
 }
 
