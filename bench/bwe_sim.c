@@ -23,12 +23,18 @@
  * REMB alone from the receive-side estimator (remb). "start (90%)" and
  * "recover (90%)" are the times to 90% of the link (or of the maximum),
  * from the start and from the capacity's return; "prb" the probe clusters
- * sent. */
+ * sent. The tbf- profiles are the lab's token bucket (tests/lab/impair.sh)
+ * with an encoder that follows a raise over a second and padding as
+ * pc/media.c sends it; there the 90% times are of the rate sent over the
+ * last second, as the quality bench measures them. NORAMP=1 leaves out the
+ * padding after a probe's raise (mc_bwe_ramping). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rtp/rtp.h"
+#include "util/util.h"
 
 #define MAXQ 16384
 #define OVERHEAD 40 /* IP/UDP/SRTP bytes per packet */
@@ -41,16 +47,28 @@ struct profile {
   double loss;
   uint64_t owd_ms, jitter_ms;
   uint64_t duration_ms;
+  /* a token bucket as the lab's tc tbf (tests/lab/impair.sh): a bucket of
+   * burst_bytes that fills at the capacity, and a queue of latency_ms at
+   * the capacity plus the burst (tbf's limit); 0: a FIFO of buffer_bytes */
+  size_t burst_bytes;
+  uint64_t latency_ms;
+  /* an encoder that follows a rise of the target with this time constant
+   * (at once a fall), up to enc_max_bps, with padding as pc/media.c sends
+   * it; 0: the encoder fills the target at once, no padding */
+  uint64_t enc_tau_ms, enc_max_bps;
 };
 
 static const struct profile profiles[] = {
-    {"clean-2M", 2000000, 0, 0, 0, 120000, 0, 20, 0, 60000},
-    {"500k", 500000, 0, 0, 0, 60000, 0, 20, 0, 60000},
-    {"2M-300k-2M", 2000000, 300000, 30000, 50000, 120000, 0, 20, 0, 100000},
-    {"loss-5%", 2000000, 0, 0, 0, 120000, 0.05, 20, 0, 60000},
-    {"rtt100-jitter30", 2000000, 0, 0, 0, 120000, 0.0, 50, 30, 60000},
-    {"loss2%-rtt100-j30", 2000000, 0, 0, 0, 120000, 0.02, 50, 30, 60000},
-    {"1M-deep-buffer", 1000000, 0, 0, 0, 500000, 0, 20, 0, 60000},
+    {"clean-2M", 2000000, 0, 0, 0, 120000, 0, 20, 0, 60000, 0, 0, 0, 0},
+    {"500k", 500000, 0, 0, 0, 60000, 0, 20, 0, 60000, 0, 0, 0, 0},
+    {"2M-300k-2M", 2000000, 300000, 30000, 50000, 120000, 0, 20, 0, 100000, 0, 0, 0, 0},
+    {"loss-5%", 2000000, 0, 0, 0, 120000, 0.05, 20, 0, 60000, 0, 0, 0, 0},
+    {"rtt100-jitter30", 2000000, 0, 0, 0, 120000, 0.0, 50, 30, 60000, 0, 0, 0, 0},
+    {"loss2%-rtt100-j30", 2000000, 0, 0, 0, 120000, 0.02, 50, 30, 60000, 0, 0, 0, 0},
+    {"1M-deep-buffer", 1000000, 0, 0, 0, 500000, 0, 20, 0, 60000, 0, 0, 0, 0},
+    /* the lab's rate500k and drop300k (12 s at 2 Mbit/s, 15 s at 300) */
+    {"tbf-500k", 500000, 0, 0, 0, 0, 0, 1, 0, 30000, 15000, 150, 1000, 1500000},
+    {"tbf-2M-300k-2M", 2000000, 300000, 12000, 27000, 0, 0, 1, 0, 40000, 15000, 150, 1000, 1500000},
 };
 
 struct pkt {
@@ -88,7 +106,12 @@ struct world {
     uint64_t at;
   } fb[64];
   size_t fbh, fbn;
-  uint64_t next_frame, next_audio, next_fb;
+  uint64_t next_frame, next_audio, next_fb, next_rr;
+  uint64_t rr_sent, rr_lost; /* sent_pkts, dropped + lost at the last RR */
+  double enc_bps, pad_credit; /* the encoder's rate, padding owed (bytes) */
+  uint64_t next_pad;
+  uint32_t sent_ms[1000]; /* bytes sent in each of the last 1000 ms */
+  uint64_t sent_1s;
   /* measurements */
   uint32_t *waits; /* ms, per delivered packet */
   size_t nwaits, capwaits;
@@ -136,6 +159,34 @@ static void probe(struct world *w, uint64_t target) {
   for (size_t i = 0; i < n; i++) push(w, MC_PACER_PROBE, c.min_bytes / n > 260 ? 260 : c.min_bytes / n);
 }
 
+/* Filler padding as pc/media.c's send_padding: with transport-wide
+ * feedback up to 90 % of the target while the media is under 85 % of it
+ * and the target under 300 kbit/s; with REMB alone up to the target, under
+ * 1 Mbit/s. Every 20 ms. */
+#define FILLER_TAG 0xfffffu
+static void pad(struct world *w, uint64_t target) {
+  struct mc_pacer_stats ps;
+  mc_pacer_get_stats(w->pacer, &ps);
+  double media = w->enc_bps, t = (double)target;
+  double share = w->remb ? 1.0 : 0.9, max_target = w->remb ? 1000000 : 300000;
+  if (!w->remb && !getenv("NORAMP") && mc_bwe_ramping(w->bwe, w->now)) {
+    if (t > 1500000) t = 1500000;
+    max_target = 1e12;
+  }
+  if (ps.queued_packets || media >= 0.85 * t || t >= max_target) {
+    w->pad_credit = 0;
+    return;
+  }
+  w->pad_credit += (share * t - media) * 0.020 / 8.0;
+  static uint8_t data[MC_PACER_MAX_PACKET];
+  for (int n = 0; w->pad_credit >= 300 && n < 10; n++) {
+    bool kf = false;
+    mc_pacer_push(w->pacer, MC_PACER_VIDEO, FILLER_TAG, data, 260, w->now, &kf);
+    w->pad_credit -= 300;
+  }
+  if (w->pad_credit > 300) w->pad_credit = 300;
+}
+
 static void step(struct world *w, uint64_t t_ms) {
   uint64_t now = t_ms * 1000;
   w->now = now;
@@ -145,7 +196,11 @@ static void step(struct world *w, uint64_t t_ms) {
     w->next_frame += 33333;
     /* the target covers everything on the wire: audio's 48 kbit/s and
      * the per-packet overhead come off the video budget */
-    double bits = ((double)target - 48000) / 30;
+    double goal = (double)target;
+    if (pr->enc_max_bps && goal > (double)pr->enc_max_bps) goal = (double)pr->enc_max_bps;
+    if (!pr->enc_tau_ms || goal < w->enc_bps) w->enc_bps = goal;
+    else w->enc_bps += (goal - w->enc_bps) * (1 - exp(-33.3 / (double)pr->enc_tau_ms));
+    double bits = (w->enc_bps - 48000) / 30;
     size_t bytes = bits > 800 ? (size_t)(bits / 8) : 100;
     size_t n = (bytes + 1199) / 1200;
     bytes = bytes > n * OVERHEAD + 50 ? bytes - n * OVERHEAD : 50;
@@ -166,11 +221,15 @@ static void step(struct world *w, uint64_t t_ms) {
     bool is_probe = cls == MC_PACER_PROBE && (int)tag == w->probe.id;
     mc_bwe_on_probe_sent(w->bwe, seq, wire, now, is_probe ? &w->probe : NULL);
     w->sent_pkts++;
-    if (w->qbytes + wire > pr->buffer_bytes || w->qn == MAXQ) {
+    w->sent_ms[t_ms % 1000] += (uint32_t)wire;
+    w->sent_1s += wire;
+    size_t limit = pr->latency_ms ? (size_t)(capacity(pr, t_ms) * pr->latency_ms / 8000) + pr->burst_bytes
+                                  : pr->buffer_bytes;
+    if (w->qbytes + wire > limit || w->qn == MAXQ) {
       w->dropped_pkts++;
       continue;
     }
-    w->q[(w->qh + w->qn++) % MAXQ] = (struct pkt){.seq = seq, .size = wire, .enq = now, .padding = is_probe};
+    w->q[(w->qh + w->qn++) % MAXQ] = (struct pkt){.seq = seq, .size = wire, .enq = now, .padding = is_probe || tag == FILLER_TAG};
     w->qbytes += wire;
   }
   w->credit += (double)capacity(pr, t_ms) / 8000.0;
@@ -196,7 +255,7 @@ static void step(struct world *w, uint64_t t_ms) {
     w->last_arrive = p.arrive;
     if (w->fn < MAXQ) w->fl[(w->fh + w->fn++) % MAXQ] = p;
   }
-  if (!w->qn) w->credit = 0;
+  if (!w->qn && w->credit > (double)pr->burst_bytes) w->credit = (double)pr->burst_bytes;
   while (w->fn && w->fl[w->fh].arrive <= now) {
     const struct pkt *a = &w->fl[w->fh];
     uint64_t bps;
@@ -223,6 +282,16 @@ static void step(struct world *w, uint64_t t_ms) {
       w->fbn++;
     }
   }
+  /* REMB mode: receiver reports every second, their fraction lost as the
+   * peer counts it (tail drops and random loss alike), after the one-way
+   * delay (approximated: counted now) */
+  if (w->remb && now >= w->next_rr) {
+    w->next_rr = now + 1000000;
+    uint64_t sent = w->sent_pkts - w->rr_sent, lost = w->dropped_pkts + w->lost_pkts - w->rr_lost;
+    if (sent) mc_bwe_on_rr_loss(w->bwe, (uint8_t)(lost * 256 / sent > 255 ? 255 : lost * 256 / sent), now);
+    w->rr_sent = w->sent_pkts;
+    w->rr_lost = w->dropped_pkts + w->lost_pkts;
+  }
   while (w->rbn && w->rb[w->rbh].at <= now) {
     mc_bwe_on_remb(w->bwe, w->rb[w->rbh].bps, now);
     w->rbh = (w->rbh + 1) % 64;
@@ -234,6 +303,12 @@ static void step(struct world *w, uint64_t t_ms) {
     w->fbn--;
   }
   mc_pacer_set_target(w->pacer, mc_bwe_target_bps(w->bwe));
+  /* after the pacer sent what it could (audio leaves at once in medcall:
+   * queued with it, no padding would ever go) */
+  if (pr->enc_tau_ms && now >= w->next_pad) {
+    w->next_pad = now + 20000;
+    pad(w, mc_bwe_target_bps(w->bwe));
+  }
 }
 
 static int cmp_u32(const void *a, const void *b) {
@@ -252,7 +327,9 @@ static void run(const struct profile *pr, bool trace, bool remb) {
   mc_bwe_new(NULL, &w->bwe);
   mc_pacer_new(NULL, &w->pacer);
   mc_twcc_recorder_new(1, &w->rec);
-  mc_bwe_on_rtt(w->bwe, (uint32_t)(2 * pr->owd_ms));
+  /* the lab's calls have no RTT from receiver reports for their first
+   * seconds: the tbf profiles never get one */
+  if (!pr->enc_tau_ms) mc_bwe_on_rtt(w->bwe, (uint32_t)(2 * pr->owd_ms));
   /* converge: target first within 80% of the capacity (or of the max the
    * estimator allows); for a drop profile also the time to fall under the
    * lower capacity and to recover to 80% of the first again */
@@ -262,13 +339,20 @@ static void run(const struct profile *pr, bool trace, bool remb) {
   uint64_t delivered_at_measure = 0;
   size_t waits_at_measure = 0;
   for (uint64_t t = 0; t < pr->duration_ms; t++) {
+    w->sent_1s -= w->sent_ms[t % 1000];
+    w->sent_ms[t % 1000] = 0;
     step(w, t);
     uint64_t b = mc_bwe_target_bps(w->bwe);
+    /* with an encoder that lags, as the lab's bench: what was sent over
+     * the last second against the link or the encoder's maximum */
+    uint64_t sent = w->sent_1s * 8;
+    uint64_t reach = pr->enc_tau_ms && t >= 1000 ? sent : pr->enc_tau_ms ? 0 : b;
     uint64_t cap = capacity(pr, t);
     uint64_t goal = cap < 3000000 ? cap : 3000000;
+    if (pr->enc_max_bps && goal > pr->enc_max_bps) goal = pr->enc_max_bps;
     if (!conv && (!pr->cap2 || t < pr->t2_ms) && b >= goal * 8 / 10) conv = t;
-    if (!have_t90 && (!pr->cap2 || t < pr->t2_ms) && b >= goal * 9 / 10) have_t90 = true, t90 = t;
-    if (pr->cap2 && t >= pr->t3_ms && !have_r90 && b >= goal * 9 / 10) have_r90 = true, r90 = t - pr->t3_ms;
+    if (!have_t90 && (!pr->cap2 || t < pr->t2_ms) && reach >= goal * 9 / 10) have_t90 = true, t90 = t;
+    if (pr->cap2 && t >= pr->t3_ms && !have_r90 && reach >= goal * 9 / 10) have_r90 = true, r90 = t - pr->t3_ms;
     if (pr->cap2 && t >= pr->t2_ms && !fall && b < pr->cap2) fall = t - pr->t2_ms;
     if (pr->cap2 && t >= pr->t3_ms && !recover && b >= pr->cap1 * 8 / 10) recover = t - pr->t3_ms;
     if (t == measure_from) {
@@ -284,9 +368,9 @@ static void run(const struct profile *pr, bool trace, bool remb) {
       struct mc_pacer_stats ps;
       mc_bwe_get_stats(w->bwe, &s);
       mc_pacer_get_stats(w->pacer, &ps);
-      printf("t=%6.1f cap=%5llu target=%5llu delay=%5llu loss_bps=%5llu acked=%5llu trend=%7.2f th=%6.2f "
+      printf("t=%6.1f sent=%5llu cap=%5llu target=%5llu delay=%5llu loss_bps=%5llu acked=%5llu trend=%7.2f th=%6.2f "
              "usage=%d queue=%4zu ms pacerq=%zu probe=%llu/%llu\n",
-             t / 1000.0, (unsigned long long)cap / 1000, (unsigned long long)b / 1000,
+             t / 1000.0, (unsigned long long)sent / 1000, (unsigned long long)cap / 1000, (unsigned long long)b / 1000,
              (unsigned long long)s.delay_bps / 1000, (unsigned long long)s.loss_bps / 1000,
              (unsigned long long)s.acked_bps / 1000, s.trend, s.threshold_ms, s.usage,
              (size_t)(w->qbytes * 8000 / cap), ps.queued_packets, (unsigned long long)s.probes,
@@ -326,6 +410,7 @@ static void run(const struct profile *pr, bool trace, bool remb) {
 }
 
 int main(int argc, char **argv) {
+  mc_log_init_from_env();
   const char *trace = argc == 3 && strcmp(argv[1], "-t") == 0 ? argv[2] : NULL;
   bool remb_trace = argc == 3 && strcmp(argv[1], "-T") == 0;
   if (remb_trace) trace = argv[2];

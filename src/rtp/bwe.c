@@ -465,6 +465,7 @@ struct sent_pkt {
 /* The application-limited region: what the encoders produce is under
  * this share of the target (WebRTC's ALR detector starts near 65 %). */
 #define ALR_SHARE 0.65
+#define BWE_RAMP_US 1000000 /* mc_bwe_ramping */
 
 struct mc_bwe {
   struct mc_bwe_config cfg;
@@ -498,6 +499,8 @@ struct mc_bwe {
   mc_probe_ctl *probe;
   mc_probe_est *probe_est;
   uint64_t probe_bps;
+  int64_t ramp_until_us; /* see mc_bwe_ramping */
+  bool have_ramp, have_rr_rtt;
 };
 
 static void cfg_defaults(const struct mc_bwe_config *in, struct mc_bwe_config *out) {
@@ -574,7 +577,7 @@ uint64_t mc_bwe_acked_bps(const mc_bwe *b) { return b ? b->acked_bps : 0; }
  * bound does not apply to it. The loss-based bound follows while loss is
  * under 2 %. A result under the current rates (a probe into a link that
  * has not come back) changes nothing: the detectors handle decreases. */
-static void bwe_apply_probe(mc_bwe *b, uint64_t probe_bps, enum mc_bwe_usage usage) {
+static void bwe_apply_probe(mc_bwe *b, uint64_t probe_bps, enum mc_bwe_usage usage, int64_t now_us) {
   b->probe_bps = probe_bps;
   double r = (double)probe_bps;
   if (r > (double)b->cfg.max_bps) r = (double)b->cfg.max_bps;
@@ -590,6 +593,10 @@ static void bwe_apply_probe(mc_bwe *b, uint64_t probe_bps, enum mc_bwe_usage usa
   if (usage != MC_BWE_OVERUSE && r > b->aimd.rate) {
     MC_LOGD("bwe", "probe result bps=%.0f delay_bps=%.0f", r, b->aimd.rate);
     b->aimd.rate = r;
+    if (b->have_decrease) {
+      b->ramp_until_us = now_us + BWE_RAMP_US;
+      b->have_ramp = true;
+    }
   }
   if (b->last_loss < LOSS_LOW && r > b->loss_bps) b->loss_bps = r;
 }
@@ -628,6 +635,7 @@ void mc_bwe_on_twcc(mc_bwe *b, const struct mc_twcc_status *st, size_t count, ui
   b->last_twcc_us = now;
   b->feedbacks++;
   uint64_t lost = 0, known = 0, probe_bps = 0;
+  int64_t fb_rtt = -1;
   for (size_t i = 0; i < count; i++) {
     struct sent_pkt *s = &b->sent[st[i].seq % SENT_RING];
     if (!s->used || s->seq != st[i].seq) continue; /* not ours, or too old */
@@ -648,6 +656,7 @@ void mc_bwe_on_twcc(mc_bwe *b, const struct mc_twcc_status *st, size_t count, ui
       continue;
     }
     s->used = false; /* a later report of the same seq is a duplicate */
+    if (now >= s->send_us && (fb_rtt < 0 || now - s->send_us < fb_rtt)) fb_rtt = now - s->send_us;
     int64_t arr = st[i].arrival_us;
     if (b->have_arrival && arr < b->last_arrival_us - 5000000) {
       /* the peer's clock went back (reset): start the detector over */
@@ -663,6 +672,14 @@ void mc_bwe_on_twcc(mc_bwe *b, const struct mc_twcc_status *st, size_t count, ui
       if (r > probe_bps) probe_bps = r;
     }
   }
+  /* Until receiver reports give a round trip, the quickest feedback's
+   * (sent to fed back, the peer's feedback interval included), as WebRTC
+   * takes its round trip from transport-wide feedback: the additive
+   * increase near the last decrease is half a packet per (RTT + 100 ms),
+   * and the default 200 ms made it about 11 kbit/s a second for the
+   * first seconds of the lab's rate500k (RTT 1-30 ms; the first RR-based
+   * RTT after 5 s), 8 s from the first over-use to 90 % of the link. */
+  if (!b->have_rr_rtt && fb_rtt >= 0) b->aimd.rtt_ms = (uint32_t)MC_MIN(fb_rtt / 1000, 1000);
   b->packets_acked += known - lost;
   b->packets_lost += lost;
   uint64_t ab = rate_get(&b->acked);
@@ -672,7 +689,7 @@ void mc_bwe_on_twcc(mc_bwe *b, const struct mc_twcc_status *st, size_t count, ui
   aimd_update(&b->aimd, usage, (double)b->acked_bps, det_queue_us(&b->det), now);
   if (probe_bps) {
     mc_probe_ctl_on_result(b->probe);
-    bwe_apply_probe(b, probe_bps, usage);
+    bwe_apply_probe(b, probe_bps, usage, now);
   }
   if (b->total_acc >= LOSS_MIN_PACKETS && now - b->last_loss_eval_us >= LOSS_WINDOW_US) {
     double p = (double)b->lost_acc / (double)b->total_acc;
@@ -715,6 +732,7 @@ void mc_bwe_on_rtt(mc_bwe *b, uint32_t rtt_ms) {
   if (!b) return;
   b->rtt_ms = rtt_ms;
   b->aimd.rtt_ms = rtt_ms;
+  b->have_rr_rtt = true;
 }
 
 /* With REMB alone, the peer's receive-side estimator measures our probes
@@ -728,6 +746,20 @@ void mc_bwe_on_remb(mc_bwe *b, uint64_t bps, uint64_t now_us) {
   b->have_remb = true;
   b->remb_bps = (double)bps;
   mc_probe_ctl_on_estimate(b->probe, mc_bwe_target_bps(b), (int64_t)now_us);
+}
+
+/* After the first decrease a probe's result raises the rate to 1.5 x what
+ * is acknowledged at most, and a further probe waits until the path
+ * delivered 85 % of it (probe.c): both wait for the encoder, which follows
+ * a higher target over a second or more (the lab's VP8: sent 60-70 % of
+ * the target while it climbed), so after drop300k's return the estimate
+ * went up a step every 1.5-2 s and reached 90 % of the link after 9 s.
+ * For a while after such a raise the caller pads up to the target
+ * (pc/media.c): the path then carries the raised rate at once, proving it
+ * (the next probe goes further) or disproving it (over-use within a few
+ * feedback intervals, where a token bucket's burst had passed the probe). */
+bool mc_bwe_ramping(const mc_bwe *b, uint64_t now_us) {
+  return b && b->have_ramp && (int64_t)now_us < b->ramp_until_us;
 }
 
 bool mc_bwe_probe_next(mc_bwe *b, uint64_t now_us, uint64_t media_bps, struct mc_probe_cluster *out) {

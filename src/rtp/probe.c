@@ -54,9 +54,14 @@
  * within 2.5 s by over-use, read a link that had
  * not come back (the lab's token bucket passes a 15 ms probe at any rate
  * from its 15 KB burst; every 2 s that kept the 300 kbit/s link's queue at
- * 400 ms): the interval doubles, up to 16 s, until the next drop. */
+ * 400 ms): the interval doubles, up to 4 s, until the next drop. Up to
+ * 16 s, a link back after 15 s waited up to 8 s for the next probe
+ * (bench/bwe_sim tbf-2M-300k-2M with the return moved over 16 s: 2.8-10.6
+ * s to 90 %, 1.7-6.9 s with 4 s); the queue of a wrong probe is now
+ * shorter-lived too, as the padding after a raise (mc_bwe_ramping) shows
+ * the over-use within a few feedback intervals. */
 #define PROBE_RECOVERY_FALSE_US 2500000
-#define PROBE_RECOVERY_MAX_INTERVAL_US 16000000
+#define PROBE_RECOVERY_MAX_INTERVAL_US 4000000
 #define PROBE_RECOVERY_FOR_US 30000000
 #define PROBE_MAX_PENDING 4
 /* Beyond WebRTC: a probe that brought no result within 1 s (its packets
@@ -84,7 +89,7 @@ struct mc_probe_ctl {
   int retries;
   int64_t duration_us;
   /* large drops */
-  uint64_t peak_bps, drop_from_bps;
+  uint64_t peak_bps, drop_from_bps, delivered_peak_bps;
   int64_t drop_at_us;
   bool have_drop, last_was_recovery, recovery_raised;
   uint64_t estimate_at_probe;
@@ -141,19 +146,28 @@ void mc_probe_ctl_on_estimate(mc_probe_ctl *c, uint64_t bps, int64_t now_us) {
   if (c->last_was_recovery && (double)bps >= 1.5 * (double)c->estimate_at_probe) c->recovery_raised = true;
   c->estimate = bps;
   if (bps > c->peak_bps) c->peak_bps = bps;
-  if ((double)bps < PROBE_DROP_THRESHOLD * (double)c->peak_bps) {
+  /* The peak is what was estimated and also delivered: the start probes
+   * through a token bucket's burst put the estimate at twice a 500 kbit/s
+   * link for a moment, the over-use that followed read as a large drop,
+   * and recovery probes to that rate every 2-16 s for 30 s kept putting
+   * the link's queue at 150-200 ms (lab rate500k: a spike of 560-600
+   * kbit/s sent every 8-10 s; bench/bwe_sim tbf-500k). */
+  uint64_t peak = c->peak_bps;
+  if (c->delivered_peak_bps && c->delivered_peak_bps < peak) peak = c->delivered_peak_bps;
+  if ((double)bps < PROBE_DROP_THRESHOLD * (double)peak) {
     /* a fall in steps (each decrease once per RTT) is one drop from the
      * rate before the first step */
     bool recent = c->have_drop && now_us - c->drop_at_us <= PROBE_RECOVERY_FOR_US;
     if (!recent) {
-      c->drop_from_bps = c->peak_bps;
+      c->drop_from_bps = peak;
       c->drop_at_us = now_us;
       c->recovery_interval_us = PROBE_RECOVERY_INTERVAL_US;
-    } else if (c->peak_bps > c->drop_from_bps) {
-      c->drop_from_bps = c->peak_bps;
+    } else if (peak > c->drop_from_bps) {
+      c->drop_from_bps = peak;
     }
     c->have_drop = true;
     c->peak_bps = bps;
+    c->delivered_peak_bps = 0;
   }
   bool delivered = !c->delivered_bps || (double)c->delivered_bps >= PROBE_DELIVERED_MIN * (double)MC_MIN(bps, c->last_probe_bps);
   if (c->further_min_bps && now_us <= c->further_until_us && bps >= c->further_min_bps && bps < c->max_bps &&
@@ -162,7 +176,9 @@ void mc_probe_ctl_on_estimate(mc_probe_ctl *c, uint64_t bps, int64_t now_us) {
 }
 
 void mc_probe_ctl_on_delivered(mc_probe_ctl *c, uint64_t bps) {
-  if (c) c->delivered_bps = bps;
+  if (!c) return;
+  c->delivered_bps = bps;
+  if (bps > c->delivered_peak_bps) c->delivered_peak_bps = bps;
 }
 
 void mc_probe_ctl_on_overuse(mc_probe_ctl *c, int64_t now_us) {

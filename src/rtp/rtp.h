@@ -749,6 +749,11 @@ void mc_bwe_get_stats(const mc_bwe *b, struct mc_bwe_stats *out);
  * application-limited region, where probes go out every 5 s. */
 struct mc_probe_cluster;
 bool mc_bwe_probe_next(mc_bwe *b, uint64_t now_us, uint64_t media_bps, struct mc_probe_cluster *out);
+/* True for a second after a probe's result raised the rate, once the rate
+ * has gone down once (a recovery): the sender pads up to the target
+ * meanwhile, so the path proves the raise before the encoder has
+ * followed it (see bwe.c). */
+bool mc_bwe_ramping(const mc_bwe *b, uint64_t now_us);
 /* As mc_bwe_on_packet_sent, for a packet of a probe cluster: its feedback
  * measures the cluster, whose result (min of the send and receive rates)
  * raises the delay-based and loss-based rates when it is higher. */
