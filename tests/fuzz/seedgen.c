@@ -611,7 +611,7 @@ static void sctp_reset(struct bytes *o, uint16_t flags, const uint16_t *sids, si
   ev.strreset_flags = flags;
   ev.strreset_length = (uint32_t)((int)(sizeof ev + count * 2) + extra_len);
   memcpy(b, &ev, sizeof ev);
-  memcpy(b + sizeof ev, sids, count * 2);
+  if (count) memcpy(b + sizeof ev, sids, count * 2); /* no list: sids may be NULL */
   sctp_note(o, b, sizeof ev + count * 2);
 }
 
